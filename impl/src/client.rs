@@ -1,0 +1,600 @@
+//! The lease client, and the workload it runs.
+//!
+//! A client is `(node, incarnation)`; request ids are `(incarnation, seq)`, a new id for
+//! every send. It acquires one key, works for `hold` (a write every `write_interval`,
+//! tagged with its token and an idempotency key), releases, thinks for `think`, and wants
+//! the key again.
+//!
+//! ## When the client may believe it holds
+//!
+//! A grant or renewal answering request `id` makes the lease valid locally until
+//! `max(valid_until, t_sent(id) + L)`, where `t_sent(id)` is the client's clock when it sent
+//! that request and `L = ttl·(1−ρ)/(1+ρ) − margin` ([`crate::config::local_validity_ns`]).
+//! The server received the request after the client sent it and keeps the grant for at
+//! least `ttl/(1+ρ)` of true time after receipt; the client's span `L` lasts at most
+//! `L/(1−ρ)` of true time; so the belief ends before the grant does, for any pair of clocks
+//! within ρ. A reply arriving after `t_sent(id) + L` is not adopted: it carries no
+//! guarantee the client could still use (adopting it anchored at its receipt is bug B6;
+//! anchoring every reply at receipt is bug B4). Validity is strict: the client holds while
+//! `now < valid_until`.
+//!
+//! ## Replies
+//!
+//! - A grant or renewal for any id of the current attempt is adopted (anchored at that id's
+//!   own `t_sent`), unless its token is at or below the highest token this client released
+//!   on the key: then the client re-sends that Release instead.
+//! - A late reply for an id of the current attempt is neither adopted nor released: the
+//!   client re-sends at once (a new id) and the server answers that as a renewal if the
+//!   grant is still there. A grant for an old attempt is released. After any declined reply
+//!   the client keeps re-sending every `requeue_interval` until it holds.
+//! - A duplicate of the grant the client holds is ignored; it never releases the token it
+//!   holds while that token is valid, except when its work is done.
+//!
+//! ## Retries
+//!
+//! While the server answers `Queued`, the client re-sends every `requeue_interval` (no
+//! backoff, or its queue entry goes stale). With no answer at all it backs off: a delay
+//! drawn between `backoff_base` and a window that doubles up to `backoff_max`, the draw
+//! coming from the shell through `Output::NeedJitter` / `handle_jitter` (the floor keeps a
+//! zero draw from retrying in a loop at one instant).
+//!
+//! Contract (sans-IO): drain `poll_output()` after every input; re-arm one timer at
+//! `poll_timeout()`; answer every `NeedJitter` with `handle_jitter`.
+
+use crate::config::{Config, Variant};
+use crate::output::{Disk, Event, LossCause, Output};
+use crate::types::{
+    IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, ReqId, Token,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+/// How many sends of one attempt the client remembers; an answer to a forgotten send is
+/// treated as late (safe: it is simply not adopted).
+const SENT_MEMORY: usize = 16;
+/// How often a Release is sent at most before the client lets the grant expire.
+const RELEASE_TRIES: u8 = 4;
+/// Sends without any answer after which a queued client falls back to backoff.
+const UNANSWERED_BEFORE_BACKOFF: u8 = 2;
+/// The backoff window stops doubling after this many steps.
+const BACKOFF_EXP_MAX: u8 = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Phase {
+    /// Resting until `until`, then wants the key again.
+    Thinking { until: Nanos },
+    /// Wants the key and has no valid grant.
+    Acquiring,
+    /// Believes it holds `token` until `valid_until` (strict).
+    Holding {
+        token: Token,
+        valid_until: Nanos,
+        hold_until: Nanos,
+        next_write: Nanos,
+        next_renew: Nanos,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct PendingRelease {
+    token: Token,
+    next_at: Nanos,
+    tries: u8,
+}
+
+/// The lease client state machine.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LeaseClient {
+    cfg: Config,
+    me: Identity,
+    key: Key,
+    last_seq: u64,
+    phase: Phase,
+    /// Ids with `seq >= attempt_first_seq` belong to the current attempt.
+    attempt_first_seq: u64,
+    /// `t_sent` of the current attempt's sends that could still be adopted.
+    sent: BTreeMap<u64, Nanos>,
+    released_high: Option<Token>,
+    pending_release: Option<PendingRelease>,
+    /// Next re-send while acquiring; `None` while waiting for a jitter draw.
+    retry_at: Option<Nanos>,
+    awaiting_jitter: bool,
+    /// The server answered Queued (or a reply was declined): re-send every requeue interval.
+    requeue_mode: bool,
+    unanswered: u8,
+    backoff_exp: u8,
+    out: VecDeque<Output>,
+}
+
+impl Hash for LeaseClient {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The config is constant within a run; the model checker hashes every state.
+        self.me.hash(state);
+        self.key.hash(state);
+        self.last_seq.hash(state);
+        self.phase.hash(state);
+        self.attempt_first_seq.hash(state);
+        self.sent.hash(state);
+        self.released_high.hash(state);
+        self.pending_release.hash(state);
+        self.retry_at.hash(state);
+        self.awaiting_jitter.hash(state);
+        self.requeue_mode.hash(state);
+        self.unanswered.hash(state);
+        self.backoff_exp.hash(state);
+        self.out.hash(state);
+    }
+}
+
+impl LeaseClient {
+    /// Boots a client: a new incarnation is a new client with no memory. It wants the key at
+    /// once. (The disk is unused: a client keeps nothing across a crash.)
+    #[must_use]
+    pub fn restore(config: &Config, id: Identity, _persisted: &Disk, now: Nanos) -> LeaseClient {
+        let mut c = LeaseClient {
+            cfg: *config,
+            me: id,
+            key: Key(0),
+            last_seq: 0,
+            phase: Phase::Acquiring,
+            attempt_first_seq: 1,
+            sent: BTreeMap::new(),
+            released_high: None,
+            pending_release: None,
+            retry_at: None,
+            awaiting_jitter: false,
+            requeue_mode: false,
+            unanswered: 0,
+            backoff_exp: 0,
+            out: VecDeque::new(),
+        };
+        c.event(Event::ClientBooted { client: id });
+        c.start_attempt(now);
+        c
+    }
+
+    pub fn handle_message(&mut self, now: Nanos, _from: NodeId, msg: Msg) {
+        self.forget_late_sends(now);
+        match msg {
+            Msg::Granted { key, id, token } | Msg::Renewed { key, id, token }
+                if key == self.key =>
+            {
+                self.on_grant(now, id, token);
+            }
+            Msg::Queued { key, id }
+                if key == self.key && self.is_current(id) && self.phase == Phase::Acquiring =>
+            {
+                self.answered();
+                self.requeue(now);
+            }
+            Msg::Refused {
+                key,
+                id,
+                token,
+                reason,
+            } if key == self.key => self.on_refused(now, id, token, reason),
+            Msg::Released { key, token, .. }
+                if key == self.key && self.pending_release.is_some_and(|p| p.token == token) =>
+            {
+                self.pending_release = None;
+            }
+            Msg::WriteRejected {
+                key,
+                token,
+                current,
+                ..
+            } if key == self.key && current > token && self.held_token() == Some(token) => {
+                // Fenced: someone holds a newer token, so this grant is over.
+                self.lose(now, token, LossCause::Fenced);
+            }
+            // Write acks and anything not meant for a client change nothing.
+            _ => {}
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Nanos) {
+        self.forget_late_sends(now);
+        if let Some(p) = self.pending_release.filter(|p| now >= p.next_at) {
+            if p.tries >= RELEASE_TRIES {
+                self.pending_release = None;
+            } else {
+                self.send_release(now, p.token, p.tries + 1);
+            }
+        }
+        match self.phase {
+            Phase::Thinking { until } if now >= until => self.start_attempt(now),
+            Phase::Acquiring if self.retry_at.is_some_and(|t| now >= t) => {
+                self.send_request(now);
+            }
+            Phase::Holding {
+                token,
+                valid_until,
+                hold_until,
+                next_write,
+                next_renew,
+            } => {
+                // Validity first: nothing below may act on an expired belief.
+                if now >= valid_until {
+                    self.lose(now, token, LossCause::Expired);
+                } else if now >= hold_until {
+                    self.release_done(now, token);
+                } else {
+                    if now >= next_write {
+                        self.write(now, token);
+                    }
+                    if now >= next_renew {
+                        self.renew(now, token);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
+        if !self.awaiting_jitter {
+            return;
+        }
+        self.awaiting_jitter = false;
+        let base = self.cfg.backoff_base_ns;
+        let window = base
+            .saturating_mul(1u64 << self.backoff_exp.min(BACKOFF_EXP_MAX))
+            .min(self.cfg.backoff_max_ns);
+        let ppm = u128::from(jitter.ppm.min(Jitter::MAX_PPM));
+        let delay = base + (u128::from(window - base) * ppm / 1_000_000) as u64;
+        self.backoff_exp = (self.backoff_exp + 1).min(BACKOFF_EXP_MAX);
+        self.retry_at = Some(now.plus(delay));
+    }
+
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        let mut best: Option<(Nanos, &'static str)> = None;
+        let mut consider = |t: Nanos, why: &'static str| {
+            if best.is_none_or(|(b, _)| t < b) {
+                best = Some((t, why));
+            }
+        };
+        if let Some(p) = self.pending_release {
+            consider(p.next_at, "release re-send");
+        }
+        match self.phase {
+            Phase::Thinking { until } => consider(until, "think ends"),
+            Phase::Acquiring => {
+                if let Some(t) = self.retry_at {
+                    consider(t, "acquire re-send");
+                }
+            }
+            Phase::Holding {
+                valid_until,
+                hold_until,
+                next_write,
+                next_renew,
+                ..
+            } => {
+                consider(valid_until, "lease validity ends");
+                consider(hold_until, "work done");
+                consider(next_write, "write");
+                consider(next_renew, "renew");
+            }
+        }
+        best
+    }
+
+    #[must_use]
+    pub fn identity(&self) -> Identity {
+        self.me
+    }
+
+    /// The token the client believes it holds, if any.
+    #[must_use]
+    pub fn held_token(&self) -> Option<Token> {
+        match self.phase {
+            Phase::Holding { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+
+    /// Whether the client believes it holds at `now` (its core state is Holding and valid).
+    #[must_use]
+    pub fn believes(&self, now: Nanos) -> bool {
+        matches!(self.phase, Phase::Holding { valid_until, .. } if now < valid_until)
+    }
+
+    /// The end of the client's belief on its own clock, if it holds.
+    #[must_use]
+    pub fn valid_until(&self) -> Option<Nanos> {
+        match self.phase {
+            Phase::Holding { valid_until, .. } => Some(valid_until),
+            _ => None,
+        }
+    }
+
+    /// Whether the client wants the key and does not hold it.
+    #[must_use]
+    pub fn is_waiting(&self) -> bool {
+        self.phase == Phase::Acquiring
+    }
+
+    // ---- internals ----
+
+    fn event(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    fn next_id(&mut self) -> ReqId {
+        self.last_seq += 1;
+        ReqId {
+            incarnation: self.me.incarnation,
+            seq: self.last_seq,
+        }
+    }
+
+    fn is_current(&self, id: ReqId) -> bool {
+        id.incarnation == self.me.incarnation && id.seq >= self.attempt_first_seq
+    }
+
+    fn answered(&mut self) {
+        self.unanswered = 0;
+    }
+
+    /// Drops sends whose answer could no longer be adopted: they are late by now.
+    fn forget_late_sends(&mut self, now: Nanos) {
+        let l = self.cfg.validity_ns;
+        self.sent.retain(|_, t| now < t.plus(l));
+    }
+
+    fn remember_send(&mut self, seq: u64, now: Nanos) {
+        self.sent.insert(seq, now);
+        while self.sent.len() > SENT_MEMORY {
+            self.sent.pop_first();
+        }
+    }
+
+    fn start_attempt(&mut self, now: Nanos) {
+        self.phase = Phase::Acquiring;
+        self.attempt_first_seq = self.last_seq + 1;
+        self.sent.clear();
+        self.requeue_mode = false;
+        self.unanswered = 0;
+        self.backoff_exp = 0;
+        self.event(Event::Requested {
+            client: self.me,
+            key: self.key,
+        });
+        self.send_request(now);
+    }
+
+    /// Sends an Acquire (a new id) and arms the next re-send.
+    fn send_request(&mut self, now: Nanos) {
+        let id = self.next_id();
+        self.remember_send(id.seq, now);
+        self.out.push_back(Output::Send {
+            to: self.cfg.server,
+            msg: Msg::Acquire { key: self.key, id },
+        });
+        self.unanswered = self.unanswered.saturating_add(1);
+        if self.requeue_mode && self.unanswered <= UNANSWERED_BEFORE_BACKOFF {
+            self.retry_at = Some(now.plus(self.cfg.requeue_interval_ns));
+            self.awaiting_jitter = false;
+        } else {
+            self.requeue_mode = false;
+            self.retry_at = None;
+            self.awaiting_jitter = true;
+            self.out.push_back(Output::NeedJitter);
+        }
+    }
+
+    /// The server has us in its queue, or a reply was declined: re-send on the requeue
+    /// cadence, without backoff.
+    fn requeue(&mut self, now: Nanos) {
+        self.requeue_mode = true;
+        self.awaiting_jitter = false;
+        self.backoff_exp = 0;
+        self.retry_at = Some(now.plus(self.cfg.requeue_interval_ns));
+    }
+
+    fn renew(&mut self, now: Nanos, token: Token) {
+        let id = self.next_id();
+        self.remember_send(id.seq, now);
+        self.out.push_back(Output::Send {
+            to: self.cfg.server,
+            msg: Msg::Renew {
+                key: self.key,
+                id,
+                token,
+            },
+        });
+        if let Phase::Holding { next_renew, .. } = &mut self.phase {
+            *next_renew = now.plus(self.cfg.renew_interval_ns);
+        }
+    }
+
+    fn write(&mut self, now: Nanos, token: Token) {
+        let id = self.next_id();
+        let idem = IdemKey {
+            node: self.me.node,
+            incarnation: self.me.incarnation,
+            seq: id.seq,
+        };
+        self.event(Event::WriteDecided {
+            client: self.me,
+            key: self.key,
+            token,
+            idem,
+        });
+        self.out.push_back(Output::Send {
+            to: self.cfg.resource,
+            msg: Msg::Write {
+                key: self.key,
+                token,
+                idem,
+            },
+        });
+        if let Phase::Holding { next_write, .. } = &mut self.phase {
+            *next_write = now.plus(self.cfg.write_interval_ns);
+        }
+    }
+
+    fn send_release(&mut self, now: Nanos, token: Token, tries: u8) {
+        self.event(Event::ReleaseSent {
+            client: self.me,
+            key: self.key,
+            token,
+        });
+        let id = self.next_id();
+        self.out.push_back(Output::Send {
+            to: self.cfg.server,
+            msg: Msg::Release {
+                key: self.key,
+                id,
+                token,
+            },
+        });
+        self.released_high = self.released_high.max(Some(token));
+        self.pending_release = Some(PendingRelease {
+            token,
+            next_at: now.plus(self.cfg.requeue_interval_ns),
+            tries,
+        });
+    }
+
+    /// The work is done: release and rest.
+    fn release_done(&mut self, now: Nanos, token: Token) {
+        self.event(Event::ReleaseDecided {
+            client: self.me,
+            key: self.key,
+            token,
+        });
+        self.send_release(now, token, 1);
+        self.phase = Phase::Thinking {
+            until: now.plus(self.cfg.think_ns),
+        };
+    }
+
+    /// The belief ended before the work was done: stop acting, report, want the key again.
+    fn lose(&mut self, now: Nanos, token: Token, cause: LossCause) {
+        self.event(Event::Lost {
+            client: self.me,
+            key: self.key,
+            token,
+            cause,
+        });
+        self.start_attempt(now);
+    }
+
+    fn on_refused(&mut self, now: Nanos, id: ReqId, token: Option<Token>, reason: RefuseReason) {
+        if !self.is_current(id) {
+            return;
+        }
+        self.answered();
+        match (self.phase, reason) {
+            (Phase::Holding { token: held, .. }, RefuseReason::NotHolder)
+                if token == Some(held) =>
+            {
+                self.lose(now, held, LossCause::Refused);
+            }
+            (Phase::Acquiring, _) => self.requeue(now),
+            _ => {}
+        }
+    }
+
+    fn on_grant(&mut self, now: Nanos, id: ReqId, token: Token) {
+        if id.incarnation != self.me.incarnation {
+            return;
+        }
+        if self.released_high.is_some_and(|r| token <= r) {
+            // A reply for a token we gave back: make sure the server knows.
+            if self.pending_release.is_none_or(|p| p.token != token) {
+                self.send_release(now, token, 1);
+            }
+            if self.phase == Phase::Acquiring && self.is_current(id) {
+                self.answered();
+                self.requeue(now);
+            }
+            return;
+        }
+        let held = self.held_token();
+        if held == Some(token) && !self.is_current(id) {
+            return; // a duplicate of what we hold
+        }
+        if !self.is_current(id) {
+            // A grant for an old attempt: give it back.
+            self.send_release(now, token, 1);
+            return;
+        }
+        self.answered();
+        let l = self.cfg.validity_ns;
+        let t_sent = self.sent.get(&id.seq).copied();
+        let late = t_sent.is_none_or(|t| now >= t.plus(l));
+        let until = match (self.cfg.variant, late) {
+            (Variant::LateReplyAdopted, true) => now.plus(l),
+            (Variant::AnchorAtReceipt, false) => now.plus(l),
+            (_, true) => {
+                self.event(Event::LateReplyDeclined {
+                    client: self.me,
+                    key: self.key,
+                    token,
+                });
+                // Neither adopted nor released: ask again at once, then keep asking.
+                match self.phase {
+                    Phase::Holding { token: held, .. } => self.renew(now, held),
+                    _ => {
+                        self.requeue(now);
+                        self.send_request(now);
+                    }
+                }
+                return;
+            }
+            (_, false) => t_sent.expect("not late, so known").plus(l),
+        };
+        match &mut self.phase {
+            Phase::Holding {
+                token: held,
+                valid_until,
+                ..
+            } if *held == token => {
+                let slack = valid_until.since(now);
+                *valid_until = (*valid_until).max(until);
+                let valid_for = valid_until.since(now);
+                self.event(Event::Adopted {
+                    client: self.me,
+                    key: self.key,
+                    token,
+                    first: false,
+                    slack_ns: slack,
+                    valid_for_ns: valid_for,
+                });
+            }
+            Phase::Holding { token: held, .. } if *held > token => {} // an older grant
+            _ => {
+                // First grant of this attempt (or a newer token replacing ours).
+                let renew_from = t_sent.unwrap_or(now);
+                self.phase = Phase::Holding {
+                    token,
+                    valid_until: until,
+                    hold_until: now.plus(self.cfg.hold_ns),
+                    next_write: now,
+                    next_renew: renew_from.plus(self.cfg.renew_interval_ns).max(now),
+                };
+                self.retry_at = None;
+                self.awaiting_jitter = false;
+                self.requeue_mode = false;
+                self.event(Event::Adopted {
+                    client: self.me,
+                    key: self.key,
+                    token,
+                    first: true,
+                    slack_ns: 0,
+                    valid_for_ns: until.since(now),
+                });
+                // Act on the grant in the same step, as a real holder would.
+                self.handle_timeout(now);
+            }
+        }
+    }
+}

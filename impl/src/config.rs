@@ -1,0 +1,363 @@
+//! Protocol configuration: units in names, one `validate()` that names the field and the
+//! reason, and the known-bug variants (off by default).
+
+use crate::types::NodeId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A known lease bug, switched on by config so the harness can prove it catches it.
+/// Ids (B1...) are those of `shared/notes/lease-bugs.md`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// The reference protocol.
+    #[default]
+    Correct,
+    /// B1/B2: the resource accepts every token (Kleppmann 2016; client-go leaderelection has
+    /// no fencing). Trips fenced-writes.
+    NoFencing,
+    /// B3: the token counter is never persisted, so a restarted server re-issues tokens
+    /// (Redlock restart without persistence). Trips token-monotonic and fenced-writes.
+    VolatileCounter,
+    /// B4: the client counts its lease from the *receipt* of a reply instead of the send of
+    /// its request (openraft's lease rule; delta-rs PR #153). Trips lease-containment.
+    AnchorAtReceipt,
+    /// B5: no drift factor, `L = ttl - margin` (Redis TTL on a non-monotonic clock;
+    /// kubernetes #125761). Trips lease-containment when clocks drift apart.
+    DriftIgnored,
+    /// B6: a grant or renewal that arrives after `t_sent + L` is still trusted, anchored at
+    /// its receipt (etcd #11456, kubernetes #44887). Trips lease-containment.
+    LateReplyAdopted,
+    /// B8: the server frees the key on any Release for it, from anyone, with any token
+    /// (Redis plain `DEL`; etcd PR #12306). Trips single-holder.
+    ReleaseByNonOwner,
+    /// A restarted server that lost its lease table grants at once instead of waiting one
+    /// TTL. Trips single-holder.
+    NoRestartGrace,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 8] = [
+        Variant::Correct,
+        Variant::NoFencing,
+        Variant::VolatileCounter,
+        Variant::AnchorAtReceipt,
+        Variant::DriftIgnored,
+        Variant::LateReplyAdopted,
+        Variant::ReleaseByNonOwner,
+        Variant::NoRestartGrace,
+    ];
+
+    /// The name used in scenario files and on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Correct => "correct",
+            Variant::NoFencing => "no-fencing",
+            Variant::VolatileCounter => "volatile-counter",
+            Variant::AnchorAtReceipt => "anchor-at-receipt",
+            Variant::DriftIgnored => "drift-ignored",
+            Variant::LateReplyAdopted => "late-reply-adopted",
+            Variant::ReleaseByNonOwner => "release-by-non-owner",
+            Variant::NoRestartGrace => "no-restart-grace",
+        }
+    }
+
+    /// The bug class of `shared/notes/lease-bugs.md`.
+    #[must_use]
+    pub fn bug_class(self) -> &'static str {
+        match self {
+            Variant::Correct => "-",
+            Variant::NoFencing => "B1/B2",
+            Variant::VolatileCounter => "B3",
+            Variant::AnchorAtReceipt => "B4",
+            Variant::DriftIgnored => "B5",
+            Variant::LateReplyAdopted => "B6",
+            Variant::ReleaseByNonOwner => "B8",
+            Variant::NoRestartGrace => "-",
+        }
+    }
+
+    /// Parses a variant name as written in scenarios and on the command line.
+    pub fn parse(name: &str) -> Result<Variant, String> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+                format!(
+                    "unknown variant {name:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The protocol's knobs as a user writes them (milliseconds, ppm). Turn them into a
+/// [`Config`] with [`ProtocolConfig::validate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolConfig {
+    /// How long the server keeps a grant after it received the request, on its own clock.
+    pub ttl_ms: u64,
+    /// How often a holder renews, on its own clock.
+    pub renew_interval_ms: u64,
+    /// Each clock runs within `±drift_ppm_max` of true time.
+    pub drift_ppm_max: u32,
+    /// Subtracted from the client's validity span; absorbs server forward steps.
+    pub safety_margin_ms: u64,
+    /// A queued waiter is handed the lease only if its latest Acquire arrived this recently.
+    pub fresh_window_ms: u64,
+    /// A queued client re-sends its Acquire this often.
+    pub requeue_interval_ms: u64,
+    /// Backoff when unanswered: a delay drawn between base and the doubled window.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// The workload: how long a holder works, how often it writes, how long it rests.
+    pub hold_ms: u64,
+    pub write_interval_ms: u64,
+    pub think_ms: u64,
+    /// Bound on each key's wait queue.
+    pub queue_capacity: u32,
+    /// A known-bug variant; `correct` by default.
+    pub variant: Variant,
+}
+
+impl Default for ProtocolConfig {
+    /// Production-like defaults: TTL 10 s, renew every 3 s, writes every second.
+    fn default() -> Self {
+        ProtocolConfig {
+            ttl_ms: 10_000,
+            renew_interval_ms: 3_000,
+            drift_ppm_max: 1_000,
+            safety_margin_ms: 100,
+            fresh_window_ms: 2_000,
+            requeue_interval_ms: 500,
+            backoff_base_ms: 500,
+            backoff_max_ms: 5_000,
+            hold_ms: 6_000,
+            write_interval_ms: 1_000,
+            think_ms: 1_000,
+            queue_capacity: 64,
+            variant: Variant::Correct,
+        }
+    }
+}
+
+/// An impossible setting: which field, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// The validated, derived configuration the state machines run on: durations in ns.
+/// `Copy` and small, because the model checker clones and hashes it with every state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Config {
+    pub ttl_ns: u64,
+    pub renew_interval_ns: u64,
+    pub drift_ppm_max: u32,
+    pub safety_margin_ns: u64,
+    /// `L`: how long after sending a request the client may trust its answer.
+    pub validity_ns: u64,
+    pub fresh_window_ns: u64,
+    pub requeue_interval_ns: u64,
+    pub backoff_base_ns: u64,
+    pub backoff_max_ns: u64,
+    pub hold_ns: u64,
+    pub write_interval_ns: u64,
+    pub think_ns: u64,
+    pub queue_capacity: u32,
+    pub variant: Variant,
+    /// Where clients send lock requests and writes.
+    pub server: NodeId,
+    pub resource: NodeId,
+}
+
+const MS: u64 = 1_000_000;
+
+/// `L = ttl·(1−ρ)/(1+ρ) − margin`, rounded down to the nanosecond.
+///
+/// Why it suffices: the server keeps a grant for at least `ttl/(1+ρ)` of true time after it
+/// received the request, hence after the client sent it. The client trusts the grant for `L`
+/// on its own clock from the send, which lasts at most `L/(1−ρ)` of true time. So
+/// `L ≤ ttl·(1−ρ)/(1+ρ)` keeps the client's belief inside the server's grant, for any pair of
+/// clocks within ρ; the margin absorbs server clock forward steps (at most `margin` per TTL).
+#[must_use]
+pub fn local_validity_ns(ttl_ns: u64, drift_ppm: u32, margin_ns: u64, variant: Variant) -> u64 {
+    let rho = u128::from(drift_ppm);
+    let span = if variant == Variant::DriftIgnored {
+        u128::from(ttl_ns)
+    } else {
+        u128::from(ttl_ns) * (1_000_000 - rho) / (1_000_000 + rho)
+    };
+    (span as u64).saturating_sub(margin_ns)
+}
+
+impl ProtocolConfig {
+    /// Checks every rule of DESIGN.md and derives the ns values, or names the bad field.
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        if self.ttl_ms == 0 {
+            return Err(invalid("ttl_ms", "must be positive"));
+        }
+        if self.ttl_ms > 86_400_000 {
+            return Err(invalid("ttl_ms", "must be at most one day (86400000 ms)"));
+        }
+        if self.drift_ppm_max >= 1_000_000 {
+            return Err(invalid(
+                "drift_ppm_max",
+                format!(
+                    "{} ppm is not below 1000000 (a clock would stop or run backwards)",
+                    self.drift_ppm_max
+                ),
+            ));
+        }
+        if self.renew_interval_ms == 0 {
+            return Err(invalid("renew_interval_ms", "must be positive"));
+        }
+        let cfg = self.derive(
+            local_validity_ns(
+                self.ttl_ms * MS,
+                self.drift_ppm_max,
+                self.safety_margin_ms.saturating_mul(MS),
+                self.variant,
+            ),
+            NodeId(0),
+            NodeId(1),
+        );
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// The derived config with `L` set directly (the model checker sets `L = ttl − 2ε` in
+    /// ticks). Checked like [`ProtocolConfig::validate`].
+    pub fn with_validity(&self, validity_ns: u64) -> Result<Config, ConfigError> {
+        if self.ttl_ms == 0 {
+            return Err(invalid("ttl_ms", "must be positive"));
+        }
+        let cfg = self.derive(validity_ns, NodeId(0), NodeId(1));
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn derive(&self, validity_ns: u64, server: NodeId, resource: NodeId) -> Config {
+        Config {
+            ttl_ns: self.ttl_ms.saturating_mul(MS),
+            renew_interval_ns: self.renew_interval_ms.saturating_mul(MS),
+            drift_ppm_max: self.drift_ppm_max,
+            safety_margin_ns: self.safety_margin_ms.saturating_mul(MS),
+            validity_ns,
+            fresh_window_ns: self.fresh_window_ms.saturating_mul(MS),
+            requeue_interval_ns: self.requeue_interval_ms.saturating_mul(MS),
+            backoff_base_ns: self.backoff_base_ms.saturating_mul(MS),
+            backoff_max_ns: self.backoff_max_ms.saturating_mul(MS),
+            hold_ns: self.hold_ms.saturating_mul(MS),
+            write_interval_ns: self.write_interval_ms.saturating_mul(MS),
+            think_ns: self.think_ms.saturating_mul(MS),
+            queue_capacity: self.queue_capacity,
+            variant: self.variant,
+            server,
+            resource,
+        }
+    }
+}
+
+impl Config {
+    fn check(&self) -> Result<(), ConfigError> {
+        let ms = |ns: u64| ns as f64 / MS as f64;
+        if self.validity_ns == 0 {
+            return Err(invalid(
+                "safety_margin_ms",
+                format!(
+                    "leaves no local validity span: L = ttl·(1−ρ)/(1+ρ) − margin ≤ 0 \
+                     (ttl {} ms, drift {} ppm, margin {} ms)",
+                    ms(self.ttl_ns),
+                    self.drift_ppm_max,
+                    ms(self.safety_margin_ns)
+                ),
+            ));
+        }
+        if self.renew_interval_ns >= self.validity_ns {
+            return Err(invalid(
+                "renew_interval_ms",
+                format!(
+                    "{} ms is not below the local validity span L = {} ms: the lease would lapse \
+                     before the first renewal",
+                    ms(self.renew_interval_ns),
+                    ms(self.validity_ns)
+                ),
+            ));
+        }
+        if self.requeue_interval_ns == 0 {
+            return Err(invalid("requeue_interval_ms", "must be positive"));
+        }
+        // The requeue period runs on the client's clock and freshness on the server's: a slow
+        // client and a fast server stretch the spacing by (1+ρ)/(1−ρ).
+        let rho = u128::from(self.drift_ppm_max);
+        let stretched =
+            u128::from(self.requeue_interval_ns) * (1_000_000 + rho) / (1_000_000 - rho);
+        if stretched >= u128::from(self.fresh_window_ns) {
+            return Err(invalid(
+                "requeue_interval_ms",
+                format!(
+                    "{} ms (stretched to {} ms by drift) is not below fresh_window_ms {} ms: a \
+                     queued waiter would go stale between its re-sends",
+                    ms(self.requeue_interval_ns),
+                    ms(stretched as u64),
+                    ms(self.fresh_window_ns)
+                ),
+            ));
+        }
+        if self.fresh_window_ns >= self.validity_ns {
+            return Err(invalid(
+                "fresh_window_ms",
+                format!(
+                    "{} ms is not below the local validity span L = {} ms: a hand-over grant \
+                     could arrive too late to be adopted",
+                    ms(self.fresh_window_ns),
+                    ms(self.validity_ns)
+                ),
+            ));
+        }
+        if self.backoff_base_ns == 0 {
+            return Err(invalid("backoff_base_ms", "must be positive"));
+        }
+        if self.backoff_max_ns < self.backoff_base_ns {
+            return Err(invalid(
+                "backoff_max_ms",
+                format!(
+                    "{} ms is below backoff_base_ms {} ms",
+                    ms(self.backoff_max_ns),
+                    ms(self.backoff_base_ns)
+                ),
+            ));
+        }
+        if self.hold_ns == 0 {
+            return Err(invalid("hold_ms", "must be positive"));
+        }
+        if self.write_interval_ns == 0 {
+            return Err(invalid("write_interval_ms", "must be positive"));
+        }
+        if self.queue_capacity == 0 {
+            return Err(invalid("queue_capacity", "must be positive"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,48 @@
+//! # leaseproof-impl: the reference lease / fencing-token protocol
+//!
+//! Three roles, each a sans-IO state machine with one grammar (the style of quinn-proto and
+//! str0m):
+//!
+//! ```text
+//! fn restore(config, id, persisted, now) -> Self        // boot or restart
+//! fn handle_message(&mut self, now, from, msg)
+//! fn handle_timeout(&mut self, now)
+//! fn handle_jitter(&mut self, now, jitter)              // client only: answers NeedJitter
+//! fn poll_output(&mut self) -> Option<Output>           // Send / Persist / NeedJitter / Event
+//! fn poll_timeout(&self) -> Option<(Nanos, &'static str)>  // next deadline and why
+//! ```
+//!
+//! **The contract:** after every input, drain `poll_output()` until it returns `None`,
+//! applying each `Persist` before any later `Send`; then re-arm one timer at
+//! `poll_timeout()`. Time comes in only as `now`, a reading of the node's own clock.
+//!
+//! The core reads no clock, draws no entropy, does no I/O, never spawns and iterates only
+//! ordered collections (the root `clippy.toml` bans the escapes). Randomness enters only as
+//! a [`types::Jitter`] answered by the shell. Every state type derives
+//! `Clone, Debug, PartialEq, Eq, Hash` (and `Ord`), so the model checker can store, hash and
+//! compare whole states: a state alone decides what happens next.
+//!
+//! - [`server::LockServer`]: the authority, with tokens, expiries, the fair queue and grace.
+//! - [`client::LeaseClient`]: the lease holder and its workload; the safety arithmetic.
+//! - [`resource::FencedResource`]: the protected storage that rejects stale tokens.
+//! - [`oracle`]: the observers that judge every run, in every checker.
+//! - [`stepper`]: an in-memory deterministic driver for tests (quinn's `Pair` idea).
+
+pub mod client;
+pub mod config;
+pub mod machine;
+pub mod oracle;
+pub mod output;
+pub mod resource;
+pub mod server;
+pub mod stepper;
+pub mod types;
+
+pub use client::LeaseClient;
+pub use config::{Config, ConfigError, ProtocolConfig, Variant};
+pub use machine::{AnyNode, Machine, RoleKind};
+pub use oracle::{BeliefOverlap, Liveness, OracleName, SafetyOracles, Violation};
+pub use output::{Disk, Event, LossCause, Output, PersistOp, WriteOutcome};
+pub use resource::FencedResource;
+pub use server::LockServer;
+pub use types::{IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, ReqId, Token};

@@ -1,0 +1,132 @@
+//! One trait over the three roles, so every shell (stepper, simulator, model) drives them
+//! through the same loop instead of three copies of it.
+
+use crate::client::LeaseClient;
+use crate::config::Config;
+use crate::output::{Disk, Output};
+use crate::resource::FencedResource;
+use crate::server::LockServer;
+use crate::types::{Identity, Jitter, Msg, Nanos, NodeId};
+
+/// The sans-IO grammar shared by every role.
+pub trait Machine {
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg);
+    fn handle_timeout(&mut self, now: Nanos);
+    fn handle_jitter(&mut self, _now: Nanos, _jitter: Jitter) {}
+    fn poll_output(&mut self) -> Option<Output>;
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)>;
+}
+
+macro_rules! machine {
+    ($t:ty) => {
+        impl Machine for $t {
+            fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
+                <$t>::handle_message(self, now, from, msg)
+            }
+            fn handle_timeout(&mut self, now: Nanos) {
+                <$t>::handle_timeout(self, now)
+            }
+            fn poll_output(&mut self) -> Option<Output> {
+                <$t>::poll_output(self)
+            }
+            fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+                <$t>::poll_timeout(self)
+            }
+        }
+    };
+}
+machine!(LockServer);
+machine!(FencedResource);
+
+impl Machine for LeaseClient {
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
+        LeaseClient::handle_message(self, now, from, msg)
+    }
+    fn handle_timeout(&mut self, now: Nanos) {
+        LeaseClient::handle_timeout(self, now)
+    }
+    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
+        LeaseClient::handle_jitter(self, now, jitter)
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        LeaseClient::poll_output(self)
+    }
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        LeaseClient::poll_timeout(self)
+    }
+}
+
+/// Which role a node plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoleKind {
+    Server,
+    Resource,
+    Client,
+}
+
+/// Any of the three roles, for shells that keep all nodes in one collection.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AnyNode {
+    Server(LockServer),
+    Resource(FencedResource),
+    Client(LeaseClient),
+}
+
+impl AnyNode {
+    /// Boots a node of the given role.
+    #[must_use]
+    pub fn restore(kind: RoleKind, cfg: &Config, id: Identity, disk: &Disk, now: Nanos) -> Self {
+        match kind {
+            RoleKind::Server => AnyNode::Server(LockServer::restore(cfg, id, disk, now)),
+            RoleKind::Resource => AnyNode::Resource(FencedResource::restore(cfg, id, disk, now)),
+            RoleKind::Client => AnyNode::Client(LeaseClient::restore(cfg, id, disk, now)),
+        }
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> RoleKind {
+        match self {
+            AnyNode::Server(_) => RoleKind::Server,
+            AnyNode::Resource(_) => RoleKind::Resource,
+            AnyNode::Client(_) => RoleKind::Client,
+        }
+    }
+
+    #[must_use]
+    pub fn as_client(&self) -> Option<&LeaseClient> {
+        match self {
+            AnyNode::Client(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn machine(&mut self) -> &mut dyn Machine {
+        match self {
+            AnyNode::Server(s) => s,
+            AnyNode::Resource(r) => r,
+            AnyNode::Client(c) => c,
+        }
+    }
+}
+
+impl Machine for AnyNode {
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
+        self.machine().handle_message(now, from, msg)
+    }
+    fn handle_timeout(&mut self, now: Nanos) {
+        self.machine().handle_timeout(now)
+    }
+    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
+        self.machine().handle_jitter(now, jitter)
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        self.machine().poll_output()
+    }
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        match self {
+            AnyNode::Server(s) => s.poll_timeout(),
+            AnyNode::Resource(r) => r.poll_timeout(),
+            AnyNode::Client(c) => c.poll_timeout(),
+        }
+    }
+}

@@ -1,0 +1,537 @@
+//! The oracles: one module, called by the simulator, the model checker and the stepper.
+//!
+//! Each oracle is an incremental observer with a small ghost state (`Clone + Eq + Hash`, so
+//! it can live inside a model state; never an unbounded log), fed the run's events stamped
+//! with the *server's* clock reading at that instant. A grant is **live** while
+//! `server_clock < expiry` and its owner has not decided to release it. True time is used
+//! only for metrics and belief overlap ([`BeliefOverlap`]).
+//!
+//! | oracle | fails when |
+//! |---|---|
+//! | single-holder | two grants on one key are live at once |
+//! | token-monotonic | a key's grants do not strictly increase, across restarts |
+//! | fenced-writes | the resource accepts a token below one it accepted, or one token from two clients |
+//! | lease-containment | a client decides to write when its grant is not live |
+//! | liveness | a client waiting at heal has not held by the bound of [`liveness_bound_ns`] |
+//!
+//! A write decided inside the lease that arrives late is not a containment failure: that is
+//! the case fencing exists for, and fenced-writes judges it.
+
+use crate::config::Config;
+use crate::output::Event;
+use crate::types::{Identity, Key, Nanos, NodeId, Token};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The name of an oracle, as written in scenario files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OracleName {
+    SingleHolder,
+    TokenMonotonic,
+    FencedWrites,
+    LeaseContainment,
+    Liveness,
+}
+
+impl OracleName {
+    pub const ALL: [OracleName; 5] = [
+        OracleName::SingleHolder,
+        OracleName::TokenMonotonic,
+        OracleName::FencedWrites,
+        OracleName::LeaseContainment,
+        OracleName::Liveness,
+    ];
+    /// The safety oracles (all but liveness).
+    pub const SAFETY: [OracleName; 4] = [
+        OracleName::SingleHolder,
+        OracleName::TokenMonotonic,
+        OracleName::FencedWrites,
+        OracleName::LeaseContainment,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            OracleName::SingleHolder => "single-holder",
+            OracleName::TokenMonotonic => "token-monotonic",
+            OracleName::FencedWrites => "fenced-writes",
+            OracleName::LeaseContainment => "lease-containment",
+            OracleName::Liveness => "liveness",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<OracleName, String> {
+        OracleName::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = OracleName::ALL.iter().map(|o| o.name()).collect();
+                format!("unknown oracle {s:?}; expected one of {}", names.join(", "))
+            })
+    }
+
+    #[must_use]
+    pub fn is_safety(self) -> bool {
+        self != OracleName::Liveness
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for OracleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an oracle saw, in numbers (no strings, so it can live in a model state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Violation {
+    TwoLiveGrants {
+        key: Key,
+        live: Token,
+        live_owner: Identity,
+        new: Token,
+        new_owner: Identity,
+    },
+    TokenNotRising {
+        key: Key,
+        token: Token,
+        after: Token,
+    },
+    StaleTokenAccepted {
+        key: Key,
+        token: Token,
+        after: Token,
+    },
+    TokenFromTwoClients {
+        key: Key,
+        token: Token,
+        first: Identity,
+        second: Identity,
+    },
+    WriteOutsideLease {
+        key: Key,
+        token: Token,
+        client: Identity,
+        why: NotLive,
+    },
+    NotServed {
+        client: Identity,
+        key: Key,
+        deadline: Nanos,
+    },
+}
+
+/// Why a grant was not live when a write was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NotLive {
+    /// The server's clock had reached the grant's expiry (by `late_ns`).
+    Expired {
+        late_ns: u64,
+    },
+    Released,
+    /// No such grant exists (it expired and was forgotten, or never was).
+    Unknown,
+    /// The grant belongs to another client.
+    NotOwner {
+        owner: Identity,
+    },
+}
+
+impl Violation {
+    #[must_use]
+    pub fn oracle(&self) -> OracleName {
+        match self {
+            Violation::TwoLiveGrants { .. } => OracleName::SingleHolder,
+            Violation::TokenNotRising { .. } => OracleName::TokenMonotonic,
+            Violation::StaleTokenAccepted { .. } | Violation::TokenFromTwoClients { .. } => {
+                OracleName::FencedWrites
+            }
+            Violation::WriteOutsideLease { .. } => OracleName::LeaseContainment,
+            Violation::NotServed { .. } => OracleName::Liveness,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = self.oracle();
+        match *self {
+            Violation::TwoLiveGrants { key, live, live_owner, new, new_owner } => write!(
+                f,
+                "{o}: token {new} granted to {new_owner} on key {key} while token {live} of {live_owner} is live"
+            ),
+            Violation::TokenNotRising { key, token, after } => {
+                write!(f, "{o}: token {token} granted on key {key} after token {after}")
+            }
+            Violation::StaleTokenAccepted { key, token, after } => write!(
+                f,
+                "{o}: resource accepted token {token} after token {after} on key {key}"
+            ),
+            Violation::TokenFromTwoClients { key, token, first, second } => write!(
+                f,
+                "{o}: resource accepted token {token} on key {key} from {first} and from {second}"
+            ),
+            Violation::WriteOutsideLease { key, token, client, why } => {
+                write!(f, "{o}: {client} decided a write with token {token} on key {key} ")?;
+                match why {
+                    NotLive::Expired { late_ns } => write!(
+                        f,
+                        "{:.3} ms after its grant expired on the server's clock",
+                        late_ns as f64 / 1e6
+                    ),
+                    NotLive::Released => write!(f, "after releasing it"),
+                    NotLive::Unknown => write!(f, "that is not a live grant"),
+                    NotLive::NotOwner { owner } => write!(f, "but the grant is {owner}'s"),
+                }
+            }
+            Violation::NotServed { client, key, deadline } => write!(
+                f,
+                "{o}: {client} waited on key {key} and had not held by the bound (server clock {deadline})"
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct GrantGhost {
+    owner: Identity,
+    expiry: Nanos,
+    released: bool,
+}
+
+impl GrantGhost {
+    fn live(&self, server_now: Nanos) -> bool {
+        server_now < self.expiry && !self.released
+    }
+}
+
+/// The four safety oracles, with their ghost state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SafetyOracles {
+    /// Grants that may still be live, per key (dead ones are pruned).
+    grants: BTreeMap<Key, BTreeMap<Token, GrantGhost>>,
+    max_granted: BTreeMap<Key, Token>,
+    max_accepted: BTreeMap<Key, (Token, Identity)>,
+    tripped: u8,
+}
+
+impl SafetyOracles {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether an oracle has failed at least once.
+    #[must_use]
+    pub fn tripped(&self, o: OracleName) -> bool {
+        self.tripped & o.bit() != 0
+    }
+
+    /// Whether any safety oracle has failed.
+    #[must_use]
+    pub fn any_tripped(&self) -> bool {
+        self.tripped != 0
+    }
+
+    /// Feeds one event, stamped with the server's clock; appends what it violates.
+    pub fn observe(&mut self, server_now: Nanos, ev: &Event, found: &mut Vec<Violation>) {
+        let before = found.len();
+        match *ev {
+            Event::Granted {
+                client,
+                key,
+                token,
+                expiry,
+                ..
+            } => {
+                let grants = self.grants.entry(key).or_default();
+                grants.retain(|_, g| g.live(server_now));
+                if let Some((&live, g)) = grants.iter().find(|(&t, _)| t != token) {
+                    found.push(Violation::TwoLiveGrants {
+                        key,
+                        live,
+                        live_owner: g.owner,
+                        new: token,
+                        new_owner: client,
+                    });
+                }
+                grants.insert(
+                    token,
+                    GrantGhost {
+                        owner: client,
+                        expiry,
+                        released: false,
+                    },
+                );
+                let max = self.max_granted.entry(key).or_default();
+                if token <= *max {
+                    found.push(Violation::TokenNotRising {
+                        key,
+                        token,
+                        after: *max,
+                    });
+                }
+                *max = (*max).max(token);
+            }
+            Event::Renewed {
+                key, token, expiry, ..
+            } => {
+                if let Some(g) = self.grants.entry(key).or_default().get_mut(&token) {
+                    g.expiry = g.expiry.max(expiry);
+                }
+            }
+            Event::ReleaseSent { client, key, token } => {
+                if let Some(g) = self.grants.entry(key).or_default().get_mut(&token) {
+                    if g.owner == client {
+                        g.released = true;
+                    }
+                }
+            }
+            Event::WriteDecided {
+                client, key, token, ..
+            } => {
+                let why = match self.grants.get(&key).and_then(|g| g.get(&token)) {
+                    None => Some(NotLive::Unknown),
+                    Some(g) if g.owner != client => Some(NotLive::NotOwner { owner: g.owner }),
+                    Some(g) if g.released => Some(NotLive::Released),
+                    Some(g) if server_now >= g.expiry => Some(NotLive::Expired {
+                        late_ns: server_now.since(g.expiry),
+                    }),
+                    Some(_) => None,
+                };
+                if let Some(why) = why {
+                    found.push(Violation::WriteOutsideLease {
+                        key,
+                        token,
+                        client,
+                        why,
+                    });
+                }
+            }
+            Event::WriteAccepted {
+                client, key, token, ..
+            } => match self.max_accepted.get(&key).copied() {
+                Some((high, _)) if token < high => found.push(Violation::StaleTokenAccepted {
+                    key,
+                    token,
+                    after: high,
+                }),
+                Some((high, first)) if token == high && first != client => {
+                    found.push(Violation::TokenFromTwoClients {
+                        key,
+                        token,
+                        first,
+                        second: client,
+                    });
+                }
+                Some((high, _)) if token == high => {}
+                _ => {
+                    self.max_accepted.insert(key, (token, client));
+                }
+            },
+            _ => {}
+        }
+        for v in &found[before..] {
+            self.tripped |= v.oracle().bit();
+        }
+    }
+}
+
+/// The liveness bound: a client waiting at heal must hold by
+/// `heal + delay_max + ttl + grace + ahead × (hold + 2·latency_max + requeue_interval) + backoff_max`,
+/// where `delay_max` is the longest delay a message sent before heal can still have, `grace`
+/// is one TTL if the server restarted (its grace period), and `ahead` counts the clients
+/// served before it (the current holder included). Every term is stretched by `(1+ρ)` because
+/// the bound is measured on the server's clock while the client's timers run on its own.
+#[must_use]
+pub fn liveness_bound_ns(
+    cfg: &Config,
+    delay_max_ns: u64,
+    latency_max_ns: u64,
+    ahead: u64,
+    server_restarted: bool,
+) -> u64 {
+    let grace = if server_restarted { cfg.ttl_ns } else { 0 };
+    let per_holder = cfg
+        .hold_ns
+        .saturating_add(latency_max_ns.saturating_mul(2))
+        .saturating_add(cfg.requeue_interval_ns);
+    let sum = delay_max_ns
+        .saturating_add(cfg.ttl_ns)
+        .saturating_add(grace)
+        .saturating_add(ahead.saturating_mul(per_holder))
+        .saturating_add(cfg.backoff_max_ns);
+    let rho = u128::from(cfg.drift_ppm_max);
+    (u128::from(sum) * (1_000_000 + rho) / 1_000_000).min(u128::from(u64::MAX)) as u64
+}
+
+/// The liveness oracle: which clients wait, and whether each waiter at heal was served.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Liveness {
+    /// Waiting clients per key and since when (server clock).
+    waiting: BTreeMap<(Key, NodeId), (Identity, Nanos)>,
+    holders: BTreeMap<Key, Identity>,
+    /// Deadlines set at heal, per waiting client.
+    deadlines: BTreeMap<(Key, NodeId), Nanos>,
+}
+
+impl Liveness {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn observe(&mut self, server_now: Nanos, ev: &Event) {
+        match *ev {
+            Event::Requested { client, key } | Event::Lost { client, key, .. } => {
+                self.waiting
+                    .insert((key, client.node), (client, server_now));
+            }
+            Event::Adopted {
+                client,
+                key,
+                first: true,
+                ..
+            } => {
+                self.waiting.remove(&(key, client.node));
+                self.deadlines.remove(&(key, client.node));
+                self.holders.insert(key, client);
+            }
+            Event::ReleaseDecided { client, key, .. }
+                if self.holders.get(&key) == Some(&client) =>
+            {
+                self.holders.remove(&key);
+            }
+            _ => {}
+        }
+    }
+
+    /// Faults healed at `server_now`: every client waiting now must hold by its bound.
+    pub fn heal(&mut self, server_now: Nanos, bound: impl Fn(u64) -> u64) {
+        // Waiters per key in the order they started waiting: that is their place in line.
+        let mut by_key: BTreeMap<Key, Vec<(Nanos, NodeId)>> = BTreeMap::new();
+        for (&(key, node), &(_, since)) in &self.waiting {
+            by_key.entry(key).or_default().push((since, node));
+        }
+        for (key, mut list) in by_key {
+            list.sort_unstable();
+            let holder = u64::from(self.holders.contains_key(&key));
+            for (i, (_, node)) in list.into_iter().enumerate() {
+                let ahead = holder + i as u64;
+                self.deadlines
+                    .insert((key, node), server_now.plus(bound(ahead)));
+            }
+        }
+    }
+
+    /// The first waiter past its deadline at `server_now`, if any.
+    #[must_use]
+    pub fn check(&self, server_now: Nanos) -> Option<Violation> {
+        let (&(key, node), &deadline) = self.deadlines.iter().find(|(_, &d)| server_now >= d)?;
+        let client = self.waiting.get(&(key, node)).map_or(
+            Identity {
+                node,
+                incarnation: 0,
+            },
+            |w| w.0,
+        );
+        Some(Violation::NotServed {
+            client,
+            key,
+            deadline,
+        })
+    }
+
+    /// The latest deadline set at heal (when the liveness phase can stop).
+    #[must_use]
+    pub fn last_deadline(&self) -> Option<Nanos> {
+        self.deadlines.values().copied().max()
+    }
+
+    /// Whether every waiter at heal has been served.
+    #[must_use]
+    pub fn all_served(&self) -> bool {
+        self.deadlines.is_empty()
+    }
+}
+
+/// Belief overlap (a measurement, not a failure): true time during which two clients both
+/// believed they held the same key. Shells report each client's belief as a true-time
+/// end instant after every input to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BeliefOverlap {
+    until: BTreeMap<(Key, NodeId), u64>,
+    last_ns: u64,
+    pub overlap_ns: u64,
+    pub episodes: u32,
+    overlapping: bool,
+}
+
+impl BeliefOverlap {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accounts true time up to `true_now`, then sets the client's belief end (`None`: it
+    /// does not believe).
+    pub fn update(&mut self, true_now: u64, key: Key, node: NodeId, until: Option<u64>) {
+        self.advance(true_now);
+        match until.filter(|&u| u > true_now) {
+            Some(u) => {
+                self.until.insert((key, node), u);
+            }
+            None => {
+                self.until.remove(&(key, node));
+            }
+        }
+        self.advance(true_now);
+    }
+
+    /// Accounts time up to `true_now`.
+    pub fn advance(&mut self, true_now: u64) {
+        if true_now <= self.last_ns {
+            self.check_start();
+            return;
+        }
+        let from = self.last_ns;
+        let keys: Vec<Key> = self.until.keys().map(|k| k.0).collect();
+        let mut keys = keys;
+        keys.dedup();
+        for key in keys {
+            let mut ends: Vec<u64> = self
+                .until
+                .iter()
+                .filter(|(k, &u)| k.0 == key && u > from)
+                .map(|(_, &u)| u.min(true_now))
+                .collect();
+            ends.sort_unstable();
+            // Two or more believe from `from` until the second-latest end.
+            if ends.len() >= 2 {
+                let second = ends[ends.len() - 2];
+                self.overlap_ns += second.saturating_sub(from);
+            }
+        }
+        self.last_ns = true_now;
+        self.until.retain(|_, &mut u| u > true_now);
+        self.check_start();
+    }
+
+    fn check_start(&mut self) {
+        let mut per_key: BTreeMap<Key, u32> = BTreeMap::new();
+        for k in self.until.keys() {
+            *per_key.entry(k.0).or_default() += 1;
+        }
+        let now_overlap = per_key.values().any(|&n| n >= 2);
+        if now_overlap && !self.overlapping {
+            self.episodes += 1;
+        }
+        self.overlapping = now_overlap;
+    }
+}

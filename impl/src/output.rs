@@ -1,0 +1,226 @@
+//! What the state machines ask their shell to do, and the typed event stream that the
+//! oracles and the reports consume.
+
+use crate::types::{IdemKey, Identity, Key, Msg, Nanos, NodeId, Token};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One effect for the shell. Drain `poll_output()` after every input, in order: a `Persist`
+/// must reach the disk before any `Send` that follows it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Output {
+    Send {
+        to: NodeId,
+        msg: Msg,
+    },
+    Persist(PersistOp),
+    /// The client must schedule a randomized retry: answer with `handle_jitter`.
+    NeedJitter,
+    Event(Event),
+}
+
+/// A durable write. The shell applies it to its simulated (or real) disk with [`Disk::apply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PersistOp {
+    /// The server's token counter: the highest token ever issued.
+    TokenCounter(u64),
+    /// The resource's highest accepted token on a key.
+    Highest { key: Key, token: Token },
+    /// The resource's answer to one idempotency key.
+    Applied {
+        idem: IdemKey,
+        outcome: WriteOutcome,
+    },
+    /// The resource forgets the oldest records of a client (its bound was reached).
+    Forget { idem: IdemKey },
+}
+
+/// How the resource answered one write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum WriteOutcome {
+    Accepted { token: Token },
+    Rejected { token: Token, current: Token },
+}
+
+/// What survives a crash: the shell keeps one per node and passes it to `restore`.
+/// Roles use only their own fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Disk {
+    pub token_counter: u64,
+    pub highest: BTreeMap<Key, Token>,
+    pub applied: BTreeMap<IdemKey, WriteOutcome>,
+}
+
+impl Disk {
+    pub fn apply(&mut self, op: PersistOp) {
+        match op {
+            PersistOp::TokenCounter(c) => self.token_counter = self.token_counter.max(c),
+            PersistOp::Highest { key, token } => {
+                self.highest.insert(key, token);
+            }
+            PersistOp::Applied { idem, outcome } => {
+                self.applied.insert(idem, outcome);
+            }
+            PersistOp::Forget { idem } => {
+                self.applied.remove(&idem);
+            }
+        }
+    }
+}
+
+/// Why a holder stopped believing it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum LossCause {
+    /// `valid_until` passed on the client's clock.
+    Expired,
+    /// The server refused a renewal.
+    Refused,
+    /// The resource rejected a write with a newer token.
+    Fenced,
+}
+
+/// The run's events, each emitted by the role that saw it. Shells stamp them with the
+/// server's clock reading (for the oracles) and true time (for metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Event {
+    // ---- client ----
+    /// A client booted (incarnation > 0 means it restarted).
+    ClientBooted {
+        client: Identity,
+    },
+    /// A client started wanting the key (a new attempt).
+    Requested {
+        client: Identity,
+        key: Key,
+    },
+    /// A client adopted a grant (`first`) or a renewal; `slack_ns` is how much of its old
+    /// validity was left when a renewal was confirmed (0 for a first grant).
+    Adopted {
+        client: Identity,
+        key: Key,
+        token: Token,
+        first: bool,
+        slack_ns: u64,
+        valid_for_ns: u64,
+    },
+    /// A reply arrived after `t_sent + L` (or for a forgotten id) and was not adopted.
+    LateReplyDeclined {
+        client: Identity,
+        key: Key,
+        token: Token,
+    },
+    /// The holder stopped believing it holds, before it meant to release.
+    Lost {
+        client: Identity,
+        key: Key,
+        token: Token,
+        cause: LossCause,
+    },
+    /// The holder decided to release (its work is done).
+    ReleaseDecided {
+        client: Identity,
+        key: Key,
+        token: Token,
+    },
+    /// The client sent a Release for a token (its own work done, a grant of an old attempt,
+    /// or a re-send): from here the grant is no longer its to use.
+    ReleaseSent {
+        client: Identity,
+        key: Key,
+        token: Token,
+    },
+    /// The holder's core emitted a write (the decision, not its arrival).
+    WriteDecided {
+        client: Identity,
+        key: Key,
+        token: Token,
+        idem: IdemKey,
+    },
+    // ---- server ----
+    ServerBooted {
+        restart: bool,
+        grace_ns: u64,
+    },
+    Granted {
+        client: Identity,
+        key: Key,
+        token: Token,
+        expiry: Nanos,
+        queued: bool,
+    },
+    Renewed {
+        client: Identity,
+        key: Key,
+        token: Token,
+        expiry: Nanos,
+    },
+    Expired {
+        client: Identity,
+        key: Key,
+        token: Token,
+    },
+    ReleasedAtServer {
+        client: Identity,
+        key: Key,
+        token: Token,
+        by: Identity,
+    },
+    QueuedAtServer {
+        client: Identity,
+        key: Key,
+        position: u32,
+    },
+    GraceEnded,
+    // ---- resource ----
+    ResourceBooted {
+        lost_table: bool,
+    },
+    WriteAccepted {
+        client: Identity,
+        key: Key,
+        token: Token,
+        idem: IdemKey,
+    },
+    WriteRejected {
+        client: Identity,
+        key: Key,
+        token: Token,
+        current: Token,
+        idem: IdemKey,
+    },
+    WriteRedelivered {
+        client: Identity,
+        key: Key,
+        idem: IdemKey,
+    },
+}
+
+impl Event {
+    /// A short name for traces, coverage and reports.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::ClientBooted { .. } => "client-booted",
+            Event::Requested { .. } => "requested",
+            Event::Adopted { first: true, .. } => "granted-adopted",
+            Event::Adopted { first: false, .. } => "renewal-confirmed",
+            Event::LateReplyDeclined { .. } => "late-reply-declined",
+            Event::Lost { .. } => "lost",
+            Event::ReleaseDecided { .. } => "release-decided",
+            Event::ReleaseSent { .. } => "release-sent",
+            Event::WriteDecided { .. } => "write-decided",
+            Event::ServerBooted { .. } => "server-booted",
+            Event::Granted { queued: true, .. } => "queued-waiter-granted",
+            Event::Granted { queued: false, .. } => "granted",
+            Event::Renewed { .. } => "renewed",
+            Event::Expired { .. } => "expired",
+            Event::ReleasedAtServer { .. } => "released",
+            Event::QueuedAtServer { .. } => "queued",
+            Event::GraceEnded => "grace-ended",
+            Event::ResourceBooted { .. } => "resource-booted",
+            Event::WriteAccepted { .. } => "write-accepted",
+            Event::WriteRejected { .. } => "stale-write-rejected",
+            Event::WriteRedelivered { .. } => "write-redelivered",
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The fenced resource: the protected storage.
+//!
+//! Per key it keeps the highest token it accepted, and accepts a write only if
+//! `token >= highest`; otherwise it rejects and says which token is current. A repeated
+//! idempotency key is answered from its record and applied once (a re-delivery, not a new
+//! acceptance). Both tables are durable (`Output::Persist`); losing them is a fault beyond
+//! the assumptions.
+//!
+//! Contract (sans-IO): drain `poll_output()` after every input.
+
+use crate::config::{Config, Variant};
+use crate::output::{Disk, Event, Output, PersistOp, WriteOutcome};
+use crate::types::{IdemKey, Identity, Key, Msg, Nanos, NodeId, Token};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+/// How many answered idempotency keys the resource keeps per client incarnation.
+pub const IDEM_RECORDS_PER_CLIENT: usize = 64;
+
+/// The fenced resource state machine.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FencedResource {
+    cfg: Config,
+    highest: BTreeMap<Key, Token>,
+    applied: BTreeMap<IdemKey, WriteOutcome>,
+    out: VecDeque<Output>,
+}
+
+impl Hash for FencedResource {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.highest.hash(state);
+        self.applied.hash(state);
+        self.out.hash(state);
+    }
+}
+
+impl FencedResource {
+    /// Boots from the disk. An empty disk after a crash means the table was lost.
+    #[must_use]
+    pub fn restore(config: &Config, id: Identity, persisted: &Disk, _now: Nanos) -> Self {
+        let mut r = FencedResource {
+            cfg: *config,
+            highest: persisted.highest.clone(),
+            applied: persisted.applied.clone(),
+            out: VecDeque::new(),
+        };
+        r.out.push_back(Output::Event(Event::ResourceBooted {
+            lost_table: id.incarnation > 0 && persisted.highest.is_empty(),
+        }));
+        r
+    }
+
+    pub fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: Msg) {
+        if let Msg::Write { key, token, idem } = msg {
+            self.on_write(from, key, token, idem);
+        }
+    }
+
+    /// The resource has no timers.
+    pub fn handle_timeout(&mut self, _now: Nanos) {}
+
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        None
+    }
+
+    /// The highest token accepted on a key.
+    #[must_use]
+    pub fn highest(&self, key: Key) -> Option<Token> {
+        self.highest.get(&key).copied()
+    }
+
+    fn on_write(&mut self, from: NodeId, key: Key, token: Token, idem: IdemKey) {
+        // The writer is who the idempotency key says, sent from that node.
+        let client = Identity {
+            node: from,
+            incarnation: idem.incarnation,
+        };
+        let idem = IdemKey { node: from, ..idem };
+        if let Some(outcome) = self.applied.get(&idem).copied() {
+            self.out
+                .push_back(Output::Event(Event::WriteRedelivered { client, key, idem }));
+            self.reply(from, key, idem, outcome);
+            return;
+        }
+        let current = self.highest.get(&key).copied().unwrap_or_default();
+        let fenced = self.cfg.variant != Variant::NoFencing;
+        let outcome = if !fenced || token >= current {
+            let new_high = current.max(token);
+            self.highest.insert(key, new_high);
+            self.persist(PersistOp::Highest {
+                key,
+                token: new_high,
+            });
+            WriteOutcome::Accepted { token }
+        } else {
+            WriteOutcome::Rejected { token, current }
+        };
+        self.record(idem, outcome);
+        self.out.push_back(Output::Event(match outcome {
+            WriteOutcome::Accepted { token } => Event::WriteAccepted {
+                client,
+                key,
+                token,
+                idem,
+            },
+            WriteOutcome::Rejected { token, current } => Event::WriteRejected {
+                client,
+                key,
+                token,
+                current,
+                idem,
+            },
+        }));
+        self.reply(from, key, idem, outcome);
+    }
+
+    fn persist(&mut self, op: PersistOp) {
+        self.out.push_back(Output::Persist(op));
+    }
+
+    /// Records an answer, keeping at most `IDEM_RECORDS_PER_CLIENT` per client incarnation.
+    fn record(&mut self, idem: IdemKey, outcome: WriteOutcome) {
+        self.applied.insert(idem, outcome);
+        self.persist(PersistOp::Applied { idem, outcome });
+        let lo = IdemKey { seq: 0, ..idem };
+        let hi = IdemKey {
+            seq: u64::MAX,
+            ..idem
+        };
+        if self.applied.range(lo..=hi).count() > IDEM_RECORDS_PER_CLIENT {
+            if let Some((&oldest, _)) = self.applied.range(lo..=hi).next() {
+                self.applied.remove(&oldest);
+                self.persist(PersistOp::Forget { idem: oldest });
+            }
+        }
+    }
+
+    fn reply(&mut self, to: NodeId, key: Key, idem: IdemKey, outcome: WriteOutcome) {
+        let msg = match outcome {
+            WriteOutcome::Accepted { token } => Msg::WriteAck { key, token, idem },
+            WriteOutcome::Rejected { token, current } => Msg::WriteRejected {
+                key,
+                token,
+                idem,
+                current,
+            },
+        };
+        self.out.push_back(Output::Send { to, msg });
+    }
+}

@@ -1,0 +1,414 @@
+//! The lock server: the authority on who holds each key.
+//!
+//! Per key it keeps the holder (node and incarnation), its token and its expiry on the
+//! server's own clock, and a bounded FIFO wait queue. Tokens come from one counter that is
+//! persisted (`Output::Persist`) *before* the grant that carries it is sent, so tokens rise
+//! across restarts. Renew and release are accepted only from the holder with its current
+//! token, and a renew only while `now < expiry`.
+//!
+//! Hand-over is fair and level-triggered: whenever a key is free and out of grace (after a
+//! release, at expiry, at the end of grace, and on every Acquire arrival), the first queued
+//! waiter whose latest Acquire arrived within `fresh_window` gets it; stale entries are
+//! dropped. The server cannot see network delay, so a grant may still reach its client too
+//! late; the client's rules handle that.
+//!
+//! After a restart (its lease table is volatile) the server grants nothing until
+//! `restart + ttl` on its own clock, which runs on through the crash: every grant it made
+//! before the crash has expired by then.
+//!
+//! Contract (sans-IO): drain `poll_output()` after every input; re-arm one timer at
+//! `poll_timeout()`.
+
+use crate::config::{Config, Variant};
+use crate::output::{Disk, Event, Output, PersistOp};
+use crate::types::{Identity, Key, Msg, Nanos, NodeId, RefuseReason, ReqId, Token};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Holder {
+    client: Identity,
+    token: Token,
+    expiry: Nanos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Waiter {
+    client: Identity,
+    /// The waiter's latest Acquire id: a hand-over grant answers it.
+    id: ReqId,
+    /// When that Acquire arrived, on the server's clock.
+    arrived: Nanos,
+    /// The waiter has been answered `Queued` at least once.
+    waited: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct KeyState {
+    holder: Option<Holder>,
+    queue: Vec<Waiter>,
+}
+
+/// The highest request id seen from one node on one key, and the answer it got.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Record {
+    id: ReqId,
+    answer: Msg,
+}
+
+/// The lock server state machine.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LockServer {
+    cfg: Config,
+    /// The highest token ever issued (durable unless the volatile-counter variant).
+    issued: u64,
+    grace_until: Option<Nanos>,
+    keys: BTreeMap<Key, KeyState>,
+    records: BTreeMap<(NodeId, Key), Record>,
+    out: VecDeque<Output>,
+}
+
+// The config is the same in every state of one run: leave it out of the hash, which the
+// model checker computes for every state.
+impl Hash for LockServer {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.issued.hash(state);
+        self.grace_until.hash(state);
+        self.keys.hash(state);
+        self.records.hash(state);
+        self.out.hash(state);
+    }
+}
+
+enum Seen {
+    New,
+    Late,
+    Repeat(Msg),
+}
+
+impl LockServer {
+    /// Boot (incarnation 0) or restart (incarnation > 0) from what the disk kept.
+    #[must_use]
+    pub fn restore(config: &Config, id: Identity, persisted: &Disk, now: Nanos) -> LockServer {
+        let restart = id.incarnation > 0;
+        let grace_until =
+            (restart && config.variant != Variant::NoRestartGrace).then(|| now.plus(config.ttl_ns));
+        let mut s = LockServer {
+            cfg: *config,
+            issued: persisted.token_counter,
+            grace_until,
+            keys: BTreeMap::new(),
+            records: BTreeMap::new(),
+            out: VecDeque::new(),
+        };
+        s.event(Event::ServerBooted {
+            restart,
+            grace_ns: if grace_until.is_some() {
+                config.ttl_ns
+            } else {
+                0
+            },
+        });
+        s
+    }
+
+    pub fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
+        self.advance(now);
+        match msg {
+            Msg::Acquire { key, id } => self.on_acquire(now, from, key, id),
+            Msg::Renew { key, id, token } => self.on_renew(now, from, key, id, token),
+            Msg::Release { key, id, token } => self.on_release(now, from, key, id, token),
+            // Replies and writes are not for the server: a confused or hostile peer.
+            _ => {}
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Nanos) {
+        self.advance(now);
+    }
+
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        let mut next: Option<(Nanos, &'static str)> = self.grace_until.map(|g| (g, "grace ends"));
+        for ks in self.keys.values() {
+            if let Some(h) = ks.holder {
+                if next.is_none_or(|(t, _)| h.expiry < t) {
+                    next = Some((h.expiry, "lease expiry"));
+                }
+            }
+        }
+        next
+    }
+
+    /// The current holder of a key and its expiry, for tests and traces.
+    #[must_use]
+    pub fn holder(&self, key: Key) -> Option<(Identity, Token, Nanos)> {
+        self.keys
+            .get(&key)?
+            .holder
+            .map(|h| (h.client, h.token, h.expiry))
+    }
+
+    /// The number of waiters queued on a key.
+    #[must_use]
+    pub fn queue_len(&self, key: Key) -> usize {
+        self.keys.get(&key).map_or(0, |k| k.queue.len())
+    }
+
+    #[must_use]
+    pub fn in_grace(&self, now: Nanos) -> bool {
+        self.grace_until.is_some_and(|g| now < g)
+    }
+
+    // ---- internals ----
+
+    fn event(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    fn send(&mut self, to: NodeId, msg: Msg) {
+        self.out.push_back(Output::Send { to, msg });
+    }
+
+    /// Expire what is due and end grace, then hand over every free key.
+    fn advance(&mut self, now: Nanos) {
+        if self.grace_until.is_some_and(|g| now >= g) {
+            self.grace_until = None;
+            self.event(Event::GraceEnded);
+        }
+        let keys: Vec<Key> = self.keys.keys().copied().collect();
+        for key in keys {
+            let ks = self.keys.get_mut(&key).expect("key listed above");
+            if let Some(h) = ks.holder.filter(|h| now >= h.expiry) {
+                ks.holder = None;
+                self.event(Event::Expired {
+                    client: h.client,
+                    key,
+                    token: h.token,
+                });
+            }
+            self.hand_over(now, key);
+        }
+    }
+
+    /// Answers a request and records the answer as the node's latest on that key.
+    fn answer(&mut self, node: NodeId, key: Key, id: ReqId, msg: Msg) {
+        self.records.insert(
+            (node, key),
+            Record {
+                id,
+                answer: msg.clone(),
+            },
+        );
+        self.send(node, msg);
+    }
+
+    /// Classifies a request id against the node's record on this key.
+    fn seen(&self, node: NodeId, key: Key, id: ReqId) -> Seen {
+        match self.records.get(&(node, key)) {
+            Some(r) if id < r.id => Seen::Late,
+            Some(r) if id == r.id => Seen::Repeat(r.answer.clone()),
+            _ => Seen::New,
+        }
+    }
+
+    /// Returns true when the request is new; answers repeats from the record; drops late ones.
+    fn fresh_request(&mut self, node: NodeId, key: Key, id: ReqId) -> bool {
+        match self.seen(node, key, id) {
+            Seen::New => true,
+            Seen::Late => false,
+            Seen::Repeat(answer) => {
+                self.send(node, answer);
+                false
+            }
+        }
+    }
+
+    fn on_acquire(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId) {
+        if !self.fresh_request(from, key, id) {
+            return;
+        }
+        let client = Identity {
+            node: from,
+            incarnation: id.incarnation,
+        };
+        let ttl = self.cfg.ttl_ns;
+        let ks = self.keys.entry(key).or_default();
+        // An Acquire from the current holder is a renewal.
+        if let Some(h) = ks.holder.as_mut().filter(|h| h.client == client) {
+            h.expiry = h.expiry.max(now.plus(ttl));
+            let (token, expiry) = (h.token, h.expiry);
+            self.event(Event::Renewed {
+                client,
+                key,
+                token,
+                expiry,
+            });
+            self.answer(from, key, id, Msg::Renewed { key, id, token });
+            return;
+        }
+        // Join the queue, or refresh this node's entry in place (a newer incarnation of the
+        // same node takes over its place: the older one is gone).
+        let mut waiter = Waiter {
+            client,
+            id,
+            arrived: now,
+            waited: false,
+        };
+        if let Some(w) = ks.queue.iter_mut().find(|w| w.client.node == from) {
+            waiter.waited = w.waited && w.client == client;
+            *w = waiter;
+        } else if ks.queue.len() < self.cfg.queue_capacity as usize {
+            ks.queue.push(waiter);
+        } else {
+            self.answer(
+                from,
+                key,
+                id,
+                Msg::Refused {
+                    key,
+                    id,
+                    token: None,
+                    reason: RefuseReason::QueueFull,
+                },
+            );
+            return;
+        }
+        if self.hand_over(now, key) != Some(client) {
+            let ks = self.keys.get_mut(&key).expect("entry made above");
+            let position = ks.queue.iter().position(|w| w.client == client);
+            if let Some(p) = position {
+                ks.queue[p].waited = true;
+            }
+            let position = position.unwrap_or(0) as u32;
+            self.event(Event::QueuedAtServer {
+                client,
+                key,
+                position,
+            });
+            self.answer(from, key, id, Msg::Queued { key, id });
+        }
+    }
+
+    fn on_renew(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId, token: Token) {
+        if !self.fresh_request(from, key, id) {
+            return;
+        }
+        let client = Identity {
+            node: from,
+            incarnation: id.incarnation,
+        };
+        let ttl = self.cfg.ttl_ns;
+        let holder = self
+            .keys
+            .get_mut(&key)
+            .and_then(|ks| ks.holder.as_mut())
+            .filter(|h| h.client == client && h.token == token && now < h.expiry);
+        match holder {
+            Some(h) => {
+                h.expiry = h.expiry.max(now.plus(ttl));
+                let expiry = h.expiry;
+                self.event(Event::Renewed {
+                    client,
+                    key,
+                    token,
+                    expiry,
+                });
+                self.answer(from, key, id, Msg::Renewed { key, id, token });
+            }
+            None => self.answer(
+                from,
+                key,
+                id,
+                Msg::Refused {
+                    key,
+                    id,
+                    token: Some(token),
+                    reason: RefuseReason::NotHolder,
+                },
+            ),
+        }
+    }
+
+    fn on_release(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId, token: Token) {
+        if !self.fresh_request(from, key, id) {
+            return;
+        }
+        let by = Identity {
+            node: from,
+            incarnation: id.incarnation,
+        };
+        let any_release_frees = self.cfg.variant == Variant::ReleaseByNonOwner;
+        let ks = self.keys.entry(key).or_default();
+        if let Some(h) = ks
+            .holder
+            .filter(|h| any_release_frees || (h.client == by && h.token == token))
+        {
+            ks.holder = None;
+            self.event(Event::ReleasedAtServer {
+                client: h.client,
+                key,
+                token: h.token,
+                by,
+            });
+        }
+        // A release of anything else is acknowledged too, so the sender stops re-sending; it
+        // changes nothing.
+        self.answer(from, key, id, Msg::Released { key, id, token });
+        self.hand_over(now, key);
+    }
+
+    /// If the key is free and out of grace, grants it to the first fresh waiter. Returns the
+    /// client granted, if any.
+    fn hand_over(&mut self, now: Nanos, key: Key) -> Option<Identity> {
+        if self.in_grace(now) {
+            return None;
+        }
+        let fresh_window = self.cfg.fresh_window_ns;
+        let ks = self.keys.get_mut(&key)?;
+        if ks.holder.is_some() {
+            return None;
+        }
+        ks.queue.retain(|w| now < w.arrived.plus(fresh_window));
+        if ks.queue.is_empty() {
+            return None;
+        }
+        let w = ks.queue.remove(0);
+        let token = Token(self.issued + 1);
+        let expiry = now.plus(self.cfg.ttl_ns);
+        ks.holder = Some(Holder {
+            client: w.client,
+            token,
+            expiry,
+        });
+        self.issued = token.0;
+        // Durable before the grant leaves: a restarted server never re-issues this token.
+        if self.cfg.variant != Variant::VolatileCounter {
+            self.out
+                .push_back(Output::Persist(PersistOp::TokenCounter(token.0)));
+        }
+        self.event(Event::Granted {
+            client: w.client,
+            key,
+            token,
+            expiry,
+            queued: w.waited,
+        });
+        self.answer(
+            w.client.node,
+            key,
+            w.id,
+            Msg::Granted {
+                key,
+                id: w.id,
+                token,
+            },
+        );
+        Some(w.client)
+    }
+}

@@ -1,0 +1,235 @@
+//! Identities, time and the wire messages shared by the three roles.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A reading of one node's local clock, in nanoseconds.
+///
+/// Local to one node: never compare a client's `Nanos` with the server's. Clocks start at a
+/// large origin (hours), and all arithmetic saturates, so an offset or a step never underflows.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Nanos(pub u64);
+
+impl Nanos {
+    pub const ZERO: Nanos = Nanos(0);
+    pub const MAX: Nanos = Nanos(u64::MAX);
+
+    #[must_use]
+    pub const fn from_ms(ms: u64) -> Nanos {
+        Nanos(ms.saturating_mul(1_000_000))
+    }
+    /// `self + ns`, saturating.
+    #[must_use]
+    pub const fn plus(self, ns: u64) -> Nanos {
+        Nanos(self.0.saturating_add(ns))
+    }
+    /// `self - ns`, saturating at zero.
+    #[must_use]
+    pub const fn minus(self, ns: u64) -> Nanos {
+        Nanos(self.0.saturating_sub(ns))
+    }
+    /// `self - earlier` in ns, zero when `earlier` is later.
+    #[must_use]
+    pub const fn since(self, earlier: Nanos) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+    #[must_use]
+    pub fn as_ms_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+}
+
+impl fmt::Display for Nanos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3}ms", self.as_ms_f64())
+    }
+}
+
+/// A node of the cluster (server, resource or client), as the shell numbers them.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct NodeId(pub u32);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A lock name. Everything the protocol knows is kept per key.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Key(pub u32);
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "k{}", self.0)
+    }
+}
+
+/// A fencing token: strictly rising per key, across server restarts.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Token(pub u64);
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A node's boot: the shell hands a fresh incarnation to every boot and persists the counter,
+/// so a restarted client is a new client. For the server, incarnation 0 is the first boot and
+/// anything higher is a restart (which starts the grace period).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Identity {
+    pub node: NodeId,
+    pub incarnation: u32,
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.node, self.incarnation)
+    }
+}
+
+/// A request id: `(incarnation, seq)`, with `seq` rising on every send, re-sends included.
+/// Ordered lexicographically, so a newer incarnation's ids supersede an older one's.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct ReqId {
+    pub incarnation: u32,
+    pub seq: u64,
+}
+
+/// An idempotency key: `(node, incarnation, seq)`, unique across restarts.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct IdemKey {
+    pub node: NodeId,
+    pub incarnation: u32,
+    pub seq: u64,
+}
+
+impl IdemKey {
+    #[must_use]
+    pub fn client(&self) -> Identity {
+        Identity {
+            node: self.node,
+            incarnation: self.incarnation,
+        }
+    }
+}
+
+/// Why the server declined a renewal or release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RefuseReason {
+    /// The sender is not the holder, or its token is not the current one, or it expired.
+    NotHolder,
+    /// The wait queue is at capacity; retry later.
+    QueueFull,
+}
+
+/// Every message of the protocol. One enum on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Msg {
+    // client -> server
+    Acquire {
+        key: Key,
+        id: ReqId,
+    },
+    Renew {
+        key: Key,
+        id: ReqId,
+        token: Token,
+    },
+    Release {
+        key: Key,
+        id: ReqId,
+        token: Token,
+    },
+    // server -> client
+    Granted {
+        key: Key,
+        id: ReqId,
+        token: Token,
+    },
+    Renewed {
+        key: Key,
+        id: ReqId,
+        token: Token,
+    },
+    Queued {
+        key: Key,
+        id: ReqId,
+    },
+    Refused {
+        key: Key,
+        id: ReqId,
+        token: Option<Token>,
+        reason: RefuseReason,
+    },
+    Released {
+        key: Key,
+        id: ReqId,
+        token: Token,
+    },
+    // client -> resource
+    Write {
+        key: Key,
+        token: Token,
+        idem: IdemKey,
+    },
+    // resource -> client
+    WriteAck {
+        key: Key,
+        token: Token,
+        idem: IdemKey,
+    },
+    WriteRejected {
+        key: Key,
+        token: Token,
+        idem: IdemKey,
+        current: Token,
+    },
+}
+
+impl Msg {
+    /// A short name for traces and reports.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Msg::Acquire { .. } => "Acquire",
+            Msg::Renew { .. } => "Renew",
+            Msg::Release { .. } => "Release",
+            Msg::Granted { .. } => "Granted",
+            Msg::Renewed { .. } => "Renewed",
+            Msg::Queued { .. } => "Queued",
+            Msg::Refused { .. } => "Refused",
+            Msg::Released { .. } => "Released",
+            Msg::Write { .. } => "Write",
+            Msg::WriteAck { .. } => "WriteAck",
+            Msg::WriteRejected { .. } => "WriteRejected",
+        }
+    }
+}
+
+/// A random draw, in parts per million of the range the client asked for (0..=1_000_000).
+/// The only way randomness enters the core (see `Output::NeedJitter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Jitter {
+    pub ppm: u32,
+}
+
+impl Jitter {
+    pub const MAX_PPM: u32 = 1_000_000;
+}

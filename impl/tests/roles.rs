@@ -1,0 +1,628 @@
+//! Unit tests of each role in isolation: inputs in, outputs checked.
+
+use leaseproof_impl::*;
+
+fn cfg() -> Config {
+    ProtocolConfig::default()
+        .validate()
+        .expect("defaults are valid")
+}
+
+fn drain<M: Machine>(m: &mut M) -> Vec<Output> {
+    std::iter::from_fn(|| m.poll_output()).collect()
+}
+
+fn sends(outs: &[Output]) -> Vec<(NodeId, Msg)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send { to, msg } => Some((*to, msg.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+const T0: Nanos = Nanos(3_600_000_000_000);
+const C1: NodeId = NodeId(2);
+const C2: NodeId = NodeId(3);
+
+fn id(inc: u32, seq: u64) -> ReqId {
+    ReqId {
+        incarnation: inc,
+        seq,
+    }
+}
+
+#[test]
+fn server_grants_free_key_and_persists_counter_before_sending() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut s);
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 1),
+        },
+    );
+    let outs = drain(&mut s);
+    let persist = outs
+        .iter()
+        .position(|o| matches!(o, Output::Persist(PersistOp::TokenCounter(1))))
+        .expect("counter persisted");
+    let grant = outs
+        .iter()
+        .position(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    msg: Msg::Granted {
+                        token: Token(1),
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .expect("grant sent");
+    assert!(persist < grant, "persist must precede the grant: {outs:?}");
+    assert_eq!(s.holder(Key(0)).map(|h| h.1), Some(Token(1)));
+}
+
+#[test]
+fn server_queues_second_client_and_hands_over_on_release() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 1),
+        },
+    );
+    s.handle_message(
+        T0,
+        C2,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 1),
+        },
+    );
+    let outs = drain(&mut s);
+    assert!(sends(&outs)
+        .iter()
+        .any(|(to, m)| *to == C2 && matches!(m, Msg::Queued { .. })));
+    // The waiter re-sends within the fresh window, then the holder releases.
+    let t1 = T0.plus(400_000_000);
+    s.handle_message(
+        t1,
+        C2,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 2),
+        },
+    );
+    s.handle_message(
+        t1,
+        C1,
+        Msg::Release {
+            key: Key(0),
+            id: id(0, 2),
+            token: Token(1),
+        },
+    );
+    let outs = drain(&mut s);
+    let granted: Vec<_> = sends(&outs)
+        .into_iter()
+        .filter(|(to, m)| {
+            *to == C2
+                && matches!(
+                    m,
+                    Msg::Granted {
+                        token: Token(2),
+                        ..
+                    }
+                )
+        })
+        .collect();
+    assert_eq!(granted.len(), 1, "{outs:?}");
+    // The hand-over answers the waiter's latest Acquire id.
+    assert!(matches!(
+        granted[0].1,
+        Msg::Granted {
+            id: ReqId { seq: 2, .. },
+            ..
+        }
+    ));
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Granted { queued: true, .. }))));
+}
+
+#[test]
+fn server_drops_stale_waiter_and_refuses_non_holder_renew() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 1),
+        },
+    );
+    s.handle_message(
+        T0,
+        C2,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 1),
+        },
+    );
+    drain(&mut s);
+    // C2 never re-sends: by expiry its entry is stale and nobody is granted.
+    let after = T0.plus(c.ttl_ns);
+    s.handle_timeout(after);
+    let outs = drain(&mut s);
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Expired { .. }))));
+    assert!(
+        sends(&outs).is_empty(),
+        "stale waiter must not be granted: {outs:?}"
+    );
+    assert_eq!(s.holder(Key(0)), None);
+    // A renew from C2 with a made-up token is refused.
+    s.handle_message(
+        after,
+        C2,
+        Msg::Renew {
+            key: Key(0),
+            id: id(0, 2),
+            token: Token(1),
+        },
+    );
+    let outs = drain(&mut s);
+    assert!(sends(&outs).iter().any(|(_, m)| matches!(
+        m,
+        Msg::Refused {
+            reason: RefuseReason::NotHolder,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn server_answers_repeat_from_record_and_drops_late_duplicates() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 5),
+        },
+    );
+    drain(&mut s);
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 5),
+        },
+    );
+    let again = sends(&drain(&mut s));
+    assert_eq!(again.len(), 1);
+    assert!(matches!(
+        again[0].1,
+        Msg::Granted {
+            token: Token(1),
+            ..
+        }
+    ));
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 4),
+        },
+    );
+    assert!(drain(&mut s).is_empty(), "a lower id is a late duplicate");
+}
+
+#[test]
+fn server_restart_waits_one_ttl_and_keeps_tokens_rising() {
+    let c = cfg();
+    let disk = Disk {
+        token_counter: 7,
+        ..Disk::default()
+    };
+    let restarted = Identity {
+        node: NodeId(0),
+        incarnation: 1,
+    };
+    let mut s = LockServer::restore(&c, restarted, &disk, T0);
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 1),
+        },
+    );
+    assert!(sends(&drain(&mut s))
+        .iter()
+        .all(|(_, m)| matches!(m, Msg::Queued { .. })));
+    // C1 keeps re-sending; at the end of grace it is granted token 8.
+    let end = T0.plus(c.ttl_ns);
+    s.handle_message(
+        end.minus(100_000_000),
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 2),
+        },
+    );
+    s.handle_timeout(end);
+    let outs = drain(&mut s);
+    assert!(
+        sends(&outs).iter().any(|(_, m)| matches!(
+            m,
+            Msg::Granted {
+                token: Token(8),
+                ..
+            }
+        )),
+        "{outs:?}"
+    );
+    // Without grace (the bug variant), the grant comes at once.
+    let bad = ProtocolConfig {
+        variant: Variant::NoRestartGrace,
+        ..ProtocolConfig::default()
+    }
+    .validate()
+    .unwrap();
+    let mut s = LockServer::restore(&bad, restarted, &disk, T0);
+    s.handle_message(
+        T0,
+        C1,
+        Msg::Acquire {
+            key: Key(0),
+            id: id(0, 1),
+        },
+    );
+    assert!(sends(&drain(&mut s))
+        .iter()
+        .any(|(_, m)| matches!(m, Msg::Granted { .. })));
+}
+
+#[test]
+fn client_adopts_anchored_at_send_and_declines_late_reply() {
+    let c = cfg();
+    let me = Identity {
+        node: C1,
+        incarnation: 0,
+    };
+    let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
+    let outs = drain(&mut cl);
+    assert!(outs.contains(&Output::NeedJitter));
+    let acquire = sends(&outs);
+    let Msg::Acquire { id: first, .. } = acquire[0].1 else {
+        panic!("first send is an Acquire: {outs:?}")
+    };
+    cl.handle_jitter(T0, Jitter { ppm: 0 });
+    // The reply arrives 1 s after the send: validity is t_sent + L, not receipt + L.
+    let rx = T0.plus(1_000_000_000);
+    cl.handle_message(
+        rx,
+        NodeId(0),
+        Msg::Granted {
+            key: Key(0),
+            id: first,
+            token: Token(1),
+        },
+    );
+    assert_eq!(cl.valid_until(), Some(T0.plus(c.validity_ns)));
+    let outs = drain(&mut cl);
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::WriteDecided { .. }))));
+
+    // A second client gets its grant after t_sent + L: not adopted.
+    let me2 = Identity {
+        node: C2,
+        incarnation: 0,
+    };
+    let mut late = LeaseClient::restore(&c, me2, &Disk::default(), T0);
+    drain(&mut late);
+    late.handle_jitter(T0, Jitter { ppm: 1_000_000 });
+    let rx = T0.plus(c.validity_ns);
+    late.handle_message(
+        rx,
+        NodeId(0),
+        Msg::Granted {
+            key: Key(0),
+            id: first,
+            token: Token(2),
+        },
+    );
+    assert_eq!(late.valid_until(), None);
+    let outs = drain(&mut late);
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::LateReplyDeclined { .. }))));
+    assert!(
+        sends(&outs)
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Acquire { .. })),
+        "re-sends at once"
+    );
+    assert!(
+        !sends(&outs)
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Release { .. })),
+        "not released"
+    );
+}
+
+#[test]
+fn client_variants_anchor_at_receipt_and_adopt_late() {
+    for (variant, expect) in [
+        (Variant::AnchorAtReceipt, Some(2_000_000_000u64)),
+        (Variant::LateReplyAdopted, None),
+    ] {
+        let c = ProtocolConfig {
+            variant,
+            ..ProtocolConfig::default()
+        }
+        .validate()
+        .unwrap();
+        let me = Identity {
+            node: C1,
+            incarnation: 0,
+        };
+        let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
+        drain(&mut cl);
+        let rx = match expect {
+            Some(d) => T0.plus(d),
+            None => T0.plus(c.validity_ns + 1_000_000_000),
+        };
+        cl.handle_message(
+            rx,
+            NodeId(0),
+            Msg::Granted {
+                key: Key(0),
+                id: id(0, 1),
+                token: Token(1),
+            },
+        );
+        assert_eq!(cl.valid_until(), Some(rx.plus(c.validity_ns)), "{variant}");
+    }
+}
+
+#[test]
+fn client_releases_old_attempt_grant_and_never_readopts_released_token() {
+    let c = cfg();
+    let me = Identity {
+        node: C1,
+        incarnation: 0,
+    };
+    let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
+    drain(&mut cl);
+    cl.handle_message(
+        T0,
+        NodeId(0),
+        Msg::Granted {
+            key: Key(0),
+            id: id(0, 1),
+            token: Token(3),
+        },
+    );
+    drain(&mut cl);
+    // Work done: release.
+    let done = T0.plus(c.hold_ns);
+    cl.handle_timeout(done);
+    let outs = drain(&mut cl);
+    assert!(sends(&outs).iter().any(|(_, m)| matches!(
+        m,
+        Msg::Release {
+            token: Token(3),
+            ..
+        }
+    )));
+    // A late duplicate Renewed(3) for an id of the old attempt: released again, not adopted.
+    cl.handle_message(
+        done,
+        NodeId(0),
+        Msg::Renewed {
+            key: Key(0),
+            id: id(0, 2),
+            token: Token(3),
+        },
+    );
+    assert_eq!(cl.valid_until(), None);
+    assert!(sends(&drain(&mut cl)).iter().all(|(_, m)| matches!(
+        m,
+        Msg::Release {
+            token: Token(3),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn client_stops_writing_when_validity_passes() {
+    let c = cfg();
+    let me = Identity {
+        node: C1,
+        incarnation: 0,
+    };
+    let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
+    drain(&mut cl);
+    cl.handle_message(
+        T0,
+        NodeId(0),
+        Msg::Granted {
+            key: Key(0),
+            id: id(0, 1),
+            token: Token(1),
+        },
+    );
+    drain(&mut cl);
+    // Paused past its validity (no renewal answered): the first input after it reports loss.
+    let late = T0.plus(c.validity_ns);
+    cl.handle_timeout(late);
+    let outs = drain(&mut cl);
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::Lost {
+            cause: LossCause::Expired,
+            ..
+        })
+    )));
+    assert!(!outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::WriteDecided { .. }))));
+}
+
+#[test]
+fn resource_fences_stale_tokens_and_applies_idempotency_key_once() {
+    let c = cfg();
+    let mut r = FencedResource::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut r);
+    let w = |node: u32, seq: u64, token: u64| Msg::Write {
+        key: Key(0),
+        token: Token(token),
+        idem: IdemKey {
+            node: NodeId(node),
+            incarnation: 0,
+            seq,
+        },
+    };
+    r.handle_message(T0, C1, w(2, 1, 2));
+    r.handle_message(T0, C2, w(3, 1, 1));
+    let outs = drain(&mut r);
+    assert!(sends(&outs).iter().any(|(to, m)| *to == C2
+        && matches!(
+            m,
+            Msg::WriteRejected {
+                current: Token(2),
+                ..
+            }
+        )));
+    r.handle_message(T0, C1, w(2, 1, 2));
+    let outs = drain(&mut r);
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::WriteRedelivered { .. }))));
+    assert!(!outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::WriteAccepted { .. }))));
+    // No fencing: the stale token is accepted.
+    let bad = ProtocolConfig {
+        variant: Variant::NoFencing,
+        ..ProtocolConfig::default()
+    }
+    .validate()
+    .unwrap();
+    let mut r = FencedResource::restore(&bad, Identity::default(), &Disk::default(), T0);
+    r.handle_message(T0, C1, w(2, 1, 2));
+    r.handle_message(T0, C2, w(3, 1, 1));
+    let accepted = drain(&mut r)
+        .iter()
+        .filter(|o| matches!(o, Output::Event(Event::WriteAccepted { .. })))
+        .count();
+    assert_eq!(accepted, 2);
+}
+
+#[test]
+fn validate_names_the_field_and_the_reason() {
+    let cases: [(ProtocolConfig, &str); 7] = [
+        (
+            ProtocolConfig {
+                ttl_ms: 0,
+                ..Default::default()
+            },
+            "ttl_ms",
+        ),
+        (
+            ProtocolConfig {
+                renew_interval_ms: 10_000,
+                ..Default::default()
+            },
+            "renew_interval_ms",
+        ),
+        (
+            ProtocolConfig {
+                drift_ppm_max: 1_000_000,
+                ..Default::default()
+            },
+            "drift_ppm_max",
+        ),
+        (
+            ProtocolConfig {
+                requeue_interval_ms: 2_000,
+                ..Default::default()
+            },
+            "requeue_interval_ms",
+        ),
+        (
+            ProtocolConfig {
+                safety_margin_ms: 20_000,
+                ..Default::default()
+            },
+            "safety_margin_ms",
+        ),
+        (
+            ProtocolConfig {
+                backoff_base_ms: 0,
+                ..Default::default()
+            },
+            "backoff_base_ms",
+        ),
+        (
+            ProtocolConfig {
+                fresh_window_ms: 9_990,
+                ..Default::default()
+            },
+            "fresh_window_ms",
+        ),
+    ];
+    for (p, field) in cases {
+        let e = p.validate().expect_err(field);
+        assert_eq!(e.field, field, "{e}");
+        assert!(!e.reason.is_empty());
+    }
+}
+
+#[test]
+fn validity_formula_matches_design() {
+    // ttl 10 s, ρ = 1000 ppm, margin 100 ms: L = 10 s · 0.999/1.001 − 100 ms.
+    let c = cfg();
+    let expected = (10_000_000_000u128 * 999_000 / 1_001_000) as u64 - 100_000_000;
+    assert_eq!(c.validity_ns, expected);
+    let ignored = ProtocolConfig {
+        variant: Variant::DriftIgnored,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    assert_eq!(ignored.validity_ns, 10_000_000_000 - 100_000_000);
+}
+
+#[test]
+fn every_variant_is_reachable_by_name() {
+    for v in Variant::ALL {
+        assert_eq!(Variant::parse(v.name()), Ok(v));
+        let p = ProtocolConfig {
+            variant: v,
+            ..Default::default()
+        };
+        assert_eq!(p.validate().unwrap().variant, v);
+    }
+    assert!(Variant::parse("nope").unwrap_err().contains("no-fencing"));
+}

@@ -1,0 +1,1 @@
+//! leaseproof-model: a stateright model that drives leaseproof-impl's state machines.
