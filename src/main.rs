@@ -1,1 +1,321 @@
-fn main() {}
+//! leaseproof: prove lease / fencing-token locks safe, or show exactly how they break.
+//!
+//! Bare `leaseproof` (what `cargo run --release` runs) is the main job: every scenario, then
+//! the reports. Exit codes are the same for every subcommand (see `--help`).
+
+mod report;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use leaseproof_sim::run::{run_seed_isolated, RunOptions};
+use leaseproof_sim::scenario::{discover, Scenario};
+use leaseproof_sim::verdict::{self, judge, run_many, worst, ScenarioReport, EXIT_OK, EXIT_USAGE};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const EXIT_CODES: &str = "Exit codes: 0 everything expected held; 1 a safety oracle failed (or a \
+`finds` was not found, or a `sometimes` was never reached); 2 usage error or bad input; 3 a \
+liveness failure; 4 a crash (panic) inside a run; 5 nondeterminism detected.";
+
+#[derive(Parser)]
+#[command(name = "leaseproof", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios (default: every file under scenarios/, skipping scenarios/tune/).
+    Run(RunArgs),
+    /// Run many seeds of one scenario.
+    Sweep {
+        scenario: PathBuf,
+        #[arg(long)]
+        seeds: u32,
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay one seed: the derived plan, the event timeline, the trace hash.
+    Replay {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: u64,
+        /// Refuse to replay if the scenario's content hash differs.
+        #[arg(long)]
+        hash: Option<String>,
+        /// Also print every message sent and received.
+        #[arg(long)]
+        trace: bool,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// Scenario files or folders.
+    paths: Vec<PathBuf>,
+    /// Seeds per scenario (default: each file's `seeds`).
+    #[arg(long)]
+    seeds: Option<u32>,
+    /// First seed: a number, or `random` to explore new seeds (the base is printed).
+    #[arg(long, default_value = "0")]
+    seed_base: String,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// One JSON document on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Run up to 20 seeds of each scenario twice and compare trace hashes (exit 5 on a
+    /// mismatch).
+    #[arg(long)]
+    check_determinism: bool,
+    /// Where to write the run reports.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let result = match cli.command {
+        None => main_job(),
+        Some(Command::Run(args)) => run(&args),
+        Some(Command::Sweep {
+            scenario,
+            seeds,
+            start,
+            jobs,
+            json,
+        }) => run(&RunArgs {
+            paths: vec![scenario],
+            seeds: Some(seeds),
+            seed_base: start.to_string(),
+            jobs,
+            json,
+            out: PathBuf::from("reports"),
+            ..RunArgs::default()
+        }),
+        Some(Command::Replay {
+            scenario,
+            seed,
+            hash,
+            trace,
+        }) => replay(&scenario, seed, hash.as_deref(), trace),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The main job: every scenario with its own seed count, reports into reports/.
+fn main_job() -> anyhow::Result<u8> {
+    let code = run(&RunArgs {
+        paths: vec![PathBuf::from("scenarios")],
+        seed_base: "0".into(),
+        check_determinism: true,
+        out: PathBuf::from("reports"),
+        ..RunArgs::default()
+    })?;
+    Ok(code)
+}
+
+/// Loads every scenario first, so a bad file stops the run before any seed runs.
+fn load_all(paths: &[PathBuf]) -> anyhow::Result<Result<Vec<Scenario>, String>> {
+    let files = discover(paths).context("finding scenario files")?;
+    if files.is_empty() {
+        anyhow::bail!("no scenario files under {paths:?}");
+    }
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match Scenario::load(&f) {
+            Ok(s) => out.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Ok(if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors.join("\n"))
+    })
+}
+
+#[allow(clippy::disallowed_methods)] // `--seed-base random` is the one place entropy is wanted
+fn random_base() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths.clone()
+    };
+    let scenarios = match load_all(&paths)? {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let base = match args.seed_base.as_str() {
+        "random" => {
+            let b = random_base();
+            eprintln!("seed base: {b}");
+            b
+        }
+        s => s
+            .parse::<u64>()
+            .with_context(|| format!("--seed-base: {s:?} is not a number or `random`"))?,
+    };
+    if args.seeds == Some(0) {
+        anyhow::bail!("--seeds: must be at least 1");
+    }
+    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let total: u64 = scenarios
+        .iter()
+        .map(|s| s.run_seeds(base, args.seeds).len() as u64)
+        .sum();
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {msg}  eta {eta}")
+            .expect("a valid template"),
+    );
+    let mut reports: Vec<ScenarioReport> = Vec::new();
+    let mut code = EXIT_OK;
+    for sc in &scenarios {
+        bar.set_message(sc.name.clone());
+        let seeds = sc.run_seeds(base, args.seeds);
+        let results = run_many(sc, &seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
+        let rerun = if args.check_determinism {
+            let n = seeds.len().min(20);
+            run_many(sc, &seeds[..n], jobs, RunOptions::default(), &|_| {})
+        } else {
+            Vec::new()
+        };
+        let rep = judge(sc, &results, &rerun);
+        code = worst(code, rep.exit);
+        if !args.json {
+            bar.suspend(|| report::print_failures(&rep));
+        }
+        reports.push(rep);
+    }
+    bar.finish_and_clear();
+    if args.json {
+        let doc = serde_json::to_string_pretty(&serde_json::json!({ "scenarios": reports }))?;
+        report::emit(&format!("{doc}\n"));
+    } else {
+        report::print_table(&reports);
+    }
+    report::write_run_reports(&args.out, &reports).context("writing reports")?;
+    Ok(code)
+}
+
+fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::Result<u8> {
+    let sc = match Scenario::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    if let Some(h) = hash {
+        if !h.eq_ignore_ascii_case(&sc.hash) {
+            eprintln!(
+                "{}: the scenario changed since that seed was reported: its hash is {}, the \
+                 replay asked for {h}; refusing to replay",
+                path.display(),
+                sc.hash
+            );
+            return Ok(EXIT_USAGE);
+        }
+    }
+    let r = run_seed_isolated(&sc, seed, RunOptions { trace: true });
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario {} ({}), hash {}, seed {seed}, class {:?}, variant {}",
+        sc.name,
+        path.display(),
+        sc.hash,
+        sc.class,
+        sc.config.variant
+    );
+    let _ = writeln!(out, "config: {:?}", sc.config);
+    if let Some(plan) = &r.plan {
+        let _ = write!(out, "{plan}");
+    }
+    let lines = r.trace.clone().unwrap_or_default();
+    let _ = writeln!(out, "timeline:");
+    for l in &lines {
+        if verbose || (l.what != "send" && l.what != "recv") {
+            let _ = writeln!(
+                out,
+                "  {:>12.3} ms  [server {:>14.3}]  {:<9} {:<6} {:<24} {}",
+                l.t_ms, l.server_ms, l.node, l.what, l.kind, l.detail
+            );
+        }
+    }
+    let dir = Path::new("reports").join("runs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file = dir.join(format!("{}-{seed}.jsonl", sc.name));
+    let mut body = String::new();
+    for l in &lines {
+        body.push_str(&serde_json::to_string(l)?);
+        body.push('\n');
+    }
+    std::fs::write(&file, body).with_context(|| format!("writing {}", file.display()))?;
+    let rep = judge(&sc, std::slice::from_ref(&r), &[]);
+    for f in &r.found {
+        let _ = writeln!(
+            out,
+            "violation at {:.3} s: {}",
+            f.true_ns as f64 / 1e9,
+            f.violation
+        );
+    }
+    if let Some(v) = &r.liveness {
+        let _ = writeln!(out, "liveness: {v}");
+    }
+    if let Some(p) = &r.panic {
+        let _ = writeln!(out, "crash: {p}");
+    }
+    let _ = writeln!(out, "trace: {}", file.display());
+    let _ = writeln!(out, "trace hash: {:016x}", r.trace_hash);
+    report::emit(&out);
+    // One seed is judged on what one seed can show: its own failures, not the
+    // scenario-wide `sometimes` / `finds` expectations.
+    let code = rep
+        .failures
+        .iter()
+        .filter(|f| f.seed.is_some())
+        .map(verdict::Failure::exit)
+        .fold(EXIT_OK, worst);
+    Ok(code)
+}

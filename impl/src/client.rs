@@ -399,6 +399,11 @@ impl LeaseClient {
     }
 
     fn renew(&mut self, now: Nanos, token: Token) {
+        self.event(Event::RenewSent {
+            client: self.me,
+            key: self.key,
+            token,
+        });
         let id = self.next_id();
         self.remember_send(id.seq, now);
         self.out.push_back(Output::Send {

@@ -41,7 +41,9 @@ pub mod types;
 pub use client::LeaseClient;
 pub use config::{Config, ConfigError, ProtocolConfig, Variant};
 pub use machine::{AnyNode, Machine, RoleKind};
-pub use oracle::{BeliefOverlap, Liveness, OracleName, SafetyOracles, Violation};
+pub use oracle::{
+    liveness_bound_ns_for, BeliefOverlap, Liveness, OracleName, SafetyOracles, Violation,
+};
 pub use output::{Disk, Event, LossCause, Output, PersistOp, WriteOutcome};
 pub use resource::FencedResource;
 pub use server::LockServer;

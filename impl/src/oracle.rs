@@ -12,7 +12,7 @@
 //! | token-monotonic | a key's grants do not strictly increase, across restarts |
 //! | fenced-writes | the resource accepts a token below one it accepted, or one token from two clients |
 //! | lease-containment | a client decides to write when its grant is not live |
-//! | liveness | a client waiting at heal has not held by the bound of [`liveness_bound_ns`] |
+//! | liveness | a client waiting at heal has not held by the bound of [`liveness_bound_ns_for`] |
 //!
 //! A write decided inside the lease that arrives late is not a containment failure: that is
 //! the case fencing exists for, and fenced-writes judges it.
@@ -347,10 +347,10 @@ impl SafetyOracles {
 /// `heal + delay_max + ttl + grace + ahead × (hold + 2·latency_max + requeue_interval) + backoff_max`,
 /// where `delay_max` is the longest delay a message sent before heal can still have, `grace`
 /// is one TTL if the server restarted (its grace period), and `ahead` counts the clients
-/// served before it (the current holder included). Every term is stretched by `(1+ρ)` because
+/// that may be served before it (see [`Liveness::heal`]). Every term is stretched by `(1+ρ)` because
 /// the bound is measured on the server's clock while the client's timers run on its own.
 #[must_use]
-pub fn liveness_bound_ns(
+pub fn liveness_bound_ns_for(
     cfg: &Config,
     delay_max_ns: u64,
     latency_max_ns: u64,
@@ -413,20 +413,16 @@ impl Liveness {
     }
 
     /// Faults healed at `server_now`: every client waiting now must hold by its bound.
-    pub fn heal(&mut self, server_now: Nanos, bound: impl Fn(u64) -> u64) {
-        // Waiters per key in the order they started waiting: that is their place in line.
-        let mut by_key: BTreeMap<Key, Vec<(Nanos, NodeId)>> = BTreeMap::new();
-        for (&(key, node), &(_, since)) in &self.waiting {
-            by_key.entry(key).or_default().push((since, node));
-        }
-        for (key, mut list) in by_key {
-            list.sort_unstable();
-            let holder = u64::from(self.holders.contains_key(&key));
-            for (i, (_, node)) in list.into_iter().enumerate() {
-                let ahead = holder + i as u64;
-                self.deadlines
-                    .insert((key, node), server_now.plus(bound(ahead)));
-            }
+    ///
+    /// `ahead` is every other client (`clients - 1`), not the waiter's queue position: a
+    /// server restart rebuilds the queue in re-send order and a partitioned waiter's entry
+    /// goes stale, so position at heal does not fix the order of service. Once the network
+    /// is healed a waiter's entry stays fresh, so no client is served twice before it.
+    pub fn heal(&mut self, server_now: Nanos, clients: usize, bound: impl Fn(u64) -> u64) {
+        let ahead = clients.saturating_sub(1) as u64;
+        let deadline = server_now.plus(bound(ahead));
+        for &k in self.waiting.keys() {
+            self.deadlines.insert(k, deadline);
         }
     }
 

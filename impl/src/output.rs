@@ -129,6 +129,12 @@ pub enum Event {
         key: Key,
         token: Token,
     },
+    /// The holder sent a renewal.
+    RenewSent {
+        client: Identity,
+        key: Key,
+        token: Token,
+    },
     /// The holder's core emitted a write (the decision, not its arrival).
     WriteDecided {
         client: Identity,
@@ -196,6 +202,32 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every name [`Event::kind`] can return, for validating coverage expectations.
+    pub const KINDS: [&'static str; 22] = [
+        "client-booted",
+        "requested",
+        "granted-adopted",
+        "renewal-confirmed",
+        "late-reply-declined",
+        "lost",
+        "release-decided",
+        "release-sent",
+        "renew-sent",
+        "write-decided",
+        "server-booted",
+        "queued-waiter-granted",
+        "granted",
+        "renewed",
+        "expired",
+        "released",
+        "queued",
+        "grace-ended",
+        "resource-booted",
+        "write-accepted",
+        "stale-write-rejected",
+        "write-redelivered",
+    ];
+
     /// A short name for traces, coverage and reports.
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -208,6 +240,7 @@ impl Event {
             Event::Lost { .. } => "lost",
             Event::ReleaseDecided { .. } => "release-decided",
             Event::ReleaseSent { .. } => "release-sent",
+            Event::RenewSent { .. } => "renew-sent",
             Event::WriteDecided { .. } => "write-decided",
             Event::ServerBooted { .. } => "server-booted",
             Event::Granted { queued: true, .. } => "queued-waiter-granted",

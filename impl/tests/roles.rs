@@ -626,3 +626,44 @@ fn every_variant_is_reachable_by_name() {
     }
     assert!(Variant::parse("nope").unwrap_err().contains("no-fencing"));
 }
+
+#[test]
+fn event_kinds_list_is_complete() {
+    // Every kind an event can report is in the list coverage expectations are checked against.
+    let me = Identity::default();
+    let samples = [
+        Event::RenewSent {
+            client: me,
+            key: Key(0),
+            token: Token(1),
+        },
+        Event::ReleaseSent {
+            client: me,
+            key: Key(0),
+            token: Token(1),
+        },
+        Event::GraceEnded,
+        Event::Granted {
+            client: me,
+            key: Key(0),
+            token: Token(1),
+            expiry: Nanos(0),
+            queued: true,
+        },
+        Event::Adopted {
+            client: me,
+            key: Key(0),
+            token: Token(1),
+            first: false,
+            slack_ns: 0,
+            valid_for_ns: 0,
+        },
+    ];
+    for e in samples {
+        assert!(Event::KINDS.contains(&e.kind()), "{}", e.kind());
+    }
+    let mut sorted = Event::KINDS.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), Event::KINDS.len());
+}

@@ -1,6 +1,29 @@
-//! leaseproof-sim: madsim shells, node clocks, fault injection, runs and sweeps.
+//! # leaseproof-sim: the deterministic fault simulator
+//!
+//! Thin node shells on madsim run the same `leaseproof-impl` state machines as the model
+//! checker, under partitions, loss, latency, duplication, pauses, per-node clock offsets,
+//! drift and steps, and crashes with durable or lost state. One root seed decides
+//! everything; a failing seed replays bit for bit.
+//!
+//! - [`scenario`]: the TOML schema, validation, discovery and content hashes.
+//! - [`plan`]: fault plans derived from the seed (scripted + random, swarm-style, aimed).
+//! - [`clock`]: per-node clocks over madsim's single global clock.
+//! - [`shell`]: one loop per node: feed inputs, drain outputs, re-arm one timer.
+//! - [`world`]: what the shells share: clocks, disks, oracles, metrics, the trace hash.
+//! - [`run`]: one seed: safety phase, heal, bounded liveness phase.
+//! - [`verdict`]: many seeds, judged against a scenario's expectations.
 
 #[cfg(not(madsim))]
 compile_error!(
     "leaseproof-sim needs --cfg madsim (see .cargo/config.toml; an exported RUSTFLAGS overrides it)"
 );
+
+pub mod clock;
+pub mod metrics;
+pub mod plan;
+pub mod run;
+pub mod scenario;
+pub mod shell;
+pub mod verdict;
+pub mod wire;
+pub mod world;

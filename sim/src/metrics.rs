@@ -1,0 +1,190 @@
+//! Metrics, defined once and computed from ground truth (the simulator's true time and the
+//! server's view), not from a client's belief.
+//!
+//! - **failover time**: from the last true instant the previous holder could act (its crash,
+//!   or its grant's expiry, whichever is first) to the first write the resource accepts from
+//!   the next holder.
+//! - **false preemption**: a holder that did not crash lost its lease before it meant to
+//!   release it, classified by cause (pause, partition, clock, delay).
+//! - acquisition latency, hold time, renewal success rate, renewal slack, expirations,
+//!   rejected stale writes, belief overlap.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What one seed measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunMetrics {
+    pub failover_ns: Vec<u64>,
+    pub false_preemptions: BTreeMap<String, u32>,
+    pub acquisition_ns: Vec<u64>,
+    pub hold_ns: Vec<u64>,
+    pub renewals_sent: u32,
+    pub renewals_confirmed: u32,
+    pub renewal_slack_ns: Vec<u64>,
+    pub grants: u32,
+    pub expirations: u32,
+    pub stale_writes_rejected: u32,
+    pub writes_accepted: u32,
+    pub belief_overlap_ns: u64,
+    pub belief_overlap_episodes: u32,
+    /// True time during which some client held a live grant (for availability).
+    pub held_ns: u64,
+    pub run_ns: u64,
+    /// Datagrams the shells sent (duplicates included).
+    pub messages_sent: u64,
+}
+
+impl RunMetrics {
+    pub fn merge(&mut self, o: &RunMetrics) {
+        self.failover_ns.extend_from_slice(&o.failover_ns);
+        for (k, v) in &o.false_preemptions {
+            *self.false_preemptions.entry(k.clone()).or_default() += v;
+        }
+        self.acquisition_ns.extend_from_slice(&o.acquisition_ns);
+        self.hold_ns.extend_from_slice(&o.hold_ns);
+        self.renewals_sent += o.renewals_sent;
+        self.renewals_confirmed += o.renewals_confirmed;
+        self.renewal_slack_ns.extend_from_slice(&o.renewal_slack_ns);
+        self.grants += o.grants;
+        self.expirations += o.expirations;
+        self.stale_writes_rejected += o.stale_writes_rejected;
+        self.writes_accepted += o.writes_accepted;
+        self.belief_overlap_ns += o.belief_overlap_ns;
+        self.belief_overlap_episodes += o.belief_overlap_episodes;
+        self.held_ns += o.held_ns;
+        self.run_ns += o.run_ns;
+        self.messages_sent += o.messages_sent;
+    }
+}
+
+/// Percentiles of a sample, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Dist {
+    pub n: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Dist {
+    #[must_use]
+    pub fn of(ns: &[u64]) -> Dist {
+        if ns.is_empty() {
+            return Dist::default();
+        }
+        let mut v = ns.to_vec();
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
+        Dist {
+            n: v.len(),
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            min_ms: v[0] as f64 / 1e6,
+            max_ms: v[v.len() - 1] as f64 / 1e6,
+        }
+    }
+}
+
+/// A rate with its Wilson score interval (95 %).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Rate {
+    pub hits: u64,
+    pub n: u64,
+    pub rate: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Rate {
+    #[must_use]
+    pub fn wilson(hits: u64, n: u64) -> Rate {
+        if n == 0 {
+            return Rate::default();
+        }
+        let z = 1.96f64;
+        let (h, nf) = (hits as f64, n as f64);
+        let p = h / nf;
+        let denom = 1.0 + z * z / nf;
+        let centre = (p + z * z / (2.0 * nf)) / denom;
+        let half = z * (p * (1.0 - p) / nf + z * z / (4.0 * nf * nf)).sqrt() / denom;
+        Rate {
+            hits,
+            n,
+            rate: p,
+            lo: (centre - half).max(0.0),
+            hi: (centre + half).min(1.0),
+        }
+    }
+}
+
+/// The summary `run --json` reports per scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub failover: Dist,
+    pub acquisition: Dist,
+    pub hold: Dist,
+    pub renewal_slack: Dist,
+    pub renewal_success: Rate,
+    pub false_preemptions: BTreeMap<String, u32>,
+    pub grants: u32,
+    pub expirations: u32,
+    pub stale_writes_rejected: u32,
+    pub writes_accepted: u32,
+    pub belief_overlap_ms: f64,
+    pub belief_overlap_episodes: u32,
+    pub availability: f64,
+}
+
+impl Summary {
+    #[must_use]
+    pub fn of(m: &RunMetrics) -> Summary {
+        Summary {
+            failover: Dist::of(&m.failover_ns),
+            acquisition: Dist::of(&m.acquisition_ns),
+            hold: Dist::of(&m.hold_ns),
+            renewal_slack: Dist::of(&m.renewal_slack_ns),
+            renewal_success: Rate::wilson(
+                u64::from(m.renewals_confirmed),
+                u64::from(m.renewals_sent.max(m.renewals_confirmed)),
+            ),
+            false_preemptions: m.false_preemptions.clone(),
+            grants: m.grants,
+            expirations: m.expirations,
+            stale_writes_rejected: m.stale_writes_rejected,
+            writes_accepted: m.writes_accepted,
+            belief_overlap_ms: m.belief_overlap_ns as f64 / 1e6,
+            belief_overlap_episodes: m.belief_overlap_episodes,
+            availability: if m.run_ns == 0 {
+                0.0
+            } else {
+                m.held_ns as f64 / m.run_ns as f64
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_interval_brackets_the_rate() {
+        let r = Rate::wilson(5, 100);
+        assert!(r.lo < 0.05 && 0.05 < r.hi);
+        assert!((r.lo - 0.0215).abs() < 0.001, "{r:?}");
+        assert_eq!(Rate::wilson(0, 0), Rate::default());
+        assert_eq!(Rate::wilson(0, 50).lo, 0.0);
+    }
+
+    #[test]
+    fn percentiles_of_a_sample() {
+        let d = Dist::of(&(1..=100).map(|i| i * 1_000_000).collect::<Vec<_>>());
+        assert_eq!((d.min_ms, d.max_ms, d.n), (1.0, 100.0, 100));
+        assert!(
+            (d.p50_ms - 51.0).abs() <= 1.0 && (d.p99_ms - 99.0).abs() <= 1.0,
+            "{d:?}"
+        );
+    }
+}

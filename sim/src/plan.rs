@@ -1,0 +1,315 @@
+//! Fault plans: the scenario's script plus random faults drawn from the seed, swarm-style
+//! (each seed enables its own subset of fault kinds and its own network knobs), aimed where
+//! leases break: at the current holder, with pauses and cuts long enough to outlast a lease.
+
+use crate::clock::NodeClock;
+use crate::scenario::{node_name, DriftMode, Fault, FaultAction, NodeIdx, RandomKind, Scenario};
+use madsim::rand::Rng;
+use serde::Serialize;
+use std::fmt;
+
+/// A fault the supervisor applies; `aim_holder` retargets it at whichever client holds the
+/// lease at that moment (if any).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedFault {
+    pub fault: Fault,
+    pub aim_holder: bool,
+}
+
+/// Everything a seed decided before the run started. Printed first in a replay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub seed: u64,
+    pub latency_ms: [u64; 2],
+    pub loss_ratio: f64,
+    pub duplicate_ratio: f64,
+    pub send_delay_ratio: f64,
+    pub send_delay_ms: [u64; 2],
+    pub buggify: bool,
+    pub clocks: Vec<NodeClock>,
+    pub kinds: Vec<RandomKind>,
+    pub faults: Vec<PlannedFault>,
+}
+
+fn range(rng: &mut impl Rng, [a, b]: [u64; 2]) -> u64 {
+    if a >= b {
+        a
+    } else {
+        rng.gen_range(a..=b)
+    }
+}
+
+impl Plan {
+    /// Derives the plan from the seed's RNG (madsim's, inside the runtime), in a fixed order.
+    pub fn derive(sc: &Scenario, seed: u64, rng: &mut impl Rng) -> Plan {
+        let f = &sc.file;
+        let n = sc.clients + 2;
+        // 1. Clocks.
+        let mut clocks = Vec::with_capacity(n);
+        for idx in 0..n {
+            let d = f.clocks.drift_ppm as i32;
+            let drift = match f.clocks.drift_mode {
+                _ if d == 0 => 0,
+                DriftMode::Uniform => rng.gen_range(-d..=d),
+                DriftMode::Extreme => {
+                    if rng.gen_bool(0.5) {
+                        d
+                    } else {
+                        -d
+                    }
+                }
+            };
+            let o = f.clocks.offset_ms as i64;
+            let offset_ms = if o == 0 { 0 } else { rng.gen_range(-o..=o) };
+            let name = node_name(idx);
+            let (drift, offset_ms) = match f.clocks.pin.iter().find(|p| p.node == name) {
+                Some(p) => (p.drift_ppm, p.offset_ms),
+                None => (drift, offset_ms),
+            };
+            clocks.push(NodeClock::new(offset_ms * 1_000_000, drift));
+        }
+        // 2. Network knobs (swarm: each seed its own, up to the scenario's values).
+        let c = &f.cluster;
+        let (latency_ms, loss_ratio, duplicate_ratio) = if c.swarm {
+            let hi = range(rng, [c.latency_ms[0], c.latency_ms[1]]);
+            (
+                [c.latency_ms[0], hi],
+                rng.gen_range(0.0..=c.loss_ratio),
+                rng.gen_range(0.0..=c.duplicate_ratio),
+            )
+        } else {
+            (c.latency_ms, c.loss_ratio, c.duplicate_ratio)
+        };
+        // 3. Faults: the script, then random ones.
+        let mut faults: Vec<PlannedFault> = sc
+            .script
+            .iter()
+            .map(|fault| PlannedFault {
+                fault: fault.clone(),
+                aim_holder: fault.holder,
+            })
+            .collect();
+        let mut kinds = Vec::new();
+        if let Some(r) = &f.faults.random {
+            kinds = if r.swarm {
+                let mut k: Vec<RandomKind> = r
+                    .kinds
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.gen_bool(0.5))
+                    .collect();
+                if k.is_empty() && !r.kinds.is_empty() {
+                    k.push(r.kinds[rng.gen_range(0..r.kinds.len())]);
+                }
+                k
+            } else {
+                r.kinds.clone()
+            };
+            let events = if r.events == 0 || kinds.is_empty() {
+                0
+            } else {
+                rng.gen_range(1..=r.events)
+            };
+            let mut last_server_step: Option<u64> = None;
+            for _ in 0..events {
+                let kind = kinds[rng.gen_range(0..kinds.len())];
+                let at_ms = rng.gen_range(0..f.duration_ms);
+                let client = 2 + rng.gen_range(0..sc.clients);
+                let any = rng.gen_range(0..n);
+                let aim = r.aim && rng.gen_bool(0.7);
+                let action = match kind {
+                    RandomKind::Pause => FaultAction::Pause {
+                        node: if aim { client } else { any },
+                        for_ms: range(rng, r.pause_ms),
+                    },
+                    RandomKind::Isolate => FaultAction::Isolate {
+                        node: if aim { client } else { any },
+                        for_ms: range(rng, r.partition_ms),
+                    },
+                    RandomKind::Cut => {
+                        // Cut a client from the server, one way: the classic lost renewal
+                        // (client -> server) or lost grant (server -> client).
+                        let (from, to) = if rng.gen_bool(0.5) {
+                            (client, 0)
+                        } else {
+                            (0, client)
+                        };
+                        FaultAction::Cut {
+                            from,
+                            to,
+                            for_ms: range(rng, r.partition_ms),
+                        }
+                    }
+                    RandomKind::Split => {
+                        let mut a = Vec::new();
+                        let mut b = Vec::new();
+                        for idx in 0..n {
+                            if rng.gen_bool(0.5) {
+                                a.push(idx);
+                            } else {
+                                b.push(idx);
+                            }
+                        }
+                        if a.is_empty() || b.is_empty() {
+                            // Degenerate draw: split the server off.
+                            a = vec![0];
+                            b = (1..n).collect();
+                        }
+                        FaultAction::Split {
+                            groups: vec![a, b],
+                            for_ms: range(rng, r.partition_ms),
+                        }
+                    }
+                    RandomKind::CrashServer => FaultAction::Crash {
+                        node: 0,
+                        down_ms: range(rng, r.down_ms),
+                        lose_disk: false,
+                    },
+                    RandomKind::CrashClient => FaultAction::Crash {
+                        node: client,
+                        down_ms: range(rng, r.down_ms),
+                        lose_disk: false,
+                    },
+                    RandomKind::ClockStep => {
+                        // Clients may step forward any amount; the server's forward steps
+                        // stay within the margin per TTL window (the assumptions).
+                        let margin = f.protocol.safety_margin_ms;
+                        let server_ok = margin > 0
+                            && last_server_step.is_none_or(|t| at_ms >= t + f.protocol.ttl_ms);
+                        if server_ok && rng.gen_bool(0.3) {
+                            last_server_step = Some(at_ms);
+                            FaultAction::ClockStep {
+                                node: 0,
+                                by_ms: rng.gen_range(1..=margin) as i64,
+                            }
+                        } else {
+                            FaultAction::ClockStep {
+                                node: client,
+                                by_ms: range(rng, r.clock_step_ms).max(1) as i64,
+                            }
+                        }
+                    }
+                };
+                let aim_holder = aim
+                    && matches!(
+                        action,
+                        FaultAction::Pause { .. }
+                            | FaultAction::Isolate { .. }
+                            | FaultAction::Cut { .. }
+                            | FaultAction::Crash { node: 2.., .. }
+                    );
+                faults.push(PlannedFault {
+                    fault: Fault {
+                        at_ms,
+                        action,
+                        holder: aim_holder,
+                    },
+                    aim_holder,
+                });
+            }
+        }
+        faults.sort_by_key(|p| p.fault.at_ms);
+        Plan {
+            seed,
+            latency_ms,
+            loss_ratio,
+            duplicate_ratio,
+            send_delay_ratio: c.send_delay_ratio,
+            send_delay_ms: c.send_delay_ms,
+            buggify: c.buggify,
+            clocks,
+            kinds,
+            faults,
+        }
+    }
+}
+
+/// Describes a fault in one line, for plans and traces.
+#[must_use]
+pub fn describe(a: &FaultAction) -> String {
+    let g = |v: &Vec<NodeIdx>| {
+        v.iter()
+            .map(|&i| node_name(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match a {
+        FaultAction::Pause { node, for_ms } => {
+            format!("pause {} for {for_ms} ms", node_name(*node))
+        }
+        FaultAction::Isolate { node, for_ms } => {
+            format!("isolate {} for {for_ms} ms", node_name(*node))
+        }
+        FaultAction::Cut { from, to, for_ms } => format!(
+            "cut {} -> {} for {for_ms} ms",
+            node_name(*from),
+            node_name(*to)
+        ),
+        FaultAction::Split { groups, for_ms } => format!(
+            "split {} for {for_ms} ms",
+            groups.iter().map(g).collect::<Vec<_>>().join(" | ")
+        ),
+        FaultAction::Crash {
+            node,
+            down_ms,
+            lose_disk,
+        } => format!(
+            "crash {} for {down_ms} ms{}",
+            node_name(*node),
+            if *lose_disk { ", losing its disk" } else { "" }
+        ),
+        FaultAction::ClockStep { node, by_ms } => {
+            format!("step {}'s clock by {by_ms:+} ms", node_name(*node))
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "plan for seed {}:", self.seed)?;
+        writeln!(
+            f,
+            "  network: latency {}..{} ms, loss {:.3}, duplication {:.3}, send stalls {:.3} \
+             ({}..{} ms), buggify {}",
+            self.latency_ms[0],
+            self.latency_ms[1],
+            self.loss_ratio,
+            self.duplicate_ratio,
+            self.send_delay_ratio,
+            self.send_delay_ms[0],
+            self.send_delay_ms[1],
+            if self.buggify { "on" } else { "off" }
+        )?;
+        for (i, c) in self.clocks.iter().enumerate() {
+            writeln!(
+                f,
+                "  clock {:<10} offset {:+} ms, drift {:+} ppm",
+                node_name(i),
+                (c.base_ns as i64 - crate::clock::CLOCK_ORIGIN_NS as i64) / 1_000_000,
+                c.drift_ppm
+            )?;
+        }
+        if !self.kinds.is_empty() {
+            let k: Vec<String> = self
+                .kinds
+                .iter()
+                .map(|k| format!("{k:?}").to_lowercase())
+                .collect();
+            writeln!(f, "  random fault kinds this seed: {}", k.join(", "))?;
+        }
+        for p in &self.faults {
+            writeln!(
+                f,
+                "  at {:>7} ms: {}{}",
+                p.fault.at_ms,
+                describe(&p.fault.action),
+                if p.aim_holder {
+                    " (aimed at the holder)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        Ok(())
+    }
+}

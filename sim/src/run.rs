@@ -1,0 +1,492 @@
+//! One seed of one scenario: build the cluster on madsim, apply the fault plan during the
+//! safety phase, heal, run the bounded liveness phase, and collect what the oracles saw.
+
+use crate::clock::true_now_ns;
+use crate::metrics::RunMetrics;
+use crate::plan::{describe, Plan, PlannedFault};
+use crate::scenario::{node_name, FaultAction, NodeIdx, Scenario};
+use crate::shell::{lock, node_addr, node_main};
+use crate::world::{Found, Input, NetKnobs, TraceLine, World};
+use leaseproof_impl::{Disk, OracleName, RoleKind, Violation};
+use madsim::net::NetSim;
+use madsim::runtime::{Handle, Runtime};
+use madsim::task::NodeId as SimNode;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the supervisor looks at the liveness oracle after heal.
+const LIVENESS_POLL_MS: u64 = 50;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Keep the full trace (replay); the trace hash is computed either way.
+    pub trace: bool,
+}
+
+/// What one seed found.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub plan: Option<Plan>,
+    pub found: Vec<Found>,
+    pub liveness: Option<Violation>,
+    pub coverage: BTreeSet<String>,
+    pub metrics: RunMetrics,
+    pub trace_hash: u64,
+    #[serde(skip)]
+    pub trace: Option<Vec<TraceLine>>,
+    pub panic: Option<String>,
+    pub sim_ms: u64,
+}
+
+impl SeedResult {
+    /// The first violation of an oracle, if any.
+    #[must_use]
+    pub fn first(&self, oracle: OracleName) -> Option<&Found> {
+        self.found.iter().find(|f| f.violation.oracle() == oracle)
+    }
+
+    #[must_use]
+    pub fn tripped(&self, oracle: OracleName) -> bool {
+        if oracle == OracleName::Liveness {
+            self.liveness.is_some()
+        } else {
+            self.first(oracle).is_some()
+        }
+    }
+}
+
+/// Runs one seed on the current thread. Run each seed on a fresh thread: madsim seeds std's
+/// per-thread hash keys only for the first runtime on a thread.
+#[must_use]
+pub fn run_seed(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+    let mut rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
+    // A hang guard, far beyond any phase: a run that gets here is a bug, reported as a crash.
+    let limit = sc.file.duration_ms + 24 * 3_600_000;
+    rt.set_time_limit(Duration::from_millis(limit));
+    rt.block_on(supervise(sc.clone(), seed, opts))
+}
+
+/// Runs a seed on a fresh thread and turns a panic into a result.
+#[must_use]
+pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+    let out = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name(format!("seed-{seed}"))
+            .spawn_scoped(s, || run_seed(sc, seed, opts))
+            .expect("spawn a seed thread")
+            .join()
+    });
+    out.unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        SeedResult {
+            seed,
+            plan: None,
+            found: Vec::new(),
+            liveness: None,
+            coverage: BTreeSet::new(),
+            metrics: RunMetrics::default(),
+            trace_hash: 0,
+            trace: None,
+            panic: Some(msg),
+            sim_ms: 0,
+        }
+    })
+}
+
+/// Directed links currently clogged, pauses and crashes in force, counted so overlapping
+/// faults revert correctly.
+#[derive(Default)]
+struct FaultState {
+    links: BTreeMap<(NodeIdx, NodeIdx), u32>,
+    paused: BTreeMap<NodeIdx, u32>,
+    down: BTreeMap<NodeIdx, u32>,
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// Apply planned fault number `k` (the key's second half).
+    Apply,
+    Revert(FaultAction),
+}
+
+struct Supervisor {
+    world: Arc<Mutex<World>>,
+    handle: Handle,
+    net: Arc<NetSim>,
+    ids: Vec<SimNode>,
+    state: FaultState,
+    n: usize,
+}
+
+impl Supervisor {
+    fn clog(&mut self, a: NodeIdx, b: NodeIdx) {
+        let c = self.state.links.entry((a, b)).or_default();
+        *c += 1;
+        if *c == 1 {
+            self.net.clog_link(self.ids[a], self.ids[b]);
+        }
+    }
+
+    fn unclog(&mut self, a: NodeIdx, b: NodeIdx) {
+        if let Some(c) = self.state.links.get_mut(&(a, b)) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.state.links.remove(&(a, b));
+                self.net.unclog_link(self.ids[a], self.ids[b]);
+            }
+        }
+    }
+
+    fn links_of(&self, a: &FaultAction) -> Vec<(NodeIdx, NodeIdx)> {
+        match a {
+            FaultAction::Isolate { node, .. } => (0..self.n)
+                .filter(|o| o != node)
+                .flat_map(|o| [(*node, o), (o, *node)])
+                .collect(),
+            FaultAction::Cut { from, to, .. } => vec![(*from, *to)],
+            FaultAction::Split { groups, .. } => {
+                let mut v = Vec::new();
+                for (i, g) in groups.iter().enumerate() {
+                    for (j, h) in groups.iter().enumerate() {
+                        if i != j {
+                            for &a in g {
+                                for &b in h {
+                                    v.push((a, b));
+                                }
+                            }
+                        }
+                    }
+                }
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn pause(&mut self, node: NodeIdx) {
+        let c = self.state.paused.entry(node).or_default();
+        *c += 1;
+        if *c == 1 && !self.state.down.contains_key(&node) {
+            self.handle.pause(self.ids[node]);
+            lock(&self.world).paused[node] = true;
+        }
+    }
+
+    fn resume(&mut self, node: NodeIdx) {
+        if let Some(c) = self.state.paused.get_mut(&node) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.state.paused.remove(&node);
+                self.handle.resume(self.ids[node]);
+                lock(&self.world).paused[node] = false;
+            }
+        }
+    }
+
+    fn kill(&mut self, node: NodeIdx, lose_disk: bool) {
+        let c = self.state.down.entry(node).or_default();
+        *c += 1;
+        if *c == 1 {
+            // A paused process that crashes is simply gone.
+            if self.state.paused.remove(&node).is_some() {
+                self.handle.resume(self.ids[node]);
+                lock(&self.world).paused[node] = false;
+            }
+            self.handle.kill(self.ids[node]);
+            let mut w = lock(&self.world);
+            w.on_crash(node);
+            if lose_disk {
+                w.disks[node] = Disk::default();
+            }
+        }
+    }
+
+    fn restart(&mut self, node: NodeIdx) {
+        if let Some(c) = self.state.down.get_mut(&node) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.state.down.remove(&node);
+                // kill, then restart: restart alone keeps the old sockets bound.
+                self.handle.restart(self.ids[node]);
+                lock(&self.world).record_fault(node, "restarted", String::new());
+            }
+        }
+    }
+
+    /// Retargets an aimed fault at the current holder.
+    fn aim(&self, p: &PlannedFault) -> FaultAction {
+        let mut a = p.fault.action.clone();
+        if !p.aim_holder {
+            return a;
+        }
+        let Some(h) = lock(&self.world).current_holder() else {
+            return a;
+        };
+        match &mut a {
+            FaultAction::Pause { node, .. }
+            | FaultAction::Isolate { node, .. }
+            | FaultAction::Crash { node, .. } => *node = h,
+            FaultAction::Cut { from, to, .. } => {
+                if *from == 0 {
+                    *to = h;
+                } else {
+                    *from = h;
+                }
+            }
+            _ => {}
+        }
+        a
+    }
+
+    fn apply(&mut self, a: &FaultAction) {
+        let label = match a {
+            FaultAction::Pause { node, .. } => {
+                self.pause(*node);
+                "paused"
+            }
+            FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {
+                for (x, y) in self.links_of(a) {
+                    self.clog(x, y);
+                }
+                let mut w = lock(&self.world);
+                for (x, y) in self.links_of(a) {
+                    w.touch(x, "partition");
+                    w.touch(y, "partition");
+                }
+                match a {
+                    FaultAction::Isolate { .. } => "partitioned",
+                    FaultAction::Cut { .. } => "link-cut",
+                    _ => "split",
+                }
+            }
+            FaultAction::Crash {
+                node, lose_disk, ..
+            } => {
+                self.kill(*node, *lose_disk);
+                match node {
+                    0 => "server-crashed",
+                    1 => "resource-crashed",
+                    _ => "client-crashed",
+                }
+            }
+            FaultAction::ClockStep { node, by_ms } => {
+                let mut w = lock(&self.world);
+                w.clocks[*node].step(by_ms * 1_000_000);
+                if let Some(tx) = &w.inboxes[*node] {
+                    let _ = tx.send(Input::Wake);
+                }
+                "clock-stepped"
+            }
+        };
+        let node = fault_node(a);
+        lock(&self.world).record_fault(node, label, describe(a));
+    }
+
+    fn revert(&mut self, a: &FaultAction) {
+        match a {
+            FaultAction::Pause { node, .. } => self.resume(*node),
+            FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {
+                for (x, y) in self.links_of(a) {
+                    self.unclog(x, y);
+                }
+            }
+            FaultAction::Crash { node, .. } => self.restart(*node),
+            FaultAction::ClockStep { .. } => return,
+        }
+        lock(&self.world).record_fault(fault_node(a), "healed", describe(a));
+    }
+
+    /// Ends every fault in force.
+    fn heal_all(&mut self) {
+        for ((a, b), _) in std::mem::take(&mut self.state.links) {
+            self.net.unclog_link(self.ids[a], self.ids[b]);
+        }
+        for (node, _) in std::mem::take(&mut self.state.paused) {
+            self.handle.resume(self.ids[node]);
+            lock(&self.world).paused[node] = false;
+        }
+        for (node, _) in std::mem::take(&mut self.state.down) {
+            self.handle.restart(self.ids[node]);
+        }
+    }
+}
+
+fn fault_node(a: &FaultAction) -> NodeIdx {
+    match a {
+        FaultAction::Pause { node, .. }
+        | FaultAction::Isolate { node, .. }
+        | FaultAction::Crash { node, .. }
+        | FaultAction::ClockStep { node, .. } => *node,
+        FaultAction::Cut { from, .. } => *from,
+        FaultAction::Split { .. } => 0,
+    }
+}
+
+fn fault_len_ms(a: &FaultAction) -> Option<u64> {
+    match a {
+        FaultAction::Pause { for_ms, .. }
+        | FaultAction::Isolate { for_ms, .. }
+        | FaultAction::Cut { for_ms, .. }
+        | FaultAction::Split { for_ms, .. } => Some(*for_ms),
+        FaultAction::Crash { down_ms, .. } => Some(*down_ms),
+        FaultAction::ClockStep { .. } => None,
+    }
+}
+
+async fn sleep_until_ns(t: u64) {
+    let now = true_now_ns();
+    if t > now {
+        madsim::time::sleep(Duration::from_nanos(t - now)).await;
+    }
+}
+
+async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+    let handle = Handle::current();
+    let net = NetSim::current();
+    let plan = Plan::derive(&sc, seed, &mut madsim::rand::thread_rng());
+    let [lo, hi] = plan.latency_ms;
+    net.update_config(|c| {
+        // A range must not be empty: a fixed latency gets a 1 µs spread.
+        c.send_latency =
+            Duration::from_millis(lo)..Duration::from_millis(hi) + Duration::from_micros(1);
+        c.packet_loss_rate = plan.loss_ratio;
+    });
+    if plan.buggify {
+        madsim::buggify::enable();
+    }
+    let knobs = NetKnobs {
+        duplicate_ratio: plan.duplicate_ratio,
+        send_delay_ratio: plan.send_delay_ratio,
+        send_delay_ms: plan.send_delay_ms,
+    };
+    let n = sc.clients + 2;
+    let world = Arc::new(Mutex::new(World::new(
+        sc.config,
+        plan.clocks.clone(),
+        knobs,
+        opts.trace,
+    )));
+    if plan
+        .clocks
+        .iter()
+        .any(|c| c.drift_ppm.unsigned_abs() > sc.config.drift_ppm_max)
+    {
+        lock(&world).coverage.insert("drift-beyond-bound".into());
+    }
+    let mut ids = Vec::with_capacity(n);
+    for idx in 0..n {
+        let kind = match idx {
+            0 => RoleKind::Server,
+            1 => RoleKind::Resource,
+            _ => RoleKind::Client,
+        };
+        let w = world.clone();
+        let node = handle
+            .create_node()
+            .name(node_name(idx))
+            .ip(node_addr(idx).ip())
+            .init(move || node_main(w.clone(), idx, kind))
+            .build();
+        ids.push(node.id());
+        if idx == 1 {
+            // The server and the resource bind before any client sends.
+            madsim::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let mut sup = Supervisor {
+        world: world.clone(),
+        handle,
+        net: net.clone(),
+        ids,
+        state: FaultState::default(),
+        n,
+    };
+
+    // Safety phase: the plan's faults, each reverted after its length.
+    let end_ns = sc.file.duration_ms * 1_000_000;
+    let mut steps: BTreeMap<(u64, u64), Step> = BTreeMap::new();
+    for (i, p) in plan.faults.iter().enumerate() {
+        steps.insert((p.fault.at_ms * 1_000_000, i as u64), Step::Apply);
+    }
+    let mut seq = plan.faults.len() as u64;
+    let mut aimed: Vec<FaultAction> = plan.faults.iter().map(|p| p.fault.action.clone()).collect();
+    while let Some((&(t, k), _)) = steps.first_key_value() {
+        if t >= end_ns {
+            break;
+        }
+        let step = steps.remove(&(t, k)).expect("first key exists");
+        sleep_until_ns(t).await;
+        match step {
+            Step::Apply => {
+                let a = sup.aim(&plan.faults[k as usize]);
+                aimed[k as usize] = a.clone();
+                sup.apply(&a);
+                if let Some(len) = fault_len_ms(&a) {
+                    seq += 1;
+                    steps.insert((t + len * 1_000_000, seq), Step::Revert(a));
+                }
+            }
+            Step::Revert(a) => sup.revert(&a),
+        }
+    }
+    sleep_until_ns(end_ns).await;
+
+    // Heal: every fault ends, the network calms down.
+    sup.heal_all();
+    madsim::buggify::disable();
+    net.update_config(|c| c.packet_loss_rate = 0.0);
+    {
+        let mut w = lock(&world);
+        w.net = NetKnobs::default();
+        w.record_fault(0, "heal", String::new());
+    }
+
+    // Liveness phase: bounded by the liveness oracle's deadlines.
+    let mut liveness = None;
+    if sc.file.liveness {
+        let latency_max = hi * 1_000_000;
+        let buggify = if plan.buggify { 5_000_000_000 } else { 0 };
+        let stall = if plan.send_delay_ratio > 0.0 {
+            plan.send_delay_ms[1] * 1_000_000
+        } else {
+            0
+        };
+        lock(&world).heal_liveness(latency_max + buggify + stall, latency_max);
+        loop {
+            madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+            let w = lock(&world);
+            if let Some(v) = w.liveness.check(w.server_now()) {
+                liveness = Some(v);
+                break;
+            }
+            if w.liveness.all_served() {
+                break;
+            }
+        }
+    }
+    let mut w = lock(&world);
+    w.finish();
+    let mut plan = plan;
+    for (p, a) in plan.faults.iter_mut().zip(aimed) {
+        p.fault.action = a;
+    }
+    SeedResult {
+        seed,
+        plan: Some(plan),
+        found: std::mem::take(&mut w.found),
+        liveness,
+        coverage: std::mem::take(&mut w.coverage),
+        metrics: std::mem::take(&mut w.metrics),
+        trace_hash: std::hash::Hasher::finish(&w.hash),
+        trace: w.trace.take(),
+        panic: None,
+        sim_ms: true_now_ns() / 1_000_000,
+    }
+}

@@ -1,0 +1,913 @@
+//! Scenario files: the schema, its validation, discovery and content hashes.
+//!
+//! A scenario is a TOML file (schema in `scenarios/README.md`). Every error names the file,
+//! the line and column, the field and the reason; unknown keys are errors.
+
+use leaseproof_impl::{Config, Event, OracleName, ProtocolConfig};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Fault and run labels a `sometimes` expectation may name, besides every event kind.
+pub const FAULT_LABELS: [&str; 14] = [
+    "paused",
+    "pause-overlapped-expiry",
+    "partitioned",
+    "link-cut",
+    "split",
+    "server-crashed",
+    "client-crashed",
+    "resource-crashed",
+    "clock-stepped",
+    "message-duplicated",
+    "send-delayed",
+    "buggify-delay",
+    "garbage-frame",
+    "drift-beyond-bound",
+];
+
+/// A bad scenario file: where, which field, why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.field,
+            self.reason
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// One sentence: why this scenario exists.
+    #[serde(default)]
+    pub description: String,
+    /// Seeds `leaseproof run` runs.
+    #[serde(default = "default_seeds")]
+    pub seeds: u32,
+    /// Seeds `cargo test` runs (default: the smaller of `seeds` and 20).
+    #[serde(default)]
+    pub test_seeds: Option<u32>,
+    /// Exact seeds to run instead of a range (regressions).
+    #[serde(default)]
+    pub seed_list: Vec<u64>,
+    /// Length of the safety phase (faults on), simulated.
+    #[serde(default = "default_duration")]
+    pub duration_ms: u64,
+    /// Whether the liveness phase runs after the safety phase.
+    #[serde(default = "yes")]
+    pub liveness: bool,
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub clocks: Clocks,
+    #[serde(default)]
+    pub protocol: ProtocolConfig,
+    #[serde(default)]
+    pub faults: Faults,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_seeds() -> u32 {
+    100
+}
+fn default_duration() -> u64 {
+    60_000
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    pub clients: u32,
+    /// One-way latency range, uniform per message (it reorders).
+    pub latency_ms: [u64; 2],
+    pub loss_ratio: f64,
+    /// Probability that the shell sends a second copy of a message.
+    pub duplicate_ratio: f64,
+    /// madsim's buggify: 1-5 s delays on 10 % of network operations.
+    pub buggify: bool,
+    /// Probability of a stall between the core's decision and the send (a GC pause or a
+    /// scheduler hiccup after the check), and its length.
+    pub send_delay_ratio: f64,
+    pub send_delay_ms: [u64; 2],
+    /// Draw loss, duplication and latency per seed up to the values above (swarm testing).
+    pub swarm: bool,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            clients: 3,
+            latency_ms: [1, 10],
+            loss_ratio: 0.0,
+            duplicate_ratio: 0.0,
+            buggify: false,
+            send_delay_ratio: 0.0,
+            send_delay_ms: [0, 0],
+            swarm: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Clocks {
+    /// Each node's rate is drawn within ±drift_ppm of true time.
+    pub drift_ppm: u32,
+    /// `uniform`: anywhere in ±drift_ppm; `extreme`: exactly +drift_ppm or −drift_ppm.
+    pub drift_mode: DriftMode,
+    /// Each node's offset is drawn within ±offset_ms.
+    pub offset_ms: u64,
+    /// Fixed clocks for named nodes.
+    pub pin: Vec<ClockPin>,
+}
+
+impl Default for Clocks {
+    fn default() -> Self {
+        Clocks {
+            drift_ppm: 0,
+            drift_mode: DriftMode::Uniform,
+            offset_ms: 1_000,
+            pin: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftMode {
+    Uniform,
+    Extreme,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockPin {
+    pub node: String,
+    #[serde(default)]
+    pub drift_ppm: i32,
+    #[serde(default)]
+    pub offset_ms: i64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    pub script: Vec<ScriptEntry>,
+    pub random: Option<RandomFaults>,
+}
+
+/// One scripted fault: `at_ms` and exactly one action.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptEntry {
+    pub at_ms: u64,
+    /// How long the fault lasts (pause, isolate, cut, split, crash).
+    #[serde(default)]
+    pub for_ms: Option<u64>,
+    #[serde(default)]
+    pub pause: Option<String>,
+    #[serde(default)]
+    pub isolate: Option<String>,
+    /// A one-way link cut: `[from, to]`.
+    #[serde(default)]
+    pub cut: Option<Vec<String>>,
+    /// Groups that cannot reach each other.
+    #[serde(default)]
+    pub split: Option<Vec<Vec<String>>>,
+    #[serde(default)]
+    pub crash: Option<String>,
+    /// What a crash loses beyond the volatile state: `counter` (server) or `table`
+    /// (resource); both are beyond the assumptions.
+    #[serde(default)]
+    pub lose: Option<String>,
+    #[serde(default)]
+    pub clock_step: Option<String>,
+    /// Size of a clock step (negative: backward).
+    #[serde(default)]
+    pub by_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RandomFaults {
+    /// Fault events per seed, at most.
+    pub events: u32,
+    pub kinds: Vec<RandomKind>,
+    /// Each seed enables a random subset of `kinds` (swarm testing).
+    pub swarm: bool,
+    /// Aim pauses and cuts at the holder, just before its renewal is due.
+    pub aim: bool,
+    pub pause_ms: [u64; 2],
+    pub partition_ms: [u64; 2],
+    pub down_ms: [u64; 2],
+    /// Forward clock step sizes for clients; server steps stay within `safety_margin_ms`.
+    pub clock_step_ms: [u64; 2],
+}
+
+impl Default for RandomFaults {
+    fn default() -> Self {
+        RandomFaults {
+            events: 6,
+            kinds: Vec::new(),
+            swarm: true,
+            aim: true,
+            pause_ms: [1_000, 15_000],
+            partition_ms: [1_000, 15_000],
+            down_ms: [500, 5_000],
+            clock_step_ms: [1, 2_000],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum RandomKind {
+    Pause,
+    Isolate,
+    Cut,
+    Split,
+    CrashServer,
+    CrashClient,
+    ClockStep,
+}
+
+impl RandomKind {
+    pub const ALL: [RandomKind; 7] = [
+        RandomKind::Pause,
+        RandomKind::Isolate,
+        RandomKind::Cut,
+        RandomKind::Split,
+        RandomKind::CrashServer,
+        RandomKind::CrashClient,
+        RandomKind::ClockStep,
+    ];
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    pub always: Vec<String>,
+    pub sometimes: Vec<String>,
+    pub finds: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The validated scenario.
+
+/// A node of the simulated cluster, by index: 0 server, 1 resource, 2.. clients.
+pub type NodeIdx = usize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum FaultAction {
+    Pause {
+        node: NodeIdx,
+        for_ms: u64,
+    },
+    Isolate {
+        node: NodeIdx,
+        for_ms: u64,
+    },
+    Cut {
+        from: NodeIdx,
+        to: NodeIdx,
+        for_ms: u64,
+    },
+    Split {
+        groups: Vec<Vec<NodeIdx>>,
+        for_ms: u64,
+    },
+    Crash {
+        node: NodeIdx,
+        down_ms: u64,
+        lose_disk: bool,
+    },
+    ClockStep {
+        node: NodeIdx,
+        by_ms: i64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    pub at_ms: u64,
+    pub action: FaultAction,
+    /// Written as `"holder"`: the client holding the lease when the fault fires (client-0
+    /// if nobody does).
+    pub holder: bool,
+}
+
+/// Which class of faults a scenario uses (DESIGN.md, "Faults").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultClass {
+    WithinAssumptions,
+    BeyondAssumptions,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub name: String,
+    /// First 8 hex digits of the SHA-256 of the file's bytes.
+    pub hash: String,
+    pub file: ScenarioFile,
+    pub config: Config,
+    pub clients: usize,
+    pub script: Vec<Fault>,
+    pub always: Vec<OracleName>,
+    pub sometimes: Vec<String>,
+    pub finds: Vec<OracleName>,
+    pub class: FaultClass,
+}
+
+/// The node names of a cluster with `clients` clients.
+#[must_use]
+pub fn node_name(idx: NodeIdx) -> String {
+    match idx {
+        0 => "server".into(),
+        1 => "resource".into(),
+        i => format!("client-{}", i - 2),
+    }
+}
+
+fn node_index(name: &str, clients: usize) -> Option<NodeIdx> {
+    match name {
+        "server" => Some(0),
+        "holder" => Some(2),
+        "resource" => Some(1),
+        _ => {
+            let i: usize = name.strip_prefix("client-")?.parse().ok()?;
+            (i < clients).then_some(i + 2)
+        }
+    }
+}
+
+/// Content hash of a scenario file: the first 8 hex digits of its SHA-256.
+#[must_use]
+pub fn content_hash(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: "(file)".into(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: "(file)".into(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parses and validates scenario text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            let field = e
+                .span()
+                .and_then(|s| text.get(s))
+                .map(|s| s.trim().trim_matches('"').to_string())
+                .filter(|s| !s.is_empty() && s.len() < 60 && !s.contains('\n'))
+                .unwrap_or_else(|| "(syntax)".into());
+            ScenarioError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                field,
+                reason: e.message().to_string(),
+            }
+        })?;
+        validate(path, text, file)
+    }
+
+    /// The seeds `leaseproof run` runs from `base` (or the explicit list).
+    #[must_use]
+    pub fn run_seeds(&self, base: u64, count: Option<u32>) -> Vec<u64> {
+        if !self.file.seed_list.is_empty() {
+            return self.file.seed_list.clone();
+        }
+        let n = count.unwrap_or(self.file.seeds);
+        (0..u64::from(n)).map(|i| base.wrapping_add(i)).collect()
+    }
+
+    /// The seeds `cargo test` runs.
+    #[must_use]
+    pub fn test_seeds(&self) -> Vec<u64> {
+        let n = self.file.test_seeds.unwrap_or(self.file.seeds.min(20));
+        self.run_seeds(0, Some(n))
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |n| offset - n - 1) + 1;
+    (line, column)
+}
+
+/// Finds where a dotted field path (`protocol.ttl_ms`, `faults.script[2].pause`) is
+/// written; falls back to its table's header, then to line 1.
+#[must_use]
+pub fn locate(text: &str, path: &str) -> (usize, usize) {
+    let mut table = String::new();
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut header_line: Option<(usize, usize)> = None;
+    let (want_table, want_key) = match path.rsplit_once('.') {
+        Some((t, k)) => (t.to_string(), k.to_string()),
+        None => (String::new(), path.to_string()),
+    };
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        let indent = raw.len() - line.len();
+        if let Some(h) = line.strip_prefix("[[") {
+            let name = h.split("]]").next().unwrap_or("").trim().to_string();
+            let i = counts.entry(name.clone()).or_insert(0);
+            table = format!("{name}[{i}]");
+            *i += 1;
+        } else if let Some(h) = line.strip_prefix('[') {
+            table = h.split(']').next().unwrap_or("").trim().to_string();
+        } else if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            let full = if table.is_empty() {
+                k.to_string()
+            } else {
+                format!("{table}.{k}")
+            };
+            if full == path {
+                return (n + 1, indent + 1);
+            }
+            // An inline table or dotted key (`protocol = { ttl_ms = 1 }`) mentions it too.
+            if full == want_table && line.contains(&want_key) && header_line.is_none() {
+                header_line = Some((n + 1, indent + 1));
+            }
+            continue;
+        } else {
+            continue;
+        }
+        if table == want_table && header_line.is_none() {
+            header_line = Some((n + 1, indent + 1));
+        }
+    }
+    header_line.unwrap_or((1, 1))
+}
+
+fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, ScenarioError> {
+    let err = |field: &str, reason: String| {
+        let (line, column) = locate(text, field);
+        ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            field: field.to_string(),
+            reason,
+        }
+    };
+    let c = &file.cluster;
+    if c.clients == 0 || c.clients > 64 {
+        return Err(err(
+            "cluster.clients",
+            format!("{} is not between 1 and 64", c.clients),
+        ));
+    }
+    let clients = c.clients as usize;
+    if file.seeds == 0 || file.seeds > 10_000_000 {
+        return Err(err(
+            "seeds",
+            format!("{} is not between 1 and 10000000", file.seeds),
+        ));
+    }
+    if file.test_seeds == Some(0) {
+        return Err(err("test_seeds", "must be at least 1".into()));
+    }
+    if file.duration_ms == 0 || file.duration_ms > 86_400_000 {
+        return Err(err(
+            "duration_ms",
+            format!(
+                "{} ms is not between 1 and 86400000 (one day)",
+                file.duration_ms
+            ),
+        ));
+    }
+    let [lo, hi] = c.latency_ms;
+    if lo > hi {
+        return Err(err(
+            "cluster.latency_ms",
+            format!("[{lo}, {hi}]: the minimum is above the maximum"),
+        ));
+    }
+    if hi > 600_000 {
+        return Err(err(
+            "cluster.latency_ms",
+            format!("{hi} ms is above 600000 ms"),
+        ));
+    }
+    for (field, r, max_ok) in [
+        ("cluster.loss_ratio", c.loss_ratio, 0.99),
+        ("cluster.duplicate_ratio", c.duplicate_ratio, 1.0),
+        ("cluster.send_delay_ratio", c.send_delay_ratio, 1.0),
+    ] {
+        if !(0.0..=max_ok).contains(&r) || r.is_nan() {
+            return Err(err(field, format!("{r} is not between 0 and {max_ok}")));
+        }
+    }
+    let [dlo, dhi] = c.send_delay_ms;
+    if dlo > dhi {
+        return Err(err(
+            "cluster.send_delay_ms",
+            format!("[{dlo}, {dhi}]: the minimum is above the maximum"),
+        ));
+    }
+    let config = file
+        .protocol
+        .validate()
+        .map_err(|e| err(&format!("protocol.{}", e.field), e.reason))?;
+    if file.clocks.drift_ppm >= 1_000_000 {
+        return Err(err(
+            "clocks.drift_ppm",
+            format!("{} is not below 1000000", file.clocks.drift_ppm),
+        ));
+    }
+    let mut beyond = file.clocks.drift_ppm > file.protocol.drift_ppm_max;
+    for (i, pin) in file.clocks.pin.iter().enumerate() {
+        if node_index(&pin.node, clients).is_none() {
+            return Err(err(
+                &format!("clocks.pin[{i}].node"),
+                format!("no node named {:?} (nodes: {})", pin.node, names(clients)),
+            ));
+        }
+        if pin.drift_ppm.unsigned_abs() >= 1_000_000 {
+            return Err(err(
+                &format!("clocks.pin[{i}].drift_ppm"),
+                format!("{} is not within ±999999", pin.drift_ppm),
+            ));
+        }
+        beyond |= pin.drift_ppm.unsigned_abs() > file.protocol.drift_ppm_max;
+    }
+
+    // The fault script: ordered in time, every node named exists, one action per entry.
+    let mut script = Vec::new();
+    let mut last_at = 0;
+    // Server forward steps within one TTL window must add up to at most the margin.
+    let mut server_steps: Vec<(u64, i64)> = Vec::new();
+    for (i, e) in file.faults.script.iter().enumerate() {
+        let f = |k: &str| format!("faults.script[{i}].{k}");
+        if e.at_ms < last_at {
+            return Err(err(
+                &f("at_ms"),
+                format!(
+                    "{} ms goes back in time (the entry before is at {last_at} ms)",
+                    e.at_ms
+                ),
+            ));
+        }
+        if e.at_ms > file.duration_ms {
+            return Err(err(
+                &f("at_ms"),
+                format!(
+                    "{} ms is after the safety phase ends ({} ms)",
+                    e.at_ms, file.duration_ms
+                ),
+            ));
+        }
+        last_at = e.at_ms;
+        let node = |k: &str, name: &str| {
+            node_index(name, clients).ok_or_else(|| {
+                err(
+                    &f(k),
+                    format!("no node named {name:?} (nodes: {})", names(clients)),
+                )
+            })
+        };
+        let need_for = || {
+            e.for_ms
+                .filter(|&d| d > 0)
+                .ok_or_else(|| err(&f("for_ms"), "this fault needs a positive for_ms".into()))
+        };
+        let actions = [
+            e.pause.is_some(),
+            e.isolate.is_some(),
+            e.cut.is_some(),
+            e.split.is_some(),
+            e.crash.is_some(),
+            e.clock_step.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count();
+        if actions != 1 {
+            return Err(err(
+                &f("at_ms"),
+                format!(
+                    "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step \
+                     (found {actions})"
+                ),
+            ));
+        }
+        if e.lose.is_some() && e.crash.is_none() {
+            return Err(err(&f("lose"), "lose goes with crash".into()));
+        }
+        if e.by_ms.is_some() && e.clock_step.is_none() {
+            return Err(err(&f("by_ms"), "by_ms goes with clock_step".into()));
+        }
+        let action = if let Some(n) = &e.pause {
+            FaultAction::Pause {
+                node: node("pause", n)?,
+                for_ms: need_for()?,
+            }
+        } else if let Some(n) = &e.isolate {
+            FaultAction::Isolate {
+                node: node("isolate", n)?,
+                for_ms: need_for()?,
+            }
+        } else if let Some(pair) = &e.cut {
+            if pair.len() != 2 {
+                return Err(err(
+                    &f("cut"),
+                    format!("needs [from, to], got {} names", pair.len()),
+                ));
+            }
+            let (from, to) = (node("cut", &pair[0])?, node("cut", &pair[1])?);
+            if from == to {
+                return Err(err(&f("cut"), "from and to are the same node".into()));
+            }
+            FaultAction::Cut {
+                from,
+                to,
+                for_ms: need_for()?,
+            }
+        } else if let Some(groups) = &e.split {
+            if groups.len() < 2 {
+                return Err(err(&f("split"), "needs at least two groups".into()));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            let mut idx = Vec::new();
+            for g in groups {
+                let mut gi = Vec::new();
+                for n in g {
+                    let k = node("split", n)?;
+                    if !seen.insert(k) {
+                        return Err(err(&f("split"), format!("{n:?} is in two groups")));
+                    }
+                    gi.push(k);
+                }
+                idx.push(gi);
+            }
+            FaultAction::Split {
+                groups: idx,
+                for_ms: need_for()?,
+            }
+        } else if let Some(n) = &e.crash {
+            let k = node("crash", n)?;
+            let lose_disk = match (k, e.lose.as_deref()) {
+                (_, None) => false,
+                (0, Some("counter")) | (1, Some("table")) => {
+                    beyond = true;
+                    true
+                }
+                (_, Some(what)) => {
+                    return Err(err(
+                        &f("lose"),
+                        format!(
+                            "{what:?} cannot be lost by {n}: the server can lose \"counter\", \
+                             the resource \"table\" (clients keep nothing)"
+                        ),
+                    ))
+                }
+            };
+            FaultAction::Crash {
+                node: k,
+                down_ms: need_for()?,
+                lose_disk,
+            }
+        } else {
+            let n = e.clock_step.as_deref().unwrap_or_default();
+            let k = node("clock_step", n)?;
+            let by_ms = e
+                .by_ms
+                .filter(|&b| b != 0)
+                .ok_or_else(|| err(&f("by_ms"), "a clock step needs a non-zero by_ms".into()))?;
+            if by_ms < 0 {
+                beyond = true;
+            }
+            if k == 0 && by_ms > 0 {
+                server_steps.push((e.at_ms, by_ms));
+            }
+            FaultAction::ClockStep { node: k, by_ms }
+        };
+        let names_holder = [&e.pause, &e.isolate, &e.crash, &e.clock_step]
+            .iter()
+            .any(|n| n.as_deref() == Some("holder"))
+            || e.cut.iter().flatten().any(|n| n == "holder");
+        if names_holder && e.split.is_some() {
+            return Err(err(
+                &f("split"),
+                "\"holder\" cannot be used in a split".into(),
+            ));
+        }
+        if let FaultAction::Cut { from, to, .. } = &action {
+            if names_holder && *from != 0 && *to != 0 {
+                return Err(err(
+                    &f("cut"),
+                    "a cut that names \"holder\" must have the server on its other end".into(),
+                ));
+            }
+        }
+        script.push(Fault {
+            at_ms: e.at_ms,
+            action,
+            holder: names_holder,
+        });
+    }
+    let margin = file.protocol.safety_margin_ms as i64;
+    for &(at, _) in &server_steps {
+        let window: i64 = server_steps
+            .iter()
+            .filter(|&&(t, _)| t >= at && t < at + file.protocol.ttl_ms)
+            .map(|s| s.1)
+            .sum();
+        if window > margin {
+            beyond = true;
+        }
+    }
+    if let Some(r) = &file.faults.random {
+        for (field, [a, b]) in [
+            ("faults.random.pause_ms", r.pause_ms),
+            ("faults.random.partition_ms", r.partition_ms),
+            ("faults.random.down_ms", r.down_ms),
+            ("faults.random.clock_step_ms", r.clock_step_ms),
+        ] {
+            if a > b {
+                return Err(err(
+                    field,
+                    format!("[{a}, {b}]: the minimum is above the maximum"),
+                ));
+            }
+            if b == 0 && field != "faults.random.clock_step_ms" {
+                return Err(err(field, "the maximum must be positive".into()));
+            }
+        }
+        if r.events > 10_000 {
+            return Err(err(
+                "faults.random.events",
+                format!("{} is above 10000", r.events),
+            ));
+        }
+        if r.events > 0 && r.kinds.is_empty() {
+            return Err(err(
+                "faults.random.kinds",
+                "random events need at least one kind".into(),
+            ));
+        }
+    }
+
+    let oracles = |field: &str, list: &[String]| {
+        list.iter()
+            .map(|s| OracleName::parse(s).map_err(|r| err(field, r)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let always = oracles("expect.always", &file.expect.always)?;
+    let finds = oracles("expect.finds", &file.expect.finds)?;
+    if let Some(o) = always.iter().find(|o| finds.contains(o)) {
+        return Err(err(
+            "expect.finds",
+            format!("{o} is both in always and in finds"),
+        ));
+    }
+    for s in &file.expect.sometimes {
+        if !Event::KINDS.contains(&s.as_str()) && !FAULT_LABELS.contains(&s.as_str()) {
+            let mut all: Vec<&str> = Event::KINDS
+                .iter()
+                .chain(FAULT_LABELS.iter())
+                .copied()
+                .collect();
+            all.sort_unstable();
+            return Err(err(
+                "expect.sometimes",
+                format!(
+                    "unknown coverage label {s:?}; expected one of {}",
+                    all.join(", ")
+                ),
+            ));
+        }
+    }
+    if always.is_empty() && finds.is_empty() {
+        return Err(err(
+            "expect.always",
+            "a scenario must expect something: list oracles in always or in finds".into(),
+        ));
+    }
+    let class = if beyond {
+        FaultClass::BeyondAssumptions
+    } else {
+        FaultClass::WithinAssumptions
+    };
+    if beyond && finds.is_empty() && file.protocol.variant == leaseproof_impl::Variant::Correct {
+        return Err(err(
+            "expect.finds",
+            "this scenario uses faults beyond the assumptions (lost counter or table, a backward \
+             clock step, a server step above the margin, or drift above drift_ppm_max): say \
+             which oracle it finds"
+                .into(),
+        ));
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        name,
+        hash: content_hash(text.as_bytes()),
+        config,
+        clients,
+        script,
+        always,
+        sometimes: file.expect.sometimes.clone(),
+        finds,
+        class,
+        file,
+    })
+}
+
+fn names(clients: usize) -> String {
+    let mut v = vec![
+        "server".to_string(),
+        "resource".to_string(),
+        "holder".to_string(),
+    ];
+    v.extend((0..clients).map(|i| format!("client-{i}")));
+    v.join(", ")
+}
+
+/// The one discovery function for `run` and `cargo test`: every `*.toml` below the given
+/// paths, sorted, skipping any `tune/` folder (grid files for `leaseproof tune`).
+pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{}: no such file or folder", p.display()),
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "tune") {
+                continue;
+            }
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}

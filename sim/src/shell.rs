@@ -1,0 +1,162 @@
+//! The node shell: one loop per node that feeds the core its inputs, drains its outputs and
+//! re-arms one timer. No protocol decision is made here.
+//!
+//! Inputs come from a receiver task through a channel (madsim's `recv_from` is not
+//! cancel-safe: dropping it after a buggify delay would lose the frame). Every local reading
+//! and every local sleep goes through the node's clock.
+
+use crate::clock::true_now_ns;
+use crate::scenario::NodeIdx;
+use crate::wire::{self, MAX_FRAME, TAG};
+use crate::world::{Input, World};
+use leaseproof_impl::{AnyNode, Jitter, Machine, Msg, NodeId, Output, RoleKind};
+use madsim::net::Endpoint;
+use madsim::rand::Rng;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a node with no deadline waits before it looks again.
+const IDLE_NS: u64 = 3_600_000_000_000;
+
+/// The address of node `idx` on the simulated network.
+#[must_use]
+pub fn node_addr(idx: NodeIdx) -> SocketAddr {
+    let ip = Ipv4Addr::new(10, 0, (idx / 200) as u8, (idx % 200 + 1) as u8);
+    SocketAddr::new(IpAddr::V4(ip), 7000)
+}
+
+/// The node at an address, if it is one of ours.
+#[must_use]
+pub fn node_of(addr: SocketAddr) -> Option<NodeIdx> {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.octets()[0] == 10 && ip.octets()[1] == 0 && addr.port() == 7000 => {
+            let o = ip.octets();
+            let idx = usize::from(o[2]) * 200 + usize::from(o[3]).checked_sub(1)?;
+            Some(idx)
+        }
+        _ => None,
+    }
+}
+
+pub fn lock(w: &Mutex<World>) -> MutexGuard<'_, World> {
+    // A poisoned lock means a node task panicked; the run is reported as a crash anyway.
+    w.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A node's life from boot to kill: restore, then one loop.
+pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
+    let (id, disk, cfg, now) = {
+        let mut w = lock(&world);
+        let (id, disk) = w.boot(idx);
+        (id, disk, w.cfg, w.local_now(idx))
+    };
+    let ep = Arc::new(
+        Endpoint::bind(node_addr(idx))
+            .await
+            .expect("a node can bind its own address"),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    lock(&world).inboxes[idx] = Some(tx.clone());
+    let rx_ep = ep.clone();
+    madsim::task::spawn(async move {
+        // One byte more than a frame may have, so an oversized one fails to decode.
+        let mut buf = vec![0u8; MAX_FRAME + 1];
+        while let Ok((n, from)) = rx_ep.recv_from(TAG, &mut buf).await {
+            if tx.send(Input::Frame(buf[..n].to_vec(), from)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut node = AnyNode::restore(kind, &cfg, id, &disk, now);
+    drain(&world, idx, &ep, &mut node).await;
+    loop {
+        let wait = match node.poll_timeout() {
+            Some((deadline, _why)) => lock(&world).clocks[idx].true_until(true_now_ns(), deadline),
+            None => IDLE_NS,
+        };
+        if wait == 0 {
+            let now = lock(&world).local_now(idx);
+            node.handle_timeout(now);
+        } else {
+            // `biased`: poll in written order. Unbiased select! draws from tokio's own RNG,
+            // seeded from a process-wide counter: a second run of a seed would differ.
+            tokio::select! {
+                biased;
+                input = rx.recv() => match input {
+                    Some(Input::Frame(bytes, from)) => deliver(&world, idx, &mut node, &bytes, from),
+                    Some(Input::Wake) => {}
+                    None => return,
+                },
+                () = madsim::time::sleep(Duration::from_nanos(wait)) => {
+                    let now = lock(&world).local_now(idx);
+                    node.handle_timeout(now);
+                }
+            }
+        }
+        drain(&world, idx, &ep, &mut node).await;
+    }
+}
+
+fn deliver(world: &Mutex<World>, idx: NodeIdx, node: &mut AnyNode, bytes: &[u8], from: SocketAddr) {
+    let mut w = lock(world);
+    match (wire::decode(bytes), node_of(from)) {
+        (Ok(msg), Some(peer)) => {
+            w.record_msg(idx, "recv", peer, &msg);
+            let now = w.local_now(idx);
+            drop(w);
+            node.handle_message(now, NodeId(peer as u32), msg);
+        }
+        (Err(e), _) => w.record_garbage(idx, e.to_string()),
+        (Ok(_), None) => w.record_garbage(idx, format!("a frame from unknown address {from}")),
+    }
+}
+
+/// Drains every output: sends go on the wire (after an optional seeded stall for writes,
+/// and with an optional duplicate), persists reach the disk before anything after them,
+/// jitter is drawn from madsim's RNG, events go to the oracles.
+async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mut AnyNode) {
+    while let Some(out) = node.poll_output() {
+        match out {
+            Output::Send { to, msg } => {
+                let to = to.0 as usize;
+                let net = lock(world).net;
+                let mut rng = madsim::rand::thread_rng();
+                if matches!(msg, Msg::Write { .. })
+                    && net.send_delay_ratio > 0.0
+                    && rng.gen_bool(net.send_delay_ratio)
+                {
+                    let [a, b] = net.send_delay_ms;
+                    let ms = if a >= b { a } else { rng.gen_range(a..=b) };
+                    lock(world).record_fault(
+                        idx,
+                        "send-delayed",
+                        format!("{ms} ms before a write"),
+                    );
+                    madsim::time::sleep(Duration::from_millis(ms)).await;
+                }
+                let bytes = wire::encode(&msg);
+                lock(world).record_msg(idx, "send", to, &msg);
+                // Datagrams: a send to a dead or cut-off peer is simply lost.
+                let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+                if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
+                    let mut w = lock(world);
+                    w.record_fault(idx, "message-duplicated", msg.kind().to_string());
+                    w.metrics.messages_sent += 1;
+                    drop(w);
+                    let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+                }
+            }
+            Output::Persist(op) => lock(world).disks[idx].apply(op),
+            Output::NeedJitter => {
+                let ppm = madsim::rand::thread_rng().gen_range(0..=Jitter::MAX_PPM);
+                let now = lock(world).local_now(idx);
+                node.handle_jitter(now, Jitter { ppm });
+            }
+            Output::Event(e) => lock(world).record_event(idx, &e),
+        }
+    }
+    if let AnyNode::Client(c) = node {
+        lock(world).update_belief(idx, c.valid_until());
+    }
+}

@@ -1,0 +1,425 @@
+//! The state one simulated run shares between its node shells and its supervisor: clocks,
+//! disks, incarnations, the oracles and the metrics. Every event passes through
+//! [`World::record_event`], which stamps it with true time and the server's clock reading.
+//!
+//! The simulation runs on one thread; the lock is never held across an `await`.
+
+use crate::clock::{true_now_ns, NodeClock};
+use crate::metrics::RunMetrics;
+use crate::scenario::{node_name, NodeIdx};
+use leaseproof_impl::{
+    liveness_bound_ns_for, BeliefOverlap, Config, Disk, Event, Identity, Key, Liveness, LossCause,
+    Msg, Nanos, NodeId, SafetyOracles, Token, Violation,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What a node's inbox carries: a frame from the network, or a nudge to re-read its clock
+/// (after a step).
+#[derive(Debug)]
+pub enum Input {
+    Frame(Vec<u8>, SocketAddr),
+    Wake,
+}
+
+/// A violation with the true instant it was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Found {
+    pub true_ns: u64,
+    pub violation: Violation,
+}
+
+/// One line of a replay trace.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceLine {
+    pub t_ms: f64,
+    pub server_ms: f64,
+    pub node: String,
+    pub what: &'static str,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// Network knobs the shells read (they change at heal).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct NetKnobs {
+    pub duplicate_ratio: f64,
+    pub send_delay_ratio: f64,
+    pub send_delay_ms: [u64; 2],
+}
+
+/// FNV-1a: a fixed, portable hasher for trace hashes (std's hasher may change between
+/// Rust versions).
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+pub struct World {
+    pub cfg: Config,
+    pub clocks: Vec<NodeClock>,
+    pub disks: Vec<Disk>,
+    pub incarnations: Vec<u32>,
+    pub inboxes: Vec<Option<UnboundedSender<Input>>>,
+    pub oracles: SafetyOracles,
+    pub liveness: Liveness,
+    pub overlap: BeliefOverlap,
+    pub found: Vec<Found>,
+    pub coverage: BTreeSet<String>,
+    pub metrics: RunMetrics,
+    pub hash: Fnv,
+    pub trace: Option<Vec<TraceLine>>,
+    pub net: NetKnobs,
+    /// Ground truth of faults, for classifying causes.
+    pub paused: Vec<bool>,
+    pub down: Vec<bool>,
+    last_fault: Vec<BTreeMap<&'static str, u64>>,
+    pub last_server_boot_ns: u64,
+    latest_grant: BTreeMap<Key, (Identity, Token)>,
+    failover_from: BTreeMap<Key, (u64, Token)>,
+    requested_at: BTreeMap<NodeIdx, u64>,
+    adopted_at: BTreeMap<NodeIdx, u64>,
+    live_grants: BTreeSet<(Key, Token)>,
+    held_since: Option<u64>,
+}
+
+impl World {
+    #[must_use]
+    pub fn new(cfg: Config, clocks: Vec<NodeClock>, net: NetKnobs, trace: bool) -> World {
+        let n = clocks.len();
+        World {
+            cfg,
+            clocks,
+            disks: vec![Disk::default(); n],
+            incarnations: vec![0; n],
+            inboxes: (0..n).map(|_| None).collect(),
+            oracles: SafetyOracles::new(),
+            liveness: Liveness::new(),
+            overlap: BeliefOverlap::new(),
+            found: Vec::new(),
+            coverage: BTreeSet::new(),
+            metrics: RunMetrics::default(),
+            hash: Fnv::default(),
+            trace: trace.then(Vec::new),
+            net,
+            paused: vec![false; n],
+            down: vec![false; n],
+            last_fault: vec![BTreeMap::new(); n],
+            last_server_boot_ns: 0,
+            latest_grant: BTreeMap::new(),
+            failover_from: BTreeMap::new(),
+            requested_at: BTreeMap::new(),
+            adopted_at: BTreeMap::new(),
+            live_grants: BTreeSet::new(),
+            held_since: None,
+        }
+    }
+
+    #[must_use]
+    pub fn local_now(&self, idx: NodeIdx) -> Nanos {
+        self.clocks[idx].local(true_now_ns())
+    }
+
+    #[must_use]
+    pub fn server_now(&self) -> Nanos {
+        self.local_now(0)
+    }
+
+    /// A node boots: its next incarnation (the first boot is 0), and what its disk kept.
+    pub fn boot(&mut self, idx: NodeIdx) -> (Identity, Disk) {
+        let incarnation = self.incarnations[idx];
+        self.incarnations[idx] += 1;
+        self.down[idx] = false;
+        if idx == 0 {
+            self.last_server_boot_ns = true_now_ns();
+        }
+        (
+            Identity {
+                node: NodeId(idx as u32),
+                incarnation,
+            },
+            self.disks[idx].clone(),
+        )
+    }
+
+    fn mix(&mut self, t: u64, idx: NodeIdx, what: &'static str, h: &impl Hash) {
+        t.hash(&mut self.hash);
+        idx.hash(&mut self.hash);
+        what.hash(&mut self.hash);
+        h.hash(&mut self.hash);
+    }
+
+    fn line(&mut self, t: u64, idx: NodeIdx, what: &'static str, kind: &str, detail: String) {
+        let server_ms = self.clocks[0].local(t).as_ms_f64();
+        if let Some(tr) = self.trace.as_mut() {
+            tr.push(TraceLine {
+                t_ms: t as f64 / 1e6,
+                server_ms,
+                node: node_name(idx),
+                what,
+                kind: kind.to_string(),
+                detail,
+            });
+        }
+    }
+
+    /// A fault took effect (or ended): coverage, trace and hash.
+    pub fn record_fault(&mut self, idx: NodeIdx, label: &'static str, detail: String) {
+        let t = true_now_ns();
+        self.coverage.insert(label.to_string());
+        self.mix(t, idx, label, &detail);
+        if matches!(
+            label,
+            "paused" | "partitioned" | "link-cut" | "split" | "clock-stepped"
+        ) {
+            let k = match label {
+                "paused" => "pause",
+                "clock-stepped" => "clock",
+                _ => "partition",
+            };
+            self.last_fault[idx].insert(k, t);
+        }
+        self.line(t, idx, "fault", label, detail);
+    }
+
+    /// Marks a fault kind as touching a node now (for classifying false preemptions).
+    pub fn touch(&mut self, idx: NodeIdx, kind: &'static str) {
+        self.last_fault[idx].insert(kind, true_now_ns());
+    }
+
+    /// A message left or reached a node (hash always; trace when on).
+    pub fn record_msg(&mut self, idx: NodeIdx, what: &'static str, peer: NodeIdx, msg: &Msg) {
+        let t = true_now_ns();
+        if what == "send" {
+            self.metrics.messages_sent += 1;
+        }
+        self.mix(t, idx, what, msg);
+        peer.hash(&mut self.hash);
+        if self.trace.is_some() {
+            let arrow = if what == "send" { "->" } else { "<-" };
+            self.line(
+                t,
+                idx,
+                what,
+                msg.kind(),
+                format!("{arrow} {}: {msg:?}", node_name(peer)),
+            );
+        }
+    }
+
+    /// A frame that did not decode.
+    pub fn record_garbage(&mut self, idx: NodeIdx, reason: String) {
+        self.record_fault(idx, "garbage-frame", reason);
+    }
+
+    /// A client's belief changed: `until` is its validity end on its own clock.
+    pub fn update_belief(&mut self, idx: NodeIdx, until: Option<Nanos>) {
+        let t = true_now_ns();
+        let until_true = until.map(|u| self.clocks[idx].true_at(t, u));
+        self.overlap
+            .update(t, Key(0), NodeId(idx as u32), until_true);
+    }
+
+    /// A node was killed: a client's belief ends; if it held the latest grant, failover
+    /// starts now.
+    pub fn on_crash(&mut self, idx: NodeIdx) {
+        let t = true_now_ns();
+        self.down[idx] = true;
+        if idx >= 2 {
+            self.update_belief(idx, None);
+            for (&key, &(holder, token)) in &self.latest_grant {
+                if holder.node.0 as usize == idx && self.live_grants.contains(&(key, token)) {
+                    let e = self.failover_from.entry(key).or_insert((t, token));
+                    e.0 = e.0.min(t);
+                }
+            }
+            if let Some(since) = self.adopted_at.remove(&idx) {
+                self.metrics.hold_ns.push(t - since);
+            }
+        }
+        if idx == 0 {
+            self.end_all_grants(t);
+        }
+    }
+
+    fn end_all_grants(&mut self, t: u64) {
+        self.live_grants.clear();
+        if let Some(s) = self.held_since.take() {
+            self.metrics.held_ns += t - s;
+        }
+    }
+
+    fn grant_ends(&mut self, t: u64, key: Key, token: Token) {
+        self.live_grants.remove(&(key, token));
+        if self.live_grants.is_empty() {
+            if let Some(s) = self.held_since.take() {
+                self.metrics.held_ns += t - s;
+            }
+        }
+    }
+
+    /// Every event of every node passes here.
+    pub fn record_event(&mut self, idx: NodeIdx, event: &Event) {
+        let t = true_now_ns();
+        let server_now = self.clocks[0].local(t);
+        let mut found = Vec::new();
+        self.oracles.observe(server_now, event, &mut found);
+        for violation in found {
+            self.found.push(Found {
+                true_ns: t,
+                violation,
+            });
+        }
+        self.liveness.observe(server_now, event);
+        self.coverage.insert(event.kind().to_string());
+        self.mix(t, idx, "event", event);
+        if self.trace.is_some() {
+            self.line(t, idx, "event", event.kind(), format!("{event:?}"));
+        }
+        self.measure(t, idx, event);
+    }
+
+    fn measure(&mut self, t: u64, idx: NodeIdx, event: &Event) {
+        let m = &mut self.metrics;
+        match *event {
+            Event::Requested { .. } => {
+                self.requested_at.insert(idx, t);
+            }
+            Event::Adopted { first: true, .. } => {
+                if let Some(r) = self.requested_at.remove(&idx) {
+                    m.acquisition_ns.push(t - r);
+                }
+                self.adopted_at.insert(idx, t);
+            }
+            Event::Adopted { slack_ns, .. } => {
+                m.renewals_confirmed += 1;
+                m.renewal_slack_ns.push(slack_ns);
+            }
+            Event::RenewSent { .. } => m.renewals_sent += 1,
+            Event::Lost { cause, .. } => {
+                if let Some(since) = self.adopted_at.remove(&idx) {
+                    m.hold_ns.push(t - since);
+                }
+                let cause = self.classify(t, idx, cause);
+                *self
+                    .metrics
+                    .false_preemptions
+                    .entry(cause.into())
+                    .or_default() += 1;
+            }
+            Event::ReleaseDecided { .. } => {
+                if let Some(since) = self.adopted_at.remove(&idx) {
+                    m.hold_ns.push(t - since);
+                }
+            }
+            Event::Granted {
+                client, key, token, ..
+            } => {
+                m.grants += 1;
+                self.latest_grant.insert(key, (client, token));
+                self.live_grants.insert((key, token));
+                self.held_since.get_or_insert(t);
+            }
+            Event::Expired { client, key, token } => {
+                m.expirations += 1;
+                if self.latest_grant.get(&key).is_some_and(|g| g.1 == token) {
+                    let e = self.failover_from.entry(key).or_insert((t, token));
+                    e.0 = e.0.min(t);
+                }
+                if self.paused.get(client.node.0 as usize).copied() == Some(true) {
+                    self.coverage.insert("pause-overlapped-expiry".into());
+                }
+                self.grant_ends(t, key, token);
+            }
+            Event::ReleasedAtServer { key, token, .. } => self.grant_ends(t, key, token),
+            Event::ServerBooted { restart: true, .. } => self.end_all_grants(t),
+            Event::WriteAccepted { key, token, .. } => {
+                m.writes_accepted += 1;
+                if let Some(&(from, old)) = self.failover_from.get(&key) {
+                    if token > old {
+                        m.failover_ns.push(t - from);
+                        self.failover_from.remove(&key);
+                    }
+                }
+            }
+            Event::WriteRejected { .. } => m.stale_writes_rejected += 1,
+            _ => {}
+        }
+    }
+
+    /// Why a holder that did not crash lost its lease: the fault that touched it (or the
+    /// server) within the last TTL, else network delay.
+    fn classify(&self, t: u64, idx: NodeIdx, cause: LossCause) -> &'static str {
+        let window = self.cfg.ttl_ns.saturating_mul(2);
+        let recent = |node: NodeIdx, k: &str| {
+            self.last_fault[node]
+                .get(k)
+                .is_some_and(|&at| t.saturating_sub(at) <= window)
+        };
+        if recent(idx, "pause") {
+            "pause"
+        } else if recent(idx, "partition") || recent(0, "partition") {
+            "partition"
+        } else if recent(idx, "clock") || recent(0, "clock") {
+            "clock"
+        } else if recent(0, "pause") || cause == LossCause::Refused && self.down[0] {
+            "server"
+        } else {
+            "delay"
+        }
+    }
+
+    /// Sets the liveness deadlines at heal.
+    pub fn heal_liveness(&mut self, delay_max_ns: u64, latency_max_ns: u64) {
+        let t = true_now_ns();
+        let restarted = t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns
+            && self.incarnations[0] > 1;
+        let cfg = self.cfg;
+        let server_now = self.clocks[0].local(t);
+        let clients = self.clocks.len() - 2;
+        self.liveness.heal(server_now, clients, |ahead| {
+            liveness_bound_ns_for(&cfg, delay_max_ns, latency_max_ns, ahead, restarted)
+        });
+    }
+
+    /// The client holding the latest live grant, if it is up.
+    #[must_use]
+    pub fn current_holder(&self) -> Option<NodeIdx> {
+        self.latest_grant
+            .iter()
+            .filter(|(k, g)| self.live_grants.contains(&(**k, g.1)))
+            .map(|(_, g)| g.0.node.0 as usize)
+            .find(|&i| !self.down[i])
+    }
+
+    /// Closes the books at the end of the run.
+    pub fn finish(&mut self) {
+        let t = true_now_ns();
+        self.overlap.advance(t);
+        self.metrics.belief_overlap_ns = self.overlap.overlap_ns;
+        self.metrics.belief_overlap_episodes = self.overlap.episodes;
+        if let Some(s) = self.held_since.take() {
+            self.metrics.held_ns += t - s;
+        }
+        self.metrics.run_ns = t;
+    }
+}

@@ -1,0 +1,125 @@
+//! Bad input gets a clear error that names the file, the line and column, the field and the
+//! reason: never a panic. Random and mutated scenario files are fed to the parser.
+
+#[cfg(not(madsim))]
+compile_error!("simulation tests need --cfg madsim (see .cargo/config.toml)");
+
+use leaseproof_sim::scenario::Scenario;
+use proptest::prelude::*;
+use std::path::Path;
+
+const GOOD: &str = include_str!("../../scenarios/standard.toml");
+
+fn parse(text: &str) -> Result<Scenario, leaseproof_sim::scenario::ScenarioError> {
+    Scenario::parse(Path::new("scenarios/x.toml"), text)
+}
+
+fn assert_named(text: &str, field: &str, reason_part: &str) {
+    let e = parse(text).expect_err(field);
+    assert_eq!(e.file, Path::new("scenarios/x.toml"));
+    assert!(e.line >= 1 && e.column >= 1, "{e}");
+    assert!(e.field.contains(field), "field {:?} in {e}", e.field);
+    assert!(
+        e.reason.contains(reason_part),
+        "reason {:?} in {e}",
+        e.reason
+    );
+}
+
+#[test]
+fn the_shipped_standard_scenario_parses() {
+    parse(GOOD).unwrap();
+}
+
+#[test]
+fn errors_name_file_line_column_field_and_reason() {
+    assert_named(
+        "seeds = 3\nbogus = 1\n[expect]\nalways=[\"single-holder\"]",
+        "bogus",
+        "unknown field",
+    );
+    assert_named(
+        "[cluster]\nclients = 0\n[expect]\nalways=[\"single-holder\"]",
+        "cluster.clients",
+        "between 1 and 64",
+    );
+    assert_named(
+        "[protocol]\nttl_ms = 1000\nrenew_interval_ms = 2000\n[expect]\nalways=[\"single-holder\"]",
+        "protocol.renew_interval_ms",
+        "not below the local validity span",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, pause = \"client-9\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].pause",
+        "no node named",
+    );
+    assert_named(
+        "[faults]\nscript = [\n { at_ms = 500, pause = \"server\", for_ms = 5 },\n { at_ms = 10, pause = \"server\", for_ms = 5 },\n]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[1].at_ms",
+        "goes back in time",
+    );
+    assert_named(
+        "[expect]\nalways=[\"single-holdr\"]",
+        "expect.always",
+        "unknown oracle",
+    );
+    assert_named(
+        "[expect]\nalways=[\"single-holder\"]\nsometimes=[\"nope\"]",
+        "expect.sometimes",
+        "unknown coverage label",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, crash = \"server\", lose = \"counter\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "expect.finds",
+        "beyond the assumptions",
+    );
+    assert_named("seeds = \"many\"\n", "many", "invalid type");
+    assert_named("[cluster\nclients = 3\n", "(syntax)", "");
+}
+
+#[test]
+fn the_error_points_at_the_line_of_the_field() {
+    let text = "seeds = 3\n\n[protocol]\nttl_ms = 0\n[expect]\nalways=[\"single-holder\"]\n";
+    let e = parse(text).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 1), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("scenarios/x.toml:4:1: protocol.ttl_ms: {}", e.reason)
+    );
+}
+
+fn mutate(text: &str, at: usize, cut: usize, insert: &str) -> String {
+    let mut bytes: Vec<char> = text.chars().collect();
+    let at = at % (bytes.len() + 1);
+    let end = (at + cut).min(bytes.len());
+    bytes.splice(at..end, insert.chars());
+    bytes.into_iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(text in "\\PC{0,300}") {
+        if let Err(e) = parse(&text) {
+            prop_assert!(e.line >= 1 && !e.field.is_empty() && !e.reason.is_empty(), "{e}");
+        }
+    }
+
+    #[test]
+    fn mutated_scenarios_never_panic(
+        at in 0usize..4_000,
+        cut in 0usize..40,
+        insert in prop_oneof![
+            Just(String::new()), Just("0".to_string()), Just("-1".to_string()),
+            Just("\"x\"".to_string()), Just("]".to_string()), Just("[[faults.script]]\n".to_string()),
+            Just("99999999999999999999".to_string()), Just("1e9".to_string()),
+            "[a-z_=\\[\\]\" 0-9\n]{0,12}",
+        ],
+    ) {
+        let text = mutate(GOOD, at, cut, &insert);
+        if let Err(e) = parse(&text) {
+            prop_assert!(e.line >= 1 && !e.field.is_empty() && !e.reason.is_empty(), "{e}");
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Human-readable output of runs: failure blocks, the summary table, report files.
+
+use leaseproof_sim::verdict::ScenarioReport;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Prints each failure as DESIGN.md shows it: the verdict, where, and the replay command.
+pub fn print_failures(rep: &ScenarioReport) {
+    for f in &rep.failures {
+        eprintln!("FAIL {}: {}: {}", f.class, f.oracle, f.detail);
+        match f.seed {
+            Some(seed) => eprintln!("  seed={seed} scenario={} hash={}", rep.path, rep.hash),
+            None => eprintln!("  scenario={} hash={}", rep.path, rep.hash),
+        }
+        if let Some(r) = &f.replay {
+            eprintln!("  replay: {r}");
+        }
+    }
+}
+
+fn verdict(rep: &ScenarioReport) -> &'static str {
+    match rep.exit {
+        0 => "ok",
+        1 => "FAIL safety",
+        3 => "FAIL liveness",
+        4 => "CRASH",
+        5 => "NONDETERMINISTIC",
+        _ => "FAIL",
+    }
+}
+
+fn table(reports: &[ScenarioReport]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| scenario | class | variant | seeds | passed | found | failover p99 ms | stale writes rejected | verdict |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        let found: Vec<String> = r
+            .finds
+            .iter()
+            .map(|(o, seed)| match seed {
+                Some(sd) => format!("{o} (seed {sd})"),
+                None => format!("{o}: not found"),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {:?} | {} | {} | {} | {} | {:.0} | {} | {} |",
+            r.name,
+            r.class,
+            r.variant,
+            r.seeds,
+            r.passed,
+            if found.is_empty() {
+                "-".into()
+            } else {
+                found.join(", ")
+            },
+            r.metrics.failover.p99_ms,
+            r.metrics.stale_writes_rejected,
+            verdict(r)
+        );
+    }
+    s
+}
+
+pub fn print_table(reports: &[ScenarioReport]) {
+    emit(&table(reports));
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+pub fn emit(s: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `run.json` and `run.md` into the report folder.
+pub fn write_run_reports(out: &Path, reports: &[ScenarioReport]) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let json = serde_json::to_string_pretty(&serde_json::json!({ "scenarios": reports }))
+        .map_err(std::io::Error::other)?;
+    std::fs::write(out.join("run.json"), json)?;
+    let mut md = String::from(
+        "# Scenario run\n\nWritten by `cargo run --release` (or `leaseproof run`); the seeds \
+         are each scenario's own.\n\n",
+    );
+    md.push_str(&table(reports));
+    md.push('\n');
+    for r in reports {
+        if r.failures.is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "## {}\n", r.name);
+        for f in &r.failures {
+            let _ = writeln!(md, "- **{}** {}: {}", f.class, f.oracle, f.detail);
+            if let Some(rp) = &f.replay {
+                let _ = writeln!(md, "  `{rp}`");
+            }
+        }
+        md.push('\n');
+    }
+    std::fs::write(out.join("run.md"), md)
+}

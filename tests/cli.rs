@@ -1,0 +1,122 @@
+//! The command line keeps DESIGN.md's exit codes: 0 held, 1 safety (or finds not found),
+//! 2 bad input, 3 liveness; and `replay` refuses a scenario whose hash changed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn leaseproof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leaseproof"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn temp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("leaseproof-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited")
+}
+
+fn out_dir() -> String {
+    std::env::temp_dir()
+        .join(format!("leaseproof-cli-out-{}", std::process::id()))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_passing_scenario_exits_0_with_json() {
+    let o = leaseproof(&[
+        "run",
+        "scenarios/happy-path.toml",
+        "--seeds",
+        "3",
+        "--json",
+        "--out",
+        &out_dir(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let sc = &doc["scenarios"][0];
+    assert_eq!(sc["name"], "happy-path");
+    assert_eq!(sc["seeds"], 3);
+    assert_eq!(sc["passed"], 3);
+    assert!(sc["failures"].as_array().unwrap().is_empty());
+    assert!(sc["metrics"]["grants"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_broken_protocol_exits_1_and_names_the_replay() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/swarm.toml"))
+            .unwrap()
+            .replace("[protocol]", "[protocol]\nvariant = \"no-fencing\"");
+    let p = temp("nofence.toml", &text);
+    let o = leaseproof(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "10",
+        "--json",
+        "--out",
+        &out_dir(),
+    ]);
+    assert_eq!(code(&o), 1);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &doc["scenarios"][0]["failures"][0];
+    assert_eq!(f["oracle"], "fenced-writes");
+    assert_eq!(f["class"], "safety");
+    let replay = f["replay"].as_str().unwrap();
+    assert!(
+        replay.contains("--seed") && replay.contains("--hash"),
+        "{replay}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_file_line_and_field() {
+    let p = temp(
+        "bad.toml",
+        "seeds = 3\n[cluster]\nclients = 3\nlatency = [1, 2]\n",
+    );
+    let o = leaseproof(&["run", p.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:4:1: latency: unknown field"),
+        "{err}"
+    );
+    assert_eq!(code(&leaseproof(&["run", "no/such/file.toml"])), 2);
+    assert_eq!(code(&leaseproof(&["run", "--seeds", "nope"])), 2);
+    assert_eq!(code(&leaseproof(&["frobnicate"])), 2);
+}
+
+#[test]
+fn replay_prints_plan_timeline_and_hash_and_refuses_a_changed_scenario() {
+    let o = leaseproof(&["replay", "scenarios/pause-past-expiry.toml", "--seed", "3"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("plan for seed 3"));
+    assert!(
+        text.contains("pause client-"),
+        "the aimed pause is resolved in the plan"
+    );
+    assert!(text.contains("trace hash: "));
+    let o = leaseproof(&[
+        "replay",
+        "scenarios/pause-past-expiry.toml",
+        "--seed",
+        "3",
+        "--hash",
+        "00000000",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to replay"));
+}
