@@ -37,7 +37,9 @@ fn bare(seed: u64, messages: u64) {
                             .await
                     {
                         if let Ok(Msg::Acquire { key, id }) = decode(&buf[..n]) {
-                            let _ = ep.send_to(from, TAG, &encode(&Msg::Queued { key, id })).await;
+                            let _ = ep
+                                .send_to(from, TAG, &encode(&Msg::Queued { key, id }))
+                                .await;
                         }
                     }
                 }

@@ -261,6 +261,7 @@ pub fn describe(a: &FaultAction) -> String {
         FaultAction::ClockStep { node, by_ms } => {
             format!("step {}'s clock by {by_ms:+} ms", node_name(*node))
         }
+        FaultAction::Garbage { node } => format!("send garbage frames to {}", node_name(*node)),
     }
 }
 

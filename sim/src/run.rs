@@ -6,6 +6,7 @@ use crate::metrics::RunMetrics;
 use crate::plan::{describe, Plan, PlannedFault};
 use crate::scenario::{node_name, FaultAction, NodeIdx, Scenario};
 use crate::shell::{lock, node_addr, node_main};
+use crate::wire::{MAX_FRAME, TAG};
 use crate::world::{Found, Input, NetKnobs, TraceLine, World};
 use leaseproof_impl::{Disk, OracleName, RoleKind, Violation};
 use madsim::net::NetSim;
@@ -121,6 +122,8 @@ struct Supervisor {
     handle: Handle,
     net: Arc<NetSim>,
     ids: Vec<SimNode>,
+    /// A node outside the cluster that sends garbage frames.
+    rogue: madsim::runtime::NodeHandle,
     state: FaultState,
     n: usize,
 }
@@ -276,6 +279,21 @@ impl Supervisor {
                     _ => "client-crashed",
                 }
             }
+            FaultAction::Garbage { node } => {
+                let to = node_addr(*node);
+                let from = node_addr(self.n);
+                let mut junk = vec![0xffu8; 24];
+                madsim::rand::Rng::fill(&mut madsim::rand::thread_rng(), &mut junk[1..]);
+                // Undecodable by construction: the variant tag 0xff.. names no message.
+                self.rogue.spawn(async move {
+                    if let Ok(ep) = madsim::net::Endpoint::bind(from).await {
+                        for frame in [junk.clone(), vec![0xff; MAX_FRAME + 64], vec![0xff]] {
+                            let _ = ep.send_to(to, TAG, &frame).await;
+                        }
+                    }
+                });
+                "garbage-sent"
+            }
             FaultAction::ClockStep { node, by_ms } => {
                 let mut w = lock(&self.world);
                 w.clocks[*node].step(by_ms * 1_000_000);
@@ -298,7 +316,7 @@ impl Supervisor {
                 }
             }
             FaultAction::Crash { node, .. } => self.restart(*node),
-            FaultAction::ClockStep { .. } => return,
+            FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => return,
         }
         lock(&self.world).record_fault(fault_node(a), "healed", describe(a));
     }
@@ -323,7 +341,8 @@ fn fault_node(a: &FaultAction) -> NodeIdx {
         FaultAction::Pause { node, .. }
         | FaultAction::Isolate { node, .. }
         | FaultAction::Crash { node, .. }
-        | FaultAction::ClockStep { node, .. } => *node,
+        | FaultAction::ClockStep { node, .. }
+        | FaultAction::Garbage { node } => *node,
         FaultAction::Cut { from, .. } => *from,
         FaultAction::Split { .. } => 0,
     }
@@ -336,7 +355,7 @@ fn fault_len_ms(a: &FaultAction) -> Option<u64> {
         | FaultAction::Cut { for_ms, .. }
         | FaultAction::Split { for_ms, .. } => Some(*for_ms),
         FaultAction::Crash { down_ms, .. } => Some(*down_ms),
-        FaultAction::ClockStep { .. } => None,
+        FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => None,
     }
 }
 
@@ -400,8 +419,14 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
             madsim::time::sleep(Duration::from_millis(1)).await;
         }
     }
+    let rogue = handle
+        .create_node()
+        .name("rogue")
+        .ip(node_addr(n).ip())
+        .build();
     let mut sup = Supervisor {
         world: world.clone(),
+        rogue,
         handle,
         net: net.clone(),
         ids,

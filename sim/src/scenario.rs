@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Fault and run labels a `sometimes` expectation may name, besides every event kind.
-pub const FAULT_LABELS: [&str; 14] = [
+pub const FAULT_LABELS: [&str; 13] = [
     "paused",
     "pause-overlapped-expiry",
     "partitioned",
@@ -22,7 +22,6 @@ pub const FAULT_LABELS: [&str; 14] = [
     "clock-stepped",
     "message-duplicated",
     "send-delayed",
-    "buggify-delay",
     "garbage-frame",
     "drift-beyond-bound",
 ];
@@ -205,6 +204,9 @@ pub struct ScriptEntry {
     pub lose: Option<String>,
     #[serde(default)]
     pub clock_step: Option<String>,
+    /// Undecodable frames sent to this node from a node outside the cluster.
+    #[serde(default)]
+    pub garbage: Option<String>,
     /// Size of a clock step (negative: backward).
     #[serde(default)]
     pub by_ms: Option<i64>,
@@ -307,6 +309,9 @@ pub enum FaultAction {
     ClockStep {
         node: NodeIdx,
         by_ms: i64,
+    },
+    Garbage {
+        node: NodeIdx,
     },
 }
 
@@ -623,6 +628,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
             e.split.is_some(),
             e.crash.is_some(),
             e.clock_step.is_some(),
+            e.garbage.is_some(),
         ]
         .iter()
         .filter(|&&b| b)
@@ -631,8 +637,8 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
             return Err(err(
                 &f("at_ms"),
                 format!(
-                    "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step \
-                     (found {actions})"
+                    "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step, \
+                     garbage (found {actions})"
                 ),
             ));
         }
@@ -712,6 +718,10 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
                 down_ms: need_for()?,
                 lose_disk,
             }
+        } else if let Some(n) = &e.garbage {
+            FaultAction::Garbage {
+                node: node("garbage", n)?,
+            }
         } else {
             let n = e.clock_step.as_deref().unwrap_or_default();
             let k = node("clock_step", n)?;
@@ -737,8 +747,8 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
                 "\"holder\" cannot be used in a split".into(),
             ));
         }
-        if let FaultAction::Cut { from, to, .. } = &action {
-            if names_holder && *from != 0 && *to != 0 {
+        if let FaultAction::Cut { from, to, .. } = action {
+            if names_holder && from != 0 && to != 0 {
                 return Err(err(
                     &f("cut"),
                     "a cut that names \"holder\" must have the server on its other end".into(),

@@ -101,14 +101,14 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
 fn deliver(world: &Mutex<World>, idx: NodeIdx, node: &mut AnyNode, bytes: &[u8], from: SocketAddr) {
     let mut w = lock(world);
     match (wire::decode(bytes), node_of(from)) {
-        (Ok(msg), Some(peer)) => {
+        (Ok(msg), Some(peer)) if peer < w.clocks.len() => {
             w.record_msg(idx, "recv", peer, &msg);
             let now = w.local_now(idx);
             drop(w);
             node.handle_message(now, NodeId(peer as u32), msg);
         }
         (Err(e), _) => w.record_garbage(idx, e.to_string()),
-        (Ok(_), None) => w.record_garbage(idx, format!("a frame from unknown address {from}")),
+        (Ok(_), _) => w.record_garbage(idx, format!("a frame from unknown address {from}")),
     }
 }
 
@@ -140,10 +140,11 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
                 // Datagrams: a send to a dead or cut-off peer is simply lost.
                 let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
                 if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
-                    let mut w = lock(world);
-                    w.record_fault(idx, "message-duplicated", msg.kind().to_string());
-                    w.metrics.messages_sent += 1;
-                    drop(w);
+                    {
+                        let mut w = lock(world);
+                        w.record_fault(idx, "message-duplicated", msg.kind().to_string());
+                        w.metrics.messages_sent += 1;
+                    }
                     let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
                 }
             }

@@ -29,6 +29,8 @@ script = [
   { at_ms = 36_000, crash = "client-0", for_ms = 1_000 },
   { at_ms = 40_000, clock_step = "client-1", by_ms = 700 },
   { at_ms = 45_000, crash = "resource", for_ms = 500 },
+  { at_ms = 50_000, garbage = "server" },
+  { at_ms = 51_000, garbage = "client-2" },
 ]
 [expect]
 always = ["single-holder", "token-monotonic", "fenced-writes", "lease-containment", "liveness"]
@@ -56,6 +58,8 @@ fn every_fault_kind_shows_in_the_trace() {
         "healed",
         "message-duplicated",
         "send-delayed",
+        "garbage-sent",
+        "garbage-frame",
         "heal",
     ] {
         assert!(has("fault", kind), "no {kind} in the trace");
