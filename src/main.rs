@@ -42,6 +42,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Model-check the protocol with stateright (exhaustive within the bounds).
+    Check(CheckArgs),
+    /// Serve stateright's Explorer for the model (blocks; open the address in a browser).
+    Explore {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: String,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// Replay one seed: the derived plan, the event timeline, the trace hash.
     Replay {
         scenario: PathBuf,
@@ -54,6 +63,80 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+}
+
+#[derive(clap::Args, Clone)]
+struct ModelArgs {
+    /// Clients in the model (at most 3).
+    #[arg(long, default_value_t = 2)]
+    clients: usize,
+    /// A known-bug variant: correct, no-fencing, volatile-counter, anchor-at-receipt,
+    /// drift-ignored, late-reply-adopted, release-by-non-owner, no-restart-grace.
+    #[arg(long, default_value = "correct")]
+    variant: String,
+    /// No clock ticks past this (at most 24; the default 3 is what completes quickly).
+    #[arg(long, default_value_t = 3)]
+    max_time: u64,
+    /// ε: the largest spread between any two clocks, in ticks (at most 2).
+    #[arg(long, default_value_t = 1)]
+    spread: u64,
+    /// Client GC pauses on (default) or off.
+    #[arg(long, overrides_with = "no_pauses")]
+    pauses: bool,
+    #[arg(long)]
+    no_pauses: bool,
+    /// Server crashes (at most 2).
+    #[arg(long, default_value_t = 1)]
+    crashes: u8,
+    /// A duplicating network (small configs only).
+    #[arg(long)]
+    duplicating: bool,
+    /// Allow one forward clock step of a client.
+    #[arg(long)]
+    clock_step: bool,
+    /// At most this many messages in flight per link (a send beyond it is lost).
+    #[arg(long, default_value_t = 2)]
+    link_capacity: u8,
+}
+
+impl ModelArgs {
+    fn config(&self) -> anyhow::Result<leaseproof_model::ModelConfig> {
+        let variant = leaseproof_impl::Variant::parse(&self.variant)
+            .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
+        Ok(leaseproof_model::ModelConfig {
+            clients: self.clients,
+            variant,
+            max_time: self.max_time,
+            spread: self.spread,
+            pauses: !self.no_pauses,
+            crashes: self.crashes,
+            duplicating: self.duplicating,
+            clock_step: self.clock_step,
+            link_capacity: self.link_capacity,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Symmetry reduction over clients (default; DFS only).
+    #[arg(long, overrides_with = "no_symmetry")]
+    symmetry: bool,
+    #[arg(long)]
+    no_symmetry: bool,
+    /// Checker threads (default: the number of cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Depth-first search (default).
+    #[arg(long, overrides_with = "bfs")]
+    dfs: bool,
+    /// Breadth-first search (shortest counterexamples, more memory, no symmetry).
+    #[arg(long)]
+    bfs: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Default)]
@@ -107,6 +190,8 @@ fn main() -> ExitCode {
             out: PathBuf::from("reports"),
             ..RunArgs::default()
         }),
+        Some(Command::Check(args)) => check(&args),
+        Some(Command::Explore { addr, model }) => explore(&addr, &model),
         Some(Command::Replay {
             scenario,
             seed,
@@ -127,7 +212,8 @@ fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// The main job: every scenario with its own seed count, reports into reports/.
+/// The main job: every scenario with its own seed count, then the default model check;
+/// reports into reports/.
 fn main_job() -> anyhow::Result<u8> {
     let code = run(&RunArgs {
         paths: vec![PathBuf::from("scenarios")],
@@ -136,7 +222,98 @@ fn main_job() -> anyhow::Result<u8> {
         out: PathBuf::from("reports"),
         ..RunArgs::default()
     })?;
-    Ok(code)
+    eprintln!("model check (defaults):");
+    let model = check(&CheckArgs {
+        model: ModelArgs {
+            clients: 2,
+            variant: "correct".into(),
+            max_time: 3,
+            spread: 1,
+            pauses: true,
+            no_pauses: false,
+            crashes: 1,
+            duplicating: false,
+            clock_step: false,
+            link_capacity: 2,
+        },
+        symmetry: true,
+        no_symmetry: false,
+        threads: None,
+        dfs: true,
+        bfs: false,
+        json: false,
+    })?;
+    Ok(worst(code, model))
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let mc = match args.model.config() {
+        Ok(mc) => mc,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let model = match leaseproof_model::LeaseModel::new(mc) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let opts = leaseproof_model::check::CheckOptions {
+        threads: args.threads.unwrap_or_else(default_jobs),
+        symmetry: !args.no_symmetry && (!args.bfs || args.symmetry),
+        bfs: args.bfs,
+    };
+    if args.bfs && args.symmetry {
+        eprintln!(
+            "error: --bfs with --symmetry: stateright ignores symmetry under BFS; use --dfs, or \
+             --no-symmetry"
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+    let spinner = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    };
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
+    );
+    let report = leaseproof_model::check::check(
+        model,
+        opts,
+        &|states, unique| spinner.set_message(format!("{states} states, {unique} unique")),
+        &|| INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    spinner.finish_and_clear();
+    let interrupted = INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
+    if args.json {
+        report::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+    } else {
+        report::emit(&report::check_text(&report, interrupted));
+    }
+    Ok(if interrupted {
+        EXIT_USAGE
+    } else if report.safety_failed() {
+        verdict::EXIT_SAFETY
+    } else {
+        EXIT_OK
+    })
+}
+
+fn explore(addr: &str, args: &ModelArgs) -> anyhow::Result<u8> {
+    use stateright::Model as _;
+    let model =
+        leaseproof_model::LeaseModel::new(args.config()?).map_err(|e| anyhow::anyhow!(e))?;
+    eprintln!("serving stateright's Explorer on http://{addr} (Ctrl-C to stop)");
+    model.checker().serve(addr);
+    Ok(EXIT_OK)
 }
 
 /// Loads every scenario first, so a bad file stops the run before any seed runs.

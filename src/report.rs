@@ -104,3 +104,70 @@ pub fn write_run_reports(out: &Path, reports: &[ScenarioReport]) -> std::io::Res
     }
     std::fs::write(out.join("run.md"), md)
 }
+
+/// The text output of `leaseproof check`.
+#[must_use]
+pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "model: {}", r.model);
+    let _ = writeln!(
+        s,
+        "{} states generated, {} unique, depth {}, {:.2} s, {:.0} states/s{}",
+        r.states,
+        r.unique,
+        r.depth,
+        r.seconds,
+        r.states_per_sec,
+        if interrupted {
+            " (interrupted: counts so far)"
+        } else if r.complete {
+            " (exhaustive within the bounds)"
+        } else {
+            " (stopped at the first failure)"
+        }
+    );
+    for (name, p) in &r.properties {
+        let verdict = match (p.expectation, p.holds) {
+            ("always", true) => "holds".to_string(),
+            ("always", false) => "FAILS".to_string(),
+            (_, true) => "reached".to_string(),
+            (_, false) => "not reached".to_string(),
+        };
+        let note = if *name == leaseproof_model::PROP_TWO_BELIEVERS {
+            if p.holds {
+                "  (belief exclusivity fails: a paused holder still believes; fencing is what saves the resource)"
+            } else {
+                "  (belief exclusivity holds)"
+            }
+        } else if *name == leaseproof_model::PROP_ALL_SERVED {
+            "  (liveness as bounded reachability, not a proof: stateright's Eventually is unsound with crashes and re-arming timers)"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "  {:<9} {:<42} {verdict}{note}", p.expectation, name);
+        if p.expectation == "sometimes" && !p.holds && r.complete {
+            let _ = writeln!(
+                s,
+                "            WARNING: vacuous at these bounds (no state reached it); raise --max-time"
+            );
+        }
+        if !p.trace.is_empty() {
+            let _ = writeln!(s, "    counterexample ({} steps):", p.trace.len());
+            for st in &p.trace {
+                let clocks: Vec<String> =
+                    st.clocks.iter().map(|(n, t)| format!("{n}={t}")).collect();
+                let _ = writeln!(
+                    s,
+                    "    {:>3}. [{}] {}",
+                    st.step,
+                    clocks.join(" "),
+                    st.action
+                );
+                for o in &st.outputs {
+                    let _ = writeln!(s, "           -> {o}");
+                }
+            }
+        }
+    }
+    s
+}

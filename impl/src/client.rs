@@ -44,7 +44,7 @@
 use crate::config::{Config, Variant};
 use crate::output::{Disk, Event, LossCause, Output};
 use crate::types::{
-    IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, ReqId, Token,
+    IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -600,6 +600,16 @@ impl LeaseClient {
                 // Act on the grant in the same step, as a real holder would.
                 self.handle_timeout(now);
             }
+        }
+    }
+}
+
+impl RemapNodes for LeaseClient {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        assert!(self.out.is_empty(), "remap only drained states");
+        LeaseClient {
+            me: self.me.remap_nodes(f),
+            ..self.clone()
         }
     }
 }

@@ -47,4 +47,6 @@ pub use oracle::{
 pub use output::{Disk, Event, LossCause, Output, PersistOp, WriteOutcome};
 pub use resource::FencedResource;
 pub use server::LockServer;
-pub use types::{IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, ReqId, Token};
+pub use types::{
+    IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token,
+};

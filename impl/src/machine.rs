@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::output::{Disk, Output};
 use crate::resource::FencedResource;
 use crate::server::LockServer;
-use crate::types::{Identity, Jitter, Msg, Nanos, NodeId};
+use crate::types::{Identity, Jitter, Msg, Nanos, NodeId, RemapNodes};
 
 /// The sans-IO grammar shared by every role.
 pub trait Machine {
@@ -127,6 +127,16 @@ impl Machine for AnyNode {
             AnyNode::Server(s) => s.poll_timeout(),
             AnyNode::Resource(r) => r.poll_timeout(),
             AnyNode::Client(c) => c.poll_timeout(),
+        }
+    }
+}
+
+impl RemapNodes for AnyNode {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        match self {
+            AnyNode::Server(s) => AnyNode::Server(s.remap_nodes(f)),
+            AnyNode::Resource(r) => AnyNode::Resource(r.remap_nodes(f)),
+            AnyNode::Client(c) => AnyNode::Client(c.remap_nodes(f)),
         }
     }
 }

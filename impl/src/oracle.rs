@@ -19,7 +19,7 @@
 
 use crate::config::Config;
 use crate::output::Event;
-use crate::types::{Identity, Key, Nanos, NodeId, Token};
+use crate::types::{Identity, Key, Nanos, NodeId, RemapNodes, Token};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -529,5 +529,38 @@ impl BeliefOverlap {
             self.episodes += 1;
         }
         self.overlapping = now_overlap;
+    }
+}
+
+impl RemapNodes for SafetyOracles {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        SafetyOracles {
+            grants: self
+                .grants
+                .iter()
+                .map(|(k, g)| {
+                    let g = g
+                        .iter()
+                        .map(|(t, gg)| {
+                            (
+                                *t,
+                                GrantGhost {
+                                    owner: gg.owner.remap_nodes(f),
+                                    ..*gg
+                                },
+                            )
+                        })
+                        .collect();
+                    (*k, g)
+                })
+                .collect(),
+            max_granted: self.max_granted.clone(),
+            max_accepted: self
+                .max_accepted
+                .iter()
+                .map(|(k, (t, who))| (*k, (*t, who.remap_nodes(f))))
+                .collect(),
+            tripped: self.tripped,
+        }
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::config::{Config, Variant};
 use crate::output::{Disk, Event, Output, PersistOp, WriteOutcome};
-use crate::types::{IdemKey, Identity, Key, Msg, Nanos, NodeId, Token};
+use crate::types::{IdemKey, Identity, Key, Msg, Nanos, NodeId, RemapNodes, Token};
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
@@ -152,5 +152,21 @@ impl FencedResource {
             },
         };
         self.out.push_back(Output::Send { to, msg });
+    }
+}
+
+impl RemapNodes for FencedResource {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        assert!(self.out.is_empty(), "remap only drained states");
+        FencedResource {
+            cfg: self.cfg,
+            highest: self.highest.clone(),
+            applied: self
+                .applied
+                .iter()
+                .map(|(k, v)| (k.remap_nodes(f), *v))
+                .collect(),
+            out: VecDeque::new(),
+        }
     }
 }

@@ -21,7 +21,7 @@
 
 use crate::config::{Config, Variant};
 use crate::output::{Disk, Event, Output, PersistOp};
-use crate::types::{Identity, Key, Msg, Nanos, NodeId, RefuseReason, ReqId, Token};
+use crate::types::{Identity, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token};
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
@@ -410,5 +410,51 @@ impl LockServer {
             },
         );
         Some(w.client)
+    }
+}
+
+impl RemapNodes for LockServer {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        let keys = self
+            .keys
+            .iter()
+            .map(|(k, ks)| {
+                let holder = ks.holder.map(|h| Holder {
+                    client: h.client.remap_nodes(f),
+                    ..h
+                });
+                let queue = ks
+                    .queue
+                    .iter()
+                    .map(|w| Waiter {
+                        client: w.client.remap_nodes(f),
+                        ..*w
+                    })
+                    .collect();
+                (*k, KeyState { holder, queue })
+            })
+            .collect();
+        let records = self
+            .records
+            .iter()
+            .map(|((n, k), r)| {
+                (
+                    (f(*n), *k),
+                    Record {
+                        id: r.id,
+                        answer: r.answer.remap_nodes(f),
+                    },
+                )
+            })
+            .collect();
+        assert!(self.out.is_empty(), "remap only drained states");
+        LockServer {
+            cfg: self.cfg,
+            issued: self.issued,
+            grace_until: self.grace_until,
+            keys,
+            records,
+            out: VecDeque::new(),
+        }
     }
 }

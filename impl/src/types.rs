@@ -233,3 +233,58 @@ pub struct Jitter {
 impl Jitter {
     pub const MAX_PPM: u32 = 1_000_000;
 }
+
+/// Renaming nodes, for the model checker's symmetry reduction: clients are interchangeable,
+/// so a state and the same state with two clients' names swapped behave alike. Every type
+/// that holds a `NodeId` can rewrite them with a permutation `f`.
+pub trait RemapNodes {
+    #[must_use]
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self;
+}
+
+impl RemapNodes for Identity {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        Identity {
+            node: f(self.node),
+            ..*self
+        }
+    }
+}
+
+impl RemapNodes for IdemKey {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        IdemKey {
+            node: f(self.node),
+            ..*self
+        }
+    }
+}
+
+impl RemapNodes for Msg {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        match self {
+            Msg::Write { key, token, idem } => Msg::Write {
+                key: *key,
+                token: *token,
+                idem: idem.remap_nodes(f),
+            },
+            Msg::WriteAck { key, token, idem } => Msg::WriteAck {
+                key: *key,
+                token: *token,
+                idem: idem.remap_nodes(f),
+            },
+            Msg::WriteRejected {
+                key,
+                token,
+                idem,
+                current,
+            } => Msg::WriteRejected {
+                key: *key,
+                token: *token,
+                idem: idem.remap_nodes(f),
+                current: *current,
+            },
+            other => other.clone(),
+        }
+    }
+}

@@ -1,1 +1,726 @@
-//! leaseproof-model: a stateright model that drives leaseproof-impl's state machines.
+//! # leaseproof-model: the lease protocol, model-checked
+//!
+//! stateright explores every interleaving of a small cluster (one lock server, one fenced
+//! resource, up to three clients) running **the same state machines** as the simulator
+//! (`leaseproof-impl`), and judges every state with **the same oracles**. This crate only
+//! decides *which* input happens next; it contains no protocol logic.
+//!
+//! ## Time
+//!
+//! stateright's actor timers are untimed (any armed timer may fire at any step), so a lease
+//! that is only safe under a drift bound would always look broken. The model owns time: the
+//! server and every client have a local clock in whole ticks (1 tick = 1 ms of the
+//! protocol's config). `Tick(n)` advances node `n`'s clock by one and, unless the node is
+//! paused, fires its due deadlines in the same step. A tick is enabled only while the spread
+//! between the clocks (max − min) stays within ε (`--spread`), and only below `max_time`.
+//! The server's clock runs on while it is down. The client's validity span is set directly
+//! to `L = ttl − 2ε` ticks, so the correct client absorbs the spread with no margin, and the
+//! drift-ignored variant (B5, `L = ttl`) breaks. Validity is strict (`now < valid_until`).
+//!
+//! Why `2ε`: when the server receives a request its clock reads at least the client's send
+//! time minus ε, so the grant expires no earlier than `t_sent − ε + ttl` on the server's
+//! clock; when the server's clock has reached that, the client's reads at least
+//! `t_sent + ttl − 2ε = t_sent + L`, so its belief has ended.
+//!
+//! ## Faults, as actions
+//!
+//! - delivery of any in-flight message, in any order, from an unordered multiset (loss is an
+//!   unbounded delay, so there is no separate loss action); with `duplicating`, a delivered
+//!   message stays in flight and can be delivered again (small configs only);
+//! - a client GC pause: `PauseTick(c)` advances the client's clock without firing its
+//!   deadlines (its clock runs on while it takes no steps), within a budget of ticks;
+//! - a server crash (losing everything but its disk) and its recovery;
+//! - an optional forward clock step of a client (it only shortens its belief).
+//!
+//! Jitter enters only through `handle_jitter`: when a client emits `NeedJitter` the model
+//! offers `Jitter(c, v)` for the smallest and the largest draw.
+//!
+//! ## Properties
+//!
+//! `Always`: single-holder, token-monotonic, fenced-writes, lease-containment, read from the
+//! oracles' ghost state in the model state. `Sometimes` (proof that the model reaches the
+//! interesting states): renewal confirmed, queued waiter granted, takeover after expiry,
+//! stale write rejected, and two clients believing at once (a client "believes" when its
+//! core state is Holding): reachable with pauses, unreachable without; that is the belief
+//! exclusivity check, and what fencing is for. Liveness is not checked with stateright's
+//! `Eventually` (it is unsound with crashes and with timers that re-arm); the model reports
+//! a bounded reachability check instead: some path within `max_time` serves every client.
+
+pub mod check;
+
+use leaseproof_impl::{
+    AnyNode, Config, Disk, Event, Identity, Jitter, Machine, Msg, Nanos, NodeId, OracleName,
+    Output, ProtocolConfig, RemapNodes, RoleKind, SafetyOracles, Variant,
+};
+use stateright::{Model, Property};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+pub const SERVER: usize = 0;
+pub const RESOURCE: usize = 1;
+/// The largest cluster the checker accepts (the 3-client model has millions of states).
+pub const MAX_CLIENTS: usize = 3;
+/// The largest time bound the checker accepts.
+pub const MAX_TIME_LIMIT: u64 = 24;
+/// Ticks one pause may take out of a client's life in one run.
+pub const PAUSE_BUDGET: u8 = 8;
+
+/// What to check: the bounds and the faults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelConfig {
+    pub clients: usize,
+    pub variant: Variant,
+    /// No clock ticks past this (ticks).
+    pub max_time: u64,
+    /// ε: the largest allowed spread between any two clocks (ticks).
+    pub spread: u64,
+    pub pauses: bool,
+    pub crashes: u8,
+    pub duplicating: bool,
+    pub clock_step: bool,
+    /// At most this many messages in flight on one link; a send beyond it is lost (loss is
+    /// within the assumptions). A bound like `max_time`, reported with the result.
+    pub link_capacity: u8,
+}
+
+impl Default for ModelConfig {
+    /// The pinned default bounds: renewals, releases, queued hand-overs and takeovers after
+    /// expiry all happen within them.
+    fn default() -> Self {
+        ModelConfig {
+            clients: 2,
+            variant: Variant::Correct,
+            max_time: 3,
+            spread: 1,
+            pauses: true,
+            crashes: 1,
+            duplicating: false,
+            clock_step: false,
+            link_capacity: 2,
+        }
+    }
+}
+
+/// The protocol's config in ticks (1 tick = 1 ms): ttl 8, renew 3, fresh window 3, requeue
+/// 2, backoff 1..2, hold 4, a write every 2, think 2; `L = ttl − 2ε`.
+pub fn protocol_in_ticks(variant: Variant, spread: u64) -> Result<Config, String> {
+    let p = ProtocolConfig {
+        ttl_ms: 6,
+        renew_interval_ms: 3,
+        drift_ppm_max: 0,
+        safety_margin_ms: 0,
+        fresh_window_ms: 3,
+        requeue_interval_ms: 2,
+        backoff_base_ms: 2,
+        backoff_max_ms: 2,
+        hold_ms: 4,
+        write_interval_ms: 2,
+        think_ms: 1_000,
+        queue_capacity: 2,
+        variant,
+    };
+    let l_ticks = if variant == Variant::DriftIgnored {
+        p.ttl_ms
+    } else {
+        p.ttl_ms.saturating_sub(2 * spread)
+    };
+    p.with_validity(l_ticks * 1_000_000)
+        .map_err(|e| format!("--spread {spread}: {e}"))
+}
+
+impl ModelConfig {
+    /// Refuses bounds that explode, naming the flag and the limit.
+    pub fn validate(&self) -> Result<Config, String> {
+        if self.clients == 0 || self.clients > MAX_CLIENTS {
+            return Err(format!(
+                "--clients {}: must be between 1 and {MAX_CLIENTS} (each client multiplies the \
+                 state space by about 50)",
+                self.clients
+            ));
+        }
+        if self.max_time == 0 || self.max_time > MAX_TIME_LIMIT {
+            return Err(format!(
+                "--max-time {}: must be between 1 and {MAX_TIME_LIMIT} ticks (the state space \
+                 grows steeply with time)",
+                self.max_time
+            ));
+        }
+        if self.spread > 2 {
+            return Err(format!(
+                "--spread {}: must be at most 2 ticks (L = ttl − 2ε must stay above the renew \
+                 interval of 3)",
+                self.spread
+            ));
+        }
+        if self.crashes > 2 {
+            return Err(format!("--crashes {}: must be at most 2", self.crashes));
+        }
+        if self.duplicating && (self.clients > 2 || self.max_time > 10) {
+            return Err(
+                "--duplicating: only with --clients 2 or fewer and --max-time 10 or less (a \
+                 duplicating network multiplies the state space ~44x)"
+                    .into(),
+            );
+        }
+        protocol_in_ticks(self.variant, self.spread)
+    }
+}
+
+/// A message in flight.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Envelope {
+    pub from: u8,
+    pub to: u8,
+    pub msg: Msg,
+}
+
+/// What can happen next.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Tick(u8),
+    PauseTick(u8),
+    Deliver(Envelope),
+    Jitter(u8, u32),
+    CrashServer,
+    RecoverServer,
+    StepClock(u8),
+}
+
+/// Coverage bits (not part of the state's identity: see `Hash for State`).
+pub mod seen {
+    pub const RENEWAL_CONFIRMED: u32 = 1 << 0;
+    pub const QUEUED_WAITER_GRANTED: u32 = 1 << 1;
+    pub const EXPIRED: u32 = 1 << 2;
+    pub const TAKEOVER_AFTER_EXPIRY: u32 = 1 << 3;
+    pub const STALE_WRITE_REJECTED: u32 = 1 << 4;
+    /// Bit `CLIENT_HELD << i`: client `i` adopted a grant.
+    pub const CLIENT_HELD: u32 = 1 << 8;
+}
+
+/// One state of the whole cluster.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct State {
+    /// Local clock of each node in ticks (index 0 the server, 1 the resource: unused).
+    pub ticks: Vec<u64>,
+    /// Forward steps taken by each clock (not counted in the spread).
+    pub stepped: Vec<u64>,
+    /// `None` while the server is down.
+    pub nodes: Vec<Option<AnyNode>>,
+    pub server_disk: Disk,
+    pub server_boots: u32,
+    pub net: BTreeMap<Envelope, u8>,
+    /// Clients waiting for a jitter draw.
+    pub jitter: Vec<bool>,
+    pub pause_left: u8,
+    pub crashes_left: u8,
+    pub step_left: u8,
+    pub oracles: SafetyOracles,
+    pub seen: u32,
+}
+
+// The coverage bits record history, not behaviour: two states that differ only in them
+// behave alike, so they hash alike (stateright deduplicates by hash). A `Sometimes` over
+// them is therefore a lower bound: reached means reached.
+impl Hash for State {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.ticks.hash(h);
+        self.stepped.hash(h);
+        self.nodes.hash(h);
+        self.server_disk.hash(h);
+        self.server_boots.hash(h);
+        self.net.hash(h);
+        self.jitter.hash(h);
+        self.pause_left.hash(h);
+        self.crashes_left.hash(h);
+        self.step_left.hash(h);
+        self.oracles.hash(h);
+    }
+}
+
+impl State {
+    #[must_use]
+    pub fn local(&self, i: usize) -> Nanos {
+        Nanos((self.ticks[i] + self.stepped[i]) * 1_000_000)
+    }
+
+    fn spread_ok(&self, bump: usize, eps: u64) -> bool {
+        let mut lo = u64::MAX;
+        let mut hi = 0;
+        for (i, &t) in self.ticks.iter().enumerate() {
+            if i == RESOURCE {
+                continue;
+            }
+            let t = if i == bump { t + 1 } else { t };
+            lo = lo.min(t);
+            hi = hi.max(t);
+        }
+        hi - lo <= eps
+    }
+
+    /// Clients whose core state is Holding.
+    #[must_use]
+    pub fn believers(&self) -> usize {
+        self.nodes
+            .iter()
+            .skip(2)
+            .filter(|n| {
+                n.as_ref()
+                    .and_then(AnyNode::as_client)
+                    .is_some_and(|c| c.held_token().is_some())
+            })
+            .count()
+    }
+}
+
+/// The model: bounds, the protocol config in ticks.
+#[derive(Clone, Debug)]
+pub struct LeaseModel {
+    pub mc: ModelConfig,
+    pub cfg: Config,
+}
+
+pub const PROP_SINGLE_HOLDER: &str = "single-holder";
+pub const PROP_TOKEN_MONOTONIC: &str = "token-monotonic";
+pub const PROP_FENCED_WRITES: &str = "fenced-writes";
+pub const PROP_CONTAINMENT: &str = "lease-containment";
+pub const PROP_RENEWAL: &str = "renewal confirmed";
+pub const PROP_QUEUED: &str = "queued waiter granted";
+pub const PROP_TAKEOVER: &str = "takeover after expiry";
+pub const PROP_STALE_REJECTED: &str = "stale write rejected";
+pub const PROP_TWO_BELIEVERS: &str = "two clients believe at once";
+pub const PROP_ALL_SERVED: &str = "every client served (bounded liveness)";
+
+/// The safety properties and the oracle each reads.
+pub const SAFETY_PROPS: [(&str, OracleName); 4] = [
+    (PROP_SINGLE_HOLDER, OracleName::SingleHolder),
+    (PROP_TOKEN_MONOTONIC, OracleName::TokenMonotonic),
+    (PROP_FENCED_WRITES, OracleName::FencedWrites),
+    (PROP_CONTAINMENT, OracleName::LeaseContainment),
+];
+
+impl LeaseModel {
+    pub fn new(mc: ModelConfig) -> Result<LeaseModel, String> {
+        let cfg = mc.validate()?;
+        Ok(LeaseModel { mc, cfg })
+    }
+
+    fn n(&self) -> usize {
+        self.mc.clients + 2
+    }
+
+    /// Applies one action, returning the next state and the lines describing its outputs.
+    pub fn apply(&self, last: &State, action: &Action, log: bool) -> (State, Vec<String>) {
+        let mut s = last.clone();
+        let mut lines = Vec::new();
+        match *action {
+            Action::Tick(i) | Action::PauseTick(i) => {
+                let i = usize::from(i);
+                s.ticks[i] += 1;
+                if matches!(action, Action::PauseTick(_)) {
+                    s.pause_left -= 1;
+                } else if let Some(node) = s.nodes[i].as_mut() {
+                    let now = Nanos((s.ticks[i] + s.stepped[i]) * 1_000_000);
+                    if node.poll_timeout().is_some_and(|(t, _)| t <= now) {
+                        node.handle_timeout(now);
+                        self.drain(&mut s, i, &mut lines, log);
+                    }
+                }
+            }
+            Action::StepClock(i) => {
+                let i = usize::from(i);
+                s.stepped[i] += 2;
+                s.step_left -= 1;
+            }
+            Action::Deliver(ref env) => {
+                let to = usize::from(env.to);
+                if !self.mc.duplicating {
+                    let c = s
+                        .net
+                        .get_mut(env)
+                        .expect("deliverable envelope is in flight");
+                    *c -= 1;
+                    if *c == 0 {
+                        s.net.remove(env);
+                    }
+                }
+                let now = s.local(to);
+                let node = s.nodes[to].as_mut().expect("deliver only to a live node");
+                node.handle_message(now, NodeId(u32::from(env.from)), env.msg.clone());
+                self.drain(&mut s, to, &mut lines, log);
+            }
+            Action::Jitter(i, ppm) => {
+                let i = usize::from(i);
+                s.jitter[i] = false;
+                let now = s.local(i);
+                if let Some(node) = s.nodes[i].as_mut() {
+                    node.handle_jitter(now, Jitter { ppm });
+                }
+                self.drain(&mut s, i, &mut lines, log);
+            }
+            Action::CrashServer => {
+                s.nodes[SERVER] = None;
+                s.crashes_left -= 1;
+            }
+            Action::RecoverServer => {
+                s.server_boots += 1;
+                let id = Identity {
+                    node: NodeId(0),
+                    incarnation: s.server_boots,
+                };
+                let now = s.local(SERVER);
+                s.nodes[SERVER] = Some(AnyNode::restore(
+                    RoleKind::Server,
+                    &self.cfg,
+                    id,
+                    &s.server_disk,
+                    now,
+                ));
+                self.drain(&mut s, SERVER, &mut lines, log);
+            }
+        }
+        (s, lines)
+    }
+
+    /// Drains a node's outputs into the state: the network, the server's disk, jitter
+    /// requests, and the oracles (stamped with the server's clock).
+    fn drain(&self, s: &mut State, i: usize, lines: &mut Vec<String>, log: bool) {
+        let server_now = s.local(SERVER);
+        let mut found = Vec::new();
+        while let Some(out) = s.nodes[i].as_mut().and_then(Machine::poll_output) {
+            if log {
+                lines.push(match &out {
+                    Output::Send { to, msg } => format!("send {msg:?} to {to}"),
+                    Output::Persist(op) => format!("persist {op:?}"),
+                    Output::NeedJitter => "needs a jitter draw".into(),
+                    Output::Event(e) => format!("event {}", e.kind()),
+                });
+            }
+            match out {
+                Output::Send { to, msg } => {
+                    let (from, to) = (i as u8, to.0 as u8);
+                    let on_link: u32 = s
+                        .net
+                        .iter()
+                        .filter(|(e, _)| e.from == from && e.to == to)
+                        .map(|(_, &c)| u32::from(c))
+                        .sum();
+                    if on_link >= u32::from(self.mc.link_capacity) {
+                        if log {
+                            lines.push("  (lost: the link is at capacity)".into());
+                        }
+                        continue;
+                    }
+                    let c = s.net.entry(Envelope { from, to, msg }).or_insert(0);
+                    *c = if self.mc.duplicating { 1 } else { *c + 1 };
+                }
+                Output::Persist(op) => {
+                    if i == SERVER {
+                        s.server_disk.apply(op);
+                    }
+                }
+                // A one-point backoff window makes every draw equal: answer at once.
+                Output::NeedJitter if self.cfg.backoff_base_ns == self.cfg.backoff_max_ns => {
+                    let now = s.local(i);
+                    if let Some(node) = s.nodes[i].as_mut() {
+                        node.handle_jitter(now, Jitter { ppm: 0 });
+                    }
+                }
+                Output::NeedJitter => s.jitter[i] = true,
+                Output::Event(e) => {
+                    s.oracles.observe(server_now, &e, &mut found);
+                    s.seen |= coverage(&e, s.seen);
+                }
+            }
+        }
+        if log {
+            for v in &found {
+                lines.push(format!("VIOLATION {v}"));
+            }
+        }
+    }
+}
+
+/// The canonical representative under client permutations: the least of all renamings
+/// (all k! of them, so equal orbits always meet: unlike a sort, this is canonical).
+#[must_use]
+pub fn canonical(s: &State) -> State {
+    let k = s.nodes.len() - 2;
+    if k < 2 {
+        return s.clone();
+    }
+    let mut best: Option<State> = None;
+    for perm in permutations(k) {
+        let r = rename(s, &perm);
+        if best.as_ref().is_none_or(|b| r < *b) {
+            best = Some(r);
+        }
+    }
+    best.expect("at least one permutation")
+}
+
+fn coverage(e: &Event, seen_now: u32) -> u32 {
+    match *e {
+        Event::Adopted { first: false, .. } => seen::RENEWAL_CONFIRMED,
+        Event::Adopted {
+            first: true,
+            client,
+            ..
+        } => seen::CLIENT_HELD << (client.node.0 - 2),
+        Event::Granted { queued, .. } => {
+            let mut b = 0;
+            if queued {
+                b |= seen::QUEUED_WAITER_GRANTED;
+            }
+            if seen_now & seen::EXPIRED != 0 {
+                b |= seen::TAKEOVER_AFTER_EXPIRY;
+            }
+            b
+        }
+        Event::Expired { .. } => seen::EXPIRED,
+        Event::WriteRejected { .. } => seen::STALE_WRITE_REJECTED,
+        _ => 0,
+    }
+}
+
+/// Every permutation of `0..k` (k ≤ 3).
+fn permutations(k: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![vec![]];
+    for _ in 0..k {
+        let mut next = Vec::new();
+        for p in &out {
+            for x in 0..k {
+                if !p.contains(&x) {
+                    let mut q = p.clone();
+                    q.push(x);
+                    next.push(q);
+                }
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// Renames client `i` to client `perm[i]` everywhere in the state.
+fn rename(s: &State, perm: &[usize]) -> State {
+    let f = |n: NodeId| {
+        let i = n.0 as usize;
+        if i >= 2 && i - 2 < perm.len() {
+            NodeId((perm[i - 2] + 2) as u32)
+        } else {
+            n
+        }
+    };
+    let idx = |i: usize| f(NodeId(i as u32)).0 as usize;
+    let n = s.nodes.len();
+    let mut ticks = s.ticks.clone();
+    let mut stepped = s.stepped.clone();
+    let mut nodes = s.nodes.clone();
+    let mut jitter = s.jitter.clone();
+    let mut seen = s.seen & (seen::CLIENT_HELD - 1);
+    for i in 2..n {
+        let j = idx(i);
+        ticks[j] = s.ticks[i];
+        stepped[j] = s.stepped[i];
+        nodes[j] = s.nodes[i].as_ref().map(|c| c.remap_nodes(&f));
+        jitter[j] = s.jitter[i];
+        if s.seen & (seen::CLIENT_HELD << (i - 2)) != 0 {
+            seen |= seen::CLIENT_HELD << (j - 2);
+        }
+    }
+    nodes[SERVER] = s.nodes[SERVER].as_ref().map(|x| x.remap_nodes(&f));
+    nodes[RESOURCE] = s.nodes[RESOURCE].as_ref().map(|x| x.remap_nodes(&f));
+    let net = s
+        .net
+        .iter()
+        .map(|(e, c)| {
+            (
+                Envelope {
+                    from: idx(usize::from(e.from)) as u8,
+                    to: idx(usize::from(e.to)) as u8,
+                    msg: e.msg.remap_nodes(&f),
+                },
+                *c,
+            )
+        })
+        .collect();
+    State {
+        ticks,
+        stepped,
+        nodes,
+        server_disk: s.server_disk.clone(),
+        server_boots: s.server_boots,
+        net,
+        jitter,
+        pause_left: s.pause_left,
+        crashes_left: s.crashes_left,
+        step_left: s.step_left,
+        oracles: s.oracles.remap_nodes(&f),
+        seen,
+    }
+}
+
+impl Model for LeaseModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let n = self.n();
+        let mut s = State {
+            ticks: vec![0; n],
+            stepped: vec![0; n],
+            nodes: vec![None; n],
+            server_disk: Disk::default(),
+            server_boots: 0,
+            net: BTreeMap::new(),
+            jitter: vec![false; n],
+            pause_left: if self.mc.pauses { PAUSE_BUDGET } else { 0 },
+            crashes_left: self.mc.crashes,
+            step_left: u8::from(self.mc.clock_step),
+            oracles: SafetyOracles::new(),
+            seen: 0,
+        };
+        let mut lines = Vec::new();
+        for i in 0..n {
+            let kind = match i {
+                SERVER => RoleKind::Server,
+                RESOURCE => RoleKind::Resource,
+                _ => RoleKind::Client,
+            };
+            let id = Identity {
+                node: NodeId(i as u32),
+                incarnation: 0,
+            };
+            s.nodes[i] = Some(AnyNode::restore(
+                kind,
+                &self.cfg,
+                id,
+                &Disk::default(),
+                s.local(i),
+            ));
+            self.drain(&mut s, i, &mut lines, false);
+        }
+        vec![s]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let eps = self.mc.spread;
+        for i in 0..self.n() {
+            if i == RESOURCE || s.ticks[i] >= self.mc.max_time || !s.spread_ok(i, eps) {
+                continue;
+            }
+            actions.push(Action::Tick(i as u8));
+            // A pause only differs from a tick when a deadline would fire.
+            if i >= 2 && s.pause_left > 0 {
+                let now = Nanos((s.ticks[i] + 1 + s.stepped[i]) * 1_000_000);
+                let due = s.nodes[i]
+                    .as_ref()
+                    .and_then(Machine::poll_timeout)
+                    .is_some_and(|(t, _)| t <= now);
+                if due {
+                    actions.push(Action::PauseTick(i as u8));
+                }
+            }
+        }
+        for env in s.net.keys() {
+            if s.nodes[usize::from(env.to)].is_some() {
+                actions.push(Action::Deliver(env.clone()));
+            }
+        }
+        for (i, &j) in s.jitter.iter().enumerate() {
+            if j {
+                actions.push(Action::Jitter(i as u8, 0));
+                actions.push(Action::Jitter(i as u8, Jitter::MAX_PPM));
+            }
+        }
+        if s.nodes[SERVER].is_some() {
+            if s.crashes_left > 0 {
+                actions.push(Action::CrashServer);
+            }
+        } else {
+            actions.push(Action::RecoverServer);
+        }
+        if s.step_left > 0 {
+            for i in 2..self.n() {
+                actions.push(Action::StepClock(i as u8));
+            }
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        Some(self.apply(last, &action, false).0)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let mut p = vec![
+            Property::always(PROP_SINGLE_HOLDER, |_, s: &State| {
+                !s.oracles.tripped(OracleName::SingleHolder)
+            }),
+            Property::always(PROP_TOKEN_MONOTONIC, |_, s: &State| {
+                !s.oracles.tripped(OracleName::TokenMonotonic)
+            }),
+            Property::always(PROP_FENCED_WRITES, |_, s: &State| {
+                !s.oracles.tripped(OracleName::FencedWrites)
+            }),
+            Property::always(PROP_CONTAINMENT, |_, s: &State| {
+                !s.oracles.tripped(OracleName::LeaseContainment)
+            }),
+            Property::sometimes(PROP_RENEWAL, |_, s: &State| {
+                s.seen & seen::RENEWAL_CONFIRMED != 0
+            }),
+            Property::sometimes(PROP_QUEUED, |_, s: &State| {
+                s.seen & seen::QUEUED_WAITER_GRANTED != 0
+            }),
+            Property::sometimes(PROP_TAKEOVER, |_, s: &State| {
+                s.seen & seen::TAKEOVER_AFTER_EXPIRY != 0
+            }),
+            Property::sometimes(PROP_STALE_REJECTED, |_, s: &State| {
+                s.seen & seen::STALE_WRITE_REJECTED != 0
+            }),
+            Property::sometimes(PROP_TWO_BELIEVERS, |_, s: &State| s.believers() >= 2),
+        ];
+        p.push(Property::sometimes(
+            PROP_ALL_SERVED,
+            |m: &LeaseModel, s: &State| {
+                let all = (0..m.mc.clients).fold(0, |b, i| b | (seen::CLIENT_HELD << i));
+                s.seen & all == all
+            },
+        ));
+        p
+    }
+
+    fn format_action(&self, a: &Action) -> String {
+        let name = |i: u8| match usize::from(i) {
+            SERVER => "server".to_string(),
+            RESOURCE => "resource".to_string(),
+            c => format!("client-{}", c - 2),
+        };
+        match a {
+            Action::Tick(i) => format!("tick {}", name(*i)),
+            Action::PauseTick(i) => format!("tick {} (paused: no timers fire)", name(*i)),
+            Action::Deliver(e) => format!("deliver {:?} {} -> {}", e.msg, name(e.from), name(e.to)),
+            Action::Jitter(i, ppm) => format!("jitter {ppm} ppm to {}", name(*i)),
+            Action::CrashServer => "crash the server".into(),
+            Action::RecoverServer => "recover the server".into(),
+            Action::StepClock(i) => format!("step {}'s clock forward 2 ticks", name(*i)),
+        }
+    }
+}
+
+impl fmt::Display for ModelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} clients, variant {}, max-time {} ticks, spread ε={}, pauses {}, {} server crash(es), {} network{}",
+            self.clients,
+            self.variant,
+            self.max_time,
+            self.spread,
+            if self.pauses { "on" } else { "off" },
+            self.crashes,
+            if self.duplicating { "duplicating" } else { "non-duplicating" },
+            if self.clock_step { ", one client clock step" } else { "" }
+        )
+    }
+}

@@ -1,0 +1,174 @@
+//! Running the checker and reporting what it found: counts, speed, each property's verdict,
+//! and a short counterexample (the checker stops at the first failure) with one line per
+//! step: the step number, each node's local time, the action, the outputs it caused.
+
+use crate::{canonical, Action, LeaseModel, State, SAFETY_PROPS};
+use serde::Serialize;
+use stateright::{Checker, HasDiscoveries, Model};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug)]
+pub struct CheckOptions {
+    pub threads: usize,
+    pub symmetry: bool,
+    pub bfs: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepLine {
+    pub step: usize,
+    /// Local clock of the server and each client, in ticks.
+    pub clocks: BTreeMap<String, u64>,
+    pub action: String,
+    pub outputs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PropertyReport {
+    /// `always` or `sometimes`.
+    pub expectation: &'static str,
+    /// For `always`: no counterexample. For `sometimes`: an example was reached.
+    pub holds: bool,
+    pub trace: Vec<StepLine>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub model: String,
+    pub states: usize,
+    pub unique: usize,
+    pub depth: usize,
+    pub seconds: f64,
+    pub states_per_sec: f64,
+    /// False when stopped early (Ctrl-C or the first failure).
+    pub complete: bool,
+    pub properties: BTreeMap<&'static str, PropertyReport>,
+}
+
+impl CheckReport {
+    /// True when a safety property has a counterexample.
+    #[must_use]
+    pub fn safety_failed(&self) -> bool {
+        SAFETY_PROPS
+            .iter()
+            .any(|(p, _)| self.properties.get(p).is_some_and(|r| !r.holds))
+    }
+}
+
+fn node_names(m: &LeaseModel) -> Vec<(usize, String)> {
+    let mut v = vec![(0, "server".to_string())];
+    v.extend((0..m.mc.clients).map(|c| (c + 2, format!("client-{c}"))));
+    v
+}
+
+/// Re-runs a path's actions to print what each step caused.
+#[must_use]
+pub fn explain(m: &LeaseModel, path: Vec<(State, Option<Action>)>) -> Vec<StepLine> {
+    let names = node_names(m);
+    let mut out = Vec::new();
+    for (i, (state, action)) in path.into_iter().enumerate() {
+        let Some(action) = action else { break };
+        let (next, outputs) = m.apply(&state, &action, true);
+        out.push(StepLine {
+            step: i + 1,
+            clocks: names
+                .iter()
+                .map(|(idx, n)| (n.clone(), next.ticks[*idx] + next.stepped[*idx]))
+                .collect(),
+            action: m.format_action(&action),
+            outputs,
+        });
+    }
+    out
+}
+
+/// Drives a spawned checker to the end (or until `stop()`), reporting progress.
+#[allow(clippy::disallowed_methods)] // the checker's wall time is a measurement, not an input
+pub fn drive<C: Checker<LeaseModel>>(
+    checker: C,
+    progress: &dyn Fn(usize, usize),
+    stop: &dyn Fn() -> bool,
+) -> CheckReport {
+    let started = std::time::Instant::now();
+    let mut stopped = false;
+    while !checker.is_done() {
+        if stop() {
+            stopped = true;
+            break;
+        }
+        progress(checker.state_count(), checker.unique_state_count());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let m = checker.model();
+    let mut properties = BTreeMap::new();
+    for p in m.properties() {
+        let path = checker.discovery(p.name);
+        let (expectation, holds) = match p.expectation {
+            stateright::Expectation::Always => ("always", path.is_none()),
+            stateright::Expectation::Sometimes => ("sometimes", path.is_some()),
+            stateright::Expectation::Eventually => ("eventually", path.is_none()),
+        };
+        let trace = match (&path, expectation) {
+            (Some(path), "always") => explain(m, path.clone().into_vec()),
+            _ => Vec::new(),
+        };
+        properties.insert(
+            p.name,
+            PropertyReport {
+                expectation,
+                holds,
+                trace,
+            },
+        );
+    }
+    let states = checker.state_count();
+    let report = CheckReport {
+        model: m.mc.to_string(),
+        states,
+        unique: checker.unique_state_count(),
+        depth: checker.max_depth(),
+        seconds,
+        states_per_sec: if seconds > 0.0 {
+            states as f64 / seconds
+        } else {
+            0.0
+        },
+        complete: false,
+        properties,
+    };
+    let failed = report.safety_failed();
+    CheckReport {
+        complete: !stopped && !failed,
+        ..report
+    }
+}
+
+/// Checks a model to completion (or to the first failure), single call.
+pub fn check(
+    m: LeaseModel,
+    opts: CheckOptions,
+    progress: &dyn Fn(usize, usize),
+    stop: &dyn Fn() -> bool,
+) -> Result<CheckReport, String> {
+    if opts.bfs && opts.symmetry {
+        return Err(
+            "--bfs with --symmetry: stateright ignores symmetry under BFS; use --dfs, or \
+             --no-symmetry"
+                .into(),
+        );
+    }
+    let mut b = m
+        .checker()
+        .threads(opts.threads.max(1))
+        .finish_when(HasDiscoveries::AnyFailures);
+    if opts.symmetry {
+        b = b.symmetry_fn(canonical);
+    }
+    Ok(if opts.bfs {
+        drive(b.spawn_bfs(), progress, stop)
+    } else {
+        drive(b.spawn_dfs(), progress, stop)
+    })
+}
