@@ -217,25 +217,24 @@ impl LockServer {
         }
     }
 
-    /// Returns true when the request is new; answers repeats from the record; drops late ones.
-    fn fresh_request(&mut self, node: NodeId, key: Key, id: ReqId) -> bool {
+    /// The sender of a new request; repeats are answered from the record, late ones dropped.
+    fn new_request(&mut self, node: NodeId, key: Key, id: ReqId) -> Option<Identity> {
         match self.seen(node, key, id) {
-            Seen::New => true,
-            Seen::Late => false,
+            Seen::New => Some(Identity {
+                node,
+                incarnation: id.incarnation,
+            }),
+            Seen::Late => None,
             Seen::Repeat(answer) => {
                 self.send(node, answer);
-                false
+                None
             }
         }
     }
 
     fn on_acquire(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId) {
-        if !self.fresh_request(from, key, id) {
+        let Some(client) = self.new_request(from, key, id) else {
             return;
-        }
-        let client = Identity {
-            node: from,
-            incarnation: id.incarnation,
         };
         let ttl = self.cfg.ttl_ns;
         let ks = self.keys.entry(key).or_default();
@@ -296,12 +295,8 @@ impl LockServer {
     }
 
     fn on_renew(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId, token: Token) {
-        if !self.fresh_request(from, key, id) {
+        let Some(client) = self.new_request(from, key, id) else {
             return;
-        }
-        let client = Identity {
-            node: from,
-            incarnation: id.incarnation,
         };
         let ttl = self.cfg.ttl_ns;
         let holder = self
@@ -336,12 +331,8 @@ impl LockServer {
     }
 
     fn on_release(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId, token: Token) {
-        if !self.fresh_request(from, key, id) {
+        let Some(by) = self.new_request(from, key, id) else {
             return;
-        }
-        let by = Identity {
-            node: from,
-            incarnation: id.incarnation,
         };
         let any_release_frees = self.cfg.variant == Variant::ReleaseByNonOwner;
         let ks = self.keys.entry(key).or_default();

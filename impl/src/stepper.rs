@@ -234,8 +234,14 @@ impl Stepper {
 
     /// Puts a message on the wire as if the network had kept a copy (a late duplicate).
     pub fn inject(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        self.put_on_wire(from, to, msg, 0);
+    }
+
+    /// A message enters the network; with automatic delivery it arrives after the latency
+    /// plus `extra_ns`.
+    fn put_on_wire(&mut self, from: NodeId, to: NodeId, msg: Msg, extra_ns: u64) {
         let seq = self.bump_seq();
-        let deliver_at = self.latency_ns.map(|l| self.true_ns + l);
+        let deliver_at = self.latency_ns.map(|l| self.true_ns + l + extra_ns);
         self.inflight.push(Flight {
             from,
             to,
@@ -419,15 +425,7 @@ impl Stepper {
                         .filter(|(a, b, _)| *a == from && *b == to)
                         .map(|e| e.2)
                         .sum();
-                    let deliver_at = self.latency_ns.map(|l| self.true_ns + l + extra);
-                    let seq = self.bump_seq();
-                    self.inflight.push(Flight {
-                        from,
-                        to,
-                        msg,
-                        deliver_at,
-                        seq,
-                    });
+                    self.put_on_wire(from, to, msg, extra);
                 }
                 Output::Persist(op) => self.disks[i].apply(op),
                 Output::NeedJitter => {
