@@ -259,3 +259,39 @@ fn same_schedule_same_log() {
     };
     assert_eq!(run(), run());
 }
+
+/// Regression (found by proptest): with replies slower than a renewal period, a client's
+/// belief lapses, a renewal reply for the old attempt arrives, and the client gives that
+/// grant back. The oracle must count that Release as its owner releasing it, or the next
+/// grant looks like a second live holder.
+#[test]
+fn releasing_an_old_attempt_grant_ends_it_for_the_oracle() {
+    let p = ProtocolConfig {
+        ttl_ms: 1_000,
+        renew_interval_ms: 300,
+        drift_ppm_max: 1_000,
+        safety_margin_ms: 0,
+        fresh_window_ms: 400,
+        requeue_interval_ms: 100,
+        backoff_base_ms: 100,
+        backoff_max_ms: 800,
+        hold_ms: 1_500,
+        write_interval_ms: 200,
+        think_ms: 200,
+        queue_capacity: 8,
+        variant: Variant::Correct,
+    };
+    let mut s = Stepper::new(p.validate().unwrap(), 1, &[], Some(350));
+    s.run_for_ms(20_000);
+    assert_safe(&s);
+    // An old-attempt give-back: a Release sent for a token while the client's last
+    // decision about that token was not "done".
+    let gave_back = s.log.iter().enumerate().any(|(i, l)| match l.event {
+        Event::ReleaseSent { token, .. } => !s.log[..i]
+            .iter()
+            .any(|m| matches!(m.event, Event::ReleaseDecided { token: t, .. } if t == token)),
+        _ => false,
+    });
+    assert!(gave_back, "the run must exercise the old-attempt release");
+    assert!(s.events("granted").count() + s.events("queued-waiter-granted").count() >= 2);
+}
