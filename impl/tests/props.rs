@@ -2,29 +2,14 @@
 //! duplication, pauses, server and client crashes, clock rates within ±ρ) the correct
 //! protocol never trips a safety oracle.
 
+mod common;
+
 use leaseproof_impl::stepper::{Step, Stepper};
 use leaseproof_impl::*;
 use proptest::prelude::*;
 
-/// Short timings, so expiries, renewals and hand-overs all happen within a schedule.
 fn tight(variant: Variant) -> Config {
-    ProtocolConfig {
-        ttl_ms: 1_000,
-        renew_interval_ms: 300,
-        drift_ppm_max: 1_000,
-        safety_margin_ms: 0,
-        fresh_window_ms: 400,
-        requeue_interval_ms: 100,
-        backoff_base_ms: 100,
-        backoff_max_ms: 800,
-        hold_ms: 1_500,
-        write_interval_ms: 200,
-        think_ms: 200,
-        queue_capacity: 8,
-        variant,
-    }
-    .validate()
-    .unwrap()
+    common::tight(variant).validate().unwrap()
 }
 
 fn step() -> impl Strategy<Value = Step> {

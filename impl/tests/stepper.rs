@@ -1,5 +1,7 @@
 //! Whole-cluster runs in the in-memory stepper: server, clients and resource together.
 
+mod common;
+
 use leaseproof_impl::oracle::OracleName;
 use leaseproof_impl::stepper::{client_node, Stepper, RESOURCE, SERVER};
 use leaseproof_impl::*;
@@ -266,21 +268,7 @@ fn same_schedule_same_log() {
 /// grant looks like a second live holder.
 #[test]
 fn releasing_an_old_attempt_grant_ends_it_for_the_oracle() {
-    let p = ProtocolConfig {
-        ttl_ms: 1_000,
-        renew_interval_ms: 300,
-        drift_ppm_max: 1_000,
-        safety_margin_ms: 0,
-        fresh_window_ms: 400,
-        requeue_interval_ms: 100,
-        backoff_base_ms: 100,
-        backoff_max_ms: 800,
-        hold_ms: 1_500,
-        write_interval_ms: 200,
-        think_ms: 200,
-        queue_capacity: 8,
-        variant: Variant::Correct,
-    };
+    let p = common::tight(Variant::Correct);
     let mut s = Stepper::new(p.validate().unwrap(), 1, &[], Some(350));
     s.run_for_ms(20_000);
     assert_safe(&s);
