@@ -8,6 +8,7 @@ mod report;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use leaseproof_model::ModelConfig;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::scenario::{discover, Scenario};
 use leaseproof_sim::verdict::{self, judge, run_many, worst, ScenarioReport, EXIT_OK, EXIT_USAGE};
@@ -68,25 +69,34 @@ enum Command {
 #[derive(clap::Args, Clone)]
 struct ModelArgs {
     /// Clients in the model (at most 3).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ModelConfig::default().clients)]
     clients: usize,
     /// A known-bug variant: correct, no-fencing, volatile-counter, anchor-at-receipt,
     /// drift-ignored, late-reply-adopted, release-by-non-owner, no-restart-grace.
     #[arg(long, default_value = "correct")]
     variant: String,
-    /// No clock ticks past this (at most 24; the default 3 is what completes quickly).
-    #[arg(long, default_value_t = 3)]
+    /// Global time stops at this many ticks (1 tick = 1 ms of the model's protocol config).
+    #[arg(long, default_value_t = ModelConfig::default().max_time)]
     max_time: u64,
     /// ε: the largest spread between any two clocks, in ticks (at most 2).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = ModelConfig::default().spread)]
     spread: u64,
+    /// How many times one clock may run a tick ahead of the others (drift within ε).
+    #[arg(long, default_value_t = ModelConfig::default().drift_moves)]
+    drift_moves: u8,
+    /// A message is delivered within this many ticks or lost.
+    #[arg(long, default_value_t = ModelConfig::default().max_delay)]
+    max_delay: u8,
+    /// How many messages the network may lose in one run.
+    #[arg(long, default_value_t = ModelConfig::default().losses)]
+    losses: u8,
     /// Client GC pauses on (default) or off.
     #[arg(long, overrides_with = "no_pauses")]
     pauses: bool,
     #[arg(long)]
     no_pauses: bool,
     /// Server crashes (at most 2).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = ModelConfig::default().crashes)]
     crashes: u8,
     /// A duplicating network (small configs only).
     #[arg(long)]
@@ -95,15 +105,35 @@ struct ModelArgs {
     #[arg(long)]
     clock_step: bool,
     /// At most this many messages in flight per link (a send beyond it is lost).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ModelConfig::default().link_capacity)]
     link_capacity: u8,
 }
 
 impl ModelArgs {
-    fn config(&self) -> anyhow::Result<leaseproof_model::ModelConfig> {
+    /// The pinned model defaults (what `check` with no flags runs).
+    fn defaults() -> ModelArgs {
+        let d = ModelConfig::default();
+        ModelArgs {
+            clients: d.clients,
+            variant: d.variant.name().into(),
+            max_time: d.max_time,
+            spread: d.spread,
+            drift_moves: d.drift_moves,
+            max_delay: d.max_delay,
+            losses: d.losses,
+            pauses: d.pauses,
+            no_pauses: !d.pauses,
+            crashes: d.crashes,
+            duplicating: d.duplicating,
+            clock_step: d.clock_step,
+            link_capacity: d.link_capacity,
+        }
+    }
+
+    fn config(&self) -> anyhow::Result<ModelConfig> {
         let variant = leaseproof_impl::Variant::parse(&self.variant)
             .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
-        Ok(leaseproof_model::ModelConfig {
+        Ok(ModelConfig {
             clients: self.clients,
             variant,
             max_time: self.max_time,
@@ -112,6 +142,9 @@ impl ModelArgs {
             crashes: self.crashes,
             duplicating: self.duplicating,
             clock_step: self.clock_step,
+            drift_moves: self.drift_moves,
+            max_delay: self.max_delay,
+            losses: self.losses,
             link_capacity: self.link_capacity,
         })
     }
@@ -224,18 +257,7 @@ fn main_job() -> anyhow::Result<u8> {
     })?;
     eprintln!("model check (defaults):");
     let model = check(&CheckArgs {
-        model: ModelArgs {
-            clients: 2,
-            variant: "correct".into(),
-            max_time: 3,
-            spread: 1,
-            pauses: true,
-            no_pauses: false,
-            crashes: 1,
-            duplicating: false,
-            clock_step: false,
-            link_capacity: 2,
-        },
+        model: ModelArgs::defaults(),
         symmetry: true,
         no_symmetry: false,
         threads: None,

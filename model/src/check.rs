@@ -74,7 +74,7 @@ pub fn explain(m: &LeaseModel, path: Vec<(State, Option<Action>)>) -> Vec<StepLi
             step: i + 1,
             clocks: names
                 .iter()
-                .map(|(idx, n)| (n.clone(), next.ticks[*idx] + next.stepped[*idx]))
+                .map(|(idx, n)| (n.clone(), next.local_ticks(*idx)))
                 .collect(),
             action: m.format_action(&action),
             outputs,

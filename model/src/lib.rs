@@ -8,14 +8,23 @@
 //! ## Time
 //!
 //! stateright's actor timers are untimed (any armed timer may fire at any step), so a lease
-//! that is only safe under a drift bound would always look broken. The model owns time: the
-//! server and every client have a local clock in whole ticks (1 tick = 1 ms of the
-//! protocol's config). `Tick(n)` advances node `n`'s clock by one and, unless the node is
-//! paused, fires its due deadlines in the same step. A tick is enabled only while the spread
-//! between the clocks (max − min) stays within ε (`--spread`), and only below `max_time`.
-//! The server's clock runs on while it is down. The client's validity span is set directly
-//! to `L = ttl − 2ε` ticks, so the correct client absorbs the spread with no margin, and the
-//! drift-ignored variant (B5, `L = ttl`) breaks. Validity is strict (`now < valid_until`).
+//! that is only safe under a drift bound would always look broken. The model owns time: one
+//! global tick counter `now` (1 tick = 1 ms of the protocol's config), and each clocked node
+//! (the server and every client) reads `now + offset + stepped`. `Tick` advances every clock
+//! by one; `Fast(n)` advances node `n`'s clock alone (its clock ran fast), within a budget of
+//! such moves (`--drift-moves`) and only while the spread between any two clocks stays
+//! within ε (`--spread`). Offsets are normalised so the slowest clock has offset 0, and
+//! `now` stops at `max_time`. The server's clock runs on while it is down.
+//!
+//! Timers are **urgent**: `Tick` is disabled while a live node has a due deadline; `Fire(n)`
+//! handles it first. A late timer is what a GC pause is, so the only way to let time run
+//! past a due client deadline is `PauseTick`, which spends the pause budget (one tick per
+//! late client). Urgency is what keeps the state space small: a node's clock and its timers
+//! cannot drift apart except through a pause, which is a fault the model counts.
+//!
+//! The client's validity span is set directly to `L = ttl − 2ε` ticks, so the correct client
+//! absorbs the spread with no margin, and the drift-ignored variant (B5, `L = ttl`) breaks.
+//! Validity is strict (`now < valid_until`).
 //!
 //! Why `2ε`: when the server receives a request its clock reads at least the client's send
 //! time minus ε, so the grant expires no earlier than `t_sent − ε + ttl` on the server's
@@ -27,13 +36,15 @@
 //! - delivery of any in-flight message, in any order, from an unordered multiset (loss is an
 //!   unbounded delay, so there is no separate loss action); with `duplicating`, a delivered
 //!   message stays in flight and can be delivered again (small configs only);
-//! - a client GC pause: `PauseTick(c)` advances the client's clock without firing its
-//!   deadlines (its clock runs on while it takes no steps), within a budget of ticks;
+//! - a client GC pause: `PauseTick` lets time run while clients' deadlines are due, without
+//!   firing them, within a budget of ticks (the client's clock runs on while it takes no
+//!   steps; it may still take in a message before its late timer, as a resumed process does);
+//! - clock drift within ε: `Fast(n)`;
 //! - a server crash (losing everything but its disk) and its recovery;
 //! - an optional forward clock step of a client (it only shortens its belief).
 //!
 //! Jitter enters only through `handle_jitter`: when a client emits `NeedJitter` the model
-//! offers `Jitter(c, v)` for the smallest and the largest draw.
+//! offers `Jitter(c, v)` for the smallest and the largest draw (urgent, like a timer).
 //!
 //! ## Properties
 //!
@@ -79,6 +90,14 @@ pub struct ModelConfig {
     pub crashes: u8,
     pub duplicating: bool,
     pub clock_step: bool,
+    /// How many `Fast(n)` moves (one clock running one tick ahead) a run may take.
+    pub drift_moves: u8,
+    /// A message is delivered within this many ticks or lost (loss stays unbounded: any
+    /// message may be lost). A bound like `max_time`, reported with the result.
+    pub max_delay: u8,
+    /// How many messages the network may lose in one run (besides those sent to a server
+    /// that is down, which are always lost).
+    pub losses: u8,
     /// At most this many messages in flight on one link; a send beyond it is lost (loss is
     /// within the assumptions). A bound like `max_time`, reported with the result.
     pub link_capacity: u8,
@@ -97,6 +116,9 @@ impl Default for ModelConfig {
             crashes: 1,
             duplicating: false,
             clock_step: false,
+            drift_moves: 1,
+            max_delay: 1,
+            losses: 1,
             link_capacity: 2,
         }
     }
@@ -172,15 +194,26 @@ impl ModelConfig {
 pub struct Envelope {
     pub from: u8,
     pub to: u8,
+    /// Ticks in flight so far; at `max_delay` it must be delivered or lost before time moves.
+    pub age: u8,
     pub msg: Msg,
 }
 
 /// What can happen next.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
-    Tick(u8),
+    /// Every clock advances one tick (enabled only when no timer is due).
+    Tick,
+    /// Every clock advances one tick while the listed clients' due timers wait: they are
+    /// paused (a bit per client).
     PauseTick(u8),
+    /// A due timer of this node fires.
+    Fire(u8),
+    /// This node's clock runs one tick ahead of the others.
+    Fast(u8),
     Deliver(Envelope),
+    /// A message at its delay bound is lost.
+    Drop(Envelope),
     Jitter(u8, u32),
     CrashServer,
     RecoverServer,
@@ -201,8 +234,11 @@ pub mod seen {
 /// One state of the whole cluster.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct State {
-    /// Local clock of each node in ticks (index 0 the server, 1 the resource: unused).
-    pub ticks: Vec<u64>,
+    /// Global time in ticks: the slowest clock.
+    pub now: u64,
+    /// How far each node's clock runs ahead of `now` (index 0 the server, 1 the resource:
+    /// unused).
+    pub offset: Vec<u64>,
     /// Forward steps taken by each clock (not counted in the spread).
     pub stepped: Vec<u64>,
     /// `None` while the server is down.
@@ -215,6 +251,8 @@ pub struct State {
     pub pause_left: u8,
     pub crashes_left: u8,
     pub step_left: u8,
+    pub drift_left: u8,
+    pub loss_left: u8,
     pub oracles: SafetyOracles,
     pub seen: u32,
 }
@@ -224,7 +262,8 @@ pub struct State {
 // them is therefore a lower bound: reached means reached.
 impl Hash for State {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        self.ticks.hash(h);
+        self.now.hash(h);
+        self.offset.hash(h);
         self.stepped.hash(h);
         self.nodes.hash(h);
         self.server_disk.hash(h);
@@ -234,28 +273,67 @@ impl Hash for State {
         self.pause_left.hash(h);
         self.crashes_left.hash(h);
         self.step_left.hash(h);
+        self.drift_left.hash(h);
+        self.loss_left.hash(h);
         self.oracles.hash(h);
     }
 }
 
 impl State {
+    /// Node `i`'s local clock in ticks.
     #[must_use]
-    pub fn local(&self, i: usize) -> Nanos {
-        Nanos((self.ticks[i] + self.stepped[i]) * 1_000_000)
+    pub fn local_ticks(&self, i: usize) -> u64 {
+        self.now + self.offset[i] + self.stepped[i]
     }
 
-    fn spread_ok(&self, bump: usize, eps: u64) -> bool {
-        let mut lo = u64::MAX;
-        let mut hi = 0;
-        for (i, &t) in self.ticks.iter().enumerate() {
-            if i == RESOURCE {
-                continue;
-            }
-            let t = if i == bump { t + 1 } else { t };
-            lo = lo.min(t);
-            hi = hi.max(t);
+    #[must_use]
+    pub fn local(&self, i: usize) -> Nanos {
+        Nanos(self.local_ticks(i) * 1_000_000)
+    }
+
+    /// Whether node `i`'s next deadline is due on its clock.
+    fn due(&self, i: usize) -> bool {
+        let now = self.local(i);
+        self.nodes[i]
+            .as_ref()
+            .and_then(Machine::poll_timeout)
+            .is_some_and(|(t, _)| t <= now)
+    }
+
+    /// One tick of global time: every clock and every message's age advance.
+    fn advance(&mut self) {
+        self.now += 1;
+        let net = std::mem::take(&mut self.net);
+        for (mut e, c) in net {
+            e.age += 1;
+            *self.net.entry(e).or_insert(0) += c;
         }
-        hi - lo <= eps
+    }
+
+    /// Removes one copy of a message from the network.
+    fn take(&mut self, env: &Envelope) {
+        let c = self.net.get_mut(env).expect("the envelope is in flight");
+        *c -= 1;
+        if *c == 0 {
+            self.net.remove(env);
+        }
+    }
+
+    /// Keeps the slowest clock at offset 0 (equal situations, one state).
+    fn normalise(&mut self) {
+        let lo = self.clocked().map(|i| self.offset[i]).min().unwrap_or(0);
+        if lo > 0 {
+            for i in 0..self.offset.len() {
+                if i != RESOURCE {
+                    self.offset[i] -= lo;
+                }
+            }
+            self.now += lo;
+        }
+    }
+
+    fn clocked(&self) -> impl Iterator<Item = usize> {
+        (0..self.offset.len()).filter(|&i| i != RESOURCE)
     }
 
     /// Clients whose core state is Holding.
@@ -314,18 +392,29 @@ impl LeaseModel {
         let mut s = last.clone();
         let mut lines = Vec::new();
         match *action {
-            Action::Tick(i) | Action::PauseTick(i) => {
-                let i = usize::from(i);
-                s.ticks[i] += 1;
-                if matches!(action, Action::PauseTick(_)) {
-                    s.pause_left -= 1;
-                } else if let Some(node) = s.nodes[i].as_mut() {
-                    let now = Nanos((s.ticks[i] + s.stepped[i]) * 1_000_000);
-                    if node.poll_timeout().is_some_and(|(t, _)| t <= now) {
-                        node.handle_timeout(now);
-                        self.drain(&mut s, i, &mut lines, log);
-                    }
+            Action::Tick => s.advance(),
+            Action::PauseTick(late) => {
+                s.advance();
+                s.pause_left -= late.count_ones() as u8;
+            }
+            Action::Drop(ref env) => {
+                if s.nodes[usize::from(env.to)].is_some() {
+                    s.loss_left -= 1;
                 }
+                s.take(env);
+            }
+            Action::Fire(i) => {
+                let i = usize::from(i);
+                let now = s.local(i);
+                if let Some(node) = s.nodes[i].as_mut() {
+                    node.handle_timeout(now);
+                }
+                self.drain(&mut s, i, &mut lines, log);
+            }
+            Action::Fast(i) => {
+                s.offset[usize::from(i)] += 1;
+                s.drift_left -= 1;
+                s.normalise();
             }
             Action::StepClock(i) => {
                 let i = usize::from(i);
@@ -335,14 +424,7 @@ impl LeaseModel {
             Action::Deliver(ref env) => {
                 let to = usize::from(env.to);
                 if !self.mc.duplicating {
-                    let c = s
-                        .net
-                        .get_mut(env)
-                        .expect("deliverable envelope is in flight");
-                    *c -= 1;
-                    if *c == 0 {
-                        s.net.remove(env);
-                    }
+                    s.take(env);
                 }
                 let now = s.local(to);
                 let node = s.nodes[to].as_mut().expect("deliver only to a live node");
@@ -411,7 +493,18 @@ impl LeaseModel {
                         }
                         continue;
                     }
-                    let c = s.net.entry(Envelope { from, to, msg }).or_insert(0);
+                    // A write ack changes nothing at the client (its code ignores it), so
+                    // the model lets every ack be lost rather than carry it.
+                    if matches!(msg, Msg::WriteAck { .. }) {
+                        continue;
+                    }
+                    let env = Envelope {
+                        from,
+                        to,
+                        age: 0,
+                        msg,
+                    };
+                    let c = s.net.entry(env).or_insert(0);
                     *c = if self.mc.duplicating { 1 } else { *c + 1 };
                 }
                 Output::Persist(op) => {
@@ -514,14 +607,14 @@ fn rename(s: &State, perm: &[usize]) -> State {
     };
     let idx = |i: usize| f(NodeId(i as u32)).0 as usize;
     let n = s.nodes.len();
-    let mut ticks = s.ticks.clone();
+    let mut offset = s.offset.clone();
     let mut stepped = s.stepped.clone();
     let mut nodes = s.nodes.clone();
     let mut jitter = s.jitter.clone();
     let mut seen = s.seen & (seen::CLIENT_HELD - 1);
     for i in 2..n {
         let j = idx(i);
-        ticks[j] = s.ticks[i];
+        offset[j] = s.offset[i];
         stepped[j] = s.stepped[i];
         nodes[j] = s.nodes[i].as_ref().map(|c| c.remap_nodes(&f));
         jitter[j] = s.jitter[i];
@@ -539,6 +632,7 @@ fn rename(s: &State, perm: &[usize]) -> State {
                 Envelope {
                     from: idx(usize::from(e.from)) as u8,
                     to: idx(usize::from(e.to)) as u8,
+                    age: e.age,
                     msg: e.msg.remap_nodes(&f),
                 },
                 *c,
@@ -546,7 +640,8 @@ fn rename(s: &State, perm: &[usize]) -> State {
         })
         .collect();
     State {
-        ticks,
+        now: s.now,
+        offset,
         stepped,
         nodes,
         server_disk: s.server_disk.clone(),
@@ -556,6 +651,8 @@ fn rename(s: &State, perm: &[usize]) -> State {
         pause_left: s.pause_left,
         crashes_left: s.crashes_left,
         step_left: s.step_left,
+        drift_left: s.drift_left,
+        loss_left: s.loss_left,
         oracles: s.oracles.remap_nodes(&f),
         seen,
     }
@@ -568,7 +665,8 @@ impl Model for LeaseModel {
     fn init_states(&self) -> Vec<State> {
         let n = self.n();
         let mut s = State {
-            ticks: vec![0; n],
+            now: 0,
+            offset: vec![0; n],
             stepped: vec![0; n],
             nodes: vec![None; n],
             server_disk: Disk::default(),
@@ -578,6 +676,8 @@ impl Model for LeaseModel {
             pause_left: if self.mc.pauses { PAUSE_BUDGET } else { 0 },
             crashes_left: self.mc.crashes,
             step_left: u8::from(self.mc.clock_step),
+            drift_left: self.mc.drift_moves,
+            loss_left: self.mc.losses,
             oracles: SafetyOracles::new(),
             seen: 0,
         };
@@ -605,21 +705,43 @@ impl Model for LeaseModel {
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
-        let eps = self.mc.spread;
-        for i in 0..self.n() {
-            if i == RESOURCE || s.ticks[i] >= self.mc.max_time || !s.spread_ok(i, eps) {
-                continue;
+        let mut late = 0u8;
+        let mut urgent = s.jitter.iter().any(|&j| j);
+        for env in s.net.keys() {
+            let dead = s.nodes[usize::from(env.to)].is_none();
+            if env.age >= self.mc.max_delay {
+                urgent = true;
             }
-            actions.push(Action::Tick(i as u8));
-            // A pause only differs from a tick when a deadline would fire.
-            if i >= 2 && s.pause_left > 0 {
-                let now = Nanos((s.ticks[i] + 1 + s.stepped[i]) * 1_000_000);
-                let due = s.nodes[i]
-                    .as_ref()
-                    .and_then(Machine::poll_timeout)
-                    .is_some_and(|(t, _)| t <= now);
-                if due {
-                    actions.push(Action::PauseTick(i as u8));
+            // Loss is decided at the delay bound (earlier or later looks the same).
+            if dead || (env.age >= self.mc.max_delay && s.loss_left > 0) {
+                actions.push(Action::Drop(env.clone()));
+            }
+        }
+        for i in s.clocked() {
+            if s.due(i) {
+                actions.push(Action::Fire(i as u8));
+                if i == SERVER {
+                    urgent = true;
+                } else {
+                    late |= 1 << (i - 2);
+                }
+            }
+        }
+        if s.now < self.mc.max_time && !urgent {
+            if late == 0 {
+                actions.push(Action::Tick);
+            } else if u32::from(s.pause_left) >= late.count_ones() {
+                actions.push(Action::PauseTick(late));
+            }
+        }
+        // Drift moves happen where a tick could: at a quiet moment, no timer due.
+        if s.drift_left > 0 && s.now < self.mc.max_time && !urgent && late == 0 {
+            for i in s.clocked() {
+                let after = |j: usize| s.offset[j] + u64::from(j == i);
+                let hi = s.clocked().map(after).max().unwrap_or(0);
+                let lo = s.clocked().map(after).min().unwrap_or(0);
+                if hi - lo <= self.mc.spread {
+                    actions.push(Action::Fast(i as u8));
                 }
             }
         }
@@ -697,9 +819,27 @@ impl Model for LeaseModel {
             c => format!("client-{}", c - 2),
         };
         match a {
-            Action::Tick(i) => format!("tick {}", name(*i)),
-            Action::PauseTick(i) => format!("tick {} (paused: no timers fire)", name(*i)),
-            Action::Deliver(e) => format!("deliver {:?} {} -> {}", e.msg, name(e.from), name(e.to)),
+            Action::Tick => "tick".into(),
+            Action::PauseTick(late) => {
+                let who: Vec<String> = (0..8u8)
+                    .filter(|b| late & (1 << b) != 0)
+                    .map(|b| name(b + 2))
+                    .collect();
+                format!(
+                    "tick while {} is paused (its due timer waits)",
+                    who.join(", ")
+                )
+            }
+            Action::Fire(i) => format!("{}'s timer fires", name(*i)),
+            Action::Fast(i) => format!("{}'s clock runs one tick ahead", name(*i)),
+            Action::Deliver(e) => format!(
+                "deliver {:?} {} -> {} (after {} ticks)",
+                e.msg,
+                name(e.from),
+                name(e.to),
+                e.age
+            ),
+            Action::Drop(e) => format!("lose {:?} {} -> {}", e.msg, name(e.from), name(e.to)),
             Action::Jitter(i, ppm) => format!("jitter {ppm} ppm to {}", name(*i)),
             Action::CrashServer => "crash the server".into(),
             Action::RecoverServer => "recover the server".into(),
