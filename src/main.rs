@@ -75,7 +75,8 @@ struct ModelArgs {
     /// drift-ignored, late-reply-adopted, release-by-non-owner, no-restart-grace.
     #[arg(long, default_value = "correct")]
     variant: String,
-    /// Global time stops at this many ticks (1 tick = 1 ms of the model's protocol config).
+    /// Global time stops at this many ticks (at most 24; 1 tick = 1 ms of the model's
+    /// protocol config).
     #[arg(long, default_value_t = ModelConfig::default().max_time)]
     max_time: u64,
     /// ε: the largest spread between any two clocks, in ticks (at most 2).

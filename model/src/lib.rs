@@ -33,9 +33,11 @@
 //!
 //! ## Faults, as actions
 //!
-//! - delivery of any in-flight message, in any order, from an unordered multiset (loss is an
-//!   unbounded delay, so there is no separate loss action); with `duplicating`, a delivered
-//!   message stays in flight and can be delivered again (small configs only);
+//! - delivery of any in-flight message, in any order, from an unordered multiset, within
+//!   `--max-delay` ticks; `Drop` loses a message at that bound, within a budget of
+//!   `--losses` (a message to a server that is down is always lost); write acks, which the
+//!   client ignores, are not carried; with `duplicating`, a delivered message stays in
+//!   flight and can be delivered again until its delay bound (small configs only);
 //! - a client GC pause: `PauseTick` lets time run while clients' deadlines are due, without
 //!   firing them, within a budget of ticks (the client's clock runs on while it takes no
 //!   steps; it may still take in a message before its late timer, as a resumed process does);
@@ -92,8 +94,7 @@ pub struct ModelConfig {
     pub clock_step: bool,
     /// How many `Fast(n)` moves (one clock running one tick ahead) a run may take.
     pub drift_moves: u8,
-    /// A message is delivered within this many ticks or lost (loss stays unbounded: any
-    /// message may be lost). A bound like `max_time`, reported with the result.
+    /// A message is delivered within this many ticks or lost. A bound like `max_time`.
     pub max_delay: u8,
     /// How many messages the network may lose in one run (besides those sent to a server
     /// that is down, which are always lost).
