@@ -38,6 +38,9 @@ pub struct SeedResult {
     pub trace_hash: u64,
     #[serde(skip)]
     pub trace: Option<Vec<TraceLine>>,
+    /// The structured timeline (with the trace).
+    #[serde(skip)]
+    pub timeline: Option<crate::timeline::Timeline>,
     pub panic: Option<String>,
     pub sim_ms: u64,
 }
@@ -95,6 +98,7 @@ pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResu
             metrics: RunMetrics::default(),
             trace_hash: 0,
             trace: None,
+            timeline: None,
             panic: Some(msg),
             sim_ms: 0,
         }
@@ -511,6 +515,7 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
         metrics: std::mem::take(&mut w.metrics),
         trace_hash: std::hash::Hasher::finish(&w.hash),
         trace: w.trace.take(),
+        timeline: w.timeline.take(),
         panic: None,
         sim_ms: true_now_ns() / 1_000_000,
     }

@@ -158,6 +158,6 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
         }
     }
     if let AnyNode::Client(c) = node {
-        lock(world).update_belief(idx, c.valid_until());
+        lock(world).update_belief(idx, c.valid_until(), c.held_token());
     }
 }

@@ -7,6 +7,7 @@
 use crate::clock::{true_now_ns, NodeClock};
 use crate::metrics::RunMetrics;
 use crate::scenario::{node_name, NodeIdx};
+use crate::timeline::Timeline;
 use leaseproof_impl::{
     liveness_bound_ns_for, BeliefOverlap, Config, Disk, Event, Identity, Key, Liveness, LossCause,
     Msg, Nanos, NodeId, SafetyOracles, Token, Violation,
@@ -88,6 +89,8 @@ pub struct World {
     pub metrics: RunMetrics,
     pub hash: Fnv,
     pub trace: Option<Vec<TraceLine>>,
+    /// The structured timeline (kept with the trace).
+    pub timeline: Option<Timeline>,
     pub net: NetKnobs,
     /// Ground truth of faults, for classifying causes.
     pub paused: Vec<bool>,
@@ -120,6 +123,7 @@ impl World {
             metrics: RunMetrics::default(),
             hash: Fnv::default(),
             trace: trace.then(Vec::new),
+            timeline: trace.then(|| Timeline::new(n)),
             net,
             paused: vec![false; n],
             down: vec![false; n],
@@ -198,6 +202,9 @@ impl World {
             };
             self.last_fault[idx].insert(k, t);
         }
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.fault(t, idx, label, &detail);
+        }
         self.line(t, idx, "fault", label, detail);
     }
 
@@ -214,6 +221,14 @@ impl World {
         }
         self.mix(t, idx, what, msg);
         peer.hash(&mut self.hash);
+        if let Some(tl) = self.timeline.as_mut() {
+            let key = format!("{msg:?}");
+            if what == "send" {
+                tl.send(t, idx, peer, msg.kind(), key);
+            } else {
+                tl.recv(t, idx, peer, msg.kind(), key);
+            }
+        }
         if self.trace.is_some() {
             let arrow = if what == "send" { "->" } else { "<-" };
             self.line(
@@ -232,9 +247,12 @@ impl World {
     }
 
     /// A client's belief changed: `until` is its validity end on its own clock.
-    pub fn update_belief(&mut self, idx: NodeIdx, until: Option<Nanos>) {
+    pub fn update_belief(&mut self, idx: NodeIdx, until: Option<Nanos>, token: Option<Token>) {
         let t = true_now_ns();
         let until_true = until.map(|u| self.clocks[idx].true_at(t, u));
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.belief(t, idx, token.map(|k| k.0), until_true);
+        }
         self.overlap
             .update(t, Key(0), NodeId(idx as u32), until_true);
     }
@@ -245,7 +263,7 @@ impl World {
         let t = true_now_ns();
         self.down[idx] = true;
         if idx >= 2 {
-            self.update_belief(idx, None);
+            self.update_belief(idx, None, None);
             for (&key, &(holder, token)) in &self.latest_grant {
                 if holder.node.0 as usize == idx && self.live_grants.contains(&(key, token)) {
                     let e = self.failover_from.entry(key).or_insert((t, token));
@@ -258,6 +276,9 @@ impl World {
         }
         if idx == 0 {
             self.end_all_grants(t);
+            if let Some(tl) = self.timeline.as_mut() {
+                tl.all_grants_ended(t, "server crashed");
+            }
         }
     }
 
@@ -284,6 +305,15 @@ impl World {
         let mut found = Vec::new();
         self.oracles.observe(server_now, event, &mut found);
         for violation in found {
+            if let Some(tl) = self.timeline.as_mut() {
+                let node = match violation {
+                    Violation::StaleTokenAccepted { .. }
+                    | Violation::TokenFromTwoClients { .. }
+                    | Violation::WriteOutsideLease { .. } => 1,
+                    _ => 0,
+                };
+                tl.violation(t, node, violation.oracle().name(), violation.to_string());
+            }
             self.found.push(Found {
                 true_ns: t,
                 violation,
@@ -294,6 +324,21 @@ impl World {
         self.mix(t, idx, "event", event);
         if self.trace.is_some() {
             self.line(t, idx, "event", event.kind(), format!("{event:?}"));
+        }
+        if let Some(tl) = self.timeline.as_mut() {
+            match *event {
+                Event::Granted { client, token, .. } => {
+                    tl.granted(t, client.node.0 as usize, token.0);
+                }
+                Event::Expired { token, .. } => tl.grant_ended(t, token.0, "expired"),
+                Event::ReleasedAtServer { token, .. } => tl.grant_ended(t, token.0, "released"),
+                Event::ServerBooted { restart: true, .. } => {
+                    tl.all_grants_ended(t, "server restarted");
+                }
+                Event::WriteAccepted { token, .. } => tl.write(t, token.0, true),
+                Event::WriteRejected { token, .. } => tl.write(t, token.0, false),
+                _ => {}
+            }
         }
         self.measure(t, idx, event);
     }
@@ -421,5 +466,8 @@ impl World {
             self.metrics.held_ns += t - s;
         }
         self.metrics.run_ns = t;
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.finish(t);
+        }
     }
 }

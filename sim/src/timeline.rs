@@ -1,0 +1,533 @@
+//! The structured timeline of one traced seed (what `replay` and the run report draw): lease
+//! intervals as the server saw them and as each client believed, messages, fault shading
+//! and the violations, all in true time. Recorded only when a run keeps its trace.
+
+use crate::scenario::{node_name, NodeIdx};
+use crate::svg::{esc, Svg};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A bar on a client's lane: a grant as the server saw it, or the client's belief.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bar {
+    pub node: NodeIdx,
+    pub token: u64,
+    pub start_ns: u64,
+    /// `None` while open; closed at the end of the run if still open.
+    pub end_ns: Option<u64>,
+    /// How it ended (expired, released, server restart, lost, crashed, run end).
+    pub how: String,
+}
+
+/// A message: sent at `sent_ns`, received at `recv_ns` (never, if lost).
+#[derive(Clone, Debug, Serialize)]
+pub struct Arrow {
+    pub from: NodeIdx,
+    pub to: NodeIdx,
+    pub kind: String,
+    pub sent_ns: u64,
+    pub recv_ns: Option<u64>,
+}
+
+/// A fault in force over an interval (pause, partition, crash) or at an instant (clock
+/// step, garbage frames: `end_ns == start_ns`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Shade {
+    pub node: NodeIdx,
+    pub label: String,
+    pub detail: String,
+    pub start_ns: u64,
+    pub end_ns: Option<u64>,
+}
+
+/// A point event: a write at the resource, or a violation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Mark {
+    pub node: NodeIdx,
+    pub t_ns: u64,
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timeline {
+    pub nodes: usize,
+    pub end_ns: u64,
+    pub grants: Vec<Bar>,
+    pub beliefs: Vec<Bar>,
+    pub messages: Vec<Arrow>,
+    pub faults: Vec<Shade>,
+    pub writes: Vec<Mark>,
+    pub violations: Vec<Mark>,
+    #[serde(skip)]
+    pending: BTreeMap<(NodeIdx, NodeIdx, String), Vec<usize>>,
+    #[serde(skip)]
+    belief_until: BTreeMap<NodeIdx, u64>,
+}
+
+/// Labels that open a fault interval, closed by `healed` / `restarted` or the final heal.
+const OPENS: [&str; 7] = [
+    "paused",
+    "partitioned",
+    "link-cut",
+    "split",
+    "server-crashed",
+    "resource-crashed",
+    "client-crashed",
+];
+
+impl Timeline {
+    #[must_use]
+    pub fn new(nodes: usize) -> Timeline {
+        Timeline {
+            nodes,
+            ..Timeline::default()
+        }
+    }
+
+    pub fn fault(&mut self, t: u64, node: NodeIdx, label: &str, detail: &str) {
+        if OPENS.contains(&label) {
+            self.faults.push(Shade {
+                node,
+                label: label.into(),
+                detail: detail.into(),
+                start_ns: t,
+                end_ns: None,
+            });
+        } else if label == "healed" {
+            if let Some(s) = self
+                .faults
+                .iter_mut()
+                .rev()
+                .find(|s| s.end_ns.is_none() && s.detail == detail)
+            {
+                s.end_ns = Some(t);
+            }
+        } else if label == "heal" {
+            for s in self.faults.iter_mut().filter(|s| s.end_ns.is_none()) {
+                s.end_ns = Some(t);
+            }
+        } else if label != "restarted" {
+            // Instantaneous: clock steps, garbage frames.
+            self.faults.push(Shade {
+                node,
+                label: label.into(),
+                detail: detail.into(),
+                start_ns: t,
+                end_ns: Some(t),
+            });
+        }
+    }
+
+    pub fn send(&mut self, t: u64, from: NodeIdx, to: NodeIdx, kind: &str, key: String) {
+        self.pending
+            .entry((from, to, key))
+            .or_default()
+            .push(self.messages.len());
+        self.messages.push(Arrow {
+            from,
+            to,
+            kind: kind.into(),
+            sent_ns: t,
+            recv_ns: None,
+        });
+    }
+
+    /// A receipt is matched with the earliest unreceived send of the same message on the
+    /// same link; a duplicate (nothing left to match) is drawn from the latest send.
+    pub fn recv(&mut self, t: u64, at: NodeIdx, from: NodeIdx, kind: &str, key: String) {
+        let k = (from, at, key);
+        let Some(ids) = self.pending.get(&k) else {
+            return;
+        };
+        let open = ids
+            .iter()
+            .copied()
+            .find(|&i| self.messages[i].recv_ns.is_none());
+        match open {
+            Some(i) => self.messages[i].recv_ns = Some(t),
+            None => {
+                if let Some(&last) = ids.last() {
+                    let sent_ns = self.messages[last].sent_ns;
+                    self.messages.push(Arrow {
+                        from,
+                        to: at,
+                        kind: format!("{kind} (duplicate)"),
+                        sent_ns,
+                        recv_ns: Some(t),
+                    });
+                }
+            }
+        }
+    }
+
+    fn close(bars: &mut [Bar], pred: impl Fn(&Bar) -> bool, t: u64, how: &str) {
+        for b in bars.iter_mut().filter(|b| b.end_ns.is_none() && pred(b)) {
+            b.end_ns = Some(t);
+            b.how = how.into();
+        }
+    }
+
+    pub fn granted(&mut self, t: u64, node: NodeIdx, token: u64) {
+        self.grants.push(Bar {
+            node,
+            token,
+            start_ns: t,
+            end_ns: None,
+            how: String::new(),
+        });
+    }
+
+    pub fn grant_ended(&mut self, t: u64, token: u64, how: &str) {
+        Timeline::close(&mut self.grants, |b| b.token == token, t, how);
+    }
+
+    pub fn all_grants_ended(&mut self, t: u64, how: &str) {
+        Timeline::close(&mut self.grants, |_| true, t, how);
+    }
+
+    /// A client's belief: `until_true` is the true instant its validity ends.
+    pub fn belief(&mut self, t: u64, node: NodeIdx, token: Option<u64>, until_true: Option<u64>) {
+        let open = self
+            .beliefs
+            .iter()
+            .rposition(|b| b.node == node && b.end_ns.is_none());
+        // A belief that ran out on the client's clock ended then, not at this update.
+        if let (Some(i), Some(&u)) = (open, self.belief_until.get(&node)) {
+            if u <= t {
+                self.beliefs[i].end_ns = Some(u);
+                self.beliefs[i].how = "ran out".into();
+            }
+        }
+        let open = self
+            .beliefs
+            .iter()
+            .rposition(|b| b.node == node && b.end_ns.is_none());
+        match (until_true, open) {
+            (Some(u), Some(i)) if token.is_none_or(|tk| tk == self.beliefs[i].token) => {
+                self.belief_until.insert(node, u);
+            }
+            (Some(u), other) => {
+                if let Some(i) = other {
+                    self.beliefs[i].end_ns = Some(t);
+                    self.beliefs[i].how = "replaced".into();
+                }
+                self.beliefs.push(Bar {
+                    node,
+                    token: token.unwrap_or(0),
+                    start_ns: t,
+                    end_ns: None,
+                    how: String::new(),
+                });
+                self.belief_until.insert(node, u);
+            }
+            (None, Some(i)) => {
+                self.beliefs[i].end_ns = Some(t);
+                self.beliefs[i].how = "stopped".into();
+                self.belief_until.remove(&node);
+            }
+            (None, None) => {}
+        }
+    }
+
+    pub fn write(&mut self, t: u64, token: u64, accepted: bool) {
+        self.writes.push(Mark {
+            node: 1,
+            t_ns: t,
+            kind: if accepted { "accepted" } else { "rejected" }.into(),
+            detail: format!("write with token {token}"),
+        });
+    }
+
+    pub fn violation(&mut self, t: u64, node: NodeIdx, oracle: &str, detail: String) {
+        self.violations.push(Mark {
+            node,
+            t_ns: t,
+            kind: oracle.into(),
+            detail,
+        });
+    }
+
+    /// Closes everything still open at the end of the run.
+    pub fn finish(&mut self, t: u64) {
+        self.end_ns = t;
+        Timeline::close(&mut self.grants, |_| true, t, "run end");
+        for (node, u) in std::mem::take(&mut self.belief_until) {
+            if let Some(b) = self
+                .beliefs
+                .iter_mut()
+                .rev()
+                .find(|b| b.node == node && b.end_ns.is_none())
+            {
+                b.end_ns = Some(u.min(t));
+                b.how = "ran out".into();
+            }
+        }
+        Timeline::close(&mut self.beliefs, |_| true, t, "run end");
+        for s in self.faults.iter_mut().filter(|s| s.end_ns.is_none()) {
+            s.end_ns = Some(t);
+        }
+    }
+
+    /// The SVG: the whole run on top (bars and shading), and below it a window around the
+    /// first violation (or the run's start) with every message drawn as an arrow.
+    #[must_use]
+    pub fn render(&self, title: &str, window_ns: u64) -> String {
+        let width = 1200.0;
+        let lane_h = 34.0;
+        let label_w = 90.0;
+        let panel_h = lane_h * self.nodes as f64 + 40.0;
+        let height = 60.0 + 2.0 * panel_h + 70.0;
+        let mut svg = Svg::new(width, height);
+        svg.raw(
+            "<defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
+             markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\">\
+             <path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>\n",
+        );
+        svg.text(
+            16.0,
+            24.0,
+            title,
+            "start",
+            r#"font-size="15" font-weight="bold""#,
+        );
+        let end = self.end_ns.max(1);
+        let focus = self.violations.first().map_or(0, |v| v.t_ns);
+        let w0 = focus.saturating_sub(window_ns * 3 / 4);
+        let w1 = (w0 + window_ns).min(end).max(w0 + 1);
+        self.panel(
+            &mut svg,
+            50.0,
+            label_w,
+            width - 20.0,
+            lane_h,
+            (0, end),
+            false,
+            "whole run",
+        );
+        self.panel(
+            &mut svg,
+            50.0 + panel_h,
+            label_w,
+            width - 20.0,
+            lane_h,
+            (w0, w1),
+            true,
+            if self.violations.is_empty() {
+                "first window"
+            } else {
+                "around the first violation"
+            },
+        );
+        // Legend.
+        let ly = height - 40.0;
+        let items: [(&str, &str); 6] = [
+            (r##"fill="#4477aa""##, "grant (server's view)"),
+            (r##"fill="#88ccee""##, "belief (client's view)"),
+            (r##"fill="#ffcc00" fill-opacity="0.35""##, "pause"),
+            (r##"fill="#aa3377" fill-opacity="0.25""##, "partition / cut"),
+            (r##"fill="#333" fill-opacity="0.25""##, "crashed"),
+            (r##"fill="#cc0000""##, "violation"),
+        ];
+        for (i, (style, label)) in items.iter().enumerate() {
+            let x = label_w + i as f64 * 175.0;
+            svg.rect(x, ly, 18.0, 12.0, style, None);
+            svg.text(x + 24.0, ly + 10.0, label, "start", "");
+        }
+        svg.text(
+            label_w,
+            ly + 30.0,
+            "bars are true time; a belief bar that outlives its grant is a client acting on an expired lease; \
+             arrows are messages (dashed: never delivered); orange ticks: clock steps",
+            "start",
+            r##"fill="#555""##,
+        );
+        svg.finish(title)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn panel(
+        &self,
+        svg: &mut Svg,
+        top: f64,
+        left: f64,
+        right: f64,
+        lane_h: f64,
+        (t0, t1): (u64, u64),
+        arrows: bool,
+        caption: &str,
+    ) {
+        let span = (t1 - t0).max(1) as f64;
+        let x = |t: u64| left + (t.saturating_sub(t0)).min(t1 - t0) as f64 / span * (right - left);
+        let lane_y = |n: NodeIdx| top + 20.0 + n as f64 * lane_h;
+        svg.text(
+            left,
+            top + 12.0,
+            &format!(
+                "{caption}: {:.3} s to {:.3} s (true time)",
+                t0 as f64 / 1e9,
+                t1 as f64 / 1e9
+            ),
+            "start",
+            r##"fill="#333" font-weight="bold""##,
+        );
+        let visible = |s: u64, e: u64| e >= t0 && s <= t1;
+        for n in 0..self.nodes {
+            let y = lane_y(n);
+            svg.rect(
+                left,
+                y,
+                right - left,
+                lane_h - 4.0,
+                r##"fill="#f6f6f6""##,
+                None,
+            );
+            svg.text(left - 6.0, y + lane_h / 2.0 + 2.0, &node_name(n), "end", "");
+        }
+        for s in &self.faults {
+            let e = s.end_ns.unwrap_or(self.end_ns);
+            if !visible(s.start_ns, e) {
+                continue;
+            }
+            let y = lane_y(s.node);
+            let style = match s.label.as_str() {
+                "paused" => r##"class="fault pause" fill="#ffcc00" fill-opacity="0.35""##,
+                "partitioned" | "link-cut" | "split" => {
+                    r##"class="fault partition" fill="#aa3377" fill-opacity="0.25""##
+                }
+                l if l.ends_with("crashed") => {
+                    r##"class="fault crash" fill="#333" fill-opacity="0.25""##
+                }
+                _ => {
+                    let xs = x(s.start_ns);
+                    svg.line(
+                        xs,
+                        y - 2.0,
+                        xs,
+                        y + lane_h - 2.0,
+                        r##"class="fault step" stroke="#ee7733" stroke-width="2""##,
+                    );
+                    continue;
+                }
+            };
+            let (x0, x1) = (x(s.start_ns), x(e));
+            svg.rect(
+                x0,
+                y,
+                (x1 - x0).max(1.0),
+                lane_h - 4.0,
+                style,
+                Some(&format!("{}: {}", s.label, s.detail)),
+            );
+        }
+        for (bars, dy, fill, class) in [
+            (&self.grants, 4.0, "#4477aa", "grant"),
+            (&self.beliefs, 16.0, "#88ccee", "belief"),
+        ] {
+            for b in bars {
+                let e = b.end_ns.unwrap_or(self.end_ns);
+                if !visible(b.start_ns, e) {
+                    continue;
+                }
+                let (x0, x1) = (x(b.start_ns), x(e));
+                svg.rect(
+                    x0,
+                    lane_y(b.node) + dy,
+                    (x1 - x0).max(1.0),
+                    10.0,
+                    &format!(r#"class="{class}" fill="{fill}""#),
+                    Some(&format!(
+                        "{class} token {} {:.3}-{:.3} s ({})",
+                        b.token,
+                        b.start_ns as f64 / 1e9,
+                        e as f64 / 1e9,
+                        b.how
+                    )),
+                );
+            }
+        }
+        for w in &self.writes {
+            if visible(w.t_ns, w.t_ns) {
+                let fill = if w.kind == "accepted" {
+                    "#228833"
+                } else {
+                    "#cc6677"
+                };
+                svg.circle(
+                    x(w.t_ns),
+                    lane_y(1) + lane_h / 2.0 - 2.0,
+                    2.5,
+                    &format!(r#"class="write {}" fill="{fill}""#, w.kind),
+                    Some(&format!("{} {}", w.kind, w.detail)),
+                );
+            }
+        }
+        if arrows {
+            for m in &self.messages {
+                let e = m.recv_ns.unwrap_or(m.sent_ns + (t1 - t0) / 100);
+                if !visible(m.sent_ns, e) {
+                    continue;
+                }
+                let dashed = if m.recv_ns.is_none() {
+                    r#" stroke-dasharray="3 3""#
+                } else {
+                    ""
+                };
+                let (y0, y1) = (
+                    lane_y(m.from) + lane_h / 2.0 - 2.0,
+                    lane_y(m.to) + lane_h / 2.0 - 2.0,
+                );
+                let y1 = if m.recv_ns.is_none() {
+                    y0 + (y1 - y0) * 0.3
+                } else {
+                    y1
+                };
+                svg.raw(&format!(
+                    "<line class=\"message\" x1=\"{:.1}\" y1=\"{y0:.1}\" x2=\"{:.1}\" y2=\"{y1:.1}\" \
+                     stroke=\"#555\" stroke-opacity=\"0.6\" marker-end=\"url(#head)\"{dashed}>\
+                     <title>{}</title></line>\n",
+                    x(m.sent_ns),
+                    x(e),
+                    esc(&format!(
+                        "{} {} -> {}{}",
+                        m.kind,
+                        node_name(m.from),
+                        node_name(m.to),
+                        if m.recv_ns.is_none() { " (lost)" } else { "" }
+                    ))
+                ));
+            }
+        }
+        for v in &self.violations {
+            if visible(v.t_ns, v.t_ns) {
+                let vx = x(v.t_ns);
+                let y = lane_y(v.node);
+                svg.line(
+                    vx,
+                    top + 18.0,
+                    vx,
+                    lane_y(self.nodes - 1) + lane_h,
+                    r##"class="violation" stroke="#cc0000" stroke-width="2""##,
+                );
+                svg.raw(&format!(
+                    "<path class=\"violation\" d=\"M {vx:.1} {:.1} l 6 8 l -6 8 l -6 -8 z\" fill=\"#cc0000\"><title>{}</title></path>\n",
+                    y + 1.0,
+                    esc(&format!("{}: {}", v.kind, v.detail))
+                ));
+            }
+        }
+        // Time axis.
+        let axis_y = lane_y(self.nodes) + 2.0;
+        for tick in crate::svg::ticks(t0 as f64 / 1e9, t1 as f64 / 1e9, 10) {
+            let tx = x((tick * 1e9) as u64);
+            svg.line(tx, axis_y, tx, axis_y + 4.0, r#"stroke="black""#);
+            svg.text(
+                tx,
+                axis_y + 15.0,
+                &format!("{} s", crate::svg::num(tick)),
+                "middle",
+                r#"font-size="10""#,
+            );
+        }
+    }
+}
