@@ -121,7 +121,7 @@ impl Svg {
 /// "Nice" axis ticks over `[lo, hi]`: about `n` of them at 1, 2 or 5 times a power of ten.
 #[must_use]
 pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if hi <= lo || !lo.is_finite() || !hi.is_finite() {
         return vec![lo];
     }
     let raw = (hi - lo) / n.max(1) as f64;
