@@ -412,7 +412,11 @@ impl Scenario {
                 line,
                 column,
                 field,
-                reason: e.message().to_string(),
+                reason: if e.message().trim().is_empty() {
+                    "not valid TOML here".into()
+                } else {
+                    e.message().trim().to_string()
+                },
             }
         })?;
         validate(path, text, file)

@@ -397,7 +397,7 @@ mod tests {
     #[test]
     fn ticks_are_round_and_cover_the_range() {
         assert_eq!(ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        let t = ticks(0.0, 1.0, 4);
+        let t = ticks(0.0, 1.0, 5);
         assert_eq!(t.len(), 6, "{t:?}");
         assert!(
             (t[1] - 0.2).abs() < 1e-9 && (t[5] - 1.0).abs() < 1e-9,
