@@ -52,9 +52,14 @@ impl Svg {
             w.max(0.0),
             h.max(0.0)
         );
+        self.close("rect", title);
+    }
+
+    /// Ends an open element: with a hover `<title>` if given, else self-closed.
+    fn close(&mut self, tag: &str, title: Option<&str>) {
         match title {
             Some(t) => {
-                let _ = writeln!(self.body, "><title>{}</title></rect>", esc(t));
+                let _ = writeln!(self.body, "><title>{}</title></{tag}>", esc(t));
             }
             None => self.body.push_str("/>\n"),
         }
@@ -72,12 +77,7 @@ impl Svg {
             self.body,
             r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r:.1}" {style}"#
         );
-        match title {
-            Some(t) => {
-                let _ = writeln!(self.body, "><title>{}</title></circle>", esc(t));
-            }
-            None => self.body.push_str("/>\n"),
-        }
+        self.close("circle", title);
     }
 
     pub fn polyline(&mut self, pts: &[(f64, f64)], style: &str, class: &str) {

@@ -61,8 +61,9 @@ pub struct Timeline {
     pub violations: Vec<Mark>,
     #[serde(skip)]
     pending: BTreeMap<(NodeIdx, NodeIdx, String), Vec<usize>>,
+    /// Each client's open belief: its bar and the true instant it runs out.
     #[serde(skip)]
-    belief_until: BTreeMap<NodeIdx, u64>,
+    open_belief: BTreeMap<NodeIdx, (usize, u64)>,
 }
 
 /// Labels that open a fault interval, closed by `healed` / `restarted` or the final heal.
@@ -188,45 +189,41 @@ impl Timeline {
 
     /// A client's belief: `until_true` is the true instant its validity ends.
     pub fn belief(&mut self, t: u64, node: NodeIdx, token: Option<u64>, until_true: Option<u64>) {
-        let open = self
-            .beliefs
-            .iter()
-            .rposition(|b| b.node == node && b.end_ns.is_none());
         // A belief that ran out on the client's clock ended then, not at this update.
-        if let (Some(i), Some(&u)) = (open, self.belief_until.get(&node)) {
+        if let Some(&(_, u)) = self.open_belief.get(&node) {
             if u <= t {
-                self.beliefs[i].end_ns = Some(u);
-                self.beliefs[i].how = "ran out".into();
+                self.end_belief(node, u, "ran out");
             }
         }
-        let open = self
-            .beliefs
-            .iter()
-            .rposition(|b| b.node == node && b.end_ns.is_none());
-        match (until_true, open) {
-            (Some(u), Some(i)) if token.is_none_or(|tk| tk == self.beliefs[i].token) => {
-                self.belief_until.insert(node, u);
+        let Some(u) = until_true else {
+            self.end_belief(node, t, "stopped");
+            return;
+        };
+        let same = self
+            .open_belief
+            .get(&node)
+            .is_some_and(|&(i, _)| token.is_none_or(|tk| tk == self.beliefs[i].token));
+        if same {
+            if let Some(open) = self.open_belief.get_mut(&node) {
+                open.1 = u;
             }
-            (Some(u), other) => {
-                if let Some(i) = other {
-                    self.beliefs[i].end_ns = Some(t);
-                    self.beliefs[i].how = "replaced".into();
-                }
-                self.beliefs.push(Bar {
-                    node,
-                    token: token.unwrap_or(0),
-                    start_ns: t,
-                    end_ns: None,
-                    how: String::new(),
-                });
-                self.belief_until.insert(node, u);
-            }
-            (None, Some(i)) => {
-                self.beliefs[i].end_ns = Some(t);
-                self.beliefs[i].how = "stopped".into();
-                self.belief_until.remove(&node);
-            }
-            (None, None) => {}
+        } else {
+            self.end_belief(node, t, "replaced");
+            self.open_belief.insert(node, (self.beliefs.len(), u));
+            self.beliefs.push(Bar {
+                node,
+                token: token.unwrap_or(0),
+                start_ns: t,
+                end_ns: None,
+                how: String::new(),
+            });
+        }
+    }
+
+    fn end_belief(&mut self, node: NodeIdx, at: u64, how: &str) {
+        if let Some((i, _)) = self.open_belief.remove(&node) {
+            self.beliefs[i].end_ns = Some(at);
+            self.beliefs[i].how = how.into();
         }
     }
 
@@ -252,18 +249,9 @@ impl Timeline {
     pub fn finish(&mut self, t: u64) {
         self.end_ns = t;
         Timeline::close(&mut self.grants, |_| true, t, "run end");
-        for (node, u) in std::mem::take(&mut self.belief_until) {
-            if let Some(b) = self
-                .beliefs
-                .iter_mut()
-                .rev()
-                .find(|b| b.node == node && b.end_ns.is_none())
-            {
-                b.end_ns = Some(u.min(t));
-                b.how = "ran out".into();
-            }
+        for (node, (_, u)) in self.open_belief.clone() {
+            self.end_belief(node, u.min(t), "ran out");
         }
-        Timeline::close(&mut self.beliefs, |_| true, t, "run end");
         for s in self.faults.iter_mut().filter(|s| s.end_ns.is_none()) {
             s.end_ns = Some(t);
         }

@@ -6,9 +6,9 @@
 //! All cells run the same seeds (common random numbers), so two cells differ by their
 //! settings, not by luck of the draw.
 
-use crate::metrics::{Dist, Rate, RunMetrics};
+use crate::metrics::{Rate, RunMetrics, Summary};
 use crate::run::{RunOptions, SeedResult};
-use crate::scenario::{locate, Scenario, ScenarioError, ScenarioFile};
+use crate::scenario::{line_col, locate, Scenario, ScenarioError, ScenarioFile};
 use crate::verdict::run_many;
 use leaseproof_impl::{OracleName, Variant};
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,7 @@ pub struct GridFile {
 }
 
 /// One point of the grid.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CellSpec {
     pub ttl_ms: u64,
     pub renew_ms: u64,
@@ -114,7 +114,7 @@ impl CellSpec {
 }
 
 /// What one cell measured over its seeds (rates are per run: the fraction of seeds).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct CellResult {
     pub cell: CellSpec,
     /// Why the cell did not run (its config is impossible), if it did not.
@@ -126,20 +126,14 @@ pub struct CellResult {
     pub stale_write_accepted_runs: Rate,
     /// Runs where two clients believed they held the lease at once.
     pub belief_overlap_runs: Rate,
-    pub belief_overlap_ms: f64,
-    pub failover: Dist,
     /// Runs with at least one false preemption, in all and by cause.
     pub false_preemption_runs: Rate,
     pub false_preemption_by_cause: BTreeMap<String, Rate>,
     /// False preemptions per grant.
     pub false_preemptions_per_grant: f64,
-    pub renewal_slack: Dist,
-    pub renewal_success: Rate,
-    pub stale_writes_rejected: u64,
-    pub grants: u64,
-    /// Fraction of true time some client held a live grant.
-    pub availability: f64,
     pub crashed_runs: u64,
+    /// The pooled metrics of every seed, as `run --json` reports them per scenario.
+    pub metrics: Summary,
 }
 
 /// The recommendation for one pause level.
@@ -235,27 +229,23 @@ impl GridFile {
     /// a grid whose every cell is impossible are errors naming the field.
     pub fn parse(path: &Path, text: &str) -> Result<GridFile, ScenarioError> {
         let doc: GridDoc = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
-            let field = ["grid", "target"]
-                .into_iter()
-                .find(|t| {
-                    e.span()
-                        .is_some_and(|s| text[..s.start].rfind(&format!("[{t}]")).is_some())
-                })
-                .unwrap_or("(syntax)");
-            let (line, column) = e.span().map_or((1, 1), |s| {
-                let before = &text[..s.start.min(text.len())];
-                (
-                    before.matches('\n').count() + 1,
-                    s.start - before.rfind('\n').map_or(0, |n| n + 1) + 1,
-                )
-            });
+            let start = e.span().map_or(0, |s| s.start.min(text.len()));
+            let (line, column) = line_col(text, start);
+            // The table the error is in: the last header before it.
+            let table = text[..start]
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| l.starts_with('['))
+                .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
             ScenarioError {
                 file: path.to_path_buf(),
                 line,
                 column,
-                field: field.into(),
-                reason: msg,
+                field: table
+                    .filter(|t| t == "grid" || t == "target")
+                    .unwrap_or_else(|| "(syntax)".into()),
+                reason: e.message().trim().to_string(),
             }
         })?;
         let grid = doc.grid.ok_or_else(|| {
@@ -343,9 +333,9 @@ impl GridFile {
                 format!("{n} cells; at most {MAX_CELLS} (each runs every seed)"),
             ));
         }
-        if self.cells().iter().all(|(_, sc)| sc.is_err()) {
-            let why = self
-                .cells()
+        let cells = self.cells();
+        if cells.iter().all(|(_, sc)| sc.is_err()) {
+            let why = cells
                 .into_iter()
                 .find_map(|(_, sc)| sc.err())
                 .unwrap_or_default();
@@ -458,17 +448,17 @@ pub fn measure(cell: CellSpec, results: &[SeedResult]) -> CellResult {
             }
         }
     }
-    let safety = OracleName::SAFETY;
     let fp: u64 = m.false_preemptions.values().map(|v| u64::from(*v)).sum();
     CellResult {
         cell,
         skipped: None,
         seeds: n,
-        unsafe_runs: Rate::wilson(count(&|r| safety.iter().any(|o| r.tripped(*o))), n),
+        unsafe_runs: Rate::wilson(
+            count(&|r| OracleName::SAFETY.iter().any(|o| r.tripped(*o))),
+            n,
+        ),
         stale_write_accepted_runs: Rate::wilson(count(&|r| r.tripped(OracleName::FencedWrites)), n),
         belief_overlap_runs: Rate::wilson(count(&|r| r.metrics.belief_overlap_episodes > 0), n),
-        belief_overlap_ms: m.belief_overlap_ns as f64 / 1e6,
-        failover: Dist::of(&m.failover_ns),
         false_preemption_runs: Rate::wilson(
             count(&|r| r.metrics.false_preemptions.values().any(|v| *v > 0)),
             n,
@@ -482,41 +472,8 @@ pub fn measure(cell: CellSpec, results: &[SeedResult]) -> CellResult {
         } else {
             fp as f64 / f64::from(m.grants)
         },
-        renewal_slack: Dist::of(&m.renewal_slack_ns),
-        renewal_success: Rate::wilson(
-            u64::from(m.renewals_confirmed),
-            u64::from(m.renewals_sent.max(m.renewals_confirmed)),
-        ),
-        stale_writes_rejected: u64::from(m.stale_writes_rejected),
-        grants: u64::from(m.grants),
-        availability: if m.run_ns == 0 {
-            0.0
-        } else {
-            m.held_ns as f64 / m.run_ns as f64
-        },
         crashed_runs: count(&|r| r.panic.is_some()),
-    }
-}
-
-fn skipped(cell: CellSpec, why: String) -> CellResult {
-    CellResult {
-        cell,
-        skipped: Some(why),
-        seeds: 0,
-        unsafe_runs: Rate::default(),
-        stale_write_accepted_runs: Rate::default(),
-        belief_overlap_runs: Rate::default(),
-        belief_overlap_ms: 0.0,
-        failover: Dist::default(),
-        false_preemption_runs: Rate::default(),
-        false_preemption_by_cause: BTreeMap::new(),
-        false_preemptions_per_grant: 0.0,
-        renewal_slack: Dist::default(),
-        renewal_success: Rate::default(),
-        stale_writes_rejected: 0,
-        grants: 0,
-        availability: 0.0,
-        crashed_runs: 0,
+        metrics: Summary::of(&m),
     }
 }
 
@@ -559,7 +516,11 @@ pub fn sweep(
                 let results = run_many(&sc, &seeds, opts.jobs, RunOptions::default(), progress);
                 measure(cell, &results)
             }
-            Err(why) => skipped(cell, why),
+            Err(why) => CellResult {
+                cell,
+                skipped: Some(why),
+                ..CellResult::default()
+            },
         })
         .collect()
 }
@@ -618,7 +579,10 @@ fn recommend_at(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Recomme
             .map(|c| c.false_preemption_runs.clone())
             .max_by(|a, b| a.rate.total_cmp(&b.rate))
             .unwrap_or_default();
-        let failover = group.iter().map(|c| c.failover.p99_ms).fold(0.0, f64::max);
+        let failover = group
+            .iter()
+            .map(|c| c.metrics.failover.p99_ms)
+            .fold(0.0, f64::max);
         let unsafe_runs: u64 = group.iter().map(|c| c.unsafe_runs.hits).sum();
         let mut why = Vec::new();
         if unsafe_runs > 0 {

@@ -2,7 +2,7 @@
 //! `index.html` (with the plots inline) and each plot as its own `.svg`.
 
 use crate::svg::{esc, Heatmap, LinePlot, Series};
-use crate::tune::{CellResult, TuneReport};
+use crate::tune::{CellResult, CellSpec, TuneReport};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -71,17 +71,12 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
                 points: ttls
                     .iter()
                     .map(|&t| {
-                        let g: Vec<f64> = on
-                            .iter()
-                            .filter(|c| {
-                                c.cell.renew_ms == rn && c.cell.ttl_ms == t && c.failover.n > 0
-                            })
-                            .map(|c| c.failover.p99_ms)
-                            .collect();
-                        (
-                            t as f64,
-                            (!g.is_empty()).then(|| g.iter().copied().fold(0.0, f64::max)),
-                        )
+                        let y = worst(
+                            &on,
+                            |k| k.renew_ms == rn && k.ttl_ms == t,
+                            |c| (c.metrics.failover.n > 0).then_some(c.metrics.failover.p99_ms),
+                        );
+                        (t as f64, y)
                     })
                     .collect(),
             })
@@ -100,19 +95,12 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
                 points: pauses
                     .iter()
                     .map(|&p| {
-                        let g: Vec<f64> = on
-                            .iter()
-                            .filter(|c| {
-                                c.cell.ttl_ms == t
-                                    && c.cell.renew_ms == rn
-                                    && c.cell.pause_p99_ms == p
-                            })
-                            .filter_map(|c| f(c))
-                            .collect();
-                        (
-                            p as f64,
-                            (!g.is_empty()).then(|| g.iter().copied().fold(f64::MIN, f64::max)),
-                        )
+                        let y = worst(
+                            &on,
+                            |k| k.ttl_ms == t && k.renew_ms == rn && k.pause_p99_ms == p,
+                            f,
+                        );
+                        (p as f64, y)
                     })
                     .collect(),
             })
@@ -133,11 +121,27 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
         title: "Renewal slack, smallest seen, against pause p99 (fencing on)".into(),
         x_label: "pause p99 (ms)".into(),
         y_label: "lease time left at a confirmed renewal, min (ms)".into(),
-        series: per_pair(&|c| (c.renewal_slack.n > 0).then_some(c.renewal_slack.min_ms)),
+        series: per_pair(&|c| {
+            (c.metrics.renewal_slack.n > 0).then_some(c.metrics.renewal_slack.min_ms)
+        }),
         hline: None,
     };
     out.push(("renewal-slack.svg".into(), slack.render()));
     out
+}
+
+/// The largest value over the cells that `keep` selects and that have one; `None` if no
+/// cell does (a gap in the line, not a zero).
+fn worst(
+    cells: &[&CellResult],
+    keep: impl Fn(&CellSpec) -> bool,
+    value: impl Fn(&CellResult) -> Option<f64>,
+) -> Option<f64> {
+    cells
+        .iter()
+        .filter(|c| keep(&c.cell))
+        .filter_map(|c| value(c))
+        .reduce(f64::max)
 }
 
 fn uniq<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Vec<T> {
@@ -179,11 +183,11 @@ pub fn csv(r: &TuneReport) -> String {
             c.unsafe_runs.hi,
             c.stale_write_accepted_runs.hits,
             c.belief_overlap_runs.hits,
-            c.belief_overlap_ms,
-            c.failover.n,
-            c.failover.p50_ms,
-            c.failover.p99_ms,
-            c.failover.max_ms,
+            c.metrics.belief_overlap_ms,
+            c.metrics.failover.n,
+            c.metrics.failover.p50_ms,
+            c.metrics.failover.p99_ms,
+            c.metrics.failover.max_ms,
             c.false_preemption_runs.hits,
             c.false_preemption_runs.rate,
             c.false_preemption_runs.lo,
@@ -194,13 +198,13 @@ pub fn csv(r: &TuneReport) -> String {
             cause("clock"),
             cause("server"),
             c.false_preemptions_per_grant,
-            c.renewal_slack.p50_ms,
-            c.renewal_slack.p99_ms,
-            c.renewal_slack.min_ms,
-            c.renewal_success.rate,
-            c.stale_writes_rejected,
-            c.grants,
-            c.availability,
+            c.metrics.renewal_slack.p50_ms,
+            c.metrics.renewal_slack.p99_ms,
+            c.metrics.renewal_slack.min_ms,
+            c.metrics.renewal_success.rate,
+            c.metrics.stale_writes_rejected,
+            c.metrics.grants,
+            c.metrics.availability,
             c.crashed_runs,
         );
     }
@@ -263,21 +267,23 @@ fn cell_rows(r: &TuneReport, html: bool) -> String {
                     c.false_preemption_runs.lo,
                     c.false_preemption_runs.hi
                 ),
-                if c.failover.n == 0 {
+                if c.metrics.failover.n == 0 {
                     "no failover".into()
                 } else {
                     format!(
                         "{:.0} / {:.0} / {:.0}",
-                        c.failover.p50_ms, c.failover.p99_ms, c.failover.max_ms
+                        c.metrics.failover.p50_ms,
+                        c.metrics.failover.p99_ms,
+                        c.metrics.failover.max_ms
                     )
                 },
-                if c.renewal_slack.n == 0 {
+                if c.metrics.renewal_slack.n == 0 {
                     "-".into()
                 } else {
-                    format!("{:.0}", c.renewal_slack.min_ms)
+                    format!("{:.0}", c.metrics.renewal_slack.min_ms)
                 },
-                format!("{:.3}", c.availability),
-                c.stale_writes_rejected.to_string(),
+                format!("{:.3}", c.metrics.availability),
+                c.metrics.stale_writes_rejected.to_string(),
             ],
         };
         if html {
