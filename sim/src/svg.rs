@@ -267,13 +267,19 @@ impl LinePlot {
                         sx(*x),
                         sy(*y),
                         3.5,
-                        &format!(r#"fill="{colour}""#),
+                        &format!(r#"class="point" fill="{colour}""#),
                         Some(&format!("{}: x={} y={}", s.name, num(*x), num(*y))),
                     );
                 }
             }
             let ly = t + 10.0 + i as f64 * 18.0;
-            svg.line(l + pw + 12.0, ly, l + pw + 32.0, ly, &style);
+            svg.line(
+                l + pw + 12.0,
+                ly,
+                l + pw + 32.0,
+                ly,
+                &format!(r#"class="legend" {style}"#),
+            );
             svg.text(l + pw + 38.0, ly + 4.0, &s.name, "start", "");
         }
         svg.finish(&self.title)

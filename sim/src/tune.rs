@@ -8,7 +8,7 @@
 
 use crate::metrics::{Rate, RunMetrics, Summary};
 use crate::run::{RunOptions, SeedResult};
-use crate::scenario::{line_col, locate, Scenario, ScenarioError, ScenarioFile};
+use crate::scenario::{line_col, locate, Expect, Scenario, ScenarioError, ScenarioFile};
 use crate::verdict::run_many;
 use leaseproof_impl::{OracleName, Variant};
 use serde::{Deserialize, Serialize};
@@ -183,7 +183,8 @@ fn gerr(path: &Path, text: &str, field: &str, reason: String) -> ScenarioError {
 }
 
 /// Blanks the `[grid]` and `[target]` tables (keeping line numbers) so the rest parses as a
-/// scenario and its errors point at the right lines.
+/// scenario and its errors point at the right lines. A sweep measures rather than expects,
+/// so a grid file without `[expect]` gets the safety oracles appended (after every line).
 fn scenario_part(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut skipping = false;
@@ -201,8 +202,15 @@ fn scenario_part(text: &str) -> String {
         }
         out.push('\n');
     }
+    if !text.lines().any(|l| l.trim() == "[expect]") {
+        out.push_str(SAFETY_EXPECT);
+    }
     out
 }
+
+/// What every cell "expects": the safety oracles (a sweep reports them, it does not judge).
+const SAFETY_EXPECT: &str =
+    "[expect]\nalways = [\"single-holder\", \"token-monotonic\", \"fenced-writes\", \"lease-containment\"]\n";
 
 impl GridFile {
     /// Reads a grid file from disk.
@@ -425,8 +433,14 @@ impl GridFile {
         } else {
             Variant::NoFencing
         };
-        // A sweep measures; it expects nothing.
-        f.expect = Default::default();
+        // A sweep measures; it judges nothing, so every cell lists the safety oracles only.
+        f.expect = Expect {
+            always: OracleName::SAFETY
+                .iter()
+                .map(|o| o.name().to_string())
+                .collect(),
+            ..Expect::default()
+        };
         let text = toml::to_string(&f).map_err(|e| e.to_string())?;
         let path = PathBuf::from(format!("{}#{}", self.path.display(), c.label()));
         Scenario::parse(&path, &text).map_err(|e| format!("{}: {}", e.field, e.reason))
@@ -673,8 +687,11 @@ mod tests {
     fn the_scenario_part_keeps_line_numbers() {
         let t = "a = 1\n[grid]\nttl_ms = [1]\n[protocol]\nx = 2\n";
         let s = scenario_part(t);
-        assert_eq!(s.lines().count(), t.lines().count());
-        assert!(!s.contains("ttl_ms") && s.contains("x = 2"));
+        let n = t.lines().count();
+        assert_eq!(s.lines().nth(4), Some("x = 2"), "line 5 stays line 5");
+        assert!(!s.contains("ttl_ms"));
+        // No [expect] table: the safety oracles are appended after every original line.
+        assert_eq!(s.lines().nth(n), Some("[expect]"));
     }
 
     #[test]

@@ -1,0 +1,220 @@
+//! Grid files, a small sweep end to end, and the rendered reports and timeline: every file
+//! parses as XML and carries the series it should.
+
+use leaseproof_sim::run::{run_seed_isolated, RunOptions};
+use leaseproof_sim::scenario::Scenario;
+use leaseproof_sim::tune::{self, GridFile, TuneOptions, TuneReport, PRESETS};
+use leaseproof_sim::tune_report;
+use std::path::Path;
+
+fn grid(text: &str) -> Result<GridFile, leaseproof_sim::scenario::ScenarioError> {
+    GridFile::parse(Path::new("scenarios/tune/t.toml"), text)
+}
+
+const SMALL: &str = r#"
+description = "two TTLs, fencing on and off"
+duration_ms = 20_000
+liveness = false
+
+[cluster]
+clients = 2
+
+[protocol]
+ttl_ms = 2_000
+renew_interval_ms = 500
+hold_ms = 8_000
+think_ms = 500
+write_interval_ms = 200
+fresh_window_ms = 500
+requeue_interval_ms = 200
+
+[faults.random]
+events = 4
+kinds = ["pause"]
+swarm = false
+pause_ms = [1_000, 6_000]
+
+[grid]
+ttl_ms = [2_000, 4_000]
+fencing = [true, false]
+"#;
+
+#[test]
+fn every_preset_parses_and_k8s_has_sixty_cells() {
+    for (name, _) in PRESETS {
+        let g = GridFile::preset(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!g.cells().is_empty(), "{name}");
+    }
+    let k8s = GridFile::preset("k8s").expect("k8s");
+    let cells = k8s.cells();
+    assert_eq!(cells.len(), 60);
+    // renew 5 s with a 5 s TTL cannot run; the report shows why.
+    let impossible: Vec<_> = cells.iter().filter(|(_, sc)| sc.is_err()).collect();
+    assert_eq!(impossible.len(), 6, "{impossible:?}");
+    assert!(impossible
+        .iter()
+        .all(|(c, _)| c.ttl_ms == 5_000 && c.renew_ms == 5_000));
+    assert!(GridFile::preset("nope").unwrap_err().contains("k8s"));
+}
+
+#[test]
+fn bad_grid_files_name_the_field() {
+    let e =
+        grid(&SMALL.replace("fencing = [true, false]", "fencing = [true]\nttl = [1]")).unwrap_err();
+    assert_eq!(e.field, "grid", "{e}");
+    assert!(e.reason.contains("ttl"), "{e}");
+    assert_eq!(e.line, SMALL.lines().count() + 1, "{e}");
+
+    let e = grid(&SMALL.replace("ttl_ms = [2_000, 4_000]", "ttl_ms = []")).unwrap_err();
+    assert_eq!(e.field, "grid.ttl_ms", "{e}");
+
+    let e = grid(&format!(
+        "{SMALL}renew_interval_ms = [1]\nrenew_ratio = [0.3]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.field, "grid.renew_ratio", "{e}");
+
+    let e = grid(&format!("{SMALL}pause_ms = [[5, 1]]\n")).unwrap_err();
+    assert!(e.reason.contains("empty range"), "{e}");
+
+    let e = grid(&format!("{SMALL}renew_interval_ms = [9_000]\n")).unwrap_err();
+    assert_eq!(e.field, "grid", "{e}");
+    assert!(e.reason.contains("no cell can run"), "{e}");
+
+    let e = grid(&SMALL.replace(
+        "[grid]\nttl_ms = [2_000, 4_000]\nfencing = [true, false]\n",
+        "",
+    ))
+    .unwrap_err();
+    assert!(e.reason.contains("[grid]"), "{e}");
+
+    let e = grid(&SMALL.replace("clients = 2", "clients = 2\nnodes = 3")).unwrap_err();
+    assert!(e.reason.contains("nodes"), "{e}");
+    assert!(tune::check_target(0.001, 200).is_err());
+}
+
+fn well_formed<'a>(what: &str, text: &'a str) -> roxmltree::Document<'a> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(text, opts)
+        .unwrap_or_else(|e| panic!("{what} is not well-formed: {e}"))
+}
+
+#[test]
+fn a_small_sweep_renders_parsable_reports() {
+    let g = grid(SMALL).expect("the small grid parses");
+    let opts = TuneOptions {
+        seeds: 6,
+        jobs: 2,
+        target_false_preemption: 0.5,
+        target_failover_ms: None,
+        pause_p99_ms: None,
+    };
+    let cells = tune::sweep(&g, &opts, &|_| {});
+    assert_eq!(cells.len(), 4);
+    assert!(cells.iter().all(|c| c.skipped.is_none() && c.seeds == 6));
+    // Pauses of up to 6 s against a 2 s lease: without fencing some run accepts a stale
+    // write; with fencing none does.
+    let off_unsafe: u64 = cells
+        .iter()
+        .filter(|c| !c.cell.fencing)
+        .map(|c| c.stale_write_accepted_runs.hits)
+        .sum();
+    assert!(off_unsafe > 0, "no stale write accepted without fencing");
+    assert!(cells
+        .iter()
+        .filter(|c| c.cell.fencing)
+        .all(|c| c.unsafe_runs.hits == 0));
+    let report = TuneReport {
+        name: "small".into(),
+        description: g.base.file.description.clone(),
+        grid_file: "t.toml".into(),
+        seeds_per_cell: 6,
+        duration_ms: 20_000,
+        target_false_preemption: 0.5,
+        target_failover_ms: None,
+        recommendations: tune::recommend(&cells, &opts),
+        cells,
+        seconds: 0.0,
+    };
+    assert_eq!(report.recommendations.len(), 1);
+    let plots = tune_report::plots(&report);
+    let names: Vec<&str> = plots.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "safety-fencing.svg",
+            "safety-no-fencing.svg",
+            "failover.svg",
+            "false-preemption.svg",
+            "renewal-slack.svg"
+        ]
+    );
+    for (name, svg) in &plots {
+        let doc = well_formed(name, svg);
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+    }
+    let fp = well_formed("false-preemption.svg", &plots[3].1);
+    let series = fp
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("legend"))
+        .count();
+    assert_eq!(series, 2, "one series per (TTL, renew) pair");
+    let points = fp
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("point"))
+        .count();
+    assert_eq!(points, 2, "one point per series and pause level");
+    let heat = well_formed("safety-no-fencing.svg", &plots[1].1);
+    assert_eq!(
+        heat.descendants()
+            .filter(|n| n.attribute("class") == Some("cell"))
+            .count(),
+        2
+    );
+    let html = tune_report::html(&report, "test");
+    let doc = well_formed("index.html", &html);
+    assert_eq!(
+        doc.descendants().filter(|n| n.has_tag_name("svg")).count(),
+        5
+    );
+    let csv = tune_report::csv(&report);
+    assert_eq!(csv.lines().count(), 5);
+    let md = tune_report::markdown(&report, "test");
+    assert!(md.contains("## Recommendation") && md.contains("false-preemption.svg"));
+}
+
+#[test]
+fn a_failing_seed_renders_a_timeline_with_its_violation() {
+    let sc = Scenario::load(Path::new("../scenarios/beyond/server-counter-lost.toml"))
+        .expect("the scenario loads");
+    let failing = (0..50)
+        .map(|s| run_seed_isolated(&sc, s, RunOptions { trace: true }))
+        .find(|r| !r.found.is_empty())
+        .expect("some seed of a `finds` scenario fails");
+    let tl = failing
+        .timeline
+        .as_ref()
+        .expect("a traced run keeps its timeline");
+    assert!(!tl.grants.is_empty() && !tl.beliefs.is_empty() && !tl.messages.is_empty());
+    assert!(tl
+        .grants
+        .iter()
+        .chain(&tl.beliefs)
+        .all(|b| b.end_ns.is_some()));
+    let svg = tl.render("server-counter-lost", 20_000_000_000);
+    let doc = well_formed("timeline", &svg);
+    let class = |c: &str| {
+        doc.descendants()
+            .filter(|n| {
+                n.attribute("class")
+                    .is_some_and(|a| a.split(' ').any(|x| x == c))
+            })
+            .count()
+    };
+    assert!(class("violation") >= 2, "the violation is marked");
+    assert!(class("grant") > 0 && class("belief") > 0 && class("message") > 0);
+    assert!(class("crash") > 0, "the server crash is shaded");
+}
