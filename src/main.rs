@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use leaseproof_model::ModelConfig;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
+use leaseproof_sim::run_report;
 use leaseproof_sim::scenario::{discover, Scenario};
 use leaseproof_sim::verdict::{self, judge, run_many, worst, ScenarioReport, EXIT_OK, EXIT_USAGE};
 use std::fmt::Write as _;
@@ -52,6 +53,10 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Sweep lease timeouts (TTL x renew x pauses x drift x latency x fencing) and write a
+    /// report with plots and a recommendation into reports/tune-<name>/.
+    #[command(after_help = TUNE_HELP)]
+    Tune(TuneArgs),
     /// Replay one seed: the derived plan, the event timeline, the trace hash.
     Replay {
         scenario: PathBuf,
@@ -173,6 +178,42 @@ struct CheckArgs {
     json: bool,
 }
 
+const TUNE_HELP: &str = "Exit codes: 0 a recommendation for every pause level; 1 some pause \
+level has no swept TTL that meets the targets (the report says which and why); 2 bad input (a \
+grid file error, or a target below 3/N that N seeds cannot measure); 4 a run crashed.";
+
+#[derive(clap::Args)]
+struct TuneArgs {
+    /// A built-in preset: k8s, etcd, chubby, consul, dynamodb, patroni (default: k8s).
+    #[arg(long, conflicts_with = "grid")]
+    preset: Option<String>,
+    /// A grid file (see scenarios/tune/ and scenarios/README.md).
+    #[arg(long)]
+    grid: Option<PathBuf>,
+    /// Seeds per cell (default: the grid file's `seeds`).
+    #[arg(long)]
+    seeds: Option<u32>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Report folder (default: reports/tune-<name>/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Highest acceptable fraction of runs with a false preemption (default: [target]).
+    #[arg(long)]
+    target_false_preemption: Option<f64>,
+    /// Highest acceptable failover p99 in ms (default: [target], else none).
+    #[arg(long)]
+    target_failover_ms: Option<u64>,
+    /// Recommend only for the pause level nearest this p99 (default: [target], else every
+    /// level).
+    #[arg(long)]
+    pause_p99_ms: Option<u64>,
+}
+
 #[derive(clap::Args, Default)]
 struct RunArgs {
     /// Scenario files or folders.
@@ -225,6 +266,7 @@ fn main() -> ExitCode {
             ..RunArgs::default()
         }),
         Some(Command::Check(args)) => check(&args),
+        Some(Command::Tune(args)) => tune(&args),
         Some(Command::Explore { addr, model }) => explore(&addr, &model),
         Some(Command::Replay {
             scenario,
@@ -434,7 +476,113 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         report::print_table(&reports);
     }
     report::write_run_reports(&args.out, &reports).context("writing reports")?;
+    if !reports
+        .iter()
+        .all(|r| r.failures.is_empty() && r.finds.is_empty())
+        && !args.json
+    {
+        eprintln!("rendering the timelines of failing seeds");
+    }
+    let timelines = run_report::write_timelines(&args.out, &scenarios, &reports)
+        .context("writing timelines")?;
+    let index = args.out.join("index.html");
+    std::fs::write(
+        &index,
+        run_report::index_html(&args.out, &reports, &timelines),
+    )
+    .with_context(|| format!("writing {}", index.display()))?;
+    if !args.json {
+        eprintln!("report: {}", index.display());
+    }
     Ok(code)
+}
+
+fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
+    use leaseproof_sim::tune::{self, GridFile, TuneOptions};
+    let loaded = match &args.grid {
+        Some(p) => GridFile::load(p).map_err(|e| e.to_string()),
+        None => GridFile::preset(args.preset.as_deref().unwrap_or("k8s")),
+    };
+    let g = match loaded {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let seeds = args.seeds.unwrap_or(g.base.file.seeds);
+    if seeds == 0 {
+        eprintln!("--seeds: must be at least 1");
+        return Ok(EXIT_USAGE);
+    }
+    let target_false_preemption = args
+        .target_false_preemption
+        .or(g.target.false_preemption)
+        .unwrap_or(0.05);
+    if !(0.0..=1.0).contains(&target_false_preemption) {
+        eprintln!(
+            "--target-false-preemption: {target_false_preemption} is not a rate between 0 and 1"
+        );
+        return Ok(EXIT_USAGE);
+    }
+    if let Err(e) = tune::check_target(target_false_preemption, seeds) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
+    }
+    let opts = TuneOptions {
+        seeds,
+        jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
+        target_false_preemption,
+        target_failover_ms: args.target_failover_ms.or(g.target.failover_ms),
+        pause_p99_ms: args.pause_p99_ms.or(g.target.pause_p99_ms),
+    };
+    let cells = g.cells();
+    let runnable = cells.iter().filter(|(_, sc)| sc.is_ok()).count() as u64;
+    eprintln!(
+        "tune {}: {} cells ({} impossible, skipped), {seeds} seeds each, {} ms simulated per seed",
+        g.name,
+        cells.len(),
+        cells.len() as u64 - runnable,
+        g.base.file.duration_ms
+    );
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(
+            Some(runnable * u64::from(seeds)),
+            ProgressDrawTarget::stderr(),
+        )
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}")
+            .expect("a valid template"),
+    );
+    #[allow(clippy::disallowed_methods)] // wall time of the sweep, for the report only
+    let started = std::time::Instant::now();
+    let results = tune::sweep(&g, &opts, &|_| bar.inc(1));
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let report = tune::report(&g, &opts, results, seconds);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(format!("tune-{}", g.name)));
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let written = leaseproof_sim::tune_report::write(&out, &report, &command)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if args.json {
+        report::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+    } else {
+        report::emit(&report::tune_text(&report, &out, written.len()));
+    }
+    let crashed: u64 = report.cells.iter().map(|c| c.crashed_runs).sum();
+    Ok(if crashed > 0 {
+        verdict::EXIT_CRASH
+    } else if report.recommendations.iter().any(|r| r.ttl_ms.is_none()) {
+        verdict::EXIT_SAFETY
+    } else {
+        EXIT_OK
+    })
 }
 
 fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::Result<u8> {
@@ -507,6 +655,11 @@ fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::
         let _ = writeln!(out, "crash: {p}");
     }
     let _ = writeln!(out, "trace: {}", file.display());
+    if let Some(svg) = run_report::timeline_of(&sc, &r) {
+        let tl = dir.join(format!("{}-{seed}.svg", sc.name));
+        std::fs::write(&tl, svg).with_context(|| format!("writing {}", tl.display()))?;
+        let _ = writeln!(out, "timeline: {}", tl.display());
+    }
     let _ = writeln!(out, "trace hash: {:016x}", r.trace_hash);
     report::emit(&out);
     // One seed is judged on what one seed can show: its own failures, not the

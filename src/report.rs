@@ -171,3 +171,31 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
     }
     s
 }
+
+/// The text summary of `leaseproof tune`.
+#[must_use]
+pub fn tune_text(r: &leaseproof_sim::tune::TuneReport, out: &Path, files: usize) -> String {
+    let mut s = String::new();
+    let ran = r.cells.iter().filter(|c| c.skipped.is_none()).count();
+    let unsafe_cells = r.cells.iter().filter(|c| c.unsafe_runs.hits > 0).count();
+    let _ = writeln!(
+        s,
+        "tune {}: {} cells ran ({} skipped as impossible), {} seeds each, {:.1} s; {} cells had unsafe runs",
+        r.name,
+        ran,
+        r.cells.len() - ran,
+        r.seeds_per_cell,
+        r.seconds,
+        unsafe_cells
+    );
+    for rec in &r.recommendations {
+        let mark = if rec.ttl_ms.is_some() { "ok  " } else { "NONE" };
+        let _ = writeln!(s, "  {mark} {}", rec.explanation);
+    }
+    let _ = writeln!(
+        s,
+        "report: {} ({files} files; open index.html)",
+        out.display()
+    );
+    s
+}

@@ -120,3 +120,79 @@ fn replay_prints_plan_timeline_and_hash_and_refuses_a_changed_scenario() {
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to replay"));
 }
+
+const GRID: &str = r#"
+description = "a tiny grid for the CLI"
+duration_ms = 20_000
+liveness = false
+seeds = 6
+
+[cluster]
+clients = 2
+
+[protocol]
+ttl_ms = 2_000
+renew_interval_ms = 500
+hold_ms = 8_000
+think_ms = 500
+write_interval_ms = 200
+fresh_window_ms = 500
+requeue_interval_ms = 200
+
+[faults.random]
+events = 4
+kinds = ["pause"]
+swarm = false
+pause_ms = [1_000, 6_000]
+
+[grid]
+ttl_ms = [2_000, 4_000]
+"#;
+
+#[test]
+fn tune_writes_a_report_and_says_when_no_ttl_meets_the_target() {
+    let grid = temp("tiny-grid.toml", GRID);
+    let out = format!("{}-tune", out_dir());
+    // Pauses of 1-6 s against leases of 2-4 s: a 0.5 false-preemption target is out of reach.
+    let o = leaseproof(&[
+        "tune",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--target-false-preemption",
+        "0.5",
+        "--out",
+        &out,
+        "--json",
+    ]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(doc["cells"].as_array().unwrap().len(), 2);
+    let rec = &doc["recommendations"][0];
+    assert!(rec["ttl_ms"].is_null());
+    assert!(rec["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("NO swept TTL"));
+    for f in [
+        "index.html",
+        "index.md",
+        "data.csv",
+        "data.json",
+        "failover.svg",
+    ] {
+        assert!(Path::new(&out).join(f).is_file(), "{f} written");
+    }
+    // The same grid, a target 6 seeds cannot measure: refused before anything runs.
+    let o = leaseproof(&[
+        "tune",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--target-false-preemption",
+        "0.1",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unmeasurable"));
+    let o = leaseproof(&["tune", "--preset", "nope"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("k8s"));
+}

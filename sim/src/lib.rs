@@ -12,6 +12,8 @@
 //! - [`world`]: what the shells share: clocks, disks, oracles, metrics, the trace hash.
 //! - [`run`]: one seed: safety phase, heal, bounded liveness phase.
 //! - [`verdict`]: many seeds, judged against a scenario's expectations.
+//! - [`timeline`], [`run_report`]: a seed's timeline SVG and the run's `index.html`.
+//! - [`tune`], [`tune_report`], [`svg`]: lease-timeout sweeps and their plots.
 
 #[cfg(not(madsim))]
 compile_error!(
@@ -22,6 +24,7 @@ pub mod clock;
 pub mod metrics;
 pub mod plan;
 pub mod run;
+pub mod run_report;
 pub mod scenario;
 pub mod shell;
 pub mod svg;

@@ -539,6 +539,29 @@ pub fn sweep(
         .collect()
 }
 
+/// Assembles the report of a finished sweep (`seconds`: its wall time, measured by the
+/// caller, since the core reads no clock).
+#[must_use]
+pub fn report(
+    g: &GridFile,
+    opts: &TuneOptions,
+    cells: Vec<CellResult>,
+    seconds: f64,
+) -> TuneReport {
+    TuneReport {
+        name: g.name.clone(),
+        description: g.base.file.description.clone(),
+        grid_file: g.path.display().to_string(),
+        seeds_per_cell: u64::from(opts.seeds),
+        duration_ms: g.base.file.duration_ms,
+        target_false_preemption: opts.target_false_preemption,
+        target_failover_ms: opts.target_failover_ms,
+        recommendations: recommend(&cells, opts),
+        cells,
+        seconds,
+    }
+}
+
 /// The recommendations, one per pause level (or just the asked one).
 #[must_use]
 pub fn recommend(cells: &[CellResult], opts: &TuneOptions) -> Vec<Recommendation> {

@@ -288,9 +288,29 @@ fn cell_rows(r: &TuneReport, html: bool) -> String {
         };
         if html {
             let bad = c.unsafe_runs.hits > 0;
-            let _ = write!(s, "<tr{}>", if bad { " class=\"unsafe\"" } else { "" });
-            for col in cols {
-                let _ = write!(s, "<td>{}</td>", esc(&col));
+            let class = if bad {
+                " class=\"unsafe\""
+            } else if c.skipped.is_some() {
+                " class=\"skipped\""
+            } else {
+                ""
+            };
+            let _ = write!(s, "<tr{class}>");
+            if c.skipped.is_some() {
+                // The reason spans the measurement columns instead of widening one of them.
+                for col in &cols[..6] {
+                    let _ = write!(s, "<td>{}</td>", esc(col));
+                }
+                let _ = write!(
+                    s,
+                    "<td class=\"why\" colspan=\"{}\">{}</td>",
+                    head.len() - 6,
+                    esc(&cols[6])
+                );
+            } else {
+                for col in cols {
+                    let _ = write!(s, "<td>{}</td>", esc(&col));
+                }
             }
             s.push_str("</tr>\n");
         } else {
@@ -388,7 +408,7 @@ pub const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:1400px;c
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}\
 th{background:#f0f0f0}tr.unsafe td{background:#fde0dc}tr.fail td{background:#fde0dc}\
 .plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}\
-li.none{color:#a00;font-weight:bold}li.ok{color:#060}.meta{color:#555}code{background:#f4f4f4;padding:1px 4px}";
+tr.skipped td{color:#777}td.why{text-align:left}li.none{color:#a00;font-weight:bold}li.ok{color:#060}.meta{color:#555}code{background:#f4f4f4;padding:1px 4px}";
 
 /// Writes every file; returns the paths written.
 pub fn write(dir: &Path, r: &TuneReport, command: &str) -> std::io::Result<Vec<PathBuf>> {

@@ -2,9 +2,11 @@
 //! parses as XML and carries the series it should.
 
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
+use leaseproof_sim::run_report;
 use leaseproof_sim::scenario::Scenario;
-use leaseproof_sim::tune::{self, GridFile, TuneOptions, TuneReport, PRESETS};
+use leaseproof_sim::tune::{self, GridFile, TuneOptions, PRESETS};
 use leaseproof_sim::tune_report;
+use leaseproof_sim::verdict::{judge, run_many};
 use std::path::Path;
 
 fn grid(text: &str) -> Result<GridFile, leaseproof_sim::scenario::ScenarioError> {
@@ -127,18 +129,15 @@ fn a_small_sweep_renders_parsable_reports() {
         .iter()
         .filter(|c| c.cell.fencing)
         .all(|c| c.unsafe_runs.hits == 0));
-    let report = TuneReport {
-        name: "small".into(),
-        description: g.base.file.description.clone(),
-        grid_file: "t.toml".into(),
-        seeds_per_cell: 6,
-        duration_ms: 20_000,
-        target_false_preemption: 0.5,
-        target_failover_ms: None,
-        recommendations: tune::recommend(&cells, &opts),
-        cells,
-        seconds: 0.0,
-    };
+    let report = tune::report(&g, &opts, cells, 0.0);
+    assert_eq!(
+        (
+            report.name.as_str(),
+            report.seeds_per_cell,
+            report.duration_ms
+        ),
+        ("t", 6, 20_000)
+    );
     assert_eq!(report.recommendations.len(), 1);
     let plots = tune_report::plots(&report);
     let names: Vec<&str> = plots.iter().map(|p| p.0.as_str()).collect();
@@ -217,4 +216,55 @@ fn a_failing_seed_renders_a_timeline_with_its_violation() {
     assert!(class("violation") >= 2, "the violation is marked");
     assert!(class("grant") > 0 && class("belief") > 0 && class("message") > 0);
     assert!(class("crash") > 0, "the server crash is shaded");
+}
+
+#[test]
+fn a_run_report_links_a_timeline_for_each_finding() {
+    let sc = Scenario::load(Path::new("../scenarios/beyond/server-counter-lost.toml"))
+        .expect("the scenario loads");
+    let happy = Scenario::load(Path::new("../scenarios/happy-path.toml")).expect("loads");
+    let seeds: Vec<u64> = (0..4).collect();
+    let reports = vec![
+        judge(
+            &sc,
+            &run_many(&sc, &seeds, 2, RunOptions::default(), &|_| {}),
+            &[],
+        ),
+        judge(
+            &happy,
+            &run_many(&happy, &seeds[..2], 2, RunOptions::default(), &|_| {}),
+            &[],
+        ),
+    ];
+    let found = reports[0]
+        .finds
+        .values()
+        .find_map(|s| *s)
+        .expect("the finding is found");
+    assert_eq!(run_report::timeline_seeds(&reports[0], 3)[0], found);
+    assert!(
+        run_report::timeline_seeds(&reports[1], 3).is_empty(),
+        "a clean run has none"
+    );
+    let dir = std::env::temp_dir().join(format!("leaseproof-run-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let scenarios = vec![sc, happy];
+    let tls = run_report::write_timelines(&dir, &scenarios, &reports).expect("written");
+    assert_eq!(tls[0].len(), 1);
+    assert!(tls[1].is_empty());
+    let (seed, file) = &tls[0][0];
+    assert_eq!(*seed, found);
+    let svg = std::fs::read_to_string(dir.join(file)).expect("the timeline file exists");
+    let doc = well_formed("timeline", &svg);
+    assert!(doc.descendants().any(|n| n
+        .attribute("class")
+        .is_some_and(|c| c.contains("violation"))));
+    let html = run_report::index_html(&dir, &reports, &tls);
+    let page = well_formed("index.html", &html);
+    let rows = page.descendants().filter(|n| n.has_tag_name("tr")).count();
+    assert_eq!(rows, 3, "a header and one row per scenario");
+    assert!(page
+        .descendants()
+        .any(|n| n.has_tag_name("img") && n.attribute("src") == Some(file.as_str())));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,282 @@
+//! The HTML report of a scenario run (`reports/index.html`) and the timeline of each seed
+//! that tripped an oracle (`reports/timelines/<scenario>-<seed>.svg`).
+
+use crate::run::{run_seed_isolated, RunOptions, SeedResult};
+use crate::scenario::Scenario;
+use crate::svg::esc;
+use crate::verdict::ScenarioReport;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// At most this many timelines per scenario (each is a traced re-run).
+pub const TIMELINES_PER_SCENARIO: usize = 3;
+
+/// The seeds worth a timeline: those behind a failure, then those that found a `finds`
+/// oracle, first seen first, at most `cap`.
+#[must_use]
+pub fn timeline_seeds(rep: &ScenarioReport, cap: usize) -> Vec<u64> {
+    let mut seen = BTreeSet::new();
+    rep.failures
+        .iter()
+        .filter_map(|f| f.seed)
+        .chain(rep.finds.values().filter_map(|s| *s))
+        .filter(|s| seen.insert(*s))
+        .take(cap)
+        .collect()
+}
+
+/// Re-runs `seed` with the trace on and renders its timeline. `None` if the run kept no
+/// timeline.
+#[must_use]
+pub fn timeline_svg(sc: &Scenario, seed: u64) -> Option<String> {
+    timeline_of(sc, &run_seed_isolated(sc, seed, RunOptions { trace: true }))
+}
+
+/// Renders a traced run's timeline, titled with its first violation; the detail window
+/// spans two TTLs around it.
+#[must_use]
+pub fn timeline_of(sc: &Scenario, r: &SeedResult) -> Option<String> {
+    let tl = r.timeline.as_ref()?;
+    let what = r
+        .found
+        .first()
+        .map(|f| f.violation.to_string())
+        .or_else(|| r.liveness.as_ref().map(ToString::to_string))
+        .or_else(|| r.panic.clone())
+        .unwrap_or_else(|| "no violation".into());
+    let title = format!("{} seed {}: {what}", sc.name, r.seed);
+    let window = sc.file.protocol.ttl_ms.saturating_mul(2).max(1_000) * 1_000_000;
+    Some(tl.render(&title, window))
+}
+
+/// The file name of a seed's timeline, relative to the report folder.
+#[must_use]
+pub fn timeline_file(sc: &Scenario, seed: u64) -> String {
+    format!("timelines/{}-{seed}.svg", file_safe(&sc.name))
+}
+
+/// Writes the timelines of every report's worth-seeing seeds into `out/timelines/`;
+/// returns, per report (same order), the seeds and the file names relative to `out`.
+pub fn write_timelines(
+    out: &Path,
+    scenarios: &[Scenario],
+    reports: &[ScenarioReport],
+) -> std::io::Result<Vec<Vec<(u64, String)>>> {
+    let dir = out.join("timelines");
+    // Timelines of an earlier run would be linked from nowhere: start the folder afresh.
+    if dir.is_dir() {
+        for e in std::fs::read_dir(&dir)?.filter_map(Result::ok) {
+            if e.path().extension().is_some_and(|x| x == "svg") {
+                std::fs::remove_file(e.path())?;
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for (sc, rep) in scenarios.iter().zip(reports) {
+        let mut mine = Vec::new();
+        for seed in timeline_seeds(rep, TIMELINES_PER_SCENARIO) {
+            if let Some(svg) = timeline_svg(sc, seed) {
+                std::fs::create_dir_all(&dir)?;
+                let name = timeline_file(sc, seed);
+                std::fs::write(out.join(&name), svg)?;
+                mine.push((seed, name));
+            }
+        }
+        all.push(mine);
+    }
+    Ok(all)
+}
+
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn verdict(rep: &ScenarioReport) -> (&'static str, &'static str) {
+    match rep.exit {
+        0 => ("ok", "ok"),
+        1 => ("FAIL safety", "fail"),
+        3 => ("FAIL liveness", "fail"),
+        4 => ("CRASH", "fail"),
+        5 => ("NONDETERMINISTIC", "fail"),
+        _ => ("FAIL", "fail"),
+    }
+}
+
+/// `reports/index.html`: one row per scenario (verdict, findings, metrics), each failure
+/// with its replay command, the timelines inline, and links to the other reports found in
+/// `out` (tune sweeps, the bug catalog, the benchmarks).
+#[must_use]
+pub fn index_html(
+    out: &Path,
+    reports: &[ScenarioReport],
+    timelines: &[Vec<(u64, String)>],
+) -> String {
+    let mut s = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\
+         <title>leaseproof run</title><style>",
+    );
+    s.push_str(crate::tune_report::CSS);
+    s.push_str(
+        "td.l,th.l{text-align:left}tr.ok td.v{color:#060}img.tl{max-width:100%;border:1px solid #ddd}\
+         </style></head><body>\n<h1>leaseproof: scenario run</h1>\n",
+    );
+    let failed = reports.iter().filter(|r| r.exit != 0).count();
+    let _ = writeln!(
+        s,
+        "<p class=\"meta\">{} scenarios, {} with a failure. Written by <code>cargo run \
+         --release</code> (or <code>leaseproof run</code>); each scenario runs its own seeds. \
+         Data: <a href=\"run.json\">run.json</a>, <a href=\"run.md\">run.md</a>.</p>",
+        reports.len(),
+        failed
+    );
+    let others = other_reports(out);
+    if !others.is_empty() {
+        s.push_str("<p>Other reports: ");
+        let links: Vec<String> = others
+            .iter()
+            .map(|(href, label)| format!("<a href=\"{}\">{}</a>", esc(href), esc(label)))
+            .collect();
+        s.push_str(&links.join(", "));
+        s.push_str(".</p>\n");
+    }
+    s.push_str("<table><thead><tr>");
+    for h in [
+        "scenario",
+        "class",
+        "variant",
+        "seeds",
+        "passed",
+        "found (first seed)",
+        "failover p50 / p99 ms",
+        "availability",
+        "false preemptions",
+        "stale writes rejected",
+        "renewal slack min ms",
+        "verdict",
+    ] {
+        let _ = write!(s, "<th class=\"l\">{h}</th>");
+    }
+    s.push_str("</tr></thead><tbody>\n");
+    for r in reports {
+        let (v, cls) = verdict(r);
+        let found: Vec<String> = r
+            .finds
+            .iter()
+            .map(|(o, seed)| match seed {
+                Some(sd) => format!("{o} ({sd})"),
+                None => format!("{o}: NOT FOUND"),
+            })
+            .collect();
+        let fp: u32 = r.metrics.false_preemptions.values().sum();
+        let _ = writeln!(
+            s,
+            "<tr class=\"{cls}\"><td class=\"l\"><a href=\"#{id}\">{name}</a></td><td class=\"l\">{class:?}</td>\
+             <td class=\"l\">{variant}</td><td>{seeds}</td><td>{passed}</td><td class=\"l\">{found}</td>\
+             <td>{p50:.0} / {p99:.0}</td><td>{avail:.3}</td><td>{fp}</td><td>{stale}</td>\
+             <td>{slack:.0}</td><td class=\"v l\">{v}</td></tr>",
+            id = esc(&file_safe(&r.name)),
+            name = esc(&r.name),
+            class = r.class,
+            variant = esc(&r.variant),
+            seeds = r.seeds,
+            passed = r.passed,
+            found = esc(&if found.is_empty() {
+                "-".into()
+            } else {
+                found.join(", ")
+            }),
+            p50 = r.metrics.failover.p50_ms,
+            p99 = r.metrics.failover.p99_ms,
+            avail = r.metrics.availability,
+            stale = r.metrics.stale_writes_rejected,
+            slack = r.metrics.renewal_slack.min_ms,
+        );
+    }
+    s.push_str("</tbody></table>\n");
+    for (r, tls) in reports.iter().zip(timelines) {
+        if r.failures.is_empty() && tls.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "<h2 id=\"{}\">{}</h2>\n<p class=\"meta\">{} (hash {})</p>",
+            esc(&file_safe(&r.name)),
+            esc(&r.name),
+            esc(&r.path),
+            esc(&r.hash)
+        );
+        if !r.failures.is_empty() {
+            s.push_str("<ul>\n");
+            for f in &r.failures {
+                let _ = write!(
+                    s,
+                    "<li class=\"none\">{} {}: {}",
+                    esc(f.class),
+                    esc(&f.oracle),
+                    esc(&f.detail)
+                );
+                if let Some(rp) = &f.replay {
+                    let _ = write!(s, "<br/><code>{}</code>", esc(rp));
+                }
+                s.push_str("</li>\n");
+            }
+            s.push_str("</ul>\n");
+        }
+        for (seed, file) in tls {
+            let _ = writeln!(
+                s,
+                "<figure><figcaption>seed {seed}: <a href=\"{f}\">{f}</a></figcaption>\
+                 <img class=\"tl\" src=\"{f}\" alt=\"timeline of seed {seed}\"/></figure>",
+                f = esc(file)
+            );
+        }
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+/// Reports other commands left in `out`: `tune-*/index.html`, the bug catalog, the benches.
+fn other_reports(out: &Path) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    let mut tunes: Vec<PathBuf> = std::fs::read_dir(out)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("tune-"))
+                        && p.join("index.html").is_file()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    tunes.sort();
+    for t in tunes {
+        let name = t
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        v.push((
+            format!("{name}/index.html"),
+            format!("{name} (timeout sweep)"),
+        ));
+    }
+    for (f, label) in [
+        ("bug-catalog.md", "bug catalog"),
+        ("bench.md", "benchmarks"),
+    ] {
+        if out.join(f).is_file() {
+            v.push((f.to_string(), label.to_string()));
+        }
+    }
+    v
+}
