@@ -77,7 +77,8 @@ struct ModelArgs {
     #[arg(long, default_value_t = ModelConfig::default().clients)]
     clients: usize,
     /// A known-bug variant: correct, no-fencing, volatile-counter, anchor-at-receipt,
-    /// drift-ignored, late-reply-adopted, release-by-non-owner, no-restart-grace.
+    /// drift-ignored, late-reply-adopted, acts-after-loss, check-then-act, release-by-non-owner,
+    /// no-restart-grace.
     #[arg(long, default_value = "correct")]
     variant: String,
     /// Global time stops at this many ticks (at most 24; 1 tick = 1 ms of the model's

@@ -207,27 +207,41 @@ impl LeaseClient {
                 self.send_request(now);
             }
             Phase::Holding {
-                token,
-                valid_until,
-                hold_until,
-                next_write,
-                next_renew,
-            } => {
-                // Validity first: nothing below may act on an expired belief.
-                if now >= valid_until {
-                    self.lose(now, token, LossCause::Expired);
-                } else if now >= hold_until {
-                    self.release_done(now, token);
-                } else {
-                    if now >= next_write {
-                        self.write(now, token);
-                    }
-                    if now >= next_renew {
-                        self.renew(now, token);
-                    }
-                }
+                token, next_write, ..
+            } if self.cfg.variant == Variant::CheckThenAct && now >= next_write => {
+                // Bug B10: the write was decided when the previous one went out (the lease
+                // was valid then); carry it out, and only then look at the clock.
+                self.write(now, token);
+                self.handle_timeout_holding(now);
             }
+            Phase::Holding { .. } => self.handle_timeout_holding(now),
             _ => {}
+        }
+    }
+
+    fn handle_timeout_holding(&mut self, now: Nanos) {
+        let Phase::Holding {
+            token,
+            valid_until,
+            hold_until,
+            next_write,
+            next_renew,
+        } = self.phase
+        else {
+            return;
+        };
+        // Validity first: nothing below may act on an expired belief.
+        if now >= valid_until {
+            self.lose(now, token, LossCause::Expired);
+        } else if now >= hold_until {
+            self.release_done(now, token);
+        } else {
+            if now >= next_write {
+                self.write(now, token);
+            }
+            if now >= next_renew {
+                self.renew(now, token);
+            }
         }
     }
 
@@ -489,6 +503,20 @@ impl LeaseClient {
             token,
             cause,
         });
+        if self.cfg.variant == Variant::ActsAfterLoss {
+            if let Phase::Holding {
+                valid_until,
+                hold_until,
+                ..
+            } = &mut self.phase
+            {
+                if now < *hold_until {
+                    // Bug B7: it knows, and finishes its work anyway.
+                    *valid_until = *hold_until;
+                    return;
+                }
+            }
+        }
         self.start_attempt(now);
     }
 

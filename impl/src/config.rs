@@ -30,6 +30,16 @@ pub enum Variant {
     /// B6: a grant or renewal that arrives after `t_sent + L` is still trusted, anchored at
     /// its receipt (etcd #11456, kubernetes #44887). Trips lease-containment.
     LateReplyAdopted,
+    /// B7: the holder keeps acting after it knows it lost (its lease expired on its own
+    /// clock, or the server refused its renewal, or the resource fenced it): it reports the
+    /// loss but finishes its work first, as a stop callback that fires late or never
+    /// (kubernetes #23731, FLINK-34007). Trips lease-containment.
+    ActsAfterLoss,
+    /// B10: check-then-act across a pause: a write decided at an earlier input (when the
+    /// lease was valid) is carried out at the next input before validity is checked again,
+    /// as `if lease.valid() { /* GC pause */ write() }` (Jepsen's etcd lock workload).
+    /// Trips lease-containment.
+    CheckThenAct,
     /// B8: the server frees the key on any Release for it, from anyone, with any token
     /// (Redis plain `DEL`; etcd PR #12306). Trips single-holder.
     ReleaseByNonOwner,
@@ -39,13 +49,15 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 10] = [
         Variant::Correct,
         Variant::NoFencing,
         Variant::VolatileCounter,
         Variant::AnchorAtReceipt,
         Variant::DriftIgnored,
         Variant::LateReplyAdopted,
+        Variant::ActsAfterLoss,
+        Variant::CheckThenAct,
         Variant::ReleaseByNonOwner,
         Variant::NoRestartGrace,
     ];
@@ -60,6 +72,8 @@ impl Variant {
             Variant::AnchorAtReceipt => "anchor-at-receipt",
             Variant::DriftIgnored => "drift-ignored",
             Variant::LateReplyAdopted => "late-reply-adopted",
+            Variant::ActsAfterLoss => "acts-after-loss",
+            Variant::CheckThenAct => "check-then-act",
             Variant::ReleaseByNonOwner => "release-by-non-owner",
             Variant::NoRestartGrace => "no-restart-grace",
         }
@@ -75,6 +89,8 @@ impl Variant {
             Variant::AnchorAtReceipt => "B4",
             Variant::DriftIgnored => "B5",
             Variant::LateReplyAdopted => "B6",
+            Variant::ActsAfterLoss => "B7",
+            Variant::CheckThenAct => "B10",
             Variant::ReleaseByNonOwner => "B8",
             Variant::NoRestartGrace => "-",
         }
