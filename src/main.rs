@@ -68,6 +68,13 @@ enum Command {
         /// Also print every message sent and received.
         #[arg(long)]
         trace: bool,
+        /// Shrink the seed's fault plan to a minimal scripted scenario (written to
+        /// reports/shrunk/), confirm it fails, and replay that instead.
+        #[arg(long)]
+        shrink: bool,
+        /// With --shrink: the oracle to keep failing (default: the seed's first violation).
+        #[arg(long, requires = "shrink")]
+        oracle: Option<String>,
     },
 }
 
@@ -274,7 +281,15 @@ fn main() -> ExitCode {
             seed,
             hash,
             trace,
-        }) => replay(&scenario, seed, hash.as_deref(), trace),
+            shrink,
+            oracle,
+        }) => {
+            if shrink {
+                shrink_seed(&scenario, seed, hash.as_deref(), oracle.as_deref(), trace)
+            } else {
+                replay(&scenario, seed, hash.as_deref(), trace)
+            }
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -586,25 +601,76 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::Result<u8> {
-    let sc = match Scenario::load(path) {
+/// Loads a scenario for a replay, refusing one whose content hash is not the asked one.
+fn load_for_replay(path: &Path, hash: Option<&str>) -> Result<Scenario, String> {
+    let sc = Scenario::load(path).map_err(|e| e.to_string())?;
+    if let Some(h) = hash {
+        if !h.eq_ignore_ascii_case(&sc.hash) {
+            return Err(format!(
+                "{}: the scenario changed since that seed was reported: its hash is {}, the \
+                 replay asked for {h}; refusing to replay",
+                path.display(),
+                sc.hash
+            ));
+        }
+    }
+    Ok(sc)
+}
+
+fn shrink_seed(
+    path: &Path,
+    seed: u64,
+    hash: Option<&str>,
+    oracle: Option<&str>,
+    verbose: bool,
+) -> anyhow::Result<u8> {
+    let sc = match load_for_replay(path, hash) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return Ok(EXIT_USAGE);
         }
     };
-    if let Some(h) = hash {
-        if !h.eq_ignore_ascii_case(&sc.hash) {
-            eprintln!(
-                "{}: the scenario changed since that seed was reported: its hash is {}, the \
-                 replay asked for {h}; refusing to replay",
-                path.display(),
-                sc.hash
-            );
+    let oracle = match oracle
+        .map(|o| {
+            leaseproof_impl::oracle::OracleName::parse(o).map_err(|e| format!("--oracle: {e}"))
+        })
+        .transpose()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
             return Ok(EXIT_USAGE);
         }
+    };
+    eprintln!("shrinking {} seed {seed} ...", sc.name);
+    let shrunk = match leaseproof_sim::shrink::shrink(&sc, seed, oracle) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let file = shrunk
+        .write(&Path::new("reports").join("shrunk"))
+        .context("writing the shrunk scenario")?;
+    report::emit(&shrunk.summary());
+    report::emit(&format!("scenario: {}\n", file.display()));
+    if !shrunk.confirmed {
+        return Ok(verdict::EXIT_NONDETERMINISM);
     }
+    // The minimal plan's timeline, as a replay of the written scenario shows it.
+    replay(&file, shrunk.seed, None, verbose)
+}
+
+fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::Result<u8> {
+    let sc = match load_for_replay(path, hash) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     let r = run_seed_isolated(&sc, seed, RunOptions { trace: true });
     let mut out = String::new();
     let _ = writeln!(

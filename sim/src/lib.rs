@@ -12,6 +12,7 @@
 //! - [`world`]: what the shells share: clocks, disks, oracles, metrics, the trace hash.
 //! - [`run`]: one seed: safety phase, heal, bounded liveness phase.
 //! - [`verdict`]: many seeds, judged against a scenario's expectations.
+//! - [`shrink`]: a failing seed's fault plan cut down to a minimal scripted scenario.
 //! - [`timeline`], [`run_report`]: a seed's timeline SVG and the run's `index.html`.
 //! - [`tune`], [`tune_report`], [`svg`]: lease-timeout sweeps and their plots.
 
@@ -27,6 +28,7 @@ pub mod run;
 pub mod run_report;
 pub mod scenario;
 pub mod shell;
+pub mod shrink;
 pub mod svg;
 pub mod timeline;
 pub mod tune;
