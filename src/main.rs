@@ -3,6 +3,7 @@
 //! Bare `leaseproof` (what `cargo run --release` runs) is the main job: every scenario, then
 //! the reports. Exit codes are the same for every subcommand (see `--help`).
 
+mod catalog;
 mod report;
 
 use anyhow::Context;
@@ -57,6 +58,15 @@ enum Command {
     /// report with plots and a recommendation into reports/tune-<name>/.
     #[command(after_help = TUNE_HELP)]
     Tune(TuneArgs),
+    /// Every known-bug variant, caught by the simulator and the model checker, shrunk;
+    /// writes reports/bug-catalog.md and .json.
+    Catalog {
+        #[arg(long)]
+        json: bool,
+        /// Worker threads (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Replay one seed: the derived plan, the event timeline, the trace hash.
     Replay {
         scenario: PathBuf,
@@ -121,6 +131,9 @@ struct ModelArgs {
     /// At most this many messages in flight per link (a send beyond it is lost).
     #[arg(long, default_value_t = ModelConfig::default().link_capacity)]
     link_capacity: u8,
+    /// How long a holder works before it releases, in ticks.
+    #[arg(long, default_value_t = ModelConfig::default().hold)]
+    hold: u64,
 }
 
 impl ModelArgs {
@@ -141,6 +154,7 @@ impl ModelArgs {
             duplicating: d.duplicating,
             clock_step: d.clock_step,
             link_capacity: d.link_capacity,
+            hold: d.hold,
         }
     }
 
@@ -160,6 +174,7 @@ impl ModelArgs {
             max_delay: self.max_delay,
             losses: self.losses,
             link_capacity: self.link_capacity,
+            hold: self.hold,
         })
     }
 }
@@ -275,6 +290,7 @@ fn main() -> ExitCode {
         }),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Tune(args)) => tune(&args),
+        Some(Command::Catalog { json, jobs }) => run_catalog(json, jobs),
         Some(Command::Explore { addr, model }) => explore(&addr, &model),
         Some(Command::Replay {
             scenario,
@@ -511,6 +527,33 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         eprintln!("report: {}", index.display());
     }
     Ok(code)
+}
+
+fn run_catalog(json: bool, jobs: Option<usize>) -> anyhow::Result<u8> {
+    let jobs = jobs.unwrap_or_else(default_jobs).max(1);
+    let spinner = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    };
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
+    );
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let cat = catalog::run(Path::new("."), jobs, &|m| {
+        spinner.set_message(m.to_string())
+    })?;
+    spinner.finish_and_clear();
+    let files = cat.write(Path::new("reports"))?;
+    if json {
+        report::emit(&format!("{}\n", serde_json::to_string_pretty(&cat)?));
+    } else {
+        report::emit(&cat.markdown());
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    Ok(cat.exit())
 }
 
 fn tune(args: &TuneArgs) -> anyhow::Result<u8> {

@@ -510,9 +510,11 @@ impl LeaseClient {
                 ..
             } = &mut self.phase
             {
-                if now < *hold_until {
-                    // Bug B7: it knows, and finishes its work anyway.
-                    *valid_until = *hold_until;
+                let stop_at = (*hold_until).max(now.plus(self.cfg.renew_interval_ns));
+                if *valid_until < stop_at && now < stop_at {
+                    // Bug B7: it knows, and goes on acting until its work is done or its
+                    // stop callback runs, a renew-loop turn later, whichever comes last.
+                    *valid_until = stop_at;
                     return;
                 }
             }

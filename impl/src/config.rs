@@ -32,8 +32,9 @@ pub enum Variant {
     LateReplyAdopted,
     /// B7: the holder keeps acting after it knows it lost (its lease expired on its own
     /// clock, or the server refused its renewal, or the resource fenced it): it reports the
-    /// loss but finishes its work first, as a stop callback that fires late or never
-    /// (kubernetes #23731, FLINK-34007). Trips lease-containment.
+    /// loss but goes on until its work is done or its stop callback runs a renew interval
+    /// later, whichever is last, as a stop callback that fires late (kubernetes #23731,
+    /// FLINK-34007). Trips lease-containment.
     ActsAfterLoss,
     /// B10: check-then-act across a pause: a write decided at an earlier input (when the
     /// lease was valid) is carried out at the next input before validity is checked again,

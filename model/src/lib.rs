@@ -59,6 +59,7 @@
 //! `Eventually` (it is unsound with crashes and with timers that re-arm); the model reports
 //! a bounded reachability check instead: some path within `max_time` serves every client.
 
+pub mod catalog;
 pub mod check;
 
 use leaseproof_impl::{
@@ -80,7 +81,7 @@ pub const MAX_TIME_LIMIT: u64 = 24;
 pub const PAUSE_BUDGET: u8 = 8;
 
 /// What to check: the bounds and the faults.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelConfig {
     pub clients: usize,
     pub variant: Variant,
@@ -102,6 +103,9 @@ pub struct ModelConfig {
     /// At most this many messages in flight on one link; a send beyond it is lost (loss is
     /// within the assumptions). A bound like `max_time`, reported with the result.
     pub link_capacity: u8,
+    /// How long a holder works before it releases (ticks). Bugs that act late in a lease
+    /// (B5, B7) need a hold longer than the lease.
+    pub hold: u64,
 }
 
 impl Default for ModelConfig {
@@ -121,13 +125,14 @@ impl Default for ModelConfig {
             max_delay: 1,
             losses: 1,
             link_capacity: 2,
+            hold: 4,
         }
     }
 }
 
 /// The protocol's config in ticks (1 tick = 1 ms): ttl 8, renew 3, fresh window 3, requeue
-/// 2, backoff 1..2, hold 4, a write every 2, think 2; `L = ttl − 2ε`.
-pub fn protocol_in_ticks(variant: Variant, spread: u64) -> Result<Config, String> {
+/// 2, backoff 1..2, hold `hold` (default 4), a write every 2, think 2; `L = ttl − 2ε`.
+pub fn protocol_in_ticks(variant: Variant, spread: u64, hold: u64) -> Result<Config, String> {
     let p = ProtocolConfig {
         ttl_ms: 6,
         renew_interval_ms: 3,
@@ -137,7 +142,7 @@ pub fn protocol_in_ticks(variant: Variant, spread: u64) -> Result<Config, String
         requeue_interval_ms: 2,
         backoff_base_ms: 2,
         backoff_max_ms: 2,
-        hold_ms: 4,
+        hold_ms: hold,
         write_interval_ms: 2,
         think_ms: 1_000,
         queue_capacity: 2,
@@ -169,6 +174,12 @@ impl ModelConfig {
                 self.max_time
             ));
         }
+        if self.hold == 0 || self.hold > MAX_TIME_LIMIT {
+            return Err(format!(
+                "--hold {}: must be between 1 and {MAX_TIME_LIMIT} ticks",
+                self.hold
+            ));
+        }
         if self.spread > 2 {
             return Err(format!(
                 "--spread {}: must be at most 2 ticks (L = ttl − 2ε must stay above the renew \
@@ -186,7 +197,7 @@ impl ModelConfig {
                     .into(),
             );
         }
-        protocol_in_ticks(self.variant, self.spread)
+        protocol_in_ticks(self.variant, self.spread, self.hold)
     }
 }
 
@@ -853,7 +864,7 @@ impl fmt::Display for ModelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} clients, variant {}, max-time {} ticks, spread ε={}, pauses {}, {} server crash(es), {} network{}",
+            "{} clients, variant {}, max-time {} ticks, spread ε={}, pauses {}, {} server crash(es), {} network{}, delivery within {} tick(s), {} loss(es), {} drift move(s), hold {}",
             self.clients,
             self.variant,
             self.max_time,
@@ -861,7 +872,11 @@ impl fmt::Display for ModelConfig {
             if self.pauses { "on" } else { "off" },
             self.crashes,
             if self.duplicating { "duplicating" } else { "non-duplicating" },
-            if self.clock_step { ", one client clock step" } else { "" }
+            if self.clock_step { ", one client clock step" } else { "" },
+            self.max_delay,
+            self.losses,
+            self.drift_moves,
+            self.hold
         )
     }
 }

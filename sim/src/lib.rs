@@ -21,6 +21,7 @@ compile_error!(
     "leaseproof-sim needs --cfg madsim (see .cargo/config.toml; an exported RUSTFLAGS overrides it)"
 );
 
+pub mod catalog;
 pub mod clock;
 pub mod metrics;
 pub mod plan;

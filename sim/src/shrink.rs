@@ -266,25 +266,26 @@ pub fn shrink(sc: &Scenario, seed: u64, oracle: Option<OracleName>) -> Result<Sh
         oracle: oracle.name().into(),
         seed: fixed,
         original_faults: all.len(),
-        minimal: minimal
-            .iter()
-            .map(|p| {
-                format!(
-                    "at {} ms: {}{}",
-                    p.fault.at_ms,
-                    describe(&p.fault.action),
-                    if p.aim_holder {
-                        " (aimed at the holder: the node named is only the draw)"
-                    } else {
-                        ""
-                    }
-                )
-            })
-            .collect(),
+        minimal: minimal.iter().map(line).collect(),
         runs: probe.runs,
         text,
         confirmed,
     })
+}
+
+/// One fault event in words; an aimed fault names "the holder", not the client drawn.
+fn line(p: &PlannedFault) -> String {
+    let mut d = describe(&p.fault.action);
+    if p.aim_holder {
+        if let Some(n) = (2..16)
+            .rev()
+            .map(node_name)
+            .find(|n| d.contains(n.as_str()))
+        {
+            d = d.replacen(&n, "the holder", 1);
+        }
+    }
+    format!("at {} ms: {d}", p.fault.at_ms)
 }
 
 impl Shrunk {

@@ -1,0 +1,96 @@
+//! The model's half of the bug catalog: for each known-bug variant, the bounds at which the
+//! checker reaches its counterexample quickly (each found by probing). The correct protocol
+//! holds at every one of them: `tests/check.rs` checks the cheap ones, the rest were checked
+//! with `leaseproof check --variant correct` and the same flags.
+//!
+//! Most containment bugs need one client only (a lone holder acting outside its grant is
+//! already a violation), and none needs the server crash except the two restart bugs.
+
+use crate::ModelConfig;
+use leaseproof_impl::Variant;
+
+/// The bounds the catalog checks `v` at, and the safety property it must break.
+#[must_use]
+pub fn bounds(v: Variant) -> (ModelConfig, &'static str) {
+    let base = ModelConfig {
+        variant: v,
+        crashes: 0,
+        ..ModelConfig::default()
+    };
+    let lone = ModelConfig {
+        clients: 1,
+        max_time: 9,
+        ..base
+    };
+    match v {
+        Variant::Correct => (ModelConfig::default(), crate::PROP_SINGLE_HOLDER),
+        Variant::NoFencing => (
+            ModelConfig {
+                max_time: 5,
+                pauses: false,
+                ..base
+            },
+            crate::PROP_FENCED_WRITES,
+        ),
+        Variant::VolatileCounter => (
+            ModelConfig {
+                max_time: 5,
+                pauses: false,
+                crashes: 1,
+                ..base
+            },
+            crate::PROP_FENCED_WRITES,
+        ),
+        Variant::ReleaseByNonOwner => (
+            ModelConfig {
+                max_time: 5,
+                pauses: false,
+                ..base
+            },
+            crate::PROP_SINGLE_HOLDER,
+        ),
+        Variant::NoRestartGrace => (
+            ModelConfig {
+                max_time: 4,
+                pauses: false,
+                crashes: 1,
+                losses: 0,
+                drift_moves: 0,
+                ..base
+            },
+            crate::PROP_SINGLE_HOLDER,
+        ),
+        // Replies delayed past the margin (3 ticks against 2ε = 2).
+        Variant::AnchorAtReceipt => (
+            ModelConfig {
+                max_time: 7,
+                max_delay: 3,
+                pauses: false,
+                ..lone
+            },
+            crate::PROP_CONTAINMENT,
+        ),
+        // A reply delayed past L = 4 ticks.
+        Variant::LateReplyAdopted => (
+            ModelConfig {
+                max_delay: 6,
+                pauses: false,
+                ..lone
+            },
+            crate::PROP_CONTAINMENT,
+        ),
+        // Clocks that move apart during a hold longer than the lease.
+        Variant::DriftIgnored => (
+            ModelConfig {
+                drift_moves: 2,
+                pauses: false,
+                hold: 9,
+                ..lone
+            },
+            crate::PROP_CONTAINMENT,
+        ),
+        // A hold longer than the lease, so the holder has work left when it loses.
+        Variant::ActsAfterLoss => (ModelConfig { hold: 8, ..lone }, crate::PROP_CONTAINMENT),
+        Variant::CheckThenAct => (lone, crate::PROP_CONTAINMENT),
+    }
+}

@@ -1,0 +1,42 @@
+//! Shrinking: a failing seed's plan cut down to a scripted scenario that still fails, the
+//! same every time; a passing seed is refused.
+
+use leaseproof_impl::oracle::OracleName;
+use leaseproof_sim::catalog::search;
+use leaseproof_sim::run::{run_seed_isolated, RunOptions};
+use leaseproof_sim::scenario::Scenario;
+use leaseproof_sim::shrink::{shrink, ShrinkError};
+use std::path::Path;
+
+fn load(p: &str) -> Scenario {
+    Scenario::load(Path::new(p)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_failing_seed_shrinks_to_a_confirmed_scripted_scenario() {
+    let sc = load("../scenarios/bugs/anchor-at-receipt.toml");
+    let s = search(&sc, &sc.finds, 0, 200, 2);
+    let seed = s
+        .first_failing_seed
+        .expect("the bug is found within 200 seeds");
+    let a = shrink(&sc, seed, Some(OracleName::LeaseContainment)).expect("it shrinks");
+    assert!(a.confirmed, "{}", a.summary());
+    assert!(a.minimal.len() <= a.original_faults);
+    assert_eq!(a.oracle, "lease-containment");
+    // The written text is a scenario of its own: scripted, pinned, and it fails.
+    let written = Scenario::parse(Path::new("shrunk.toml"), &a.text).expect("it parses");
+    assert!(written.file.faults.random.is_none());
+    assert_eq!(written.script.len(), a.minimal.len());
+    assert_eq!(written.run_seeds(0, None), vec![a.seed]);
+    let r = run_seed_isolated(&written, a.seed, RunOptions::default());
+    assert!(r.tripped(OracleName::LeaseContainment));
+    // Shrinking is deterministic.
+    let b = shrink(&sc, seed, Some(OracleName::LeaseContainment)).expect("it shrinks");
+    assert_eq!((a.text, a.minimal, a.runs), (b.text, b.minimal, b.runs));
+}
+
+#[test]
+fn a_passing_seed_is_not_shrunk() {
+    let tw = load("../scenarios/bugs/anchor-at-receipt-twin.toml");
+    assert!(matches!(shrink(&tw, 0, None), Err(ShrinkError::Passes(0))));
+}

@@ -1,0 +1,414 @@
+//! `leaseproof catalog`: every known-bug variant caught by the simulator (seeds to the
+//! first failure, over 20 start seeds) and by the model checker (to the first
+//! counterexample), each failing seed shrunk to a minimal plan; the correct twins pass.
+
+use anyhow::Context;
+use leaseproof_impl::Variant;
+use leaseproof_model::check::{check, CheckOptions};
+use leaseproof_model::LeaseModel;
+use leaseproof_sim::catalog::{median_max, searches};
+use leaseproof_sim::run::RunOptions;
+use leaseproof_sim::scenario::Scenario;
+use leaseproof_sim::shrink::shrink;
+use leaseproof_sim::verdict::{judge, run_many, EXIT_OK, EXIT_SAFETY};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Searches per variant, and the seed bound of each.
+pub const SEARCHES: u64 = 20;
+pub const MAX_SEEDS: u64 = 200;
+/// The model check of one variant stops after this long (reported as not found).
+pub const MODEL_BUDGET_S: u64 = 60;
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub variant: String,
+    pub bug_class: String,
+    /// The oracle(s) the variant must trip (its scenario's `finds`).
+    pub oracle: String,
+    pub scenario: String,
+    /// Every one of the 20 searches tripped it within 200 seeds.
+    pub sim_found: bool,
+    pub sim_searches_found: u64,
+    pub sim_seeds_median: u64,
+    pub sim_seeds_max: u64,
+    pub model_found: bool,
+    pub model_property: String,
+    pub model_bounds: String,
+    /// Unique states explored until the first counterexample (or the end).
+    pub model_states: usize,
+    pub model_generated: usize,
+    pub model_seconds: f64,
+    /// Steps of the model's counterexample.
+    pub trace_len: usize,
+    /// The simulator's first failing seed, shrunk: one line per remaining fault event.
+    pub shrunk_plan: Vec<String>,
+    pub shrunk_scenario: Option<String>,
+    pub shrunk_confirmed: bool,
+    /// The correct twin under the same faults, and whether every seed of it passed.
+    pub twin: String,
+    pub twin_seeds: usize,
+    pub twin_passed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Reproduction {
+    pub what: String,
+    pub scenario: String,
+    pub found: Option<u64>,
+    pub oracle: String,
+    pub twin: String,
+    pub twin_passed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Catalog {
+    pub variants: Vec<Row>,
+    pub reproductions: Vec<Reproduction>,
+    pub seconds: f64,
+}
+
+fn load(p: &Path) -> anyhow::Result<Scenario> {
+    Scenario::load(p).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn twin_passes(tw: &Scenario, jobs: usize) -> (usize, bool) {
+    let seeds = tw.run_seeds(0, None);
+    let rep = judge(
+        tw,
+        &run_many(tw, &seeds, jobs, RunOptions::default(), &|_| {}),
+        &[],
+    );
+    (seeds.len(), rep.exit == EXIT_OK)
+}
+
+#[allow(clippy::disallowed_methods)] // the model's time budget is wall time, by design
+fn model_row(
+    v: Variant,
+    jobs: usize,
+) -> anyhow::Result<(bool, String, String, usize, usize, f64, usize)> {
+    let (mc, prop) = leaseproof_model::catalog::bounds(v);
+    let m = LeaseModel::new(mc).map_err(|e| anyhow::anyhow!(e))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(MODEL_BUDGET_S);
+    let r = check(
+        m,
+        CheckOptions {
+            threads: jobs,
+            symmetry: mc.clients > 1,
+            bfs: false,
+        },
+        &|_, _| {},
+        &|| std::time::Instant::now() > deadline,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let p = &r.properties[prop];
+    let found = v != Variant::Correct && !p.holds;
+    let ok_correct = v == Variant::Correct && r.complete && !r.safety_failed();
+    Ok((
+        found || ok_correct,
+        if v == Variant::Correct {
+            "every safety property".into()
+        } else {
+            prop.to_string()
+        },
+        mc.to_string(),
+        r.unique,
+        r.states,
+        r.seconds,
+        p.trace.len(),
+    ))
+}
+
+/// Runs the whole catalog; `progress` hears one line per step.
+pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<Catalog> {
+    #[allow(clippy::disallowed_methods)] // wall time of the catalog, for the report only
+    let started = std::time::Instant::now();
+    let bugs = root.join("scenarios").join("bugs");
+    let mut rows = Vec::new();
+    for v in Variant::ALL.into_iter().filter(|v| *v != Variant::Correct) {
+        progress(&format!("{v}: simulator"));
+        let path = bugs.join(format!("{}.toml", v.name()));
+        let sc = load(&path)?;
+        if sc.finds.is_empty() || sc.config.variant != v {
+            anyhow::bail!(
+                "{}: a catalog scenario must run variant {v} and name what it finds",
+                path.display()
+            );
+        }
+        let s = searches(&sc, &sc.finds, SEARCHES, MAX_SEEDS, jobs);
+        let (median, max) = median_max(&s, MAX_SEEDS);
+        let found_n = s.iter().filter(|x| x.seeds_to_find.is_some()).count() as u64;
+        progress(&format!("{v}: shrinking"));
+        let (shrunk_plan, shrunk_scenario, shrunk_confirmed) =
+            match s.iter().find_map(|x| x.first_failing_seed) {
+                Some(seed) => match shrink(&sc, seed, None) {
+                    Ok(sh) => {
+                        let file = sh
+                            .write(&root.join("reports").join("shrunk"))
+                            .context("writing a shrunk scenario")?;
+                        let rel = file
+                            .strip_prefix(root)
+                            .unwrap_or(&file)
+                            .display()
+                            .to_string();
+                        (sh.minimal, Some(rel), sh.confirmed)
+                    }
+                    Err(e) => (vec![format!("not shrunk: {e}")], None, false),
+                },
+                None => (Vec::new(), None, false),
+            };
+        progress(&format!("{v}: correct twin"));
+        let twin_path = bugs.join(format!("{}-twin.toml", v.name()));
+        let tw = load(&twin_path)?;
+        let (twin_seeds, twin_passed) = twin_passes(&tw, jobs);
+        progress(&format!("{v}: model checker"));
+        let (model_found, model_property, model_bounds, us, gs, secs, tl) = model_row(v, jobs)?;
+        rows.push(Row {
+            variant: v.name().into(),
+            bug_class: v.bug_class().into(),
+            oracle: sc
+                .finds
+                .iter()
+                .map(|o| o.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            scenario: rel(root, &path),
+            sim_found: found_n == SEARCHES,
+            sim_searches_found: found_n,
+            sim_seeds_median: median,
+            sim_seeds_max: max,
+            model_found,
+            model_property,
+            model_bounds,
+            model_states: us,
+            model_generated: gs,
+            model_seconds: secs,
+            trace_len: tl,
+            shrunk_plan,
+            shrunk_scenario,
+            shrunk_confirmed,
+            twin: rel(root, &twin_path),
+            twin_seeds,
+            twin_passed,
+        });
+    }
+    progress("correct: model checker (the main job's bounds)");
+    let (holds, model_property, model_bounds, us, gs, secs, _) = model_row(Variant::Correct, jobs)?;
+    let twins_ok = rows.iter().all(|r| r.twin_passed);
+    rows.push(Row {
+        variant: "correct".into(),
+        bug_class: "-".into(),
+        oracle: "every oracle holds".into(),
+        scenario: "every *-twin.toml".into(),
+        sim_found: false,
+        sim_searches_found: 0,
+        sim_seeds_median: 0,
+        sim_seeds_max: 0,
+        model_found: false,
+        model_property,
+        model_bounds,
+        model_states: us,
+        model_generated: gs,
+        model_seconds: secs,
+        trace_len: 0,
+        shrunk_plan: Vec::new(),
+        shrunk_scenario: None,
+        shrunk_confirmed: false,
+        twin: "every *-twin.toml".into(),
+        twin_seeds: rows.iter().map(|r| r.twin_seeds).sum(),
+        twin_passed: twins_ok && holds,
+    });
+    let mut reproductions = Vec::new();
+    for (what, bug, twin) in [
+        (
+            "Kleppmann (2016): a client stalled past its lease writes after the next holder; \
+             without fencing the storage accepts it, with fencing it rejects it",
+            "kleppmann-pause.toml",
+            "kleppmann-pause-fenced.toml",
+        ),
+        (
+            "Jepsen, etcd 3.4.3 (2020): a lock handed back after its lease lapsed",
+            "jepsen-etcd-3.4.3.toml",
+            "jepsen-etcd-3.4.3-fixed.toml",
+        ),
+    ] {
+        progress(&format!("reproduction: {bug}"));
+        let sc = load(&bugs.join(bug))?;
+        let s = leaseproof_sim::catalog::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
+        let tw = load(&bugs.join(twin))?;
+        let (_, twin_passed) = twin_passes(&tw, jobs);
+        reproductions.push(Reproduction {
+            what: what.into(),
+            scenario: rel(root, &bugs.join(bug)),
+            found: s.first_failing_seed,
+            oracle: sc
+                .finds
+                .iter()
+                .map(|o| o.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            twin: rel(root, &bugs.join(twin)),
+            twin_passed,
+        });
+    }
+    Ok(Catalog {
+        variants: rows,
+        reproductions,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+impl Catalog {
+    /// Exit 0 when every variant is caught by both checkers and every twin passes.
+    #[must_use]
+    pub fn exit(&self) -> u8 {
+        let ok =
+            self.variants.iter().all(|r| {
+                r.twin_passed && (r.variant == "correct" || (r.sim_found && r.model_found))
+            }) && self
+                .reproductions
+                .iter()
+                .all(|r| r.found.is_some() && r.twin_passed);
+        if ok {
+            EXIT_OK
+        } else {
+            EXIT_SAFETY
+        }
+    }
+
+    #[must_use]
+    pub fn markdown(&self) -> String {
+        let mut s = String::from(
+            "# Bug catalog\n\nWritten by `cargo run --release -- catalog`. Each known-bug variant \
+             runs its scenario in `scenarios/bugs/` (faults a deployment sees, not a script of \
+             the bug) from 20 start seeds until the first seed that trips its oracle (at most \
+             200 seeds each), and the model checker runs it to the first counterexample. The \
+             first failing seed is shrunk to a minimal fault plan (written to \
+             `reports/shrunk/` and confirmed by running it). Each variant has a twin with the \
+             same faults and the correct protocol, which must pass every seed.\n\n",
+        );
+        let _ = writeln!(
+            s,
+            "| variant | bug class | oracle | sim: found in all 20 | seeds to find, median / max | model | model unique states | model s | trace steps | minimal plan | correct twin |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
+        for r in &self.variants {
+            let correct = r.variant == "correct";
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} |",
+                r.variant,
+                r.bug_class,
+                r.oracle,
+                if correct {
+                    "- (nothing to find)".to_string()
+                } else {
+                    format!(
+                        "{} ({}/{})",
+                        if r.sim_found { "yes" } else { "NO" },
+                        r.sim_searches_found,
+                        SEARCHES
+                    )
+                },
+                if correct {
+                    "-".into()
+                } else {
+                    format!("{} / {}", r.sim_seeds_median, r.sim_seeds_max)
+                },
+                if correct {
+                    if r.twin_passed {
+                        "holds (exhaustive)"
+                    } else {
+                        "FAILS"
+                    }
+                } else if r.model_found {
+                    "counterexample"
+                } else {
+                    "NOT FOUND"
+                },
+                r.model_states,
+                r.model_seconds,
+                if correct {
+                    "-".into()
+                } else {
+                    r.trace_len.to_string()
+                },
+                if correct {
+                    "-".into()
+                } else if r.shrunk_plan.is_empty() {
+                    if r.shrunk_confirmed {
+                        "no fault event needed".into()
+                    } else {
+                        "-".into()
+                    }
+                } else {
+                    r.shrunk_plan.join("; ")
+                },
+                if r.twin_passed {
+                    format!("passes ({} seeds)", r.twin_seeds)
+                } else {
+                    "FAILS".into()
+                }
+            );
+        }
+        s.push_str("\n## Model bounds per variant\n\n");
+        for r in &self.variants {
+            let _ = writeln!(
+                s,
+                "- **{}** ({}): {}",
+                r.variant, r.model_property, r.model_bounds
+            );
+        }
+        s.push_str("\n## Shrunk scenarios\n\n");
+        for r in self.variants.iter().filter(|r| r.shrunk_scenario.is_some()) {
+            let _ = writeln!(
+                s,
+                "- {}: `{}`{}",
+                r.variant,
+                r.shrunk_scenario.as_deref().unwrap_or_default(),
+                if r.shrunk_confirmed {
+                    ""
+                } else {
+                    " (NOT confirmed)"
+                }
+            );
+        }
+        s.push_str("\n## Published results reproduced\n\n");
+        for r in &self.reproductions {
+            let _ = writeln!(
+                s,
+                "- {}: `{}` {}; the fix, `{}`, {}.",
+                r.what,
+                r.scenario,
+                match r.found {
+                    Some(seed) => format!("trips {} (first at seed {seed})", r.oracle),
+                    None => format!("does NOT trip {} in {MAX_SEEDS} seeds", r.oracle),
+                },
+                r.twin,
+                if r.twin_passed {
+                    "passes every seed"
+                } else {
+                    "FAILS"
+                }
+            );
+        }
+        let _ = writeln!(s, "\nThe whole catalog took {:.0} s.", self.seconds);
+        s
+    }
+
+    pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let json = dir.join("bug-catalog.json");
+        std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")
+            .with_context(|| format!("writing {}", json.display()))?;
+        let md = dir.join("bug-catalog.md");
+        std::fs::write(&md, self.markdown())
+            .with_context(|| format!("writing {}", md.display()))?;
+        Ok(vec![json, md])
+    }
+}
