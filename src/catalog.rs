@@ -167,12 +167,7 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
         rows.push(Row {
             variant: v.name().into(),
             bug_class: v.bug_class().into(),
-            oracle: sc
-                .finds
-                .iter()
-                .map(|o| o.name())
-                .collect::<Vec<_>>()
-                .join(", "),
+            oracle: finds(&sc),
             scenario: rel(root, &path),
             sim_found: found_n == SEARCHES,
             sim_searches_found: found_n,
@@ -242,12 +237,7 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
             what: what.into(),
             scenario: rel(root, &bugs.join(bug)),
             found: s.first_failing_seed,
-            oracle: sc
-                .finds
-                .iter()
-                .map(|o| o.name())
-                .collect::<Vec<_>>()
-                .join(", "),
+            oracle: finds(&sc),
             twin: rel(root, &bugs.join(twin)),
             twin_passed,
         });
@@ -257,6 +247,15 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
         reproductions,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The oracles a scenario must find, comma-separated.
+fn finds(sc: &Scenario) -> String {
+    sc.finds
+        .iter()
+        .map(|o| o.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn rel(root: &Path, p: &Path) -> String {

@@ -262,7 +262,21 @@ struct RunArgs {
     out: PathBuf,
 }
 
+/// `RUST_LOG=leaseproof=debug` shows every lock's life (request, grant, renewals,
+/// release or loss) in simulated time; nothing is logged unless RUST_LOG asks.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .try_init();
+}
+
 fn main() -> ExitCode {
+    init_tracing();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

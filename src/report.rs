@@ -1,11 +1,15 @@
 //! Human-readable output of runs: failure blocks, the summary table, report files.
 
+use leaseproof_sim::run_report;
 use leaseproof_sim::verdict::ScenarioReport;
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// Prints each failure as DESIGN.md shows it: the verdict, where, and the replay command.
 pub fn print_failures(rep: &ScenarioReport) {
+    for w in &rep.warnings {
+        eprintln!("WARN {}: {w}", rep.name);
+    }
     for f in &rep.failures {
         eprintln!("FAIL {}: {}: {}", f.class, f.oracle, f.detail);
         match f.seed {
@@ -18,17 +22,6 @@ pub fn print_failures(rep: &ScenarioReport) {
     }
 }
 
-fn verdict(rep: &ScenarioReport) -> &'static str {
-    match rep.exit {
-        0 => "ok",
-        1 => "FAIL safety",
-        3 => "FAIL liveness",
-        4 => "CRASH",
-        5 => "NONDETERMINISTIC",
-        _ => "FAIL",
-    }
-}
-
 fn table(reports: &[ScenarioReport]) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -37,14 +30,6 @@ fn table(reports: &[ScenarioReport]) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
     for r in reports {
-        let found: Vec<String> = r
-            .finds
-            .iter()
-            .map(|(o, seed)| match seed {
-                Some(sd) => format!("{o} (seed {sd})"),
-                None => format!("{o}: not found"),
-            })
-            .collect();
         let _ = writeln!(
             s,
             "| {} | {:?} | {} | {} | {} | {} | {:.0} | {} | {} |",
@@ -53,14 +38,10 @@ fn table(reports: &[ScenarioReport]) -> String {
             r.variant,
             r.seeds,
             r.passed,
-            if found.is_empty() {
-                "-".into()
-            } else {
-                found.join(", ")
-            },
+            run_report::found_summary(r),
             r.metrics.failover.p99_ms,
             r.metrics.stale_writes_rejected,
-            verdict(r)
+            run_report::verdict(r).0
         );
     }
     s

@@ -50,6 +50,15 @@ fn a_passing_scenario_exits_0_with_json() {
     assert_eq!(sc["passed"], 3);
     assert!(sc["failures"].as_array().unwrap().is_empty());
     assert!(sc["metrics"]["grants"].as_u64().unwrap() > 0);
+    // The lock-lifecycle metrics, for every scenario.
+    let m = &sc["metrics"];
+    for k in ["acquisition", "hold", "renewal_slack"] {
+        assert!(m[k]["n"].as_u64().unwrap() > 0, "{k}: {m}");
+        assert!(m[k]["p50_ms"].is_number() && m[k]["p99_ms"].is_number());
+    }
+    assert!(m["renewal_success"]["rate"].as_f64().unwrap() > 0.9);
+    assert!(m["expirations"].is_u64() && m["token_mismatches"].is_u64());
+    assert!(sc["warnings"].as_array().unwrap().is_empty());
 }
 
 #[test]

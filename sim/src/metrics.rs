@@ -25,6 +25,9 @@ pub struct RunMetrics {
     pub grants: u32,
     pub expirations: u32,
     pub stale_writes_rejected: u32,
+    /// A token that was not the current one, seen anywhere: a write rejected for a stale
+    /// token, a renewal refused as not-holder, a holder fenced by a rejection.
+    pub token_mismatches: u32,
     pub writes_accepted: u32,
     pub belief_overlap_ns: u64,
     pub belief_overlap_episodes: u32,
@@ -49,6 +52,7 @@ impl RunMetrics {
         self.grants += o.grants;
         self.expirations += o.expirations;
         self.stale_writes_rejected += o.stale_writes_rejected;
+        self.token_mismatches += o.token_mismatches;
         self.writes_accepted += o.writes_accepted;
         self.belief_overlap_ns += o.belief_overlap_ns;
         self.belief_overlap_episodes += o.belief_overlap_episodes;
@@ -131,6 +135,7 @@ pub struct Summary {
     pub grants: u32,
     pub expirations: u32,
     pub stale_writes_rejected: u32,
+    pub token_mismatches: u32,
     pub writes_accepted: u32,
     pub belief_overlap_ms: f64,
     pub belief_overlap_episodes: u32,
@@ -153,6 +158,7 @@ impl Summary {
             grants: m.grants,
             expirations: m.expirations,
             stale_writes_rejected: m.stale_writes_rejected,
+            token_mismatches: m.token_mismatches,
             writes_accepted: m.writes_accepted,
             belief_overlap_ms: m.belief_overlap_ns as f64 / 1e6,
             belief_overlap_episodes: m.belief_overlap_episodes,

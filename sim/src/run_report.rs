@@ -100,7 +100,9 @@ fn file_safe(s: &str) -> String {
         .collect()
 }
 
-fn verdict(rep: &ScenarioReport) -> (&'static str, &'static str) {
+/// A report's verdict in words, and its row class.
+#[must_use]
+pub fn verdict(rep: &ScenarioReport) -> (&'static str, &'static str) {
     match rep.exit {
         0 => ("ok", "ok"),
         1 => ("FAIL safety", "fail"),
@@ -108,6 +110,24 @@ fn verdict(rep: &ScenarioReport) -> (&'static str, &'static str) {
         4 => ("CRASH", "fail"),
         5 => ("NONDETERMINISTIC", "fail"),
         _ => ("FAIL", "fail"),
+    }
+}
+
+/// Each `finds` oracle with the first seed that found it, or that it was not found.
+#[must_use]
+pub fn found_summary(rep: &ScenarioReport) -> String {
+    let found: Vec<String> = rep
+        .finds
+        .iter()
+        .map(|(o, seed)| match seed {
+            Some(sd) => format!("{o} (seed {sd})"),
+            None => format!("{o}: NOT FOUND"),
+        })
+        .collect();
+    if found.is_empty() {
+        "-".into()
+    } else {
+        found.join(", ")
     }
 }
 
@@ -126,7 +146,7 @@ pub fn index_html(
     );
     s.push_str(crate::tune_report::CSS);
     s.push_str(
-        "td.l,th.l{text-align:left}tr.ok td.v{color:#060}img.tl{max-width:100%;border:1px solid #ddd}\
+        "td.l,th.l{text-align:left}tr.ok td.v{color:#060}img.tl{max-width:100%;border:1px solid #ddd}p.warn{color:#a60}\
          </style></head><body>\n<h1>leaseproof: scenario run</h1>\n",
     );
     let failed = reports.iter().filter(|r| r.exit != 0).count();
@@ -168,14 +188,6 @@ pub fn index_html(
     s.push_str("</tr></thead><tbody>\n");
     for r in reports {
         let (v, cls) = verdict(r);
-        let found: Vec<String> = r
-            .finds
-            .iter()
-            .map(|(o, seed)| match seed {
-                Some(sd) => format!("{o} ({sd})"),
-                None => format!("{o}: NOT FOUND"),
-            })
-            .collect();
         let fp: u32 = r.metrics.false_preemptions.values().sum();
         let _ = writeln!(
             s,
@@ -189,11 +201,7 @@ pub fn index_html(
             variant = esc(&r.variant),
             seeds = r.seeds,
             passed = r.passed,
-            found = esc(&if found.is_empty() {
-                "-".into()
-            } else {
-                found.join(", ")
-            }),
+            found = esc(&found_summary(r)),
             p50 = r.metrics.failover.p50_ms,
             p99 = r.metrics.failover.p99_ms,
             avail = r.metrics.availability,
@@ -203,7 +211,7 @@ pub fn index_html(
     }
     s.push_str("</tbody></table>\n");
     for (r, tls) in reports.iter().zip(timelines) {
-        if r.failures.is_empty() && tls.is_empty() {
+        if r.failures.is_empty() && tls.is_empty() && r.warnings.is_empty() {
             continue;
         }
         let _ = writeln!(
@@ -214,6 +222,9 @@ pub fn index_html(
             esc(&r.path),
             esc(&r.hash)
         );
+        for w in &r.warnings {
+            let _ = writeln!(s, "<p class=\"warn\">warning: {}</p>", esc(w));
+        }
         if !r.failures.is_empty() {
             s.push_str("<ul>\n");
             for f in &r.failures {

@@ -274,6 +274,8 @@ pub struct Expect {
     pub always: Vec<String>,
     pub sometimes: Vec<String>,
     pub finds: Vec<String>,
+    /// Warn (without failing) when a confirmed renewal had less lease time left than this.
+    pub renewal_slack_warn_ms: Option<u64>,
 }
 
 // ---------------------------------------------------------------------------------------

@@ -76,6 +76,9 @@ pub struct ScenarioReport {
     /// Oracles tripped that the scenario neither requires nor forbids.
     pub also_tripped: BTreeMap<String, usize>,
     pub metrics: Summary,
+    /// Things worth a look that fail nothing: renewal slack below `[expect]
+    /// renewal_slack_warn_ms`.
+    pub warnings: Vec<String>,
     pub sim_seconds: f64,
     pub exit: u8,
 }
@@ -225,6 +228,23 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
         }
     }
     let exit = failures.iter().map(Failure::exit).fold(EXIT_OK, worst);
+    let summary = Summary::of(&metrics);
+    let mut warnings = Vec::new();
+    if let Some(w) = sc.file.expect.renewal_slack_warn_ms {
+        let low = metrics
+            .renewal_slack_ns
+            .iter()
+            .filter(|&&s| s < w * 1_000_000)
+            .count();
+        if low > 0 {
+            warnings.push(format!(
+                "renewal slack below {w} ms in {low} of {} confirmed renewals (min {:.0} ms): \
+                 renewals arrive close to expiry; renew earlier or lengthen the TTL",
+                metrics.renewal_slack_ns.len(),
+                summary.renewal_slack.min_ms
+            ));
+        }
+    }
     ScenarioReport {
         name: sc.name.clone(),
         path: sc.path.display().to_string(),
@@ -237,7 +257,8 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
         finds,
         sometimes,
         also_tripped: also,
-        metrics: Summary::of(&metrics),
+        metrics: summary,
+        warnings,
         sim_seconds: sim_ms as f64 / 1e3,
         exit,
     }

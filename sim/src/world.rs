@@ -341,6 +341,7 @@ impl World {
             }
         }
         self.measure(t, idx, event);
+        lifecycle_span(t, event);
     }
 
     fn measure(&mut self, t: u64, idx: NodeIdx, event: &Event) {
@@ -361,6 +362,9 @@ impl World {
             }
             Event::RenewSent { .. } => m.renewals_sent += 1,
             Event::Lost { cause, .. } => {
+                if cause != LossCause::Expired {
+                    m.token_mismatches += 1;
+                }
                 if let Some(since) = self.adopted_at.remove(&idx) {
                     m.hold_ns.push(t - since);
                 }
@@ -406,7 +410,10 @@ impl World {
                     }
                 }
             }
-            Event::WriteRejected { .. } => m.stale_writes_rejected += 1,
+            Event::WriteRejected { .. } => {
+                m.stale_writes_rejected += 1;
+                m.token_mismatches += 1;
+            }
             _ => {}
         }
     }
@@ -470,4 +477,45 @@ impl World {
             tl.finish(t);
         }
     }
+}
+
+/// One lock's life as `tracing` sees it (`RUST_LOG=leaseproof=debug`): every lifecycle event
+/// inside a `lock{key, token}` span (a request has no token yet), in simulated time.
+fn lifecycle_span(t: u64, event: &Event) {
+    if !tracing::enabled!(target: "leaseproof::lock", tracing::Level::DEBUG) {
+        return;
+    }
+    let (key, token, who) = match *event {
+        Event::Requested { client, key } => (key.0, None, client),
+        Event::Adopted {
+            client, key, token, ..
+        }
+        | Event::RenewSent { client, key, token }
+        | Event::ReleaseDecided { client, key, token }
+        | Event::ReleaseSent { client, key, token }
+        | Event::Lost {
+            client, key, token, ..
+        }
+        | Event::Granted {
+            client, key, token, ..
+        }
+        | Event::Expired { client, key, token }
+        | Event::Renewed {
+            client, key, token, ..
+        }
+        | Event::ReleasedAtServer {
+            client, key, token, ..
+        } => (key.0, Some(token.0), client),
+        _ => return,
+    };
+    let span = tracing::debug_span!(target: "leaseproof::lock", "lock", key, token);
+    span.in_scope(|| {
+        tracing::debug!(
+            target: "leaseproof::lock",
+            t_ms = t as f64 / 1e6,
+            client = %format!("n{}.{}", who.node.0, who.incarnation),
+            "{}",
+            event.kind()
+        );
+    });
 }

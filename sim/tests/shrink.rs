@@ -1,5 +1,5 @@
 //! Shrinking: a failing seed's plan cut down to a scripted scenario that still fails, the
-//! same every time; a passing seed is refused.
+//! same every time; a passing seed is refused. And a judged run's warnings (renewal slack).
 
 use leaseproof_impl::oracle::OracleName;
 use leaseproof_sim::catalog::search;
@@ -39,4 +39,20 @@ fn a_failing_seed_shrinks_to_a_confirmed_scripted_scenario() {
 fn a_passing_seed_is_not_shrunk() {
     let tw = load("../scenarios/bugs/anchor-at-receipt-twin.toml");
     assert!(matches!(shrink(&tw, 0, None), Err(ShrinkError::Passes(0))));
+}
+
+#[test]
+fn renewal_slack_below_the_threshold_is_a_warning_not_a_failure() {
+    let mut sc = load("../scenarios/happy-path.toml");
+    let results: Vec<_> = (0..2)
+        .map(|s| run_seed_isolated(&sc, s, RunOptions::default()))
+        .collect();
+    let quiet = leaseproof_sim::verdict::judge(&sc, &results, &[]);
+    assert!(quiet.warnings.is_empty());
+    // No renewal can have a whole hour of lease left.
+    sc.file.expect.renewal_slack_warn_ms = Some(3_600_000);
+    let loud = leaseproof_sim::verdict::judge(&sc, &results, &[]);
+    assert_eq!(loud.exit, 0, "a warning fails nothing");
+    assert_eq!(loud.warnings.len(), 1);
+    assert!(loud.warnings[0].contains("renewal slack below 3600000 ms"));
 }
