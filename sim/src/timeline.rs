@@ -108,6 +108,20 @@ impl Timeline {
             for s in self.faults.iter_mut().filter(|s| s.end_ns.is_none()) {
                 s.end_ns = Some(t);
             }
+        } else if label == "send-delayed" {
+            // "N ms before a write": the stall between the write's decision and its send.
+            let ms: u64 = detail
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            self.faults.push(Shade {
+                node,
+                label: label.into(),
+                detail: detail.into(),
+                start_ns: t,
+                end_ns: Some(t + ms * 1_000_000),
+            });
         } else if label != "restarted" {
             // Instantaneous: clock steps, garbage frames.
             self.faults.push(Shade {
@@ -309,16 +323,17 @@ impl Timeline {
         );
         // Legend.
         let ly = height - 40.0;
-        let items: [(&str, &str); 6] = [
+        let items: [(&str, &str); 7] = [
             (r##"fill="#4477aa""##, "grant (server's view)"),
             (r##"fill="#88ccee""##, "belief (client's view)"),
             (r##"fill="#ffcc00" fill-opacity="0.35""##, "pause"),
             (r##"fill="#aa3377" fill-opacity="0.25""##, "partition / cut"),
             (r##"fill="#333" fill-opacity="0.25""##, "crashed"),
+            (r##"fill="#44aa99" fill-opacity="0.35""##, "write stalled"),
             (r##"fill="#cc0000""##, "violation"),
         ];
         for (i, (style, label)) in items.iter().enumerate() {
-            let x = label_w + i as f64 * 175.0;
+            let x = label_w + i as f64 * 155.0;
             svg.rect(x, ly, 18.0, 12.0, style, None);
             svg.text(x + 24.0, ly + 10.0, label, "start", "");
         }
@@ -383,6 +398,7 @@ impl Timeline {
                 "partitioned" | "link-cut" | "split" => {
                     r##"class="fault partition" fill="#aa3377" fill-opacity="0.25""##
                 }
+                "send-delayed" => r##"class="fault stall" fill="#44aa99" fill-opacity="0.35""##,
                 l if l.ends_with("crashed") => {
                     r##"class="fault crash" fill="#333" fill-opacity="0.25""##
                 }
