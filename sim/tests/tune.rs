@@ -268,3 +268,27 @@ fn a_run_report_links_a_timeline_for_each_finding() {
         .any(|n| n.has_tag_name("img") && n.attribute("src") == Some(file.as_str())));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_stalled_write_is_shaded_from_decision_to_send() {
+    let sc = Scenario::load(Path::new("../scenarios/bugs/kleppmann-pause.toml")).expect("loads");
+    let seed = (0..50)
+        .find(|&s| {
+            !run_seed_isolated(&sc, s, RunOptions::default())
+                .found
+                .is_empty()
+        })
+        .expect("Kleppmann's counterexample is found");
+    let svg = run_report::timeline_svg(&sc, seed).expect("a timeline");
+    let doc = well_formed("timeline", &svg);
+    let stalls: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("fault stall"))
+        .filter_map(|n| n.attribute("width")?.parse().ok())
+        .collect();
+    assert!(!stalls.is_empty(), "the stall is drawn");
+    assert!(
+        stalls.iter().all(|w| *w > 1.0),
+        "as a span, not a tick: {stalls:?}"
+    );
+}
