@@ -136,3 +136,40 @@ fn impossible_bounds_are_refused_naming_the_flag() {
         assert!(e.starts_with(flag), "{e}");
     }
 }
+
+#[test]
+fn belief_exclusivity_holds_without_pauses_and_fails_with_them() {
+    // Instant delivery, no loss, no drift, 8 ticks (past the 6-tick TTL): only the pause
+    // differs. A paused holder still believes after its grant expired and another client
+    // took over; every safety property still holds (fencing is what saves the resource).
+    let mc = ModelConfig {
+        crashes: 0,
+        max_time: 8,
+        max_delay: 0,
+        losses: 0,
+        drift_moves: 0,
+        ..ModelConfig::default()
+    };
+    let paused = run(mc, true);
+    assert!(paused.complete && !paused.safety_failed(), "{paused:?}");
+    assert!(
+        paused.properties[PROP_TWO_BELIEVERS].holds,
+        "two clients believe at once"
+    );
+    assert!(
+        paused.properties[PROP_TAKEOVER].holds,
+        "a takeover after expiry is reached"
+    );
+    let calm = run(
+        ModelConfig {
+            pauses: false,
+            ..mc
+        },
+        true,
+    );
+    assert!(calm.complete && !calm.safety_failed(), "{calm:?}");
+    assert!(
+        !calm.properties[PROP_TWO_BELIEVERS].holds,
+        "without pauses no two clients believe at once"
+    );
+}
