@@ -207,7 +207,7 @@ grid file error, or a target below 3/N that N seeds cannot measure); 4 a run cra
 
 #[derive(clap::Args)]
 struct TuneArgs {
-    /// A built-in preset: k8s, etcd, chubby, consul, dynamodb, patroni (default: k8s).
+    /// A built-in preset: k8s, etcd, chubby, consul, dynamodb, patroni, tiered (default: k8s).
     #[arg(long, conflicts_with = "grid")]
     preset: Option<String>,
     /// A grid file (see scenarios/tune/ and scenarios/README.md).

@@ -40,6 +40,7 @@ fn cycle(c: &mut Criterion) {
                     key,
                     id: id(),
                     token,
+                    progress: false,
                 },
             );
             while let Some(o) = server.poll_output() {

@@ -92,8 +92,12 @@ pub struct LeaseClient {
     phase: Phase,
     /// Ids with `seq >= attempt_first_seq` belong to the current attempt.
     attempt_first_seq: u64,
-    /// `t_sent` of the current attempt's sends that could still be adopted.
-    sent: BTreeMap<u64, Nanos>,
+    /// `t_sent` of the current attempt's sends that could still be adopted, and whether
+    /// the send reported progress (tiered leases: its answer extends by the full tier).
+    sent: BTreeMap<u64, (Nanos, bool)>,
+    /// Tiered leases: a write of the held token was acknowledged (learned from a WriteAck),
+    /// so renewals report progress. Always false when tiers are off.
+    proven: bool,
     released_high: Option<Token>,
     pending_release: Option<PendingRelease>,
     /// Next re-send while acquiring; `None` while waiting for a jitter draw.
@@ -115,6 +119,7 @@ impl Hash for LeaseClient {
         self.phase.hash(state);
         self.attempt_first_seq.hash(state);
         self.sent.hash(state);
+        self.proven.hash(state);
         self.released_high.hash(state);
         self.pending_release.hash(state);
         self.retry_at.hash(state);
@@ -139,6 +144,7 @@ impl LeaseClient {
             phase: Phase::Acquiring,
             attempt_first_seq: 1,
             sent: BTreeMap::new(),
+            proven: false,
             released_high: None,
             pending_release: None,
             retry_at: None,
@@ -187,7 +193,14 @@ impl LeaseClient {
                 // Fenced: someone holds a newer token, so this grant is over.
                 self.lose(now, token, LossCause::Fenced);
             }
-            // Write acks and anything not meant for a client change nothing.
+            Msg::WriteAck { key, token, .. }
+                if key == self.key
+                    && self.cfg.intent_ns > 0
+                    && self.held_token() == Some(token) =>
+            {
+                self.proven = true;
+            }
+            // Anything else (other acks, messages not meant for a client) changes nothing.
             _ => {}
         }
     }
@@ -359,11 +372,26 @@ impl LeaseClient {
     /// Drops sends whose answer could no longer be adopted: they are late by now.
     fn forget_late_sends(&mut self, now: Nanos) {
         let l = self.cfg.validity_ns;
-        self.sent.retain(|_, t| now < t.plus(l));
+        self.sent.retain(|_, (t, _)| now < t.plus(l));
+    }
+
+    /// `L` for the answer to a send: the intent tier's unless tiers are off or the send
+    /// reported progress (the server then extends by the full TTL; without the report it
+    /// may extend by either, so the client assumes the shorter).
+    fn span_for(&self, progress: bool) -> u64 {
+        if self.cfg.intent_ns > 0 && !progress {
+            self.cfg.intent_validity_ns
+        } else {
+            self.cfg.validity_ns
+        }
     }
 
     fn remember_send(&mut self, seq: u64, now: Nanos) {
-        self.sent.insert(seq, now);
+        self.remember_send_with(seq, now, false);
+    }
+
+    fn remember_send_with(&mut self, seq: u64, now: Nanos, progress: bool) {
+        self.sent.insert(seq, (now, progress));
         while self.sent.len() > SENT_MEMORY {
             self.sent.pop_first();
         }
@@ -419,13 +447,15 @@ impl LeaseClient {
             token,
         });
         let id = self.next_id();
-        self.remember_send(id.seq, now);
+        let progress = self.proven;
+        self.remember_send_with(id.seq, now, progress);
         self.out.push_back(Output::Send {
             to: self.cfg.server,
             msg: Msg::Renew {
                 key: self.key,
                 id,
                 token,
+                progress,
             },
         });
         if let Phase::Holding { next_renew, .. } = &mut self.phase {
@@ -563,8 +593,9 @@ impl LeaseClient {
             return;
         }
         self.answered();
-        let l = self.cfg.validity_ns;
-        let t_sent = self.sent.get(&id.seq).copied();
+        let sent = self.sent.get(&id.seq).copied();
+        let l = self.span_for(sent.is_some_and(|s| s.1));
+        let t_sent = sent.map(|s| s.0);
         let late = t_sent.is_none_or(|t| now >= t.plus(l));
         let until = match (self.cfg.variant, late) {
             (Variant::LateReplyAdopted, true) => now.plus(l),
@@ -608,6 +639,7 @@ impl LeaseClient {
             Phase::Holding { token: held, .. } if *held > token => {} // an older grant
             _ => {
                 // First grant of this attempt (or a newer token replacing ours).
+                self.proven = false;
                 let renew_from = t_sent.unwrap_or(now);
                 self.phase = Phase::Holding {
                     token,

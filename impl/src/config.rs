@@ -144,6 +144,10 @@ pub struct ProtocolConfig {
     pub think_ms: u64,
     /// Bound on each key's wait queue.
     pub queue_capacity: u32,
+    /// Tiered leases (seed 000): when positive, a grant first lasts only this long (an
+    /// intent lease) and becomes a full `ttl_ms` lease once the holder shows progress (its
+    /// first accepted write, reported in its next Renew). 0: flat leases.
+    pub intent_ms: u64,
     /// A known-bug variant; `correct` by default.
     pub variant: Variant,
 }
@@ -164,6 +168,7 @@ impl Default for ProtocolConfig {
             write_interval_ms: 1_000,
             think_ms: 1_000,
             queue_capacity: 64,
+            intent_ms: 0,
             variant: Variant::Correct,
         }
     }
@@ -194,6 +199,9 @@ pub struct Config {
     pub safety_margin_ns: u64,
     /// `L`: how long after sending a request the client may trust its answer.
     pub validity_ns: u64,
+    /// Tiered leases: the intent tier's length (0: off) and its `L`.
+    pub intent_ns: u64,
+    pub intent_validity_ns: u64,
     pub fresh_window_ns: u64,
     pub requeue_interval_ns: u64,
     pub backoff_base_ns: u64,
@@ -249,7 +257,7 @@ impl ProtocolConfig {
         if self.renew_interval_ms == 0 {
             return Err(invalid("renew_interval_ms", "must be positive"));
         }
-        let cfg = self.derive(
+        let mut cfg = self.derive(
             local_validity_ns(
                 self.ttl_ms * MS,
                 self.drift_ppm_max,
@@ -259,6 +267,37 @@ impl ProtocolConfig {
             NodeId(0),
             NodeId(1),
         );
+        if self.intent_ms > 0 {
+            if self.intent_ms >= self.ttl_ms {
+                return Err(invalid(
+                    "intent_ms",
+                    format!(
+                        "{} ms is not shorter than ttl_ms = {} ms: the intent tier must be \
+                         shorter than the full lease",
+                        self.intent_ms, self.ttl_ms
+                    ),
+                ));
+            }
+            cfg.intent_validity_ns = local_validity_ns(
+                self.intent_ms * MS,
+                self.drift_ppm_max,
+                self.safety_margin_ms.saturating_mul(MS),
+                self.variant,
+            );
+            if cfg.intent_validity_ns <= cfg.renew_interval_ns {
+                return Err(invalid(
+                    "intent_ms",
+                    format!(
+                        "{} ms gives a local validity span of {:.3} ms, not above \
+                         renew_interval_ms = {} ms: an intent lease would lapse before its \
+                         first renewal",
+                        self.intent_ms,
+                        cfg.intent_validity_ns as f64 / 1e6,
+                        self.renew_interval_ms
+                    ),
+                ));
+            }
+        }
         cfg.check()?;
         Ok(cfg)
     }
@@ -281,6 +320,8 @@ impl ProtocolConfig {
             drift_ppm_max: self.drift_ppm_max,
             safety_margin_ns: self.safety_margin_ms.saturating_mul(MS),
             validity_ns,
+            intent_ns: self.intent_ms.saturating_mul(MS),
+            intent_validity_ns: 0,
             fresh_window_ns: self.fresh_window_ms.saturating_mul(MS),
             requeue_interval_ns: self.requeue_interval_ms.saturating_mul(MS),
             backoff_base_ns: self.backoff_base_ms.saturating_mul(MS),

@@ -30,6 +30,20 @@ struct Holder {
     client: Identity,
     token: Token,
     expiry: Nanos,
+    /// Tiered leases: the holder has shown progress, so it is extended by the full TTL
+    /// (always true when tiers are off).
+    proven: bool,
+}
+
+impl Holder {
+    /// How far a renewal extends this holder: the full TTL, or the intent tier.
+    fn extension(&self, cfg: &Config) -> u64 {
+        if self.proven {
+            cfg.ttl_ns
+        } else {
+            cfg.intent_ns
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -116,7 +130,12 @@ impl LockServer {
         self.advance(now);
         match msg {
             Msg::Acquire { key, id } => self.on_acquire(now, from, key, id),
-            Msg::Renew { key, id, token } => self.on_renew(now, from, key, id, token),
+            Msg::Renew {
+                key,
+                id,
+                token,
+                progress,
+            } => self.on_renew(now, from, key, id, token, progress),
             Msg::Release { key, id, token } => self.on_release(now, from, key, id, token),
             // Replies and writes are not for the server: a confused or hostile peer.
             _ => {}
@@ -236,11 +255,11 @@ impl LockServer {
         let Some(client) = self.new_request(from, key, id) else {
             return;
         };
-        let ttl = self.cfg.ttl_ns;
+        let cfg = self.cfg;
         let ks = self.keys.entry(key).or_default();
         // An Acquire from the current holder is a renewal.
         if let Some(h) = ks.holder.as_mut().filter(|h| h.client == client) {
-            h.expiry = h.expiry.max(now.plus(ttl));
+            h.expiry = h.expiry.max(now.plus(h.extension(&cfg)));
             let (token, expiry) = (h.token, h.expiry);
             self.event(Event::Renewed {
                 client,
@@ -294,11 +313,19 @@ impl LockServer {
         }
     }
 
-    fn on_renew(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId, token: Token) {
+    fn on_renew(
+        &mut self,
+        now: Nanos,
+        from: NodeId,
+        key: Key,
+        id: ReqId,
+        token: Token,
+        progress: bool,
+    ) {
         let Some(client) = self.new_request(from, key, id) else {
             return;
         };
-        let ttl = self.cfg.ttl_ns;
+        let cfg = self.cfg;
         let holder = self
             .keys
             .get_mut(&key)
@@ -306,7 +333,8 @@ impl LockServer {
             .filter(|h| h.client == client && h.token == token && now < h.expiry);
         match holder {
             Some(h) => {
-                h.expiry = h.expiry.max(now.plus(ttl));
+                h.proven |= progress;
+                h.expiry = h.expiry.max(now.plus(h.extension(&cfg)));
                 let expiry = h.expiry;
                 self.event(Event::Renewed {
                     client,
@@ -371,11 +399,17 @@ impl LockServer {
         }
         let w = ks.queue.remove(0);
         let token = Token(self.issued + 1);
-        let expiry = now.plus(self.cfg.ttl_ns);
+        let tiered = self.cfg.intent_ns > 0;
+        let expiry = now.plus(if tiered {
+            self.cfg.intent_ns
+        } else {
+            self.cfg.ttl_ns
+        });
         ks.holder = Some(Holder {
             client: w.client,
             token,
             expiry,
+            proven: !tiered,
         });
         self.issued = token.0;
         // Durable before the grant leaves: a restarted server never re-issues this token.

@@ -151,6 +151,10 @@ pub enum Msg {
         key: Key,
         id: ReqId,
         token: Token,
+        /// Tiered leases: the holder has seen one of its writes accepted (a WriteAck for
+        /// this token), so the server may extend it to the full tier. Always false when
+        /// tiers are off.
+        progress: bool,
     },
     Release {
         key: Key,

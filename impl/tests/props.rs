@@ -46,6 +46,31 @@ proptest! {
         prop_assert!(s.violations.is_empty(), "{:?}", s.violations);
     }
 
+    /// The same with tiered leases on (a 500 ms intent tier of the 1 s lease): the tier the
+    /// client trusts is never longer than the one the server applied.
+    #[test]
+    fn tiered_leases_are_safe_under_any_delivery_order(
+        clients in 1usize..=3,
+        rates in rates(),
+        latency_ms in proptest::option::of(0u64..600),
+        steps in proptest::collection::vec(step(), 1..250),
+    ) {
+        let cfg = leaseproof_impl::ProtocolConfig {
+            intent_ms: 500,
+            ..common::tight(Variant::Correct)
+        }
+        .validate()
+        .unwrap();
+        let mut s = Stepper::new(cfg, clients, &rates, latency_ms);
+        for st in steps {
+            s.step(st);
+        }
+        if latency_ms.is_some() {
+            s.run_for_ms(5_000);
+        }
+        prop_assert!(s.violations.is_empty(), "{:?}", s.violations);
+    }
+
     /// Automatic delivery with a fixed latency, plus the same faults: long runs where the
     /// protocol makes progress, so safety is judged over many grants.
     #[test]

@@ -181,6 +181,7 @@ fn server_drops_stale_waiter_and_refuses_non_holder_renew() {
             key: Key(0),
             id: id(0, 2),
             token: Token(1),
+            progress: false,
         },
     );
     let outs = drain(&mut s);
@@ -666,4 +667,163 @@ fn event_kinds_list_is_complete() {
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(sorted.len(), Event::KINDS.len());
+}
+
+fn tiered() -> Config {
+    ProtocolConfig {
+        ttl_ms: 10_000,
+        intent_ms: 3_000,
+        renew_interval_ms: 1_000,
+        ..Default::default()
+    }
+    .validate()
+    .expect("a tiered config is valid")
+}
+
+/// The expiry the server's events report for the key's current grant.
+fn expiry_in(outs: &[Output]) -> Option<Nanos> {
+    outs.iter().find_map(|o| match o {
+        Output::Event(Event::Granted { expiry, .. } | Event::Renewed { expiry, .. }) => {
+            Some(*expiry)
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn tiered_server_grants_intent_then_full_lease_on_reported_progress() {
+    let c = tiered();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut s);
+    let acquire = Msg::Acquire {
+        key: Key(0),
+        id: id(0, 1),
+    };
+    s.handle_message(T0, C1, acquire);
+    let granted = expiry_in(&drain(&mut s)).expect("granted");
+    assert_eq!(granted, T0.plus(3_000_000_000), "an intent lease first");
+    let renew = |seq, progress| Msg::Renew {
+        key: Key(0),
+        id: id(0, seq),
+        token: Token(1),
+        progress,
+    };
+    let t1 = T0.plus(1_000_000_000);
+    s.handle_message(t1, C1, renew(2, false));
+    assert_eq!(
+        expiry_in(&drain(&mut s)),
+        Some(t1.plus(3_000_000_000)),
+        "no progress: extended by the intent tier only"
+    );
+    let t2 = T0.plus(2_000_000_000);
+    s.handle_message(t2, C1, renew(3, true));
+    assert_eq!(
+        expiry_in(&drain(&mut s)),
+        Some(t2.plus(10_000_000_000)),
+        "progress reported: the full lease"
+    );
+    let t3 = T0.plus(3_000_000_000);
+    s.handle_message(t3, C1, renew(4, false));
+    assert_eq!(
+        expiry_in(&drain(&mut s)),
+        Some(t3.plus(10_000_000_000)),
+        "once proven, every renewal extends by the full lease"
+    );
+}
+
+#[test]
+fn tiered_client_trusts_the_intent_span_until_a_write_is_acknowledged() {
+    let c = tiered();
+    let me = Identity {
+        node: C1,
+        incarnation: 0,
+    };
+    let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
+    drain(&mut cl);
+    cl.handle_message(
+        T0,
+        NodeId(0),
+        Msg::Granted {
+            key: Key(0),
+            id: id(0, 1),
+            token: Token(1),
+        },
+    );
+    let outs = drain(&mut cl);
+    assert_eq!(cl.valid_until(), Some(T0.plus(c.intent_validity_ns)));
+    let write = sends(&outs)
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            Msg::Write { idem, .. } => Some(idem),
+            _ => None,
+        })
+        .expect("it writes at once");
+    // Before any ack, a renewal reports no progress.
+    let t1 = T0.plus(c.renew_interval_ns);
+    cl.handle_timeout(t1);
+    let renew = sends(&drain(&mut cl))
+        .into_iter()
+        .find_map(|(_, m)| matches!(m, Msg::Renew { .. }).then_some(m));
+    assert!(
+        matches!(
+            renew,
+            Some(Msg::Renew {
+                progress: false,
+                ..
+            })
+        ),
+        "{renew:?}"
+    );
+    cl.handle_message(
+        t1,
+        NodeId(1),
+        Msg::WriteAck {
+            key: Key(0),
+            token: Token(1),
+            idem: write,
+        },
+    );
+    let t2 = t1.plus(c.renew_interval_ns);
+    cl.handle_timeout(t2);
+    let (seq, progress) = sends(&drain(&mut cl))
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            Msg::Renew { id, progress, .. } => Some((id.seq, progress)),
+            _ => None,
+        })
+        .expect("a renewal");
+    assert!(progress, "after an ack the renewal reports progress");
+    cl.handle_message(
+        t2,
+        NodeId(0),
+        Msg::Renewed {
+            key: Key(0),
+            id: id(0, seq),
+            token: Token(1),
+        },
+    );
+    assert_eq!(
+        cl.valid_until(),
+        Some(t2.plus(c.validity_ns)),
+        "its answer is trusted for the full span"
+    );
+}
+
+#[test]
+fn tier_lengths_are_checked_against_the_lease_and_the_renew_interval() {
+    for (intent, why) in [
+        (10_000, "shorter than the full lease"),
+        (500, "first renewal"),
+    ] {
+        let e = ProtocolConfig {
+            ttl_ms: 10_000,
+            intent_ms: intent,
+            renew_interval_ms: 1_000,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "intent_ms");
+        assert!(e.reason.contains(why), "{}", e.reason);
+    }
 }

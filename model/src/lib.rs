@@ -146,6 +146,7 @@ pub fn protocol_in_ticks(variant: Variant, spread: u64, hold: u64) -> Result<Con
         write_interval_ms: 2,
         think_ms: 1_000,
         queue_capacity: 2,
+        intent_ms: 0,
         variant,
     };
     let l_ticks = if variant == Variant::DriftIgnored {

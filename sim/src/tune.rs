@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The presets shipped in `scenarios/tune/`, compiled in so `--preset` works anywhere.
-pub const PRESETS: [(&str, &str); 6] = [
+pub const PRESETS: [(&str, &str); 7] = [
     ("k8s", include_str!("../../scenarios/tune/k8s.toml")),
     ("etcd", include_str!("../../scenarios/tune/etcd.toml")),
     ("chubby", include_str!("../../scenarios/tune/chubby.toml")),
@@ -26,6 +26,7 @@ pub const PRESETS: [(&str, &str); 6] = [
         include_str!("../../scenarios/tune/dynamodb.toml"),
     ),
     ("patroni", include_str!("../../scenarios/tune/patroni.toml")),
+    ("tiered", include_str!("../../scenarios/tune/tiered.toml")),
 ];
 
 /// The most cells one sweep may have (each runs N seeds).
@@ -48,6 +49,8 @@ pub struct Grid {
     pub latency_ms: Option<Vec<[u64; 2]>>,
     /// Fencing at the resource on (the correct protocol) or off (the no-fencing variant).
     pub fencing: Option<Vec<bool>>,
+    /// Tiered leases: the intent tier's length (0: a flat lease), to compare the two.
+    pub intent_ms: Option<Vec<u64>>,
 }
 
 /// What the recommendation must meet. Command-line flags override these.
@@ -94,13 +97,15 @@ pub struct CellSpec {
     pub drift_ppm: u32,
     pub latency_ms: [u64; 2],
     pub fencing: bool,
+    /// The intent tier (0: flat leases).
+    pub intent_ms: u64,
 }
 
 impl CellSpec {
     #[must_use]
     pub fn label(&self) -> String {
         format!(
-            "ttl {} ms, renew {} ms, pause {}..{} ms, drift {} ppm, latency {}..{} ms, fencing {}",
+            "ttl {} ms, renew {} ms, pause {}..{} ms, drift {} ppm, latency {}..{} ms, fencing {}{}",
             self.ttl_ms,
             self.renew_ms,
             self.pause_ms[0],
@@ -108,7 +113,12 @@ impl CellSpec {
             self.drift_ppm,
             self.latency_ms[0],
             self.latency_ms[1],
-            if self.fencing { "on" } else { "off" }
+            if self.fencing { "on" } else { "off" },
+            if self.intent_ms > 0 {
+                format!(", intent tier {} ms", self.intent_ms)
+            } else {
+                String::new()
+            }
         )
     }
 }
@@ -300,6 +310,7 @@ impl GridFile {
         nonempty!(drift_ppm);
         nonempty!(latency_ms);
         nonempty!(fencing);
+        nonempty!(intent_ms);
         if g.renew_interval_ms.is_some() && g.renew_ratio.is_some() {
             return Err(e(
                 "grid.renew_ratio",
@@ -372,6 +383,7 @@ impl GridFile {
             .fencing
             .clone()
             .unwrap_or(vec![f.protocol.variant != Variant::NoFencing]);
+        let intents = g.intent_ms.clone().unwrap_or(vec![f.protocol.intent_ms]);
         let mut out = Vec::new();
         for &ttl in &ttls {
             let renews: Vec<u64> = match (&g.renew_interval_ms, &g.renew_ratio) {
@@ -384,16 +396,19 @@ impl GridFile {
                     for &drift in &drifts {
                         for &lat in &lats {
                             for &fencing in &fencings {
-                                out.push(CellSpec {
-                                    ttl_ms: ttl,
-                                    renew_ms: renew,
-                                    pause_ms: pause,
-                                    pause_p99_ms: pause[0]
-                                        + ((pause[1] - pause[0]) as f64 * 0.99).round() as u64,
-                                    drift_ppm: drift,
-                                    latency_ms: lat,
-                                    fencing,
-                                });
+                                for &intent_ms in &intents {
+                                    out.push(CellSpec {
+                                        ttl_ms: ttl,
+                                        renew_ms: renew,
+                                        pause_ms: pause,
+                                        pause_p99_ms: pause[0]
+                                            + ((pause[1] - pause[0]) as f64 * 0.99).round() as u64,
+                                        drift_ppm: drift,
+                                        latency_ms: lat,
+                                        fencing,
+                                        intent_ms,
+                                    });
+                                }
                             }
                         }
                     }
@@ -424,6 +439,7 @@ impl GridFile {
         }
         f.clocks.drift_ppm = c.drift_ppm;
         f.cluster.latency_ms = c.latency_ms;
+        f.protocol.intent_ms = c.intent_ms;
         f.protocol.variant = if c.fencing {
             if self.base.file.protocol.variant == Variant::NoFencing {
                 Variant::Correct

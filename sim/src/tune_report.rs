@@ -59,21 +59,28 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
         out.push((file.to_string(), hm.render()));
     }
     let on: Vec<&CellResult> = ran.iter().copied().filter(|c| c.cell.fencing).collect();
-    let renews: Vec<u64> = uniq(on.iter().map(|c| c.cell.renew_ms));
+    // With an intent-tier axis, tiered and flat leases are separate series.
+    let tiers: Vec<u64> = uniq(on.iter().map(|c| c.cell.intent_ms));
+    let tier_name = |i: u64| match (tiers.len() > 1, i) {
+        (false, _) => String::new(),
+        (true, 0) => ", flat".to_string(),
+        (true, i) => format!(", intent {i} ms"),
+    };
+    let renews: Vec<(u64, u64)> = uniq(on.iter().map(|c| (c.cell.renew_ms, c.cell.intent_ms)));
     let failover = LinePlot {
         title: "Failover p99 against TTL (fencing on, worst cell)".into(),
         x_label: "TTL (ms)".into(),
         y_label: "failover p99 (ms)".into(),
         series: renews
             .iter()
-            .map(|&rn| Series {
-                name: format!("renew {rn} ms"),
+            .map(|&(rn, it)| Series {
+                name: format!("renew {rn} ms{}", tier_name(it)),
                 points: ttls
                     .iter()
                     .map(|&t| {
                         let y = worst(
                             &on,
-                            |k| k.renew_ms == rn && k.ttl_ms == t,
+                            |k| k.renew_ms == rn && k.intent_ms == it && k.ttl_ms == t,
                             |c| (c.metrics.failover.n > 0).then_some(c.metrics.failover.p99_ms),
                         );
                         (t as f64, y)
@@ -86,18 +93,26 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
             .map(|t| (t as f64, format!("target {t} ms"))),
     };
     out.push(("failover.svg".into(), failover.render()));
-    let pairs: Vec<(u64, u64)> = uniq(on.iter().map(|c| (c.cell.ttl_ms, c.cell.renew_ms)));
+    let pairs: Vec<(u64, u64, u64)> = uniq(
+        on.iter()
+            .map(|c| (c.cell.ttl_ms, c.cell.renew_ms, c.cell.intent_ms)),
+    );
     let per_pair = |f: &dyn Fn(&CellResult) -> Option<f64>| -> Vec<Series> {
         pairs
             .iter()
-            .map(|&(t, rn)| Series {
-                name: format!("TTL {t} / renew {rn}"),
+            .map(|&(t, rn, it)| Series {
+                name: format!("TTL {t} / renew {rn}{}", tier_name(it)),
                 points: pauses
                     .iter()
                     .map(|&p| {
                         let y = worst(
                             &on,
-                            |k| k.ttl_ms == t && k.renew_ms == rn && k.pause_p99_ms == p,
+                            |k| {
+                                k.ttl_ms == t
+                                    && k.renew_ms == rn
+                                    && k.intent_ms == it
+                                    && k.pause_p99_ms == p
+                            },
                             f,
                         );
                         (p as f64, y)
@@ -158,14 +173,14 @@ pub fn csv(r: &TuneReport) -> String {
          failover_max_ms,false_preemption_runs,false_preemption_rate,false_preemption_lo,\
          false_preemption_hi,fp_pause,fp_partition,fp_delay,fp_clock,fp_server,\
          false_preemptions_per_grant,slack_p50_ms,slack_p99_ms,slack_min_ms,renewal_success,\
-         stale_writes_rejected,grants,availability,crashed_runs\n",
+         stale_writes_rejected,grants,availability,crashed_runs,intent_ms\n",
     );
     for c in &r.cells {
         let k = &c.cell;
         let cause = |n: &str| c.false_preemption_by_cause.get(n).map_or(0, |r| r.hits);
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{},{},{:.1},{},{:.1},{:.1},{:.1},{},{:.4},{:.4},{:.4},{},{},{},{},{},{:.4},{:.1},{:.1},{:.1},{:.4},{},{},{:.4},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{},{},{:.1},{},{:.1},{:.1},{:.1},{},{:.4},{:.4},{:.4},{},{},{},{},{},{:.4},{:.1},{:.1},{:.1},{:.4},{},{},{:.4},{},{}",
             k.ttl_ms,
             k.renew_ms,
             k.pause_ms[0],
@@ -206,6 +221,7 @@ pub fn csv(r: &TuneReport) -> String {
             c.metrics.grants,
             c.metrics.availability,
             c.crashed_runs,
+            k.intent_ms,
         );
     }
     s
@@ -226,6 +242,7 @@ fn cell_rows(r: &TuneReport, html: bool) -> String {
         "slack min ms",
         "availability",
         "stale writes rejected",
+        "intent tier ms",
     ];
     if html {
         s.push_str("<table><thead><tr>");
@@ -284,6 +301,11 @@ fn cell_rows(r: &TuneReport, html: bool) -> String {
                 },
                 format!("{:.3}", c.metrics.availability),
                 c.metrics.stale_writes_rejected.to_string(),
+                if k.intent_ms == 0 {
+                    "flat".into()
+                } else {
+                    k.intent_ms.to_string()
+                },
             ],
         };
         if html {

@@ -18,6 +18,7 @@ pub fn tight(variant: Variant) -> ProtocolConfig {
         write_interval_ms: 200,
         think_ms: 200,
         queue_capacity: 8,
+        intent_ms: 0,
         variant,
     }
 }
