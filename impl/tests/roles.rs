@@ -32,6 +32,27 @@ fn id(inc: u32, seq: u64) -> ReqId {
     }
 }
 
+/// Client C1, booted at T0 and granted token 1 for its first Acquire at once; the grant's
+/// outputs are left to drain.
+fn granted_client(c: &Config) -> LeaseClient {
+    let me = Identity {
+        node: C1,
+        incarnation: 0,
+    };
+    let mut cl = LeaseClient::restore(c, me, &Disk::default(), T0);
+    drain(&mut cl);
+    cl.handle_message(
+        T0,
+        NodeId(0),
+        Msg::Granted {
+            key: Key(0),
+            id: id(0, 1),
+            token: Token(1),
+        },
+    );
+    cl
+}
+
 #[test]
 fn server_grants_free_key_and_persists_counter_before_sending() {
     let c = cfg();
@@ -458,21 +479,7 @@ fn client_releases_old_attempt_grant_and_never_readopts_released_token() {
 #[test]
 fn client_stops_writing_when_validity_passes() {
     let c = cfg();
-    let me = Identity {
-        node: C1,
-        incarnation: 0,
-    };
-    let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
-    drain(&mut cl);
-    cl.handle_message(
-        T0,
-        NodeId(0),
-        Msg::Granted {
-            key: Key(0),
-            id: id(0, 1),
-            token: Token(1),
-        },
-    );
+    let mut cl = granted_client(&c);
     drain(&mut cl);
     // Paused past its validity (no renewal answered): the first input after it reports loss.
     let late = T0.plus(c.validity_ns);
@@ -734,21 +741,7 @@ fn tiered_server_grants_intent_then_full_lease_on_reported_progress() {
 #[test]
 fn tiered_client_trusts_the_intent_span_until_a_write_is_acknowledged() {
     let c = tiered();
-    let me = Identity {
-        node: C1,
-        incarnation: 0,
-    };
-    let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
-    drain(&mut cl);
-    cl.handle_message(
-        T0,
-        NodeId(0),
-        Msg::Granted {
-            key: Key(0),
-            id: id(0, 1),
-            token: Token(1),
-        },
-    );
+    let mut cl = granted_client(&c);
     let outs = drain(&mut cl);
     assert_eq!(cl.valid_until(), Some(T0.plus(c.intent_validity_ns)));
     let write = sends(&outs)
