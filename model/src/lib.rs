@@ -548,21 +548,29 @@ impl LeaseModel {
 }
 
 /// The canonical representative under client permutations: the least of all renamings
-/// (all k! of them, so equal orbits always meet: unlike a sort, this is canonical).
+/// (all k! of them, so equal orbits always meet: unlike a sort, this is canonical). The
+/// identity is the state itself, so it is compared, never cloned, and the result is cloned
+/// only when no renaming is smaller.
 #[must_use]
 pub fn canonical(s: &State) -> State {
     let k = s.nodes.len() - 2;
-    if k < 2 {
-        return s.clone();
-    }
+    let others: &[&[usize]] = match k {
+        2 => &[&[1, 0]],
+        3 => &[&[0, 2, 1], &[1, 0, 2], &[1, 2, 0], &[2, 0, 1], &[2, 1, 0]],
+        _ => &[],
+    };
+    debug_assert!(
+        k <= MAX_CLIENTS,
+        "renamings listed up to {MAX_CLIENTS} clients"
+    );
     let mut best: Option<State> = None;
-    for perm in permutations(k) {
-        let r = rename(s, &perm);
-        if best.as_ref().is_none_or(|b| r < *b) {
+    for perm in others {
+        let r = rename(s, perm);
+        if r < *best.as_ref().unwrap_or(s) {
             best = Some(r);
         }
     }
-    best.expect("at least one permutation")
+    best.unwrap_or_else(|| s.clone())
 }
 
 fn coverage(e: &Event, seen_now: u32) -> u32 {
@@ -589,25 +597,6 @@ fn coverage(e: &Event, seen_now: u32) -> u32 {
     }
 }
 
-/// Every permutation of `0..k` (k ≤ 3).
-fn permutations(k: usize) -> Vec<Vec<usize>> {
-    let mut out = vec![vec![]];
-    for _ in 0..k {
-        let mut next = Vec::new();
-        for p in &out {
-            for x in 0..k {
-                if !p.contains(&x) {
-                    let mut q = p.clone();
-                    q.push(x);
-                    next.push(q);
-                }
-            }
-        }
-        out = next;
-    }
-    out
-}
-
 /// Renames client `i` to client `perm[i]` everywhere in the state.
 fn rename(s: &State, perm: &[usize]) -> State {
     let f = |n: NodeId| {
@@ -622,7 +611,8 @@ fn rename(s: &State, perm: &[usize]) -> State {
     let n = s.nodes.len();
     let mut offset = s.offset.clone();
     let mut stepped = s.stepped.clone();
-    let mut nodes = s.nodes.clone();
+    // Every slot is written below: build the nodes fresh rather than clone and overwrite.
+    let mut nodes: Vec<Option<AnyNode>> = (0..n).map(|_| None).collect();
     let mut jitter = s.jitter.clone();
     let mut seen = s.seen & (seen::CLIENT_HELD - 1);
     for i in 2..n {
