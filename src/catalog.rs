@@ -83,11 +83,21 @@ fn twin_passes(tw: &Scenario, jobs: usize) -> (usize, bool) {
     (seeds.len(), rep.exit == EXIT_OK)
 }
 
+/// What the model checker said about one variant at its catalog bounds.
+struct ModelResult {
+    /// A bug variant: its property has a counterexample. The correct protocol: the check
+    /// finished and every safety property holds.
+    verdict: bool,
+    property: String,
+    bounds: String,
+    unique: usize,
+    generated: usize,
+    seconds: f64,
+    trace_len: usize,
+}
+
 #[allow(clippy::disallowed_methods)] // the model's time budget is wall time, by design
-fn model_row(
-    v: Variant,
-    jobs: usize,
-) -> anyhow::Result<(bool, String, String, usize, usize, f64, usize)> {
+fn model_row(v: Variant, jobs: usize) -> anyhow::Result<ModelResult> {
     let (mc, prop) = leaseproof_model::catalog::bounds(v);
     let m = LeaseModel::new(mc).map_err(|e| anyhow::anyhow!(e))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(MODEL_BUDGET_S);
@@ -103,21 +113,24 @@ fn model_row(
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let p = &r.properties[prop];
-    let found = v != Variant::Correct && !p.holds;
-    let ok_correct = v == Variant::Correct && r.complete && !r.safety_failed();
-    Ok((
-        found || ok_correct,
-        if v == Variant::Correct {
+    let correct = v == Variant::Correct;
+    Ok(ModelResult {
+        verdict: if correct {
+            r.complete && !r.safety_failed()
+        } else {
+            !p.holds
+        },
+        property: if correct {
             "every safety property".into()
         } else {
             prop.to_string()
         },
-        mc.to_string(),
-        r.unique,
-        r.states,
-        r.seconds,
-        p.trace.len(),
-    ))
+        bounds: mc.to_string(),
+        unique: r.unique,
+        generated: r.states,
+        seconds: r.seconds,
+        trace_len: p.trace.len(),
+    })
 }
 
 /// Runs the whole catalog; `progress` hears one line per step.
@@ -163,7 +176,7 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
         let tw = load(&twin_path)?;
         let (twin_seeds, twin_passed) = twin_passes(&tw, jobs);
         progress(&format!("{v}: model checker"));
-        let (model_found, model_property, model_bounds, us, gs, secs, tl) = model_row(v, jobs)?;
+        let model = model_row(v, jobs)?;
         rows.push(Row {
             variant: v.name().into(),
             bug_class: v.bug_class().into(),
@@ -173,13 +186,13 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
             sim_searches_found: found_n,
             sim_seeds_median: median,
             sim_seeds_max: max,
-            model_found,
-            model_property,
-            model_bounds,
-            model_states: us,
-            model_generated: gs,
-            model_seconds: secs,
-            trace_len: tl,
+            model_found: model.verdict,
+            model_property: model.property,
+            model_bounds: model.bounds,
+            model_states: model.unique,
+            model_generated: model.generated,
+            model_seconds: model.seconds,
+            trace_len: model.trace_len,
             shrunk_plan,
             shrunk_scenario,
             shrunk_confirmed,
@@ -189,7 +202,7 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
         });
     }
     progress("correct: model checker (the main job's bounds)");
-    let (holds, model_property, model_bounds, us, gs, secs, _) = model_row(Variant::Correct, jobs)?;
+    let model = model_row(Variant::Correct, jobs)?;
     let twins_ok = rows.iter().all(|r| r.twin_passed);
     rows.push(Row {
         variant: "correct".into(),
@@ -201,18 +214,18 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
         sim_seeds_median: 0,
         sim_seeds_max: 0,
         model_found: false,
-        model_property,
-        model_bounds,
-        model_states: us,
-        model_generated: gs,
-        model_seconds: secs,
+        model_property: model.property,
+        model_bounds: model.bounds,
+        model_states: model.unique,
+        model_generated: model.generated,
+        model_seconds: model.seconds,
         trace_len: 0,
         shrunk_plan: Vec::new(),
         shrunk_scenario: None,
         shrunk_confirmed: false,
         twin: "every *-twin.toml".into(),
         twin_seeds: rows.iter().map(|r| r.twin_seeds).sum(),
-        twin_passed: twins_ok && holds,
+        twin_passed: twins_ok && model.verdict,
     });
     let mut reproductions = Vec::new();
     for (what, bug, twin) in [

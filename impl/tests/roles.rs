@@ -709,33 +709,37 @@ fn tiered_server_grants_intent_then_full_lease_on_reported_progress() {
     s.handle_message(T0, C1, acquire);
     let granted = expiry_in(&drain(&mut s)).expect("granted");
     assert_eq!(granted, T0.plus(3_000_000_000), "an intent lease first");
-    let renew = |seq, progress| Msg::Renew {
-        key: Key(0),
-        id: id(0, seq),
-        token: Token(1),
-        progress,
-    };
-    let t1 = T0.plus(1_000_000_000);
-    s.handle_message(t1, C1, renew(2, false));
-    assert_eq!(
-        expiry_in(&drain(&mut s)),
-        Some(t1.plus(3_000_000_000)),
-        "no progress: extended by the intent tier only"
-    );
-    let t2 = T0.plus(2_000_000_000);
-    s.handle_message(t2, C1, renew(3, true));
-    assert_eq!(
-        expiry_in(&drain(&mut s)),
-        Some(t2.plus(10_000_000_000)),
-        "progress reported: the full lease"
-    );
-    let t3 = T0.plus(3_000_000_000);
-    s.handle_message(t3, C1, renew(4, false));
-    assert_eq!(
-        expiry_in(&drain(&mut s)),
-        Some(t3.plus(10_000_000_000)),
-        "once proven, every renewal extends by the full lease"
-    );
+    let s_ = 1_000_000_000;
+    for (at_s, seq, progress, extension, why) in [
+        (
+            1,
+            2,
+            false,
+            3 * s_,
+            "no progress: extended by the intent tier only",
+        ),
+        (2, 3, true, 10 * s_, "progress reported: the full lease"),
+        (
+            3,
+            4,
+            false,
+            10 * s_,
+            "once proven, every renewal extends by the full lease",
+        ),
+    ] {
+        let t = T0.plus(at_s * s_);
+        s.handle_message(
+            t,
+            C1,
+            Msg::Renew {
+                key: Key(0),
+                id: id(0, seq),
+                token: Token(1),
+                progress,
+            },
+        );
+        assert_eq!(expiry_in(&drain(&mut s)), Some(t.plus(extension)), "{why}");
+    }
 }
 
 #[test]

@@ -227,6 +227,13 @@ impl Plan {
 /// Describes a fault in one line, for plans and traces.
 #[must_use]
 pub fn describe(a: &FaultAction) -> String {
+    describe_with(a, &node_name)
+}
+
+/// [`describe`] with the nodes named by `node_name` (a shrunk plan names an aimed fault's
+/// node "the holder").
+#[must_use]
+pub fn describe_with(a: &FaultAction, node_name: &dyn Fn(NodeIdx) -> String) -> String {
     let g = |v: &Vec<NodeIdx>| {
         v.iter()
             .map(|&i| node_name(i))

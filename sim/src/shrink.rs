@@ -9,7 +9,7 @@
 //! text again and running it.
 
 use crate::clock::CLOCK_ORIGIN_NS;
-use crate::plan::{describe, Plan, PlannedFault};
+use crate::plan::{describe_with, Plan, PlannedFault};
 use crate::run::{run_seed_isolated, RunOptions};
 use crate::scenario::{
     node_name, ClockPin, FaultAction, NodeIdx, Scenario, ScenarioError, ScriptEntry,
@@ -58,14 +58,20 @@ pub enum ShrinkError {
     Toml(#[from] toml::ser::Error),
 }
 
-fn entry(p: &PlannedFault) -> ScriptEntry {
-    let name = |n: NodeIdx| {
+/// Node names for a planned fault: a fault aimed at the holder names the client it hits
+/// `holder` (whoever holds when it fires), not the client the draw happened to name.
+fn namer<'a>(p: &'a PlannedFault, holder: &'static str) -> impl Fn(NodeIdx) -> String + 'a {
+    move |n| {
         if p.aim_holder && n >= 2 {
-            "holder".to_string()
+            holder.to_string()
         } else {
             node_name(n)
         }
-    };
+    }
+}
+
+fn entry(p: &PlannedFault) -> ScriptEntry {
+    let name = namer(p, "holder");
     let mut e = ScriptEntry {
         at_ms: p.fault.at_ms,
         ..ScriptEntry::default()
@@ -275,17 +281,12 @@ pub fn shrink(sc: &Scenario, seed: u64, oracle: Option<OracleName>) -> Result<Sh
 
 /// One fault event in words; an aimed fault names "the holder", not the client drawn.
 fn line(p: &PlannedFault) -> String {
-    let mut d = describe(&p.fault.action);
-    if p.aim_holder {
-        if let Some(n) = (2..16)
-            .rev()
-            .map(node_name)
-            .find(|n| d.contains(n.as_str()))
-        {
-            d = d.replacen(&n, "the holder", 1);
-        }
-    }
-    format!("at {} ms: {d}", p.fault.at_ms)
+    let name = namer(p, "the holder");
+    format!(
+        "at {} ms: {}",
+        p.fault.at_ms,
+        describe_with(&p.fault.action, &name)
+    )
 }
 
 impl Shrunk {
