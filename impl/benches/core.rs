@@ -40,7 +40,7 @@ fn cycle(c: &mut Criterion) {
                     key,
                     id: id(),
                     token,
-                    progress: false,
+                    acked: 0,
                 },
             );
             while let Some(o) = server.poll_output() {

@@ -95,9 +95,16 @@ pub struct LeaseClient {
     /// `t_sent` of the current attempt's sends that could still be adopted, and whether
     /// the send reported progress (tiered leases: its answer extends by the full tier).
     sent: BTreeMap<u64, (Nanos, bool)>,
-    /// Tiered leases: a write of the held token was acknowledged (learned from a WriteAck),
-    /// so renewals report progress. Always false when tiers are off.
-    proven: bool,
+    /// How many writes of the held token were acknowledged (WriteAcks, each idempotency
+    /// key once, learned from the resource), reported in every Renew. Counted only when a
+    /// mode reads it ([`Config::counts_acks`]); 0 otherwise.
+    acked: u32,
+    /// The highest write sequence number counted in `acked` (a re-delivered or reordered
+    /// older ack is not counted again).
+    acked_seq: u64,
+    /// The worker is stuck (a shell input, `handle_stall`): no writes are made, while the
+    /// renew loop goes on, as a heartbeat thread outliving a deadlocked worker.
+    stalled: bool,
     released_high: Option<Token>,
     pending_release: Option<PendingRelease>,
     /// Next re-send while acquiring; `None` while waiting for a jitter draw.
@@ -119,7 +126,9 @@ impl Hash for LeaseClient {
         self.phase.hash(state);
         self.attempt_first_seq.hash(state);
         self.sent.hash(state);
-        self.proven.hash(state);
+        self.acked.hash(state);
+        self.acked_seq.hash(state);
+        self.stalled.hash(state);
         self.released_high.hash(state);
         self.pending_release.hash(state);
         self.retry_at.hash(state);
@@ -144,7 +153,9 @@ impl LeaseClient {
             phase: Phase::Acquiring,
             attempt_first_seq: 1,
             sent: BTreeMap::new(),
-            proven: false,
+            acked: 0,
+            acked_seq: 0,
+            stalled: false,
             released_high: None,
             pending_release: None,
             retry_at: None,
@@ -193,12 +204,19 @@ impl LeaseClient {
                 // Fenced: someone holds a newer token, so this grant is over.
                 self.lose(now, token, LossCause::Fenced);
             }
-            Msg::WriteAck { key, token, .. }
+            Msg::WriteAck { key, token, idem }
                 if key == self.key
-                    && self.cfg.intent_ns > 0
-                    && self.held_token() == Some(token) =>
+                    && self.cfg.counts_acks()
+                    && self.held_token() == Some(token)
+                    && idem.incarnation == self.me.incarnation
+                    && idem.seq > self.acked_seq =>
             {
-                self.proven = true;
+                self.acked_seq = idem.seq;
+                self.acked = self.acked.saturating_add(1);
+                if self.cfg.hold_writes > 0 && self.acked >= self.cfg.hold_writes {
+                    // The work of this tenure is done: it was counted in accepted writes.
+                    self.handle_timeout_holding(now);
+                }
             }
             // Anything else (other acks, messages not meant for a client) changes nothing.
             _ => {}
@@ -221,7 +239,10 @@ impl LeaseClient {
             }
             Phase::Holding {
                 token, next_write, ..
-            } if self.cfg.variant == Variant::CheckThenAct && now >= next_write => {
+            } if self.cfg.variant == Variant::CheckThenAct
+                && now >= next_write
+                && !self.stalled =>
+            {
                 // Bug B10: the write was decided when the previous one went out (the lease
                 // was valid then); carry it out, and only then look at the clock.
                 self.write(now, token);
@@ -246,16 +267,31 @@ impl LeaseClient {
         // Validity first: nothing below may act on an expired belief.
         if now >= valid_until {
             self.lose(now, token, LossCause::Expired);
-        } else if now >= hold_until {
+        } else if now >= hold_until || self.work_done() {
             self.release_done(now, token);
         } else {
-            if now >= next_write {
+            if now >= next_write && !self.stalled {
                 self.write(now, token);
             }
             if now >= next_renew {
                 self.renew(now, token);
             }
         }
+    }
+
+    /// The shell's worker stalls (`true`) or resumes (`false`): while stalled the holder
+    /// makes no writes but keeps renewing. A restart ends a stall (a new process).
+    pub fn handle_stall(&mut self, now: Nanos, stalled: bool) {
+        self.stalled = stalled;
+        if !stalled {
+            self.handle_timeout(now);
+        }
+    }
+
+    /// Whether the worker is stalled.
+    #[must_use]
+    pub fn is_stalled(&self) -> bool {
+        self.stalled
     }
 
     pub fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
@@ -305,7 +341,9 @@ impl LeaseClient {
             } => {
                 consider(valid_until, "lease validity ends");
                 consider(hold_until, "work done");
-                consider(next_write, "write");
+                if !self.stalled {
+                    consider(next_write, "write");
+                }
                 consider(next_renew, "renew");
             }
         }
@@ -359,6 +397,11 @@ impl LeaseClient {
             incarnation: self.me.incarnation,
             seq: self.last_seq,
         }
+    }
+
+    /// The tenure's work counted in accepted writes is complete.
+    fn work_done(&self) -> bool {
+        self.cfg.hold_writes > 0 && self.acked >= self.cfg.hold_writes
     }
 
     fn is_current(&self, id: ReqId) -> bool {
@@ -447,15 +490,15 @@ impl LeaseClient {
             token,
         });
         let id = self.next_id();
-        let progress = self.proven;
-        self.remember_send_with(id.seq, now, progress);
+        let acked = self.acked;
+        self.remember_send_with(id.seq, now, acked > 0);
         self.out.push_back(Output::Send {
             to: self.cfg.server,
             msg: Msg::Renew {
                 key: self.key,
                 id,
                 token,
-                progress,
+                acked,
             },
         });
         if let Phase::Holding { next_renew, .. } = &mut self.phase {
@@ -558,9 +601,10 @@ impl LeaseClient {
         }
         self.answered();
         match (self.phase, reason) {
-            (Phase::Holding { token: held, .. }, RefuseReason::NotHolder)
-                if token == Some(held) =>
-            {
+            (
+                Phase::Holding { token: held, .. },
+                RefuseReason::NotHolder | RefuseReason::Stalled,
+            ) if token == Some(held) => {
                 self.lose(now, held, LossCause::Refused);
             }
             (Phase::Acquiring, _) => self.requeue(now),
@@ -639,12 +683,17 @@ impl LeaseClient {
             Phase::Holding { token: held, .. } if *held > token => {} // an older grant
             _ => {
                 // First grant of this attempt (or a newer token replacing ours).
-                self.proven = false;
+                self.acked = 0;
+                self.acked_seq = 0;
                 let renew_from = t_sent.unwrap_or(now);
                 self.phase = Phase::Holding {
                     token,
                     valid_until: until,
-                    hold_until: now.plus(self.cfg.hold_ns),
+                    hold_until: if self.cfg.hold_writes > 0 {
+                        Nanos::MAX
+                    } else {
+                        now.plus(self.cfg.hold_ns)
+                    },
                     next_write: now,
                     next_renew: renew_from.plus(self.cfg.renew_interval_ns).max(now),
                 };

@@ -148,6 +148,15 @@ pub struct ProtocolConfig {
     /// intent lease) and becomes a full `ttl_ms` lease once the holder shows progress (its
     /// first accepted write, reported in its next Renew). 0: flat leases.
     pub intent_ms: u64,
+    /// Progress-based extension (seed 000): when positive, the server withholds renewals
+    /// from a holder whose reported count of acknowledged writes has not risen for this
+    /// long on the server's clock, so the next in line takes over at the grant's expiry.
+    /// 0: off.
+    pub progress_window_ms: u64,
+    /// The work of one tenure counted in accepted writes: when positive, a holder is done
+    /// (and releases) once this many of its writes were acknowledged, and `hold_ms` is not
+    /// used. 0: the work is `hold_ms` of time.
+    pub hold_writes: u32,
     /// A known-bug variant; `correct` by default.
     pub variant: Variant,
 }
@@ -169,6 +178,8 @@ impl Default for ProtocolConfig {
             think_ms: 1_000,
             queue_capacity: 64,
             intent_ms: 0,
+            progress_window_ms: 0,
+            hold_writes: 0,
             variant: Variant::Correct,
         }
     }
@@ -202,6 +213,10 @@ pub struct Config {
     /// Tiered leases: the intent tier's length (0: off) and its `L`.
     pub intent_ns: u64,
     pub intent_validity_ns: u64,
+    /// Progress-based extension's window (0: off).
+    pub progress_window_ns: u64,
+    /// Acknowledged writes that end a tenure (0: `hold_ns` ends it).
+    pub hold_writes: u32,
     pub fresh_window_ns: u64,
     pub requeue_interval_ns: u64,
     pub backoff_base_ns: u64,
@@ -322,6 +337,8 @@ impl ProtocolConfig {
             validity_ns,
             intent_ns: self.intent_ms.saturating_mul(MS),
             intent_validity_ns: 0,
+            progress_window_ns: self.progress_window_ms.saturating_mul(MS),
+            hold_writes: self.hold_writes,
             fresh_window_ns: self.fresh_window_ms.saturating_mul(MS),
             requeue_interval_ns: self.requeue_interval_ms.saturating_mul(MS),
             backoff_base_ns: self.backoff_base_ms.saturating_mul(MS),
@@ -338,6 +355,13 @@ impl ProtocolConfig {
 }
 
 impl Config {
+    /// Whether clients count their acknowledged writes (the `acked` of Renew): only when a
+    /// mode reads it, so the default protocol's state space does not grow.
+    #[must_use]
+    pub fn counts_acks(&self) -> bool {
+        self.intent_ns > 0 || self.progress_window_ns > 0 || self.hold_writes > 0
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         let ms = |ns: u64| ns as f64 / MS as f64;
         if self.validity_ns == 0 {
@@ -415,6 +439,31 @@ impl Config {
         }
         if self.queue_capacity == 0 {
             return Err(invalid("queue_capacity", "must be positive"));
+        }
+        if self.progress_window_ns > 0 {
+            // A healthy holder's count rises at the server at least once per write interval
+            // plus renew interval (its ack, then its next Renew), each on a clock within ρ.
+            let gap = u128::from(self.renew_interval_ns + self.write_interval_ns)
+                * (1_000_000 + rho)
+                / (1_000_000 - rho);
+            if u128::from(self.progress_window_ns) <= gap {
+                return Err(invalid(
+                    "progress_window_ms",
+                    format!(
+                        "{} ms is not above renew_interval_ms + write_interval_ms = {} ms \
+                         (stretched by drift): a holder making progress could be refused \
+                         between two of its reports",
+                        ms(self.progress_window_ns),
+                        ms(gap as u64)
+                    ),
+                ));
+            }
+        }
+        if self.hold_writes > 1_000_000 {
+            return Err(invalid(
+                "hold_writes",
+                format!("{} is above 1000000", self.hold_writes),
+            ));
         }
         Ok(())
     }

@@ -344,7 +344,8 @@ impl SafetyOracles {
 }
 
 /// The liveness bound: a client waiting at heal must hold by
-/// `heal + delay_max + ttl + grace + ahead × (hold + 2·latency_max + requeue_interval) + backoff_max`,
+/// `heal + delay_max + ttl + grace + ahead × (tenure + 2·latency_max + requeue_interval) + backoff_max`
+/// (`tenure` from [`tenure_bound_ns`]),
 /// where `delay_max` is the longest delay a message sent before heal can still have, `grace`
 /// is one TTL if the server restarted (its grace period), and `ahead` counts the clients
 /// that may be served before it (see [`Liveness::heal`]). Every term is stretched by `(1+ρ)` because
@@ -358,8 +359,7 @@ pub fn liveness_bound_ns_for(
     server_restarted: bool,
 ) -> u64 {
     let grace = if server_restarted { cfg.ttl_ns } else { 0 };
-    let per_holder = cfg
-        .hold_ns
+    let per_holder = tenure_bound_ns(cfg, latency_max_ns)
         .saturating_add(latency_max_ns.saturating_mul(2))
         .saturating_add(cfg.requeue_interval_ns);
     let sum = delay_max_ns
@@ -369,6 +369,31 @@ pub fn liveness_bound_ns_for(
         .saturating_add(cfg.backoff_max_ns);
     let rho = u128::from(cfg.drift_ppm_max);
     (u128::from(sum) * (1_000_000 + rho) / 1_000_000).min(u128::from(u64::MAX)) as u64
+}
+
+/// How long one tenure can last after heal: `hold`, or, with the work counted in accepted
+/// writes, `hold_writes × write_interval` plus a round trip for the last ack. A holder whose
+/// worker is stuck never finishes; progress-based extension bounds it by
+/// `progress_window + renew_interval + ttl` (its count stops rising, its next renewal is
+/// withheld, its grant runs out). Without that mode nothing bounds it, which is the point of
+/// the stalled-holder twin.
+#[must_use]
+pub fn tenure_bound_ns(cfg: &Config, latency_max_ns: u64) -> u64 {
+    if cfg.hold_writes == 0 {
+        return cfg.hold_ns;
+    }
+    let writes = u64::from(cfg.hold_writes)
+        .saturating_mul(cfg.write_interval_ns)
+        .saturating_add(latency_max_ns.saturating_mul(2));
+    if cfg.progress_window_ns > 0 {
+        writes.max(
+            cfg.progress_window_ns
+                .saturating_add(cfg.renew_interval_ns)
+                .saturating_add(cfg.ttl_ns),
+        )
+    } else {
+        writes
+    }
 }
 
 /// The liveness oracle: which clients wait, and whether each waiter at heal was served.

@@ -165,6 +165,12 @@ pub enum Event {
         key: Key,
         token: Token,
     },
+    /// Progress-based extension refused a stalled holder's renewal; its grant runs out.
+    RenewalWithheld {
+        client: Identity,
+        key: Key,
+        token: Token,
+    },
     ReleasedAtServer {
         client: Identity,
         key: Key,
@@ -203,7 +209,7 @@ pub enum Event {
 
 impl Event {
     /// Every name [`Event::kind`] can return, for validating coverage expectations.
-    pub const KINDS: [&'static str; 22] = [
+    pub const KINDS: [&'static str; 23] = [
         "client-booted",
         "requested",
         "granted-adopted",
@@ -219,6 +225,7 @@ impl Event {
         "granted",
         "renewed",
         "expired",
+        "renewal-withheld",
         "released",
         "queued",
         "grace-ended",
@@ -247,6 +254,7 @@ impl Event {
             Event::Granted { queued: false, .. } => "granted",
             Event::Renewed { .. } => "renewed",
             Event::Expired { .. } => "expired",
+            Event::RenewalWithheld { .. } => "renewal-withheld",
             Event::ReleasedAtServer { .. } => "released",
             Event::QueuedAtServer { .. } => "queued",
             Event::GraceEnded => "grace-ended",

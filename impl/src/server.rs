@@ -33,6 +33,11 @@ struct Holder {
     /// Tiered leases: the holder has shown progress, so it is extended by the full TTL
     /// (always true when tiers are off).
     proven: bool,
+    /// Progress-based extension: the holder's highest reported count of acknowledged
+    /// writes, and when (server clock) it last rose, or the grant was made. Both stay 0
+    /// when the mode is off, so the default protocol's states do not multiply.
+    acked: u32,
+    progress_at: Nanos,
 }
 
 impl Holder {
@@ -42,6 +47,22 @@ impl Holder {
             cfg.ttl_ns
         } else {
             cfg.intent_ns
+        }
+    }
+
+    /// Progress-based extension: no reported progress for the whole window.
+    fn stalled(&self, cfg: &Config, now: Nanos) -> bool {
+        cfg.progress_window_ns > 0 && now >= self.progress_at.plus(cfg.progress_window_ns)
+    }
+
+    /// Takes a reported count of acknowledged writes.
+    fn report(&mut self, cfg: &Config, now: Nanos, acked: u32) {
+        if acked > self.acked {
+            self.acked = acked;
+            self.proven = true;
+            if cfg.progress_window_ns > 0 {
+                self.progress_at = now;
+            }
         }
     }
 }
@@ -134,8 +155,8 @@ impl LockServer {
                 key,
                 id,
                 token,
-                progress,
-            } => self.on_renew(now, from, key, id, token, progress),
+                acked,
+            } => self.on_renew(now, from, key, id, token, acked),
             Msg::Release { key, id, token } => self.on_release(now, from, key, id, token),
             // Replies and writes are not for the server: a confused or hostile peer.
             _ => {}
@@ -257,8 +278,13 @@ impl LockServer {
         };
         let cfg = self.cfg;
         let ks = self.keys.entry(key).or_default();
-        // An Acquire from the current holder is a renewal.
-        if let Some(h) = ks.holder.as_mut().filter(|h| h.client == client) {
+        // An Acquire from the current holder is a renewal, unless progress-based extension
+        // withholds it (then it queues, like anyone else, behind those already waiting).
+        if let Some(h) = ks
+            .holder
+            .as_mut()
+            .filter(|h| h.client == client && !h.stalled(&cfg, now))
+        {
             h.expiry = h.expiry.max(now.plus(h.extension(&cfg)));
             let (token, expiry) = (h.token, h.expiry);
             self.event(Event::Renewed {
@@ -320,20 +346,39 @@ impl LockServer {
         key: Key,
         id: ReqId,
         token: Token,
-        progress: bool,
+        acked: u32,
     ) {
         let Some(client) = self.new_request(from, key, id) else {
             return;
         };
         let cfg = self.cfg;
-        let holder = self
+        let mut holder = self
             .keys
             .get_mut(&key)
             .and_then(|ks| ks.holder.as_mut())
             .filter(|h| h.client == client && h.token == token && now < h.expiry);
+        if let Some(h) = holder.as_deref_mut() {
+            h.report(&cfg, now, acked);
+        }
         match holder {
+            Some(h) if h.stalled(&cfg, now) => {
+                // Not extended, and not ended early either: the holder may still believe
+                // until its last confirmed span, which lies inside this expiry, so the next
+                // in line is granted at the expiry (by `advance`), never before.
+                self.event(Event::RenewalWithheld { client, key, token });
+                self.answer(
+                    from,
+                    key,
+                    id,
+                    Msg::Refused {
+                        key,
+                        id,
+                        token: Some(token),
+                        reason: RefuseReason::Stalled,
+                    },
+                );
+            }
             Some(h) => {
-                h.proven |= progress;
                 h.expiry = h.expiry.max(now.plus(h.extension(&cfg)));
                 let expiry = h.expiry;
                 self.event(Event::Renewed {
@@ -410,6 +455,12 @@ impl LockServer {
             token,
             expiry,
             proven: !tiered,
+            acked: 0,
+            progress_at: if self.cfg.progress_window_ns > 0 {
+                now
+            } else {
+                Nanos::ZERO
+            },
         });
         self.issued = token.0;
         // Durable before the grant leaves: a restarted server never re-issues this token.

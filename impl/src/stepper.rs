@@ -95,6 +95,11 @@ pub enum Step {
         node: usize,
         ms: u64,
     },
+    /// A client's worker stalls (`on`) or resumes; its renew loop goes on.
+    Stall {
+        client: usize,
+        on: bool,
+    },
 }
 
 pub struct Stepper {
@@ -316,6 +321,14 @@ impl Stepper {
             Step::Pause { node, ms } => {
                 let n = self.nodes.len();
                 self.pause(node % n, ms);
+            }
+            Step::Stall { client, on } => {
+                let i = 2 + client % (self.nodes.len() - 2);
+                let now = self.clocks[i].local(self.true_ns);
+                if let AnyNode::Client(c) = &mut self.nodes[i] {
+                    c.handle_stall(now, on);
+                }
+                self.drain(i);
             }
         }
     }

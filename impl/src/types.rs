@@ -137,6 +137,9 @@ pub enum RefuseReason {
     NotHolder,
     /// The wait queue is at capacity; retry later.
     QueueFull,
+    /// Progress-based extension: the holder reported no new acknowledged write for the
+    /// progress window, so it is not extended. Its grant stays until its own expiry.
+    Stalled,
 }
 
 /// Every message of the protocol. One enum on the wire.
@@ -151,10 +154,12 @@ pub enum Msg {
         key: Key,
         id: ReqId,
         token: Token,
-        /// Tiered leases: the holder has seen one of its writes accepted (a WriteAck for
-        /// this token), so the server may extend it to the full tier. Always false when
-        /// tiers are off.
-        progress: bool,
+        /// How many of this token's writes the holder has seen acknowledged (WriteAcks,
+        /// each counted once): its progress, learned only through messages. Tiered leases
+        /// extend to the full tier once it is positive; progress-based extension withholds
+        /// renewals while it stops rising. Always 0 when neither is on and the work is
+        /// counted in time.
+        acked: u32,
     },
     Release {
         key: Key,

@@ -71,6 +71,35 @@ proptest! {
         prop_assert!(s.violations.is_empty(), "{:?}", s.violations);
     }
 
+    /// Progress-based extension and work counted in acknowledged writes, with workers that
+    /// stall and resume: withholding a renewal never ends a grant early.
+    #[test]
+    fn progress_based_extension_is_safe_under_any_delivery_order(
+        clients in 1usize..=3,
+        rates in rates(),
+        latency_ms in proptest::option::of(0u64..600),
+        steps in proptest::collection::vec(prop_oneof![
+            8 => step(),
+            1 => (any::<usize>(), any::<bool>()).prop_map(|(client, on)| Step::Stall { client, on }),
+        ], 1..250),
+    ) {
+        let cfg = leaseproof_impl::ProtocolConfig {
+            progress_window_ms: 600,
+            hold_writes: 4,
+            ..common::tight(Variant::Correct)
+        }
+        .validate()
+        .unwrap();
+        let mut s = Stepper::new(cfg, clients, &rates, latency_ms);
+        for st in steps {
+            s.step(st);
+        }
+        if latency_ms.is_some() {
+            s.run_for_ms(5_000);
+        }
+        prop_assert!(s.violations.is_empty(), "{:?}", s.violations);
+    }
+
     /// Automatic delivery with a fixed latency, plus the same faults: long runs where the
     /// protocol makes progress, so safety is judged over many grants.
     #[test]

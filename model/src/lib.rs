@@ -147,6 +147,8 @@ pub fn protocol_in_ticks(variant: Variant, spread: u64, hold: u64) -> Result<Con
         think_ms: 1_000,
         queue_capacity: 2,
         intent_ms: 0,
+        progress_window_ms: 0,
+        hold_writes: 0,
         variant,
     };
     let l_ticks = if variant == Variant::DriftIgnored {

@@ -269,6 +269,10 @@ pub fn describe_with(a: &FaultAction, node_name: &dyn Fn(NodeIdx) -> String) -> 
             format!("step {}'s clock by {by_ms:+} ms", node_name(*node))
         }
         FaultAction::Garbage { node } => format!("send garbage frames to {}", node_name(*node)),
+        FaultAction::Stall { node, for_ms } => match for_ms {
+            Some(ms) => format!("stall {}'s worker for {ms} ms", node_name(*node)),
+            None => format!("stall {}'s worker for good", node_name(*node)),
+        },
     }
 }
 

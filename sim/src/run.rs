@@ -227,6 +227,14 @@ impl Supervisor {
         }
     }
 
+    /// Tells a client's shell its worker stalls or resumes (a core input; a node that is
+    /// down has no worker to stall).
+    fn stall(&self, node: NodeIdx, stalled: bool) {
+        if let Some(tx) = &lock(&self.world).inboxes[node] {
+            let _ = tx.send(Input::Stall(stalled));
+        }
+    }
+
     /// Retargets an aimed fault at the current holder.
     fn aim(&self, p: &PlannedFault) -> FaultAction {
         let mut a = p.fault.action.clone();
@@ -239,7 +247,8 @@ impl Supervisor {
         match &mut a {
             FaultAction::Pause { node, .. }
             | FaultAction::Isolate { node, .. }
-            | FaultAction::Crash { node, .. } => *node = h,
+            | FaultAction::Crash { node, .. }
+            | FaultAction::Stall { node, .. } => *node = h,
             FaultAction::Cut { from, to, .. } => {
                 if *from == 0 {
                     *to = h;
@@ -298,6 +307,10 @@ impl Supervisor {
                 });
                 "garbage-sent"
             }
+            FaultAction::Stall { node, .. } => {
+                self.stall(*node, true);
+                "stalled"
+            }
             FaultAction::ClockStep { node, by_ms } => {
                 let mut w = lock(&self.world);
                 w.clocks[*node].step(by_ms * 1_000_000);
@@ -320,6 +333,7 @@ impl Supervisor {
                 }
             }
             FaultAction::Crash { node, .. } => self.restart(*node),
+            FaultAction::Stall { node, .. } => self.stall(*node, false),
             FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => return,
         }
         lock(&self.world).record_fault(fault_node(a), "healed", describe(a));
@@ -346,6 +360,7 @@ fn fault_node(a: &FaultAction) -> NodeIdx {
         | FaultAction::Isolate { node, .. }
         | FaultAction::Crash { node, .. }
         | FaultAction::ClockStep { node, .. }
+        | FaultAction::Stall { node, .. }
         | FaultAction::Garbage { node } => *node,
         FaultAction::Cut { from, .. } => *from,
         FaultAction::Split { .. } => 0,
@@ -359,6 +374,7 @@ fn fault_len_ms(a: &FaultAction) -> Option<u64> {
         | FaultAction::Cut { for_ms, .. }
         | FaultAction::Split { for_ms, .. } => Some(*for_ms),
         FaultAction::Crash { down_ms, .. } => Some(*down_ms),
+        FaultAction::Stall { for_ms, .. } => *for_ms,
         FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => None,
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Fault and run labels a `sometimes` expectation may name, besides every event kind.
-pub const FAULT_LABELS: [&str; 13] = [
+pub const FAULT_LABELS: [&str; 14] = [
     "paused",
     "pause-overlapped-expiry",
     "partitioned",
@@ -24,6 +24,7 @@ pub const FAULT_LABELS: [&str; 13] = [
     "send-delayed",
     "garbage-frame",
     "drift-beyond-bound",
+    "stalled",
 ];
 
 /// A bad scenario file: where, which field, why.
@@ -207,6 +208,11 @@ pub struct ScriptEntry {
     /// Undecodable frames sent to this node from a node outside the cluster.
     #[serde(default)]
     pub garbage: Option<String>,
+    /// A client's worker gets stuck: it makes no writes while its renew loop goes on.
+    /// Without `for_ms` it stays stuck for the rest of the run; heal does not end it (it is
+    /// the application's state, not the network's). A restart does.
+    #[serde(default)]
+    pub stall: Option<String>,
     /// Size of a clock step (negative: backward).
     #[serde(default)]
     pub by_ms: Option<i64>,
@@ -314,6 +320,11 @@ pub enum FaultAction {
     },
     Garbage {
         node: NodeIdx,
+    },
+    /// A client's worker is stuck (`for_ms: None`: until the run ends).
+    Stall {
+        node: NodeIdx,
+        for_ms: Option<u64>,
     },
 }
 
@@ -635,6 +646,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
             e.crash.is_some(),
             e.clock_step.is_some(),
             e.garbage.is_some(),
+            e.stall.is_some(),
         ]
         .iter()
         .filter(|&&b| b)
@@ -644,7 +656,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
                 &f("at_ms"),
                 format!(
                     "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step, \
-                     garbage (found {actions})"
+                     garbage, stall (found {actions})"
                 ),
             ));
         }
@@ -724,6 +736,24 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
                 down_ms: need_for()?,
                 lose_disk,
             }
+        } else if let Some(n) = &e.stall {
+            let k = node("stall", n)?;
+            if k < 2 {
+                return Err(err(
+                    &f("stall"),
+                    format!("{n:?} is not a client: only a client's worker can stall"),
+                ));
+            }
+            if e.for_ms == Some(0) {
+                return Err(err(
+                    &f("for_ms"),
+                    "a stall needs a positive for_ms, or none (stuck until the run ends)".into(),
+                ));
+            }
+            FaultAction::Stall {
+                node: k,
+                for_ms: e.for_ms,
+            }
         } else if let Some(n) = &e.garbage {
             FaultAction::Garbage {
                 node: node("garbage", n)?,
@@ -743,7 +773,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
             }
             FaultAction::ClockStep { node: k, by_ms }
         };
-        let names_holder = [&e.pause, &e.isolate, &e.crash, &e.clock_step]
+        let names_holder = [&e.pause, &e.isolate, &e.crash, &e.clock_step, &e.stall]
             .iter()
             .any(|n| n.as_deref() == Some("holder"))
             || e.cut.iter().flatten().any(|n| n == "holder");

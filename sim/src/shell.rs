@@ -86,6 +86,12 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
                 input = rx.recv() => match input {
                     Some(Input::Frame(bytes, from)) => deliver(&world, idx, &mut node, &bytes, from),
                     Some(Input::Wake) => {}
+                    Some(Input::Stall(stalled)) => {
+                        if let AnyNode::Client(c) = &mut node {
+                            let now = lock(&world).local_now(idx);
+                            c.handle_stall(now, stalled);
+                        }
+                    }
                     None => return,
                 },
                 () = madsim::time::sleep(Duration::from_nanos(wait)) => {

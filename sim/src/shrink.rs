@@ -114,6 +114,10 @@ fn entry(p: &PlannedFault) -> ScriptEntry {
             e.by_ms = Some(*by_ms);
         }
         FaultAction::Garbage { node } => e.garbage = Some(node_name(*node)),
+        FaultAction::Stall { node, for_ms } => {
+            e.stall = Some(name(*node));
+            e.for_ms = *for_ms;
+        }
     }
     e
 }

@@ -67,8 +67,9 @@ pub struct Timeline {
 }
 
 /// Labels that open a fault interval, closed by `healed` / `restarted` or the final heal.
-const OPENS: [&str; 7] = [
+const OPENS: [&str; 8] = [
     "paused",
+    "stalled",
     "partitioned",
     "link-cut",
     "split",
@@ -105,7 +106,12 @@ impl Timeline {
                 s.end_ns = Some(t);
             }
         } else if label == "heal" {
-            for s in self.faults.iter_mut().filter(|s| s.end_ns.is_none()) {
+            // A stalled worker is the application's state: heal does not end it.
+            for s in self
+                .faults
+                .iter_mut()
+                .filter(|s| s.end_ns.is_none() && s.label != "stalled")
+            {
                 s.end_ns = Some(t);
             }
         } else if label == "send-delayed" {
@@ -398,7 +404,9 @@ impl Timeline {
                 "partitioned" | "link-cut" | "split" => {
                     r##"class="fault partition" fill="#aa3377" fill-opacity="0.25""##
                 }
-                "send-delayed" => r##"class="fault stall" fill="#44aa99" fill-opacity="0.35""##,
+                "send-delayed" | "stalled" => {
+                    r##"class="fault stall" fill="#44aa99" fill-opacity="0.35""##
+                }
                 l if l.ends_with("crashed") => {
                     r##"class="fault crash" fill="#333" fill-opacity="0.25""##
                 }

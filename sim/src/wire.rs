@@ -51,7 +51,7 @@ mod tests {
                 seq: 99,
             },
             token: Token(7),
-            progress: true,
+            acked: 1,
         };
         assert_eq!(decode(&encode(&m)).unwrap(), m);
         assert!(decode(&[0xff; 16]).is_err());

@@ -24,6 +24,8 @@ use tokio::sync::mpsc::UnboundedSender;
 pub enum Input {
     Frame(Vec<u8>, SocketAddr),
     Wake,
+    /// A client's worker stalls (`true`) or resumes.
+    Stall(bool),
 }
 
 /// A violation with the true instant it was seen.

@@ -19,12 +19,13 @@ fn load(name: &str) -> Scenario {
 /// This test runs in whatever profile `cargo test` uses, so passing in debug proves debug
 /// and release agree. A change to the protocol, the shells or these scenario files changes
 /// the hashes: re-pin them from `cargo run --release -- replay ...` after checking why.
-/// (Last re-pinned when Renew gained its `progress` field for tiered leases.)
+/// (Last re-pinned when Renew's `progress` flag became the `acked` count and the
+/// renewal-withheld event was added, for progress-based extension.)
 const PINNED: [(&str, u64, u64); 4] = [
-    ("standard.toml", 0, 0x5f02_93c7_b8f1_f0e8),
-    ("standard.toml", 1, 0xc58f_e63a_2c41_dd4e),
-    ("standard.toml", 2, 0x3f92_791e_173f_aac0),
-    ("swarm.toml", 7, 0xb48e_45ae_166e_765c),
+    ("standard.toml", 0, 0xb9b1_95cb_16e2_a209),
+    ("standard.toml", 1, 0x3bb7_500e_be2a_e556),
+    ("standard.toml", 2, 0xce64_8fc3_86da_69db),
+    ("swarm.toml", 7, 0xc1b6_df83_418b_0c64),
 ];
 
 #[test]

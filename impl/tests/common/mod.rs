@@ -19,6 +19,8 @@ pub fn tight(variant: Variant) -> ProtocolConfig {
         think_ms: 200,
         queue_capacity: 8,
         intent_ms: 0,
+        progress_window_ms: 0,
+        hold_writes: 0,
         variant,
     }
 }
