@@ -134,6 +134,10 @@ struct ModelArgs {
     /// How long a holder works before it releases, in ticks.
     #[arg(long, default_value_t = ModelConfig::default().hold)]
     hold: u64,
+    /// Exactly-once work: the holder works through this many jobs (at most 3; 0: plain
+    /// writes). The no-idempotency variant needs at least 1.
+    #[arg(long, default_value_t = ModelConfig::default().jobs)]
+    jobs: u32,
 }
 
 impl ModelArgs {
@@ -155,6 +159,7 @@ impl ModelArgs {
             clock_step: d.clock_step,
             link_capacity: d.link_capacity,
             hold: d.hold,
+            jobs: d.jobs,
         }
     }
 
@@ -175,6 +180,7 @@ impl ModelArgs {
             losses: self.losses,
             link_capacity: self.link_capacity,
             hold: self.hold,
+            jobs: self.jobs,
         })
     }
 }

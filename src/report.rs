@@ -71,7 +71,7 @@ pub fn write_run_reports(out: &Path, reports: &[ScenarioReport]) -> std::io::Res
     md.push_str(&table(reports));
     md.push('\n');
     for r in reports {
-        if r.failures.is_empty() {
+        if r.failures.is_empty() && r.dead_letters.is_empty() {
             continue;
         }
         let _ = writeln!(md, "## {}\n", r.name);
@@ -79,6 +79,24 @@ pub fn write_run_reports(out: &Path, reports: &[ScenarioReport]) -> std::io::Res
             let _ = writeln!(md, "- **{}** {}: {}", f.class, f.oracle, f.detail);
             if let Some(rp) = &f.replay {
                 let _ = writeln!(md, "  `{rp}`");
+            }
+        }
+        if !r.dead_letters.is_empty() {
+            let _ = writeln!(
+                md,
+                "Dead-letter list ({} jobs applied, {} attempts answered from a job's record, \
+                 {} definite rejections, over {} seeds):\n",
+                r.metrics.jobs_applied,
+                r.metrics.jobs_already_done,
+                r.metrics.job_rejections,
+                r.seeds
+            );
+            for d in &r.dead_letters {
+                let _ = writeln!(
+                    md,
+                    "- `{}`: dead-lettered in {} of {} seeds",
+                    d.key, d.seeds, r.seeds
+                );
             }
         }
         md.push('\n');

@@ -205,3 +205,40 @@ fn tune_writes_a_report_and_says_when_no_ttl_meets_the_target() {
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("k8s"));
 }
+
+#[test]
+fn a_job_workload_reports_its_dead_letter_list() {
+    let out = format!("{}-jobs", out_dir());
+    let o = leaseproof(&[
+        "run",
+        "scenarios/exactly-once.toml",
+        "--seeds",
+        "3",
+        "--json",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let sc = &doc["scenarios"][0];
+    let dead: Vec<(String, u64)> = sc["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["key"].as_str().unwrap().to_string(),
+                d["seeds"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // The two poison jobs, in every seed; every other job applied once per seed.
+    assert_eq!(
+        dead,
+        vec![("inventory-sku-9".to_string(), 3), ("email-18".to_string(), 3)]
+    );
+    assert_eq!(sc["metrics"]["jobs_applied"], 30);
+    assert_eq!(sc["metrics"]["job_rejections"], 3 * 2 * 3);
+    let md = std::fs::read_to_string(Path::new(&out).join("run.md")).unwrap();
+    assert!(md.contains("Dead-letter list") && md.contains("`email-18`"), "{md}");
+}

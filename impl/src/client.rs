@@ -44,7 +44,8 @@
 use crate::config::{Config, Variant};
 use crate::output::{Disk, Event, LossCause, Output};
 use crate::types::{
-    IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token,
+    IdemKey, Identity, Jitter, Job, JobOutcome, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes,
+    ReqId, Token,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -73,6 +74,8 @@ enum Phase {
         next_write: Nanos,
         next_renew: Nanos,
     },
+    /// Exactly-once work: every job is known applied or dead-lettered; nothing more to do.
+    Done,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,6 +108,11 @@ pub struct LeaseClient {
     /// The worker is stuck (a shell input, `handle_stall`): no writes are made, while the
     /// renew loop goes on, as a heartbeat thread outliving a deadlocked worker.
     stalled: bool,
+    /// Exactly-once work: the jobs this incarnation knows are applied or dead-lettered (a
+    /// bit each), and the attempt in flight (re-sent as is until it is answered: a lost
+    /// answer never counts against the job).
+    jobs_done: u64,
+    attempt: Option<(Job, IdemKey)>,
     released_high: Option<Token>,
     pending_release: Option<PendingRelease>,
     /// Next re-send while acquiring; `None` while waiting for a jitter draw.
@@ -129,6 +137,8 @@ impl Hash for LeaseClient {
         self.acked.hash(state);
         self.acked_seq.hash(state);
         self.stalled.hash(state);
+        self.jobs_done.hash(state);
+        self.attempt.hash(state);
         self.released_high.hash(state);
         self.pending_release.hash(state);
         self.retry_at.hash(state);
@@ -156,6 +166,8 @@ impl LeaseClient {
             acked: 0,
             acked_seq: 0,
             stalled: false,
+            jobs_done: 0,
+            attempt: None,
             released_high: None,
             pending_release: None,
             retry_at: None,
@@ -204,6 +216,13 @@ impl LeaseClient {
                 // Fenced: someone holds a newer token, so this grant is over.
                 self.lose(now, token, LossCause::Fenced);
             }
+            Msg::JobResult {
+                key,
+                token,
+                job,
+                idem,
+                outcome,
+            } if key == self.key => self.on_job_result(now, token, job, idem, outcome),
             Msg::WriteAck { key, token, idem }
                 if key == self.key
                     && self.cfg.counts_acks()
@@ -212,11 +231,7 @@ impl LeaseClient {
                     && idem.seq > self.acked_seq =>
             {
                 self.acked_seq = idem.seq;
-                self.acked = self.acked.saturating_add(1);
-                if self.cfg.hold_writes > 0 && self.acked >= self.cfg.hold_writes {
-                    // The work of this tenure is done: it was counted in accepted writes.
-                    self.handle_timeout_holding(now);
-                }
+                self.count_progress(now);
             }
             // Anything else (other acks, messages not meant for a client) changes nothing.
             _ => {}
@@ -267,11 +282,15 @@ impl LeaseClient {
         // Validity first: nothing below may act on an expired belief.
         if now >= valid_until {
             self.lose(now, token, LossCause::Expired);
-        } else if now >= hold_until || self.work_done() {
+        } else if now >= hold_until || self.work_done() || self.all_jobs_done() {
             self.release_done(now, token);
         } else {
             if now >= next_write && !self.stalled {
-                self.write(now, token);
+                if self.cfg.has_jobs() {
+                    self.work_on_job(now, token);
+                } else {
+                    self.write(now, token);
+                }
             }
             if now >= next_renew {
                 self.renew(now, token);
@@ -346,6 +365,7 @@ impl LeaseClient {
                 }
                 consider(next_renew, "renew");
             }
+            Phase::Done => {}
         }
         best
     }
@@ -396,6 +416,109 @@ impl LeaseClient {
         ReqId {
             incarnation: self.me.incarnation,
             seq: self.last_seq,
+        }
+    }
+
+    /// One acknowledged unit of work (a write's ack, or a job resolved): counted when a mode
+    /// reads it; ends the tenure when its work is counted in writes and complete.
+    fn count_progress(&mut self, now: Nanos) {
+        if !self.cfg.counts_acks() {
+            return;
+        }
+        self.acked = self.acked.saturating_add(1);
+        if self.work_done() {
+            self.handle_timeout_holding(now);
+        }
+    }
+
+    /// Every job is known applied or dead-lettered.
+    fn all_jobs_done(&self) -> bool {
+        self.cfg.has_jobs() && self.next_job().is_none()
+    }
+
+    /// The first job not known done.
+    fn next_job(&self) -> Option<Job> {
+        (0..self.cfg.jobs.count)
+            .find(|&j| self.jobs_done & (1 << j) == 0)
+            .map(Job)
+    }
+
+    /// Exactly-once work: re-sends the attempt in flight as is, or starts the next job
+    /// under a new attempt id. Every send is a decided write, inside the lease.
+    fn work_on_job(&mut self, now: Nanos, token: Token) {
+        let (job, idem) = match self.attempt {
+            Some(a) => a,
+            None => {
+                let Some(job) = self.next_job() else {
+                    return;
+                };
+                let id = self.next_id();
+                let idem = IdemKey {
+                    node: self.me.node,
+                    incarnation: self.me.incarnation,
+                    seq: id.seq,
+                };
+                self.attempt = Some((job, idem));
+                (job, idem)
+            }
+        };
+        self.event(Event::WriteDecided {
+            client: self.me,
+            key: self.key,
+            token,
+            idem,
+        });
+        self.out.push_back(Output::Send {
+            to: self.cfg.resource,
+            msg: Msg::Apply {
+                key: self.key,
+                token,
+                job,
+                idem,
+            },
+        });
+        if let Phase::Holding { next_write, .. } = &mut self.phase {
+            *next_write = now.plus(self.cfg.write_interval_ns);
+        }
+    }
+
+    fn on_job_result(
+        &mut self,
+        now: Nanos,
+        token: Token,
+        job: Job,
+        idem: IdemKey,
+        outcome: JobOutcome,
+    ) {
+        if job.0 >= self.cfg.jobs.count.min(64) {
+            return;
+        }
+        let ours = self.attempt.is_some_and(|a| a.1 == idem);
+        match outcome {
+            JobOutcome::Applied | JobOutcome::AlreadyApplied | JobOutcome::DeadLettered => {
+                let new = self.jobs_done & (1 << job.0) == 0;
+                self.jobs_done |= 1 << job.0;
+                if self.attempt.is_some_and(|a| a.0 == job) {
+                    self.attempt = None;
+                }
+                if new && self.held_token() == Some(token) {
+                    // On to the next job at once.
+                    if let Phase::Holding { next_write, .. } = &mut self.phase {
+                        *next_write = now;
+                    }
+                    self.count_progress(now);
+                    self.handle_timeout_holding(now);
+                }
+            }
+            // A definite rejection of this attempt: the next one is a new attempt.
+            JobOutcome::Failed { .. } if ours => self.attempt = None,
+            JobOutcome::Fenced { current }
+                if current > token && self.held_token() == Some(token) =>
+            {
+                self.attempt = None;
+                self.lose(now, token, LossCause::Fenced);
+            }
+            _ => {}
         }
     }
 
@@ -563,8 +686,12 @@ impl LeaseClient {
             token,
         });
         self.send_release(now, token, 1);
-        self.phase = Phase::Thinking {
-            until: now.plus(self.cfg.think_ns),
+        self.phase = if self.all_jobs_done() {
+            Phase::Done
+        } else {
+            Phase::Thinking {
+                until: now.plus(self.cfg.think_ns),
+            }
         };
     }
 
@@ -685,6 +812,7 @@ impl LeaseClient {
                 // First grant of this attempt (or a newer token replacing ours).
                 self.acked = 0;
                 self.acked_seq = 0;
+                self.attempt = None;
                 let renew_from = t_sent.unwrap_or(now);
                 self.phase = Phase::Holding {
                     token,

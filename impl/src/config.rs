@@ -47,10 +47,14 @@ pub enum Variant {
     /// A restarted server that lost its lease table grants at once instead of waiting one
     /// TTL. Trips single-holder.
     NoRestartGrace,
+    /// Exactly-once jobs without idempotency keys: the resource applies every attempt it
+    /// accepts, so a re-send after a lost answer, or the next holder redoing the job of
+    /// one that died mid-job, applies it twice. Trips exactly-once.
+    NoIdempotency,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 10] = [
+    pub const ALL: [Variant; 11] = [
         Variant::Correct,
         Variant::NoFencing,
         Variant::VolatileCounter,
@@ -61,6 +65,7 @@ impl Variant {
         Variant::CheckThenAct,
         Variant::ReleaseByNonOwner,
         Variant::NoRestartGrace,
+        Variant::NoIdempotency,
     ];
 
     /// The name used in scenario files and on the command line.
@@ -77,6 +82,7 @@ impl Variant {
             Variant::CheckThenAct => "check-then-act",
             Variant::ReleaseByNonOwner => "release-by-non-owner",
             Variant::NoRestartGrace => "no-restart-grace",
+            Variant::NoIdempotency => "no-idempotency",
         }
     }
 
@@ -94,6 +100,7 @@ impl Variant {
             Variant::CheckThenAct => "B10",
             Variant::ReleaseByNonOwner => "B8",
             Variant::NoRestartGrace => "-",
+            Variant::NoIdempotency => "-",
         }
     }
 
@@ -157,6 +164,10 @@ pub struct ProtocolConfig {
     /// (and releases) once this many of its writes were acknowledged, and `hold_ms` is not
     /// used. 0: the work is `hold_ms` of time.
     pub hold_writes: u32,
+    /// The exactly-once workload (off unless a scenario declares jobs; set from the
+    /// scenario's `[jobs]` table, not from `[protocol]`).
+    #[serde(skip)]
+    pub jobs: Jobs,
     /// A known-bug variant; `correct` by default.
     pub variant: Variant,
 }
@@ -180,8 +191,38 @@ impl Default for ProtocolConfig {
             intent_ms: 0,
             progress_window_ms: 0,
             hold_writes: 0,
+            jobs: Jobs::NONE,
             variant: Variant::Correct,
         }
+    }
+}
+
+/// Exactly-once work (seeds 000 and 001): the holder works through `count` jobs in order,
+/// each named by its idempotency key (its index here). The resource applies a job at most
+/// once and keeps its record; a job it rejects definitively (`poison`, a bit per job: its
+/// effect cannot be applied) is retried, and after `attempts` such rejections the resource
+/// moves it to the dead-letter list under the same key. Lost answers never count: a
+/// re-send repeats the attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Jobs {
+    pub count: u32,
+    pub poison: u64,
+    pub attempts: u32,
+}
+
+impl Jobs {
+    /// The most jobs a workload may declare (one bit each in `poison` and in a client's
+    /// record of what is done).
+    pub const MAX: u32 = 64;
+    pub const NONE: Jobs = Jobs {
+        count: 0,
+        poison: 0,
+        attempts: 0,
+    };
+
+    #[must_use]
+    pub fn is_poison(&self, job: u32) -> bool {
+        job < 64 && self.poison & (1 << job) != 0
     }
 }
 
@@ -217,6 +258,7 @@ pub struct Config {
     pub progress_window_ns: u64,
     /// Acknowledged writes that end a tenure (0: `hold_ns` ends it).
     pub hold_writes: u32,
+    pub jobs: Jobs,
     pub fresh_window_ns: u64,
     pub requeue_interval_ns: u64,
     pub backoff_base_ns: u64,
@@ -339,6 +381,7 @@ impl ProtocolConfig {
             intent_validity_ns: 0,
             progress_window_ns: self.progress_window_ms.saturating_mul(MS),
             hold_writes: self.hold_writes,
+            jobs: self.jobs,
             fresh_window_ns: self.fresh_window_ms.saturating_mul(MS),
             requeue_interval_ns: self.requeue_interval_ms.saturating_mul(MS),
             backoff_base_ns: self.backoff_base_ms.saturating_mul(MS),
@@ -360,6 +403,12 @@ impl Config {
     #[must_use]
     pub fn counts_acks(&self) -> bool {
         self.intent_ns > 0 || self.progress_window_ns > 0 || self.hold_writes > 0
+    }
+
+    /// Whether the workload is a list of jobs.
+    #[must_use]
+    pub fn has_jobs(&self) -> bool {
+        self.jobs.count > 0
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -458,6 +507,24 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if self.jobs.count > Jobs::MAX {
+            return Err(invalid(
+                "jobs.keys",
+                format!("{} jobs is above {}", self.jobs.count, Jobs::MAX),
+            ));
+        }
+        if self.jobs.count > 0 && self.jobs.attempts == 0 {
+            return Err(invalid(
+                "jobs.attempts",
+                "must be at least 1 (definite rejections before dead-lettering)",
+            ));
+        }
+        if self.jobs.count == 0 && self.variant == Variant::NoIdempotency {
+            return Err(invalid(
+                "variant",
+                "no-idempotency needs an exactly-once workload: declare [jobs]",
+            ));
         }
         if self.hold_writes > 1_000_000 {
             return Err(invalid(

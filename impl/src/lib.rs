@@ -39,14 +39,16 @@ pub mod stepper;
 pub mod types;
 
 pub use client::LeaseClient;
-pub use config::{Config, ConfigError, ProtocolConfig, Variant};
+pub use config::{Config, ConfigError, Jobs, ProtocolConfig, Variant};
 pub use machine::{AnyNode, Machine, RoleKind};
 pub use oracle::{
-    liveness_bound_ns_for, BeliefOverlap, Liveness, OracleName, SafetyOracles, Violation,
+    jobs_settle_bound_ns, liveness_bound_ns_for, tenure_bound_ns, BeliefOverlap, Liveness,
+    OracleName, SafetyOracles, Violation,
 };
-pub use output::{Disk, Event, LossCause, Output, PersistOp, WriteOutcome};
+pub use output::{Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome};
 pub use resource::FencedResource;
 pub use server::LockServer;
 pub use types::{
-    IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token,
+    IdemKey, Identity, Jitter, Job, JobOutcome, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes,
+    ReqId, Token,
 };

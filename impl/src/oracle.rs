@@ -13,13 +13,14 @@
 //! | fenced-writes | the resource accepts a token below one it accepted, or one token from two clients |
 //! | lease-containment | a client decides to write when its grant is not live |
 //! | liveness | a client waiting at heal has not held by the bound of [`liveness_bound_ns_for`] |
+//! | exactly-once | a job is applied twice, or applied and dead-lettered; or, once the run has healed and settled, neither ([`SafetyOracles::unresolved_jobs`]) |
 //!
 //! A write decided inside the lease that arrives late is not a containment failure: that is
 //! the case fencing exists for, and fenced-writes judges it.
 
 use crate::config::Config;
 use crate::output::Event;
-use crate::types::{Identity, Key, Nanos, NodeId, RemapNodes, Token};
+use crate::types::{Identity, Job, Key, Nanos, NodeId, RemapNodes, Token};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,22 +34,25 @@ pub enum OracleName {
     FencedWrites,
     LeaseContainment,
     Liveness,
+    ExactlyOnce,
 }
 
 impl OracleName {
-    pub const ALL: [OracleName; 5] = [
+    pub const ALL: [OracleName; 6] = [
         OracleName::SingleHolder,
         OracleName::TokenMonotonic,
         OracleName::FencedWrites,
         OracleName::LeaseContainment,
         OracleName::Liveness,
+        OracleName::ExactlyOnce,
     ];
     /// The safety oracles (all but liveness).
-    pub const SAFETY: [OracleName; 4] = [
+    pub const SAFETY: [OracleName; 5] = [
         OracleName::SingleHolder,
         OracleName::TokenMonotonic,
         OracleName::FencedWrites,
         OracleName::LeaseContainment,
+        OracleName::ExactlyOnce,
     ];
 
     #[must_use]
@@ -59,6 +63,7 @@ impl OracleName {
             OracleName::FencedWrites => "fenced-writes",
             OracleName::LeaseContainment => "lease-containment",
             OracleName::Liveness => "liveness",
+            OracleName::ExactlyOnce => "exactly-once",
         }
     }
 
@@ -125,6 +130,17 @@ pub enum Violation {
         key: Key,
         deadline: Nanos,
     },
+    /// A job's effect was applied a second time (by `client`, with `token`).
+    JobAppliedTwice {
+        key: Key,
+        job: Job,
+        token: Token,
+        client: Identity,
+    },
+    /// A job was both applied and dead-lettered.
+    JobAppliedAndDeadLettered { key: Key, job: Job },
+    /// After heal and the settling phase, a job was neither applied nor dead-lettered.
+    JobUnresolved { job: Job },
 }
 
 /// Why a grant was not live when a write was decided.
@@ -154,6 +170,9 @@ impl Violation {
             }
             Violation::WriteOutsideLease { .. } => OracleName::LeaseContainment,
             Violation::NotServed { .. } => OracleName::Liveness,
+            Violation::JobAppliedTwice { .. }
+            | Violation::JobAppliedAndDeadLettered { .. }
+            | Violation::JobUnresolved { .. } => OracleName::ExactlyOnce,
         }
     }
 }
@@ -194,6 +213,17 @@ impl fmt::Display for Violation {
                 f,
                 "{o}: {client} waited on key {key} and had not held by the bound (server clock {deadline})"
             ),
+            Violation::JobAppliedTwice { key, job, token, client } => write!(
+                f,
+                "{o}: {job} on key {key} applied a second time, by {client} with token {token}"
+            ),
+            Violation::JobAppliedAndDeadLettered { key, job } => {
+                write!(f, "{o}: {job} on key {key} both applied and dead-lettered")
+            }
+            Violation::JobUnresolved { job } => write!(
+                f,
+                "{o}: {job} neither applied nor dead-lettered after the run healed and settled"
+            ),
         }
     }
 }
@@ -211,13 +241,23 @@ impl GrantGhost {
     }
 }
 
-/// The four safety oracles, with their ghost state.
+/// What the exactly-once oracle knows of one job: how often its effect was applied, and
+/// whether it was dead-lettered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct JobGhost {
+    applied: u8,
+    dead: bool,
+}
+
+/// The safety oracles, with their ghost state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SafetyOracles {
     /// Grants that may still be live, per key (dead ones are pruned).
     grants: BTreeMap<Key, BTreeMap<Token, GrantGhost>>,
     max_granted: BTreeMap<Key, Token>,
     max_accepted: BTreeMap<Key, (Token, Identity)>,
+    /// Exactly-once work: every job seen applied or dead-lettered (empty without jobs).
+    jobs: BTreeMap<Job, JobGhost>,
     tripped: u8,
 }
 
@@ -237,6 +277,22 @@ impl SafetyOracles {
     #[must_use]
     pub fn any_tripped(&self) -> bool {
         self.tripped != 0
+    }
+
+    /// The jobs of `0..count` that are neither applied nor dead-lettered: called by a shell
+    /// once its run has healed and settled ("never neither"); each is a violation then.
+    #[must_use]
+    pub fn unresolved_jobs(&self, count: u32) -> Vec<Violation> {
+        (0..count)
+            .map(Job)
+            .filter(|j| self.jobs.get(j).is_none_or(|g| g.applied == 0 && !g.dead))
+            .map(|job| Violation::JobUnresolved { job })
+            .collect()
+    }
+
+    /// Records end-of-run violations found by a shell (as [`Self::unresolved_jobs`]).
+    pub fn trip(&mut self, v: &Violation) {
+        self.tripped |= v.oracle().bit();
     }
 
     /// Feeds one event, stamped with the server's clock; appends what it violates.
@@ -335,6 +391,34 @@ impl SafetyOracles {
                     self.max_accepted.insert(key, (token, client));
                 }
             },
+            Event::JobApplied {
+                client,
+                key,
+                token,
+                job,
+            } => {
+                let g = self.jobs.entry(job).or_default();
+                g.applied = g.applied.saturating_add(1);
+                if g.applied > 1 {
+                    found.push(Violation::JobAppliedTwice {
+                        key,
+                        job,
+                        token,
+                        client,
+                    });
+                }
+                if g.dead {
+                    found.push(Violation::JobAppliedAndDeadLettered { key, job });
+                }
+            }
+            Event::JobDeadLettered { key, job, .. } => {
+                let g = self.jobs.entry(job).or_default();
+                let again = g.dead;
+                g.dead = true;
+                if g.applied > 0 && !again {
+                    found.push(Violation::JobAppliedAndDeadLettered { key, job });
+                }
+            }
             _ => {}
         }
         for v in &found[before..] {
@@ -394,6 +478,47 @@ pub fn tenure_bound_ns(cfg: &Config, latency_max_ns: u64) -> u64 {
     } else {
         writes
     }
+}
+
+/// How long after heal an exactly-once workload must be settled (every job applied or
+/// dead-lettered): the liveness bound for the last client in line, then every attempt the
+/// budget allows, one per `write_interval + 2·latency_max`, plus a hand-over
+/// (`ttl + think + requeue_interval + 2·latency_max`) for every tenure the attempts span,
+/// and each tenure's pass over the jobs a new holder does not yet know are done (one
+/// attempt each, answered from the record).
+/// Stretched by `(1+ρ)` like the liveness bound.
+#[must_use]
+pub fn jobs_settle_bound_ns(
+    cfg: &Config,
+    delay_max_ns: u64,
+    latency_max_ns: u64,
+    clients: u64,
+    server_restarted: bool,
+) -> u64 {
+    let first = liveness_bound_ns_for(
+        cfg,
+        delay_max_ns,
+        latency_max_ns,
+        clients.saturating_sub(1),
+        server_restarted,
+    );
+    let per_attempt = cfg
+        .write_interval_ns
+        .saturating_add(latency_max_ns.saturating_mul(2));
+    let attempts = u64::from(cfg.jobs.count).saturating_mul(u64::from(cfg.jobs.attempts.max(1)));
+    let work = attempts.saturating_mul(per_attempt);
+    let tenure = tenure_bound_ns(cfg, latency_max_ns).max(1);
+    let tenures = work / tenure + 1;
+    let hand_over = cfg
+        .ttl_ns
+        .saturating_add(cfg.think_ns)
+        .saturating_add(cfg.requeue_interval_ns)
+        .saturating_add(latency_max_ns.saturating_mul(2));
+    let relearn = u64::from(cfg.jobs.count).saturating_mul(per_attempt);
+    let rest = work.saturating_add(tenures.saturating_mul(hand_over.saturating_add(relearn)));
+    let rho = u128::from(cfg.drift_ppm_max);
+    let rest = (u128::from(rest) * (1_000_000 + rho) / 1_000_000).min(u128::from(u64::MAX)) as u64;
+    first.saturating_add(rest)
 }
 
 /// The liveness oracle: which clients wait, and whether each waiter at heal was served.
@@ -585,6 +710,7 @@ impl RemapNodes for SafetyOracles {
                 .iter()
                 .map(|(k, (t, who))| (*k, (*t, who.remap_nodes(f))))
                 .collect(),
+            jobs: self.jobs.clone(),
             tripped: self.tripped,
         }
     }

@@ -1,7 +1,7 @@
 //! What the state machines ask their shell to do, and the typed event stream that the
 //! oracles and the reports consume.
 
-use crate::types::{IdemKey, Identity, Key, Msg, Nanos, NodeId, Token};
+use crate::types::{IdemKey, Identity, Job, Key, Msg, Nanos, NodeId, Token};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -33,6 +33,25 @@ pub enum PersistOp {
     },
     /// The resource forgets the oldest records of a client (its bound was reached).
     Forget { idem: IdemKey },
+    /// The resource's record of one job (exactly-once work).
+    Job { job: Job, record: JobRecord },
+}
+
+/// What the resource knows of one job, under its idempotency key: applying and
+/// dead-lettering exclude each other because both are this one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum JobRecord {
+    /// Not done yet: `failures` definite rejections, the last of them answering `last`.
+    Pending {
+        failures: u32,
+        last: IdemKey,
+    },
+    Applied {
+        token: Token,
+    },
+    DeadLettered {
+        token: Token,
+    },
 }
 
 /// How the resource answered one write.
@@ -49,6 +68,7 @@ pub struct Disk {
     pub token_counter: u64,
     pub highest: BTreeMap<Key, Token>,
     pub applied: BTreeMap<IdemKey, WriteOutcome>,
+    pub jobs: BTreeMap<Job, JobRecord>,
 }
 
 impl Disk {
@@ -63,6 +83,9 @@ impl Disk {
             }
             PersistOp::Forget { idem } => {
                 self.applied.remove(&idem);
+            }
+            PersistOp::Job { job, record } => {
+                self.jobs.insert(job, record);
             }
         }
     }
@@ -205,11 +228,39 @@ pub enum Event {
         key: Key,
         idem: IdemKey,
     },
+    // ---- resource, exactly-once jobs ----
+    /// The job's effect was applied (once, unless the resource has no idempotency keys).
+    JobApplied {
+        client: Identity,
+        key: Key,
+        token: Token,
+        job: Job,
+    },
+    /// An attempt at a job already applied or dead-lettered: answered from its record.
+    JobAlreadyDone {
+        client: Identity,
+        key: Key,
+        job: Job,
+    },
+    /// A definite rejection of the job (counted against its retry budget).
+    JobFailed {
+        client: Identity,
+        key: Key,
+        job: Job,
+        failures: u32,
+    },
+    /// The job's retry budget ran out: it is in the dead-letter list.
+    JobDeadLettered {
+        client: Identity,
+        key: Key,
+        token: Token,
+        job: Job,
+    },
 }
 
 impl Event {
     /// Every name [`Event::kind`] can return, for validating coverage expectations.
-    pub const KINDS: [&'static str; 23] = [
+    pub const KINDS: [&'static str; 27] = [
         "client-booted",
         "requested",
         "granted-adopted",
@@ -233,6 +284,10 @@ impl Event {
         "write-accepted",
         "stale-write-rejected",
         "write-redelivered",
+        "job-applied",
+        "job-already-done",
+        "job-failed",
+        "job-dead-lettered",
     ];
 
     /// A short name for traces, coverage and reports.
@@ -262,6 +317,10 @@ impl Event {
             Event::WriteAccepted { .. } => "write-accepted",
             Event::WriteRejected { .. } => "stale-write-rejected",
             Event::WriteRedelivered { .. } => "write-redelivered",
+            Event::JobApplied { .. } => "job-applied",
+            Event::JobAlreadyDone { .. } => "job-already-done",
+            Event::JobFailed { .. } => "job-failed",
+            Event::JobDeadLettered { .. } => "job-dead-lettered",
         }
     }
 }

@@ -9,8 +9,10 @@
 //! Contract (sans-IO): drain `poll_output()` after every input.
 
 use crate::config::{Config, Variant};
-use crate::output::{Disk, Event, Output, PersistOp, WriteOutcome};
-use crate::types::{IdemKey, Identity, Key, Msg, Nanos, NodeId, RemapNodes, Token};
+use crate::output::{Disk, Event, JobRecord, Output, PersistOp, WriteOutcome};
+use crate::types::{
+    IdemKey, Identity, Job, JobOutcome, Key, Msg, Nanos, NodeId, RemapNodes, Token,
+};
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
@@ -23,6 +25,8 @@ pub struct FencedResource {
     cfg: Config,
     highest: BTreeMap<Key, Token>,
     applied: BTreeMap<IdemKey, WriteOutcome>,
+    /// Exactly-once work: each job's record, under its idempotency key (durable).
+    jobs: BTreeMap<Job, JobRecord>,
     out: VecDeque<Output>,
 }
 
@@ -30,6 +34,7 @@ impl Hash for FencedResource {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.highest.hash(state);
         self.applied.hash(state);
+        self.jobs.hash(state);
         self.out.hash(state);
     }
 }
@@ -42,6 +47,7 @@ impl FencedResource {
             cfg: *config,
             highest: persisted.highest.clone(),
             applied: persisted.applied.clone(),
+            jobs: persisted.jobs.clone(),
             out: VecDeque::new(),
         };
         r.out.push_back(Output::Event(Event::ResourceBooted {
@@ -51,9 +57,133 @@ impl FencedResource {
     }
 
     pub fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: Msg) {
-        if let Msg::Write { key, token, idem } = msg {
-            self.on_write(from, key, token, idem);
+        match msg {
+            Msg::Write { key, token, idem } => self.on_write(from, key, token, idem),
+            Msg::Apply {
+                key,
+                token,
+                job,
+                idem,
+            } if job.0 < self.cfg.jobs.count => self.on_apply(from, key, token, job, idem),
+            // Not for the resource, or a job nobody declared: a confused or hostile peer.
+            _ => {}
         }
+    }
+
+    /// The resource's record of a job, for tests and reports.
+    #[must_use]
+    pub fn job(&self, job: Job) -> Option<JobRecord> {
+        self.jobs.get(&job).copied()
+    }
+
+    /// One attempt at a job. The record answers first (applied or dead-lettered stays so:
+    /// the two exclude each other because they are one record), then fencing, then the
+    /// job's own effect: applied, or definitely rejected and counted once per attempt, and
+    /// dead-lettered when the budget is spent.
+    fn on_apply(&mut self, from: NodeId, key: Key, token: Token, job: Job, idem: IdemKey) {
+        let client = Identity {
+            node: from,
+            incarnation: idem.incarnation,
+        };
+        let idem = IdemKey { node: from, ..idem };
+        let record = self.jobs.get(&job).copied();
+        let idempotent = self.cfg.variant != Variant::NoIdempotency;
+        let outcome = match record {
+            Some(JobRecord::Applied { .. }) if idempotent => {
+                self.event(Event::JobAlreadyDone { client, key, job });
+                JobOutcome::AlreadyApplied
+            }
+            Some(JobRecord::DeadLettered { .. }) => {
+                self.event(Event::JobAlreadyDone { client, key, job });
+                JobOutcome::DeadLettered
+            }
+            Some(JobRecord::Pending { failures, last }) if last == idem => {
+                // A re-send of an attempt already rejected: the same answer, not a new count.
+                JobOutcome::Failed { failures }
+            }
+            _ => {
+                let current = self.highest.get(&key).copied().unwrap_or_default();
+                let fenced = self.cfg.variant != Variant::NoFencing;
+                if fenced && token < current {
+                    self.event(Event::WriteRejected {
+                        client,
+                        key,
+                        token,
+                        current,
+                        idem,
+                    });
+                    JobOutcome::Fenced { current }
+                } else if self.cfg.jobs.is_poison(job.0) {
+                    let failures = match record {
+                        Some(JobRecord::Pending { failures, .. }) => failures + 1,
+                        _ => 1,
+                    };
+                    self.event(Event::JobFailed {
+                        client,
+                        key,
+                        job,
+                        failures,
+                    });
+                    if failures >= self.cfg.jobs.attempts {
+                        self.set_job(job, JobRecord::DeadLettered { token });
+                        self.event(Event::JobDeadLettered {
+                            client,
+                            key,
+                            token,
+                            job,
+                        });
+                        JobOutcome::DeadLettered
+                    } else {
+                        self.set_job(
+                            job,
+                            JobRecord::Pending {
+                                failures,
+                                last: idem,
+                            },
+                        );
+                        JobOutcome::Failed { failures }
+                    }
+                } else {
+                    if token > current {
+                        self.highest.insert(key, token);
+                        self.persist(PersistOp::Highest { key, token });
+                    }
+                    self.set_job(job, JobRecord::Applied { token });
+                    self.event(Event::WriteAccepted {
+                        client,
+                        key,
+                        token,
+                        idem,
+                    });
+                    self.event(Event::JobApplied {
+                        client,
+                        key,
+                        token,
+                        job,
+                    });
+                    JobOutcome::Applied
+                }
+            }
+        };
+        self.out.push_back(Output::Send {
+            to: from,
+            msg: Msg::JobResult {
+                key,
+                token,
+                job,
+                idem,
+                outcome,
+            },
+        });
+    }
+
+    fn set_job(&mut self, job: Job, record: JobRecord) {
+        self.jobs.insert(job, record);
+        self.persist(PersistOp::Job { job, record });
+    }
+
+    fn event(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
     }
 
     /// The resource has no timers.
@@ -165,6 +295,20 @@ impl RemapNodes for FencedResource {
                 .applied
                 .iter()
                 .map(|(k, v)| (k.remap_nodes(f), *v))
+                .collect(),
+            jobs: self
+                .jobs
+                .iter()
+                .map(|(j, r)| {
+                    let r = match *r {
+                        JobRecord::Pending { failures, last } => JobRecord::Pending {
+                            failures,
+                            last: last.remap_nodes(f),
+                        },
+                        other => other,
+                    };
+                    (*j, r)
+                })
                 .collect(),
             out: VecDeque::new(),
         }

@@ -130,6 +130,35 @@ impl IdemKey {
     }
 }
 
+/// A job of the exactly-once workload, by its index in the declared list; the list's
+/// idempotency key names it (the scenario maps names to indices).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Job(pub u32);
+
+impl fmt::Display for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job{}", self.0)
+    }
+}
+
+/// How the resource answered one attempt at a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum JobOutcome {
+    /// Applied now, under this attempt.
+    Applied,
+    /// Applied before (by anyone): the job's record answers, nothing is applied again.
+    AlreadyApplied,
+    /// The job is in the dead-letter list (now or before).
+    DeadLettered,
+    /// A definite rejection of the job itself (its effect cannot be applied); `failures`
+    /// such rejections so far, counted once per attempt at the resource.
+    Failed { failures: u32 },
+    /// The attempt's token is below the highest accepted: the holder lost its lease.
+    Fenced { current: Token },
+}
+
 /// Why the server declined a renewal or release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RefuseReason {
@@ -210,6 +239,22 @@ pub enum Msg {
         idem: IdemKey,
         current: Token,
     },
+    // exactly-once jobs: client -> resource, and the answer
+    /// One attempt at a job; `idem` names the attempt (a re-send after a lost answer
+    /// repeats it), `job` is the job's idempotency key.
+    Apply {
+        key: Key,
+        token: Token,
+        job: Job,
+        idem: IdemKey,
+    },
+    JobResult {
+        key: Key,
+        token: Token,
+        job: Job,
+        idem: IdemKey,
+        outcome: JobOutcome,
+    },
 }
 
 impl Msg {
@@ -228,6 +273,8 @@ impl Msg {
             Msg::Write { .. } => "Write",
             Msg::WriteAck { .. } => "WriteAck",
             Msg::WriteRejected { .. } => "WriteRejected",
+            Msg::Apply { .. } => "Apply",
+            Msg::JobResult { .. } => "JobResult",
         }
     }
 }
@@ -292,6 +339,30 @@ impl RemapNodes for Msg {
                 token: *token,
                 idem: idem.remap_nodes(f),
                 current: *current,
+            },
+            Msg::Apply {
+                key,
+                token,
+                job,
+                idem,
+            } => Msg::Apply {
+                key: *key,
+                token: *token,
+                job: *job,
+                idem: idem.remap_nodes(f),
+            },
+            Msg::JobResult {
+                key,
+                token,
+                job,
+                idem,
+                outcome,
+            } => Msg::JobResult {
+                key: *key,
+                token: *token,
+                job: *job,
+                idem: idem.remap_nodes(f),
+                outcome: *outcome,
             },
             other => other.clone(),
         }

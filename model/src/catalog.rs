@@ -97,5 +97,15 @@ pub fn bounds(v: Variant) -> (ModelConfig, &'static str) {
         // A hold longer than the lease, so the holder has work left when it loses.
         Variant::ActsAfterLoss => (ModelConfig { hold: 8, ..lone }, crate::PROP_CONTAINMENT),
         Variant::CheckThenAct => (lone, crate::PROP_CONTAINMENT),
+        // One job whose answer is late: the re-sent attempt is applied again.
+        Variant::NoIdempotency => (
+            ModelConfig {
+                jobs: 1,
+                max_time: 4,
+                pauses: false,
+                ..lone
+            },
+            crate::PROP_EXACTLY_ONCE,
+        ),
     }
 }

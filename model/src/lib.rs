@@ -77,6 +77,8 @@ pub const RESOURCE: usize = 1;
 pub const MAX_CLIENTS: usize = 3;
 /// The largest time bound the checker accepts.
 pub const MAX_TIME_LIMIT: u64 = 24;
+/// The most jobs `--jobs` accepts.
+pub const MAX_JOBS: u32 = 3;
 /// Ticks one pause may take out of a client's life in one run.
 pub const PAUSE_BUDGET: u8 = 8;
 
@@ -106,6 +108,9 @@ pub struct ModelConfig {
     /// How long a holder works before it releases (ticks). Bugs that act late in a lease
     /// (B5, B7) need a hold longer than the lease.
     pub hold: u64,
+    /// Exactly-once work: the holder works through this many jobs instead of plain writes
+    /// (0: plain writes).
+    pub jobs: u32,
 }
 
 impl Default for ModelConfig {
@@ -126,13 +131,19 @@ impl Default for ModelConfig {
             losses: 1,
             link_capacity: 2,
             hold: 4,
+            jobs: 0,
         }
     }
 }
 
 /// The protocol's config in ticks (1 tick = 1 ms): ttl 8, renew 3, fresh window 3, requeue
 /// 2, backoff 1..2, hold `hold` (default 4), a write every 2, think 2; `L = ttl − 2ε`.
-pub fn protocol_in_ticks(variant: Variant, spread: u64, hold: u64) -> Result<Config, String> {
+pub fn protocol_in_ticks(
+    variant: Variant,
+    spread: u64,
+    hold: u64,
+    jobs: u32,
+) -> Result<Config, String> {
     let p = ProtocolConfig {
         ttl_ms: 6,
         renew_interval_ms: 3,
@@ -149,6 +160,11 @@ pub fn protocol_in_ticks(variant: Variant, spread: u64, hold: u64) -> Result<Con
         intent_ms: 0,
         progress_window_ms: 0,
         hold_writes: 0,
+        jobs: leaseproof_impl::Jobs {
+            count: jobs,
+            poison: 0,
+            attempts: 1,
+        },
         variant,
     };
     let l_ticks = if variant == Variant::DriftIgnored {
@@ -200,7 +216,19 @@ impl ModelConfig {
                     .into(),
             );
         }
-        protocol_in_ticks(self.variant, self.spread, self.hold)
+        if self.jobs > MAX_JOBS {
+            return Err(format!(
+                "--jobs {}: must be at most {MAX_JOBS} (each job multiplies the state space)",
+                self.jobs
+            ));
+        }
+        if self.variant == Variant::NoIdempotency && self.jobs == 0 {
+            return Err(
+                "--variant no-idempotency: needs --jobs 1 or more (the bug is in exactly-once work)"
+                    .into(),
+            );
+        }
+        protocol_in_ticks(self.variant, self.spread, self.hold, self.jobs)
     }
 }
 
@@ -377,6 +405,7 @@ pub const PROP_SINGLE_HOLDER: &str = "single-holder";
 pub const PROP_TOKEN_MONOTONIC: &str = "token-monotonic";
 pub const PROP_FENCED_WRITES: &str = "fenced-writes";
 pub const PROP_CONTAINMENT: &str = "lease-containment";
+pub const PROP_EXACTLY_ONCE: &str = "exactly-once";
 pub const PROP_RENEWAL: &str = "renewal confirmed";
 pub const PROP_QUEUED: &str = "queued waiter granted";
 pub const PROP_TAKEOVER: &str = "takeover after expiry";
@@ -385,11 +414,12 @@ pub const PROP_TWO_BELIEVERS: &str = "two clients believe at once";
 pub const PROP_ALL_SERVED: &str = "every client served (bounded liveness)";
 
 /// The safety properties and the oracle each reads.
-pub const SAFETY_PROPS: [(&str, OracleName); 4] = [
+pub const SAFETY_PROPS: [(&str, OracleName); 5] = [
     (PROP_SINGLE_HOLDER, OracleName::SingleHolder),
     (PROP_TOKEN_MONOTONIC, OracleName::TokenMonotonic),
     (PROP_FENCED_WRITES, OracleName::FencedWrites),
     (PROP_CONTAINMENT, OracleName::LeaseContainment),
+    (PROP_EXACTLY_ONCE, OracleName::ExactlyOnce),
 ];
 
 impl LeaseModel {
@@ -793,6 +823,11 @@ impl Model for LeaseModel {
             Property::always(PROP_CONTAINMENT, |_, s: &State| {
                 !s.oracles.tripped(OracleName::LeaseContainment)
             }),
+            // Applied twice, or applied and dead-lettered (the "never neither" half needs a
+            // settled end of run: the simulator judges it).
+            Property::always(PROP_EXACTLY_ONCE, |_, s: &State| {
+                !s.oracles.tripped(OracleName::ExactlyOnce)
+            }),
             Property::sometimes(PROP_RENEWAL, |_, s: &State| {
                 s.seen & seen::RENEWAL_CONFIRMED != 0
             }),
@@ -857,7 +892,7 @@ impl fmt::Display for ModelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} clients, variant {}, max-time {} ticks, spread ε={}, pauses {}, {} server crash(es), {} network{}, delivery within {} tick(s), {} loss(es), {} drift move(s), hold {}",
+            "{} clients, variant {}, max-time {} ticks, spread ε={}, pauses {}, {} server crash(es), {} network{}, delivery within {} tick(s), {} loss(es), {} drift move(s), hold {}{}",
             self.clients,
             self.variant,
             self.max_time,
@@ -869,7 +904,12 @@ impl fmt::Display for ModelConfig {
             self.max_delay,
             self.losses,
             self.drift_moves,
-            self.hold
+            self.hold,
+            if self.jobs > 0 {
+                format!(", {} job(s)", self.jobs)
+            } else {
+                String::new()
+            }
         )
     }
 }

@@ -72,16 +72,19 @@ fn the_correct_protocol_holds_at_the_cheap_catalog_bounds() {
     // The bounds that find the missing grace exhaust in seconds for the correct protocol;
     // the others take 10-140 s in release and were checked by hand (`check --variant
     // correct` with the bounds `reports/bug-catalog.md` lists).
-    let (mc, _) = leaseproof_model::catalog::bounds(Variant::NoRestartGrace);
-    let mc = ModelConfig {
-        variant: Variant::Correct,
-        ..mc
-    };
-    let r = run(mc, mc.clients > 1);
-    assert!(
-        r.complete && !r.safety_failed(),
-        "correct fails at {mc}: {r:?}"
-    );
+    // So do those that find the missing idempotency keys (one client, one job).
+    for bug in [Variant::NoRestartGrace, Variant::NoIdempotency] {
+        let (mc, _) = leaseproof_model::catalog::bounds(bug);
+        let mc = ModelConfig {
+            variant: Variant::Correct,
+            ..mc
+        };
+        let r = run(mc, mc.clients > 1);
+        assert!(
+            r.complete && !r.safety_failed(),
+            "correct fails at {mc}: {r:?}"
+        );
+    }
 }
 
 #[test]
@@ -130,6 +133,20 @@ fn impossible_bounds_are_refused_naming_the_flag() {
                 ..ModelConfig::default()
             },
             "--duplicating",
+        ),
+        (
+            ModelConfig {
+                jobs: 9,
+                ..ModelConfig::default()
+            },
+            "--jobs",
+        ),
+        (
+            ModelConfig {
+                variant: Variant::NoIdempotency,
+                ..ModelConfig::default()
+            },
+            "--variant no-idempotency",
         ),
     ] {
         let e = LeaseModel::new(mc).unwrap_err();

@@ -36,6 +36,12 @@ pub struct RunMetrics {
     pub run_ns: u64,
     /// Datagrams the shells sent (duplicates included).
     pub messages_sent: u64,
+    /// Exactly-once work: effects applied, attempts answered from a job's record, definite
+    /// rejections, and the dead-letter list (job index -> how many runs dead-lettered it).
+    pub jobs_applied: u32,
+    pub jobs_already_done: u32,
+    pub job_rejections: u32,
+    pub dead_letters: BTreeMap<u32, u32>,
 }
 
 impl RunMetrics {
@@ -59,6 +65,12 @@ impl RunMetrics {
         self.held_ns += o.held_ns;
         self.run_ns += o.run_ns;
         self.messages_sent += o.messages_sent;
+        self.jobs_applied += o.jobs_applied;
+        self.jobs_already_done += o.jobs_already_done;
+        self.job_rejections += o.job_rejections;
+        for (k, v) in &o.dead_letters {
+            *self.dead_letters.entry(*k).or_default() += v;
+        }
     }
 }
 
@@ -140,6 +152,11 @@ pub struct Summary {
     pub belief_overlap_ms: f64,
     pub belief_overlap_episodes: u32,
     pub availability: f64,
+    /// Exactly-once work (all zero without `[jobs]`); the dead-letter list by name is in
+    /// the scenario report.
+    pub jobs_applied: u32,
+    pub jobs_already_done: u32,
+    pub job_rejections: u32,
 }
 
 impl Summary {
@@ -167,6 +184,9 @@ impl Summary {
             } else {
                 m.held_ns as f64 / m.run_ns as f64
             },
+            jobs_applied: m.jobs_applied,
+            jobs_already_done: m.jobs_already_done,
+            job_rejections: m.job_rejections,
         }
     }
 }

@@ -515,6 +515,18 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
                 break;
             }
         }
+        // Exactly-once work settles: every job applied or dead-lettered by its bound.
+        if liveness.is_none() && sc.config.has_jobs() {
+            let deadline =
+                lock(&world).jobs_deadline_ns(latency_max + buggify + stall, latency_max);
+            loop {
+                if lock(&world).jobs_settled() || true_now_ns() >= deadline {
+                    break;
+                }
+                madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+            }
+            lock(&world).judge_unresolved_jobs();
+        }
     }
     let mut w = lock(&world);
     w.finish();

@@ -211,7 +211,11 @@ pub fn index_html(
     }
     s.push_str("</tbody></table>\n");
     for (r, tls) in reports.iter().zip(timelines) {
-        if r.failures.is_empty() && tls.is_empty() && r.warnings.is_empty() {
+        if r.failures.is_empty()
+            && tls.is_empty()
+            && r.warnings.is_empty()
+            && r.dead_letters.is_empty()
+        {
             continue;
         }
         let _ = writeln!(
@@ -224,6 +228,24 @@ pub fn index_html(
         );
         for w in &r.warnings {
             let _ = writeln!(s, "<p class=\"warn\">warning: {}</p>", esc(w));
+        }
+        if !r.dead_letters.is_empty() {
+            let _ = write!(
+                s,
+                "<p>dead-letter list ({} jobs applied, {} answered from their record, {} \
+                 definite rejections):</p>\n<ul>\n",
+                r.metrics.jobs_applied, r.metrics.jobs_already_done, r.metrics.job_rejections
+            );
+            for d in &r.dead_letters {
+                let _ = writeln!(
+                    s,
+                    "<li><code>{}</code> in {} of {} seeds</li>",
+                    esc(&d.key),
+                    d.seeds,
+                    r.seeds
+                );
+            }
+            s.push_str("</ul>\n");
         }
         if !r.failures.is_empty() {
             s.push_str("<ul>\n");

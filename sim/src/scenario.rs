@@ -83,8 +83,30 @@ pub struct ScenarioFile {
     pub protocol: ProtocolConfig,
     #[serde(default)]
     pub faults: Faults,
+    /// Exactly-once work: when present, the workload is this list of jobs.
+    #[serde(default)]
+    pub jobs: Option<JobsSection>,
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// `[jobs]`: the exactly-once workload (seeds 000 and 001).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSection {
+    /// The jobs' idempotency keys, in the order holders work through them (unique).
+    pub keys: Vec<String>,
+    /// Jobs whose effect the resource rejects every time (a bad payload): retried, then
+    /// dead-lettered.
+    #[serde(default)]
+    pub poison: Vec<String>,
+    /// Definite rejections of a job before the resource dead-letters it.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+}
+
+fn default_attempts() -> u32 {
+    3
 }
 
 fn default_seeds() -> u32 {
@@ -359,6 +381,8 @@ pub struct Scenario {
     pub sometimes: Vec<String>,
     pub finds: Vec<OracleName>,
     pub class: FaultClass,
+    /// The jobs' idempotency keys, by index (empty without `[jobs]`).
+    pub job_keys: Vec<String>,
 }
 
 /// The node names of a cluster with `clients` clients.
@@ -572,10 +596,23 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
             format!("[{dlo}, {dhi}]: the minimum is above the maximum"),
         ));
     }
-    let config = file
-        .protocol
-        .validate()
-        .map_err(|e| err(&format!("protocol.{}", e.field), e.reason))?;
+    let (jobs, job_keys) = match &file.jobs {
+        None => (leaseproof_impl::Jobs::NONE, Vec::new()),
+        Some(j) => validate_jobs(j).map_err(|(field, reason)| err(field, reason))?,
+    };
+    let config = leaseproof_impl::ProtocolConfig {
+        jobs,
+        ..file.protocol
+    }
+    .validate()
+    .map_err(|e| {
+        let field = if e.field.starts_with("jobs.") {
+            e.field.to_string()
+        } else {
+            format!("protocol.{}", e.field)
+        };
+        err(&field, e.reason)
+    })?;
     if file.clocks.drift_ppm >= 1_000_000 {
         return Err(err(
             "clocks.drift_ppm",
@@ -903,8 +940,59 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
         sometimes: file.expect.sometimes.clone(),
         finds,
         class,
+        job_keys,
         file,
     })
+}
+
+/// Checks `[jobs]`: unique, non-empty keys (at most [`leaseproof_impl::Jobs::MAX`]), poison
+/// keys among them, a positive retry budget.
+fn validate_jobs(
+    j: &JobsSection,
+) -> Result<(leaseproof_impl::Jobs, Vec<String>), (&'static str, String)> {
+    let max = leaseproof_impl::Jobs::MAX as usize;
+    if j.keys.is_empty() || j.keys.len() > max {
+        return Err((
+            "jobs.keys",
+            format!("{} keys: list between 1 and {max}", j.keys.len()),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for k in &j.keys {
+        if k.trim().is_empty() {
+            return Err(("jobs.keys", "an idempotency key is empty".into()));
+        }
+        if !seen.insert(k.as_str()) {
+            return Err((
+                "jobs.keys",
+                format!("{k:?} is listed twice: idempotency keys must be unique"),
+            ));
+        }
+    }
+    let mut poison = 0u64;
+    for p in &j.poison {
+        let Some(i) = j.keys.iter().position(|k| k == p) else {
+            return Err(("jobs.poison", format!("{p:?} is not one of jobs.keys")));
+        };
+        if poison & (1 << i) != 0 {
+            return Err(("jobs.poison", format!("{p:?} is listed twice")));
+        }
+        poison |= 1 << i;
+    }
+    if j.attempts == 0 || j.attempts > 1_000 {
+        return Err((
+            "jobs.attempts",
+            format!("{} is not between 1 and 1000", j.attempts),
+        ));
+    }
+    Ok((
+        leaseproof_impl::Jobs {
+            count: j.keys.len() as u32,
+            poison,
+            attempts: j.attempts,
+        },
+        j.keys.clone(),
+    ))
 }
 
 fn names(clients: usize) -> String {

@@ -79,8 +79,18 @@ pub struct ScenarioReport {
     /// Things worth a look that fail nothing: renewal slack below `[expect]
     /// renewal_slack_warn_ms`.
     pub warnings: Vec<String>,
+    /// Exactly-once work: each dead-lettered job's idempotency key and in how many seeds
+    /// it was dead-lettered (empty without `[jobs]`).
+    pub dead_letters: Vec<DeadLetter>,
     pub sim_seconds: f64,
     pub exit: u8,
+}
+
+/// A job in the dead-letter list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    pub key: String,
+    pub seeds: u32,
 }
 
 /// The replay command for a seed.
@@ -245,6 +255,18 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
             ));
         }
     }
+    let dead_letters = metrics
+        .dead_letters
+        .iter()
+        .map(|(&job, &seeds)| DeadLetter {
+            key: sc
+                .job_keys
+                .get(job as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("job{job}")),
+            seeds,
+        })
+        .collect();
     ScenarioReport {
         name: sc.name.clone(),
         path: sc.path.display().to_string(),
@@ -259,6 +281,7 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
         also_tripped: also,
         metrics: summary,
         warnings,
+        dead_letters,
         sim_seconds: sim_ms as f64 / 1e3,
         exit,
     }

@@ -9,8 +9,8 @@ use crate::metrics::RunMetrics;
 use crate::scenario::{node_name, NodeIdx};
 use crate::timeline::Timeline;
 use leaseproof_impl::{
-    liveness_bound_ns_for, BeliefOverlap, Config, Disk, Event, Identity, Key, Liveness, LossCause,
-    Msg, Nanos, NodeId, SafetyOracles, Token, Violation,
+    jobs_settle_bound_ns, liveness_bound_ns_for, BeliefOverlap, Config, Disk, Event, Identity, Key,
+    Liveness, LossCause, Msg, Nanos, NodeId, SafetyOracles, Token, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -416,6 +416,12 @@ impl World {
                 m.stale_writes_rejected += 1;
                 m.token_mismatches += 1;
             }
+            Event::JobApplied { .. } => m.jobs_applied += 1,
+            Event::JobAlreadyDone { .. } => m.jobs_already_done += 1,
+            Event::JobFailed { .. } => m.job_rejections += 1,
+            Event::JobDeadLettered { job, .. } => {
+                *m.dead_letters.entry(job.0).or_default() += 1;
+            }
             _ => {}
         }
     }
@@ -453,6 +459,41 @@ impl World {
         self.liveness.heal(server_now, clients, |ahead| {
             liveness_bound_ns_for(&cfg, delay_max_ns, latency_max_ns, ahead, restarted)
         });
+    }
+
+    /// Whether every job is applied or dead-lettered.
+    #[must_use]
+    pub fn jobs_settled(&self) -> bool {
+        self.oracles.unresolved_jobs(self.cfg.jobs.count).is_empty()
+    }
+
+    /// The deadline (true time) by which the jobs must be settled, from heal now.
+    #[must_use]
+    pub fn jobs_deadline_ns(&self, delay_max_ns: u64, latency_max_ns: u64) -> u64 {
+        let t = true_now_ns();
+        let restarted = t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns
+            && self.incarnations[0] > 1;
+        let clients = (self.clocks.len() - 2) as u64;
+        let bound =
+            jobs_settle_bound_ns(&self.cfg, delay_max_ns, latency_max_ns, clients, restarted);
+        // The bound is on the server's clock: stretch it to true time by the worst rate.
+        let rho = u128::from(self.cfg.drift_ppm_max);
+        t.saturating_add((u128::from(bound) * 1_000_000 / (1_000_000 - rho)) as u64)
+    }
+
+    /// "Never neither": after the settling phase, every unresolved job is a violation.
+    pub fn judge_unresolved_jobs(&mut self) {
+        let t = true_now_ns();
+        for v in self.oracles.unresolved_jobs(self.cfg.jobs.count) {
+            self.oracles.trip(&v);
+            if let Some(tl) = self.timeline.as_mut() {
+                tl.violation(t, 1, v.oracle().name(), v.to_string());
+            }
+            self.found.push(Found {
+                true_ns: t,
+                violation: v,
+            });
+        }
     }
 
     /// The client holding the latest live grant, if it is up.

@@ -78,6 +78,49 @@ fn errors_name_file_line_column_field_and_reason() {
 }
 
 #[test]
+fn bad_job_lists_stalls_and_windows_name_the_field() {
+    let ok = "[expect]\nalways=[\"exactly-once\"]";
+    assert_named(
+        &format!("[jobs]\nkeys = [\"user-1\", \"cart-1\", \"user-1\"]\n{ok}"),
+        "jobs.keys",
+        "\"user-1\" is listed twice",
+    );
+    assert_named(
+        &format!("[jobs]\nkeys = []\n{ok}"),
+        "jobs.keys",
+        "between 1 and 64",
+    );
+    assert_named(
+        &format!("[jobs]\nkeys = [\"a\"]\npoison = [\"b\"]\n{ok}"),
+        "jobs.poison",
+        "not one of jobs.keys",
+    );
+    assert_named(
+        &format!("[jobs]\nkeys = [\"a\"]\nattempts = 0\n{ok}"),
+        "jobs.attempts",
+        "between 1 and 1000",
+    );
+    assert_named(
+        &format!("[protocol]\nvariant = \"no-idempotency\"\n{ok}"),
+        "protocol.variant",
+        "declare [jobs]",
+    );
+    assert_named(
+        &format!("[protocol]\nprogress_window_ms = 2000\n{ok}"),
+        "protocol.progress_window_ms",
+        "renew_interval_ms + write_interval_ms",
+    );
+    assert_named(
+        &format!("[faults]\nscript = [{{ at_ms = 10, stall = \"server\" }}]\n{ok}"),
+        "faults.script[0].stall",
+        "not a client",
+    );
+    // The line of the duplicate key's list is the one named.
+    let e = parse(&format!("seeds = 3\n[jobs]\nkeys = [\"a\", \"a\"]\n{ok}")).unwrap_err();
+    assert_eq!(e.line, 3, "{e}");
+}
+
+#[test]
 fn the_error_points_at_the_line_of_the_field() {
     let text = "seeds = 3\n\n[protocol]\nttl_ms = 0\n[expect]\nalways=[\"single-holder\"]\n";
     let e = parse(text).unwrap_err();

@@ -1,6 +1,6 @@
 //! What several test files share.
 
-use leaseproof_impl::{ProtocolConfig, Variant};
+use leaseproof_impl::{Jobs, ProtocolConfig, Variant};
 
 /// Short timings, so expiries, renewals and hand-overs all happen within a short run.
 #[must_use]
@@ -21,6 +21,7 @@ pub fn tight(variant: Variant) -> ProtocolConfig {
         intent_ms: 0,
         progress_window_ms: 0,
         hold_writes: 0,
+        jobs: Jobs::NONE,
         variant,
     }
 }
