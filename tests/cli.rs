@@ -235,10 +235,16 @@ fn a_job_workload_reports_its_dead_letter_list() {
     // The two poison jobs, in every seed; every other job applied once per seed.
     assert_eq!(
         dead,
-        vec![("inventory-sku-9".to_string(), 3), ("email-18".to_string(), 3)]
+        vec![
+            ("inventory-sku-9".to_string(), 3),
+            ("email-18".to_string(), 3)
+        ]
     );
     assert_eq!(sc["metrics"]["jobs_applied"], 30);
     assert_eq!(sc["metrics"]["job_rejections"], 3 * 2 * 3);
     let md = std::fs::read_to_string(Path::new(&out).join("run.md")).unwrap();
-    assert!(md.contains("Dead-letter list") && md.contains("`email-18`"), "{md}");
+    assert!(
+        md.contains("Dead-letter list") && md.contains("`email-18`"),
+        "{md}"
+    );
 }

@@ -230,8 +230,16 @@ impl Supervisor {
     /// Tells a client's shell its worker stalls or resumes (a core input; a node that is
     /// down has no worker to stall).
     fn stall(&self, node: NodeIdx, stalled: bool) {
-        if let Some(tx) = &lock(&self.world).inboxes[node] {
-            let _ = tx.send(Input::Stall(stalled));
+        let mut w = lock(&self.world);
+        if w.down[node] {
+            return;
+        }
+        match &w.inboxes[node] {
+            Some(tx) => {
+                let _ = tx.send(Input::Stall(stalled));
+            }
+            // Not booted yet: its shell applies it at boot.
+            None => w.pending_stall[node] = Some(stalled),
         }
     }
 

@@ -69,6 +69,10 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
         }
     });
     let mut node = AnyNode::restore(kind, &cfg, id, &disk, now);
+    let pending = lock(&world).pending_stall[idx].take();
+    if let (Some(stalled), AnyNode::Client(c)) = (pending, &mut node) {
+        c.handle_stall(now, stalled);
+    }
     drain(&world, idx, &ep, &mut node).await;
     loop {
         let wait = match node.poll_timeout() {

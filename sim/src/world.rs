@@ -97,6 +97,8 @@ pub struct World {
     /// Ground truth of faults, for classifying causes.
     pub paused: Vec<bool>,
     pub down: Vec<bool>,
+    /// A stall that fired before the client's shell was listening: applied at its boot.
+    pub pending_stall: Vec<Option<bool>>,
     last_fault: Vec<BTreeMap<&'static str, u64>>,
     pub last_server_boot_ns: u64,
     latest_grant: BTreeMap<Key, (Identity, Token)>,
@@ -129,6 +131,7 @@ impl World {
             net,
             paused: vec![false; n],
             down: vec![false; n],
+            pending_stall: vec![None; n],
             last_fault: vec![BTreeMap::new(); n],
             last_server_boot_ns: 0,
             latest_grant: BTreeMap::new(),

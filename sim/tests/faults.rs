@@ -81,3 +81,54 @@ fn every_fault_kind_shows_in_the_trace() {
         "a duplicated write is applied once"
     );
 }
+
+/// "Never neither" is judged, not assumed: a lone holder whose worker sticks for good keeps
+/// its lease (nobody waits, so liveness holds) and never finishes its jobs; after the
+/// settling phase each unfinished job is an exactly-once failure. The same run without the
+/// stall settles every job.
+#[test]
+fn a_job_left_undone_after_the_settling_phase_is_an_exactly_once_failure() {
+    let text = |stall: &str| {
+        format!(
+            r#"
+seeds = 1
+duration_ms = 5_000
+[cluster]
+clients = 1
+[jobs]
+keys = ["a", "b", "c"]
+[faults]
+script = [{stall}]
+[expect]
+always = ["single-holder", "liveness", "exactly-once"]
+"#
+        )
+    };
+    let stuck = Scenario::parse(
+        Path::new("stuck.toml"),
+        // At 1 ms the client has booted (its inbox exists) and its grant is still in flight.
+        &text(r#"{ at_ms = 1, stall = "client-0" }"#),
+    )
+    .unwrap();
+    let r = run_seed_isolated(&stuck, 1, RunOptions { trace: true });
+    assert!(r.liveness.is_none(), "{:?}", r.liveness);
+    let unresolved: Vec<_> = r
+        .found
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.violation,
+                leaseproof_impl::Violation::JobUnresolved { .. }
+            )
+        })
+        .collect();
+    assert_eq!(unresolved.len(), 3, "{:?}", r.found);
+    assert!(r.tripped(leaseproof_impl::OracleName::ExactlyOnce));
+    let trace = r.trace.expect("traced");
+    assert!(trace.iter().any(|l| l.kind == "stalled"));
+
+    let free = Scenario::parse(Path::new("free.toml"), &text("")).unwrap();
+    let r = run_seed_isolated(&free, 1, RunOptions::default());
+    assert!(r.found.is_empty(), "{:?}", r.found);
+    assert_eq!(r.metrics.jobs_applied, 3);
+}
