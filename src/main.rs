@@ -138,6 +138,10 @@ struct ModelArgs {
     /// writes). The no-idempotency variant needs at least 1.
     #[arg(long, default_value_t = ModelConfig::default().jobs)]
     jobs: u32,
+    /// A critical section over this many keys taken in one global order (at most 2; the
+    /// lock-order-inversion variant needs 2).
+    #[arg(long, default_value_t = ModelConfig::default().keys)]
+    keys: u8,
 }
 
 impl ModelArgs {
@@ -160,6 +164,7 @@ impl ModelArgs {
             link_capacity: d.link_capacity,
             hold: d.hold,
             jobs: d.jobs,
+            keys: d.keys,
         }
     }
 
@@ -181,6 +186,7 @@ impl ModelArgs {
             link_capacity: self.link_capacity,
             hold: self.hold,
             jobs: self.jobs,
+            keys: self.keys,
         })
     }
 }

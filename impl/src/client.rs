@@ -113,6 +113,10 @@ pub struct LeaseClient {
     /// answer never counts against the job).
     jobs_done: u64,
     attempt: Option<(Job, IdemKey)>,
+    /// One key of a lock set ([`crate::lockset::LockSetClient`]): it wants the key only when
+    /// told (`want`), never writes (its owner does), holds until told to give it up, and
+    /// after a loss stays idle for its owner to decide.
+    managed: bool,
     released_high: Option<Token>,
     pending_release: Option<PendingRelease>,
     /// Next re-send while acquiring; `None` while waiting for a jitter draw.
@@ -139,6 +143,7 @@ impl Hash for LeaseClient {
         self.stalled.hash(state);
         self.jobs_done.hash(state);
         self.attempt.hash(state);
+        self.managed.hash(state);
         self.released_high.hash(state);
         self.pending_release.hash(state);
         self.retry_at.hash(state);
@@ -168,6 +173,7 @@ impl LeaseClient {
             stalled: false,
             jobs_done: 0,
             attempt: None,
+            managed: false,
             released_high: None,
             pending_release: None,
             retry_at: None,
@@ -180,6 +186,67 @@ impl LeaseClient {
         c.event(Event::ClientBooted { client: id });
         c.start_attempt(now);
         c
+    }
+
+    /// One key of a lock set: idle until its owner calls [`LeaseClient::want`].
+    #[must_use]
+    pub fn managed(config: &Config, id: Identity, key: Key) -> LeaseClient {
+        let mut c = LeaseClient::restore(config, id, &Disk::default(), Nanos::ZERO);
+        c.out.clear();
+        c.key = key;
+        c.managed = true;
+        c.last_seq = 0;
+        c.attempt_first_seq = 1;
+        c.sent.clear();
+        c.retry_at = None;
+        c.awaiting_jitter = false;
+        c.phase = Phase::Done;
+        c
+    }
+
+    /// A lock set's key: start wanting it (a new attempt).
+    pub fn want(&mut self, now: Nanos) {
+        if self.phase == Phase::Done {
+            self.start_attempt(now);
+        }
+    }
+
+    /// A lock set's key: stop wanting or holding it. A held key is released; a request in
+    /// flight is withdrawn, and a grant that still answers it is given back.
+    pub fn give_up(&mut self, now: Nanos) {
+        match self.phase {
+            Phase::Holding { token, .. } => self.release_done(now, token),
+            Phase::Acquiring | Phase::Thinking { .. } => {
+                self.event(Event::Withdrawn {
+                    client: self.me,
+                    key: self.key,
+                });
+                self.idle();
+            }
+            Phase::Done => {}
+        }
+    }
+
+    /// Idle: no attempt is current, so any grant still coming is for an old one.
+    fn idle(&mut self) {
+        self.attempt_first_seq = self.last_seq + 1;
+        self.sent.clear();
+        self.retry_at = None;
+        self.awaiting_jitter = false;
+        self.requeue_mode = false;
+        self.phase = Phase::Done;
+    }
+
+    /// The key this client locks.
+    #[must_use]
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// Whether a `NeedJitter` of this client is unanswered.
+    #[must_use]
+    pub fn awaiting_jitter(&self) -> bool {
+        self.awaiting_jitter
     }
 
     pub fn handle_message(&mut self, now: Nanos, _from: NodeId, msg: Msg) {
@@ -285,7 +352,7 @@ impl LeaseClient {
         } else if now >= hold_until || self.work_done() || self.all_jobs_done() {
             self.release_done(now, token);
         } else {
-            if now >= next_write && !self.stalled {
+            if now >= next_write && !self.stalled && !self.managed {
                 if self.cfg.has_jobs() {
                     self.work_on_job(now, token);
                 } else {
@@ -360,7 +427,7 @@ impl LeaseClient {
             } => {
                 consider(valid_until, "lease validity ends");
                 consider(hold_until, "work done");
-                if !self.stalled {
+                if !self.stalled && !self.managed {
                     consider(next_write, "write");
                 }
                 consider(next_renew, "renew");
@@ -686,7 +753,7 @@ impl LeaseClient {
             token,
         });
         self.send_release(now, token, 1);
-        self.phase = if self.all_jobs_done() {
+        self.phase = if self.managed || self.all_jobs_done() {
             Phase::Done
         } else {
             Phase::Thinking {
@@ -719,7 +786,12 @@ impl LeaseClient {
                 }
             }
         }
-        self.start_attempt(now);
+        if self.managed {
+            // Its owner decides what a lost key means for the critical section.
+            self.idle();
+        } else {
+            self.start_attempt(now);
+        }
     }
 
     fn on_refused(&mut self, now: Nanos, id: ReqId, token: Option<Token>, reason: RefuseReason) {
@@ -817,7 +889,7 @@ impl LeaseClient {
                 self.phase = Phase::Holding {
                     token,
                     valid_until: until,
-                    hold_until: if self.cfg.hold_writes > 0 {
+                    hold_until: if self.cfg.hold_writes > 0 || self.managed {
                         Nanos::MAX
                     } else {
                         now.plus(self.cfg.hold_ns)

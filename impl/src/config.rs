@@ -51,10 +51,14 @@ pub enum Variant {
     /// accepts, so a re-send after a lost answer, or the next holder redoing the job of
     /// one that died mid-job, applies it twice. Trips exactly-once.
     NoIdempotency,
+    /// A lock set acquired in the client's own order: odd-numbered clients take the keys
+    /// in reverse, so two clients can each hold one key and wait for the other's (the
+    /// classic inversion). Trips deadlock.
+    LockOrderInversion,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 11] = [
+    pub const ALL: [Variant; 12] = [
         Variant::Correct,
         Variant::NoFencing,
         Variant::VolatileCounter,
@@ -66,6 +70,7 @@ impl Variant {
         Variant::ReleaseByNonOwner,
         Variant::NoRestartGrace,
         Variant::NoIdempotency,
+        Variant::LockOrderInversion,
     ];
 
     /// The name used in scenario files and on the command line.
@@ -83,6 +88,7 @@ impl Variant {
             Variant::ReleaseByNonOwner => "release-by-non-owner",
             Variant::NoRestartGrace => "no-restart-grace",
             Variant::NoIdempotency => "no-idempotency",
+            Variant::LockOrderInversion => "lock-order-inversion",
         }
     }
 
@@ -101,6 +107,7 @@ impl Variant {
             Variant::ReleaseByNonOwner => "B8",
             Variant::NoRestartGrace => "-",
             Variant::NoIdempotency => "-",
+            Variant::LockOrderInversion => "-",
         }
     }
 
@@ -168,6 +175,10 @@ pub struct ProtocolConfig {
     /// scenario's `[jobs]` table, not from `[protocol]`).
     #[serde(skip)]
     pub jobs: Jobs,
+    /// A critical section over several keys (seed 001), acquired in one global order: the
+    /// number of keys (0 or 1: one key). Set from the scenario's `[locks]` table.
+    #[serde(skip)]
+    pub lock_keys: u8,
     /// A known-bug variant; `correct` by default.
     pub variant: Variant,
 }
@@ -192,6 +203,7 @@ impl Default for ProtocolConfig {
             progress_window_ms: 0,
             hold_writes: 0,
             jobs: Jobs::NONE,
+            lock_keys: 0,
             variant: Variant::Correct,
         }
     }
@@ -259,6 +271,8 @@ pub struct Config {
     /// Acknowledged writes that end a tenure (0: `hold_ns` ends it).
     pub hold_writes: u32,
     pub jobs: Jobs,
+    /// Keys of a lock set (0 or 1: a single key).
+    pub lock_keys: u8,
     pub fresh_window_ns: u64,
     pub requeue_interval_ns: u64,
     pub backoff_base_ns: u64,
@@ -274,6 +288,9 @@ pub struct Config {
 }
 
 const MS: u64 = 1_000_000;
+
+/// The most keys a lock set may declare.
+pub const MAX_LOCK_KEYS: usize = 8;
 
 /// `L = ttl·(1−ρ)/(1+ρ) − margin`, rounded down to the nanosecond.
 ///
@@ -382,6 +399,7 @@ impl ProtocolConfig {
             progress_window_ns: self.progress_window_ms.saturating_mul(MS),
             hold_writes: self.hold_writes,
             jobs: self.jobs,
+            lock_keys: self.lock_keys,
             fresh_window_ns: self.fresh_window_ms.saturating_mul(MS),
             requeue_interval_ns: self.requeue_interval_ms.saturating_mul(MS),
             backoff_base_ns: self.backoff_base_ms.saturating_mul(MS),
@@ -403,6 +421,12 @@ impl Config {
     #[must_use]
     pub fn counts_acks(&self) -> bool {
         self.intent_ns > 0 || self.progress_window_ns > 0 || self.hold_writes > 0
+    }
+
+    /// Whether a client's critical section needs several keys.
+    #[must_use]
+    pub fn is_lock_set(&self) -> bool {
+        self.lock_keys > 1
     }
 
     /// Whether the workload is a list of jobs.
@@ -524,6 +548,25 @@ impl Config {
             return Err(invalid(
                 "variant",
                 "no-idempotency needs an exactly-once workload: declare [jobs]",
+            ));
+        }
+        if usize::from(self.lock_keys) > MAX_LOCK_KEYS {
+            return Err(invalid(
+                "locks.order",
+                format!("{} keys is above {MAX_LOCK_KEYS}", self.lock_keys),
+            ));
+        }
+        if self.lock_keys > 1 && (self.has_jobs() || self.counts_acks()) {
+            return Err(invalid(
+                "locks.order",
+                "a lock set runs plain writes: it cannot be combined with [jobs], intent_ms, \
+                 progress_window_ms or hold_writes",
+            ));
+        }
+        if self.lock_keys < 2 && self.variant == Variant::LockOrderInversion {
+            return Err(invalid(
+                "variant",
+                "lock-order-inversion needs a lock set: declare [locks] with two keys or more",
             ));
         }
         if self.hold_writes > 1_000_000 {

@@ -30,6 +30,7 @@
 
 pub mod client;
 pub mod config;
+pub mod lockset;
 pub mod machine;
 pub mod oracle;
 pub mod output;
@@ -40,10 +41,11 @@ pub mod types;
 
 pub use client::LeaseClient;
 pub use config::{Config, ConfigError, Jobs, ProtocolConfig, Variant};
+pub use lockset::LockSetClient;
 pub use machine::{AnyNode, Machine, RoleKind};
 pub use oracle::{
-    jobs_settle_bound_ns, liveness_bound_ns_for, tenure_bound_ns, BeliefOverlap, Liveness,
-    OracleName, SafetyOracles, Violation,
+    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, tenure_bound_ns, BeliefOverlap,
+    Liveness, OracleName, SafetyOracles, Violation,
 };
 pub use output::{Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome};
 pub use resource::FencedResource;

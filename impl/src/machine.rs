@@ -3,6 +3,7 @@
 
 use crate::client::LeaseClient;
 use crate::config::Config;
+use crate::lockset::LockSetClient;
 use crate::output::{Disk, Output};
 use crate::resource::FencedResource;
 use crate::server::LockServer;
@@ -36,6 +37,24 @@ macro_rules! machine {
     };
 }
 machine!(LockServer);
+
+impl Machine for LockSetClient {
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
+        LockSetClient::handle_message(self, now, from, msg)
+    }
+    fn handle_timeout(&mut self, now: Nanos) {
+        LockSetClient::handle_timeout(self, now)
+    }
+    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
+        LockSetClient::handle_jitter(self, now, jitter)
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        LockSetClient::poll_output(self)
+    }
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        LockSetClient::poll_timeout(self)
+    }
+}
 machine!(FencedResource);
 
 impl Machine for LeaseClient {
@@ -70,6 +89,8 @@ pub enum AnyNode {
     Server(LockServer),
     Resource(FencedResource),
     Client(LeaseClient),
+    /// A client whose critical section needs several keys.
+    LockSet(LockSetClient),
 }
 
 impl AnyNode {
@@ -79,6 +100,9 @@ impl AnyNode {
         match kind {
             RoleKind::Server => AnyNode::Server(LockServer::restore(cfg, id, disk, now)),
             RoleKind::Resource => AnyNode::Resource(FencedResource::restore(cfg, id, disk, now)),
+            RoleKind::Client if cfg.is_lock_set() => {
+                AnyNode::LockSet(LockSetClient::restore(cfg, id, now))
+            }
             RoleKind::Client => AnyNode::Client(LeaseClient::restore(cfg, id, disk, now)),
         }
     }
@@ -88,7 +112,7 @@ impl AnyNode {
         match self {
             AnyNode::Server(_) => RoleKind::Server,
             AnyNode::Resource(_) => RoleKind::Resource,
-            AnyNode::Client(_) => RoleKind::Client,
+            AnyNode::Client(_) | AnyNode::LockSet(_) => RoleKind::Client,
         }
     }
 
@@ -105,6 +129,16 @@ impl AnyNode {
             AnyNode::Server(s) => s,
             AnyNode::Resource(r) => r,
             AnyNode::Client(c) => c,
+            AnyNode::LockSet(c) => c,
+        }
+    }
+
+    /// The worker of a client stalls or resumes (see [`LeaseClient::handle_stall`]).
+    pub fn handle_stall(&mut self, now: Nanos, stalled: bool) {
+        match self {
+            AnyNode::Client(c) => c.handle_stall(now, stalled),
+            AnyNode::LockSet(c) => c.handle_stall(now, stalled),
+            _ => {}
         }
     }
 }
@@ -127,6 +161,7 @@ impl Machine for AnyNode {
             AnyNode::Server(s) => s.poll_timeout(),
             AnyNode::Resource(r) => r.poll_timeout(),
             AnyNode::Client(c) => c.poll_timeout(),
+            AnyNode::LockSet(c) => c.poll_timeout(),
         }
     }
 }
@@ -137,6 +172,7 @@ impl RemapNodes for AnyNode {
             AnyNode::Server(s) => AnyNode::Server(s.remap_nodes(f)),
             AnyNode::Resource(r) => AnyNode::Resource(r.remap_nodes(f)),
             AnyNode::Client(c) => AnyNode::Client(c.remap_nodes(f)),
+            AnyNode::LockSet(c) => AnyNode::LockSet(c.remap_nodes(f)),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! | fenced-writes | the resource accepts a token below one it accepted, or one token from two clients |
 //! | lease-containment | a client decides to write when its grant is not live |
 //! | liveness | a client waiting at heal has not held by the bound of [`liveness_bound_ns_for`] |
+//! | deadlock | a wait-for cycle among clients (each holds a key the next one waits for) persists past a bound ([`deadlock_bound_ns`]; 0 in the model) |
 //! | exactly-once | a job is applied twice, or applied and dead-lettered; or, once the run has healed and settled, neither ([`SafetyOracles::unresolved_jobs`]) |
 //!
 //! A write decided inside the lease that arrives late is not a containment failure: that is
@@ -35,18 +36,20 @@ pub enum OracleName {
     LeaseContainment,
     Liveness,
     ExactlyOnce,
+    Deadlock,
 }
 
 impl OracleName {
-    pub const ALL: [OracleName; 6] = [
+    pub const ALL: [OracleName; 7] = [
         OracleName::SingleHolder,
         OracleName::TokenMonotonic,
         OracleName::FencedWrites,
         OracleName::LeaseContainment,
         OracleName::Liveness,
         OracleName::ExactlyOnce,
+        OracleName::Deadlock,
     ];
-    /// The safety oracles (all but liveness).
+    /// The safety oracles (all but liveness and deadlock).
     pub const SAFETY: [OracleName; 5] = [
         OracleName::SingleHolder,
         OracleName::TokenMonotonic,
@@ -64,6 +67,7 @@ impl OracleName {
             OracleName::LeaseContainment => "lease-containment",
             OracleName::Liveness => "liveness",
             OracleName::ExactlyOnce => "exactly-once",
+            OracleName::Deadlock => "deadlock",
         }
     }
 
@@ -79,7 +83,7 @@ impl OracleName {
 
     #[must_use]
     pub fn is_safety(self) -> bool {
-        self != OracleName::Liveness
+        !matches!(self, OracleName::Liveness | OracleName::Deadlock)
     }
 
     fn bit(self) -> u8 {
@@ -141,7 +145,17 @@ pub enum Violation {
     JobAppliedAndDeadLettered { key: Key, job: Job },
     /// After heal and the settling phase, a job was neither applied nor dead-lettered.
     JobUnresolved { job: Job },
+    /// A wait-for cycle that lasted from `since` (server clock) past the bound: client
+    /// `cycle[i].0` waits for key `cycle[i].1`, held by the next client of the cycle.
+    Deadlock {
+        cycle: [(NodeId, Key); MAX_CYCLE],
+        len: u8,
+        since: Nanos,
+    },
 }
+
+/// The longest wait-for cycle a violation names (longer ones are cut).
+pub const MAX_CYCLE: usize = 8;
 
 /// Why a grant was not live when a write was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -173,6 +187,7 @@ impl Violation {
             Violation::JobAppliedTwice { .. }
             | Violation::JobAppliedAndDeadLettered { .. }
             | Violation::JobUnresolved { .. } => OracleName::ExactlyOnce,
+            Violation::Deadlock { .. } => OracleName::Deadlock,
         }
     }
 }
@@ -224,6 +239,18 @@ impl fmt::Display for Violation {
                 f,
                 "{o}: {job} neither applied nor dead-lettered after the run healed and settled"
             ),
+            Violation::Deadlock { cycle, len, since } => {
+                write!(f, "{o}: wait-for cycle since server clock {since}: ")?;
+                let cycle = &cycle[..usize::from(len)];
+                for (i, (node, key)) in cycle.iter().enumerate() {
+                    let holder = cycle[(i + 1) % cycle.len()].0;
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{node} waits for {key} held by {holder}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -258,6 +285,13 @@ pub struct SafetyOracles {
     max_accepted: BTreeMap<Key, (Token, Identity)>,
     /// Exactly-once work: every job seen applied or dead-lettered (empty without jobs).
     jobs: BTreeMap<Job, JobGhost>,
+    /// The deadlock oracle's wait-for graph, kept only for lock sets (the server does not
+    /// know who waits: clients back off): who believes it holds each key, which key each
+    /// client waits for, and since when a cycle has existed.
+    waits_tracked: bool,
+    holds: BTreeMap<Key, NodeId>,
+    waits: BTreeMap<NodeId, Key>,
+    cycle_since: Option<Nanos>,
     tripped: u8,
 }
 
@@ -279,6 +313,100 @@ impl SafetyOracles {
         self.tripped != 0
     }
 
+    /// Oracles for a run of lock-set clients: the deadlock oracle's wait-for graph is kept.
+    #[must_use]
+    pub fn with_wait_for_graph() -> Self {
+        SafetyOracles {
+            waits_tracked: true,
+            ..Self::default()
+        }
+    }
+
+    /// The current wait-for cycle, if any, as (waiter, key it waits for) pairs.
+    fn cycle(&self) -> Option<Vec<(NodeId, Key)>> {
+        for &start in self.waits.keys() {
+            let mut path: Vec<(NodeId, Key)> = Vec::new();
+            let mut at = start;
+            while let Some(&key) = self.waits.get(&at) {
+                let Some(&holder) = self.holds.get(&key) else {
+                    break;
+                };
+                if holder == at {
+                    break;
+                }
+                path.push((at, key));
+                if let Some(i) = path.iter().position(|(n, _)| *n == holder) {
+                    return Some(path.split_off(i));
+                }
+                if path.len() > self.waits.len() {
+                    break;
+                }
+                at = holder;
+            }
+        }
+        None
+    }
+
+    /// The deadlock oracle: a wait-for cycle that has lasted `bound_ns` by `server_now`.
+    #[must_use]
+    pub fn deadlock(&self, server_now: Nanos, bound_ns: u64) -> Option<Violation> {
+        let since = self.cycle_since?;
+        if server_now < since.plus(bound_ns) {
+            return None;
+        }
+        let c = self.cycle()?;
+        let mut cycle = [(NodeId(0), Key(0)); MAX_CYCLE];
+        for (slot, e) in cycle.iter_mut().zip(&c) {
+            *slot = *e;
+        }
+        Some(Violation::Deadlock {
+            cycle,
+            len: c.len().min(MAX_CYCLE) as u8,
+            since,
+        })
+    }
+
+    fn track_waits(&mut self, server_now: Nanos, ev: &Event) {
+        match *ev {
+            Event::ClientBooted { client } => {
+                self.holds.retain(|_, n| *n != client.node);
+                self.waits.remove(&client.node);
+            }
+            Event::Requested { client, key } => {
+                self.waits.insert(client.node, key);
+            }
+            Event::Withdrawn { client, key } => {
+                if self.waits.get(&client.node) == Some(&key) {
+                    self.waits.remove(&client.node);
+                }
+            }
+            Event::Adopted {
+                client,
+                key,
+                first: true,
+                ..
+            } => {
+                if self.waits.get(&client.node) == Some(&key) {
+                    self.waits.remove(&client.node);
+                }
+                self.holds.insert(key, client.node);
+            }
+            Event::Lost { client, key, .. }
+            | Event::ReleaseDecided { client, key, .. }
+            | Event::ReleaseSent { client, key, .. } => {
+                if self.holds.get(&key) == Some(&client.node) {
+                    self.holds.remove(&key);
+                }
+            }
+            _ => return,
+        }
+        match (self.cycle().is_some(), self.cycle_since) {
+            (true, None) => self.cycle_since = Some(server_now),
+            (false, Some(_)) => self.cycle_since = None,
+            _ => {}
+        }
+    }
+
     /// The jobs of `0..count` that are neither applied nor dead-lettered: called by a shell
     /// once its run has healed and settled ("never neither"); each is a violation then.
     #[must_use]
@@ -298,6 +426,9 @@ impl SafetyOracles {
     /// Feeds one event, stamped with the server's clock; appends what it violates.
     pub fn observe(&mut self, server_now: Nanos, ev: &Event, found: &mut Vec<Violation>) {
         let before = found.len();
+        if self.waits_tracked {
+            self.track_waits(server_now, ev);
+        }
         match *ev {
             Event::Granted {
                 client,
@@ -521,6 +652,16 @@ pub fn jobs_settle_bound_ns(
     first.saturating_add(rest)
 }
 
+/// How long a wait-for cycle may last before the deadlock oracle calls it one: two TTLs
+/// and a tenure, stretched by `(1+ρ)`. With the keys taken in one global order no cycle
+/// forms at all; the slack absorbs ghost views that lag (a loss not yet noticed).
+#[must_use]
+pub fn deadlock_bound_ns(cfg: &Config) -> u64 {
+    let sum = cfg.ttl_ns.saturating_mul(2).saturating_add(cfg.hold_ns);
+    let rho = u128::from(cfg.drift_ppm_max);
+    (u128::from(sum) * (1_000_000 + rho) / 1_000_000).min(u128::from(u64::MAX)) as u64
+}
+
 /// The liveness oracle: which clients wait, and whether each waiter at heal was served.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Liveness {
@@ -557,6 +698,10 @@ impl Liveness {
                 if self.holders.get(&key) == Some(&client) =>
             {
                 self.holders.remove(&key);
+            }
+            Event::Withdrawn { client, key } => {
+                self.waiting.remove(&(key, client.node));
+                self.deadlines.remove(&(key, client.node));
             }
             _ => {}
         }
@@ -711,6 +856,10 @@ impl RemapNodes for SafetyOracles {
                 .map(|(k, (t, who))| (*k, (*t, who.remap_nodes(f))))
                 .collect(),
             jobs: self.jobs.clone(),
+            waits_tracked: self.waits_tracked,
+            holds: self.holds.iter().map(|(k, n)| (*k, f(*n))).collect(),
+            waits: self.waits.iter().map(|(n, k)| (f(*n), *k)).collect(),
+            cycle_since: self.cycle_since,
             tripped: self.tripped,
         }
     }

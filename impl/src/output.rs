@@ -116,6 +116,11 @@ pub enum Event {
         client: Identity,
         key: Key,
     },
+    /// A client stopped wanting a key it did not hold (a lock set gave up its attempt).
+    Withdrawn {
+        client: Identity,
+        key: Key,
+    },
     /// A client adopted a grant (`first`) or a renewal; `slack_ns` is how much of its old
     /// validity was left when a renewal was confirmed (0 for a first grant).
     Adopted {
@@ -260,9 +265,10 @@ pub enum Event {
 
 impl Event {
     /// Every name [`Event::kind`] can return, for validating coverage expectations.
-    pub const KINDS: [&'static str; 27] = [
+    pub const KINDS: [&'static str; 28] = [
         "client-booted",
         "requested",
+        "withdrawn",
         "granted-adopted",
         "renewal-confirmed",
         "late-reply-declined",
@@ -296,6 +302,7 @@ impl Event {
         match self {
             Event::ClientBooted { .. } => "client-booted",
             Event::Requested { .. } => "requested",
+            Event::Withdrawn { .. } => "withdrawn",
             Event::Adopted { first: true, .. } => "granted-adopted",
             Event::Adopted { first: false, .. } => "renewal-confirmed",
             Event::LateReplyDeclined { .. } => "late-reply-declined",

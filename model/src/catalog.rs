@@ -97,6 +97,18 @@ pub fn bounds(v: Variant) -> (ModelConfig, &'static str) {
         // A hold longer than the lease, so the holder has work left when it loses.
         Variant::ActsAfterLoss => (ModelConfig { hold: 8, ..lone }, crate::PROP_CONTAINMENT),
         Variant::CheckThenAct => (lone, crate::PROP_CONTAINMENT),
+        // Two clients, two keys, taken in opposite orders.
+        Variant::LockOrderInversion => (
+            ModelConfig {
+                keys: 2,
+                max_time: 4,
+                pauses: false,
+                losses: 0,
+                drift_moves: 0,
+                ..base
+            },
+            crate::PROP_NO_DEADLOCK,
+        ),
         // One job whose answer is late: the re-sent attempt is applied again.
         Variant::NoIdempotency => (
             ModelConfig {

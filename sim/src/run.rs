@@ -54,8 +54,8 @@ impl SeedResult {
 
     #[must_use]
     pub fn tripped(&self, oracle: OracleName) -> bool {
-        if oracle == OracleName::Liveness {
-            self.liveness.is_some()
+        if !oracle.is_safety() {
+            self.liveness.is_some_and(|v| v.oracle() == oracle)
         } else {
             self.first(oracle).is_some()
         }
@@ -515,6 +515,10 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
         loop {
             madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
             let w = lock(&world);
+            if let Some(v) = w.deadlock() {
+                liveness = Some(v);
+                break;
+            }
             if let Some(v) = w.liveness.check(w.server_now()) {
                 liveness = Some(v);
                 break;

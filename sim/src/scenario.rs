@@ -86,8 +86,23 @@ pub struct ScenarioFile {
     /// Exactly-once work: when present, the workload is this list of jobs.
     #[serde(default)]
     pub jobs: Option<JobsSection>,
+    /// A critical section over several keys: when present, every client takes them all.
+    #[serde(default)]
+    pub locks: Option<LocksSection>,
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// `[locks]`: the keys of every client's critical section and their one global order,
+/// as a list (`order`) or as pairs (`before`, each `[a, b]`: a is taken before b) that must
+/// chain into one total order.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocksSection {
+    #[serde(default)]
+    pub order: Vec<String>,
+    #[serde(default)]
+    pub before: Vec<Vec<String>>,
 }
 
 /// `[jobs]`: the exactly-once workload (seeds 000 and 001).
@@ -383,6 +398,8 @@ pub struct Scenario {
     pub class: FaultClass,
     /// The jobs' idempotency keys, by index (empty without `[jobs]`).
     pub job_keys: Vec<String>,
+    /// A lock set's key names in the global order (key `k` is `lock_keys[k]`).
+    pub lock_keys: Vec<String>,
 }
 
 /// The node names of a cluster with `clients` clients.
@@ -600,13 +617,18 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
         None => (leaseproof_impl::Jobs::NONE, Vec::new()),
         Some(j) => validate_jobs(j).map_err(|(field, reason)| err(field, reason))?,
     };
+    let lock_keys = match &file.locks {
+        None => Vec::new(),
+        Some(l) => lock_order(l).map_err(|(field, reason)| err(field, reason))?,
+    };
     let config = leaseproof_impl::ProtocolConfig {
         jobs,
+        lock_keys: lock_keys.len() as u8,
         ..file.protocol
     }
     .validate()
     .map_err(|e| {
-        let field = if e.field.starts_with("jobs.") {
+        let field = if e.field.starts_with("jobs.") || e.field.starts_with("locks.") {
             e.field.to_string()
         } else {
             format!("protocol.{}", e.field)
@@ -941,8 +963,95 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
         finds,
         class,
         job_keys,
+        lock_keys,
         file,
     })
+}
+
+/// The one global key order of `[locks]`: `order` as written (no key twice), or the chain
+/// that `before` pairs form (no cycle, and every two keys ordered).
+fn lock_order(l: &LocksSection) -> Result<Vec<String>, (&'static str, String)> {
+    let max = leaseproof_impl::config::MAX_LOCK_KEYS;
+    if !l.order.is_empty() && !l.before.is_empty() {
+        return Err((
+            "locks.before",
+            "give the order once: either order or before, not both".into(),
+        ));
+    }
+    let order = if l.before.is_empty() {
+        let mut seen = std::collections::BTreeSet::new();
+        for k in &l.order {
+            if k.trim().is_empty() {
+                return Err(("locks.order", "a key name is empty".into()));
+            }
+            if !seen.insert(k.as_str()) {
+                return Err((
+                    "locks.order",
+                    format!("{k:?} is listed twice: the order must be a total order"),
+                ));
+            }
+        }
+        l.order.clone()
+    } else {
+        let mut keys: Vec<String> = Vec::new();
+        let mut edges = std::collections::BTreeSet::new();
+        for pair in &l.before {
+            let [a, b] = pair.as_slice() else {
+                return Err((
+                    "locks.before",
+                    format!("each entry is [first, then]; got {} names", pair.len()),
+                ));
+            };
+            if a == b {
+                return Err(("locks.before", format!("{a:?} is before itself")));
+            }
+            for k in [a, b] {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+            edges.insert((a.clone(), b.clone()));
+        }
+        // Kahn's algorithm, requiring one choice at every step (a total order).
+        let mut order = Vec::new();
+        let mut left = keys.clone();
+        while !left.is_empty() {
+            let free: Vec<&String> = left
+                .iter()
+                .filter(|k| !edges.iter().any(|(a, b)| b == *k && left.contains(a)))
+                .collect();
+            match free.as_slice() {
+                [] => {
+                    return Err((
+                        "locks.before",
+                        format!(
+                            "the pairs form a cycle among {}: that is no order",
+                            left.join(", ")
+                        ),
+                    ))
+                }
+                [one] => {
+                    let one = (*one).clone();
+                    left.retain(|k| *k != one);
+                    order.push(one);
+                }
+                [a, b, ..] => {
+                    return Err((
+                        "locks.before",
+                        format!("{a:?} and {b:?} are not ordered: the order must be total"),
+                    ))
+                }
+            }
+        }
+        order
+    };
+    if order.len() < 2 || order.len() > max {
+        return Err((
+            "locks.order",
+            format!("{} keys: a lock set has between 2 and {max}", order.len()),
+        ));
+    }
+    Ok(order)
 }
 
 /// Checks `[jobs]`: unique, non-empty keys (at most [`leaseproof_impl::Jobs::MAX`]), poison

@@ -70,8 +70,8 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
     });
     let mut node = AnyNode::restore(kind, &cfg, id, &disk, now);
     let pending = lock(&world).pending_stall[idx].take();
-    if let (Some(stalled), AnyNode::Client(c)) = (pending, &mut node) {
-        c.handle_stall(now, stalled);
+    if let Some(stalled) = pending {
+        node.handle_stall(now, stalled);
     }
     drain(&world, idx, &ep, &mut node).await;
     loop {
@@ -91,10 +91,8 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
                     Some(Input::Frame(bytes, from)) => deliver(&world, idx, &mut node, &bytes, from),
                     Some(Input::Wake) => {}
                     Some(Input::Stall(stalled)) => {
-                        if let AnyNode::Client(c) = &mut node {
-                            let now = lock(&world).local_now(idx);
-                            c.handle_stall(now, stalled);
-                        }
+                        let now = lock(&world).local_now(idx);
+                        node.handle_stall(now, stalled);
                     }
                     None => return,
                 },

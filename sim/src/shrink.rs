@@ -239,7 +239,7 @@ pub fn shrink(sc: &Scenario, seed: u64, oracle: Option<OracleName>) -> Result<Sh
             .found
             .first()
             .map(|f| f.violation.oracle())
-            .or(r.liveness.as_ref().map(|_| OracleName::Liveness))
+            .or(r.liveness.as_ref().map(|v| v.oracle()))
             .ok_or(ShrinkError::Passes(seed))?,
     };
     let plan = r.plan.clone().ok_or(ShrinkError::Passes(seed))?;

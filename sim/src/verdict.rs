@@ -169,7 +169,7 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
             if !r.tripped(o) {
                 continue;
             }
-            let detail = if o == OracleName::Liveness {
+            let detail = if !o.is_safety() {
                 r.liveness.map(|v| v.to_string()).unwrap_or_default()
             } else {
                 r.first(o)
@@ -177,11 +177,7 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
                     .unwrap_or_default()
             };
             if sc.always.contains(&o) {
-                let class = if o == OracleName::Liveness {
-                    "liveness"
-                } else {
-                    "safety"
-                };
+                let class = if !o.is_safety() { "liveness" } else { "safety" };
                 failures.push(fail(r.seed, o.name(), class, detail));
                 failed_seeds.insert(r.seed);
             } else if let Some(first) = finds.get_mut(o.name()) {

@@ -9,8 +9,8 @@ use crate::metrics::RunMetrics;
 use crate::scenario::{node_name, NodeIdx};
 use crate::timeline::Timeline;
 use leaseproof_impl::{
-    jobs_settle_bound_ns, liveness_bound_ns_for, BeliefOverlap, Config, Disk, Event, Identity, Key,
-    Liveness, LossCause, Msg, Nanos, NodeId, SafetyOracles, Token, Violation,
+    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, BeliefOverlap, Config, Disk,
+    Event, Identity, Key, Liveness, LossCause, Msg, Nanos, NodeId, SafetyOracles, Token, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,7 +119,11 @@ impl World {
             disks: vec![Disk::default(); n],
             incarnations: vec![0; n],
             inboxes: (0..n).map(|_| None).collect(),
-            oracles: SafetyOracles::new(),
+            oracles: if cfg.is_lock_set() {
+                SafetyOracles::with_wait_for_graph()
+            } else {
+                SafetyOracles::new()
+            },
             liveness: Liveness::new(),
             overlap: BeliefOverlap::new(),
             found: Vec::new(),
@@ -459,9 +463,18 @@ impl World {
         let cfg = self.cfg;
         let server_now = self.clocks[0].local(t);
         let clients = self.clocks.len() - 2;
+        // In a lock set every key may have its own queue ahead of a waiter.
+        let keys = u64::from(cfg.lock_keys.max(1));
         self.liveness.heal(server_now, clients, |ahead| {
-            liveness_bound_ns_for(&cfg, delay_max_ns, latency_max_ns, ahead, restarted)
+            liveness_bound_ns_for(&cfg, delay_max_ns, latency_max_ns, ahead * keys, restarted)
         });
+    }
+
+    /// The deadlock oracle at the server's clock now (lock sets only).
+    #[must_use]
+    pub fn deadlock(&self) -> Option<Violation> {
+        self.oracles
+            .deadlock(self.server_now(), deadlock_bound_ns(&self.cfg))
     }
 
     /// Whether every job is applied or dead-lettered.

@@ -115,6 +115,39 @@ fn bad_job_lists_stalls_and_windows_name_the_field() {
         "faults.script[0].stall",
         "not a client",
     );
+    assert_named(
+        &format!("[locks]\norder = [\"user\", \"cart\", \"user\"]\n{ok}"),
+        "locks.order",
+        "\"user\" is listed twice",
+    );
+    assert_named(
+        &format!(
+            "[locks]\nbefore = [[\"user\", \"cart\"], [\"cart\", \"stock\"], [\"stock\", \"user\"]]\n{ok}"
+        ),
+        "locks.before",
+        "cycle among",
+    );
+    assert_named(
+        &format!("[locks]\nbefore = [[\"user\", \"cart\"], [\"user\", \"stock\"]]\n{ok}"),
+        "locks.before",
+        "not ordered",
+    );
+    assert_named(
+        &format!("[locks]\norder = [\"user\"]\n{ok}"),
+        "locks.order",
+        "between 2 and 8",
+    );
+    assert_named(
+        &format!("[protocol]\nvariant = \"lock-order-inversion\"\n{ok}"),
+        "protocol.variant",
+        "declare [locks]",
+    );
+    // A chain of pairs is an order.
+    let sc = parse(&format!(
+        "[locks]\nbefore = [[\"cart\", \"stock\"], [\"user\", \"cart\"]]\n{ok}"
+    ))
+    .unwrap();
+    assert_eq!(sc.lock_keys, ["user", "cart", "stock"]);
     // The line of the duplicate key's list is the one named.
     let e = parse(&format!("seeds = 3\n[jobs]\nkeys = [\"a\", \"a\"]\n{ok}")).unwrap_err();
     assert_eq!(e.line, 3, "{e}");

@@ -19,13 +19,12 @@ fn load(name: &str) -> Scenario {
 /// This test runs in whatever profile `cargo test` uses, so passing in debug proves debug
 /// and release agree. A change to the protocol, the shells or these scenario files changes
 /// the hashes: re-pin them from `cargo run --release -- replay ...` after checking why.
-/// (Last re-pinned when Renew's `progress` flag became the `acked` count and the
-/// renewal-withheld event was added, for progress-based extension.)
+/// (Last re-pinned when the withdrawn event was added, for lock sets.)
 const PINNED: [(&str, u64, u64); 4] = [
-    ("standard.toml", 0, 0xb9b1_95cb_16e2_a209),
-    ("standard.toml", 1, 0x3bb7_500e_be2a_e556),
-    ("standard.toml", 2, 0xce64_8fc3_86da_69db),
-    ("swarm.toml", 7, 0xc1b6_df83_418b_0c64),
+    ("standard.toml", 0, 0xe34f_3e02_446d_0bf0),
+    ("standard.toml", 1, 0x57a6_b913_b1fe_937b),
+    ("standard.toml", 2, 0x061f_9af4_2a64_6755),
+    ("swarm.toml", 7, 0xbe5b_1920_4592_ffa3),
 ];
 
 #[test]

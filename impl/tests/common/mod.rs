@@ -22,6 +22,7 @@ pub fn tight(variant: Variant) -> ProtocolConfig {
         progress_window_ms: 0,
         hold_writes: 0,
         jobs: Jobs::NONE,
+        lock_keys: 0,
         variant,
     }
 }
