@@ -269,9 +269,11 @@ struct RunArgs {
     /// mismatch).
     #[arg(long)]
     check_determinism: bool,
-    /// Where to write the run reports.
-    #[arg(long, default_value = "reports")]
-    out: PathBuf,
+    /// Where to write the run reports (default: `reports/` for the whole `scenarios/`
+    /// folder; `reports/runs/` for chosen files, so checking one scenario does not replace
+    /// the main job's reports).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// `RUST_LOG=leaseproof=debug` shows every lock's life (request, grant, renewals,
@@ -311,7 +313,6 @@ fn main() -> ExitCode {
             seed_base: start.to_string(),
             jobs,
             json,
-            out: PathBuf::from("reports"),
             ..RunArgs::default()
         }),
         Some(Command::Check(args)) => check(&args),
@@ -353,7 +354,7 @@ fn main_job() -> anyhow::Result<u8> {
         paths: vec![PathBuf::from("scenarios")],
         seed_base: "0".into(),
         check_determinism: true,
-        out: PathBuf::from("reports"),
+        out: Some(PathBuf::from("reports")),
         ..RunArgs::default()
     })?;
     eprintln!("model check (defaults):");
@@ -473,6 +474,14 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     } else {
         args.paths.clone()
     };
+    let whole_set = paths.len() == 1
+        && paths[0]
+            .components()
+            .eq(Path::new("scenarios").components());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(if whole_set { "reports" } else { "reports/runs" }));
     let scenarios = match load_all(&paths)? {
         Ok(s) => s,
         Err(errors) => {
@@ -533,7 +542,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     } else {
         report::print_table(&reports);
     }
-    report::write_run_reports(&args.out, &reports).context("writing reports")?;
+    report::write_run_reports(&out, &reports).context("writing reports")?;
     if !reports
         .iter()
         .all(|r| r.failures.is_empty() && r.finds.is_empty())
@@ -541,14 +550,11 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     {
         eprintln!("rendering the timelines of failing seeds");
     }
-    let timelines = run_report::write_timelines(&args.out, &scenarios, &reports)
-        .context("writing timelines")?;
-    let index = args.out.join("index.html");
-    std::fs::write(
-        &index,
-        run_report::index_html(&args.out, &reports, &timelines),
-    )
-    .with_context(|| format!("writing {}", index.display()))?;
+    let timelines =
+        run_report::write_timelines(&out, &scenarios, &reports).context("writing timelines")?;
+    let index = out.join("index.html");
+    std::fs::write(&index, run_report::index_html(&out, &reports, &timelines))
+        .with_context(|| format!("writing {}", index.display()))?;
     if !args.json {
         eprintln!("report: {}", index.display());
     }
