@@ -160,29 +160,7 @@ impl LeaseClient {
     /// once. (The disk is unused: a client keeps nothing across a crash.)
     #[must_use]
     pub fn restore(config: &Config, id: Identity, _persisted: &Disk, now: Nanos) -> LeaseClient {
-        let mut c = LeaseClient {
-            cfg: *config,
-            me: id,
-            key: Key(0),
-            last_seq: 0,
-            phase: Phase::Acquiring,
-            attempt_first_seq: 1,
-            sent: BTreeMap::new(),
-            acked: 0,
-            acked_seq: 0,
-            stalled: false,
-            jobs_done: 0,
-            attempt: None,
-            managed: false,
-            released_high: None,
-            pending_release: None,
-            retry_at: None,
-            awaiting_jitter: false,
-            requeue_mode: false,
-            unanswered: 0,
-            backoff_exp: 0,
-            out: VecDeque::new(),
-        };
+        let mut c = LeaseClient::blank(config, id, Key(0), false);
         c.event(Event::ClientBooted { client: id });
         c.start_attempt(now);
         c
@@ -191,17 +169,34 @@ impl LeaseClient {
     /// One key of a lock set: idle until its owner calls [`LeaseClient::want`].
     #[must_use]
     pub fn managed(config: &Config, id: Identity, key: Key) -> LeaseClient {
-        let mut c = LeaseClient::restore(config, id, &Disk::default(), Nanos::ZERO);
-        c.out.clear();
-        c.key = key;
-        c.managed = true;
-        c.last_seq = 0;
-        c.attempt_first_seq = 1;
-        c.sent.clear();
-        c.retry_at = None;
-        c.awaiting_jitter = false;
-        c.phase = Phase::Done;
-        c
+        LeaseClient::blank(config, id, key, true)
+    }
+
+    /// A client with no memory, wanting nothing yet.
+    fn blank(config: &Config, id: Identity, key: Key, managed: bool) -> LeaseClient {
+        LeaseClient {
+            cfg: *config,
+            me: id,
+            key,
+            last_seq: 0,
+            phase: Phase::Done,
+            attempt_first_seq: 1,
+            sent: BTreeMap::new(),
+            acked: 0,
+            acked_seq: 0,
+            stalled: false,
+            jobs_done: 0,
+            attempt: None,
+            managed,
+            released_high: None,
+            pending_release: None,
+            retry_at: None,
+            awaiting_jitter: false,
+            requeue_mode: false,
+            unanswered: 0,
+            backoff_exp: 0,
+            out: VecDeque::new(),
+        }
     }
 
     /// A lock set's key: start wanting it (a new attempt).
@@ -235,12 +230,6 @@ impl LeaseClient {
         self.awaiting_jitter = false;
         self.requeue_mode = false;
         self.phase = Phase::Done;
-    }
-
-    /// The key this client locks.
-    #[must_use]
-    pub fn key(&self) -> Key {
-        self.key
     }
 
     /// Whether a `NeedJitter` of this client is unanswered.
@@ -519,34 +508,18 @@ impl LeaseClient {
                 let Some(job) = self.next_job() else {
                     return;
                 };
-                let id = self.next_id();
-                let idem = IdemKey {
-                    node: self.me.node,
-                    incarnation: self.me.incarnation,
-                    seq: id.seq,
-                };
-                self.attempt = Some((job, idem));
-                (job, idem)
+                let a = (job, self.next_idem());
+                self.attempt = Some(a);
+                a
             }
         };
-        self.event(Event::WriteDecided {
-            client: self.me,
+        let msg = Msg::Apply {
             key: self.key,
             token,
+            job,
             idem,
-        });
-        self.out.push_back(Output::Send {
-            to: self.cfg.resource,
-            msg: Msg::Apply {
-                key: self.key,
-                token,
-                job,
-                idem,
-            },
-        });
-        if let Phase::Holding { next_write, .. } = &mut self.phase {
-            *next_write = now.plus(self.cfg.write_interval_ns);
-        }
+        };
+        self.decide_write(now, token, idem, msg);
     }
 
     fn on_job_result(
@@ -557,7 +530,7 @@ impl LeaseClient {
         idem: IdemKey,
         outcome: JobOutcome,
     ) {
-        if job.0 >= self.cfg.jobs.count.min(64) {
+        if job.0 >= self.cfg.jobs.count {
             return;
         }
         let ours = self.attempt.is_some_and(|a| a.1 == idem);
@@ -697,12 +670,28 @@ impl LeaseClient {
     }
 
     fn write(&mut self, now: Nanos, token: Token) {
+        let idem = self.next_idem();
+        let msg = Msg::Write {
+            key: self.key,
+            token,
+            idem,
+        };
+        self.decide_write(now, token, idem, msg);
+    }
+
+    /// The idempotency key of a new write: a new request id.
+    fn next_idem(&mut self) -> IdemKey {
         let id = self.next_id();
-        let idem = IdemKey {
+        IdemKey {
             node: self.me.node,
             incarnation: self.me.incarnation,
             seq: id.seq,
-        };
+        }
+    }
+
+    /// Decides a write (the event the containment oracle judges), sends it to the resource
+    /// and arms the next one.
+    fn decide_write(&mut self, now: Nanos, token: Token, idem: IdemKey, msg: Msg) {
         self.event(Event::WriteDecided {
             client: self.me,
             key: self.key,
@@ -711,11 +700,7 @@ impl LeaseClient {
         });
         self.out.push_back(Output::Send {
             to: self.cfg.resource,
-            msg: Msg::Write {
-                key: self.key,
-                token,
-                idem,
-            },
+            msg,
         });
         if let Phase::Holding { next_write, .. } = &mut self.phase {
             *next_write = now.plus(self.cfg.write_interval_ns);

@@ -138,21 +138,10 @@ impl LockSetClient {
             .min_by_key(|(t, _)| *t)
     }
 
-    #[must_use]
-    pub fn identity(&self) -> Identity {
-        self.me
-    }
-
     /// The key-order this client acquires in.
     #[must_use]
     pub fn order(&self) -> &[Key] {
         &self.order
-    }
-
-    /// The lease of one key.
-    #[must_use]
-    pub fn lease(&self, key: Key) -> Option<&LeaseClient> {
-        self.leases.get(key.0 as usize)
     }
 
     /// Whether the client is in its critical section (holds every key).
@@ -162,22 +151,7 @@ impl LockSetClient {
     }
 
     fn lease_of(&self, msg: &Msg) -> Option<usize> {
-        let key = match msg {
-            Msg::Acquire { key, .. }
-            | Msg::Renew { key, .. }
-            | Msg::Release { key, .. }
-            | Msg::Granted { key, .. }
-            | Msg::Renewed { key, .. }
-            | Msg::Queued { key, .. }
-            | Msg::Refused { key, .. }
-            | Msg::Released { key, .. }
-            | Msg::Write { key, .. }
-            | Msg::WriteAck { key, .. }
-            | Msg::WriteRejected { key, .. }
-            | Msg::Apply { key, .. }
-            | Msg::JobResult { key, .. } => *key,
-        };
-        let i = key.0 as usize;
+        let i = msg.key().0 as usize;
         (i < self.leases.len()).then_some(i)
     }
 

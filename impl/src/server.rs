@@ -30,20 +30,19 @@ struct Holder {
     client: Identity,
     token: Token,
     expiry: Nanos,
-    /// Tiered leases: the holder has shown progress, so it is extended by the full TTL
-    /// (always true when tiers are off).
-    proven: bool,
-    /// Progress-based extension: the holder's highest reported count of acknowledged
-    /// writes, and when (server clock) it last rose, or the grant was made. Both stay 0
-    /// when the mode is off, so the default protocol's states do not multiply.
+    /// The holder's highest reported count of acknowledged writes (tiered leases extend
+    /// by the full TTL once it is positive), and, for progress-based extension, when
+    /// (server clock) it last rose or the grant was made. Both stay 0 when no mode reads
+    /// them, so the default protocol's states do not multiply.
     acked: u32,
     progress_at: Nanos,
 }
 
 impl Holder {
-    /// How far a renewal extends this holder: the full TTL, or the intent tier.
+    /// How far a renewal extends this holder: the full TTL (flat leases, or a holder that
+    /// has shown progress), or the intent tier.
     fn extension(&self, cfg: &Config) -> u64 {
-        if self.proven {
+        if cfg.intent_ns == 0 || self.acked > 0 {
             cfg.ttl_ns
         } else {
             cfg.intent_ns
@@ -59,7 +58,6 @@ impl Holder {
     fn report(&mut self, cfg: &Config, now: Nanos, acked: u32) {
         if acked > self.acked {
             self.acked = acked;
-            self.proven = true;
             if cfg.progress_window_ns > 0 {
                 self.progress_at = now;
             }
@@ -248,6 +246,24 @@ impl LockServer {
         self.send(node, msg);
     }
 
+    /// Answers a request with a refusal.
+    fn refuse(
+        &mut self,
+        node: NodeId,
+        key: Key,
+        id: ReqId,
+        token: Option<Token>,
+        reason: RefuseReason,
+    ) {
+        let msg = Msg::Refused {
+            key,
+            id,
+            token,
+            reason,
+        };
+        self.answer(node, key, id, msg);
+    }
+
     /// Classifies a request id against the node's record on this key.
     fn seen(&self, node: NodeId, key: Key, id: ReqId) -> Seen {
         match self.records.get(&(node, key)) {
@@ -310,17 +326,7 @@ impl LockServer {
         } else if ks.queue.len() < self.cfg.queue_capacity as usize {
             ks.queue.push(waiter);
         } else {
-            self.answer(
-                from,
-                key,
-                id,
-                Msg::Refused {
-                    key,
-                    id,
-                    token: None,
-                    reason: RefuseReason::QueueFull,
-                },
-            );
+            self.refuse(from, key, id, None, RefuseReason::QueueFull);
             return;
         }
         if self.hand_over(now, key) != Some(client) {
@@ -366,17 +372,7 @@ impl LockServer {
                 // until its last confirmed span, which lies inside this expiry, so the next
                 // in line is granted at the expiry (by `advance`), never before.
                 self.event(Event::RenewalWithheld { client, key, token });
-                self.answer(
-                    from,
-                    key,
-                    id,
-                    Msg::Refused {
-                        key,
-                        id,
-                        token: Some(token),
-                        reason: RefuseReason::Stalled,
-                    },
-                );
+                self.refuse(from, key, id, Some(token), RefuseReason::Stalled);
             }
             Some(h) => {
                 h.expiry = h.expiry.max(now.plus(h.extension(&cfg)));
@@ -389,17 +385,7 @@ impl LockServer {
                 });
                 self.answer(from, key, id, Msg::Renewed { key, id, token });
             }
-            None => self.answer(
-                from,
-                key,
-                id,
-                Msg::Refused {
-                    key,
-                    id,
-                    token: Some(token),
-                    reason: RefuseReason::NotHolder,
-                },
-            ),
+            None => self.refuse(from, key, id, Some(token), RefuseReason::NotHolder),
         }
     }
 
@@ -454,7 +440,6 @@ impl LockServer {
             client: w.client,
             token,
             expiry,
-            proven: !tiered,
             acked: 0,
             progress_at: if self.cfg.progress_window_ns > 0 {
                 now

@@ -258,6 +258,26 @@ pub enum Msg {
 }
 
 impl Msg {
+    /// The key every message is about.
+    #[must_use]
+    pub fn key(&self) -> Key {
+        match self {
+            Msg::Acquire { key, .. }
+            | Msg::Renew { key, .. }
+            | Msg::Release { key, .. }
+            | Msg::Granted { key, .. }
+            | Msg::Renewed { key, .. }
+            | Msg::Queued { key, .. }
+            | Msg::Refused { key, .. }
+            | Msg::Released { key, .. }
+            | Msg::Write { key, .. }
+            | Msg::WriteAck { key, .. }
+            | Msg::WriteRejected { key, .. }
+            | Msg::Apply { key, .. }
+            | Msg::JobResult { key, .. } => *key,
+        }
+    }
+
     /// A short name for traces and reports.
     #[must_use]
     pub fn kind(&self) -> &'static str {

@@ -24,6 +24,24 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Runs a schedule (then, with automatic delivery, 5 s more) and returns what it violated.
+fn run_schedule(
+    cfg: Config,
+    clients: usize,
+    rates: &[i32],
+    latency_ms: Option<u64>,
+    steps: Vec<Step>,
+) -> Vec<Violation> {
+    let mut s = Stepper::new(cfg, clients, rates, latency_ms);
+    for st in steps {
+        s.step(st);
+    }
+    if latency_ms.is_some() {
+        s.run_for_ms(5_000);
+    }
+    s.violations
+}
+
 fn rates() -> impl Strategy<Value = Vec<i32>> {
     proptest::collection::vec(-1_000i32..=1_000, 5)
 }
@@ -61,14 +79,8 @@ proptest! {
         }
         .validate()
         .unwrap();
-        let mut s = Stepper::new(cfg, clients, &rates, latency_ms);
-        for st in steps {
-            s.step(st);
-        }
-        if latency_ms.is_some() {
-            s.run_for_ms(5_000);
-        }
-        prop_assert!(s.violations.is_empty(), "{:?}", s.violations);
+        let violations = run_schedule(cfg, clients, &rates, latency_ms, steps);
+        prop_assert!(violations.is_empty(), "{:?}", violations);
     }
 
     /// Progress-based extension and work counted in acknowledged writes, with workers that
@@ -90,14 +102,8 @@ proptest! {
         }
         .validate()
         .unwrap();
-        let mut s = Stepper::new(cfg, clients, &rates, latency_ms);
-        for st in steps {
-            s.step(st);
-        }
-        if latency_ms.is_some() {
-            s.run_for_ms(5_000);
-        }
-        prop_assert!(s.violations.is_empty(), "{:?}", s.violations);
+        let violations = run_schedule(cfg, clients, &rates, latency_ms, steps);
+        prop_assert!(violations.is_empty(), "{:?}", violations);
     }
 
     /// Automatic delivery with a fixed latency, plus the same faults: long runs where the

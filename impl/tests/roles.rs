@@ -867,11 +867,9 @@ fn renew(seq: u64, acked: u32) -> Msg {
     }
 }
 
-#[test]
-fn stalled_holder_is_not_extended_and_is_replaced_only_at_its_own_expiry() {
-    let c = progress_cfg();
-    let s_ = 1_000_000_000;
-    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+/// A server at T0 that granted key 0 to C1 (token 1), its outputs drained.
+fn server_granted_to_c1(c: &Config) -> LockServer {
+    let mut s = LockServer::restore(c, Identity::default(), &Disk::default(), T0);
     drain(&mut s);
     s.handle_message(
         T0,
@@ -882,6 +880,14 @@ fn stalled_holder_is_not_extended_and_is_replaced_only_at_its_own_expiry() {
         },
     );
     drain(&mut s);
+    s
+}
+
+#[test]
+fn stalled_holder_is_not_extended_and_is_replaced_only_at_its_own_expiry() {
+    let c = progress_cfg();
+    let s_ = 1_000_000_000;
+    let mut s = server_granted_to_c1(&c);
     // C2 waits behind C1 and keeps its entry fresh.
     let acquire2 = |seq| Msg::Acquire {
         key: Key(0),
@@ -964,17 +970,7 @@ fn stalled_holder_is_not_extended_and_is_replaced_only_at_its_own_expiry() {
 fn progress_resumed_inside_the_window_keeps_the_lease() {
     let c = progress_cfg();
     let s_ = 1_000_000_000;
-    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
-    drain(&mut s);
-    s.handle_message(
-        T0,
-        C1,
-        Msg::Acquire {
-            key: Key(0),
-            id: id(0, 1),
-        },
-    );
-    drain(&mut s);
+    let mut s = server_granted_to_c1(&c);
     for (seq, at, acked) in [(2, 3, 1), (3, 6, 2), (4, 9, 3)] {
         s.handle_message(T0.plus(at * s_), C1, renew(seq, acked));
         let outs = drain(&mut s);

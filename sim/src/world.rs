@@ -455,11 +455,15 @@ impl World {
         }
     }
 
+    /// Whether the server restarted within the last TTL (its grace may still run).
+    fn server_restarted_within_ttl(&self, t: u64) -> bool {
+        t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns && self.incarnations[0] > 1
+    }
+
     /// Sets the liveness deadlines at heal.
     pub fn heal_liveness(&mut self, delay_max_ns: u64, latency_max_ns: u64) {
         let t = true_now_ns();
-        let restarted = t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns
-            && self.incarnations[0] > 1;
+        let restarted = self.server_restarted_within_ttl(t);
         let cfg = self.cfg;
         let server_now = self.clocks[0].local(t);
         let clients = self.clocks.len() - 2;
@@ -487,8 +491,7 @@ impl World {
     #[must_use]
     pub fn jobs_deadline_ns(&self, delay_max_ns: u64, latency_max_ns: u64) -> u64 {
         let t = true_now_ns();
-        let restarted = t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns
-            && self.incarnations[0] > 1;
+        let restarted = self.server_restarted_within_ttl(t);
         let clients = (self.clocks.len() - 2) as u64;
         let bound =
             jobs_settle_bound_ns(&self.cfg, delay_max_ns, latency_max_ns, clients, restarted);
