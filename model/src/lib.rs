@@ -61,13 +61,14 @@
 
 pub mod catalog;
 pub mod check;
+pub mod part;
 
 use leaseproof_impl::{
-    AnyNode, Config, Disk, Event, Identity, Jitter, Machine, Msg, Nanos, NodeId, OracleName,
-    Output, ProtocolConfig, RemapNodes, RoleKind, SafetyOracles, Variant,
+    AnyNode, Config, Disk, Event, Identity, Jitter, LeaseClient, Machine, Msg, Nanos, NodeId,
+    OracleName, Output, ProtocolConfig, RemapNodes, RoleKind, SafetyOracles, Token, Variant,
 };
+pub use part::Part;
 use stateright::{Model, Property};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -295,29 +296,35 @@ pub mod seen {
     pub const CLIENT_HELD: u32 = 1 << 8;
 }
 
-/// One state of the whole cluster.
+/// The most nodes in a model: the server, the resource and the clients.
+pub const MAX_NODES: usize = MAX_CLIENTS + 2;
+
+/// One state of the whole cluster. Slots past `n` are unused (zero, `None`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct State {
     /// Global time in ticks: the slowest clock.
     pub now: u64,
+    /// How many node slots are in use (2 + clients).
+    pub n: u8,
     /// How far each node's clock runs ahead of `now` (index 0 the server, 1 the resource:
     /// unused).
-    pub offset: Vec<u64>,
+    pub offset: [u64; MAX_NODES],
     /// Forward steps taken by each clock (not counted in the spread).
-    pub stepped: Vec<u64>,
-    /// `None` while the server is down.
-    pub nodes: Vec<Option<AnyNode>>,
+    pub stepped: [u64; MAX_NODES],
+    /// `None` while the server is down. Shared with the states around it until changed.
+    pub nodes: [Option<Part<AnyNode>>; MAX_NODES],
     pub server_disk: Disk,
     pub server_boots: u32,
-    pub net: BTreeMap<Envelope, u8>,
+    /// The messages in flight, each with its count, sorted by envelope.
+    pub net: Vec<(Envelope, u8)>,
     /// Clients waiting for a jitter draw.
-    pub jitter: Vec<bool>,
+    pub jitter: [bool; MAX_NODES],
     pub pause_left: u8,
     pub crashes_left: u8,
     pub step_left: u8,
     pub drift_left: u8,
     pub loss_left: u8,
-    pub oracles: SafetyOracles,
+    pub oracles: Part<SafetyOracles>,
     pub seen: u32,
 }
 
@@ -327,6 +334,7 @@ pub struct State {
 impl Hash for State {
     fn hash<H: Hasher>(&self, h: &mut H) {
         self.now.hash(h);
+        self.n.hash(h);
         self.offset.hash(h);
         self.stepped.hash(h);
         self.nodes.hash(h);
@@ -355,31 +363,38 @@ impl State {
         Nanos(self.local_ticks(i) * 1_000_000)
     }
 
+    /// The node in slot `i`, if it is up.
+    #[must_use]
+    pub fn node(&self, i: usize) -> Option<&AnyNode> {
+        self.nodes[i].as_deref()
+    }
+
     /// Whether node `i`'s next deadline is due on its clock.
     fn due(&self, i: usize) -> bool {
         let now = self.local(i);
-        self.nodes[i]
-            .as_ref()
+        self.node(i)
             .and_then(Machine::poll_timeout)
             .is_some_and(|(t, _)| t <= now)
     }
 
-    /// One tick of global time: every clock and every message's age advance.
+    /// One tick of global time: every clock and every message's age advance. (Adding one
+    /// to every age keeps the envelopes in order.)
     fn advance(&mut self) {
         self.now += 1;
-        let net = std::mem::take(&mut self.net);
-        for (mut e, c) in net {
+        for (e, _) in &mut self.net {
             e.age += 1;
-            *self.net.entry(e).or_insert(0) += c;
         }
     }
 
     /// Removes one copy of a message from the network.
     fn take(&mut self, env: &Envelope) {
-        let c = self.net.get_mut(env).expect("the envelope is in flight");
-        *c -= 1;
-        if *c == 0 {
-            self.net.remove(env);
+        let at = self
+            .net
+            .binary_search_by(|(e, _)| e.cmp(env))
+            .expect("the envelope is in flight");
+        self.net[at].1 -= 1;
+        if self.net[at].1 == 0 {
+            self.net.remove(at);
         }
     }
 
@@ -387,32 +402,41 @@ impl State {
     fn normalise(&mut self) {
         let lo = self.clocked().map(|i| self.offset[i]).min().unwrap_or(0);
         if lo > 0 {
-            for i in 0..self.offset.len() {
-                if i != RESOURCE {
-                    self.offset[i] -= lo;
-                }
+            for i in self.clocked() {
+                self.offset[i] -= lo;
             }
             self.now += lo;
         }
     }
 
     fn clocked(&self) -> impl Iterator<Item = usize> {
-        (0..self.offset.len()).filter(|&i| i != RESOURCE)
+        (0..usize::from(self.n)).filter(|&i| i != RESOURCE)
     }
 
     /// Clients whose core state is Holding.
     #[must_use]
     pub fn believers(&self) -> usize {
-        self.nodes
-            .iter()
-            .skip(2)
-            .filter(|n| {
-                n.as_ref()
+        (2..usize::from(self.n))
+            .filter(|&i| {
+                self.node(i)
                     .and_then(AnyNode::as_client)
                     .is_some_and(|c| c.held_token().is_some())
             })
             .count()
     }
+}
+
+/// Adds a message to a network kept sorted (a duplicating network holds one copy).
+fn send(net: &mut Vec<(Envelope, u8)>, env: Envelope, duplicating: bool) {
+    match net.binary_search_by(|(e, _)| e.cmp(&env)) {
+        Ok(at) => net[at].1 = if duplicating { 1 } else { net[at].1 + 1 },
+        Err(at) => net.insert(at, (env, 1)),
+    }
+}
+
+/// Every output a node has ready.
+fn outputs(node: &mut AnyNode) -> Vec<Output> {
+    std::iter::from_fn(|| node.poll_output()).collect()
 }
 
 /// The model: bounds, the protocol config in ticks.
@@ -471,12 +495,9 @@ impl LeaseModel {
                 s.take(env);
             }
             Action::Fire(i) => {
-                let i = usize::from(i);
-                let now = s.local(i);
-                if let Some(node) = s.nodes[i].as_mut() {
+                self.step(&mut s, usize::from(i), &mut lines, log, |node, now| {
                     node.handle_timeout(now);
-                }
-                self.drain(&mut s, i, &mut lines, log);
+                });
             }
             Action::Fast(i) => {
                 s.offset[usize::from(i)] += 1;
@@ -493,19 +514,18 @@ impl LeaseModel {
                 if !self.mc.duplicating {
                     s.take(env);
                 }
-                let now = s.local(to);
-                let node = s.nodes[to].as_mut().expect("deliver only to a live node");
-                node.handle_message(now, NodeId(u32::from(env.from)), env.msg.clone());
-                self.drain(&mut s, to, &mut lines, log);
+                assert!(s.nodes[to].is_some(), "deliver only to a live node");
+                let from = NodeId(u32::from(env.from));
+                self.step(&mut s, to, &mut lines, log, |node, now| {
+                    node.handle_message(now, from, env.msg.clone());
+                });
             }
             Action::Jitter(i, ppm) => {
                 let i = usize::from(i);
                 s.jitter[i] = false;
-                let now = s.local(i);
-                if let Some(node) = s.nodes[i].as_mut() {
+                self.step(&mut s, i, &mut lines, log, |node, now| {
                     node.handle_jitter(now, Jitter { ppm });
-                }
-                self.drain(&mut s, i, &mut lines, log);
+                });
             }
             Action::CrashServer => {
                 s.nodes[SERVER] = None;
@@ -518,81 +538,116 @@ impl LeaseModel {
                     incarnation: s.server_boots,
                 };
                 let now = s.local(SERVER);
-                s.nodes[SERVER] = Some(AnyNode::restore(
+                s.nodes[SERVER] = Some(Part::new(AnyNode::restore(
                     RoleKind::Server,
                     &self.cfg,
                     id,
                     &s.server_disk,
                     now,
-                ));
-                self.drain(&mut s, SERVER, &mut lines, log);
+                )));
+                self.step(&mut s, SERVER, &mut lines, log, |_, _| {});
             }
         }
         (s, lines)
     }
 
-    /// Drains a node's outputs into the state: the network, the server's disk, jitter
-    /// requests, and the oracles (stamped with the server's clock).
-    fn drain(&self, s: &mut State, i: usize, lines: &mut Vec<String>, log: bool) {
+    /// Runs `input` on node `i` (if it is up) at its clock, then carries everything it
+    /// output into the state: the network, the server's disk, jitter requests, and the
+    /// oracles (stamped with the server's clock). The node is copied at most once.
+    fn step(
+        &self,
+        s: &mut State,
+        i: usize,
+        lines: &mut Vec<String>,
+        log: bool,
+        input: impl FnOnce(&mut AnyNode, Nanos),
+    ) {
+        let now = s.local(i);
         let server_now = s.local(SERVER);
-        let mut found = Vec::new();
-        while let Some(out) = s.nodes[i].as_mut().and_then(Machine::poll_output) {
-            if log {
-                lines.push(match &out {
-                    Output::Send { to, msg } => format!("send {msg:?} to {to}"),
-                    Output::Persist(op) => format!("persist {op:?}"),
-                    Output::NeedJitter => "needs a jitter draw".into(),
-                    Output::Event(e) => format!("event {}", e.kind()),
-                });
-            }
-            match out {
-                Output::Send { to, msg } => {
-                    let (from, to) = (i as u8, to.0 as u8);
-                    let on_link: u32 = s
-                        .net
-                        .iter()
-                        .filter(|(e, _)| e.from == from && e.to == to)
-                        .map(|(_, &c)| u32::from(c))
-                        .sum();
-                    if on_link >= u32::from(self.mc.link_capacity) {
-                        if log {
-                            lines.push("  (lost: the link is at capacity)".into());
+        let Some(part) = s.nodes[i].as_mut() else {
+            return;
+        };
+        let mut outs = part.update(|node| {
+            input(node, now);
+            outputs(node)
+        });
+        let mut events = Vec::new();
+        loop {
+            let mut draws = 0;
+            for out in outs {
+                if log {
+                    lines.push(match &out {
+                        Output::Send { to, msg } => format!("send {msg:?} to {to}"),
+                        Output::Persist(op) => format!("persist {op:?}"),
+                        Output::NeedJitter => "needs a jitter draw".into(),
+                        Output::Event(e) => format!("event {}", e.kind()),
+                    });
+                }
+                match out {
+                    Output::Send { to, msg } => {
+                        let (from, to) = (i as u8, to.0 as u8);
+                        let on_link: u32 = s
+                            .net
+                            .iter()
+                            .filter(|(e, _)| e.from == from && e.to == to)
+                            .map(|(_, c)| u32::from(*c))
+                            .sum();
+                        if on_link >= u32::from(self.mc.link_capacity) {
+                            if log {
+                                lines.push("  (lost: the link is at capacity)".into());
+                            }
+                            continue;
                         }
-                        continue;
+                        // A write ack changes nothing at the client (its code ignores it),
+                        // so the model lets every ack be lost rather than carry it.
+                        if matches!(msg, Msg::WriteAck { .. }) {
+                            continue;
+                        }
+                        let env = Envelope {
+                            from,
+                            to,
+                            age: 0,
+                            msg,
+                        };
+                        send(&mut s.net, env, self.mc.duplicating);
                     }
-                    // A write ack changes nothing at the client (its code ignores it), so
-                    // the model lets every ack be lost rather than carry it.
-                    if matches!(msg, Msg::WriteAck { .. }) {
-                        continue;
+                    Output::Persist(op) => {
+                        if i == SERVER {
+                            s.server_disk.apply(op);
+                        }
                     }
-                    let env = Envelope {
-                        from,
-                        to,
-                        age: 0,
-                        msg,
-                    };
-                    let c = s.net.entry(env).or_insert(0);
-                    *c = if self.mc.duplicating { 1 } else { *c + 1 };
-                }
-                Output::Persist(op) => {
-                    if i == SERVER {
-                        s.server_disk.apply(op);
+                    // A one-point backoff window makes every draw equal: answer at once
+                    // (after the outputs already queued, as a draw taken now would be).
+                    Output::NeedJitter if self.cfg.backoff_base_ns == self.cfg.backoff_max_ns => {
+                        draws += 1;
                     }
-                }
-                // A one-point backoff window makes every draw equal: answer at once.
-                Output::NeedJitter if self.cfg.backoff_base_ns == self.cfg.backoff_max_ns => {
-                    let now = s.local(i);
-                    if let Some(node) = s.nodes[i].as_mut() {
-                        node.handle_jitter(now, Jitter { ppm: 0 });
+                    Output::NeedJitter => s.jitter[i] = true,
+                    Output::Event(e) => {
+                        s.seen |= coverage(&e, s.seen);
+                        events.push(e);
                     }
-                }
-                Output::NeedJitter => s.jitter[i] = true,
-                Output::Event(e) => {
-                    s.oracles.observe(server_now, &e, &mut found);
-                    s.seen |= coverage(&e, s.seen);
                 }
             }
+            if draws == 0 {
+                break;
+            }
+            outs = part.update(|node| {
+                for _ in 0..draws {
+                    node.handle_jitter(now, Jitter { ppm: 0 });
+                }
+                outputs(node)
+            });
         }
+        if events.is_empty() {
+            return;
+        }
+        let found = s.oracles.update(|o| {
+            let mut found = Vec::new();
+            for e in &events {
+                o.observe(server_now, e, &mut found);
+            }
+            found
+        });
         if log {
             for v in &found {
                 lines.push(format!("VIOLATION {v}"));
@@ -601,26 +656,76 @@ impl LeaseModel {
     }
 }
 
-/// The canonical representative under client permutations: the least of all renamings
-/// (all k! of them, so equal orbits always meet: unlike a sort, this is canonical). The
-/// identity is the state itself, so it is compared, never cloned, and the result is cloned
-/// only when no renaming is smaller.
+/// Every ordering of up to three clients, the identity first; renaming number `t - 1` is
+/// `PERMS_k[t]` (the number under which every part keeps its renamed copy, see [`part`]).
+const PERMS_2: &[[usize; 3]] = &[[0, 1, 2], [1, 0, 2]];
+const PERMS_3: &[[usize; 3]] = &[
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+];
+
+/// What renaming cannot change about client slot `i` (no node id in it): its clock, its
+/// pending jitter draw, its next deadline and its token.
+type ClientKey = (u64, u64, bool, Option<(Nanos, &'static str)>, Option<Token>);
+
+fn client_key(s: &State, i: usize) -> ClientKey {
+    let node = s.node(i);
+    (
+        s.offset[i],
+        s.stepped[i],
+        s.jitter[i],
+        node.and_then(Machine::poll_timeout),
+        node.and_then(AnyNode::as_client)
+            .and_then(LeaseClient::held_token),
+    )
+}
+
+/// The canonical representative under client permutations: the least renaming of the
+/// state in the order "clients' keys in slot order, then the whole state" (a total order,
+/// so equal orbits always meet: this is canonical, unlike a plain sort). The keys cost
+/// nothing to permute, so only the renamings that put the clients in key order are built;
+/// the identity is the state itself, compared and never cloned unless it wins.
 #[must_use]
 pub fn canonical(s: &State) -> State {
-    let k = s.nodes.len() - 2;
-    let others: &[&[usize]] = match k {
-        2 => &[&[1, 0]],
-        3 => &[&[0, 2, 1], &[1, 0, 2], &[1, 2, 0], &[2, 0, 1], &[2, 1, 0]],
-        _ => &[],
-    };
+    let k = usize::from(s.n) - 2;
     debug_assert!(
         k <= MAX_CLIENTS,
         "renamings listed up to {MAX_CLIENTS} clients"
     );
+    let perms = match k {
+        2 => PERMS_2,
+        3 => PERMS_3,
+        _ => return s.clone(),
+    };
+    let keys: [Option<ClientKey>; MAX_CLIENTS] =
+        std::array::from_fn(|c| (c < k).then(|| client_key(s, c + 2)));
+    // The keys of the renamed state, slot by slot: client c moves to slot perm[c].
+    let permuted = |perm: &[usize; 3]| {
+        let mut kk = [None; MAX_CLIENTS];
+        for c in 0..k {
+            kk[perm[c]] = keys[c];
+        }
+        kk
+    };
+    let least = perms
+        .iter()
+        .map(permuted)
+        .min()
+        .expect("the identity at least");
+    // `None` stands for the state itself while the identity is among the least.
+    let identity_least = permuted(&perms[0]) == least;
     let mut best: Option<State> = None;
-    for perm in others {
-        let r = rename(s, perm);
-        if r < *best.as_ref().unwrap_or(s) {
+    for (t, perm) in perms.iter().enumerate().skip(1) {
+        if permuted(perm) != least {
+            continue;
+        }
+        let r = rename(s, t - 1, &perm[..k]);
+        let current = best.as_ref().or(identity_least.then_some(s));
+        if current.is_none_or(|c| r < *c) {
             best = Some(r);
         }
     }
@@ -651,8 +756,8 @@ fn coverage(e: &Event, seen_now: u32) -> u32 {
     }
 }
 
-/// Renames client `i` to client `perm[i]` everywhere in the state.
-fn rename(s: &State, perm: &[usize]) -> State {
+/// Renames client `i` to client `perm[i]` everywhere in the state (renaming `number`).
+fn rename(s: &State, number: usize, perm: &[usize]) -> State {
     let f = |n: NodeId| {
         let i = n.0 as usize;
         if i >= 2 && i - 2 < perm.len() {
@@ -662,57 +767,53 @@ fn rename(s: &State, perm: &[usize]) -> State {
         }
     };
     let idx = |i: usize| f(NodeId(i as u32)).0 as usize;
-    let n = s.nodes.len();
-    let mut offset = s.offset.clone();
-    let mut stepped = s.stepped.clone();
-    // Every slot is written below: build the nodes fresh rather than clone and overwrite.
-    let mut nodes: Vec<Option<AnyNode>> = (0..n).map(|_| None).collect();
-    let mut jitter = s.jitter.clone();
-    let mut seen = s.seen & (seen::CLIENT_HELD - 1);
-    for i in 2..n {
+    let part = |p: &Part<AnyNode>| p.renamed(number, |x| x.remap_nodes(&f));
+    let mut r = State {
+        nodes: Default::default(),
+        seen: s.seen & (seen::CLIENT_HELD - 1),
+        net: s
+            .net
+            .iter()
+            .map(|(e, c)| {
+                (
+                    Envelope {
+                        from: idx(usize::from(e.from)) as u8,
+                        to: idx(usize::from(e.to)) as u8,
+                        age: e.age,
+                        msg: e.msg.remap_nodes(&f),
+                    },
+                    *c,
+                )
+            })
+            .collect(),
+        oracles: s.oracles.renamed(number, |o| o.remap_nodes(&f)),
+        server_disk: s.server_disk.clone(),
+        ..*s
+    };
+    r.net.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    r.nodes[SERVER] = s.nodes[SERVER].as_ref().map(part);
+    r.nodes[RESOURCE] = s.nodes[RESOURCE].as_ref().map(part);
+    for i in 2..usize::from(s.n) {
         let j = idx(i);
-        offset[j] = s.offset[i];
-        stepped[j] = s.stepped[i];
-        nodes[j] = s.nodes[i].as_ref().map(|c| c.remap_nodes(&f));
-        jitter[j] = s.jitter[i];
+        r.offset[j] = s.offset[i];
+        r.stepped[j] = s.stepped[i];
+        r.nodes[j] = s.nodes[i].as_ref().map(part);
+        r.jitter[j] = s.jitter[i];
         if s.seen & (seen::CLIENT_HELD << (i - 2)) != 0 {
-            seen |= seen::CLIENT_HELD << (j - 2);
+            r.seen |= seen::CLIENT_HELD << (j - 2);
         }
     }
-    nodes[SERVER] = s.nodes[SERVER].as_ref().map(|x| x.remap_nodes(&f));
-    nodes[RESOURCE] = s.nodes[RESOURCE].as_ref().map(|x| x.remap_nodes(&f));
-    let net = s
-        .net
-        .iter()
-        .map(|(e, c)| {
-            (
-                Envelope {
-                    from: idx(usize::from(e.from)) as u8,
-                    to: idx(usize::from(e.to)) as u8,
-                    age: e.age,
-                    msg: e.msg.remap_nodes(&f),
-                },
-                *c,
-            )
-        })
-        .collect();
-    State {
-        now: s.now,
-        offset,
-        stepped,
-        nodes,
-        server_disk: s.server_disk.clone(),
-        server_boots: s.server_boots,
-        net,
-        jitter,
-        pause_left: s.pause_left,
-        crashes_left: s.crashes_left,
-        step_left: s.step_left,
-        drift_left: s.drift_left,
-        loss_left: s.loss_left,
-        oracles: s.oracles.remap_nodes(&f),
-        seen,
+    // The canonical form is sound only if a client's key is blind to names.
+    if cfg!(debug_assertions) {
+        for i in 2..usize::from(s.n) {
+            assert_eq!(
+                client_key(&r, idx(i)),
+                client_key(s, i),
+                "a client's key changed under renaming"
+            );
+        }
     }
+    r
 }
 
 impl Model for LeaseModel {
@@ -723,23 +824,24 @@ impl Model for LeaseModel {
         let n = self.n();
         let mut s = State {
             now: 0,
-            offset: vec![0; n],
-            stepped: vec![0; n],
-            nodes: vec![None; n],
+            n: n as u8,
+            offset: [0; MAX_NODES],
+            stepped: [0; MAX_NODES],
+            nodes: Default::default(),
             server_disk: Disk::default(),
             server_boots: 0,
-            net: BTreeMap::new(),
-            jitter: vec![false; n],
+            net: Vec::new(),
+            jitter: [false; MAX_NODES],
             pause_left: if self.mc.pauses { PAUSE_BUDGET } else { 0 },
             crashes_left: self.mc.crashes,
             step_left: u8::from(self.mc.clock_step),
             drift_left: self.mc.drift_moves,
             loss_left: self.mc.losses,
-            oracles: if self.cfg.is_lock_set() {
+            oracles: Part::new(if self.cfg.is_lock_set() {
                 SafetyOracles::with_wait_for_graph()
             } else {
                 SafetyOracles::new()
-            },
+            }),
             seen: 0,
         };
         let mut lines = Vec::new();
@@ -753,14 +855,14 @@ impl Model for LeaseModel {
                 node: NodeId(i as u32),
                 incarnation: 0,
             };
-            s.nodes[i] = Some(AnyNode::restore(
+            s.nodes[i] = Some(Part::new(AnyNode::restore(
                 kind,
                 &self.cfg,
                 id,
                 &Disk::default(),
                 s.local(i),
-            ));
-            self.drain(&mut s, i, &mut lines, false);
+            )));
+            self.step(&mut s, i, &mut lines, false, |_, _| {});
         }
         vec![s]
     }
@@ -768,7 +870,7 @@ impl Model for LeaseModel {
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
         let mut late = 0u8;
         let mut urgent = s.jitter.iter().any(|&j| j);
-        for env in s.net.keys() {
+        for (env, _) in &s.net {
             let dead = s.nodes[usize::from(env.to)].is_none();
             if env.age >= self.mc.max_delay {
                 urgent = true;
@@ -806,12 +908,12 @@ impl Model for LeaseModel {
                 }
             }
         }
-        for env in s.net.keys() {
+        for (env, _) in &s.net {
             if s.nodes[usize::from(env.to)].is_some() {
                 actions.push(Action::Deliver(env.clone()));
             }
         }
-        for (i, &j) in s.jitter.iter().enumerate() {
+        for (i, &j) in s.jitter.iter().enumerate().take(self.n()) {
             if j {
                 actions.push(Action::Jitter(i as u8, 0));
                 actions.push(Action::Jitter(i as u8, Jitter::MAX_PPM));

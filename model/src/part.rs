@@ -1,0 +1,181 @@
+//! Copy-on-write parts of a model state.
+//!
+//! Most steps change one node (and the network), so a successor state shares every other
+//! part with its parent: cloning a state bumps reference counts instead of copying every
+//! node's maps, and dropping one frees only what it changed. Each part carries its hash,
+//! computed once when the part is made or changed, so hashing a state (stateright
+//! fingerprints every generated state, and under symmetry its representative too) reads a
+//! few words per node instead of walking its maps. Under symmetry each renaming of a part
+//! is computed once and kept with it: a node that did not change between a state and its
+//! successor is not renamed again.
+//!
+//! Equality and order stay those of the values (a hash only decides early): the order is
+//! by hash first, then by value, a total order, so "least renaming" is still canonical.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+/// How many renamings a part keeps (the non-identity permutations of three clients).
+pub const RENAMINGS: usize = 5;
+
+pub struct Part<T> {
+    inner: Arc<Inner<T>>,
+}
+
+struct Inner<T> {
+    value: T,
+    hash: u64,
+    renamed: [OnceLock<Part<T>>; RENAMINGS],
+}
+
+fn hash_of<T: Hash>(value: &T) -> u64 {
+    // aHash with fixed seeds (as stateright's own fingerprints): the same value hashes
+    // alike in every run of a build.
+    ahash::RandomState::with_seeds(0x6c65_6173_6570_726f, 0x6f66_7061_7274, 1, 2).hash_one(value)
+}
+
+impl<T: Hash> Part<T> {
+    pub fn new(value: T) -> Part<T> {
+        Part {
+            inner: Arc::new(Inner {
+                hash: hash_of(&value),
+                value,
+                renamed: Default::default(),
+            }),
+        }
+    }
+
+    /// Changes the value (copying it first if another state shares it), then rehashes it.
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R
+    where
+        T: Clone,
+    {
+        if Arc::get_mut(&mut self.inner).is_none() {
+            self.inner = Arc::new(Inner {
+                value: self.inner.value.clone(),
+                hash: 0,
+                renamed: Default::default(),
+            });
+        }
+        let inner = Arc::get_mut(&mut self.inner).expect("unshared after the copy");
+        let r = f(&mut inner.value);
+        inner.hash = hash_of(&inner.value);
+        inner.renamed = Default::default();
+        r
+    }
+
+    /// Renaming number `k` of this part, computed by `f` the first time it is asked for.
+    /// The caller keeps `k` and `f` in one-to-one correspondence.
+    #[must_use]
+    pub fn renamed(&self, k: usize, f: impl FnOnce(&T) -> T) -> Part<T> {
+        self.inner.renamed[k]
+            .get_or_init(|| Part::new(f(&self.inner.value)))
+            .clone()
+    }
+}
+
+impl<T> Clone for Part<T> {
+    fn clone(&self) -> Self {
+        Part {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T> Deref for Part<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner.value
+    }
+}
+
+impl<T> Hash for Part<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.inner.hash);
+    }
+}
+
+impl<T: PartialEq> PartialEq for Part<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+            || (self.inner.hash == other.inner.hash && self.inner.value == other.inner.value)
+    }
+}
+
+impl<T: Eq> Eq for Part<T> {}
+
+impl<T: Ord> Ord for Part<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if Arc::ptr_eq(&self.inner, &other.inner) {
+            return Ordering::Equal;
+        }
+        self.inner
+            .hash
+            .cmp(&other.inner.hash)
+            .then_with(|| self.inner.value.cmp(&other.inner.value))
+    }
+}
+
+impl<T: Ord> PartialOrd for Part<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Part<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.value.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_copies_a_shared_value_and_rehashes_it() {
+        let a = Part::new(vec![1, 2]);
+        let mut b = a.clone();
+        assert_eq!(a, b);
+        b.update(|v| v.push(3));
+        assert_eq!(*a, vec![1, 2], "the shared original is untouched");
+        assert_eq!(*b, vec![1, 2, 3]);
+        assert_ne!(a, b);
+        assert_eq!(b, Part::new(vec![1, 2, 3]), "equal values, equal parts");
+        assert_eq!(hash_of(&b), hash_of(&Part::new(vec![1, 2, 3])));
+    }
+
+    #[test]
+    fn a_renaming_is_computed_once_and_forgotten_on_change() {
+        let calls = std::cell::Cell::new(0);
+        let mut a = Part::new(7u32);
+        let rename = |v: &u32| {
+            calls.set(calls.get() + 1);
+            v + 100
+        };
+        assert_eq!(*a.renamed(0, rename), 107);
+        assert_eq!(*a.renamed(0, rename), 107);
+        assert_eq!(calls.get(), 1, "the second call reads the kept renaming");
+        a.update(|v| *v = 8);
+        assert_eq!(
+            *a.renamed(0, rename),
+            108,
+            "a change drops the kept renamings"
+        );
+        assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
+    fn the_order_is_total_and_agrees_with_equality() {
+        let parts: Vec<Part<u32>> = (0..50).map(Part::new).collect();
+        for a in &parts {
+            for b in &parts {
+                assert_eq!(a.cmp(b) == Ordering::Equal, a == b);
+                assert_eq!(a.cmp(b), b.cmp(a).reverse());
+            }
+        }
+    }
+}
