@@ -19,7 +19,7 @@ pub trait Machine {
 }
 
 macro_rules! machine {
-    ($t:ty) => {
+    ($t:ty $(, $jitter:ident)?) => {
         impl Machine for $t {
             fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
                 <$t>::handle_message(self, now, from, msg)
@@ -27,6 +27,11 @@ macro_rules! machine {
             fn handle_timeout(&mut self, now: Nanos) {
                 <$t>::handle_timeout(self, now)
             }
+            $(
+                fn $jitter(&mut self, now: Nanos, jitter: Jitter) {
+                    <$t>::$jitter(self, now, jitter)
+                }
+            )?
             fn poll_output(&mut self) -> Option<Output> {
                 <$t>::poll_output(self)
             }
@@ -37,43 +42,10 @@ macro_rules! machine {
     };
 }
 machine!(LockServer);
-
-impl Machine for LockSetClient {
-    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
-        LockSetClient::handle_message(self, now, from, msg)
-    }
-    fn handle_timeout(&mut self, now: Nanos) {
-        LockSetClient::handle_timeout(self, now)
-    }
-    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
-        LockSetClient::handle_jitter(self, now, jitter)
-    }
-    fn poll_output(&mut self) -> Option<Output> {
-        LockSetClient::poll_output(self)
-    }
-    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
-        LockSetClient::poll_timeout(self)
-    }
-}
 machine!(FencedResource);
-
-impl Machine for LeaseClient {
-    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
-        LeaseClient::handle_message(self, now, from, msg)
-    }
-    fn handle_timeout(&mut self, now: Nanos) {
-        LeaseClient::handle_timeout(self, now)
-    }
-    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
-        LeaseClient::handle_jitter(self, now, jitter)
-    }
-    fn poll_output(&mut self) -> Option<Output> {
-        LeaseClient::poll_output(self)
-    }
-    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
-        LeaseClient::poll_timeout(self)
-    }
-}
+// Clients draw jitter.
+machine!(LeaseClient, handle_jitter);
+machine!(LockSetClient, handle_jitter);
 
 /// Which role a node plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -968,6 +968,25 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
     })
 }
 
+/// Every name in `names` is non-empty and listed once; the error names `field`.
+fn distinct_names(
+    field: &'static str,
+    names: &[String],
+    empty: &str,
+    why_once: &str,
+) -> Result<(), (&'static str, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    for k in names {
+        if k.trim().is_empty() {
+            return Err((field, empty.into()));
+        }
+        if !seen.insert(k.as_str()) {
+            return Err((field, format!("{k:?} is listed twice: {why_once}")));
+        }
+    }
+    Ok(())
+}
+
 /// The one global key order of `[locks]`: `order` as written (no key twice), or the chain
 /// that `before` pairs form (no cycle, and every two keys ordered).
 fn lock_order(l: &LocksSection) -> Result<Vec<String>, (&'static str, String)> {
@@ -979,18 +998,12 @@ fn lock_order(l: &LocksSection) -> Result<Vec<String>, (&'static str, String)> {
         ));
     }
     let order = if l.before.is_empty() {
-        let mut seen = std::collections::BTreeSet::new();
-        for k in &l.order {
-            if k.trim().is_empty() {
-                return Err(("locks.order", "a key name is empty".into()));
-            }
-            if !seen.insert(k.as_str()) {
-                return Err((
-                    "locks.order",
-                    format!("{k:?} is listed twice: the order must be a total order"),
-                ));
-            }
-        }
+        distinct_names(
+            "locks.order",
+            &l.order,
+            "a key name is empty",
+            "the order must be a total order",
+        )?;
         l.order.clone()
     } else {
         let mut keys: Vec<String> = Vec::new();
@@ -1066,18 +1079,12 @@ fn validate_jobs(
             format!("{} keys: list between 1 and {max}", j.keys.len()),
         ));
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for k in &j.keys {
-        if k.trim().is_empty() {
-            return Err(("jobs.keys", "an idempotency key is empty".into()));
-        }
-        if !seen.insert(k.as_str()) {
-            return Err((
-                "jobs.keys",
-                format!("{k:?} is listed twice: idempotency keys must be unique"),
-            ));
-        }
-    }
+    distinct_names(
+        "jobs.keys",
+        &j.keys,
+        "an idempotency key is empty",
+        "idempotency keys must be unique",
+    )?;
     let mut poison = 0u64;
     for p in &j.poison {
         let Some(i) = j.keys.iter().position(|k| k == p) else {
