@@ -2,7 +2,7 @@
 //! and a short counterexample (the checker stops at the first failure) with one line per
 //! step: the step number, each node's local time, the action, the outputs it caused.
 
-use crate::{canonical, Action, LeaseModel, State, SAFETY_PROPS};
+use crate::{Action, LeaseModel, State, SAFETY_PROPS};
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeMap;
@@ -62,23 +62,43 @@ fn node_names(m: &LeaseModel) -> Vec<(usize, String)> {
     v
 }
 
-/// Re-runs a path's actions to print what each step caused.
+/// Re-runs a path's actions to print what each step caused. Under symmetry the path's
+/// states are canonical, so its clients may trade names between steps; the replay runs
+/// without renaming instead, taking at each step the action whose successor has the same
+/// canonical form as the path's, so every client keeps one name from start to end.
 #[must_use]
 pub fn explain(m: &LeaseModel, path: Vec<(State, Option<Action>)>) -> Vec<StepLine> {
     let names = node_names(m);
     let mut out = Vec::new();
+    let mut raw = m.init_raw();
+    let mut offered = Vec::new();
     for (i, (state, action)) in path.into_iter().enumerate() {
         let Some(action) = action else { break };
-        let (next, outputs) = m.apply(&state, &action, true);
+        let Some(target) = m.next_state(&state, action.clone()) else {
+            break;
+        };
+        offered.clear();
+        m.actions(&raw, &mut offered);
+        // The path's own action first, if offered: without symmetry it is the one.
+        offered.sort_by_key(|a| *a != action);
+        let same = offered
+            .drain(..)
+            .find(|a| {
+                m.next_state(&raw, a.clone())
+                    .is_some_and(|n| n.hash == target.hash)
+            })
+            .expect("a canonical step is the image of a step of the unrenamed state");
+        let (next, outputs) = m.apply(&raw, &same, true);
         out.push(StepLine {
             step: i + 1,
             clocks: names
                 .iter()
                 .map(|(idx, n)| (n.clone(), next.local_ticks(*idx)))
                 .collect(),
-            action: m.format_action(&action),
+            action: m.format_action(&same),
             outputs,
         });
+        raw = next;
     }
     out
 }
@@ -152,20 +172,14 @@ pub fn check(
     progress: &dyn Fn(usize, usize),
     stop: &dyn Fn() -> bool,
 ) -> Result<CheckReport, String> {
-    if opts.bfs && opts.symmetry {
-        return Err(
-            "--bfs with --symmetry: stateright ignores symmetry under BFS; use --dfs, or \
-             --no-symmetry"
-                .into(),
-        );
-    }
-    let mut b = m
+    // The model reduces symmetry itself (it offers canonical states only) rather than
+    // through stateright's `symmetry_fn`, which only DFS honours and which fingerprints each
+    // state twice; so BFS is reduced too.
+    let b = m
+        .with_symmetry(opts.symmetry)
         .checker()
         .threads(opts.threads.max(1))
         .finish_when(HasDiscoveries::AnyFailures);
-    if opts.symmetry {
-        b = b.symmetry_fn(canonical);
-    }
     Ok(if opts.bfs {
         drive(b.spawn_bfs(), progress, stop)
     } else {

@@ -3,11 +3,11 @@
 //! Most steps change one node (and the network), so a successor state shares every other
 //! part with its parent: cloning a state bumps reference counts instead of copying every
 //! node's maps, and dropping one frees only what it changed. Each part carries its hash,
-//! computed once when the part is made or changed, so hashing a state (stateright
-//! fingerprints every generated state, and under symmetry its representative too) reads a
-//! few words per node instead of walking its maps. Under symmetry each renaming of a part
-//! is computed once and kept with it: a node that did not change between a state and its
-//! successor is not renamed again.
+//! computed once when the part is made or changed, so hashing a state (done once per
+//! generated state, and kept in it for stateright's fingerprint) reads a few words per node
+//! instead of walking its maps. Under symmetry each renaming of a part is computed once and
+//! kept with it: a node that did not change between a state and its successor is not
+//! renamed again.
 //!
 //! Equality and order stay those of the values (a hash only decides early): the order is
 //! by hash first, then by value, a total order, so "least renaming" is still canonical.
@@ -31,7 +31,7 @@ struct Inner<T> {
     renamed: [OnceLock<Part<T>>; RENAMINGS],
 }
 
-fn hash_of<T: Hash>(value: &T) -> u64 {
+pub(crate) fn hash_of<T: Hash>(value: &T) -> u64 {
     // aHash with fixed seeds (as stateright's own fingerprints): the same value hashes
     // alike in every run of a build.
     ahash::RandomState::with_seeds(0x6c65_6173_6570_726f, 0x6f66_7061_7274, 1, 2).hash_one(value)

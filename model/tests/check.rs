@@ -192,3 +192,22 @@ fn belief_exclusivity_holds_without_pauses_and_fails_with_them() {
         "without pauses no two clients believe at once"
     );
 }
+
+#[test]
+fn breadth_first_search_is_reduced_by_symmetry_too() {
+    // The model offers canonical states itself, so BFS meets the same orbits as DFS.
+    let m = LeaseModel::new(small()).unwrap();
+    let r = check(
+        m,
+        CheckOptions {
+            threads: 1,
+            symmetry: true,
+            bfs: true,
+        },
+        &|_, _| {},
+        &|| false,
+    )
+    .unwrap();
+    assert!(r.complete && !r.safety_failed());
+    assert_eq!(r.unique, 182_796, "the DFS count, by orbit");
+}
