@@ -818,10 +818,17 @@ pub fn canonical(s: State) -> State {
     let keys: [Option<ClientKey>; MAX_CLIENTS] =
         std::array::from_fn(|c| (c < k).then(|| client_key(&s, c + 2)));
     // The clients in key order: slot j gets client `order[j]`. With no two keys equal that
-    // is the one renaming that sorts them.
+    // is the one renaming that sorts them. Clients that tie on their key are told apart by
+    // their nodes' blind hashes (renaming cannot change those either), computed only then.
+    let blind = |c: usize| {
+        s.nodes[c + 2]
+            .as_ref()
+            .map(|p| p.blind_hash(|node| node.remap_nodes(&one_client_name)))
+    };
+    let cmp = |a: usize, b: usize| keys[a].cmp(&keys[b]).then_with(|| blind(a).cmp(&blind(b)));
     let mut order = [0, 1, 2];
-    order[..k].sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
-    if (1..k).all(|j| keys[order[j - 1]] != keys[order[j]]) {
+    order[..k].sort_unstable_by(|&a, &b| cmp(a, b));
+    if (1..k).all(|j| cmp(order[j - 1], order[j]).is_ne()) {
         let mut perm = [0, 1, 2];
         for (slot, &c) in order[..k].iter().enumerate() {
             perm[c] = slot;
@@ -836,8 +843,11 @@ pub fn canonical(s: State) -> State {
             rename(&s, t - 1, &perm[..k])
         };
     }
-    // Tied keys: every renaming that sorts them is a candidate.
-    // The keys of the renamed state, slot by slot: client c moves to slot perm[c].
+    // Clients alike but for their names: every renaming that sorts the keys is a
+    // candidate. The keys of the renamed state, slot by slot (client c moves to slot
+    // perm[c]):
+    let keys: [Option<(ClientKey, Option<u64>)>; MAX_CLIENTS] =
+        std::array::from_fn(|c| keys[c].map(|key| (key, blind(c))));
     let permuted = |perm: &[usize; 3]| {
         let mut kk = [None; MAX_CLIENTS];
         for c in 0..k {
@@ -868,6 +878,16 @@ pub fn canonical(s: State) -> State {
         }
     }
     best.unwrap_or(s)
+}
+
+/// Every client named alike (the first client's name): what no renaming of clients can
+/// change.
+fn one_client_name(n: NodeId) -> NodeId {
+    if n.0 >= 2 {
+        NodeId(2)
+    } else {
+        n
+    }
 }
 
 fn coverage(e: &Event, seen_now: u32) -> u32 {

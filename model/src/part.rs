@@ -29,6 +29,8 @@ struct Inner<T> {
     value: T,
     hash: u64,
     renamed: [OnceLock<Part<T>>; RENAMINGS],
+    /// The hash of the value with every client given one name (see [`Part::blind_hash`]).
+    blind: OnceLock<u64>,
 }
 
 pub(crate) fn hash_of<T: Hash>(value: &T) -> u64 {
@@ -44,6 +46,7 @@ impl<T: Hash> Part<T> {
                 hash: hash_of(&value),
                 value,
                 renamed: Default::default(),
+                blind: OnceLock::new(),
             }),
         }
     }
@@ -58,13 +61,26 @@ impl<T: Hash> Part<T> {
                 value: self.inner.value.clone(),
                 hash: 0,
                 renamed: Default::default(),
+                blind: OnceLock::new(),
             });
         }
         let inner = Arc::get_mut(&mut self.inner).expect("unshared after the copy");
         let r = f(&mut inner.value);
         inner.hash = hash_of(&inner.value);
         inner.renamed = Default::default();
+        inner.blind = OnceLock::new();
         r
+    }
+
+    /// The hash of `blind(value)`, a copy of the value that no renaming of clients can
+    /// change (every client given one name), computed the first time it is asked for.
+    /// The caller passes the same `blind` every time.
+    #[must_use]
+    pub fn blind_hash(&self, blind: impl FnOnce(&T) -> T) -> u64 {
+        *self
+            .inner
+            .blind
+            .get_or_init(|| hash_of(&blind(&self.inner.value)))
     }
 
     /// Renaming number `k` of this part, computed by `f` the first time it is asked for.
@@ -165,6 +181,22 @@ mod tests {
             108,
             "a change drops the kept renamings"
         );
+        assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
+    fn a_blind_hash_is_computed_once_and_forgotten_on_change() {
+        let calls = std::cell::Cell::new(0);
+        let blind = |v: &u32| {
+            calls.set(calls.get() + 1);
+            v % 10
+        };
+        let mut a = Part::new(13u32);
+        assert_eq!(a.blind_hash(blind), hash_of(&3u32));
+        assert_eq!(a.blind_hash(blind), hash_of(&3u32));
+        assert_eq!(calls.get(), 1, "the second call reads the kept hash");
+        a.update(|v| *v = 14);
+        assert_eq!(a.blind_hash(blind), hash_of(&4u32), "a change drops it");
         assert_eq!(calls.get(), 2);
     }
 
