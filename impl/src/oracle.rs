@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::output::Event;
 use crate::types::{Identity, Job, Key, Nanos, NodeId, RemapNodes, Token};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -366,6 +367,20 @@ impl SafetyOracles {
         })
     }
 
+    /// The events [`Self::track_waits`] reads (it leaves the graph alone for the rest).
+    fn moves_waits(ev: &Event) -> bool {
+        matches!(
+            ev,
+            Event::ClientBooted { .. }
+                | Event::Requested { .. }
+                | Event::Withdrawn { .. }
+                | Event::Adopted { first: true, .. }
+                | Event::Lost { .. }
+                | Event::ReleaseDecided { .. }
+                | Event::ReleaseSent { .. }
+        )
+    }
+
     fn track_waits(&mut self, server_now: Nanos, ev: &Event) {
         match *ev {
             Event::ClientBooted { client } => {
@@ -425,9 +440,40 @@ impl SafetyOracles {
 
     /// Feeds one event, stamped with the server's clock; appends what it violates.
     pub fn observe(&mut self, server_now: Nanos, ev: &Event, found: &mut Vec<Violation>) {
+        let mut g = Cow::Owned(std::mem::take(self));
+        Self::judge(&mut g, server_now, ev, found);
+        *self = g.into_owned();
+    }
+
+    /// What feeding one event makes of the ghost state, or `None` when it stays as it is
+    /// (most events only read it): the model checker then keeps one copy shared between a
+    /// state and its successors. Appends what the event violates, as [`Self::observe`].
+    #[must_use]
+    pub fn observed(
+        &self,
+        server_now: Nanos,
+        ev: &Event,
+        found: &mut Vec<Violation>,
+    ) -> Option<SafetyOracles> {
+        let mut g = Cow::Borrowed(self);
+        Self::judge(&mut g, server_now, ev, found);
+        match g {
+            Cow::Owned(o) => Some(o),
+            Cow::Borrowed(_) => None,
+        }
+    }
+
+    /// The oracles' one body: reads through `g`, and writes (`to_mut`, a copy when `g` is
+    /// borrowed) only what the event changes.
+    fn judge(
+        g: &mut Cow<'_, SafetyOracles>,
+        server_now: Nanos,
+        ev: &Event,
+        found: &mut Vec<Violation>,
+    ) {
         let before = found.len();
-        if self.waits_tracked {
-            self.track_waits(server_now, ev);
+        if g.waits_tracked && Self::moves_waits(ev) {
+            g.to_mut().track_waits(server_now, ev);
         }
         match *ev {
             Event::Granted {
@@ -437,7 +483,8 @@ impl SafetyOracles {
                 expiry,
                 ..
             } => {
-                let grants = self.grants.entry(key).or_default();
+                let o = g.to_mut();
+                let grants = o.grants.entry(key).or_default();
                 grants.retain(|_, g| g.live(server_now));
                 if let Some((&live, g)) = grants.iter().find(|(&t, _)| t != token) {
                     found.push(Violation::TwoLiveGrants {
@@ -456,7 +503,7 @@ impl SafetyOracles {
                         released: false,
                     },
                 );
-                let max = self.max_granted.entry(key).or_default();
+                let max = o.max_granted.entry(key).or_default();
                 if token <= *max {
                     found.push(Violation::TokenNotRising {
                         key,
@@ -469,26 +516,41 @@ impl SafetyOracles {
             Event::Renewed {
                 key, token, expiry, ..
             } => {
-                if let Some(g) = self.grants.entry(key).or_default().get_mut(&token) {
-                    g.expiry = g.expiry.max(expiry);
+                // (A key first named here gets an empty entry, as a grant's would.)
+                let grows = g
+                    .grants
+                    .get(&key)
+                    .map(|m| m.get(&token).is_some_and(|gg| expiry > gg.expiry));
+                if grows != Some(false) {
+                    let o = g.to_mut().grants.entry(key).or_default();
+                    if let Some(gg) = o.get_mut(&token) {
+                        gg.expiry = gg.expiry.max(expiry);
+                    }
                 }
             }
             Event::ReleaseSent { client, key, token } => {
-                if let Some(g) = self.grants.entry(key).or_default().get_mut(&token) {
-                    if g.owner == client {
-                        g.released = true;
+                let ends = g.grants.get(&key).map(|m| {
+                    m.get(&token)
+                        .is_some_and(|gg| gg.owner == client && !gg.released)
+                });
+                if ends != Some(false) {
+                    let o = g.to_mut().grants.entry(key).or_default();
+                    if let Some(gg) = o.get_mut(&token) {
+                        if gg.owner == client {
+                            gg.released = true;
+                        }
                     }
                 }
             }
             Event::WriteDecided {
                 client, key, token, ..
             } => {
-                let why = match self.grants.get(&key).and_then(|g| g.get(&token)) {
+                let why = match g.grants.get(&key).and_then(|m| m.get(&token)) {
                     None => Some(NotLive::Unknown),
-                    Some(g) if g.owner != client => Some(NotLive::NotOwner { owner: g.owner }),
-                    Some(g) if g.released => Some(NotLive::Released),
-                    Some(g) if server_now >= g.expiry => Some(NotLive::Expired {
-                        late_ns: server_now.since(g.expiry),
+                    Some(gg) if gg.owner != client => Some(NotLive::NotOwner { owner: gg.owner }),
+                    Some(gg) if gg.released => Some(NotLive::Released),
+                    Some(gg) if server_now >= gg.expiry => Some(NotLive::Expired {
+                        late_ns: server_now.since(gg.expiry),
                     }),
                     Some(_) => None,
                 };
@@ -503,7 +565,7 @@ impl SafetyOracles {
             }
             Event::WriteAccepted {
                 client, key, token, ..
-            } => match self.max_accepted.get(&key).copied() {
+            } => match g.max_accepted.get(&key).copied() {
                 Some((high, _)) if token < high => found.push(Violation::StaleTokenAccepted {
                     key,
                     token,
@@ -519,7 +581,7 @@ impl SafetyOracles {
                 }
                 Some((high, _)) if token == high => {}
                 _ => {
-                    self.max_accepted.insert(key, (token, client));
+                    g.to_mut().max_accepted.insert(key, (token, client));
                 }
             },
             Event::JobApplied {
@@ -528,9 +590,9 @@ impl SafetyOracles {
                 token,
                 job,
             } => {
-                let g = self.jobs.entry(job).or_default();
-                g.applied = g.applied.saturating_add(1);
-                if g.applied > 1 {
+                let j = g.to_mut().jobs.entry(job).or_default();
+                j.applied = j.applied.saturating_add(1);
+                if j.applied > 1 {
                     found.push(Violation::JobAppliedTwice {
                         key,
                         job,
@@ -538,22 +600,25 @@ impl SafetyOracles {
                         client,
                     });
                 }
-                if g.dead {
+                if j.dead {
                     found.push(Violation::JobAppliedAndDeadLettered { key, job });
                 }
             }
             Event::JobDeadLettered { key, job, .. } => {
-                let g = self.jobs.entry(job).or_default();
-                let again = g.dead;
-                g.dead = true;
-                if g.applied > 0 && !again {
+                let j = g.to_mut().jobs.entry(job).or_default();
+                let again = j.dead;
+                j.dead = true;
+                if j.applied > 0 && !again {
                     found.push(Violation::JobAppliedAndDeadLettered { key, job });
                 }
             }
             _ => {}
         }
         for v in &found[before..] {
-            self.tripped |= v.oracle().bit();
+            let bit = v.oracle().bit();
+            if g.tripped & bit == 0 {
+                g.to_mut().tripped |= bit;
+            }
         }
     }
 }

@@ -140,6 +140,44 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The oracles' two entry points agree: `observed` (the model checker's, which leaves
+    /// an unchanged ghost state shared) gives what `observe` gives, and says "unchanged"
+    /// exactly when the ghost state did not change. Bug variants put violations in the runs.
+    #[test]
+    fn observed_agrees_with_observe(
+        variant in prop_oneof![
+            Just(Variant::Correct),
+            Just(Variant::NoFencing),
+            Just(Variant::VolatileCounter),
+            Just(Variant::ReleaseByNonOwner),
+        ],
+        clients in 1usize..=3,
+        steps in proptest::collection::vec(step(), 1..250),
+    ) {
+        let mut s = Stepper::new(tight(variant), clients, &[], None);
+        for st in steps {
+            s.step(st);
+        }
+        let mut by_observe = SafetyOracles::new();
+        let mut by_observed = SafetyOracles::new();
+        for l in &s.log {
+            let (mut found_a, mut found_b) = (Vec::new(), Vec::new());
+            let before = by_observe.clone();
+            by_observe.observe(l.server_now, &l.event, &mut found_a);
+            let next = by_observed.observed(l.server_now, &l.event, &mut found_b);
+            prop_assert_eq!(&found_a, &found_b);
+            prop_assert_eq!(next.is_none(), by_observe == before, "{:?}", l.event);
+            if let Some(next) = next {
+                by_observed = next;
+            }
+            prop_assert_eq!(&by_observe, &by_observed);
+        }
+    }
+}
+
 /// The same random search finds the bug variants: it is not vacuous.
 #[test]
 fn random_schedules_catch_no_fencing_and_volatile_counter() {

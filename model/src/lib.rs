@@ -752,13 +752,19 @@ impl LeaseModel {
         if events.is_empty() {
             return;
         }
-        let found = s.oracles.update(|o| {
-            let mut found = Vec::new();
-            for e in &events {
-                o.observe(server_now, e, &mut found);
+        // Most events only read the ghost state: it stays shared (with its kept renamings)
+        // unless one changes it.
+        let mut found = Vec::new();
+        let mut changed: Option<SafetyOracles> = None;
+        for e in &events {
+            match changed.as_mut() {
+                Some(o) => o.observe(server_now, e, &mut found),
+                None => changed = s.oracles.observed(server_now, e, &mut found),
             }
-            found
-        });
+        }
+        if let Some(o) = changed {
+            s.oracles = Part::new(o);
+        }
         if log {
             for v in &found {
                 lines.push(format!("VIOLATION {v}"));
