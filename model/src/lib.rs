@@ -466,11 +466,6 @@ fn send(net: &mut Vec<(Envelope, u8)>, env: Envelope, duplicating: bool) {
     }
 }
 
-/// Every output a node has ready.
-fn outputs(node: &mut AnyNode) -> Vec<Output> {
-    std::iter::from_fn(|| node.poll_output()).collect()
-}
-
 /// The model: bounds, the protocol config in ticks, and whether it explores one state per
 /// orbit of client renamings (symmetry reduction, see [`canonical`]).
 #[derive(Clone, Debug)]
@@ -664,7 +659,8 @@ impl LeaseModel {
 
     /// Runs `input` on node `i` (if it is up) at its clock, then carries everything it
     /// output into the state: the network, the server's disk, jitter requests, and the
-    /// oracles (stamped with the server's clock). The node is copied at most once.
+    /// oracles (stamped with the server's clock). The node is copied at most once, and each
+    /// output is carried as it is polled (the node and the rest of the state are apart).
     fn step(
         &self,
         s: &mut State,
@@ -675,95 +671,94 @@ impl LeaseModel {
     ) {
         let now = s.local(i);
         let server_now = s.local(SERVER);
-        let Some(part) = s.nodes[i].as_mut() else {
+        let State {
+            nodes,
+            net,
+            server_disk,
+            jitter,
+            seen,
+            oracles,
+            ..
+        } = s;
+        let Some(part) = nodes[i].as_mut() else {
             return;
         };
-        let mut outs = part.update(|node| {
+        // Most events only read the ghost state: it stays shared (with its kept renamings)
+        // unless one changes it.
+        let mut changed: Option<SafetyOracles> = None;
+        let mut found = Vec::new();
+        part.update(|node| {
             input(node, now);
-            outputs(node)
-        });
-        let mut events = Vec::new();
-        loop {
-            let mut draws = 0;
-            for out in outs {
-                if log {
-                    lines.push(match &out {
-                        Output::Send { to, msg } => format!("send {msg:?} to {to}"),
-                        Output::Persist(op) => format!("persist {op:?}"),
-                        Output::NeedJitter => "needs a jitter draw".into(),
-                        Output::Event(e) => format!("event {}", e.kind()),
-                    });
-                }
-                match out {
-                    Output::Send { to, msg } => {
-                        let (from, to) = (i as u8, to.0 as u8);
-                        let on_link: u32 = s
-                            .net
-                            .iter()
-                            .filter(|(e, _)| e.from == from && e.to == to)
-                            .map(|(_, c)| u32::from(*c))
-                            .sum();
-                        if on_link >= u32::from(self.mc.link_capacity) {
-                            if log {
-                                lines.push("  (lost: the link is at capacity)".into());
+            loop {
+                let mut draws = 0;
+                while let Some(out) = node.poll_output() {
+                    if log {
+                        lines.push(match &out {
+                            Output::Send { to, msg } => format!("send {msg:?} to {to}"),
+                            Output::Persist(op) => format!("persist {op:?}"),
+                            Output::NeedJitter => "needs a jitter draw".into(),
+                            Output::Event(e) => format!("event {}", e.kind()),
+                        });
+                    }
+                    match out {
+                        Output::Send { to, msg } => {
+                            let (from, to) = (i as u8, to.0 as u8);
+                            let on_link: u32 = net
+                                .iter()
+                                .filter(|(e, _)| e.from == from && e.to == to)
+                                .map(|(_, c)| u32::from(*c))
+                                .sum();
+                            if on_link >= u32::from(self.mc.link_capacity) {
+                                if log {
+                                    lines.push("  (lost: the link is at capacity)".into());
+                                }
+                                continue;
                             }
-                            continue;
+                            // A write ack changes nothing at the client (its code ignores
+                            // it), so the model lets every ack be lost rather than carry it.
+                            if matches!(msg, Msg::WriteAck { .. }) {
+                                continue;
+                            }
+                            let env = Envelope {
+                                from,
+                                to,
+                                age: 0,
+                                msg,
+                            };
+                            send(net, env, self.mc.duplicating);
                         }
-                        // A write ack changes nothing at the client (its code ignores it),
-                        // so the model lets every ack be lost rather than carry it.
-                        if matches!(msg, Msg::WriteAck { .. }) {
-                            continue;
+                        Output::Persist(op) => {
+                            if i == SERVER {
+                                server_disk.apply(op);
+                            }
                         }
-                        let env = Envelope {
-                            from,
-                            to,
-                            age: 0,
-                            msg,
-                        };
-                        send(&mut s.net, env, self.mc.duplicating);
-                    }
-                    Output::Persist(op) => {
-                        if i == SERVER {
-                            s.server_disk.apply(op);
+                        // A one-point backoff window makes every draw equal: answer at once
+                        // (after the outputs already queued, as a draw taken now would be).
+                        Output::NeedJitter
+                            if self.cfg.backoff_base_ns == self.cfg.backoff_max_ns =>
+                        {
+                            draws += 1;
                         }
-                    }
-                    // A one-point backoff window makes every draw equal: answer at once
-                    // (after the outputs already queued, as a draw taken now would be).
-                    Output::NeedJitter if self.cfg.backoff_base_ns == self.cfg.backoff_max_ns => {
-                        draws += 1;
-                    }
-                    Output::NeedJitter => s.jitter[i] = true,
-                    Output::Event(e) => {
-                        s.seen |= coverage(&e, s.seen);
-                        events.push(e);
+                        Output::NeedJitter => jitter[i] = true,
+                        Output::Event(e) => {
+                            *seen |= coverage(&e, *seen);
+                            match changed.as_mut() {
+                                Some(o) => o.observe(server_now, &e, &mut found),
+                                None => changed = oracles.observed(server_now, &e, &mut found),
+                            }
+                        }
                     }
                 }
-            }
-            if draws == 0 {
-                break;
-            }
-            outs = part.update(|node| {
+                if draws == 0 {
+                    break;
+                }
                 for _ in 0..draws {
                     node.handle_jitter(now, Jitter { ppm: 0 });
                 }
-                outputs(node)
-            });
-        }
-        if events.is_empty() {
-            return;
-        }
-        // Most events only read the ghost state: it stays shared (with its kept renamings)
-        // unless one changes it.
-        let mut found = Vec::new();
-        let mut changed: Option<SafetyOracles> = None;
-        for e in &events {
-            match changed.as_mut() {
-                Some(o) => o.observe(server_now, e, &mut found),
-                None => changed = s.oracles.observed(server_now, e, &mut found),
             }
-        }
+        });
         if let Some(o) = changed {
-            s.oracles = Part::new(o);
+            *oracles = Part::new(o);
         }
         if log {
             for v in &found {
