@@ -272,6 +272,21 @@ pub struct Envelope {
     /// Ticks in flight so far; at `max_delay` it must be delivered or lost before time moves.
     pub age: u8,
     pub msg: Msg,
+    /// `msg`'s hash, kept so that hashing a state reads one word per message.
+    msg_hash: u64,
+}
+
+impl Envelope {
+    #[must_use]
+    pub fn new(from: u8, to: u8, age: u8, msg: Msg) -> Envelope {
+        Envelope {
+            from,
+            to,
+            age,
+            msg_hash: part::hash_of(&msg),
+            msg,
+        }
+    }
 }
 
 /// What can happen next.
@@ -361,22 +376,46 @@ impl Hash for State {
 }
 
 impl State {
-    /// Hashes every field that identifies the state (each part contributes the hash it
-    /// keeps, so this reads a few words per node).
+    /// Hashes every field that identifies the state, packed into words and hashed at once:
+    /// each part and each message in flight contributes the hash it keeps, so this reads a
+    /// few words per node and per message.
     fn identity_hash(&self) -> u64 {
-        part::hash_of(&(
-            (self.now, self.n, self.offset, self.stepped),
-            &self.nodes,
-            (&self.server_disk, self.server_boots, &self.net, self.jitter),
-            (
-                self.pause_left,
-                self.crashes_left,
-                self.step_left,
-                self.drift_left,
-                self.loss_left,
-            ),
-            &self.oracles,
-        ))
+        let mut words = Words::default();
+        let mut up = 0u8;
+        let mut jitter = 0u8;
+        for i in 0..usize::from(self.n) {
+            words.push(self.offset[i]);
+            words.push(self.stepped[i]);
+            words.push(self.nodes[i].as_ref().map_or(0, Part::kept_hash));
+            up |= u8::from(self.nodes[i].is_some()) << i;
+            jitter |= u8::from(self.jitter[i]) << i;
+        }
+        words.push(self.now);
+        words.push(u64::from_le_bytes([
+            self.n,
+            self.pause_left,
+            self.crashes_left,
+            self.step_left,
+            self.drift_left,
+            self.loss_left,
+            up,
+            jitter,
+        ]));
+        words.push(u64::from(self.server_boots));
+        words.push(part::hash_of(&self.server_disk));
+        words.push(self.oracles.kept_hash());
+        let mut h = part::hasher();
+        h.write_usize(self.net.len());
+        h.write(words.bytes());
+        for (e, count) in &self.net {
+            let mut entry = Words::default();
+            entry.push(u64::from_le_bytes([
+                e.from, e.to, e.age, *count, 0, 0, 0, 0,
+            ]));
+            entry.push(e.msg_hash);
+            h.write(entry.bytes());
+        }
+        h.finish()
     }
 
     /// Recomputes the kept hash: the last thing done to a state before anyone reads it.
@@ -719,13 +758,7 @@ impl LeaseModel {
                             if matches!(msg, Msg::WriteAck { .. }) {
                                 continue;
                             }
-                            let env = Envelope {
-                                from,
-                                to,
-                                age: 0,
-                                msg,
-                            };
-                            send(net, env, self.mc.duplicating);
+                            send(net, Envelope::new(from, to, 0, msg), self.mc.duplicating);
                         }
                         Output::Persist(op) => {
                             if i == SERVER {
@@ -881,6 +914,33 @@ pub fn canonical(s: State) -> State {
     best.unwrap_or(s)
 }
 
+/// Words laid out as bytes, to be hashed in one call (a state's fixed fields take at most
+/// 5 + 3 per node).
+struct Words {
+    bytes: [u8; 8 * (5 + 3 * MAX_NODES)],
+    len: usize,
+}
+
+impl Default for Words {
+    fn default() -> Self {
+        Words {
+            bytes: [0; 8 * (5 + 3 * MAX_NODES)],
+            len: 0,
+        }
+    }
+}
+
+impl Words {
+    fn push(&mut self, w: u64) {
+        self.bytes[self.len..self.len + 8].copy_from_slice(&w.to_le_bytes());
+        self.len += 8;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// Every client named alike (the first client's name): what no renaming of clients can
 /// change.
 fn one_client_name(n: NodeId) -> NodeId {
@@ -936,12 +996,12 @@ fn rename(s: &State, number: usize, perm: &[usize]) -> State {
             .iter()
             .map(|(e, c)| {
                 (
-                    Envelope {
-                        from: idx(usize::from(e.from)) as u8,
-                        to: idx(usize::from(e.to)) as u8,
-                        age: e.age,
-                        msg: e.msg.remap_nodes(&f),
-                    },
+                    Envelope::new(
+                        idx(usize::from(e.from)) as u8,
+                        idx(usize::from(e.to)) as u8,
+                        e.age,
+                        e.msg.remap_nodes(&f),
+                    ),
                     *c,
                 )
             })

@@ -14,7 +14,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
@@ -34,9 +34,18 @@ struct Inner<T> {
 }
 
 pub(crate) fn hash_of<T: Hash>(value: &T) -> u64 {
+    hasher_seeds().hash_one(value)
+}
+
+/// A hasher for [`hash_of`]'s hash, to feed by hand.
+pub(crate) fn hasher() -> impl Hasher {
+    hasher_seeds().build_hasher()
+}
+
+fn hasher_seeds() -> ahash::RandomState {
     // aHash with fixed seeds (as stateright's own fingerprints): the same value hashes
     // alike in every run of a build.
-    ahash::RandomState::with_seeds(0x6c65_6173_6570_726f, 0x6f66_7061_7274, 1, 2).hash_one(value)
+    ahash::RandomState::with_seeds(0x6c65_6173_6570_726f, 0x6f66_7061_7274, 1, 2)
 }
 
 impl<T: Hash> Part<T> {
@@ -90,6 +99,14 @@ impl<T: Hash> Part<T> {
         self.inner.renamed[k]
             .get_or_init(|| Part::new(f(&self.inner.value)))
             .clone()
+    }
+}
+
+impl<T> Part<T> {
+    /// The hash kept with the value.
+    #[must_use]
+    pub fn kept_hash(&self) -> u64 {
+        self.inner.hash
     }
 }
 
