@@ -332,13 +332,15 @@ pub struct State {
     /// How many node slots are in use (2 + clients).
     pub n: u8,
     /// How far each node's clock runs ahead of `now` (index 0 the server, 1 the resource:
-    /// unused).
-    pub offset: [u64; MAX_NODES],
-    /// Forward steps taken by each clock (not counted in the spread).
-    pub stepped: [u64; MAX_NODES],
+    /// unused), in ticks: at most ε.
+    pub offset: [u8; MAX_NODES],
+    /// Forward steps taken by each clock, in ticks (not counted in the spread): at most one
+    /// step of 2.
+    pub stepped: [u8; MAX_NODES],
     /// `None` while the server is down. Shared with the states around it until changed.
     pub nodes: [Option<Part<AnyNode>>; MAX_NODES],
-    pub server_disk: Disk,
+    /// What the server persisted (shared, as a node is, until it persists again).
+    pub server_disk: Part<Disk>,
     pub server_boots: u32,
     /// The messages in flight, each with its count, sorted by envelope.
     pub net: Vec<(Envelope, u8)>,
@@ -384,8 +386,8 @@ impl State {
         let mut up = 0u8;
         let mut jitter = 0u8;
         for i in 0..usize::from(self.n) {
-            words.push(self.offset[i]);
-            words.push(self.stepped[i]);
+            words.push(u64::from(self.offset[i]));
+            words.push(u64::from(self.stepped[i]));
             words.push(self.nodes[i].as_ref().map_or(0, Part::kept_hash));
             up |= u8::from(self.nodes[i].is_some()) << i;
             jitter |= u8::from(self.jitter[i]) << i;
@@ -402,7 +404,7 @@ impl State {
             jitter,
         ]));
         words.push(u64::from(self.server_boots));
-        words.push(part::hash_of(&self.server_disk));
+        words.push(self.server_disk.kept_hash());
         words.push(self.oracles.kept_hash());
         let mut h = part::hasher();
         h.write_usize(self.net.len());
@@ -426,7 +428,7 @@ impl State {
     /// Node `i`'s local clock in ticks.
     #[must_use]
     pub fn local_ticks(&self, i: usize) -> u64 {
-        self.now + self.offset[i] + self.stepped[i]
+        self.now + u64::from(self.offset[i]) + u64::from(self.stepped[i])
     }
 
     #[must_use]
@@ -476,7 +478,7 @@ impl State {
             for i in self.clocked() {
                 self.offset[i] -= lo;
             }
-            self.now += lo;
+            self.now += u64::from(lo);
         }
     }
 
@@ -573,7 +575,7 @@ impl LeaseModel {
             offset: [0; MAX_NODES],
             stepped: [0; MAX_NODES],
             nodes: Default::default(),
-            server_disk: Disk::default(),
+            server_disk: Part::new(Disk::default()),
             server_boots: 0,
             net: Vec::new(),
             jitter: [false; MAX_NODES],
@@ -762,7 +764,7 @@ impl LeaseModel {
                         }
                         Output::Persist(op) => {
                             if i == SERVER {
-                                server_disk.apply(op);
+                                server_disk.update(|d| d.apply(op));
                             }
                         }
                         // A one-point backoff window makes every draw equal: answer at once
@@ -815,7 +817,7 @@ const PERMS_3: &[[usize; 3]] = &[
 
 /// What renaming cannot change about client slot `i` (no node id in it): its clock, its
 /// pending jitter draw, its next deadline and its token.
-type ClientKey = (u64, u64, bool, Option<(Nanos, &'static str)>, Option<Token>);
+type ClientKey = (u8, u8, bool, Option<(Nanos, &'static str)>, Option<Token>);
 
 fn client_key(s: &State, i: usize) -> ClientKey {
     let node = s.node(i);
@@ -1081,7 +1083,7 @@ impl Model for LeaseModel {
         // Drift moves happen where a tick could: at a quiet moment, no timer due.
         if s.drift_left > 0 && s.now < self.mc.max_time && !urgent && late == 0 {
             for i in s.clocked() {
-                let after = |j: usize| s.offset[j] + u64::from(j == i);
+                let after = |j: usize| u64::from(s.offset[j]) + u64::from(j == i);
                 let hi = s.clocked().map(after).max().unwrap_or(0);
                 let lo = s.clocked().map(after).min().unwrap_or(0);
                 if hi - lo <= self.mc.spread {
