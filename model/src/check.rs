@@ -2,7 +2,7 @@
 //! and a short counterexample (the checker stops at the first failure) with one line per
 //! step: the step number, each node's local time, the action, the outputs it caused.
 
-use crate::{Action, LeaseModel, State, SAFETY_PROPS};
+use crate::{Action, LeaseModel, State, SAFETY_PROPS, SOMETIMES};
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeMap;
@@ -140,6 +140,18 @@ pub fn drive<C: Checker<LeaseModel>>(
                 expectation,
                 holds,
                 trace,
+            },
+        );
+    }
+    // The `Sometimes` properties are recorded by the model (no path is printed for them).
+    let reached = m.reached();
+    for (name, bit) in SOMETIMES {
+        properties.insert(
+            name,
+            PropertyReport {
+                expectation: "sometimes",
+                holds: reached & bit != 0,
+                trace: Vec::new(),
             },
         );
     }

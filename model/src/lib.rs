@@ -68,6 +68,12 @@
 //! exclusivity check, and what fencing is for. Liveness is not checked with stateright's
 //! `Eventually` (it is unsound with crashes and with timers that re-arm); the model reports
 //! a bounded reachability check instead: some path within `max_time` serves every client.
+//!
+//! The `Always` properties are stateright's (a violation comes with its path). The
+//! `Sometimes` ones need no path, so the model records them itself: every state it
+//! generates ORs its coverage bits into one shared word ([`LeaseModel::reached`]), and the
+//! report reads it. stateright would look every property up by name, for every state, in a
+//! map its threads share; that lookup was the largest cost left on two threads.
 
 pub mod catalog;
 pub mod check;
@@ -81,6 +87,8 @@ pub use part::Part;
 use stateright::{Model, Property};
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 pub const SERVER: usize = 0;
 pub const RESOURCE: usize = 1;
@@ -317,6 +325,10 @@ pub mod seen {
     pub const EXPIRED: u32 = 1 << 2;
     pub const TAKEOVER_AFTER_EXPIRY: u32 = 1 << 3;
     pub const STALE_WRITE_REJECTED: u32 = 1 << 4;
+    /// Two clients believed at once (a state's bit in [`super::LeaseModel::reached`]).
+    pub const TWO_BELIEVERS: u32 = 1 << 5;
+    /// Every client had held (a state's bit in [`super::LeaseModel::reached`]).
+    pub const ALL_SERVED: u32 = 1 << 6;
     /// Bit `CLIENT_HELD << i`: client `i` adopted a grant.
     pub const CLIENT_HELD: u32 = 1 << 8;
 }
@@ -354,10 +366,6 @@ pub struct State {
     pub oracles: Part<SafetyOracles>,
     /// Coverage bits: what this path has reached so far (history, see `Hash for State`).
     pub seen: u32,
-    /// The coverage bits this state's step set for the first time. The `Sometimes`
-    /// properties read these, so each holds only where its event first happens on a path;
-    /// stateright records a discovery once there, not again in every later state.
-    pub fresh: u32,
     /// The hash of everything above but the coverage bits, computed by [`State::seal`]
     /// after every change; stateright fingerprints a state by it.
     pub hash: u64,
@@ -514,6 +522,11 @@ pub struct LeaseModel {
     pub mc: ModelConfig,
     pub cfg: Config,
     pub symmetry: bool,
+    /// The coverage (`seen`) bits of every state generated so far: what the `Sometimes`
+    /// properties ask. The model records them itself rather than as stateright properties,
+    /// which stateright would look up by name in a map shared by its threads for every
+    /// state; the report needs no path for them, and a generated state is reachable.
+    reached: Arc<AtomicU32>,
 }
 
 pub const PROP_SINGLE_HOLDER: &str = "single-holder";
@@ -528,6 +541,17 @@ pub const PROP_TAKEOVER: &str = "takeover after expiry";
 pub const PROP_STALE_REJECTED: &str = "stale write rejected";
 pub const PROP_TWO_BELIEVERS: &str = "two clients believe at once";
 pub const PROP_ALL_SERVED: &str = "every client served (bounded liveness)";
+
+/// The `Sometimes` properties (proof that the model reaches the interesting states) and
+/// the coverage bit each reads in [`LeaseModel::reached`].
+pub const SOMETIMES: [(&str, u32); 6] = [
+    (PROP_RENEWAL, seen::RENEWAL_CONFIRMED),
+    (PROP_QUEUED, seen::QUEUED_WAITER_GRANTED),
+    (PROP_TAKEOVER, seen::TAKEOVER_AFTER_EXPIRY),
+    (PROP_STALE_REJECTED, seen::STALE_WRITE_REJECTED),
+    (PROP_TWO_BELIEVERS, seen::TWO_BELIEVERS),
+    (PROP_ALL_SERVED, seen::ALL_SERVED),
+];
 
 /// The safety properties and the oracle each reads.
 pub const SAFETY_PROPS: [(&str, OracleName); 5] = [
@@ -545,7 +569,30 @@ impl LeaseModel {
             mc,
             cfg,
             symmetry: false,
+            reached: Arc::default(),
         })
+    }
+
+    /// The coverage bits reached so far (see [`SOMETIMES`]).
+    #[must_use]
+    pub fn reached(&self) -> u32 {
+        self.reached.load(Ordering::Relaxed)
+    }
+
+    /// Records what a generated state reached. The shared word is written only the first
+    /// time a bit is seen, so the threads mostly just read it.
+    fn note(&self, s: &State) {
+        let all = (0..self.mc.clients).fold(0, |b, i| b | (seen::CLIENT_HELD << i));
+        let mut bits = s.seen & (seen::CLIENT_HELD - 1);
+        if s.seen & all == all {
+            bits |= seen::ALL_SERVED;
+        }
+        if s.believers() >= 2 {
+            bits |= seen::TWO_BELIEVERS;
+        }
+        if bits & !self.reached() != 0 {
+            self.reached.fetch_or(bits, Ordering::Relaxed);
+        }
     }
 
     /// The same model, reduced by client symmetry or not. Reduced, every state it offers
@@ -590,7 +637,6 @@ impl LeaseModel {
                 SafetyOracles::new()
             }),
             seen: 0,
-            fresh: 0,
             hash: 0,
         };
         let mut lines = Vec::new();
@@ -613,7 +659,6 @@ impl LeaseModel {
             )));
             self.step(&mut s, i, &mut lines, false, |_, _| {});
         }
-        s.fresh = s.seen;
         s.seal();
         s
     }
@@ -625,7 +670,6 @@ impl LeaseModel {
     /// Applies one action, returning the next state and the lines describing its outputs.
     pub fn apply(&self, last: &State, action: &Action, log: bool) -> (State, Vec<String>) {
         let mut s = last.clone();
-        let seen_before = s.seen;
         let mut lines = Vec::new();
         match *action {
             Action::Tick => s.advance(),
@@ -693,7 +737,6 @@ impl LeaseModel {
                 self.step(&mut s, SERVER, &mut lines, log, |_, _| {});
             }
         }
-        s.fresh = s.seen & !seen_before;
         s.seal();
         (s, lines)
     }
@@ -992,7 +1035,6 @@ fn rename(s: &State, number: usize, perm: &[usize]) -> State {
     let mut r = State {
         nodes: Default::default(),
         seen: s.seen & (seen::CLIENT_HELD - 1),
-        fresh: s.fresh & (seen::CLIENT_HELD - 1),
         net: s
             .net
             .iter()
@@ -1024,9 +1066,6 @@ fn rename(s: &State, number: usize, perm: &[usize]) -> State {
         if s.seen & (seen::CLIENT_HELD << (i - 2)) != 0 {
             r.seen |= seen::CLIENT_HELD << (j - 2);
         }
-        if s.fresh & (seen::CLIENT_HELD << (i - 2)) != 0 {
-            r.fresh |= seen::CLIENT_HELD << (j - 2);
-        }
     }
     r.seal();
     // The canonical form is sound only if a client's key is blind to names.
@@ -1047,7 +1086,9 @@ impl Model for LeaseModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        vec![self.reduce(self.init_raw())]
+        let s = self.reduce(self.init_raw());
+        self.note(&s);
+        vec![s]
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
@@ -1117,11 +1158,15 @@ impl Model for LeaseModel {
     }
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
-        Some(self.reduce(self.apply(last, &action, false).0))
+        let s = self.reduce(self.apply(last, &action, false).0);
+        self.note(&s);
+        Some(s)
     }
 
+    /// The safety properties. The `Sometimes` ones ([`SOMETIMES`]) are recorded by the
+    /// model itself (see [`LeaseModel::reached`]).
     fn properties(&self) -> Vec<Property<Self>> {
-        let mut p = vec![
+        vec![
             Property::always(PROP_SINGLE_HOLDER, |_, s: &State| {
                 !s.oracles.tripped(OracleName::SingleHolder)
             }),
@@ -1144,28 +1189,7 @@ impl Model for LeaseModel {
             Property::always(PROP_NO_DEADLOCK, |_, s: &State| {
                 s.oracles.deadlock(s.local(SERVER), 0).is_none()
             }),
-            Property::sometimes(PROP_RENEWAL, |_, s: &State| {
-                s.fresh & seen::RENEWAL_CONFIRMED != 0
-            }),
-            Property::sometimes(PROP_QUEUED, |_, s: &State| {
-                s.fresh & seen::QUEUED_WAITER_GRANTED != 0
-            }),
-            Property::sometimes(PROP_TAKEOVER, |_, s: &State| {
-                s.fresh & seen::TAKEOVER_AFTER_EXPIRY != 0
-            }),
-            Property::sometimes(PROP_STALE_REJECTED, |_, s: &State| {
-                s.fresh & seen::STALE_WRITE_REJECTED != 0
-            }),
-            Property::sometimes(PROP_TWO_BELIEVERS, |_, s: &State| s.believers() >= 2),
-        ];
-        p.push(Property::sometimes(
-            PROP_ALL_SERVED,
-            |m: &LeaseModel, s: &State| {
-                let all = (0..m.mc.clients).fold(0, |b, i| b | (seen::CLIENT_HELD << i));
-                s.fresh & all != 0 && s.seen & all == all
-            },
-        ));
-        p
+        ]
     }
 
     fn format_action(&self, a: &Action) -> String {
