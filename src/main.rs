@@ -88,107 +88,126 @@ enum Command {
     },
 }
 
-#[derive(clap::Args, Clone)]
+/// Help for a bound: what it is, and its default for the correct protocol.
+fn bound_help(what: &str, default: impl std::fmt::Display) -> String {
+    format!("{what} [default: {default}, or the variant's catalog bound]")
+}
+
+/// The model's bounds. A flag left out takes its value from the bounds at which the
+/// catalog shows the variant's bug (`leaseproof_model::catalog::bounds`), which for the
+/// correct protocol are the pinned defaults ([`ModelConfig::default`]).
+#[derive(clap::Args, Clone, Default)]
 struct ModelArgs {
-    /// Clients in the model (at most 3).
-    #[arg(long, default_value_t = ModelConfig::default().clients)]
-    clients: usize,
-    /// A known-bug variant: correct, no-fencing, volatile-counter, anchor-at-receipt,
-    /// drift-ignored, late-reply-adopted, acts-after-loss, check-then-act, release-by-non-owner,
-    /// no-restart-grace.
-    #[arg(long, default_value = "correct")]
+    #[arg(long, help = bound_help("Clients in the model (at most 3)", ModelConfig::default().clients))]
+    clients: Option<usize>,
+    /// A known-bug variant, or the correct protocol. A variant brings the bounds at which
+    /// the catalog finds its bug (printed on the model line); a flag given overrides them.
+    #[arg(long, default_value = "correct", value_parser = variant_names())]
     variant: String,
-    /// Global time stops at this many ticks (at most 24; 1 tick = 1 ms of the model's
-    /// protocol config).
-    #[arg(long, default_value_t = ModelConfig::default().max_time)]
-    max_time: u64,
-    /// ε: the largest spread between any two clocks, in ticks (at most 2).
-    #[arg(long, default_value_t = ModelConfig::default().spread)]
-    spread: u64,
-    /// How many times one clock may run a tick ahead of the others (drift within ε).
-    #[arg(long, default_value_t = ModelConfig::default().drift_moves)]
-    drift_moves: u8,
-    /// A message is delivered within this many ticks or lost.
-    #[arg(long, default_value_t = ModelConfig::default().max_delay)]
-    max_delay: u8,
-    /// How many messages the network may lose in one run.
-    #[arg(long, default_value_t = ModelConfig::default().losses)]
-    losses: u8,
-    /// Client GC pauses on (default) or off.
+    #[arg(long, help = bound_help(
+        "Global time stops at this many ticks (at most 24; 1 tick = 1 ms of the model's \
+         protocol config)",
+        ModelConfig::default().max_time,
+    ))]
+    max_time: Option<u64>,
+    #[arg(long, help = bound_help(
+        "ε: the largest spread between any two clocks, in ticks (at most 2)",
+        ModelConfig::default().spread,
+    ))]
+    spread: Option<u64>,
+    #[arg(long, help = bound_help(
+        "How many times one clock may run a tick ahead of the others (drift within ε)",
+        ModelConfig::default().drift_moves,
+    ))]
+    drift_moves: Option<u8>,
+    #[arg(long, help = bound_help(
+        "A message is delivered within this many ticks or lost",
+        ModelConfig::default().max_delay,
+    ))]
+    max_delay: Option<u8>,
+    #[arg(long, help = bound_help(
+        "How many messages the network may lose in one run",
+        ModelConfig::default().losses,
+    ))]
+    losses: Option<u8>,
+    /// Client GC pauses on (the default, but for variants whose catalog bounds have none).
     #[arg(long, overrides_with = "no_pauses")]
     pauses: bool,
     #[arg(long)]
     no_pauses: bool,
-    /// Server crashes (at most 2).
-    #[arg(long, default_value_t = ModelConfig::default().crashes)]
-    crashes: u8,
+    #[arg(long, help = bound_help("Server crashes (at most 2)", ModelConfig::default().crashes))]
+    crashes: Option<u8>,
     /// A duplicating network (small configs only).
     #[arg(long)]
     duplicating: bool,
     /// Allow one forward clock step of a client.
     #[arg(long)]
     clock_step: bool,
-    /// At most this many messages in flight per link (a send beyond it is lost).
-    #[arg(long, default_value_t = ModelConfig::default().link_capacity)]
-    link_capacity: u8,
-    /// How long a holder works before it releases, in ticks.
-    #[arg(long, default_value_t = ModelConfig::default().hold)]
-    hold: u64,
-    /// Exactly-once work: the holder works through this many jobs (at most 3; 0: plain
-    /// writes). The no-idempotency variant needs at least 1.
-    #[arg(long, default_value_t = ModelConfig::default().jobs)]
-    jobs: u32,
-    /// A critical section over this many keys taken in one global order (at most 2; the
-    /// lock-order-inversion variant needs 2).
-    #[arg(long, default_value_t = ModelConfig::default().keys)]
-    keys: u8,
+    #[arg(long, help = bound_help(
+        "At most this many messages in flight per link (a send beyond it is lost)",
+        ModelConfig::default().link_capacity,
+    ))]
+    link_capacity: Option<u8>,
+    #[arg(long, help = bound_help(
+        "How long a holder works before it releases, in ticks",
+        ModelConfig::default().hold,
+    ))]
+    hold: Option<u64>,
+    #[arg(long, help = bound_help(
+        "Exactly-once work: the holder works through this many jobs (at most 3; 0: plain \
+         writes; the no-idempotency variant needs at least 1)",
+        ModelConfig::default().jobs,
+    ))]
+    jobs: Option<u32>,
+    #[arg(long, help = bound_help(
+        "A critical section over this many keys taken in one global order (at most 2; the \
+         lock-order-inversion variant needs 2)",
+        ModelConfig::default().keys,
+    ))]
+    keys: Option<u8>,
 }
 
 impl ModelArgs {
     /// The pinned model defaults (what `check` with no flags runs).
     fn defaults() -> ModelArgs {
-        let d = ModelConfig::default();
         ModelArgs {
-            clients: d.clients,
-            variant: d.variant.name().into(),
-            max_time: d.max_time,
-            spread: d.spread,
-            drift_moves: d.drift_moves,
-            max_delay: d.max_delay,
-            losses: d.losses,
-            pauses: d.pauses,
-            no_pauses: !d.pauses,
-            crashes: d.crashes,
-            duplicating: d.duplicating,
-            clock_step: d.clock_step,
-            link_capacity: d.link_capacity,
-            hold: d.hold,
-            jobs: d.jobs,
-            keys: d.keys,
+            variant: leaseproof_impl::Variant::Correct.name().into(),
+            ..ModelArgs::default()
         }
     }
 
+    /// The variant's catalog bounds, with every flag given put over them.
     fn config(&self) -> anyhow::Result<ModelConfig> {
         let variant = leaseproof_impl::Variant::parse(&self.variant)
             .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
+        let (base, _) = leaseproof_model::catalog::bounds(variant);
         Ok(ModelConfig {
-            clients: self.clients,
+            clients: self.clients.unwrap_or(base.clients),
             variant,
-            max_time: self.max_time,
-            spread: self.spread,
-            pauses: !self.no_pauses,
-            crashes: self.crashes,
-            duplicating: self.duplicating,
-            clock_step: self.clock_step,
-            drift_moves: self.drift_moves,
-            max_delay: self.max_delay,
-            losses: self.losses,
-            link_capacity: self.link_capacity,
-            hold: self.hold,
-            jobs: self.jobs,
-            keys: self.keys,
+            max_time: self.max_time.unwrap_or(base.max_time),
+            spread: self.spread.unwrap_or(base.spread),
+            pauses: match (self.pauses, self.no_pauses) {
+                (_, true) => false,
+                (true, _) => true,
+                _ => base.pauses,
+            },
+            crashes: self.crashes.unwrap_or(base.crashes),
+            duplicating: self.duplicating || base.duplicating,
+            clock_step: self.clock_step || base.clock_step,
+            drift_moves: self.drift_moves.unwrap_or(base.drift_moves),
+            max_delay: self.max_delay.unwrap_or(base.max_delay),
+            losses: self.losses.unwrap_or(base.losses),
+            link_capacity: self.link_capacity.unwrap_or(base.link_capacity),
+            hold: self.hold.unwrap_or(base.hold),
+            jobs: self.jobs.unwrap_or(base.jobs),
+            keys: self.keys.unwrap_or(base.keys),
         })
     }
+}
+
+/// Every variant's name, listed by `--help` and checked by clap.
+fn variant_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(leaseproof_impl::Variant::ALL.map(|v| v.name()))
 }
 
 #[derive(clap::Args)]
@@ -420,6 +439,8 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         EXIT_USAGE
     } else if report.safety_failed() {
         verdict::EXIT_SAFETY
+    } else if report.liveness_failed() {
+        verdict::EXIT_LIVENESS
     } else {
         EXIT_OK
     })

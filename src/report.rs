@@ -127,27 +127,34 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
     );
     for (name, p) in &r.properties {
         let verdict = match (p.expectation, p.holds) {
-            ("always", true) => "holds".to_string(),
+            ("always", true) if r.complete => "holds".to_string(),
+            ("always", true) => "no counterexample before the run stopped".to_string(),
             ("always", false) => "FAILS".to_string(),
             (_, true) => "reached".to_string(),
             (_, false) => "not reached".to_string(),
         };
-        let note = if *name == leaseproof_model::PROP_TWO_BELIEVERS {
-            if p.holds {
+        let note = match (*name, p.holds) {
+            (leaseproof_model::PROP_TWO_BELIEVERS, true) => {
                 "  (belief exclusivity fails: a paused holder still believes; fencing is what saves the resource)"
-            } else {
+            }
+            (leaseproof_model::PROP_TWO_BELIEVERS, false) if r.complete => {
                 "  (belief exclusivity holds)"
             }
-        } else if *name == leaseproof_model::PROP_ALL_SERVED {
-            "  (liveness as bounded reachability, not a proof: stateright's Eventually is unsound with crashes and re-arming timers)"
-        } else {
-            ""
+            (leaseproof_model::PROP_ALL_SERVED, _) => {
+                "  (liveness as bounded reachability, not a proof: stateright's Eventually is unsound with crashes and re-arming timers)"
+            }
+            _ => "",
         };
         let _ = writeln!(s, "  {:<9} {:<42} {verdict}{note}", p.expectation, name);
-        if p.expectation == "sometimes" && !p.holds && r.complete {
+        if p.expectation == "sometimes" && !p.holds {
             let _ = writeln!(
                 s,
-                "            WARNING: vacuous at these bounds (no state reached it); raise --max-time"
+                "            {}",
+                if r.complete {
+                    "WARNING: vacuous at these bounds (no state reached it); raise --max-time"
+                } else {
+                    "(not reached before the run stopped: not a verdict)"
+                }
             );
         }
         if !p.trace.is_empty() {

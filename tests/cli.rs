@@ -248,3 +248,90 @@ fn a_job_workload_reports_its_dead_letter_list() {
         "{md}"
     );
 }
+
+#[test]
+fn check_exits_0_when_every_property_holds_with_json() {
+    let o = leaseproof(&[
+        "check",
+        "--max-time",
+        "2",
+        "--crashes",
+        "0",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(doc["complete"], true);
+    assert!(doc["unique"].as_u64().unwrap() > 0);
+    assert_eq!(doc["properties"]["single-holder"]["holds"], true);
+    assert_eq!(
+        doc["properties"]["renewal confirmed"]["expectation"],
+        "sometimes"
+    );
+}
+
+#[test]
+fn check_exits_1_on_a_safety_counterexample() {
+    // A variant brings the bounds at which the catalog finds its bug.
+    let o = leaseproof(&["check", "--variant", "no-fencing", "--json"]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let p = &doc["properties"]["fenced-writes"];
+    assert_eq!(p["holds"], false);
+    assert!(!p["trace"].as_array().unwrap().is_empty());
+    assert_eq!(doc["complete"], false, "it stopped at the first failure");
+}
+
+#[test]
+fn check_exits_3_on_a_deadlock() {
+    // The deadlock oracle is a liveness oracle (DESIGN.md's exit codes).
+    let o = leaseproof(&["check", "--variant", "lock-order-inversion"]);
+    assert_eq!(code(&o), 3, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("no wait-for cycle (deadlock)"), "{text}");
+    assert!(
+        text.contains("FAILS") && text.contains("counterexample"),
+        "{text}"
+    );
+    assert!(text.contains("stopped at the first failure"), "{text}");
+}
+
+#[test]
+fn check_refuses_bounds_that_explode_with_exit_2() {
+    let o = leaseproof(&["check", "--clients", "9"]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--clients 9"), "{err}");
+}
+
+#[test]
+fn check_help_lists_every_variant() {
+    let o = leaseproof(&["check", "--help"]);
+    assert_eq!(code(&o), 0);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for v in leaseproof_impl::Variant::ALL {
+        assert!(
+            help.contains(v.name()),
+            "{} missing from:\n{help}",
+            v.name()
+        );
+    }
+    let o = leaseproof(&["check", "--variant", "no-such-bug"]);
+    assert_eq!(code(&o), 2, "an unknown variant is a usage error");
+}
+
+#[test]
+fn check_flags_override_a_variants_bounds() {
+    // drift-ignored's bug needs time past the validity span: one tick is too short.
+    let o = leaseproof(&["check", "--variant", "drift-ignored", "--max-time", "1"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("variant drift-ignored, max-time 1 ticks"),
+        "{text}"
+    );
+    let o = leaseproof(&["check", "--variant", "drift-ignored"]);
+    assert_eq!(code(&o), 1, "at its catalog bounds the bug shows");
+}

@@ -2,7 +2,7 @@
 //! and a short counterexample (the checker stops at the first failure) with one line per
 //! step: the step number, each node's local time, the action, the outputs it caused.
 
-use crate::{Action, LeaseModel, State, SAFETY_PROPS, SOMETIMES};
+use crate::{Action, LeaseModel, State, ALWAYS, PROP_NO_DEADLOCK, SAFETY_PROPS, SOMETIMES};
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeMap;
@@ -50,9 +50,18 @@ impl CheckReport {
     /// True when a safety property has a counterexample.
     #[must_use]
     pub fn safety_failed(&self) -> bool {
-        SAFETY_PROPS
-            .iter()
-            .any(|(p, _)| self.properties.get(p).is_some_and(|r| !r.holds))
+        SAFETY_PROPS.iter().any(|(p, _)| self.fails(p))
+    }
+
+    /// True when a wait-for cycle formed: the deadlock oracle is a liveness oracle (exit 3
+    /// in DESIGN.md's codes), checked here as an `Always` property.
+    #[must_use]
+    pub fn liveness_failed(&self) -> bool {
+        self.fails(PROP_NO_DEADLOCK)
+    }
+
+    fn fails(&self, property: &str) -> bool {
+        self.properties.get(property).is_some_and(|r| !r.holds)
     }
 }
 
@@ -123,23 +132,19 @@ pub fn drive<C: Checker<LeaseModel>>(
     let seconds = started.elapsed().as_secs_f64();
     let m = checker.model();
     let mut properties = BTreeMap::new();
-    for p in m.properties() {
-        let path = checker.discovery(p.name);
-        let (expectation, holds) = match p.expectation {
-            stateright::Expectation::Always => ("always", path.is_none()),
-            stateright::Expectation::Sometimes => ("sometimes", path.is_some()),
-            stateright::Expectation::Eventually => ("eventually", path.is_none()),
-        };
-        let trace = match (&path, expectation) {
-            (Some(path), "always") => explain(m, path.clone().into_vec()),
-            _ => Vec::new(),
-        };
+    // stateright checks every `Always` property as one; the violating state at the end of
+    // its path says which failed, and they share the path's trace.
+    let violation = checker.discovery(m.checked());
+    let last = violation.as_ref().map(|p| p.last_state().clone());
+    let trace = violation.map_or_else(Vec::new, |p| explain(m, p.into_vec()));
+    for (name, holds) in ALWAYS {
+        let holds = last.as_ref().is_none_or(holds);
         properties.insert(
-            p.name,
+            name,
             PropertyReport {
-                expectation,
+                expectation: "always",
                 holds,
-                trace,
+                trace: if holds { Vec::new() } else { trace.clone() },
             },
         );
     }
@@ -170,7 +175,7 @@ pub fn drive<C: Checker<LeaseModel>>(
         complete: false,
         properties,
     };
-    let failed = report.safety_failed();
+    let failed = report.safety_failed() || report.liveness_failed();
     CheckReport {
         complete: !stopped && !failed,
         ..report
