@@ -77,12 +77,14 @@
 
 pub mod catalog;
 pub mod check;
+pub mod memo;
 pub mod part;
 
 use leaseproof_impl::{
     AnyNode, Config, Disk, Event, Identity, Jitter, LeaseClient, Machine, Msg, Nanos, NodeId,
     OracleName, Output, ProtocolConfig, RemapNodes, RoleKind, SafetyOracles, Token, Variant,
 };
+use memo::Input;
 pub use part::Part;
 use stateright::{Model, Property};
 use std::fmt;
@@ -716,7 +718,7 @@ impl LeaseModel {
                 &Disk::default(),
                 s.local(i),
             )));
-            self.step(&mut s, i, &mut lines, false, |_, _| {});
+            self.step(&mut s, i, &mut lines, false, Input::Boot);
         }
         s.seal();
         s
@@ -743,9 +745,7 @@ impl LeaseModel {
                 s.take(env);
             }
             Action::Fire(i) => {
-                self.step(&mut s, usize::from(i), &mut lines, log, |node, now| {
-                    node.handle_timeout(now);
-                });
+                self.step(&mut s, usize::from(i), &mut lines, log, Input::Timeout);
             }
             Action::Fast(i) => {
                 s.offset[usize::from(i)] += 1;
@@ -764,16 +764,13 @@ impl LeaseModel {
                 }
                 assert!(s.nodes[to].is_some(), "deliver only to a live node");
                 let from = NodeId(u32::from(env.from));
-                self.step(&mut s, to, &mut lines, log, |node, now| {
-                    node.handle_message(now, from, env.msg.clone());
-                });
+                let input = Input::Message(from, env.msg.clone());
+                self.step(&mut s, to, &mut lines, log, input);
             }
             Action::Jitter(i, ppm) => {
                 let i = usize::from(i);
                 s.jitter[i] = false;
-                self.step(&mut s, i, &mut lines, log, |node, now| {
-                    node.handle_jitter(now, Jitter { ppm });
-                });
+                self.step(&mut s, i, &mut lines, log, Input::Jitter(ppm));
             }
             Action::CrashServer => {
                 s.nodes[SERVER] = None;
@@ -793,109 +790,81 @@ impl LeaseModel {
                     &s.server_disk,
                     now,
                 )));
-                self.step(&mut s, SERVER, &mut lines, log, |_, _| {});
+                self.step(&mut s, SERVER, &mut lines, log, Input::Boot);
             }
         }
         s.seal();
         (s, lines)
     }
 
-    /// Runs `input` on node `i` (if it is up) at its clock, then carries everything it
-    /// output into the state: the network, the server's disk, jitter requests, and the
-    /// oracles (stamped with the server's clock). The node is copied at most once, and each
-    /// output is carried as it is polled (the node and the rest of the state are apart).
-    fn step(
-        &self,
-        s: &mut State,
-        i: usize,
-        lines: &mut Vec<String>,
-        log: bool,
-        input: impl FnOnce(&mut AnyNode, Nanos),
-    ) {
+    /// Runs `input` on node `i` (if it is up) at its clock (or replays the same step's kept
+    /// result, see [`memo`]), then carries everything it output into the state: the
+    /// network, the server's disk, jitter requests, and the oracles (stamped with the
+    /// server's clock).
+    fn step(&self, s: &mut State, i: usize, lines: &mut Vec<String>, log: bool, input: Input) {
         let now = s.local(i);
         let server_now = s.local(SERVER);
-        let State {
-            nodes,
-            net,
-            server_disk,
-            jitter,
-            seen,
-            oracles,
-            ..
-        } = s;
-        let Some(part) = nodes[i].as_mut() else {
+        let Some(part) = s.nodes[i].as_ref() else {
             return;
         };
+        // A one-point backoff window makes every draw equal: the step answers it at once.
+        let answer_jitter = self.cfg.backoff_base_ns == self.cfg.backoff_max_ns;
+        let t = memo::step(part, input, now, answer_jitter);
+        s.nodes[i] = Some(t.next.clone());
         // Most events only read the ghost state: it stays shared (with its kept renamings)
         // unless one changes it.
         let mut changed: Option<SafetyOracles> = None;
         let mut found = Vec::new();
-        part.update(|node| {
-            input(node, now);
-            loop {
-                let mut draws = 0;
-                while let Some(out) = node.poll_output() {
-                    if log {
-                        lines.push(match &out {
-                            Output::Send { to, msg } => format!("send {msg:?} to {to}"),
-                            Output::Persist(op) => format!("persist {op:?}"),
-                            Output::NeedJitter => "needs a jitter draw".into(),
-                            Output::Event(e) => format!("event {}", e.kind()),
-                        });
+        for out in &t.outputs {
+            if log {
+                lines.push(match out {
+                    Output::Send { to, msg } => format!("send {msg:?} to {to}"),
+                    Output::Persist(op) => format!("persist {op:?}"),
+                    Output::NeedJitter => "needs a jitter draw".into(),
+                    Output::Event(e) => format!("event {}", e.kind()),
+                });
+            }
+            match out {
+                Output::Send { to, msg } => {
+                    let (from, to) = (i as u8, to.0 as u8);
+                    let on_link: u32 = s
+                        .net
+                        .iter()
+                        .filter(|(e, _)| e.from == from && e.to == to)
+                        .map(|(_, c)| u32::from(*c))
+                        .sum();
+                    if on_link >= u32::from(self.mc.link_capacity) {
+                        if log {
+                            lines.push("  (lost: the link is at capacity)".into());
+                        }
+                        continue;
                     }
-                    match out {
-                        Output::Send { to, msg } => {
-                            let (from, to) = (i as u8, to.0 as u8);
-                            let on_link: u32 = net
-                                .iter()
-                                .filter(|(e, _)| e.from == from && e.to == to)
-                                .map(|(_, c)| u32::from(*c))
-                                .sum();
-                            if on_link >= u32::from(self.mc.link_capacity) {
-                                if log {
-                                    lines.push("  (lost: the link is at capacity)".into());
-                                }
-                                continue;
-                            }
-                            // A write ack changes nothing at the client (its code ignores
-                            // it), so the model lets every ack be lost rather than carry it.
-                            if matches!(msg, Msg::WriteAck { .. }) {
-                                continue;
-                            }
-                            send(net, Envelope::new(from, to, 0, msg), self.mc.duplicating);
-                        }
-                        Output::Persist(op) => {
-                            if i == SERVER {
-                                server_disk.update(|d| d.apply(op));
-                            }
-                        }
-                        // A one-point backoff window makes every draw equal: answer at once
-                        // (after the outputs already queued, as a draw taken now would be).
-                        Output::NeedJitter
-                            if self.cfg.backoff_base_ns == self.cfg.backoff_max_ns =>
-                        {
-                            draws += 1;
-                        }
-                        Output::NeedJitter => jitter[i] = true,
-                        Output::Event(e) => {
-                            *seen |= coverage(&e, *seen);
-                            match changed.as_mut() {
-                                Some(o) => o.observe(server_now, &e, &mut found),
-                                None => changed = oracles.observed(server_now, &e, &mut found),
-                            }
-                        }
+                    // A write ack changes nothing at the client (its code ignores it), so
+                    // the model lets every ack be lost rather than carry it.
+                    if matches!(msg, Msg::WriteAck { .. }) {
+                        continue;
+                    }
+                    let env = Envelope::new(from, to, 0, msg.clone());
+                    send(&mut s.net, env, self.mc.duplicating);
+                }
+                Output::Persist(op) => {
+                    if i == SERVER {
+                        s.server_disk.update(|d| d.apply(*op));
                     }
                 }
-                if draws == 0 {
-                    break;
-                }
-                for _ in 0..draws {
-                    node.handle_jitter(now, Jitter { ppm: 0 });
+                Output::NeedJitter if answer_jitter => {}
+                Output::NeedJitter => s.jitter[i] = true,
+                Output::Event(e) => {
+                    s.seen |= coverage(e, s.seen);
+                    match changed.as_mut() {
+                        Some(o) => o.observe(server_now, e, &mut found),
+                        None => changed = s.oracles.observed(server_now, e, &mut found),
+                    }
                 }
             }
-        });
+        }
         if let Some(o) = changed {
-            *oracles = Part::new(o);
+            s.oracles = Part::new(o);
         }
         if log {
             for v in &found {

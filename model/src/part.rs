@@ -50,13 +50,32 @@ fn hasher_seeds() -> ahash::RandomState {
 
 impl<T: Hash> Part<T> {
     pub fn new(value: T) -> Part<T> {
+        Part::with_hash(hash_of(&value), value)
+    }
+
+    fn with_hash(hash: u64, value: T) -> Part<T> {
         Part {
             inner: Arc::new(Inner {
-                hash: hash_of(&value),
+                hash,
                 value,
                 renamed: Default::default(),
                 blind: OnceLock::new(),
             }),
+        }
+    }
+
+    /// A part holding `value`: this one again if the value is unchanged (so a step that
+    /// changed nothing keeps the part, and its kept renamings), else a new one.
+    #[must_use]
+    pub fn replaced(&self, value: T) -> Part<T>
+    where
+        T: PartialEq,
+    {
+        let hash = hash_of(&value);
+        if hash == self.inner.hash && value == self.inner.value {
+            self.clone()
+        } else {
+            Part::with_hash(hash, value)
         }
     }
 
@@ -107,6 +126,18 @@ impl<T> Part<T> {
     #[must_use]
     pub fn kept_hash(&self) -> u64 {
         self.inner.hash
+    }
+
+    /// Whether both are the very same part (not merely equal values).
+    #[must_use]
+    pub fn same(&self, other: &Part<T>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Where the part lives: unique among the parts alive at once.
+    #[must_use]
+    pub fn address(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 }
 
