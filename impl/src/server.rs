@@ -236,13 +236,7 @@ impl LockServer {
 
     /// Answers a request and records the answer as the node's latest on that key.
     fn answer(&mut self, node: NodeId, key: Key, id: ReqId, msg: Msg) {
-        self.records.insert(
-            (node, key),
-            Record {
-                id,
-                answer: msg.clone(),
-            },
-        );
+        self.records.insert((node, key), Record { id, answer: msg });
         self.send(node, msg);
     }
 
@@ -268,7 +262,7 @@ impl LockServer {
     fn seen(&self, node: NodeId, key: Key, id: ReqId) -> Seen {
         match self.records.get(&(node, key)) {
             Some(r) if id < r.id => Seen::Late,
-            Some(r) if id == r.id => Seen::Repeat(r.answer.clone()),
+            Some(r) if id == r.id => Seen::Repeat(r.answer),
             _ => Seen::New,
         }
     }

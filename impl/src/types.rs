@@ -172,7 +172,7 @@ pub enum RefuseReason {
 }
 
 /// Every message of the protocol. One enum on the wire.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Msg {
     // client -> server
     Acquire {
@@ -384,7 +384,7 @@ impl RemapNodes for Msg {
                 idem: idem.remap_nodes(f),
                 outcome: *outcome,
             },
-            other => other.clone(),
+            other => *other,
         }
     }
 }

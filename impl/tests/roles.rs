@@ -15,7 +15,7 @@ fn drain<M: Machine>(m: &mut M) -> Vec<Output> {
 fn sends(outs: &[Output]) -> Vec<(NodeId, Msg)> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Send { to, msg } => Some((*to, msg.clone())),
+            Output::Send { to, msg } => Some((*to, *msg)),
             _ => None,
         })
         .collect()

@@ -275,15 +275,16 @@ impl ModelConfig {
 }
 
 /// A message in flight.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Envelope {
     pub from: u8,
     pub to: u8,
     /// Ticks in flight so far; at `max_delay` it must be delivered or lost before time moves.
     pub age: u8,
-    pub msg: Msg,
-    /// `msg`'s hash, kept so that hashing a state reads one word per message.
+    /// `msg`'s hash, kept so that hashing a state reads one word per message (and, before
+    /// `msg` in the order, so that most comparisons end at one word).
     msg_hash: u64,
+    pub msg: Msg,
 }
 
 impl Envelope {
@@ -388,22 +389,25 @@ impl Hash for State {
 }
 
 impl State {
-    /// Hashes every field that identifies the state, packed into words and hashed at once:
-    /// each part and each message in flight contributes the hash it keeps, so this reads a
-    /// few words per node and per message.
+    /// Hashes every field that identifies the state, packed into a few words: each part and
+    /// each message in flight contributes the hash it keeps, so this reads a word per node
+    /// and two per message.
     fn identity_hash(&self) -> u64 {
-        let mut words = Words::default();
+        let mut h = part::hasher();
+        let (mut offsets, mut stepped) = ([0u8; 8], [0u8; 8]);
+        offsets[..MAX_NODES].copy_from_slice(&self.offset);
+        stepped[..MAX_NODES].copy_from_slice(&self.stepped);
+        h.write_u64(u64::from_le_bytes(offsets));
+        h.write_u64(u64::from_le_bytes(stepped));
         let mut up = 0u8;
         let mut jitter = 0u8;
         for i in 0..usize::from(self.n) {
-            words.push(u64::from(self.offset[i]));
-            words.push(u64::from(self.stepped[i]));
-            words.push(self.nodes[i].as_ref().map_or(0, Part::kept_hash));
+            h.write_u64(self.nodes[i].as_ref().map_or(0, Part::kept_hash));
             up |= u8::from(self.nodes[i].is_some()) << i;
             jitter |= u8::from(self.jitter[i]) << i;
         }
-        words.push(self.now);
-        words.push(u64::from_le_bytes([
+        h.write_u64(self.now);
+        h.write_u64(u64::from_le_bytes([
             self.n,
             self.pause_left,
             self.crashes_left,
@@ -413,19 +417,15 @@ impl State {
             up,
             jitter,
         ]));
-        words.push(u64::from(self.server_boots));
-        words.push(self.server_disk.kept_hash());
-        words.push(self.oracles.kept_hash());
-        let mut h = part::hasher();
-        h.write_usize(self.net.len());
-        h.write(words.bytes());
+        h.write_u64(u64::from(self.server_boots));
+        h.write_u64(self.server_disk.kept_hash());
+        h.write_u64(self.oracles.kept_hash());
+        h.write_u64(self.net.len() as u64);
         for (e, count) in &self.net {
-            let mut entry = Words::default();
-            entry.push(u64::from_le_bytes([
+            h.write_u64(u64::from_le_bytes([
                 e.from, e.to, e.age, *count, 0, 0, 0, 0,
             ]));
-            entry.push(e.msg_hash);
-            h.write(entry.bytes());
+            h.write_u64(e.msg_hash);
         }
         h.finish()
     }
@@ -718,7 +718,7 @@ impl LeaseModel {
                 &Disk::default(),
                 s.local(i),
             )));
-            self.step(&mut s, i, &mut lines, false, Input::Boot);
+            self.step(&mut s, i, &mut lines, false, (Input::Boot, 0));
         }
         s.seal();
         s
@@ -745,7 +745,7 @@ impl LeaseModel {
                 s.take(env);
             }
             Action::Fire(i) => {
-                self.step(&mut s, usize::from(i), &mut lines, log, Input::Timeout);
+                self.step(&mut s, usize::from(i), &mut lines, log, (Input::Timeout, 1));
             }
             Action::Fast(i) => {
                 s.offset[usize::from(i)] += 1;
@@ -764,13 +764,20 @@ impl LeaseModel {
                 }
                 assert!(s.nodes[to].is_some(), "deliver only to a live node");
                 let from = NodeId(u32::from(env.from));
-                let input = Input::Message(from, env.msg.clone());
-                self.step(&mut s, to, &mut lines, log, input);
+                let input = Input::Message(from, env.msg);
+                let input_hash = env.msg_hash ^ u64::from(env.from);
+                self.step(&mut s, to, &mut lines, log, (input, input_hash));
             }
             Action::Jitter(i, ppm) => {
                 let i = usize::from(i);
                 s.jitter[i] = false;
-                self.step(&mut s, i, &mut lines, log, Input::Jitter(ppm));
+                self.step(
+                    &mut s,
+                    i,
+                    &mut lines,
+                    log,
+                    (Input::Jitter(ppm), u64::from(ppm) + 2),
+                );
             }
             Action::CrashServer => {
                 s.nodes[SERVER] = None;
@@ -790,7 +797,7 @@ impl LeaseModel {
                     &s.server_disk,
                     now,
                 )));
-                self.step(&mut s, SERVER, &mut lines, log, Input::Boot);
+                self.step(&mut s, SERVER, &mut lines, log, (Input::Boot, 0));
             }
         }
         s.seal();
@@ -801,7 +808,14 @@ impl LeaseModel {
     /// result, see [`memo`]), then carries everything it output into the state: the
     /// network, the server's disk, jitter requests, and the oracles (stamped with the
     /// server's clock).
-    fn step(&self, s: &mut State, i: usize, lines: &mut Vec<String>, log: bool, input: Input) {
+    fn step(
+        &self,
+        s: &mut State,
+        i: usize,
+        lines: &mut Vec<String>,
+        log: bool,
+        (input, input_hash): (Input, u64),
+    ) {
         let now = s.local(i);
         let server_now = s.local(SERVER);
         let Some(part) = s.nodes[i].as_ref() else {
@@ -809,13 +823,9 @@ impl LeaseModel {
         };
         // A one-point backoff window makes every draw equal: the step answers it at once.
         let answer_jitter = self.cfg.backoff_base_ns == self.cfg.backoff_max_ns;
-        let t = memo::step(part, input, now, answer_jitter);
+        let t = memo::step(part, input, input_hash, now, answer_jitter);
         s.nodes[i] = Some(t.next.clone());
-        // Most events only read the ghost state: it stays shared (with its kept renamings)
-        // unless one changes it.
-        let mut changed: Option<SafetyOracles> = None;
-        let mut found = Vec::new();
-        for out in &t.outputs {
+        for (out, &msg_hash) in t.outputs.iter().zip(&t.msg_hashes) {
             if log {
                 lines.push(match out {
                     Output::Send { to, msg } => format!("send {msg:?} to {to}"),
@@ -844,7 +854,13 @@ impl LeaseModel {
                     if matches!(msg, Msg::WriteAck { .. }) {
                         continue;
                     }
-                    let env = Envelope::new(from, to, 0, msg.clone());
+                    let env = Envelope {
+                        from,
+                        to,
+                        age: 0,
+                        msg_hash,
+                        msg: *msg,
+                    };
                     send(&mut s.net, env, self.mc.duplicating);
                 }
                 Output::Persist(op) => {
@@ -854,21 +870,19 @@ impl LeaseModel {
                 }
                 Output::NeedJitter if answer_jitter => {}
                 Output::NeedJitter => s.jitter[i] = true,
-                Output::Event(e) => {
-                    s.seen |= coverage(e, s.seen);
-                    match changed.as_mut() {
-                        Some(o) => o.observe(server_now, e, &mut found),
-                        None => changed = s.oracles.observed(server_now, e, &mut found),
-                    }
-                }
+                Output::Event(e) => s.seen |= coverage(e, s.seen),
             }
         }
-        if let Some(o) = changed {
-            s.oracles = Part::new(o);
-        }
-        if log {
-            for v in &found {
-                lines.push(format!("VIOLATION {v}"));
+        if t.events {
+            // The oracles, stamped with the server's clock (their verdict kept too).
+            let judged = memo::judge(&s.oracles, &t, server_now);
+            if let Some(o) = &judged.oracles {
+                s.oracles = o.clone();
+            }
+            if log {
+                for v in &judged.found {
+                    lines.push(format!("VIOLATION {v}"));
+                }
             }
         }
     }
@@ -987,33 +1001,6 @@ pub fn canonical(s: State) -> State {
     best.unwrap_or(s)
 }
 
-/// Words laid out as bytes, to be hashed in one call (a state's fixed fields take at most
-/// 5 + 3 per node).
-struct Words {
-    bytes: [u8; 8 * (5 + 3 * MAX_NODES)],
-    len: usize,
-}
-
-impl Default for Words {
-    fn default() -> Self {
-        Words {
-            bytes: [0; 8 * (5 + 3 * MAX_NODES)],
-            len: 0,
-        }
-    }
-}
-
-impl Words {
-    fn push(&mut self, w: u64) {
-        self.bytes[self.len..self.len + 8].copy_from_slice(&w.to_le_bytes());
-        self.len += 8;
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
 /// Every client named alike (the first client's name): what no renaming of clients can
 /// change.
 fn one_client_name(n: NodeId) -> NodeId {
@@ -1082,7 +1069,7 @@ fn rename(s: &State, number: usize, perm: &[usize]) -> State {
         server_disk: s.server_disk.clone(),
         ..*s
     };
-    r.net.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    r.net.sort_unstable_by_key(|(e, _)| *e);
     r.nodes[SERVER] = s.nodes[SERVER].as_ref().map(part);
     r.nodes[RESOURCE] = s.nodes[RESOURCE].as_ref().map(part);
     for i in 2..usize::from(s.n) {
@@ -1129,7 +1116,7 @@ impl Model for LeaseModel {
             }
             // Loss is decided at the delay bound (earlier or later looks the same).
             if dead || (env.age >= self.mc.max_delay && s.loss_left > 0) {
-                actions.push(Action::Drop(env.clone()));
+                actions.push(Action::Drop(*env));
             }
         }
         for i in s.clocked() {
@@ -1162,7 +1149,7 @@ impl Model for LeaseModel {
         }
         for (env, _) in &s.net {
             if s.nodes[usize::from(env.to)].is_some() {
-                actions.push(Action::Deliver(env.clone()));
+                actions.push(Action::Deliver(*env));
             }
         }
         for (i, &j) in s.jitter.iter().enumerate().take(self.n()) {

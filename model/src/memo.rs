@@ -17,7 +17,9 @@
 //! staying in the core's cache; 65,536 replayed a few more and were slower than none.
 
 use crate::part::Part;
-use leaseproof_impl::{AnyNode, Jitter, Machine, Msg, Nanos, NodeId, Output};
+use leaseproof_impl::{
+    AnyNode, Jitter, Machine, Msg, Nanos, NodeId, Output, SafetyOracles, Violation,
+};
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -36,6 +38,18 @@ pub enum Input {
 pub struct Transition {
     pub next: Part<AnyNode>,
     pub outputs: Vec<Output>,
+    /// Beside each output: a sent message's hash (0 for the others).
+    pub msg_hashes: Vec<u64>,
+    /// Whether any output is an event (for the oracles).
+    pub events: bool,
+}
+
+/// What the oracles made of a step's events: their next ghost state (`None`: unchanged,
+/// as for most events, which only read it) and what the events violated.
+#[derive(Debug)]
+pub struct Judged {
+    pub oracles: Option<Part<SafetyOracles>>,
+    pub found: Vec<Violation>,
 }
 
 /// Slots per thread: a power of two (see the module's header for why so few).
@@ -49,25 +63,42 @@ struct Slot {
     transition: Arc<Transition>,
 }
 
+struct JudgedSlot {
+    oracles: Part<SafetyOracles>,
+    transition: Arc<Transition>,
+    server_now: Nanos,
+    judged: Arc<Judged>,
+}
+
 thread_local! {
     static MEMO: RefCell<Vec<Option<Slot>>> = RefCell::new((0..SLOTS).map(|_| None).collect());
+    static JUDGED: RefCell<Vec<Option<JudgedSlot>>> =
+        RefCell::new((0..SLOTS).map(|_| None).collect());
+}
+
+/// The slot for three words: the top bits of a multiply-shift over them.
+fn slot(a: u64, b: u64, c: u64) -> usize {
+    let mixed = (a ^ b.rotate_left(17) ^ c.rotate_left(41)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
 /// Runs `input` on `node` at its local time `now` (or replays the kept result of the same
 /// step). With `answer_jitter` (a one-point backoff window, where every draw is equal) a
 /// jitter request is answered at once, after the outputs already queued, as a draw taken
-/// then would be.
+/// then would be. `input_hash` is any hash of the input (a message's kept hash): it only
+/// picks the slot.
 #[must_use]
 pub fn step(
     node: &Part<AnyNode>,
     input: Input,
+    input_hash: u64,
     now: Nanos,
     answer_jitter: bool,
 ) -> Arc<Transition> {
     if input == Input::Boot {
         return Arc::new(run(node, &input, now, answer_jitter));
     }
-    let at = crate::part::hash_of(&(node.address(), &input, now)) as usize & (SLOTS - 1);
+    let at = slot(node.address() as u64, input_hash, now.0);
     MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
         if let Some(slot) = &memo[at] {
@@ -91,12 +122,64 @@ pub fn step(
     })
 }
 
+/// Feeds a step's events to the oracles at the server's clock `server_now` (or replays the
+/// kept result of the same events fed to the same ghost state at the same time).
+#[must_use]
+pub fn judge(
+    oracles: &Part<SafetyOracles>,
+    transition: &Arc<Transition>,
+    server_now: Nanos,
+) -> Arc<Judged> {
+    let at = slot(
+        oracles.address() as u64,
+        Arc::as_ptr(transition) as u64,
+        server_now.0,
+    );
+    JUDGED.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if let Some(slot) = &memo[at] {
+            if slot.oracles.same(oracles)
+                && Arc::ptr_eq(&slot.transition, transition)
+                && slot.server_now == server_now
+            {
+                return Arc::clone(&slot.judged);
+            }
+        }
+        let judged = Arc::new(observe(oracles, transition, server_now));
+        memo[at] = Some(JudgedSlot {
+            oracles: oracles.clone(),
+            transition: Arc::clone(transition),
+            server_now,
+            judged: Arc::clone(&judged),
+        });
+        judged
+    })
+}
+
+/// The oracles' verdict itself: the ghost state is copied only if an event changes it.
+fn observe(oracles: &Part<SafetyOracles>, t: &Transition, server_now: Nanos) -> Judged {
+    let mut changed: Option<SafetyOracles> = None;
+    let mut found = Vec::new();
+    for out in &t.outputs {
+        if let Output::Event(e) = out {
+            match changed.as_mut() {
+                Some(o) => o.observe(server_now, e, &mut found),
+                None => changed = oracles.observed(server_now, e, &mut found),
+            }
+        }
+    }
+    Judged {
+        oracles: changed.map(Part::new),
+        found,
+    }
+}
+
 /// The step itself, on a copy of the node.
 fn run(node: &Part<AnyNode>, input: &Input, now: Nanos, answer_jitter: bool) -> Transition {
     let mut n = (**node).clone();
     match input {
         Input::Boot => {}
-        Input::Message(from, msg) => n.handle_message(now, *from, msg.clone()),
+        Input::Message(from, msg) => n.handle_message(now, *from, *msg),
         Input::Timeout => n.handle_timeout(now),
         Input::Jitter(ppm) => n.handle_jitter(now, Jitter { ppm: *ppm }),
     }
@@ -116,9 +199,18 @@ fn run(node: &Part<AnyNode>, input: &Input, now: Nanos, answer_jitter: bool) -> 
             n.handle_jitter(now, Jitter { ppm: 0 });
         }
     }
+    let msg_hashes = outputs
+        .iter()
+        .map(|out| match out {
+            Output::Send { msg, .. } => crate::part::hash_of(msg),
+            _ => 0,
+        })
+        .collect();
     Transition {
         next: node.replaced(n),
+        events: outputs.iter().any(|out| matches!(out, Output::Event(_))),
         outputs,
+        msg_hashes,
     }
 }
 
@@ -145,8 +237,8 @@ mod tests {
     fn a_step_is_replayed_and_equals_running_it() {
         let node = client();
         let (due, _) = node.poll_timeout().expect("a booted client has a deadline");
-        let first = step(&node, Input::Timeout, due, true);
-        let again = step(&node, Input::Timeout, due, true);
+        let first = step(&node, Input::Timeout, 0, due, true);
+        let again = step(&node, Input::Timeout, 0, due, true);
         assert!(Arc::ptr_eq(&first, &again), "the second is the kept result");
         let fresh = run(&node, &Input::Timeout, due, true);
         assert_eq!(*first.next, *fresh.next);
@@ -161,14 +253,14 @@ mod tests {
     fn another_time_or_input_is_another_step() {
         let node = client();
         let (due, _) = node.poll_timeout().unwrap();
-        let at_due = step(&node, Input::Timeout, due, true);
-        let later = step(&node, Input::Timeout, due.plus(1_000_000), true);
+        let at_due = step(&node, Input::Timeout, 0, due, true);
+        let later = step(&node, Input::Timeout, 0, due.plus(1_000_000), true);
         assert!(!Arc::ptr_eq(&at_due, &later));
         assert_eq!(
             *later.next,
             *run(&node, &Input::Timeout, due.plus(1_000_000), true).next
         );
-        let boot = step(&node, Input::Boot, due, true);
+        let boot = step(&node, Input::Boot, 0, due, true);
         assert!(boot.outputs.is_empty(), "nothing was queued");
         assert!(boot.next.same(&node), "an unchanged node keeps its part");
     }
