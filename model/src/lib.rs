@@ -569,8 +569,9 @@ pub const SAFETY_PROPS: [(&str, OracleName); 5] = [
 /// What an `Always` property asks of a state.
 pub type Predicate = fn(&State) -> bool;
 
-/// The one property stateright checks by default: all of [`ALWAYS`].
-pub const PROP_SAFE: &str = "every safety oracle holds and no wait-for cycle forms";
+/// The one property stateright checks by default: all of [`ALWAYS`]. (Short: stateright
+/// hashes the name with SipHash for every state it checks.)
+pub const PROP_SAFE: &str = "safety";
 
 /// Every `Always` property and what it asks of a state: the safety oracles, read from
 /// their ghost state in the model state, and the deadlock oracle with a bound of 0 (in a
