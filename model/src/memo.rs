@@ -18,7 +18,7 @@
 
 use crate::part::Part;
 use leaseproof_impl::{
-    AnyNode, Jitter, Machine, Msg, Nanos, NodeId, Output, SafetyOracles, Violation,
+    AnyNode, Event, Jitter, Machine, Msg, Nanos, NodeId, Output, SafetyOracles, Violation,
 };
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -156,22 +156,37 @@ pub fn judge(
     })
 }
 
-/// The oracles' verdict itself: the ghost state is copied only if an event changes it.
+/// The oracles' verdict on a step's events.
 fn observe(oracles: &Part<SafetyOracles>, t: &Transition, server_now: Nanos) -> Judged {
-    let mut changed: Option<SafetyOracles> = None;
     let mut found = Vec::new();
-    for out in &t.outputs {
-        if let Output::Event(e) = out {
-            match changed.as_mut() {
-                Some(o) => o.observe(server_now, e, &mut found),
-                None => changed = oracles.observed(server_now, e, &mut found),
-            }
-        }
-    }
+    let events = t.outputs.iter().filter_map(|out| match out {
+        Output::Event(e) => Some((server_now, e)),
+        _ => None,
+    });
+    let changed = judge_events(oracles, events, &mut found);
     Judged {
         oracles: changed.map(Part::new),
         found,
     }
+}
+
+/// How the model judges events, each stamped with the server's clock: impl's oracles, the
+/// ghost state copied only if an event changes it (`None`: unchanged). Appends what the
+/// events violate. (A test feeds it a simulated run's events and gets the simulator's
+/// verdicts.)
+pub fn judge_events<'a>(
+    oracles: &SafetyOracles,
+    events: impl IntoIterator<Item = (Nanos, &'a Event)>,
+    found: &mut Vec<Violation>,
+) -> Option<SafetyOracles> {
+    let mut changed: Option<SafetyOracles> = None;
+    for (server_now, e) in events {
+        match changed.as_mut() {
+            Some(o) => o.observe(server_now, e, found),
+            None => changed = oracles.observed(server_now, e, found),
+        }
+    }
+    changed
 }
 
 /// The step itself, on a copy of the node.

@@ -41,6 +41,9 @@ pub struct SeedResult {
     /// The structured timeline (with the trace).
     #[serde(skip)]
     pub timeline: Option<crate::timeline::Timeline>,
+    /// Every event as the oracles saw it, stamped with the server's clock (with the trace).
+    #[serde(skip)]
+    pub events: Option<Vec<(leaseproof_impl::Nanos, leaseproof_impl::Event)>>,
     pub panic: Option<String>,
     pub sim_ms: u64,
 }
@@ -99,6 +102,7 @@ pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResu
             trace_hash: 0,
             trace: None,
             timeline: None,
+            events: None,
             panic: Some(msg),
             sim_ms: 0,
         }
@@ -556,6 +560,7 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
         trace_hash: std::hash::Hasher::finish(&w.hash),
         trace: w.trace.take(),
         timeline: w.timeline.take(),
+        events: w.events.take(),
         panic: None,
         sim_ms: true_now_ns() / 1_000_000,
     }

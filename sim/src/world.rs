@@ -93,6 +93,9 @@ pub struct World {
     pub trace: Option<Vec<TraceLine>>,
     /// The structured timeline (kept with the trace).
     pub timeline: Option<Timeline>,
+    /// Every event as the oracles saw it, stamped with the server's clock (kept with the
+    /// trace).
+    pub events: Option<Vec<(Nanos, Event)>>,
     pub net: NetKnobs,
     /// Ground truth of faults, for classifying causes.
     pub paused: Vec<bool>,
@@ -132,6 +135,7 @@ impl World {
             hash: Fnv::default(),
             trace: trace.then(Vec::new),
             timeline: trace.then(|| Timeline::new(n)),
+            events: trace.then(Vec::new),
             net,
             paused: vec![false; n],
             down: vec![false; n],
@@ -313,6 +317,9 @@ impl World {
         let server_now = self.clocks[0].local(t);
         let mut found = Vec::new();
         self.oracles.observe(server_now, event, &mut found);
+        if let Some(events) = self.events.as_mut() {
+            events.push((server_now, *event));
+        }
         for violation in found {
             if let Some(tl) = self.timeline.as_mut() {
                 let node = match violation {
