@@ -215,3 +215,23 @@ fn breadth_first_search_is_reduced_by_symmetry_too() {
     assert!(r.complete && !r.safety_failed());
     assert_eq!(r.unique, 182_796, "the DFS count, by orbit");
 }
+
+#[test]
+fn the_default_bounds_are_exhausted_with_their_counts_pinned() {
+    // The main job's check (2 clients, one server crash, pauses on; symmetry), 1-thread DFS:
+    // every property holds and the coverage the defaults promise is reached.
+    let r = run(ModelConfig::default(), true);
+    assert!(
+        r.complete && !r.safety_failed() && !r.liveness_failed(),
+        "{r:?}"
+    );
+    assert_eq!((r.unique, r.states), (2_036_262, 6_488_586));
+    for p in [
+        PROP_RENEWAL,
+        PROP_QUEUED,
+        PROP_STALE_REJECTED,
+        PROP_ALL_SERVED,
+    ] {
+        assert!(r.properties[p].holds, "{p} is reached at the defaults");
+    }
+}
