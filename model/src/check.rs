@@ -2,7 +2,7 @@
 //! and a short counterexample (the checker stops at the first failure) with one line per
 //! step: the step number, each node's local time, the action, the outputs it caused.
 
-use crate::{Action, LeaseModel, State, ALWAYS, PROP_NO_DEADLOCK, SAFETY_PROPS, SOMETIMES};
+use crate::{holds, Action, LeaseModel, State, ALWAYS, PROP_NO_DEADLOCK, SAFETY_PROPS, SOMETIMES};
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeMap;
@@ -138,8 +138,8 @@ pub fn drive<C: Checker<LeaseModel>>(
     let violation = checker.discovery(m.checked());
     let last = violation.as_ref().map(|p| p.last_state().clone());
     let trace = violation.map_or_else(Vec::new, |p| explain(m, p.into_vec()));
-    for (name, holds) in ALWAYS {
-        let holds = last.as_ref().is_none_or(holds);
+    for name in ALWAYS {
+        let holds = last.as_ref().is_none_or(|s| holds(name, s));
         properties.insert(
             name,
             PropertyReport {

@@ -566,39 +566,38 @@ pub const SAFETY_PROPS: [(&str, OracleName); 5] = [
     (PROP_EXACTLY_ONCE, OracleName::ExactlyOnce),
 ];
 
-/// What an `Always` property asks of a state.
-pub type Predicate = fn(&State) -> bool;
-
 /// The one property stateright checks by default: all of [`ALWAYS`]. (Short: stateright
 /// hashes the name with SipHash for every state it checks.)
 pub const PROP_SAFE: &str = "safety";
 
-/// Every `Always` property and what it asks of a state: the safety oracles, read from
-/// their ghost state in the model state, and the deadlock oracle with a bound of 0 (in a
-/// bounded model any cycle counts; with the keys in one order none forms; the simulator's
-/// bound absorbs timing). Exactly-once is the "applied twice, or applied and
-/// dead-lettered" half: "never neither" needs a settled end of run, which the simulator
-/// judges.
-pub const ALWAYS: [(&str, Predicate); 6] = [
-    (PROP_SINGLE_HOLDER, |s| {
-        !s.oracles.tripped(OracleName::SingleHolder)
-    }),
-    (PROP_TOKEN_MONOTONIC, |s| {
-        !s.oracles.tripped(OracleName::TokenMonotonic)
-    }),
-    (PROP_FENCED_WRITES, |s| {
-        !s.oracles.tripped(OracleName::FencedWrites)
-    }),
-    (PROP_CONTAINMENT, |s| {
-        !s.oracles.tripped(OracleName::LeaseContainment)
-    }),
-    (PROP_EXACTLY_ONCE, |s| {
-        !s.oracles.tripped(OracleName::ExactlyOnce)
-    }),
-    (PROP_NO_DEADLOCK, |s| {
-        s.oracles.deadlock(s.local(SERVER), 0).is_none()
-    }),
+/// Every `Always` property: the safety oracles' ([`SAFETY_PROPS`]) and the deadlock
+/// oracle's. See [`holds`].
+pub const ALWAYS: [&str; 6] = [
+    PROP_SINGLE_HOLDER,
+    PROP_TOKEN_MONOTONIC,
+    PROP_FENCED_WRITES,
+    PROP_CONTAINMENT,
+    PROP_EXACTLY_ONCE,
+    PROP_NO_DEADLOCK,
 ];
+
+/// Whether a state keeps the `Always` property `name` (one of [`ALWAYS`]): a safety
+/// oracle, read from the ghost state in the model state, has not tripped; or no wait-for
+/// cycle exists (the deadlock oracle with a bound of 0: in a bounded model any cycle
+/// counts; with the keys in one order none forms; the simulator's bound absorbs timing).
+/// Exactly-once is the "applied twice, or applied and dead-lettered" half: "never
+/// neither" needs a settled end of run, which the simulator judges.
+#[must_use]
+pub fn holds(name: &str, s: &State) -> bool {
+    if name == PROP_NO_DEADLOCK {
+        return s.oracles.deadlock(s.local(SERVER), 0).is_none();
+    }
+    let (_, oracle) = SAFETY_PROPS
+        .iter()
+        .find(|(p, _)| *p == name)
+        .unwrap_or_else(|| panic!("{name:?} is not an Always property"));
+    !s.oracles.tripped(*oracle)
+}
 
 impl LeaseModel {
     pub fn new(mc: ModelConfig) -> Result<LeaseModel, String> {
@@ -619,9 +618,9 @@ impl LeaseModel {
     /// # Errors
     /// When `name` is not one of [`ALWAYS`].
     pub fn with_target(self, name: &str) -> Result<LeaseModel, String> {
-        let (target, _) = ALWAYS
+        let target = ALWAYS
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|n| **n == name)
             .ok_or_else(|| format!("{name:?} is not an Always property"))?;
         Ok(LeaseModel {
             target: Some(target),
@@ -1188,11 +1187,10 @@ impl Model for LeaseModel {
     fn properties(&self) -> Vec<Property<Self>> {
         vec![Property::always(
             self.checked(),
-            |m: &LeaseModel, s: &State| {
-                ALWAYS
-                    .iter()
-                    .filter(|(name, _)| m.target.is_none_or(|t| t == *name))
-                    .all(|(_, holds)| holds(s))
+            |m: &LeaseModel, s: &State| match m.target {
+                Some(name) => holds(name, s),
+                // Every safety oracle's bit at once, then the wait-for graph.
+                None => !s.oracles.any_tripped() && holds(PROP_NO_DEADLOCK, s),
             },
         )]
     }
