@@ -117,8 +117,7 @@ fn model_row(v: Variant, jobs: usize) -> anyhow::Result<ModelResult> {
         },
         &|_, _| {},
         &|| std::time::Instant::now() > deadline,
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    );
     let p = &r.properties[prop];
     let correct = v == Variant::Correct;
     Ok(ModelResult {

@@ -426,8 +426,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         opts,
         &|states, unique| spinner.set_message(format!("{states} states, {unique} unique")),
         &|| INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    );
     spinner.finish_and_clear();
     let interrupted = INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
     if args.json {

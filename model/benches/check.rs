@@ -20,8 +20,7 @@ fn run(mc: ModelConfig, threads: usize) -> usize {
         },
         &|_, _| {},
         &|| false,
-    )
-    .unwrap();
+    );
     assert!(r.complete && !r.safety_failed(), "{}", r.model);
     r.states
 }

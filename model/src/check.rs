@@ -189,7 +189,7 @@ pub fn check(
     opts: CheckOptions,
     progress: &dyn Fn(usize, usize),
     stop: &dyn Fn() -> bool,
-) -> Result<CheckReport, String> {
+) -> CheckReport {
     // The model reduces symmetry itself (it offers canonical states only) rather than
     // through stateright's `symmetry_fn`, which only DFS honours and which fingerprints each
     // state twice; so BFS is reduced too.
@@ -198,9 +198,9 @@ pub fn check(
         .checker()
         .threads(opts.threads.max(1))
         .finish_when(HasDiscoveries::AnyFailures);
-    Ok(if opts.bfs {
+    if opts.bfs {
         drive(b.spawn_bfs(), progress, stop)
     } else {
         drive(b.spawn_dfs(), progress, stop)
-    })
+    }
 }
