@@ -1,4 +1,4 @@
-//! Memoised node steps.
+//! Memoised node steps, and memoised oracle verdicts on their events.
 //!
 //! The state space is mostly interleavings: the same local step (this client, in this
 //! state, takes this message at this time on its clock) happens in many global states,
@@ -15,6 +15,10 @@
 //! table is small on purpose: depth-first search meets the same steps again close by (in
 //! sibling states), so 256 slots replay most steps (about 9 in 10 at 3 clients) while
 //! staying in the core's cache; 65,536 replayed a few more and were slower than none.
+//!
+//! The oracles' verdict on a step's events is kept the same way, keyed by the ghost
+//! state's part, the kept step and the server's clock: most global states that replay a
+//! step also share the ghost state it is judged against.
 
 use crate::part::Part;
 use leaseproof_impl::{
@@ -24,7 +28,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 /// One input to one node, as the model feeds it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// No input: take what a node that just booted has ready.
     Boot,
