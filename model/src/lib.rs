@@ -333,6 +333,8 @@ pub mod seen {
     pub const TWO_BELIEVERS: u32 = 1 << 5;
     /// Every client had held (a state's bit in [`super::LeaseModel::reached`]).
     pub const ALL_SERVED: u32 = 1 << 6;
+    /// A holder released the lease because its work was done.
+    pub const RELEASED: u32 = 1 << 7;
     /// Bit `CLIENT_HELD << i`: client `i` adopted a grant.
     pub const CLIENT_HELD: u32 = 1 << 8;
 }
@@ -542,6 +544,7 @@ pub const PROP_EXACTLY_ONCE: &str = "exactly-once";
 pub const PROP_NO_DEADLOCK: &str = "no wait-for cycle (deadlock)";
 pub const PROP_RENEWAL: &str = "renewal confirmed";
 pub const PROP_QUEUED: &str = "queued waiter granted";
+pub const PROP_RELEASED: &str = "holder released after its work";
 pub const PROP_TAKEOVER: &str = "takeover after expiry";
 pub const PROP_STALE_REJECTED: &str = "stale write rejected";
 pub const PROP_TWO_BELIEVERS: &str = "two clients believe at once";
@@ -549,8 +552,9 @@ pub const PROP_ALL_SERVED: &str = "every client served (bounded liveness)";
 
 /// The `Sometimes` properties (proof that the model reaches the interesting states) and
 /// the coverage bit each reads in [`LeaseModel::reached`].
-pub const SOMETIMES: [(&str, u32); 6] = [
+pub const SOMETIMES: [(&str, u32); 7] = [
     (PROP_RENEWAL, seen::RENEWAL_CONFIRMED),
+    (PROP_RELEASED, seen::RELEASED),
     (PROP_QUEUED, seen::QUEUED_WAITER_GRANTED),
     (PROP_TAKEOVER, seen::TAKEOVER_AFTER_EXPIRY),
     (PROP_STALE_REJECTED, seen::STALE_WRITE_REJECTED),
@@ -1032,6 +1036,7 @@ fn coverage(e: &Event, seen_now: u32) -> u32 {
         }
         Event::Expired { .. } => seen::EXPIRED,
         Event::WriteRejected { .. } => seen::STALE_WRITE_REJECTED,
+        Event::ReleaseDecided { .. } => seen::RELEASED,
         _ => 0,
     }
 }

@@ -226,6 +226,7 @@ fn the_default_bounds_are_exhausted_with_their_counts_pinned() {
     assert_eq!((r.unique, r.states), (2_036_262, 6_488_586));
     for p in [
         PROP_RENEWAL,
+        PROP_RELEASED,
         PROP_QUEUED,
         PROP_STALE_REJECTED,
         PROP_ALL_SERVED,
