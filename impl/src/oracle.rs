@@ -367,32 +367,26 @@ impl SafetyOracles {
         })
     }
 
-    /// The events [`Self::track_waits`] reads (it leaves the graph alone for the rest).
-    fn moves_waits(ev: &Event) -> bool {
-        matches!(
-            ev,
-            Event::ClientBooted { .. }
-                | Event::Requested { .. }
-                | Event::Withdrawn { .. }
-                | Event::Adopted { first: true, .. }
-                | Event::Lost { .. }
-                | Event::ReleaseDecided { .. }
-                | Event::ReleaseSent { .. }
-        )
-    }
-
-    fn track_waits(&mut self, server_now: Nanos, ev: &Event) {
+    /// The wait-for graph's part of an event: writes (through `g`, see [`Self::judge`]) only
+    /// for the events that move the graph.
+    fn track_waits(g: &mut Cow<'_, SafetyOracles>, server_now: Nanos, ev: &Event) {
         match *ev {
             Event::ClientBooted { client } => {
-                self.holds.retain(|_, n| *n != client.node);
-                self.waits.remove(&client.node);
+                if g.holds.values().any(|n| *n == client.node) || g.waits.contains_key(&client.node)
+                {
+                    let o = g.to_mut();
+                    o.holds.retain(|_, n| *n != client.node);
+                    o.waits.remove(&client.node);
+                }
             }
             Event::Requested { client, key } => {
-                self.waits.insert(client.node, key);
+                if g.waits.get(&client.node) != Some(&key) {
+                    g.to_mut().waits.insert(client.node, key);
+                }
             }
             Event::Withdrawn { client, key } => {
-                if self.waits.get(&client.node) == Some(&key) {
-                    self.waits.remove(&client.node);
+                if g.waits.get(&client.node) == Some(&key) {
+                    g.to_mut().waits.remove(&client.node);
                 }
             }
             Event::Adopted {
@@ -401,23 +395,27 @@ impl SafetyOracles {
                 first: true,
                 ..
             } => {
-                if self.waits.get(&client.node) == Some(&key) {
-                    self.waits.remove(&client.node);
+                let waited = g.waits.get(&client.node) == Some(&key);
+                if waited || g.holds.get(&key) != Some(&client.node) {
+                    let o = g.to_mut();
+                    if waited {
+                        o.waits.remove(&client.node);
+                    }
+                    o.holds.insert(key, client.node);
                 }
-                self.holds.insert(key, client.node);
             }
             Event::Lost { client, key, .. }
             | Event::ReleaseDecided { client, key, .. }
             | Event::ReleaseSent { client, key, .. } => {
-                if self.holds.get(&key) == Some(&client.node) {
-                    self.holds.remove(&key);
+                if g.holds.get(&key) == Some(&client.node) {
+                    g.to_mut().holds.remove(&key);
                 }
             }
             _ => return,
         }
-        match (self.cycle().is_some(), self.cycle_since) {
-            (true, None) => self.cycle_since = Some(server_now),
-            (false, Some(_)) => self.cycle_since = None,
+        match (g.cycle().is_some(), g.cycle_since) {
+            (true, None) => g.to_mut().cycle_since = Some(server_now),
+            (false, Some(_)) => g.to_mut().cycle_since = None,
             _ => {}
         }
     }
@@ -472,8 +470,8 @@ impl SafetyOracles {
         found: &mut Vec<Violation>,
     ) {
         let before = found.len();
-        if g.waits_tracked && Self::moves_waits(ev) {
-            g.to_mut().track_waits(server_now, ev);
+        if g.waits_tracked {
+            Self::track_waits(g, server_now, ev);
         }
         match *ev {
             Event::Granted {

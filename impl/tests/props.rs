@@ -161,19 +161,22 @@ proptest! {
         for st in steps {
             s.step(st);
         }
-        let mut by_observe = SafetyOracles::new();
-        let mut by_observed = SafetyOracles::new();
-        for l in &s.log {
-            let (mut found_a, mut found_b) = (Vec::new(), Vec::new());
-            let before = by_observe.clone();
-            by_observe.observe(l.server_now, &l.event, &mut found_a);
-            let next = by_observed.observed(l.server_now, &l.event, &mut found_b);
-            prop_assert_eq!(&found_a, &found_b);
-            prop_assert_eq!(next.is_none(), by_observe == before, "{:?}", l.event);
-            if let Some(next) = next {
-                by_observed = next;
+        // With and without the wait-for graph (the events move it as a lock set's would).
+        for start in [SafetyOracles::new(), SafetyOracles::with_wait_for_graph()] {
+            let mut by_observe = start.clone();
+            let mut by_observed = start;
+            for l in &s.log {
+                let (mut found_a, mut found_b) = (Vec::new(), Vec::new());
+                let before = by_observe.clone();
+                by_observe.observe(l.server_now, &l.event, &mut found_a);
+                let next = by_observed.observed(l.server_now, &l.event, &mut found_b);
+                prop_assert_eq!(&found_a, &found_b);
+                prop_assert_eq!(next.is_none(), by_observe == before, "{:?}", l.event);
+                if let Some(next) = next {
+                    by_observed = next;
+                }
+                prop_assert_eq!(&by_observe, &by_observed);
             }
-            prop_assert_eq!(&by_observe, &by_observed);
         }
     }
 }
