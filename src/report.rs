@@ -5,7 +5,7 @@ use leaseproof_sim::verdict::ScenarioReport;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Prints each failure as DESIGN.md shows it: the verdict, where, and the replay command.
+/// Prints each failure as docs/design.md ("Scenarios, seeds, replay") describes it: the verdict, where, and the replay command.
 pub fn print_failures(rep: &ScenarioReport) {
     for w in &rep.warnings {
         eprintln!("WARN {}: {w}", rep.name);

@@ -1,4 +1,4 @@
-//! The command line keeps DESIGN.md's exit codes: 0 held, 1 safety (or finds not found),
+//! The command line keeps the exit codes of docs/design.md: 0 held, 1 safety (or finds not found),
 //! 2 bad input, 3 liveness; and `replay` refuses a scenario whose hash changed.
 
 use std::path::{Path, PathBuf};
@@ -286,7 +286,7 @@ fn check_exits_1_on_a_safety_counterexample() {
 
 #[test]
 fn check_exits_3_on_a_deadlock() {
-    // The deadlock oracle is a liveness oracle (DESIGN.md's exit codes).
+    // The deadlock oracle is a liveness oracle (docs/design.md, "Exit codes").
     let o = leaseproof(&["check", "--variant", "lock-order-inversion"]);
     assert_eq!(code(&o), 3, "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);

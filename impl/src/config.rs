@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A known lease bug, switched on by config so the harness can prove it catches it.
-/// Ids (B1...) are those of `shared/notes/lease-bugs.md`.
+/// Ids (B1...) are the lease-bug classes listed in docs/design.md, "Config".
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -92,7 +92,7 @@ impl Variant {
         }
     }
 
-    /// The bug class of `shared/notes/lease-bugs.md`.
+    /// The lease-bug class (B1...; docs/design.md, "Config").
     #[must_use]
     pub fn bug_class(self) -> &'static str {
         match self {
@@ -158,11 +158,11 @@ pub struct ProtocolConfig {
     pub think_ms: u64,
     /// Bound on each key's wait queue.
     pub queue_capacity: u32,
-    /// Tiered leases (seed 000): when positive, a grant first lasts only this long (an
+    /// Tiered leases (docs/design.md, "Beyond one lease"): when positive, a grant first lasts only this long (an
     /// intent lease) and becomes a full `ttl_ms` lease once the holder shows progress (its
     /// first accepted write, reported in its next Renew). 0: flat leases.
     pub intent_ms: u64,
-    /// Progress-based extension (seed 000): when positive, the server withholds renewals
+    /// Progress-based extension on the fair queue (docs/design.md, "Beyond one lease"): when positive, the server withholds renewals
     /// from a holder whose reported count of acknowledged writes has not risen for this
     /// long on the server's clock, so the next in line takes over at the grant's expiry.
     /// 0: off.
@@ -175,7 +175,7 @@ pub struct ProtocolConfig {
     /// scenario's `[jobs]` table, not from `[protocol]`).
     #[serde(skip)]
     pub jobs: Jobs,
-    /// A critical section over several keys (seed 001), acquired in one global order: the
+    /// A critical section over several keys (several resources, one total order), acquired in one global order: the
     /// number of keys (0 or 1: one key). Set from the scenario's `[locks]` table.
     #[serde(skip)]
     pub lock_keys: u8,
@@ -209,7 +209,7 @@ impl Default for ProtocolConfig {
     }
 }
 
-/// Exactly-once work (seeds 000 and 001): the holder works through `count` jobs in order,
+/// Exactly-once work (docs/design.md, "Beyond one lease"): the holder works through `count` jobs in order,
 /// each named by its idempotency key (its index here). The resource applies a job at most
 /// once and keeps its record; a job it rejects definitively (`poison`, a bit per job: its
 /// effect cannot be applied) is retried, and after `attempts` such rejections the resource
@@ -311,7 +311,7 @@ pub fn local_validity_ns(ttl_ns: u64, drift_ppm: u32, margin_ns: u64, variant: V
 }
 
 impl ProtocolConfig {
-    /// Checks every rule of DESIGN.md and derives the ns values, or names the bad field.
+    /// Checks every rule of docs/design.md ("Config") and derives the ns values, or names the bad field.
     pub fn validate(&self) -> Result<Config, ConfigError> {
         if self.ttl_ms == 0 {
             return Err(invalid("ttl_ms", "must be positive"));

@@ -1,5 +1,5 @@
-//! A client whose critical section needs several keys (seed 001: User, then Cart, then
-//! Inventory).
+//! A client whose critical section needs several keys (the pattern "several resources, one total
+//! order": User, then Cart, then Inventory; docs/design.md, Beyond one lease).
 //!
 //! One [`LeaseClient`] per key does the lease work (requests, retries, renewals, validity),
 //! in managed mode: it wants its key only when told and never writes. The lock set decides

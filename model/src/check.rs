@@ -54,7 +54,7 @@ impl CheckReport {
     }
 
     /// True when a wait-for cycle formed: the deadlock oracle is a liveness oracle (exit 3
-    /// in DESIGN.md's codes), checked here as an `Always` property.
+    /// in docs/design.md, "Exit codes"), checked here as an `Always` property.
     #[must_use]
     pub fn liveness_failed(&self) -> bool {
         self.fails(PROP_NO_DEADLOCK)

@@ -3,7 +3,7 @@
 //! The state space is mostly interleavings: the same local step (this client, in this
 //! state, takes this message at this time on its clock) happens in many global states,
 //! which differ only in what the other nodes are doing. The core is deterministic (a node's
-//! state and its input decide its next state and outputs, DESIGN.md), so the model runs a
+//! state and its input decide its next state and outputs: docs/design.md, "The sans-IO contract"), so the model runs a
 //! step once and replays its result: a hit costs a lookup instead of copying the node,
 //! running its handler and rehashing it, and equal results share one part, with its kept
 //! renamings. What a step does to the rest of the state (the network, the disk, the

@@ -105,7 +105,7 @@ pub struct LocksSection {
     pub before: Vec<Vec<String>>,
 }
 
-/// `[jobs]`: the exactly-once workload (seeds 000 and 001).
+/// `[jobs]`: the exactly-once workload (docs/design.md, "Beyond one lease").
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsSection {
@@ -374,7 +374,7 @@ pub struct Fault {
     pub holder: bool,
 }
 
-/// Which class of faults a scenario uses (DESIGN.md, "Faults").
+/// Which class of faults a scenario uses (docs/design.md, "Faults").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultClass {

@@ -1,6 +1,6 @@
 //! Lease-timeout sweeps: a grid file (a scenario plus `[grid]` axes and `[target]`s) expands
-//! into cells, each cell runs N seeds, and every cell is measured with DESIGN.md's
-//! ground-truth metrics. The recommendation is the smallest TTL (and its renew interval)
+//! into cells, each cell runs N seeds, and every cell is measured with the ground-truth
+//! metrics of docs/design.md ("Metrics"). The recommendation is the smallest TTL (and its renew interval)
 //! that meets the targets in every cell of that TTL and pause level.
 //!
 //! All cells run the same seeds (common random numbers), so two cells differ by their

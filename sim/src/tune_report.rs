@@ -362,7 +362,7 @@ pub fn markdown(r: &TuneReport, command: &str) -> String {
         s,
         "Produced by `{command}`: {} cells x {} seeds of {} s simulated each, in {:.1} s. Grid: \
          `{}`. Every cell runs the same seeds. Rates are per run, with 95% Wilson intervals; \
-         metrics are ground truth (DESIGN.md).\n",
+         metrics are ground truth (docs/design.md, Metrics).\n",
         r.cells.len(),
         r.seeds_per_cell,
         r.duration_ms / 1000,

@@ -1,4 +1,4 @@
-//! Many seeds of a scenario, judged against its expectations (DESIGN.md, "Scenarios"):
+//! Many seeds of a scenario, judged against its expectations (docs/design.md, "Scenarios, seeds, replay"):
 //! `always` oracles hold on every seed, every `sometimes` label is reached by some seed
 //! (else the scenario is vacuous), every `finds` oracle is tripped by some seed.
 
@@ -18,7 +18,7 @@ pub const EXIT_LIVENESS: u8 = 3;
 pub const EXIT_CRASH: u8 = 4;
 pub const EXIT_NONDETERMINISM: u8 = 5;
 
-/// The worse of two exit codes, in DESIGN.md's order: 4, 5, 1, 3, 2, 0.
+/// The worse of two exit codes, in the order of docs/design.md, "Exit codes": 4, 5, 1, 3, 2, 0.
 #[must_use]
 pub fn worst(a: u8, b: u8) -> u8 {
     let rank = |c: u8| match c {
