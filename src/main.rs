@@ -111,7 +111,7 @@ struct ModelArgs {
     ))]
     max_time: Option<u64>,
     #[arg(long, help = bound_help(
-        "ε: the largest spread between any two clocks, in ticks (at most 2)",
+        "ε: the largest spread between any two clocks, in ticks (at most 1)",
         ModelConfig::default().spread,
     ))]
     spread: Option<u64>,

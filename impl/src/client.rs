@@ -74,7 +74,10 @@ enum Phase {
         next_write: Nanos,
         next_renew: Nanos,
     },
-    /// Exactly-once work: every job is known applied or dead-lettered; nothing more to do.
+    /// Nothing to do: the idle state. A client starts here until it boots or is told to
+    /// want its key (managed), returns here when a managed client is told to stop wanting
+    /// it, and, with exactly-once work, rests here once every job is known applied or
+    /// dead-lettered.
     Done,
 }
 

@@ -1,6 +1,7 @@
 //! # leaseproof-impl: the reference lease / fencing-token protocol
 //!
-//! Three roles, each a sans-IO state machine with one grammar (the style of quinn-proto and
+//! Three roles (four machines: the lock-set client wraps one lease client per key), each a
+//! sans-IO state machine with one grammar (the style of quinn-proto and
 //! str0m):
 //!
 //! ```text

@@ -1,4 +1,5 @@
-//! One trait over the three roles, so every shell (stepper, simulator, model) drives them
+//! One trait over the four machines of the three roles (server, lease client, lock-set
+//! client, resource), so every shell (stepper, simulator, model) drives them
 //! through the same loop instead of three copies of it.
 
 use crate::client::LeaseClient;
@@ -55,7 +56,7 @@ pub enum RoleKind {
     Client,
 }
 
-/// Any of the three roles, for shells that keep all nodes in one collection.
+/// Any of the four machines, for shells that keep all nodes in one collection.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AnyNode {
     Server(LockServer),

@@ -1,4 +1,4 @@
-//! An in-memory, deterministic driver for the three roles (quinn's `Pair` idea): one
+//! An in-memory, deterministic driver for the roles (quinn's `Pair` idea): one
 //! server (node 0), one resource (node 1) and clients (nodes 2..), a network of in-flight
 //! messages, and per-node clocks with fixed rates. Tests script it step by step, or let it
 //! deliver with a fixed latency; proptest feeds it random schedules.

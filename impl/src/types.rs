@@ -1,4 +1,4 @@
-//! Identities, time and the wire messages shared by the three roles.
+//! Identities, time and the wire messages shared by the roles.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

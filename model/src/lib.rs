@@ -60,14 +60,17 @@
 //!
 //! ## Properties
 //!
-//! `Always`: single-holder, token-monotonic, fenced-writes, lease-containment, read from the
-//! oracles' ghost state in the model state. `Sometimes` (proof that the model reaches the
-//! interesting states): renewal confirmed, queued waiter granted, takeover after expiry,
-//! stale write rejected, and two clients believing at once (a client "believes" when its
-//! core state is Holding): reachable with pauses, unreachable without; that is the belief
-//! exclusivity check, and what fencing is for. Liveness is not checked with stateright's
-//! `Eventually` (it is unsound with crashes and with timers that re-arm); the model reports
-//! a bounded reachability check instead: some path within `max_time` serves every client.
+//! `Always` ([`ALWAYS`]): single-holder, token-monotonic, fenced-writes, lease-containment
+//! and exactly-once (its "applied twice, or applied and dead-lettered" half), read from the
+//! oracles' ghost state in the model state, and no wait-for cycle (the deadlock oracle at
+//! bound 0; a liveness failure, exit 3). `Sometimes` ([`SOMETIMES`]; proof that the model
+//! reaches the interesting states): renewal confirmed, holder released after its work,
+//! queued waiter granted, takeover after expiry, stale write rejected, and two clients
+//! believing at once (a client "believes" when its core state is Holding): reachable with
+//! pauses, unreachable without; that is the belief exclusivity check, and what fencing is
+//! for. Liveness is not checked with stateright's `Eventually` (it is unsound with crashes
+//! and with timers that re-arm); the model reports a bounded reachability check instead
+//! ("every client served"): some path within `max_time` serves every client.
 //!
 //! stateright looks every property up by name, for every state, in a map its threads
 //! share; with a dozen properties that was the largest cost left on two threads. So it
@@ -105,6 +108,9 @@ pub const MAX_KEYS: u8 = 2;
 pub const MAX_JOBS: u32 = 3;
 /// Ticks one pause may take out of a client's life in one run.
 pub const PAUSE_BUDGET: u8 = 8;
+/// The largest spread ε between two clocks the checker accepts: `L = ttl − 2ε` must stay
+/// above the renew interval (ttl 6, renew 3).
+pub const MAX_SPREAD: u64 = 1;
 
 /// What to check: the bounds and the faults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,8 +169,11 @@ impl Default for ModelConfig {
     }
 }
 
-/// The protocol's config in ticks (1 tick = 1 ms): ttl 8, renew 3, fresh window 3, requeue
-/// 2, backoff 1..2, hold `hold` (default 4), a write every 2, think 2; `L = ttl − 2ε`.
+/// The protocol's config in ticks (1 tick = 1 ms): ttl 6, renew 3, fresh window 3, requeue
+/// 2, backoff 2..2, hold `hold` (default 4), a write every 2, think 1000 (each client
+/// acquires once per run within any horizon the checker accepts), queue capacity 2;
+/// `L = ttl − 2ε` (4 at ε = 1). ε is at most [`MAX_SPREAD`]: at ε = 2, `L = 2` would not
+/// exceed the renew interval.
 pub fn protocol_in_ticks(
     variant: Variant,
     spread: u64,
@@ -228,10 +237,10 @@ impl ModelConfig {
                 self.hold
             ));
         }
-        if self.spread > 2 {
+        if self.spread > MAX_SPREAD {
             return Err(format!(
-                "--spread {}: must be at most 2 ticks (L = ttl − 2ε must stay above the renew \
-                 interval of 3)",
+                "--spread {}: must be at most {MAX_SPREAD} tick (L = ttl − 2ε = 6 − 2ε must stay \
+                 above the renew interval of 3)",
                 self.spread
             ));
         }

@@ -160,6 +160,23 @@ fn impossible_bounds_are_refused_naming_the_flag() {
 }
 
 #[test]
+fn spread_two_is_refused_with_the_limit_that_works() {
+    // ε = 2 leaves L = 6 − 4 = 2, below the renew interval: the refusal names the real limit
+    // (1), not a protocol field the user never set.
+    let e = LeaseModel::new(ModelConfig {
+        spread: 2,
+        ..ModelConfig::default()
+    })
+    .unwrap_err();
+    assert!(e.starts_with("--spread 2: must be at most 1 tick"), "{e}");
+    assert!(LeaseModel::new(ModelConfig {
+        spread: 1,
+        ..ModelConfig::default()
+    })
+    .is_ok());
+}
+
+#[test]
 fn belief_exclusivity_holds_without_pauses_and_fails_with_them() {
     // Instant delivery, no loss, no drift, 8 ticks (past the 6-tick TTL): only the pause
     // differs. A paused holder still believes after its grant expired and another client

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// How often the supervisor looks at the liveness oracle after heal.
 const LIVENESS_POLL_MS: u64 = 50;
+/// The longest delay a buggify point adds to one network operation (5 s).
+const BUGGIFY_DELAY_MAX_NS: u64 = 5_000_000_000;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
@@ -509,7 +511,14 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
     let mut liveness = None;
     if sc.file.liveness {
         let latency_max = hi * 1_000_000;
-        let buggify = if plan.buggify { 5_000_000_000 } else { 0 };
+        // A message sent before heal can still be held by a buggify delay: madsim 0.2.34's
+        // `NetSim::rand_delay` sleeps `gen_range(1..5)` whole seconds on 10 % of network
+        // operations (under 5 s), plus under 5 µs always, so 5 s bounds the extra delay.
+        let buggify = if plan.buggify {
+            BUGGIFY_DELAY_MAX_NS
+        } else {
+            0
+        };
         let stall = if plan.send_delay_ratio > 0.0 {
             plan.send_delay_ms[1] * 1_000_000
         } else {
