@@ -436,6 +436,12 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        self.check_timing()?;
+        self.check_workload()
+    }
+
+    /// The lease's own timing: `L`, renewals, re-queueing, freshness, backoff.
+    fn check_timing(&self) -> Result<(), ConfigError> {
         let ms = |ns: u64| ns as f64 / MS as f64;
         if self.validity_ns == 0 {
             return Err(invalid(
@@ -504,6 +510,14 @@ impl Config {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The workload and the modes built on it: hold, writes, queue, progress window, jobs,
+    /// lock sets, and the variants that need one of them.
+    fn check_workload(&self) -> Result<(), ConfigError> {
+        let ms = |ns: u64| ns as f64 / MS as f64;
+        let rho = u128::from(self.drift_ppm_max);
         if self.hold_ns == 0 {
             return Err(invalid("hold_ms", "must be positive"));
         }

@@ -462,7 +462,7 @@ impl SafetyOracles {
     }
 
     /// The oracles' one body: reads through `g`, and writes (`to_mut`, a copy when `g` is
-    /// borrowed) only what the event changes.
+    /// borrowed) only what the event changes. One function per oracle below.
     fn judge(
         g: &mut Cow<'_, SafetyOracles>,
         server_now: Nanos,
@@ -480,136 +480,24 @@ impl SafetyOracles {
                 token,
                 expiry,
                 ..
-            } => {
-                let o = g.to_mut();
-                let grants = o.grants.entry(key).or_default();
-                grants.retain(|_, g| g.live(server_now));
-                if let Some((&live, g)) = grants.iter().find(|(&t, _)| t != token) {
-                    found.push(Violation::TwoLiveGrants {
-                        key,
-                        live,
-                        live_owner: g.owner,
-                        new: token,
-                        new_owner: client,
-                    });
-                }
-                grants.insert(
-                    token,
-                    GrantGhost {
-                        owner: client,
-                        expiry,
-                        released: false,
-                    },
-                );
-                let max = o.max_granted.entry(key).or_default();
-                if token <= *max {
-                    found.push(Violation::TokenNotRising {
-                        key,
-                        token,
-                        after: *max,
-                    });
-                }
-                *max = (*max).max(token);
-            }
+            } => Self::granted(g, server_now, client, key, token, expiry, found),
             Event::Renewed {
                 key, token, expiry, ..
-            } => {
-                // (A key first named here gets an empty entry, as a grant's would.)
-                let grows = g
-                    .grants
-                    .get(&key)
-                    .map(|m| m.get(&token).is_some_and(|gg| expiry > gg.expiry));
-                if grows != Some(false) {
-                    let o = g.to_mut().grants.entry(key).or_default();
-                    if let Some(gg) = o.get_mut(&token) {
-                        gg.expiry = gg.expiry.max(expiry);
-                    }
-                }
-            }
-            Event::ReleaseSent { client, key, token } => {
-                let ends = g.grants.get(&key).map(|m| {
-                    m.get(&token)
-                        .is_some_and(|gg| gg.owner == client && !gg.released)
-                });
-                if ends != Some(false) {
-                    let o = g.to_mut().grants.entry(key).or_default();
-                    if let Some(gg) = o.get_mut(&token) {
-                        if gg.owner == client {
-                            gg.released = true;
-                        }
-                    }
-                }
-            }
+            } => Self::renewed(g, key, token, expiry),
+            Event::ReleaseSent { client, key, token } => Self::release_sent(g, client, key, token),
             Event::WriteDecided {
                 client, key, token, ..
-            } => {
-                let why = match g.grants.get(&key).and_then(|m| m.get(&token)) {
-                    None => Some(NotLive::Unknown),
-                    Some(gg) if gg.owner != client => Some(NotLive::NotOwner { owner: gg.owner }),
-                    Some(gg) if gg.released => Some(NotLive::Released),
-                    Some(gg) if server_now >= gg.expiry => Some(NotLive::Expired {
-                        late_ns: server_now.since(gg.expiry),
-                    }),
-                    Some(_) => None,
-                };
-                if let Some(why) = why {
-                    found.push(Violation::WriteOutsideLease {
-                        key,
-                        token,
-                        client,
-                        why,
-                    });
-                }
-            }
+            } => Self::lease_containment(g, server_now, client, key, token, found),
             Event::WriteAccepted {
                 client, key, token, ..
-            } => match g.max_accepted.get(&key).copied() {
-                Some((high, _)) if token < high => found.push(Violation::StaleTokenAccepted {
-                    key,
-                    token,
-                    after: high,
-                }),
-                Some((high, first)) if token == high && first != client => {
-                    found.push(Violation::TokenFromTwoClients {
-                        key,
-                        token,
-                        first,
-                        second: client,
-                    });
-                }
-                Some((high, _)) if token == high => {}
-                _ => {
-                    g.to_mut().max_accepted.insert(key, (token, client));
-                }
-            },
+            } => Self::fenced_writes(g, client, key, token, found),
             Event::JobApplied {
                 client,
                 key,
                 token,
                 job,
-            } => {
-                let j = g.to_mut().jobs.entry(job).or_default();
-                j.applied = j.applied.saturating_add(1);
-                if j.applied > 1 {
-                    found.push(Violation::JobAppliedTwice {
-                        key,
-                        job,
-                        token,
-                        client,
-                    });
-                }
-                if j.dead {
-                    found.push(Violation::JobAppliedAndDeadLettered { key, job });
-                }
-            }
-            Event::JobDeadLettered { key, job, .. } => {
-                let j = g.to_mut().jobs.entry(job).or_default();
-                let again = j.dead;
-                j.dead = true;
-                if j.applied > 0 && !again {
-                    found.push(Violation::JobAppliedAndDeadLettered { key, job });
-                }
-            }
+            } => Self::job_applied(g, client, key, token, job, found),
+            Event::JobDeadLettered { key, job, .. } => Self::job_dead_lettered(g, key, job, found),
             _ => {}
         }
         for v in &found[before..] {
@@ -617,6 +505,176 @@ impl SafetyOracles {
             if g.tripped & bit == 0 {
                 g.to_mut().tripped |= bit;
             }
+        }
+    }
+
+    /// single-holder (no other grant on the key is live) and token-monotonic (the token is
+    /// above every token granted on the key before); the grant becomes a live ghost.
+    fn granted(
+        g: &mut Cow<'_, SafetyOracles>,
+        server_now: Nanos,
+        client: Identity,
+        key: Key,
+        token: Token,
+        expiry: Nanos,
+        found: &mut Vec<Violation>,
+    ) {
+        let o = g.to_mut();
+        let grants = o.grants.entry(key).or_default();
+        grants.retain(|_, g| g.live(server_now));
+        if let Some((&live, g)) = grants.iter().find(|(&t, _)| t != token) {
+            found.push(Violation::TwoLiveGrants {
+                key,
+                live,
+                live_owner: g.owner,
+                new: token,
+                new_owner: client,
+            });
+        }
+        grants.insert(
+            token,
+            GrantGhost {
+                owner: client,
+                expiry,
+                released: false,
+            },
+        );
+        let max = o.max_granted.entry(key).or_default();
+        if token <= *max {
+            found.push(Violation::TokenNotRising {
+                key,
+                token,
+                after: *max,
+            });
+        }
+        *max = (*max).max(token);
+    }
+
+    /// A renewal extends its grant's ghost expiry (never shortens it).
+    fn renewed(g: &mut Cow<'_, SafetyOracles>, key: Key, token: Token, expiry: Nanos) {
+        // (A key first named here gets an empty entry, as a grant's would.)
+        let grows = g
+            .grants
+            .get(&key)
+            .map(|m| m.get(&token).is_some_and(|gg| expiry > gg.expiry));
+        if grows != Some(false) {
+            let o = g.to_mut().grants.entry(key).or_default();
+            if let Some(gg) = o.get_mut(&token) {
+                gg.expiry = gg.expiry.max(expiry);
+            }
+        }
+    }
+
+    /// The owner's decision to release ends its grant's liveness.
+    fn release_sent(g: &mut Cow<'_, SafetyOracles>, client: Identity, key: Key, token: Token) {
+        let ends = g.grants.get(&key).map(|m| {
+            m.get(&token)
+                .is_some_and(|gg| gg.owner == client && !gg.released)
+        });
+        if ends != Some(false) {
+            let o = g.to_mut().grants.entry(key).or_default();
+            if let Some(gg) = o.get_mut(&token) {
+                if gg.owner == client {
+                    gg.released = true;
+                }
+            }
+        }
+    }
+
+    /// lease-containment: a client decides to write only under a live grant of its own.
+    fn lease_containment(
+        g: &SafetyOracles,
+        server_now: Nanos,
+        client: Identity,
+        key: Key,
+        token: Token,
+        found: &mut Vec<Violation>,
+    ) {
+        let why = match g.grants.get(&key).and_then(|m| m.get(&token)) {
+            None => Some(NotLive::Unknown),
+            Some(gg) if gg.owner != client => Some(NotLive::NotOwner { owner: gg.owner }),
+            Some(gg) if gg.released => Some(NotLive::Released),
+            Some(gg) if server_now >= gg.expiry => Some(NotLive::Expired {
+                late_ns: server_now.since(gg.expiry),
+            }),
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            found.push(Violation::WriteOutsideLease {
+                key,
+                token,
+                client,
+                why,
+            });
+        }
+    }
+
+    /// fenced-writes: the resource never accepts a token below one it accepted, nor one
+    /// token from two clients.
+    fn fenced_writes(
+        g: &mut Cow<'_, SafetyOracles>,
+        client: Identity,
+        key: Key,
+        token: Token,
+        found: &mut Vec<Violation>,
+    ) {
+        match g.max_accepted.get(&key).copied() {
+            Some((high, _)) if token < high => found.push(Violation::StaleTokenAccepted {
+                key,
+                token,
+                after: high,
+            }),
+            Some((high, first)) if token == high && first != client => {
+                found.push(Violation::TokenFromTwoClients {
+                    key,
+                    token,
+                    first,
+                    second: client,
+                });
+            }
+            Some((high, _)) if token == high => {}
+            _ => {
+                g.to_mut().max_accepted.insert(key, (token, client));
+            }
+        }
+    }
+
+    /// exactly-once, its "applied twice, or applied and dead-lettered" half.
+    fn job_applied(
+        g: &mut Cow<'_, SafetyOracles>,
+        client: Identity,
+        key: Key,
+        token: Token,
+        job: Job,
+        found: &mut Vec<Violation>,
+    ) {
+        let j = g.to_mut().jobs.entry(job).or_default();
+        j.applied = j.applied.saturating_add(1);
+        if j.applied > 1 {
+            found.push(Violation::JobAppliedTwice {
+                key,
+                job,
+                token,
+                client,
+            });
+        }
+        if j.dead {
+            found.push(Violation::JobAppliedAndDeadLettered { key, job });
+        }
+    }
+
+    /// exactly-once: a job dead-lettered after it was applied.
+    fn job_dead_lettered(
+        g: &mut Cow<'_, SafetyOracles>,
+        key: Key,
+        job: Job,
+        found: &mut Vec<Violation>,
+    ) {
+        let j = g.to_mut().jobs.entry(job).or_default();
+        let again = j.dead;
+        j.dead = true;
+        if j.applied > 0 && !again {
+            found.push(Violation::JobAppliedAndDeadLettered { key, job });
         }
     }
 }

@@ -3,7 +3,9 @@
 //! leases break: at the current holder, with pauses and cuts long enough to outlast a lease.
 
 use crate::clock::NodeClock;
-use crate::scenario::{node_name, DriftMode, Fault, FaultAction, NodeIdx, RandomKind, Scenario};
+use crate::scenario::{
+    node_name, DriftMode, Fault, FaultAction, NodeIdx, RandomFaults, RandomKind, Scenario,
+};
 use madsim::rand::Rng;
 use serde::Serialize;
 use std::fmt;
@@ -40,47 +42,15 @@ fn range(rng: &mut impl Rng, [a, b]: [u64; 2]) -> u64 {
 }
 
 impl Plan {
-    /// Derives the plan from the seed's RNG (madsim's, inside the runtime), in a fixed order.
+    /// Derives the plan from the seed's RNG (madsim's, inside the runtime), in a fixed order:
+    /// clocks, network knobs, then the random faults (the draw order is part of every pinned
+    /// trace hash: change it only with a re-pin).
     pub fn derive(sc: &Scenario, seed: u64, rng: &mut impl Rng) -> Plan {
         let f = &sc.file;
-        let n = sc.clients + 2;
-        // 1. Clocks.
-        let mut clocks = Vec::with_capacity(n);
-        for idx in 0..n {
-            let d = f.clocks.drift_ppm as i32;
-            let drift = match f.clocks.drift_mode {
-                _ if d == 0 => 0,
-                DriftMode::Uniform => rng.gen_range(-d..=d),
-                DriftMode::Extreme => {
-                    if rng.gen_bool(0.5) {
-                        d
-                    } else {
-                        -d
-                    }
-                }
-            };
-            let o = f.clocks.offset_ms as i64;
-            let offset_ms = if o == 0 { 0 } else { rng.gen_range(-o..=o) };
-            let name = node_name(idx);
-            let (drift, offset_ms) = match f.clocks.pin.iter().find(|p| p.node == name) {
-                Some(p) => (p.drift_ppm, p.offset_ms),
-                None => (drift, offset_ms),
-            };
-            clocks.push(NodeClock::new(offset_ms * 1_000_000, drift));
-        }
-        // 2. Network knobs (swarm: each seed its own, up to the scenario's values).
         let c = &f.cluster;
-        let (latency_ms, loss_ratio, duplicate_ratio) = if c.swarm {
-            let hi = range(rng, [c.latency_ms[0], c.latency_ms[1]]);
-            (
-                [c.latency_ms[0], hi],
-                rng.gen_range(0.0..=c.loss_ratio),
-                rng.gen_range(0.0..=c.duplicate_ratio),
-            )
-        } else {
-            (c.latency_ms, c.loss_ratio, c.duplicate_ratio)
-        };
-        // 3. Faults: the script, then random ones.
+        let clocks = draw_clocks(sc, rng);
+        let (latency_ms, loss_ratio, duplicate_ratio) = draw_network(sc, rng);
+        // The script, then random ones.
         let mut faults: Vec<PlannedFault> = sc
             .script
             .iter()
@@ -91,20 +61,7 @@ impl Plan {
             .collect();
         let mut kinds = Vec::new();
         if let Some(r) = &f.faults.random {
-            kinds = if r.swarm {
-                let mut k: Vec<RandomKind> = r
-                    .kinds
-                    .iter()
-                    .copied()
-                    .filter(|_| rng.gen_bool(0.5))
-                    .collect();
-                if k.is_empty() && !r.kinds.is_empty() {
-                    k.push(r.kinds[rng.gen_range(0..r.kinds.len())]);
-                }
-                k
-            } else {
-                r.kinds.clone()
-            };
+            kinds = draw_kinds(r, rng);
             let events = if r.events == 0 || kinds.is_empty() {
                 0
             } else {
@@ -112,100 +69,7 @@ impl Plan {
             };
             let mut last_server_step: Option<u64> = None;
             for _ in 0..events {
-                let kind = kinds[rng.gen_range(0..kinds.len())];
-                let at_ms = rng.gen_range(0..f.duration_ms);
-                let client = 2 + rng.gen_range(0..sc.clients);
-                let any = rng.gen_range(0..n);
-                let aim = r.aim && rng.gen_bool(0.7);
-                let action = match kind {
-                    RandomKind::Pause => FaultAction::Pause {
-                        node: if aim { client } else { any },
-                        for_ms: range(rng, r.pause_ms),
-                    },
-                    RandomKind::Isolate => FaultAction::Isolate {
-                        node: if aim { client } else { any },
-                        for_ms: range(rng, r.partition_ms),
-                    },
-                    RandomKind::Cut => {
-                        // Cut a client from the server, one way: the classic lost renewal
-                        // (client -> server) or lost grant (server -> client).
-                        let (from, to) = if rng.gen_bool(0.5) {
-                            (client, 0)
-                        } else {
-                            (0, client)
-                        };
-                        FaultAction::Cut {
-                            from,
-                            to,
-                            for_ms: range(rng, r.partition_ms),
-                        }
-                    }
-                    RandomKind::Split => {
-                        let mut a = Vec::new();
-                        let mut b = Vec::new();
-                        for idx in 0..n {
-                            if rng.gen_bool(0.5) {
-                                a.push(idx);
-                            } else {
-                                b.push(idx);
-                            }
-                        }
-                        if a.is_empty() || b.is_empty() {
-                            // Degenerate draw: split the server off.
-                            a = vec![0];
-                            b = (1..n).collect();
-                        }
-                        FaultAction::Split {
-                            groups: vec![a, b],
-                            for_ms: range(rng, r.partition_ms),
-                        }
-                    }
-                    RandomKind::CrashServer => FaultAction::Crash {
-                        node: 0,
-                        down_ms: range(rng, r.down_ms),
-                        lose_disk: false,
-                    },
-                    RandomKind::CrashClient => FaultAction::Crash {
-                        node: client,
-                        down_ms: range(rng, r.down_ms),
-                        lose_disk: false,
-                    },
-                    RandomKind::ClockStep => {
-                        // Clients may step forward any amount; the server's forward steps
-                        // stay within the margin per TTL window (the assumptions).
-                        let margin = f.protocol.safety_margin_ms;
-                        let server_ok = margin > 0
-                            && last_server_step.is_none_or(|t| at_ms >= t + f.protocol.ttl_ms);
-                        if server_ok && rng.gen_bool(0.3) {
-                            last_server_step = Some(at_ms);
-                            FaultAction::ClockStep {
-                                node: 0,
-                                by_ms: rng.gen_range(1..=margin) as i64,
-                            }
-                        } else {
-                            FaultAction::ClockStep {
-                                node: client,
-                                by_ms: range(rng, r.clock_step_ms).max(1) as i64,
-                            }
-                        }
-                    }
-                };
-                let aim_holder = aim
-                    && matches!(
-                        action,
-                        FaultAction::Pause { .. }
-                            | FaultAction::Isolate { .. }
-                            | FaultAction::Cut { .. }
-                            | FaultAction::Crash { node: 2.., .. }
-                    );
-                faults.push(PlannedFault {
-                    fault: Fault {
-                        at_ms,
-                        action,
-                        holder: aim_holder,
-                    },
-                    aim_holder,
-                });
+                faults.push(draw_fault(sc, r, &kinds, &mut last_server_step, rng));
             }
         }
         faults.sort_by_key(|p| p.fault.at_ms);
@@ -220,6 +84,191 @@ impl Plan {
             clocks,
             kinds,
             faults,
+        }
+    }
+}
+
+/// Draw 1: every node's clock: a drift and an offset per node, in node order, unless pinned.
+fn draw_clocks(sc: &Scenario, rng: &mut impl Rng) -> Vec<NodeClock> {
+    let f = &sc.file;
+    let n = sc.clients + 2;
+    let mut clocks = Vec::with_capacity(n);
+    for idx in 0..n {
+        let d = f.clocks.drift_ppm as i32;
+        let drift = match f.clocks.drift_mode {
+            _ if d == 0 => 0,
+            DriftMode::Uniform => rng.gen_range(-d..=d),
+            DriftMode::Extreme => {
+                if rng.gen_bool(0.5) {
+                    d
+                } else {
+                    -d
+                }
+            }
+        };
+        let o = f.clocks.offset_ms as i64;
+        let offset_ms = if o == 0 { 0 } else { rng.gen_range(-o..=o) };
+        let name = node_name(idx);
+        let (drift, offset_ms) = match f.clocks.pin.iter().find(|p| p.node == name) {
+            Some(p) => (p.drift_ppm, p.offset_ms),
+            None => (drift, offset_ms),
+        };
+        clocks.push(NodeClock::new(offset_ms * 1_000_000, drift));
+    }
+    clocks
+}
+
+/// Draw 2: network knobs: latency range, loss and duplication (swarm: each seed its own, up to
+/// the scenario's values).
+fn draw_network(sc: &Scenario, rng: &mut impl Rng) -> ([u64; 2], f64, f64) {
+    let c = &sc.file.cluster;
+    if c.swarm {
+        let hi = range(rng, [c.latency_ms[0], c.latency_ms[1]]);
+        (
+            [c.latency_ms[0], hi],
+            rng.gen_range(0.0..=c.loss_ratio),
+            rng.gen_range(0.0..=c.duplicate_ratio),
+        )
+    } else {
+        (c.latency_ms, c.loss_ratio, c.duplicate_ratio)
+    }
+}
+
+/// Draw 3: the random fault kinds this seed uses (swarm: each kind on with probability 1/2, at
+/// least one).
+fn draw_kinds(r: &RandomFaults, rng: &mut impl Rng) -> Vec<RandomKind> {
+    if !r.swarm {
+        return r.kinds.clone();
+    }
+    let mut k: Vec<RandomKind> = r
+        .kinds
+        .iter()
+        .copied()
+        .filter(|_| rng.gen_bool(0.5))
+        .collect();
+    if k.is_empty() && !r.kinds.is_empty() {
+        k.push(r.kinds[rng.gen_range(0..r.kinds.len())]);
+    }
+    k
+}
+
+/// Draw 4: one random fault: its kind, time, candidate client and node, whether it is aimed at
+/// the holder, then the kind's own draws.
+fn draw_fault(
+    sc: &Scenario,
+    r: &RandomFaults,
+    kinds: &[RandomKind],
+    last_server_step: &mut Option<u64>,
+    rng: &mut impl Rng,
+) -> PlannedFault {
+    let f = &sc.file;
+    let n = sc.clients + 2;
+    let kind = kinds[rng.gen_range(0..kinds.len())];
+    let at_ms = rng.gen_range(0..f.duration_ms);
+    let client = 2 + rng.gen_range(0..sc.clients);
+    let any = rng.gen_range(0..n);
+    let aim = r.aim && rng.gen_bool(0.7);
+    let action = match kind {
+        RandomKind::Pause => FaultAction::Pause {
+            node: if aim { client } else { any },
+            for_ms: range(rng, r.pause_ms),
+        },
+        RandomKind::Isolate => FaultAction::Isolate {
+            node: if aim { client } else { any },
+            for_ms: range(rng, r.partition_ms),
+        },
+        RandomKind::Cut => draw_cut(r, client, rng),
+        RandomKind::Split => draw_split(r, n, rng),
+        RandomKind::CrashServer => FaultAction::Crash {
+            node: 0,
+            down_ms: range(rng, r.down_ms),
+            lose_disk: false,
+        },
+        RandomKind::CrashClient => FaultAction::Crash {
+            node: client,
+            down_ms: range(rng, r.down_ms),
+            lose_disk: false,
+        },
+        RandomKind::ClockStep => draw_clock_step(sc, r, at_ms, client, last_server_step, rng),
+    };
+    let aim_holder = aim
+        && matches!(
+            action,
+            FaultAction::Pause { .. }
+                | FaultAction::Isolate { .. }
+                | FaultAction::Cut { .. }
+                | FaultAction::Crash { node: 2.., .. }
+        );
+    PlannedFault {
+        fault: Fault {
+            at_ms,
+            action,
+            holder: aim_holder,
+        },
+        aim_holder,
+    }
+}
+
+/// Cuts a client from the server, one way: the classic lost renewal (client -> server) or
+/// lost grant (server -> client).
+fn draw_cut(r: &RandomFaults, client: NodeIdx, rng: &mut impl Rng) -> FaultAction {
+    let (from, to) = if rng.gen_bool(0.5) {
+        (client, 0)
+    } else {
+        (0, client)
+    };
+    FaultAction::Cut {
+        from,
+        to,
+        for_ms: range(rng, r.partition_ms),
+    }
+}
+
+/// Splits the nodes in two groups, each node a coin flip; a degenerate draw splits the
+/// server off.
+fn draw_split(r: &RandomFaults, n: usize, rng: &mut impl Rng) -> FaultAction {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for idx in 0..n {
+        if rng.gen_bool(0.5) {
+            a.push(idx);
+        } else {
+            b.push(idx);
+        }
+    }
+    if a.is_empty() || b.is_empty() {
+        a = vec![0];
+        b = (1..n).collect();
+    }
+    FaultAction::Split {
+        groups: vec![a, b],
+        for_ms: range(rng, r.partition_ms),
+    }
+}
+
+/// Clients may step forward any amount; the server's forward steps stay within the margin
+/// per TTL window (the assumptions).
+fn draw_clock_step(
+    sc: &Scenario,
+    r: &RandomFaults,
+    at_ms: u64,
+    client: NodeIdx,
+    last_server_step: &mut Option<u64>,
+    rng: &mut impl Rng,
+) -> FaultAction {
+    let p = &sc.file.protocol;
+    let margin = p.safety_margin_ms;
+    let server_ok = margin > 0 && last_server_step.is_none_or(|t| at_ms >= t + p.ttl_ms);
+    if server_ok && rng.gen_bool(0.3) {
+        *last_server_step = Some(at_ms);
+        FaultAction::ClockStep {
+            node: 0,
+            by_ms: rng.gen_range(1..=margin) as i64,
+        }
+    } else {
+        FaultAction::ClockStep {
+            node: client,
+            by_ms: range(rng, r.clock_step_ms).max(1) as i64,
         }
     }
 }

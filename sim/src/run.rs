@@ -400,10 +400,27 @@ async fn sleep_until_ns(t: u64) {
     }
 }
 
+/// One seed, in VOPR's phases: build the cluster, the safety phase (the plan's faults),
+/// heal, the bounded liveness phase, collect.
 async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+    let plan = Plan::derive(&sc, seed, &mut madsim::rand::thread_rng());
+    let mut sup = build(&sc, &plan, opts).await;
+    let aimed = safety_phase(&sc, &plan, &mut sup).await;
+    heal(&mut sup);
+    let liveness = if sc.file.liveness {
+        liveness_phase(&sc, &plan, &sup.world).await
+    } else {
+        None
+    };
+    collect(seed, plan, aimed, liveness, &sup.world)
+}
+
+/// Configures the network from the plan, creates the world and every node (server and
+/// resource first, so they bind before any client sends) and the rogue node that sends
+/// garbage frames.
+async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
     let handle = Handle::current();
     let net = NetSim::current();
-    let plan = Plan::derive(&sc, seed, &mut madsim::rand::thread_rng());
     let [lo, hi] = plan.latency_ms;
     net.update_config(|c| {
         // A range must not be empty: a fixed latency gets a 1 µs spread.
@@ -458,17 +475,20 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
         .name("rogue")
         .ip(node_addr(n).ip())
         .build();
-    let mut sup = Supervisor {
-        world: world.clone(),
+    Supervisor {
+        world,
         rogue,
         handle,
-        net: net.clone(),
+        net,
         ids,
         state: FaultState::default(),
         n,
-    };
+    }
+}
 
-    // Safety phase: the plan's faults, each reverted after its length.
+/// The safety phase: the plan's faults, each applied at its time (an aimed one at the
+/// holder of that moment) and reverted after its length. Returns each fault as applied.
+async fn safety_phase(sc: &Scenario, plan: &Plan, sup: &mut Supervisor) -> Vec<FaultAction> {
     let end_ns = sc.file.duration_ms * 1_000_000;
     let mut steps: BTreeMap<(u64, u64), Step> = BTreeMap::new();
     for (i, p) in plan.faults.iter().enumerate() {
@@ -496,66 +516,80 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
         }
     }
     sleep_until_ns(end_ns).await;
+    aimed
+}
 
-    // Heal: every fault ends, the network calms down.
+/// Heal: every fault ends, the network calms down.
+fn heal(sup: &mut Supervisor) {
     sup.heal_all();
     madsim::buggify::disable();
-    net.update_config(|c| c.packet_loss_rate = 0.0);
-    {
-        let mut w = lock(&world);
-        w.net = NetKnobs::default();
-        w.record_fault(0, "heal", String::new());
-    }
+    sup.net.update_config(|c| c.packet_loss_rate = 0.0);
+    let mut w = lock(&sup.world);
+    w.net = NetKnobs::default();
+    w.record_fault(0, "heal", String::new());
+}
 
-    // Liveness phase: bounded by the liveness oracle's deadlines.
+/// The liveness phase, bounded by the liveness oracle's deadlines: every waiter served (or
+/// a deadlock, or a waiter past its bound), then exactly-once work settles by its bound.
+async fn liveness_phase(
+    sc: &Scenario,
+    plan: &Plan,
+    world: &Arc<Mutex<World>>,
+) -> Option<Violation> {
     let mut liveness = None;
-    if sc.file.liveness {
-        let latency_max = hi * 1_000_000;
-        // A message sent before heal can still be held by a buggify delay: madsim 0.2.34's
-        // `NetSim::rand_delay` sleeps `gen_range(1..5)` whole seconds on 10 % of network
-        // operations (under 5 s), plus under 5 µs always, so 5 s bounds the extra delay.
-        let buggify = if plan.buggify {
-            BUGGIFY_DELAY_MAX_NS
-        } else {
-            0
-        };
-        let stall = if plan.send_delay_ratio > 0.0 {
-            plan.send_delay_ms[1] * 1_000_000
-        } else {
-            0
-        };
-        lock(&world).heal_liveness(latency_max + buggify + stall, latency_max);
-        loop {
-            madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
-            let w = lock(&world);
-            if let Some(v) = w.deadlock() {
-                liveness = Some(v);
-                break;
-            }
-            if let Some(v) = w.liveness.check(w.server_now()) {
-                liveness = Some(v);
-                break;
-            }
-            if w.liveness.all_served() {
-                break;
-            }
+    let latency_max = plan.latency_ms[1] * 1_000_000;
+    // A message sent before heal can still be held by a buggify delay: madsim 0.2.34's
+    // `NetSim::rand_delay` sleeps `gen_range(1..5)` whole seconds on 10 % of network
+    // operations (under 5 s), plus under 5 µs always, so 5 s bounds the extra delay.
+    let buggify = if plan.buggify {
+        BUGGIFY_DELAY_MAX_NS
+    } else {
+        0
+    };
+    let stall = if plan.send_delay_ratio > 0.0 {
+        plan.send_delay_ms[1] * 1_000_000
+    } else {
+        0
+    };
+    lock(world).heal_liveness(latency_max + buggify + stall, latency_max);
+    loop {
+        madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+        let w = lock(world);
+        if let Some(v) = w.deadlock() {
+            liveness = Some(v);
+            break;
         }
-        // Exactly-once work settles: every job applied or dead-lettered by its bound.
-        if liveness.is_none() && sc.config.has_jobs() {
-            let deadline =
-                lock(&world).jobs_deadline_ns(latency_max + buggify + stall, latency_max);
-            loop {
-                if lock(&world).jobs_settled() || true_now_ns() >= deadline {
-                    break;
-                }
-                madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
-            }
-            lock(&world).judge_unresolved_jobs();
+        if let Some(v) = w.liveness.check(w.server_now()) {
+            liveness = Some(v);
+            break;
+        }
+        if w.liveness.all_served() {
+            break;
         }
     }
-    let mut w = lock(&world);
+    if liveness.is_none() && sc.config.has_jobs() {
+        let deadline = lock(world).jobs_deadline_ns(latency_max + buggify + stall, latency_max);
+        loop {
+            if lock(world).jobs_settled() || true_now_ns() >= deadline {
+                break;
+            }
+            madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+        }
+        lock(world).judge_unresolved_jobs();
+    }
+    liveness
+}
+
+/// What the oracles and metrics saw, with the plan's faults as they were applied.
+fn collect(
+    seed: u64,
+    mut plan: Plan,
+    aimed: Vec<FaultAction>,
+    liveness: Option<Violation>,
+    world: &Arc<Mutex<World>>,
+) -> SeedResult {
+    let mut w = lock(world);
     w.finish();
-    let mut plan = plan;
     for (p, a) in plan.faults.iter_mut().zip(aimed) {
         p.fault.action = a;
     }
