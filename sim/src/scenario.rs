@@ -544,410 +544,116 @@ pub fn locate(text: &str, path: &str) -> (usize, usize) {
             header_line = Some((n + 1, indent + 1));
         }
     }
-    header_line.unwrap_or((1, 1))
+    header_line
+        .or_else(|| locate_inline_entry(text, path))
+        .unwrap_or((1, 1))
 }
 
-fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, ScenarioError> {
-    let err = |field: &str, reason: String| {
-        let (line, column) = locate(text, field);
+/// Finds `table.array[i].key` when the array is written inline (`script = [{ .. }, { .. }]`,
+/// over one line or many): the key inside the i-th inline table, or that table's `{`.
+fn locate_inline_entry(text: &str, path: &str) -> Option<(usize, usize)> {
+    let (array, rest) = path.split_once('[')?;
+    let (index, key) = rest.split_once("].")?;
+    let index: usize = index.parse().ok()?;
+    let (line, _) = locate(text, array);
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    // `locate` falls back to a table's header or line 1: only the array's own key will do.
+    let written = text[line_start..].lines().next()?.trim_start();
+    if !written
+        .trim_start_matches('"')
+        .starts_with(array.rsplit('.').next()?)
+    {
+        return None;
+    }
+    let after_eq = line_start + text[line_start..].find('=')? + 1;
+    let bytes = text.as_bytes();
+    let (mut depth, mut entries, mut in_string) = (0usize, 0usize, false);
+    let mut entry_start = None;
+    let mut i = after_eq;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_string {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_string = true,
+                b'#' => {
+                    i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                    continue;
+                }
+                b'[' | b'{' => {
+                    depth += 1;
+                    if c == b'{' && depth == 2 {
+                        if entries == index {
+                            entry_start = Some(i);
+                        }
+                        entries += 1;
+                    }
+                }
+                b']' | b'}' => {
+                    if depth == 2 && entry_start.is_some() {
+                        break;
+                    }
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ if depth == 2
+                    && entry_start.is_some()
+                    && bytes[i..].starts_with(key.as_bytes()) =>
+                {
+                    let before_ok = !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'_';
+                    let tail = bytes[i + key.len()..].trim_ascii_start();
+                    if before_ok && tail.starts_with(b"=") {
+                        return Some(line_col(text, i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    entry_start.map(|o| line_col(text, o))
+}
+
+/// Where validation errors point: the file and its text, to locate a field in.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn err(&self, field: &str, reason: String) -> ScenarioError {
+        let (line, column) = locate(self.text, field);
         ScenarioError {
-            file: path.to_path_buf(),
+            file: self.path.to_path_buf(),
             line,
             column,
             field: field.to_string(),
             reason,
         }
-    };
-    let c = &file.cluster;
-    if c.clients == 0 || c.clients > 64 {
-        return Err(err(
-            "cluster.clients",
-            format!("{} is not between 1 and 64", c.clients),
-        ));
     }
-    let clients = c.clients as usize;
-    if file.seeds == 0 || file.seeds > 10_000_000 {
-        return Err(err(
-            "seeds",
-            format!("{} is not between 1 and 10000000", file.seeds),
-        ));
-    }
-    if file.test_seeds == Some(0) {
-        return Err(err("test_seeds", "must be at least 1".into()));
-    }
-    if file.duration_ms == 0 || file.duration_ms > 86_400_000 {
-        return Err(err(
-            "duration_ms",
-            format!(
-                "{} ms is not between 1 and 86400000 (one day)",
-                file.duration_ms
-            ),
-        ));
-    }
-    let [lo, hi] = c.latency_ms;
-    if lo > hi {
-        return Err(err(
-            "cluster.latency_ms",
-            format!("[{lo}, {hi}]: the minimum is above the maximum"),
-        ));
-    }
-    if hi > 600_000 {
-        return Err(err(
-            "cluster.latency_ms",
-            format!("{hi} ms is above 600000 ms"),
-        ));
-    }
-    for (field, r, max_ok) in [
-        ("cluster.loss_ratio", c.loss_ratio, 0.99),
-        ("cluster.duplicate_ratio", c.duplicate_ratio, 1.0),
-        ("cluster.send_delay_ratio", c.send_delay_ratio, 1.0),
-    ] {
-        if !(0.0..=max_ok).contains(&r) || r.is_nan() {
-            return Err(err(field, format!("{r} is not between 0 and {max_ok}")));
-        }
-    }
-    let [dlo, dhi] = c.send_delay_ms;
-    if dlo > dhi {
-        return Err(err(
-            "cluster.send_delay_ms",
-            format!("[{dlo}, {dhi}]: the minimum is above the maximum"),
-        ));
-    }
-    let (jobs, job_keys) = match &file.jobs {
-        None => (leaseproof_impl::Jobs::NONE, Vec::new()),
-        Some(j) => validate_jobs(j).map_err(|(field, reason)| err(field, reason))?,
-    };
-    let lock_keys = match &file.locks {
-        None => Vec::new(),
-        Some(l) => lock_order(l).map_err(|(field, reason)| err(field, reason))?,
-    };
-    let config = leaseproof_impl::ProtocolConfig {
-        jobs,
-        lock_keys: lock_keys.len() as u8,
-        ..file.protocol
-    }
-    .validate()
-    .map_err(|e| {
-        let field = if e.field.starts_with("jobs.") || e.field.starts_with("locks.") {
-            e.field.to_string()
-        } else {
-            format!("protocol.{}", e.field)
-        };
-        err(&field, e.reason)
-    })?;
-    if file.clocks.drift_ppm >= 1_000_000 {
-        return Err(err(
-            "clocks.drift_ppm",
-            format!("{} is not below 1000000", file.clocks.drift_ppm),
-        ));
-    }
-    let mut beyond = file.clocks.drift_ppm > file.protocol.drift_ppm_max;
-    for (i, pin) in file.clocks.pin.iter().enumerate() {
-        if node_index(&pin.node, clients).is_none() {
-            return Err(err(
-                &format!("clocks.pin[{i}].node"),
-                format!("no node named {:?} (nodes: {})", pin.node, names(clients)),
-            ));
-        }
-        if pin.drift_ppm.unsigned_abs() >= 1_000_000 {
-            return Err(err(
-                &format!("clocks.pin[{i}].drift_ppm"),
-                format!("{} is not within ±999999", pin.drift_ppm),
-            ));
-        }
-        beyond |= pin.drift_ppm.unsigned_abs() > file.protocol.drift_ppm_max;
-    }
+}
 
-    // The fault script: ordered in time, every node named exists, one action per entry.
-    let mut script = Vec::new();
-    let mut last_at = 0;
-    // Server forward steps within one TTL window must add up to at most the margin.
-    let mut server_steps: Vec<(u64, i64)> = Vec::new();
-    for (i, e) in file.faults.script.iter().enumerate() {
-        let f = |k: &str| format!("faults.script[{i}].{k}");
-        if e.at_ms < last_at {
-            return Err(err(
-                &f("at_ms"),
-                format!(
-                    "{} ms goes back in time (the entry before is at {last_at} ms)",
-                    e.at_ms
-                ),
-            ));
-        }
-        if e.at_ms > file.duration_ms {
-            return Err(err(
-                &f("at_ms"),
-                format!(
-                    "{} ms is after the safety phase ends ({} ms)",
-                    e.at_ms, file.duration_ms
-                ),
-            ));
-        }
-        last_at = e.at_ms;
-        let node = |k: &str, name: &str| {
-            node_index(name, clients).ok_or_else(|| {
-                err(
-                    &f(k),
-                    format!("no node named {name:?} (nodes: {})", names(clients)),
-                )
-            })
-        };
-        let need_for = || {
-            e.for_ms
-                .filter(|&d| d > 0)
-                .ok_or_else(|| err(&f("for_ms"), "this fault needs a positive for_ms".into()))
-        };
-        let actions = [
-            e.pause.is_some(),
-            e.isolate.is_some(),
-            e.cut.is_some(),
-            e.split.is_some(),
-            e.crash.is_some(),
-            e.clock_step.is_some(),
-            e.garbage.is_some(),
-            e.stall.is_some(),
-        ]
-        .iter()
-        .filter(|&&b| b)
-        .count();
-        if actions != 1 {
-            return Err(err(
-                &f("at_ms"),
-                format!(
-                    "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step, \
-                     garbage, stall (found {actions})"
-                ),
-            ));
-        }
-        if e.lose.is_some() && e.crash.is_none() {
-            return Err(err(&f("lose"), "lose goes with crash".into()));
-        }
-        if e.by_ms.is_some() && e.clock_step.is_none() {
-            return Err(err(&f("by_ms"), "by_ms goes with clock_step".into()));
-        }
-        let action = if let Some(n) = &e.pause {
-            FaultAction::Pause {
-                node: node("pause", n)?,
-                for_ms: need_for()?,
-            }
-        } else if let Some(n) = &e.isolate {
-            FaultAction::Isolate {
-                node: node("isolate", n)?,
-                for_ms: need_for()?,
-            }
-        } else if let Some(pair) = &e.cut {
-            if pair.len() != 2 {
-                return Err(err(
-                    &f("cut"),
-                    format!("needs [from, to], got {} names", pair.len()),
-                ));
-            }
-            let (from, to) = (node("cut", &pair[0])?, node("cut", &pair[1])?);
-            if from == to {
-                return Err(err(&f("cut"), "from and to are the same node".into()));
-            }
-            FaultAction::Cut {
-                from,
-                to,
-                for_ms: need_for()?,
-            }
-        } else if let Some(groups) = &e.split {
-            if groups.len() < 2 {
-                return Err(err(&f("split"), "needs at least two groups".into()));
-            }
-            let mut seen = std::collections::BTreeSet::new();
-            let mut idx = Vec::new();
-            for g in groups {
-                let mut gi = Vec::new();
-                for n in g {
-                    let k = node("split", n)?;
-                    if !seen.insert(k) {
-                        return Err(err(&f("split"), format!("{n:?} is in two groups")));
-                    }
-                    gi.push(k);
-                }
-                idx.push(gi);
-            }
-            FaultAction::Split {
-                groups: idx,
-                for_ms: need_for()?,
-            }
-        } else if let Some(n) = &e.crash {
-            let k = node("crash", n)?;
-            let lose_disk = match (k, e.lose.as_deref()) {
-                (_, None) => false,
-                (0, Some("counter")) | (1, Some("table")) => {
-                    beyond = true;
-                    true
-                }
-                (_, Some(what)) => {
-                    return Err(err(
-                        &f("lose"),
-                        format!(
-                            "{what:?} cannot be lost by {n}: the server can lose \"counter\", \
-                             the resource \"table\" (clients keep nothing)"
-                        ),
-                    ))
-                }
-            };
-            FaultAction::Crash {
-                node: k,
-                down_ms: need_for()?,
-                lose_disk,
-            }
-        } else if let Some(n) = &e.stall {
-            let k = node("stall", n)?;
-            if k < 2 {
-                return Err(err(
-                    &f("stall"),
-                    format!("{n:?} is not a client: only a client's worker can stall"),
-                ));
-            }
-            if e.for_ms == Some(0) {
-                return Err(err(
-                    &f("for_ms"),
-                    "a stall needs a positive for_ms, or none (stuck until the run ends)".into(),
-                ));
-            }
-            FaultAction::Stall {
-                node: k,
-                for_ms: e.for_ms,
-            }
-        } else if let Some(n) = &e.garbage {
-            FaultAction::Garbage {
-                node: node("garbage", n)?,
-            }
-        } else {
-            let n = e.clock_step.as_deref().unwrap_or_default();
-            let k = node("clock_step", n)?;
-            let by_ms = e
-                .by_ms
-                .filter(|&b| b != 0)
-                .ok_or_else(|| err(&f("by_ms"), "a clock step needs a non-zero by_ms".into()))?;
-            if by_ms < 0 {
-                beyond = true;
-            }
-            if k == 0 && by_ms > 0 {
-                server_steps.push((e.at_ms, by_ms));
-            }
-            FaultAction::ClockStep { node: k, by_ms }
-        };
-        let names_holder = [&e.pause, &e.isolate, &e.crash, &e.clock_step, &e.stall]
-            .iter()
-            .any(|n| n.as_deref() == Some("holder"))
-            || e.cut.iter().flatten().any(|n| n == "holder");
-        if names_holder && e.split.is_some() {
-            return Err(err(
-                &f("split"),
-                "\"holder\" cannot be used in a split".into(),
-            ));
-        }
-        if let FaultAction::Cut { from, to, .. } = action {
-            if names_holder && from != 0 && to != 0 {
-                return Err(err(
-                    &f("cut"),
-                    "a cut that names \"holder\" must have the server on its other end".into(),
-                ));
-            }
-        }
-        script.push(Fault {
-            at_ms: e.at_ms,
-            action,
-            holder: names_holder,
-        });
-    }
-    let margin = file.protocol.safety_margin_ms as i64;
-    for &(at, _) in &server_steps {
-        let window: i64 = server_steps
-            .iter()
-            .filter(|&&(t, _)| t >= at && t < at + file.protocol.ttl_ms)
-            .map(|s| s.1)
-            .sum();
-        if window > margin {
-            beyond = true;
-        }
-    }
-    if let Some(r) = &file.faults.random {
-        for (field, [a, b]) in [
-            ("faults.random.pause_ms", r.pause_ms),
-            ("faults.random.partition_ms", r.partition_ms),
-            ("faults.random.down_ms", r.down_ms),
-            ("faults.random.clock_step_ms", r.clock_step_ms),
-        ] {
-            if a > b {
-                return Err(err(
-                    field,
-                    format!("[{a}, {b}]: the minimum is above the maximum"),
-                ));
-            }
-            if b == 0 && field != "faults.random.clock_step_ms" {
-                return Err(err(field, "the maximum must be positive".into()));
-            }
-        }
-        if r.events > 10_000 {
-            return Err(err(
-                "faults.random.events",
-                format!("{} is above 10000", r.events),
-            ));
-        }
-        if r.events > 0 && r.kinds.is_empty() {
-            return Err(err(
-                "faults.random.kinds",
-                "random events need at least one kind".into(),
-            ));
-        }
-    }
-
-    let oracles = |field: &str, list: &[String]| {
-        list.iter()
-            .map(|s| OracleName::parse(s).map_err(|r| err(field, r)))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let always = oracles("expect.always", &file.expect.always)?;
-    let finds = oracles("expect.finds", &file.expect.finds)?;
-    if let Some(o) = always.iter().find(|o| finds.contains(o)) {
-        return Err(err(
-            "expect.finds",
-            format!("{o} is both in always and in finds"),
-        ));
-    }
-    for s in &file.expect.sometimes {
-        if !Event::KINDS.contains(&s.as_str()) && !FAULT_LABELS.contains(&s.as_str()) {
-            let mut all: Vec<&str> = Event::KINDS
-                .iter()
-                .chain(FAULT_LABELS.iter())
-                .copied()
-                .collect();
-            all.sort_unstable();
-            return Err(err(
-                "expect.sometimes",
-                format!(
-                    "unknown coverage label {s:?}; expected one of {}",
-                    all.join(", ")
-                ),
-            ));
-        }
-    }
-    if always.is_empty() && finds.is_empty() {
-        return Err(err(
-            "expect.always",
-            "a scenario must expect something: list oracles in always or in finds".into(),
-        ));
-    }
-    let class = if beyond {
-        FaultClass::BeyondAssumptions
-    } else {
-        FaultClass::WithinAssumptions
-    };
-    if beyond && finds.is_empty() && file.protocol.variant == leaseproof_impl::Variant::Correct {
-        return Err(err(
-            "expect.finds",
-            "this scenario uses faults beyond the assumptions (lost counter or table, a backward \
-             clock step, a server step above the margin, or drift above drift_ppm_max): say \
-             which oracle it finds"
-                .into(),
-        ));
-    }
+/// Validates a parsed file section by section, then classifies it.
+fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, ScenarioError> {
+    let src = Source { path, text };
+    let clients = validate_cluster(&src, &file)?;
+    let (config, job_keys, lock_keys) = validate_protocol(&src, &file)?;
+    let mut beyond = validate_clocks(&src, &file, clients)?;
+    let script = validate_script(&src, &file, clients, &mut beyond)?;
+    validate_random(&src, &file)?;
+    let (always, finds) = validate_expect(&src, &file)?;
+    let class = classify(&src, &file, beyond, &finds)?;
     let name = path
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
@@ -965,6 +671,500 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
         job_keys,
         lock_keys,
         file,
+    })
+}
+
+/// `seeds`, `duration_ms` and `[cluster]`; returns the number of clients.
+fn validate_cluster(src: &Source, file: &ScenarioFile) -> Result<usize, ScenarioError> {
+    let c = &file.cluster;
+    if c.clients == 0 || c.clients > 64 {
+        return Err(src.err(
+            "cluster.clients",
+            format!("{} is not between 1 and 64", c.clients),
+        ));
+    }
+    if file.seeds == 0 || file.seeds > 10_000_000 {
+        return Err(src.err(
+            "seeds",
+            format!("{} is not between 1 and 10000000", file.seeds),
+        ));
+    }
+    if file.test_seeds == Some(0) {
+        return Err(src.err("test_seeds", "must be at least 1".into()));
+    }
+    if file.duration_ms == 0 || file.duration_ms > 86_400_000 {
+        return Err(src.err(
+            "duration_ms",
+            format!(
+                "{} ms is not between 1 and 86400000 (one day)",
+                file.duration_ms
+            ),
+        ));
+    }
+    let [lo, hi] = c.latency_ms;
+    if lo > hi {
+        return Err(src.err(
+            "cluster.latency_ms",
+            format!("[{lo}, {hi}]: the minimum is above the maximum"),
+        ));
+    }
+    if hi > 600_000 {
+        return Err(src.err("cluster.latency_ms", format!("{hi} ms is above 600000 ms")));
+    }
+    for (field, r, max_ok) in [
+        ("cluster.loss_ratio", c.loss_ratio, 0.99),
+        ("cluster.duplicate_ratio", c.duplicate_ratio, 1.0),
+        ("cluster.send_delay_ratio", c.send_delay_ratio, 1.0),
+    ] {
+        if !(0.0..=max_ok).contains(&r) || r.is_nan() {
+            return Err(src.err(field, format!("{r} is not between 0 and {max_ok}")));
+        }
+    }
+    let [dlo, dhi] = c.send_delay_ms;
+    if dlo > dhi {
+        return Err(src.err(
+            "cluster.send_delay_ms",
+            format!("[{dlo}, {dhi}]: the minimum is above the maximum"),
+        ));
+    }
+    Ok(c.clients as usize)
+}
+
+/// `[jobs]`, `[locks]` and `[protocol]`: the validated config, the job keys and the lock
+/// set's keys in order.
+fn validate_protocol(
+    src: &Source,
+    file: &ScenarioFile,
+) -> Result<(Config, Vec<String>, Vec<String>), ScenarioError> {
+    let (jobs, job_keys) = match &file.jobs {
+        None => (leaseproof_impl::Jobs::NONE, Vec::new()),
+        Some(j) => validate_jobs(j).map_err(|(field, reason)| src.err(field, reason))?,
+    };
+    let lock_keys = match &file.locks {
+        None => Vec::new(),
+        Some(l) => lock_order(l).map_err(|(field, reason)| src.err(field, reason))?,
+    };
+    let config = leaseproof_impl::ProtocolConfig {
+        jobs,
+        lock_keys: lock_keys.len() as u8,
+        ..file.protocol
+    }
+    .validate()
+    .map_err(|e| {
+        let field = if e.field.starts_with("jobs.") || e.field.starts_with("locks.") {
+            e.field.to_string()
+        } else {
+            format!("protocol.{}", e.field)
+        };
+        src.err(&field, e.reason)
+    })?;
+    Ok((config, job_keys, lock_keys))
+}
+
+/// `[clocks]`; returns whether any clock may drift beyond `drift_ppm_max`.
+fn validate_clocks(
+    src: &Source,
+    file: &ScenarioFile,
+    clients: usize,
+) -> Result<bool, ScenarioError> {
+    if file.clocks.drift_ppm >= 1_000_000 {
+        return Err(src.err(
+            "clocks.drift_ppm",
+            format!("{} is not below 1000000", file.clocks.drift_ppm),
+        ));
+    }
+    let mut beyond = file.clocks.drift_ppm > file.protocol.drift_ppm_max;
+    for (i, pin) in file.clocks.pin.iter().enumerate() {
+        if node_index(&pin.node, clients).is_none() {
+            return Err(src.err(
+                &format!("clocks.pin[{i}].node"),
+                format!("no node named {:?} (nodes: {})", pin.node, names(clients)),
+            ));
+        }
+        if pin.drift_ppm.unsigned_abs() >= 1_000_000 {
+            return Err(src.err(
+                &format!("clocks.pin[{i}].drift_ppm"),
+                format!("{} is not within ±999999", pin.drift_ppm),
+            ));
+        }
+        beyond |= pin.drift_ppm.unsigned_abs() > file.protocol.drift_ppm_max;
+    }
+    Ok(beyond)
+}
+
+/// The fault script: ordered in time, every node named exists, one action per entry. Sets
+/// `beyond` for a lost counter or table, a backward step, or server forward steps above the
+/// margin within one TTL window.
+fn validate_script(
+    src: &Source,
+    file: &ScenarioFile,
+    clients: usize,
+    beyond: &mut bool,
+) -> Result<Vec<Fault>, ScenarioError> {
+    let mut script = Vec::new();
+    let mut last_at = 0;
+    // Server forward steps within one TTL window must add up to at most the margin.
+    let mut server_steps: Vec<(u64, i64)> = Vec::new();
+    for (i, e) in file.faults.script.iter().enumerate() {
+        let entry = Entry { src, i, e, clients };
+        if e.at_ms < last_at {
+            return Err(entry.err(
+                "at_ms",
+                format!(
+                    "{} ms goes back in time (the entry before is at {last_at} ms)",
+                    e.at_ms
+                ),
+            ));
+        }
+        if e.at_ms > file.duration_ms {
+            return Err(entry.err(
+                "at_ms",
+                format!(
+                    "{} ms is after the safety phase ends ({} ms)",
+                    e.at_ms, file.duration_ms
+                ),
+            ));
+        }
+        last_at = e.at_ms;
+        let action = entry.action(beyond)?;
+        if let FaultAction::ClockStep { node: 0, by_ms } = action {
+            if by_ms > 0 {
+                server_steps.push((e.at_ms, by_ms));
+            }
+        }
+        script.push(entry.fault(action)?);
+    }
+    let margin = file.protocol.safety_margin_ms as i64;
+    for &(at, _) in &server_steps {
+        let window: i64 = server_steps
+            .iter()
+            .filter(|&&(t, _)| t >= at && t < at + file.protocol.ttl_ms)
+            .map(|s| s.1)
+            .sum();
+        if window > margin {
+            *beyond = true;
+        }
+    }
+    Ok(script)
+}
+
+/// One entry of the fault script, being validated.
+struct Entry<'a> {
+    src: &'a Source<'a>,
+    i: usize,
+    e: &'a ScriptEntry,
+    clients: usize,
+}
+
+impl Entry<'_> {
+    fn err(&self, key: &str, reason: String) -> ScenarioError {
+        self.src
+            .err(&format!("faults.script[{}].{key}", self.i), reason)
+    }
+
+    fn node(&self, key: &str, name: &str) -> Result<NodeIdx, ScenarioError> {
+        node_index(name, self.clients).ok_or_else(|| {
+            self.err(
+                key,
+                format!("no node named {name:?} (nodes: {})", names(self.clients)),
+            )
+        })
+    }
+
+    fn need_for(&self) -> Result<u64, ScenarioError> {
+        self.e
+            .for_ms
+            .filter(|&d| d > 0)
+            .ok_or_else(|| self.err("for_ms", "this fault needs a positive for_ms".into()))
+    }
+
+    /// The entry's one action, with its nodes resolved.
+    fn action(&self, beyond: &mut bool) -> Result<FaultAction, ScenarioError> {
+        let e = self.e;
+        let actions = [
+            e.pause.is_some(),
+            e.isolate.is_some(),
+            e.cut.is_some(),
+            e.split.is_some(),
+            e.crash.is_some(),
+            e.clock_step.is_some(),
+            e.garbage.is_some(),
+            e.stall.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count();
+        if actions != 1 {
+            return Err(self.err(
+                "at_ms",
+                format!(
+                    "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step, \
+                     garbage, stall (found {actions})"
+                ),
+            ));
+        }
+        if e.lose.is_some() && e.crash.is_none() {
+            return Err(self.err("lose", "lose goes with crash".into()));
+        }
+        if e.by_ms.is_some() && e.clock_step.is_none() {
+            return Err(self.err("by_ms", "by_ms goes with clock_step".into()));
+        }
+        if let Some(n) = &e.pause {
+            Ok(FaultAction::Pause {
+                node: self.node("pause", n)?,
+                for_ms: self.need_for()?,
+            })
+        } else if let Some(n) = &e.isolate {
+            Ok(FaultAction::Isolate {
+                node: self.node("isolate", n)?,
+                for_ms: self.need_for()?,
+            })
+        } else if let Some(pair) = &e.cut {
+            self.cut(pair)
+        } else if let Some(groups) = &e.split {
+            self.split(groups)
+        } else if let Some(n) = &e.crash {
+            self.crash(n, beyond)
+        } else if let Some(n) = &e.stall {
+            self.stall(n)
+        } else if let Some(n) = &e.garbage {
+            Ok(FaultAction::Garbage {
+                node: self.node("garbage", n)?,
+            })
+        } else {
+            self.clock_step(beyond)
+        }
+    }
+
+    fn cut(&self, pair: &[String]) -> Result<FaultAction, ScenarioError> {
+        if pair.len() != 2 {
+            return Err(self.err("cut", format!("needs [from, to], got {} names", pair.len())));
+        }
+        let (from, to) = (self.node("cut", &pair[0])?, self.node("cut", &pair[1])?);
+        if from == to {
+            return Err(self.err("cut", "from and to are the same node".into()));
+        }
+        Ok(FaultAction::Cut {
+            from,
+            to,
+            for_ms: self.need_for()?,
+        })
+    }
+
+    fn split(&self, groups: &[Vec<String>]) -> Result<FaultAction, ScenarioError> {
+        if groups.len() < 2 {
+            return Err(self.err("split", "needs at least two groups".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut idx = Vec::new();
+        for g in groups {
+            let mut gi = Vec::new();
+            for n in g {
+                let k = self.node("split", n)?;
+                if !seen.insert(k) {
+                    return Err(self.err("split", format!("{n:?} is in two groups")));
+                }
+                gi.push(k);
+            }
+            idx.push(gi);
+        }
+        Ok(FaultAction::Split {
+            groups: idx,
+            for_ms: self.need_for()?,
+        })
+    }
+
+    /// A crash; losing the server's counter or the resource's table is beyond the
+    /// assumptions.
+    fn crash(&self, n: &str, beyond: &mut bool) -> Result<FaultAction, ScenarioError> {
+        let k = self.node("crash", n)?;
+        let lose_disk = match (k, self.e.lose.as_deref()) {
+            (_, None) => false,
+            (0, Some("counter")) | (1, Some("table")) => {
+                *beyond = true;
+                true
+            }
+            (_, Some(what)) => {
+                return Err(self.err(
+                    "lose",
+                    format!(
+                        "{what:?} cannot be lost by {n}: the server can lose \"counter\", \
+                         the resource \"table\" (clients keep nothing)"
+                    ),
+                ))
+            }
+        };
+        Ok(FaultAction::Crash {
+            node: k,
+            down_ms: self.need_for()?,
+            lose_disk,
+        })
+    }
+
+    fn stall(&self, n: &str) -> Result<FaultAction, ScenarioError> {
+        let k = self.node("stall", n)?;
+        if k < 2 {
+            return Err(self.err(
+                "stall",
+                format!("{n:?} is not a client: only a client's worker can stall"),
+            ));
+        }
+        if self.e.for_ms == Some(0) {
+            return Err(self.err(
+                "for_ms",
+                "a stall needs a positive for_ms, or none (stuck until the run ends)".into(),
+            ));
+        }
+        Ok(FaultAction::Stall {
+            node: k,
+            for_ms: self.e.for_ms,
+        })
+    }
+
+    /// A clock step; a backward one is beyond the assumptions.
+    fn clock_step(&self, beyond: &mut bool) -> Result<FaultAction, ScenarioError> {
+        let n = self.e.clock_step.as_deref().unwrap_or_default();
+        let k = self.node("clock_step", n)?;
+        let by_ms = self
+            .e
+            .by_ms
+            .filter(|&b| b != 0)
+            .ok_or_else(|| self.err("by_ms", "a clock step needs a non-zero by_ms".into()))?;
+        if by_ms < 0 {
+            *beyond = true;
+        }
+        Ok(FaultAction::ClockStep { node: k, by_ms })
+    }
+
+    /// The fault, aimed at the holder when it names `"holder"` (which a split cannot, and a
+    /// cut only with the server on its other end).
+    fn fault(&self, action: FaultAction) -> Result<Fault, ScenarioError> {
+        let e = self.e;
+        let names_holder = [&e.pause, &e.isolate, &e.crash, &e.clock_step, &e.stall]
+            .iter()
+            .any(|n| n.as_deref() == Some("holder"))
+            || e.cut.iter().flatten().any(|n| n == "holder");
+        if names_holder && e.split.is_some() {
+            return Err(self.err("split", "\"holder\" cannot be used in a split".into()));
+        }
+        if let FaultAction::Cut { from, to, .. } = action {
+            if names_holder && from != 0 && to != 0 {
+                return Err(self.err(
+                    "cut",
+                    "a cut that names \"holder\" must have the server on its other end".into(),
+                ));
+            }
+        }
+        Ok(Fault {
+            at_ms: e.at_ms,
+            action,
+            holder: names_holder,
+        })
+    }
+}
+
+/// `[faults.random]`: ranges ordered and positive, a bounded event count with kinds.
+fn validate_random(src: &Source, file: &ScenarioFile) -> Result<(), ScenarioError> {
+    let Some(r) = &file.faults.random else {
+        return Ok(());
+    };
+    for (field, [a, b]) in [
+        ("faults.random.pause_ms", r.pause_ms),
+        ("faults.random.partition_ms", r.partition_ms),
+        ("faults.random.down_ms", r.down_ms),
+        ("faults.random.clock_step_ms", r.clock_step_ms),
+    ] {
+        if a > b {
+            return Err(src.err(
+                field,
+                format!("[{a}, {b}]: the minimum is above the maximum"),
+            ));
+        }
+        if b == 0 && field != "faults.random.clock_step_ms" {
+            return Err(src.err(field, "the maximum must be positive".into()));
+        }
+    }
+    if r.events > 10_000 {
+        return Err(src.err(
+            "faults.random.events",
+            format!("{} is above 10000", r.events),
+        ));
+    }
+    if r.events > 0 && r.kinds.is_empty() {
+        return Err(src.err(
+            "faults.random.kinds",
+            "random events need at least one kind".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `[expect]`: known oracles, none both in always and finds, known coverage labels, and
+/// something expected. Returns `always` and `finds`.
+fn validate_expect(
+    src: &Source,
+    file: &ScenarioFile,
+) -> Result<(Vec<OracleName>, Vec<OracleName>), ScenarioError> {
+    let oracles = |field: &str, list: &[String]| {
+        list.iter()
+            .map(|s| OracleName::parse(s).map_err(|r| src.err(field, r)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let always = oracles("expect.always", &file.expect.always)?;
+    let finds = oracles("expect.finds", &file.expect.finds)?;
+    if let Some(o) = always.iter().find(|o| finds.contains(o)) {
+        return Err(src.err(
+            "expect.finds",
+            format!("{o} is both in always and in finds"),
+        ));
+    }
+    for s in &file.expect.sometimes {
+        if !Event::KINDS.contains(&s.as_str()) && !FAULT_LABELS.contains(&s.as_str()) {
+            let mut all: Vec<&str> = Event::KINDS
+                .iter()
+                .chain(FAULT_LABELS.iter())
+                .copied()
+                .collect();
+            all.sort_unstable();
+            return Err(src.err(
+                "expect.sometimes",
+                format!(
+                    "unknown coverage label {s:?}; expected one of {}",
+                    all.join(", ")
+                ),
+            ));
+        }
+    }
+    if always.is_empty() && finds.is_empty() {
+        return Err(src.err(
+            "expect.always",
+            "a scenario must expect something: list oracles in always or in finds".into(),
+        ));
+    }
+    Ok((always, finds))
+}
+
+/// Within or beyond the assumptions; the correct protocol beyond them must say what it
+/// finds.
+fn classify(
+    src: &Source,
+    file: &ScenarioFile,
+    beyond: bool,
+    finds: &[OracleName],
+) -> Result<FaultClass, ScenarioError> {
+    if beyond && finds.is_empty() && file.protocol.variant == leaseproof_impl::Variant::Correct {
+        return Err(src.err(
+            "expect.finds",
+            "this scenario uses faults beyond the assumptions (lost counter or table, a backward \
+             clock step, a server step above the margin, or drift above drift_ppm_max): say \
+             which oracle it finds"
+                .into(),
+        ));
+    }
+    Ok(if beyond {
+        FaultClass::BeyondAssumptions
+    } else {
+        FaultClass::WithinAssumptions
     })
 }
 

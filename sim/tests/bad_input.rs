@@ -78,6 +78,34 @@ fn errors_name_file_line_column_field_and_reason() {
 }
 
 #[test]
+fn a_script_entry_error_points_at_that_entry() {
+    // Inline script arrays, over one line or many: the error's line and column are those of
+    // the named key inside the failing entry, never the file's first line.
+    let one_line = "seeds = 3\n[faults]\nscript = [{ at_ms = 10, pause = \"client-9\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]";
+    let e = parse(one_line).unwrap_err();
+    assert_eq!((e.line, e.column), (3, 25), "{e}");
+    let many = "[faults]\nscript = [\n  { at_ms = 500, pause = \"server\", for_ms = 5 },\n  # the next one goes back\n  { at_ms = 10, pause = \"server\", for_ms = 5 },\n]\n[expect]\nalways=[\"single-holder\"]";
+    let e = parse(many).unwrap_err();
+    assert_eq!(e.field, "faults.script[1].at_ms");
+    assert_eq!((e.line, e.column), (5, 5), "{e}");
+    // A key the entry does not write points at the entry's brace.
+    let no_for = "[faults]\nscript = [\n  { at_ms = 5, pause = \"server\" },\n]\n[expect]\nalways=[\"single-holder\"]";
+    let e = parse(no_for).unwrap_err();
+    assert_eq!(e.field, "faults.script[0].for_ms");
+    assert_eq!((e.line, e.column), (3, 3), "{e}");
+    // CRLF line ends and multi-byte text before the entry do not move it.
+    let crlf = "description = \"é ü → ✓\"\r\n[faults]\r\nscript = [\r\n  { at_ms = 5, pause = \"ñode\", for_ms = 5 },\r\n]\r\n[expect]\r\nalways=[\"single-holder\"]";
+    let e = parse(crlf).unwrap_err();
+    assert_eq!(e.field, "faults.script[0].pause");
+    assert_eq!((e.line, e.column), (4, 16), "{e}");
+    // Array-of-tables entries keep pointing at their own key.
+    let tables = "[[faults.script]]\nat_ms = 5\npause = \"server\"\nfor_ms = 5\n[[faults.script]]\nat_ms = 9\npause = \"nobody\"\nfor_ms = 5\n[expect]\nalways=[\"single-holder\"]";
+    let e = parse(tables).unwrap_err();
+    assert_eq!(e.field, "faults.script[1].pause");
+    assert_eq!((e.line, e.column), (7, 1), "{e}");
+}
+
+#[test]
 fn bad_job_lists_stalls_and_windows_name_the_field() {
     let ok = "[expect]\nalways=[\"exactly-once\"]";
     assert_named(
