@@ -13,7 +13,9 @@ use leaseproof_model::ModelConfig;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::run_report;
 use leaseproof_sim::scenario::{discover, Scenario};
-use leaseproof_sim::verdict::{self, judge, run_many, worst, ScenarioReport, EXIT_OK, EXIT_USAGE};
+use leaseproof_sim::verdict::{
+    self, judge, run_many, worst, ScenarioReport, Verdict, EXIT_OK, EXIT_USAGE,
+};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -557,11 +559,12 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         report::print_table(&reports);
     }
     report::write_run_reports(&out, &reports).context("writing reports")?;
-    if !reports
-        .iter()
-        .all(|r| r.failures.is_empty() && r.finds.is_empty())
-        && !args.json
-    {
+    // Timelines are drawn for seeds that tripped an oracle: a failing seed, or one that
+    // found what a scenario `finds`.
+    let tripped = reports.iter().any(|r| {
+        r.failures.iter().any(|f| f.seed.is_some()) || r.finds.values().any(Option::is_some)
+    });
+    if tripped && !args.json {
         eprintln!("rendering the timelines of failing seeds");
     }
     let timelines =
@@ -571,6 +574,24 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("writing {}", index.display()))?;
     if !args.json {
         eprintln!("report: {}", index.display());
+        if let Some(worst) = reports
+            .iter()
+            .map(|r| r.verdict)
+            .max()
+            .filter(|v| *v != Verdict::Pass)
+        {
+            let names: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.verdict == worst)
+                .map(|r| r.name.as_str())
+                .collect();
+            eprintln!(
+                "exit {}: {}: {}",
+                worst.exit_code(),
+                worst.meaning(),
+                names.join(", ")
+            );
+        }
     }
     Ok(code)
 }

@@ -90,6 +90,72 @@ fn a_broken_protocol_exits_1_and_names_the_replay() {
 }
 
 #[test]
+fn vacuous_and_finds_not_found_are_their_own_verdicts() {
+    // A `sometimes` label no seed reaches, and a `finds` no seed trips: each scenario fails
+    // with exit 1, and the table, the JSON and the closing line name which of the two it was
+    // (both used to read "FAIL safety").
+    let happy = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/happy-path.toml"),
+    )
+    .unwrap();
+    assert!(
+        happy.contains("[expect]"),
+        "happy-path.toml has an [expect] table"
+    );
+    for (name, extra, class, label) in [
+        (
+            "vacuous.toml",
+            "sometimes = [\"server-crashed\"]",
+            "vacuous",
+            "FAIL vacuous",
+        ),
+        (
+            "notfound.toml",
+            "finds = [\"exactly-once\"]",
+            "finds-not-found",
+            "FAIL finds-not-found",
+        ),
+    ] {
+        let text = happy.replace("[expect]", &format!("[expect]\n{extra}"));
+        let text = text
+            .lines()
+            .filter(|l| !(l.starts_with("sometimes") && !l.contains("server-crashed")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let p = temp(name, &text);
+        let args = [
+            "run",
+            p.to_str().unwrap(),
+            "--seeds",
+            "2",
+            "--out",
+            &out_dir(),
+        ];
+        let o = leaseproof(&args);
+        assert_eq!(
+            code(&o),
+            1,
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let table = String::from_utf8_lossy(&o.stdout);
+        assert!(table.contains(&format!("| {label} |")), "{name}: {table}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&format!("FAIL {class}: ")), "{name}: {err}");
+        assert!(err.contains("exit 1: "), "{name}: {err}");
+        assert!(
+            !err.contains("rendering the timelines"),
+            "{name}: no seed failed: {err}"
+        );
+        let o = leaseproof(&[&args[..], &["--json"]].concat());
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let sc = &doc["scenarios"][0];
+        assert_eq!(sc["verdict"], class, "{name}");
+        assert_eq!(sc["failures"][0]["class"], class, "{name}");
+    }
+}
+
+#[test]
 fn bad_input_exits_2_with_file_line_and_field() {
     let p = temp(
         "bad.toml",

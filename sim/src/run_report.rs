@@ -4,7 +4,7 @@
 use crate::run::{run_seed_isolated, RunOptions, SeedResult};
 use crate::scenario::Scenario;
 use crate::svg::esc;
-use crate::verdict::ScenarioReport;
+use crate::verdict::{ScenarioReport, Verdict};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -103,13 +103,15 @@ fn file_safe(s: &str) -> String {
 /// A report's verdict in words, and its row class.
 #[must_use]
 pub fn verdict(rep: &ScenarioReport) -> (&'static str, &'static str) {
-    match rep.exit {
-        0 => ("ok", "ok"),
-        1 => ("FAIL safety", "fail"),
-        3 => ("FAIL liveness", "fail"),
-        4 => ("CRASH", "fail"),
-        5 => ("NONDETERMINISTIC", "fail"),
-        _ => ("FAIL", "fail"),
+    match rep.verdict {
+        Verdict::Pass => ("ok", "ok"),
+        Verdict::Usage => ("FAIL usage", "fail"),
+        Verdict::Liveness => ("FAIL liveness", "fail"),
+        Verdict::Vacuous => ("FAIL vacuous", "fail"),
+        Verdict::FindsNotFound => ("FAIL finds-not-found", "fail"),
+        Verdict::Safety => ("FAIL safety", "fail"),
+        Verdict::Nondeterminism => ("NONDETERMINISTIC", "fail"),
+        Verdict::Crash => ("CRASH", "fail"),
     }
 }
 
@@ -253,7 +255,7 @@ pub fn index_html(
                 let _ = write!(
                     s,
                     "<li class=\"none\">{} {}: {}",
-                    esc(f.class),
+                    esc(f.class.name()),
                     esc(&f.oracle),
                     esc(&f.detail)
                 );

@@ -13,6 +13,27 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
     let ran: Vec<&CellResult> = r.cells.iter().filter(|c| c.skipped.is_none()).collect();
     let ttls: Vec<u64> = uniq(r.cells.iter().map(|c| c.cell.ttl_ms));
     let pauses: Vec<u64> = uniq(r.cells.iter().map(|c| c.cell.pause_p99_ms));
+    let mut out = safety_heatmaps(r, &ran, &ttls, &pauses);
+    let on: Vec<&CellResult> = ran.iter().copied().filter(|c| c.cell.fencing).collect();
+    // With an intent-tier axis, tiered and flat leases are separate series.
+    let tiers: Vec<u64> = uniq(on.iter().map(|c| c.cell.intent_ms));
+    let tier_name = |i: u64| match (tiers.len() > 1, i) {
+        (false, _) => String::new(),
+        (true, 0) => ", flat".to_string(),
+        (true, i) => format!(", intent {i} ms"),
+    };
+    out.push(failover_plot(r, &on, &ttls, &tier_name));
+    out.extend(pause_plots(r, &on, &pauses, &tier_name));
+    out
+}
+
+/// Unsafe runs over TTL × pause p99, one heatmap with fencing and one without.
+fn safety_heatmaps(
+    r: &TuneReport,
+    ran: &[&CellResult],
+    ttls: &[u64],
+    pauses: &[u64],
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (fencing, file) in [
         (true, "safety-fencing.svg"),
@@ -58,14 +79,16 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
         };
         out.push((file.to_string(), hm.render()));
     }
-    let on: Vec<&CellResult> = ran.iter().copied().filter(|c| c.cell.fencing).collect();
-    // With an intent-tier axis, tiered and flat leases are separate series.
-    let tiers: Vec<u64> = uniq(on.iter().map(|c| c.cell.intent_ms));
-    let tier_name = |i: u64| match (tiers.len() > 1, i) {
-        (false, _) => String::new(),
-        (true, 0) => ", flat".to_string(),
-        (true, i) => format!(", intent {i} ms"),
-    };
+    out
+}
+
+/// Failover p99 against TTL, a series per renew interval (and intent tier).
+fn failover_plot(
+    r: &TuneReport,
+    on: &[&CellResult],
+    ttls: &[u64],
+    tier_name: &dyn Fn(u64) -> String,
+) -> (String, String) {
     let renews: Vec<(u64, u64)> = uniq(on.iter().map(|c| (c.cell.renew_ms, c.cell.intent_ms)));
     let failover = LinePlot {
         title: "Failover p99 against TTL (fencing on, worst cell)".into(),
@@ -79,7 +102,7 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
                     .iter()
                     .map(|&t| {
                         let y = worst(
-                            &on,
+                            on,
                             |k| k.renew_ms == rn && k.intent_ms == it && k.ttl_ms == t,
                             |c| (c.metrics.failover.n > 0).then_some(c.metrics.failover.p99_ms),
                         );
@@ -92,7 +115,17 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
             .target_failover_ms
             .map(|t| (t as f64, format!("target {t} ms"))),
     };
-    out.push(("failover.svg".into(), failover.render()));
+    ("failover.svg".into(), failover.render())
+}
+
+/// False preemption and renewal slack against pause p99, a series per TTL / renew pair.
+fn pause_plots(
+    r: &TuneReport,
+    on: &[&CellResult],
+    pauses: &[u64],
+    tier_name: &dyn Fn(u64) -> String,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     let pairs: Vec<(u64, u64, u64)> = uniq(
         on.iter()
             .map(|c| (c.cell.ttl_ms, c.cell.renew_ms, c.cell.intent_ms)),
@@ -106,7 +139,7 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
                     .iter()
                     .map(|&p| {
                         let y = worst(
-                            &on,
+                            on,
                             |k| {
                                 k.ttl_ms == t
                                     && k.renew_ms == rn
@@ -255,86 +288,9 @@ fn cell_rows(r: &TuneReport, html: bool) -> String {
         let _ = writeln!(s, "|{}", "---|".repeat(head.len()));
     }
     for c in &r.cells {
-        let k = &c.cell;
-        let cols: Vec<String> = match &c.skipped {
-            Some(why) => {
-                let mut v = vec![
-                    k.ttl_ms.to_string(),
-                    k.renew_ms.to_string(),
-                    k.pause_p99_ms.to_string(),
-                    k.drift_ppm.to_string(),
-                    format!("{}..{}", k.latency_ms[0], k.latency_ms[1]),
-                    if k.fencing { "on" } else { "off" }.into(),
-                    format!("not run: {why}"),
-                ];
-                v.resize(head.len(), "-".into());
-                v
-            }
-            None => vec![
-                k.ttl_ms.to_string(),
-                k.renew_ms.to_string(),
-                k.pause_p99_ms.to_string(),
-                k.drift_ppm.to_string(),
-                format!("{}..{}", k.latency_ms[0], k.latency_ms[1]),
-                if k.fencing { "on" } else { "off" }.into(),
-                format!("{}/{}", c.unsafe_runs.hits, c.unsafe_runs.n),
-                format!(
-                    "{:.3} ({:.3}-{:.3})",
-                    c.false_preemption_runs.rate,
-                    c.false_preemption_runs.lo,
-                    c.false_preemption_runs.hi
-                ),
-                if c.metrics.failover.n == 0 {
-                    "no failover".into()
-                } else {
-                    format!(
-                        "{:.0} / {:.0} / {:.0}",
-                        c.metrics.failover.p50_ms,
-                        c.metrics.failover.p99_ms,
-                        c.metrics.failover.max_ms
-                    )
-                },
-                if c.metrics.renewal_slack.n == 0 {
-                    "-".into()
-                } else {
-                    format!("{:.0}", c.metrics.renewal_slack.min_ms)
-                },
-                format!("{:.3}", c.metrics.availability),
-                c.metrics.stale_writes_rejected.to_string(),
-                if k.intent_ms == 0 {
-                    "flat".into()
-                } else {
-                    k.intent_ms.to_string()
-                },
-            ],
-        };
+        let cols = cell_columns(c, head.len());
         if html {
-            let bad = c.unsafe_runs.hits > 0;
-            let class = if bad {
-                " class=\"unsafe\""
-            } else if c.skipped.is_some() {
-                " class=\"skipped\""
-            } else {
-                ""
-            };
-            let _ = write!(s, "<tr{class}>");
-            if c.skipped.is_some() {
-                // The reason spans the measurement columns instead of widening one of them.
-                for col in &cols[..6] {
-                    let _ = write!(s, "<td>{}</td>", esc(col));
-                }
-                let _ = write!(
-                    s,
-                    "<td class=\"why\" colspan=\"{}\">{}</td>",
-                    head.len() - 6,
-                    esc(&cols[6])
-                );
-            } else {
-                for col in cols {
-                    let _ = write!(s, "<td>{}</td>", esc(&col));
-                }
-            }
-            s.push_str("</tr>\n");
+            html_row(&mut s, c, &cols);
         } else {
             let _ = writeln!(s, "| {} |", cols.join(" | "));
         }
@@ -343,6 +299,92 @@ fn cell_rows(r: &TuneReport, html: bool) -> String {
         s.push_str("</tbody></table>\n");
     }
     s
+}
+
+/// One cell's columns, as text; a cell not run shows why, and dashes.
+fn cell_columns(c: &CellResult, ncols: usize) -> Vec<String> {
+    let k = &c.cell;
+    match &c.skipped {
+        Some(why) => {
+            let mut v = vec![
+                k.ttl_ms.to_string(),
+                k.renew_ms.to_string(),
+                k.pause_p99_ms.to_string(),
+                k.drift_ppm.to_string(),
+                format!("{}..{}", k.latency_ms[0], k.latency_ms[1]),
+                if k.fencing { "on" } else { "off" }.into(),
+                format!("not run: {why}"),
+            ];
+            v.resize(ncols, "-".into());
+            v
+        }
+        None => vec![
+            k.ttl_ms.to_string(),
+            k.renew_ms.to_string(),
+            k.pause_p99_ms.to_string(),
+            k.drift_ppm.to_string(),
+            format!("{}..{}", k.latency_ms[0], k.latency_ms[1]),
+            if k.fencing { "on" } else { "off" }.into(),
+            format!("{}/{}", c.unsafe_runs.hits, c.unsafe_runs.n),
+            format!(
+                "{:.3} ({:.3}-{:.3})",
+                c.false_preemption_runs.rate,
+                c.false_preemption_runs.lo,
+                c.false_preemption_runs.hi
+            ),
+            if c.metrics.failover.n == 0 {
+                "no failover".into()
+            } else {
+                format!(
+                    "{:.0} / {:.0} / {:.0}",
+                    c.metrics.failover.p50_ms, c.metrics.failover.p99_ms, c.metrics.failover.max_ms
+                )
+            },
+            if c.metrics.renewal_slack.n == 0 {
+                "-".into()
+            } else {
+                format!("{:.0}", c.metrics.renewal_slack.min_ms)
+            },
+            format!("{:.3}", c.metrics.availability),
+            c.metrics.stale_writes_rejected.to_string(),
+            if k.intent_ms == 0 {
+                "flat".into()
+            } else {
+                k.intent_ms.to_string()
+            },
+        ],
+    }
+}
+
+/// One cell's HTML row: unsafe and skipped cells are marked, and a skipped cell's reason
+/// spans the measurement columns.
+fn html_row(s: &mut String, c: &CellResult, cols: &[String]) {
+    let bad = c.unsafe_runs.hits > 0;
+    let class = if bad {
+        " class=\"unsafe\""
+    } else if c.skipped.is_some() {
+        " class=\"skipped\""
+    } else {
+        ""
+    };
+    let _ = write!(s, "<tr{class}>");
+    if c.skipped.is_some() {
+        // The reason spans the measurement columns instead of widening one of them.
+        for col in &cols[..6] {
+            let _ = write!(s, "<td>{}</td>", esc(col));
+        }
+        let _ = write!(
+            s,
+            "<td class=\"why\" colspan=\"{}\">{}</td>",
+            cols.len() - 6,
+            esc(&cols[6])
+        );
+    } else {
+        for col in cols {
+            let _ = write!(s, "<td>{}</td>", esc(col));
+        }
+    }
+    s.push_str("</tr>\n");
 }
 
 fn rec_lines(r: &TuneReport) -> Vec<(bool, String)> {

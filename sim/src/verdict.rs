@@ -11,25 +11,115 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_SAFETY: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_LIVENESS: u8 = 3;
-pub const EXIT_CRASH: u8 = 4;
-pub const EXIT_NONDETERMINISM: u8 = 5;
+pub const EXIT_OK: u8 = Verdict::Pass.exit_code();
+pub const EXIT_SAFETY: u8 = Verdict::Safety.exit_code();
+pub const EXIT_USAGE: u8 = Verdict::Usage.exit_code();
+pub const EXIT_LIVENESS: u8 = Verdict::Liveness.exit_code();
+pub const EXIT_CRASH: u8 = Verdict::Crash.exit_code();
+pub const EXIT_NONDETERMINISM: u8 = Verdict::Nondeterminism.exit_code();
 
-/// The worse of two exit codes, in the order of docs/design.md, "Exit codes": 4, 5, 1, 3, 2, 0.
+/// What a run, a scenario or a job found, ordered by severity (TigerBeetle's failure enum):
+/// a job of several parts reports the greatest. The order of exit codes it gives is that of
+/// docs/design.md, "Exit codes": 4, 5, 1, 3, 2, 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Everything expected held.
+    Pass,
+    /// A usage error or bad input.
+    Usage,
+    /// A liveness oracle failed (a waiter not served in its bound, a deadlock).
+    Liveness,
+    /// A `sometimes` label no seed reached: the scenario proved nothing about it.
+    Vacuous,
+    /// A `finds` oracle no seed tripped: the bug the scenario shows was not shown.
+    FindsNotFound,
+    /// A safety oracle failed.
+    Safety,
+    /// The same seed gave two different traces.
+    Nondeterminism,
+    /// A run panicked.
+    Crash,
+}
+
+impl Verdict {
+    /// Every verdict, least severe first.
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Pass,
+        Verdict::Usage,
+        Verdict::Liveness,
+        Verdict::Vacuous,
+        Verdict::FindsNotFound,
+        Verdict::Safety,
+        Verdict::Nondeterminism,
+        Verdict::Crash,
+    ];
+
+    /// The process exit code (docs/design.md, "Exit codes").
+    #[must_use]
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Vacuous | Verdict::FindsNotFound | Verdict::Safety => 1,
+            Verdict::Usage => 2,
+            Verdict::Liveness => 3,
+            Verdict::Crash => 4,
+            Verdict::Nondeterminism => 5,
+        }
+    }
+
+    /// The name in reports and JSON.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Usage => "usage",
+            Verdict::Liveness => "liveness",
+            Verdict::Vacuous => "vacuous",
+            Verdict::FindsNotFound => "finds-not-found",
+            Verdict::Safety => "safety",
+            Verdict::Nondeterminism => "nondeterminism",
+            Verdict::Crash => "crash",
+        }
+    }
+
+    /// What the verdict means, for the line a command ends with.
+    #[must_use]
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Verdict::Pass => "everything expected held",
+            Verdict::Usage => "usage error or bad input",
+            Verdict::Liveness => "a liveness oracle failed",
+            Verdict::Vacuous => "a `sometimes` label was never reached (vacuous)",
+            Verdict::FindsNotFound => "a `finds` oracle was not found",
+            Verdict::Safety => "a safety oracle failed",
+            Verdict::Nondeterminism => "nondeterminism detected",
+            Verdict::Crash => "a crash (panic) inside a run",
+        }
+    }
+
+    /// The most severe verdict that exits with `code` (an unknown code ranks lowest).
+    #[must_use]
+    pub fn of_exit_code(code: u8) -> Verdict {
+        Verdict::ALL
+            .into_iter()
+            .rev()
+            .find(|v| v.exit_code() == code)
+            .unwrap_or(Verdict::Pass)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The worse of two exit codes, in the order of docs/design.md, "Exit codes": 4, 5, 1, 3,
+/// 2, 0.
 #[must_use]
 pub fn worst(a: u8, b: u8) -> u8 {
-    let rank = |c: u8| match c {
-        EXIT_CRASH => 5,
-        EXIT_NONDETERMINISM => 4,
-        EXIT_SAFETY => 3,
-        EXIT_LIVENESS => 2,
-        EXIT_USAGE => 1,
-        _ => 0,
-    };
-    if rank(a) >= rank(b) {
+    if Verdict::of_exit_code(a) >= Verdict::of_exit_code(b) {
         a
     } else {
         b
@@ -40,8 +130,7 @@ pub fn worst(a: u8, b: u8) -> u8 {
 pub struct Failure {
     pub seed: Option<u64>,
     pub oracle: String,
-    /// `safety`, `liveness`, `crash`, `nondeterminism` or `expectation`.
-    pub class: &'static str,
+    pub class: Verdict,
     pub detail: String,
     pub hash: String,
     pub replay: Option<String>,
@@ -50,12 +139,7 @@ pub struct Failure {
 impl Failure {
     #[must_use]
     pub fn exit(&self) -> u8 {
-        match self.class {
-            "crash" => EXIT_CRASH,
-            "nondeterminism" => EXIT_NONDETERMINISM,
-            "liveness" => EXIT_LIVENESS,
-            _ => EXIT_SAFETY,
-        }
+        self.class.exit_code()
     }
 }
 
@@ -83,6 +167,8 @@ pub struct ScenarioReport {
     /// it was dead-lettered (empty without `[jobs]`).
     pub dead_letters: Vec<DeadLetter>,
     pub sim_seconds: f64,
+    /// The most severe of the failures' classes (`pass` without one).
+    pub verdict: Verdict,
     pub exit: u8,
 }
 
@@ -137,33 +223,86 @@ pub fn run_many(
 /// the determinism check.
 #[must_use]
 pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> ScenarioReport {
-    let mut failures = Vec::new();
-    let mut failed_seeds = std::collections::BTreeSet::new();
-    let mut finds: BTreeMap<String, Option<u64>> = sc
-        .finds
-        .iter()
-        .map(|o| (o.name().to_string(), None))
-        .collect();
-    let mut sometimes: BTreeMap<String, usize> =
-        sc.sometimes.iter().map(|s| (s.clone(), 0)).collect();
-    let mut also: BTreeMap<String, usize> = BTreeMap::new();
+    let mut j = Judged {
+        failures: Vec::new(),
+        failed_seeds: std::collections::BTreeSet::new(),
+        finds: sc
+            .finds
+            .iter()
+            .map(|o| (o.name().to_string(), None))
+            .collect(),
+        sometimes: sc.sometimes.iter().map(|s| (s.clone(), 0)).collect(),
+        also: BTreeMap::new(),
+    };
     let mut metrics = RunMetrics::default();
     let mut sim_ms = 0u64;
-    let fail = |seed: u64, oracle: &str, class: &'static str, detail: String| Failure {
+    for r in results {
+        sim_ms += r.sim_ms;
+        metrics.merge(&r.metrics);
+        j.seed(sc, r);
+    }
+    j.expectations(sc, results.len());
+    j.determinism(sc, results, rerun);
+    let verdict = j
+        .failures
+        .iter()
+        .map(|f| f.class)
+        .max()
+        .unwrap_or(Verdict::Pass);
+    let summary = Summary::of(&metrics);
+    ScenarioReport {
+        name: sc.name.clone(),
+        path: sc.path.display().to_string(),
+        hash: sc.hash.clone(),
+        class: sc.class,
+        variant: sc.config.variant.name().to_string(),
+        seeds: results.len(),
+        passed: results.len() - j.failed_seeds.len(),
+        failures: j.failures,
+        finds: j.finds,
+        sometimes: j.sometimes,
+        also_tripped: j.also,
+        warnings: slack_warnings(sc, &metrics, &summary),
+        dead_letters: dead_letters(sc, &metrics),
+        metrics: summary,
+        sim_seconds: sim_ms as f64 / 1e3,
+        verdict,
+        exit: verdict.exit_code(),
+    }
+}
+
+/// The verdicts gathered over a scenario's seeds.
+struct Judged {
+    failures: Vec<Failure>,
+    failed_seeds: std::collections::BTreeSet<u64>,
+    /// Each `finds` oracle and the first seed that tripped it.
+    finds: BTreeMap<String, Option<u64>>,
+    /// Each `sometimes` label and how many seeds reached it.
+    sometimes: BTreeMap<String, usize>,
+    /// Oracles tripped that the scenario neither requires nor forbids, and how often.
+    also: BTreeMap<String, usize>,
+}
+
+fn seed_failure(sc: &Scenario, seed: u64, oracle: &str, class: Verdict, detail: String) -> Failure {
+    Failure {
         seed: Some(seed),
         oracle: oracle.to_string(),
         class,
         detail,
         hash: sc.hash.clone(),
         replay: Some(replay_command(sc, seed)),
-    };
-    for r in results {
-        sim_ms += r.sim_ms;
-        metrics.merge(&r.metrics);
+    }
+}
+
+impl Judged {
+    /// One seed: a panic is a crash; each tripped oracle fails `always`, fills `finds`, or
+    /// is counted as also tripped; coverage labels are counted.
+    fn seed(&mut self, sc: &Scenario, r: &SeedResult) {
         if let Some(p) = &r.panic {
-            failures.push(fail(r.seed, "panic", "crash", p.clone()));
-            failed_seeds.insert(r.seed);
-            continue;
+            self.failures
+                .push(seed_failure(sc, r.seed, "panic", Verdict::Crash, p.clone()));
+            self.failed_seeds.insert(r.seed);
+            return;
         }
         for o in OracleName::ALL {
             if !r.tripped(o) {
@@ -177,64 +316,79 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
                     .unwrap_or_default()
             };
             if sc.always.contains(&o) {
-                let class = if !o.is_safety() { "liveness" } else { "safety" };
-                failures.push(fail(r.seed, o.name(), class, detail));
-                failed_seeds.insert(r.seed);
-            } else if let Some(first) = finds.get_mut(o.name()) {
+                let class = if o.is_safety() {
+                    Verdict::Safety
+                } else {
+                    Verdict::Liveness
+                };
+                self.failures
+                    .push(seed_failure(sc, r.seed, o.name(), class, detail));
+                self.failed_seeds.insert(r.seed);
+            } else if let Some(first) = self.finds.get_mut(o.name()) {
                 first.get_or_insert(r.seed);
             } else {
-                *also.entry(o.name().to_string()).or_default() += 1;
+                *self.also.entry(o.name().to_string()).or_default() += 1;
             }
         }
-        for (label, count) in sometimes.iter_mut() {
+        for (label, count) in &mut self.sometimes {
             if r.coverage.contains(label) {
                 *count += 1;
             }
         }
     }
-    for (o, first) in &finds {
-        if first.is_none() {
-            failures.push(Failure {
-                seed: None,
-                oracle: o.clone(),
-                class: "expectation",
-                detail: format!("finds {o}, but none of {} seeds tripped it", results.len()),
-                hash: sc.hash.clone(),
-                replay: None,
-            });
+
+    /// After every seed: a `finds` no seed tripped, a `sometimes` no seed reached.
+    fn expectations(&mut self, sc: &Scenario, seeds: usize) {
+        let unseeded = |oracle: &str, class: Verdict, detail: String| Failure {
+            seed: None,
+            oracle: oracle.to_string(),
+            class,
+            detail,
+            hash: sc.hash.clone(),
+            replay: None,
+        };
+        for (o, first) in &self.finds {
+            if first.is_none() {
+                self.failures.push(unseeded(
+                    o,
+                    Verdict::FindsNotFound,
+                    format!("finds {o}, but none of {seeds} seeds tripped it"),
+                ));
+            }
+        }
+        for (label, count) in &self.sometimes {
+            if *count == 0 {
+                self.failures.push(unseeded(
+                    label,
+                    Verdict::Vacuous,
+                    format!("vacuous: no seed of {seeds} reached \"{label}\" (sometimes)"),
+                ));
+            }
         }
     }
-    for (label, count) in &sometimes {
-        if *count == 0 {
-            failures.push(Failure {
-                seed: None,
-                oracle: label.clone(),
-                class: "expectation",
-                detail: format!(
-                    "vacuous: no seed of {} reached \"{label}\" (sometimes)",
-                    results.len()
-                ),
-                hash: sc.hash.clone(),
-                replay: None,
-            });
+
+    /// The re-run seeds must give the same traces.
+    fn determinism(&mut self, sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) {
+        for (a, b) in results.iter().zip(rerun) {
+            if a.seed == b.seed && a.trace_hash != b.trace_hash && a.panic.is_none() {
+                self.failures.push(seed_failure(
+                    sc,
+                    a.seed,
+                    "determinism",
+                    Verdict::Nondeterminism,
+                    format!(
+                        "same seed, different traces: {:016x} then {:016x}",
+                        a.trace_hash, b.trace_hash
+                    ),
+                ));
+                self.failed_seeds.insert(a.seed);
+            }
         }
     }
-    for (a, b) in results.iter().zip(rerun) {
-        if a.seed == b.seed && a.trace_hash != b.trace_hash && a.panic.is_none() {
-            failures.push(fail(
-                a.seed,
-                "determinism",
-                "nondeterminism",
-                format!(
-                    "same seed, different traces: {:016x} then {:016x}",
-                    a.trace_hash, b.trace_hash
-                ),
-            ));
-            failed_seeds.insert(a.seed);
-        }
-    }
-    let exit = failures.iter().map(Failure::exit).fold(EXIT_OK, worst);
-    let summary = Summary::of(&metrics);
+}
+
+/// A warning when renewals land with less lease left than `[expect] renewal_slack_warn_ms`.
+fn slack_warnings(sc: &Scenario, metrics: &RunMetrics, summary: &Summary) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some(w) = sc.file.expect.renewal_slack_warn_ms {
         let low = metrics
@@ -251,7 +405,12 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
             ));
         }
     }
-    let dead_letters = metrics
+    warnings
+}
+
+/// Each dead-lettered job by its idempotency key, and in how many seeds.
+fn dead_letters(sc: &Scenario, metrics: &RunMetrics) -> Vec<DeadLetter> {
+    metrics
         .dead_letters
         .iter()
         .map(|(&job, &seeds)| DeadLetter {
@@ -262,23 +421,39 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
                 .unwrap_or_else(|| format!("job{job}")),
             seeds,
         })
-        .collect();
-    ScenarioReport {
-        name: sc.name.clone(),
-        path: sc.path.display().to_string(),
-        hash: sc.hash.clone(),
-        class: sc.class,
-        variant: sc.config.variant.name().to_string(),
-        seeds: results.len(),
-        passed: results.len() - failed_seeds.len(),
-        failures,
-        finds,
-        sometimes,
-        also_tripped: also,
-        metrics: summary,
-        warnings,
-        dead_letters,
-        sim_seconds: sim_ms as f64 / 1e3,
-        exit,
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_rank_as_the_exit_code_order_says() {
+        // docs/design.md, "Exit codes": a job of several parts reports 4, 5, 1, 3, 2, 0 in
+        // that order of precedence.
+        let order = [4, 5, 1, 3, 2, 0];
+        for (i, &a) in order.iter().enumerate() {
+            for &b in &order[i..] {
+                assert_eq!(worst(a, b), a, "worst({a}, {b})");
+                assert_eq!(worst(b, a), a, "worst({b}, {a})");
+            }
+        }
+        for v in Verdict::ALL {
+            assert_eq!(
+                Verdict::of_exit_code(v.exit_code()).exit_code(),
+                v.exit_code()
+            );
+            let json = serde_json::to_value(v).unwrap();
+            assert_eq!(
+                json.as_str(),
+                Some(v.name()),
+                "serde's name is the report's name"
+            );
+        }
+        assert!(
+            Verdict::ALL.windows(2).all(|w| w[0] < w[1]),
+            "ALL is in order"
+        );
     }
 }
