@@ -108,10 +108,15 @@ fn model_row(v: Variant, jobs: usize) -> anyhow::Result<ModelResult> {
         m.with_target(prop).map_err(|e| anyhow::anyhow!(e))?
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(MODEL_BUDGET_S);
+    // A search to the first counterexample on several threads stops wherever the first
+    // thread to find one was: its counts and path change from run to run. One thread makes
+    // them a function of the model, so the committed catalog is reproducible. The correct
+    // protocol's exhaustive check counts the same on any number of threads.
+    let threads = if v == Variant::Correct { jobs } else { 1 };
     let r = check(
         m,
         CheckOptions {
-            threads: jobs,
+            threads,
             symmetry: mc.clients > 1,
             bfs: false,
         },
@@ -146,71 +151,100 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
     let bugs = root.join("scenarios").join("bugs");
     let mut rows = Vec::new();
     for v in Variant::ALL.into_iter().filter(|v| *v != Variant::Correct) {
-        progress(&format!("{v}: simulator"));
-        let path = bugs.join(format!("{}.toml", v.name()));
-        let sc = load(&path)?;
-        if sc.finds.is_empty() || sc.config.variant != v {
-            anyhow::bail!(
-                "{}: a catalog scenario must run variant {v} and name what it finds",
-                path.display()
-            );
-        }
-        let s = searches(&sc, &sc.finds, SEARCHES, MAX_SEEDS, jobs);
-        let (median, max) = median_max(&s, MAX_SEEDS);
-        let found_n = s.iter().filter(|x| x.seeds_to_find.is_some()).count() as u64;
-        progress(&format!("{v}: shrinking"));
-        let (shrunk_plan, shrunk_scenario, shrunk_confirmed) =
-            match s.iter().find_map(|x| x.first_failing_seed) {
-                Some(seed) => match shrink(&sc, seed, None) {
-                    Ok(sh) => {
-                        let file = sh
-                            .write(&root.join("reports").join("shrunk"))
-                            .context("writing a shrunk scenario")?;
-                        let rel = file
-                            .strip_prefix(root)
-                            .unwrap_or(&file)
-                            .display()
-                            .to_string();
-                        (sh.minimal, Some(rel), sh.confirmed)
-                    }
-                    Err(e) => (vec![format!("not shrunk: {e}")], None, false),
-                },
-                None => (Vec::new(), None, false),
-            };
-        progress(&format!("{v}: correct twin"));
-        let twin_path = bugs.join(format!("{}-twin.toml", v.name()));
-        let tw = load(&twin_path)?;
-        let (twin_seeds, twin_passed) = twin_passes(&tw, jobs);
-        progress(&format!("{v}: model checker"));
-        let model = model_row(v, jobs)?;
-        rows.push(Row {
-            variant: v.name().into(),
-            bug_class: v.bug_class().into(),
-            oracle: finds(&sc),
-            scenario: rel(root, &path),
-            sim_found: found_n == SEARCHES,
-            sim_searches_found: found_n,
-            sim_seeds_median: median,
-            sim_seeds_max: max,
-            model_found: model.verdict,
-            model_property: model.property,
-            model_bounds: model.bounds,
-            model_states: model.unique,
-            model_generated: model.generated,
-            model_seconds: model.seconds,
-            trace_len: model.trace_len,
-            shrunk_plan,
-            shrunk_scenario,
-            shrunk_confirmed,
-            twin: rel(root, &twin_path),
-            twin_seeds,
-            twin_passed,
-        });
+        rows.push(variant_row(root, &bugs, v, jobs, progress)?);
     }
     progress("correct: model checker (the main job's bounds)");
+    let correct = correct_row(&rows, jobs)?;
+    rows.push(correct);
+    Ok(Catalog {
+        variants: rows,
+        reproductions: reproductions(root, &bugs, jobs, progress)?,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// One variant: searched by the simulator from every start seed, its first failing seed
+/// shrunk, its twin run, and the model checker to its first counterexample.
+fn variant_row(
+    root: &Path,
+    bugs: &Path,
+    v: Variant,
+    jobs: usize,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Row> {
+    progress(&format!("{v}: simulator"));
+    let path = bugs.join(format!("{}.toml", v.name()));
+    let sc = load(&path)?;
+    if sc.finds.is_empty() || sc.config.variant != v {
+        anyhow::bail!(
+            "{}: a catalog scenario must run variant {v} and name what it finds",
+            path.display()
+        );
+    }
+    let s = searches(&sc, &sc.finds, SEARCHES, MAX_SEEDS, jobs);
+    let (median, max) = median_max(&s, MAX_SEEDS);
+    let found_n = s.iter().filter(|x| x.seeds_to_find.is_some()).count() as u64;
+    progress(&format!("{v}: shrinking"));
+    let (shrunk_plan, shrunk_scenario, shrunk_confirmed) =
+        shrink_first(root, &sc, s.iter().find_map(|x| x.first_failing_seed))?;
+    progress(&format!("{v}: correct twin"));
+    let twin_path = bugs.join(format!("{}-twin.toml", v.name()));
+    let tw = load(&twin_path)?;
+    let (twin_seeds, twin_passed) = twin_passes(&tw, jobs);
+    progress(&format!("{v}: model checker"));
+    let model = model_row(v, jobs)?;
+    Ok(Row {
+        variant: v.name().into(),
+        bug_class: v.bug_class().into(),
+        oracle: finds(&sc),
+        scenario: rel(root, &path),
+        sim_found: found_n == SEARCHES,
+        sim_searches_found: found_n,
+        sim_seeds_median: median,
+        sim_seeds_max: max,
+        model_found: model.verdict,
+        model_property: model.property,
+        model_bounds: model.bounds,
+        model_states: model.unique,
+        model_generated: model.generated,
+        model_seconds: model.seconds,
+        trace_len: model.trace_len,
+        shrunk_plan,
+        shrunk_scenario,
+        shrunk_confirmed,
+        twin: rel(root, &twin_path),
+        twin_seeds,
+        twin_passed,
+    })
+}
+
+/// The first failing seed shrunk and written to `reports/shrunk/`: its plan, the file and
+/// whether re-running it confirmed the failure.
+fn shrink_first(
+    root: &Path,
+    sc: &Scenario,
+    seed: Option<u64>,
+) -> anyhow::Result<(Vec<String>, Option<String>, bool)> {
+    let Some(seed) = seed else {
+        return Ok((Vec::new(), None, false));
+    };
+    Ok(match shrink(sc, seed, None) {
+        Ok(sh) => {
+            let file = sh
+                .write(&root.join("reports").join("shrunk"))
+                .context("writing a shrunk scenario")?;
+            (sh.minimal, Some(rel(root, &file)), sh.confirmed)
+        }
+        Err(e) => (vec![format!("not shrunk: {e}")], None, false),
+    })
+}
+
+/// The correct protocol: every twin passed, and the model check at the main job's bounds
+/// holds.
+fn correct_row(rows: &[Row], jobs: usize) -> anyhow::Result<Row> {
     let model = model_row(Variant::Correct, jobs)?;
     let twins_ok = rows.iter().all(|r| r.twin_passed);
-    rows.push(Row {
+    Ok(Row {
         variant: "correct".into(),
         bug_class: "-".into(),
         oracle: "every oracle holds".into(),
@@ -232,8 +266,17 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
         twin: "every *-twin.toml".into(),
         twin_seeds: rows.iter().map(|r| r.twin_seeds).sum(),
         twin_passed: twins_ok && model.verdict,
-    });
-    let mut reproductions = Vec::new();
+    })
+}
+
+/// Published results: each bug scenario must trip its oracle, its fix must pass.
+fn reproductions(
+    root: &Path,
+    bugs: &Path,
+    jobs: usize,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Vec<Reproduction>> {
+    let mut out = Vec::new();
     for (what, bug, twin) in [
         (
             "Kleppmann (2016): a client stalled past its lease writes after the next holder; \
@@ -252,7 +295,7 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
         let s = leaseproof_sim::catalog::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
         let tw = load(&bugs.join(twin))?;
         let (_, twin_passed) = twin_passes(&tw, jobs);
-        reproductions.push(Reproduction {
+        out.push(Reproduction {
             what: what.into(),
             scenario: rel(root, &bugs.join(bug)),
             found: s.first_failing_seed,
@@ -261,11 +304,7 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
             twin_passed,
         });
     }
-    Ok(Catalog {
-        variants: rows,
-        reproductions,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(out)
 }
 
 /// The oracles a scenario must find, comma-separated.
@@ -279,6 +318,66 @@ fn finds(sc: &Scenario) -> String {
 
 fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+/// One variant's row of the catalog table.
+fn variant_line(r: &Row) -> String {
+    let correct = r.variant == "correct";
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} |",
+        r.variant,
+        r.bug_class,
+        r.oracle,
+        if correct {
+            "- (nothing to find)".to_string()
+        } else {
+            format!(
+                "{} ({}/{})",
+                if r.sim_found { "yes" } else { "NO" },
+                r.sim_searches_found,
+                SEARCHES
+            )
+        },
+        if correct {
+            "-".into()
+        } else {
+            format!("{} / {}", r.sim_seeds_median, r.sim_seeds_max)
+        },
+        if correct {
+            if r.twin_passed {
+                "holds (exhaustive)"
+            } else {
+                "FAILS"
+            }
+        } else if r.model_found {
+            "counterexample"
+        } else {
+            "NOT FOUND"
+        },
+        r.model_states,
+        r.model_seconds,
+        if correct {
+            "-".into()
+        } else {
+            r.trace_len.to_string()
+        },
+        if correct {
+            "-".into()
+        } else if r.shrunk_plan.is_empty() {
+            if r.shrunk_confirmed {
+                "no fault event needed".into()
+            } else {
+                "-".into()
+            }
+        } else {
+            r.shrunk_plan.join("; ")
+        },
+        if r.twin_passed {
+            format!("passes ({} seeds)", r.twin_seeds)
+        } else {
+            "FAILS".into()
+        }
+    )
 }
 
 impl Catalog {
@@ -316,63 +415,7 @@ impl Catalog {
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
         for r in &self.variants {
-            let correct = r.variant == "correct";
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} |",
-                r.variant,
-                r.bug_class,
-                r.oracle,
-                if correct {
-                    "- (nothing to find)".to_string()
-                } else {
-                    format!(
-                        "{} ({}/{})",
-                        if r.sim_found { "yes" } else { "NO" },
-                        r.sim_searches_found,
-                        SEARCHES
-                    )
-                },
-                if correct {
-                    "-".into()
-                } else {
-                    format!("{} / {}", r.sim_seeds_median, r.sim_seeds_max)
-                },
-                if correct {
-                    if r.twin_passed {
-                        "holds (exhaustive)"
-                    } else {
-                        "FAILS"
-                    }
-                } else if r.model_found {
-                    "counterexample"
-                } else {
-                    "NOT FOUND"
-                },
-                r.model_states,
-                r.model_seconds,
-                if correct {
-                    "-".into()
-                } else {
-                    r.trace_len.to_string()
-                },
-                if correct {
-                    "-".into()
-                } else if r.shrunk_plan.is_empty() {
-                    if r.shrunk_confirmed {
-                        "no fault event needed".into()
-                    } else {
-                        "-".into()
-                    }
-                } else {
-                    r.shrunk_plan.join("; ")
-                },
-                if r.twin_passed {
-                    format!("passes ({} seeds)", r.twin_seeds)
-                } else {
-                    "FAILS".into()
-                }
-            );
+            let _ = writeln!(s, "{}", variant_line(r));
         }
         s.push_str("\n## Model bounds per variant\n\n");
         for r in &self.variants {

@@ -13,9 +13,7 @@ use leaseproof_model::ModelConfig;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::run_report;
 use leaseproof_sim::scenario::{discover, Scenario};
-use leaseproof_sim::verdict::{
-    self, judge, run_many, worst, ScenarioReport, Verdict, EXIT_OK, EXIT_USAGE,
-};
+use leaseproof_sim::verdict::{self, judge, run_many, worst, ScenarioReport, EXIT_OK, EXIT_USAGE};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -574,23 +572,8 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("writing {}", index.display()))?;
     if !args.json {
         eprintln!("report: {}", index.display());
-        if let Some(worst) = reports
-            .iter()
-            .map(|r| r.verdict)
-            .max()
-            .filter(|v| *v != Verdict::Pass)
-        {
-            let names: Vec<&str> = reports
-                .iter()
-                .filter(|r| r.verdict == worst)
-                .map(|r| r.name.as_str())
-                .collect();
-            eprintln!(
-                "exit {}: {}: {}",
-                worst.exit_code(),
-                worst.meaning(),
-                names.join(", ")
-            );
+        if let Some(line) = report::closing_line(&reports) {
+            eprintln!("{line}");
         }
     }
     Ok(code)

@@ -1,7 +1,7 @@
 //! Human-readable output of runs: failure blocks, the summary table, report files.
 
 use leaseproof_sim::run_report;
-use leaseproof_sim::verdict::ScenarioReport;
+use leaseproof_sim::verdict::{ScenarioReport, Verdict};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -45,6 +45,28 @@ fn table(reports: &[ScenarioReport]) -> String {
         );
     }
     s
+}
+
+/// The line a failing run ends with: its exit code, what it means, and the scenarios with
+/// that verdict. None when everything held.
+#[must_use]
+pub fn closing_line(reports: &[ScenarioReport]) -> Option<String> {
+    let worst = reports
+        .iter()
+        .map(|r| r.verdict)
+        .max()
+        .filter(|v| *v != Verdict::Pass)?;
+    let names: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.verdict == worst)
+        .map(|r| r.name.as_str())
+        .collect();
+    Some(format!(
+        "exit {}: {}: {}",
+        worst.exit_code(),
+        worst.meaning(),
+        names.join(", ")
+    ))
 }
 
 pub fn print_table(reports: &[ScenarioReport]) {

@@ -170,6 +170,23 @@ pub fn index_html(
         s.push_str(&links.join(", "));
         s.push_str(".</p>\n");
     }
+    scenario_table(&mut s, reports);
+    for (r, tls) in reports.iter().zip(timelines) {
+        if r.failures.is_empty()
+            && tls.is_empty()
+            && r.warnings.is_empty()
+            && r.dead_letters.is_empty()
+        {
+            continue;
+        }
+        scenario_section(&mut s, r, tls);
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+/// The table of every scenario's verdict, findings and metrics.
+fn scenario_table(s: &mut String, reports: &[ScenarioReport]) {
     s.push_str("<table><thead><tr>");
     for h in [
         "scenario",
@@ -212,71 +229,65 @@ pub fn index_html(
         );
     }
     s.push_str("</tbody></table>\n");
-    for (r, tls) in reports.iter().zip(timelines) {
-        if r.failures.is_empty()
-            && tls.is_empty()
-            && r.warnings.is_empty()
-            && r.dead_letters.is_empty()
-        {
-            continue;
-        }
-        let _ = writeln!(
+}
+
+/// One scenario's section: its warnings, dead letters, failures with their replay commands,
+/// and its timelines.
+fn scenario_section(s: &mut String, r: &ScenarioReport, tls: &[(u64, String)]) {
+    let _ = writeln!(
+        s,
+        "<h2 id=\"{}\">{}</h2>\n<p class=\"meta\">{} (hash {})</p>",
+        esc(&file_safe(&r.name)),
+        esc(&r.name),
+        esc(&r.path),
+        esc(&r.hash)
+    );
+    for w in &r.warnings {
+        let _ = writeln!(s, "<p class=\"warn\">warning: {}</p>", esc(w));
+    }
+    if !r.dead_letters.is_empty() {
+        let _ = write!(
             s,
-            "<h2 id=\"{}\">{}</h2>\n<p class=\"meta\">{} (hash {})</p>",
-            esc(&file_safe(&r.name)),
-            esc(&r.name),
-            esc(&r.path),
-            esc(&r.hash)
+            "<p>dead-letter list ({} jobs applied, {} answered from their record, {} \
+             definite rejections):</p>\n<ul>\n",
+            r.metrics.jobs_applied, r.metrics.jobs_already_done, r.metrics.job_rejections
         );
-        for w in &r.warnings {
-            let _ = writeln!(s, "<p class=\"warn\">warning: {}</p>", esc(w));
-        }
-        if !r.dead_letters.is_empty() {
-            let _ = write!(
-                s,
-                "<p>dead-letter list ({} jobs applied, {} answered from their record, {} \
-                 definite rejections):</p>\n<ul>\n",
-                r.metrics.jobs_applied, r.metrics.jobs_already_done, r.metrics.job_rejections
-            );
-            for d in &r.dead_letters {
-                let _ = writeln!(
-                    s,
-                    "<li><code>{}</code> in {} of {} seeds</li>",
-                    esc(&d.key),
-                    d.seeds,
-                    r.seeds
-                );
-            }
-            s.push_str("</ul>\n");
-        }
-        if !r.failures.is_empty() {
-            s.push_str("<ul>\n");
-            for f in &r.failures {
-                let _ = write!(
-                    s,
-                    "<li class=\"none\">{} {}: {}",
-                    esc(f.class.name()),
-                    esc(&f.oracle),
-                    esc(&f.detail)
-                );
-                if let Some(rp) = &f.replay {
-                    let _ = write!(s, "<br/><code>{}</code>", esc(rp));
-                }
-                s.push_str("</li>\n");
-            }
-            s.push_str("</ul>\n");
-        }
-        for (seed, file) in tls {
+        for d in &r.dead_letters {
             let _ = writeln!(
                 s,
-                "<figure><figcaption>seed {seed}: <a href=\"{f}\">{f}</a></figcaption>\
-                 <img class=\"tl\" src=\"{f}\" alt=\"timeline of seed {seed}\"/></figure>",
-                f = esc(file)
+                "<li><code>{}</code> in {} of {} seeds</li>",
+                esc(&d.key),
+                d.seeds,
+                r.seeds
             );
         }
+        s.push_str("</ul>\n");
     }
-    s.push_str("</body></html>\n");
-    s
+    if !r.failures.is_empty() {
+        s.push_str("<ul>\n");
+        for f in &r.failures {
+            let _ = write!(
+                s,
+                "<li class=\"none\">{} {}: {}",
+                esc(f.class.name()),
+                esc(&f.oracle),
+                esc(&f.detail)
+            );
+            if let Some(rp) = &f.replay {
+                let _ = write!(s, "<br/><code>{}</code>", esc(rp));
+            }
+            s.push_str("</li>\n");
+        }
+        s.push_str("</ul>\n");
+    }
+    for (seed, file) in tls {
+        let _ = writeln!(
+            s,
+            "<figure><figcaption>seed {seed}: <a href=\"{f}\">{f}</a></figcaption>\
+             <img class=\"tl\" src=\"{f}\" alt=\"timeline of seed {seed}\"/></figure>",
+            f = esc(file)
+        );
+    }
 }
 
 /// Reports other commands left in `out`: `tune-*/index.html`, the bug catalog, the benches.

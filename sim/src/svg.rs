@@ -212,17 +212,38 @@ impl LinePlot {
         } else {
             (xmin - 1.0, xmax + 1.0)
         };
-        let pw = w - l - r;
-        let ph = h - t - b;
-        let sx = |x: f64| l + (x - xmin) / (xmax - xmin) * pw;
-        let sy = |y: f64| t + ph - y / ymax * ph;
-        for ty in ticks(0.0, ymax, 5) {
-            svg.line(l, sy(ty), l + pw, sy(ty), r##"stroke="#ddd""##);
-            svg.text(l - 6.0, sy(ty) + 4.0, &num(ty), "end", "");
+        let fr = Frame {
+            l,
+            t,
+            pw: w - l - r,
+            ph: h - t - b,
+            xmin,
+            xmax,
+            ymax,
+        };
+        self.axes(&mut svg, &fr, h);
+        for (i, s) in self.series.iter().enumerate() {
+            series(&mut svg, &fr, i, s);
         }
-        for tx in ticks(xmin, xmax, 6) {
-            svg.line(sx(tx), t + ph, sx(tx), t + ph + 5.0, r#"stroke="black""#);
-            svg.text(sx(tx), t + ph + 18.0, &num(tx), "middle", "");
+        svg.finish(&self.title)
+    }
+
+    /// Grid lines, ticks, both axes and their labels, and the target line if any.
+    fn axes(&self, svg: &mut Svg, fr: &Frame, h: f64) {
+        let (l, t, pw, ph) = (fr.l, fr.t, fr.pw, fr.ph);
+        for ty in ticks(0.0, fr.ymax, 5) {
+            svg.line(l, fr.sy(ty), l + pw, fr.sy(ty), r##"stroke="#ddd""##);
+            svg.text(l - 6.0, fr.sy(ty) + 4.0, &num(ty), "end", "");
+        }
+        for tx in ticks(fr.xmin, fr.xmax, 6) {
+            svg.line(
+                fr.sx(tx),
+                t + ph,
+                fr.sx(tx),
+                t + ph + 5.0,
+                r#"stroke="black""#,
+            );
+            svg.text(fr.sx(tx), t + ph + 18.0, &num(tx), "middle", "");
         }
         svg.line(l, t + ph, l + pw, t + ph, r#"stroke="black""#);
         svg.line(l, t, l, t + ph, r#"stroke="black""#);
@@ -236,54 +257,84 @@ impl LinePlot {
         if let Some((y, label)) = &self.hline {
             svg.line(
                 l,
-                sy(*y),
+                fr.sy(*y),
                 l + pw,
-                sy(*y),
+                fr.sy(*y),
                 r##"stroke="#a00" stroke-dasharray="6 4""##,
             );
-            svg.text(l + pw - 4.0, sy(*y) - 4.0, label, "end", r##"fill="#a00""##);
-        }
-        for (i, s) in self.series.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
-            let style = format!(r#"stroke="{colour}" stroke-width="2""#);
-            let mut run: Vec<(f64, f64)> = Vec::new();
-            for (x, y) in &s.points {
-                match y {
-                    Some(y) => run.push((sx(*x), sy(*y))),
-                    None => {
-                        if run.len() > 1 {
-                            svg.polyline(&run, &style, &format!("series {}", s.name));
-                        }
-                        run.clear();
-                    }
-                }
-            }
-            if run.len() > 1 {
-                svg.polyline(&run, &style, &format!("series {}", s.name));
-            }
-            for (x, y) in &s.points {
-                if let Some(y) = y {
-                    svg.circle(
-                        sx(*x),
-                        sy(*y),
-                        3.5,
-                        &format!(r#"class="point" fill="{colour}""#),
-                        Some(&format!("{}: x={} y={}", s.name, num(*x), num(*y))),
-                    );
-                }
-            }
-            let ly = t + 10.0 + i as f64 * 18.0;
-            svg.line(
-                l + pw + 12.0,
-                ly,
-                l + pw + 32.0,
-                ly,
-                &format!(r#"class="legend" {style}"#),
+            svg.text(
+                l + pw - 4.0,
+                fr.sy(*y) - 4.0,
+                label,
+                "end",
+                r##"fill="#a00""##,
             );
-            svg.text(l + pw + 38.0, ly + 4.0, &s.name, "start", "");
         }
-        svg.finish(&self.title)
     }
+}
+
+/// A plot's drawing area and the data range it maps.
+struct Frame {
+    l: f64,
+    t: f64,
+    pw: f64,
+    ph: f64,
+    xmin: f64,
+    xmax: f64,
+    ymax: f64,
+}
+
+impl Frame {
+    fn sx(&self, x: f64) -> f64 {
+        self.l + (x - self.xmin) / (self.xmax - self.xmin) * self.pw
+    }
+
+    fn sy(&self, y: f64) -> f64 {
+        self.t + self.ph - y / self.ymax * self.ph
+    }
+}
+
+/// One series: its line (broken where a point has no value), its points and its legend
+/// entry.
+fn series(svg: &mut Svg, fr: &Frame, i: usize, s: &Series) {
+    let colour = PALETTE[i % PALETTE.len()];
+    let style = format!(r#"stroke="{colour}" stroke-width="2""#);
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    for (x, y) in &s.points {
+        match y {
+            Some(y) => run.push((fr.sx(*x), fr.sy(*y))),
+            None => {
+                if run.len() > 1 {
+                    svg.polyline(&run, &style, &format!("series {}", s.name));
+                }
+                run.clear();
+            }
+        }
+    }
+    if run.len() > 1 {
+        svg.polyline(&run, &style, &format!("series {}", s.name));
+    }
+    for (x, y) in &s.points {
+        if let Some(y) = y {
+            svg.circle(
+                fr.sx(*x),
+                fr.sy(*y),
+                3.5,
+                &format!(r#"class="point" fill="{colour}""#),
+                Some(&format!("{}: x={} y={}", s.name, num(*x), num(*y))),
+            );
+        }
+    }
+    let ly = fr.t + 10.0 + i as f64 * 18.0;
+    let lx = fr.l + fr.pw;
+    svg.line(
+        lx + 12.0,
+        ly,
+        lx + 32.0,
+        ly,
+        &format!(r#"class="legend" {style}"#),
+    );
+    svg.text(lx + 38.0, ly + 4.0, &s.name, "start", "");
 }
 
 /// A categorical heatmap: each cell a rate in `[0, 1]` (or no data), coloured from green

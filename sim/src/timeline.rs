@@ -78,6 +78,33 @@ const OPENS: [&str; 8] = [
     "client-crashed",
 ];
 
+/// One panel of a timeline: where it is drawn and the span of true time it shows.
+struct Panel {
+    top: f64,
+    left: f64,
+    right: f64,
+    lane_h: f64,
+    t0: u64,
+    t1: u64,
+}
+
+impl Panel {
+    fn x(&self, t: u64) -> f64 {
+        let span = (self.t1 - self.t0).max(1) as f64;
+        self.left
+            + (t.saturating_sub(self.t0)).min(self.t1 - self.t0) as f64 / span
+                * (self.right - self.left)
+    }
+
+    fn lane_y(&self, n: NodeIdx) -> f64 {
+        self.top + 20.0 + n as f64 * self.lane_h
+    }
+
+    fn visible(&self, s: u64, e: u64) -> bool {
+        e >= self.t0 && s <= self.t1
+    }
+}
+
 impl Timeline {
     #[must_use]
     pub fn new(nodes: usize) -> Timeline {
@@ -366,9 +393,14 @@ impl Timeline {
         arrows: bool,
         caption: &str,
     ) {
-        let span = (t1 - t0).max(1) as f64;
-        let x = |t: u64| left + (t.saturating_sub(t0)).min(t1 - t0) as f64 / span * (right - left);
-        let lane_y = |n: NodeIdx| top + 20.0 + n as f64 * lane_h;
+        let p = Panel {
+            top,
+            left,
+            right,
+            lane_h,
+            t0,
+            t1,
+        };
         svg.text(
             left,
             top + 12.0,
@@ -380,9 +412,8 @@ impl Timeline {
             "start",
             r##"fill="#333" font-weight="bold""##,
         );
-        let visible = |s: u64, e: u64| e >= t0 && s <= t1;
         for n in 0..self.nodes {
-            let y = lane_y(n);
+            let y = p.lane_y(n);
             svg.rect(
                 left,
                 y,
@@ -393,12 +424,24 @@ impl Timeline {
             );
             svg.text(left - 6.0, y + lane_h / 2.0 + 2.0, &node_name(n), "end", "");
         }
+        self.draw_faults(svg, &p);
+        self.draw_bars(svg, &p);
+        self.draw_writes(svg, &p);
+        if arrows {
+            self.draw_messages(svg, &p);
+        }
+        self.draw_violations(svg, &p);
+        self.draw_axis(svg, &p);
+    }
+
+    /// Fault spans shaded on their node's lane; a clock step is a tick.
+    fn draw_faults(&self, svg: &mut Svg, p: &Panel) {
         for s in &self.faults {
             let e = s.end_ns.unwrap_or(self.end_ns);
-            if !visible(s.start_ns, e) {
+            if !p.visible(s.start_ns, e) {
                 continue;
             }
-            let y = lane_y(s.node);
+            let y = p.lane_y(s.node);
             let style = match s.label.as_str() {
                 "paused" => r##"class="fault pause" fill="#ffcc00" fill-opacity="0.35""##,
                 "partitioned" | "link-cut" | "split" => {
@@ -411,40 +454,44 @@ impl Timeline {
                     r##"class="fault crash" fill="#333" fill-opacity="0.25""##
                 }
                 _ => {
-                    let xs = x(s.start_ns);
+                    let xs = p.x(s.start_ns);
                     svg.line(
                         xs,
                         y - 2.0,
                         xs,
-                        y + lane_h - 2.0,
+                        y + p.lane_h - 2.0,
                         r##"class="fault step" stroke="#ee7733" stroke-width="2""##,
                     );
                     continue;
                 }
             };
-            let (x0, x1) = (x(s.start_ns), x(e));
+            let (x0, x1) = (p.x(s.start_ns), p.x(e));
             svg.rect(
                 x0,
                 y,
                 (x1 - x0).max(1.0),
-                lane_h - 4.0,
+                p.lane_h - 4.0,
                 style,
                 Some(&format!("{}: {}", s.label, s.detail)),
             );
         }
+    }
+
+    /// Grants (the server's view) and beliefs (each client's), as bars.
+    fn draw_bars(&self, svg: &mut Svg, p: &Panel) {
         for (bars, dy, fill, class) in [
             (&self.grants, 4.0, "#4477aa", "grant"),
             (&self.beliefs, 16.0, "#88ccee", "belief"),
         ] {
             for b in bars {
                 let e = b.end_ns.unwrap_or(self.end_ns);
-                if !visible(b.start_ns, e) {
+                if !p.visible(b.start_ns, e) {
                     continue;
                 }
-                let (x0, x1) = (x(b.start_ns), x(e));
+                let (x0, x1) = (p.x(b.start_ns), p.x(e));
                 svg.rect(
                     x0,
-                    lane_y(b.node) + dy,
+                    p.lane_y(b.node) + dy,
                     (x1 - x0).max(1.0),
                     10.0,
                     &format!(r#"class="{class}" fill="{fill}""#),
@@ -458,67 +505,77 @@ impl Timeline {
                 );
             }
         }
+    }
+
+    /// Writes at the resource: accepted or rejected.
+    fn draw_writes(&self, svg: &mut Svg, p: &Panel) {
         for w in &self.writes {
-            if visible(w.t_ns, w.t_ns) {
+            if p.visible(w.t_ns, w.t_ns) {
                 let fill = if w.kind == "accepted" {
                     "#228833"
                 } else {
                     "#cc6677"
                 };
                 svg.circle(
-                    x(w.t_ns),
-                    lane_y(1) + lane_h / 2.0 - 2.0,
+                    p.x(w.t_ns),
+                    p.lane_y(1) + p.lane_h / 2.0 - 2.0,
                     2.5,
                     &format!(r#"class="write {}" fill="{fill}""#, w.kind),
                     Some(&format!("{} {}", w.kind, w.detail)),
                 );
             }
         }
-        if arrows {
-            for m in &self.messages {
-                let e = m.recv_ns.unwrap_or(m.sent_ns + (t1 - t0) / 100);
-                if !visible(m.sent_ns, e) {
-                    continue;
-                }
-                let dashed = if m.recv_ns.is_none() {
-                    r#" stroke-dasharray="3 3""#
-                } else {
-                    ""
-                };
-                let (y0, y1) = (
-                    lane_y(m.from) + lane_h / 2.0 - 2.0,
-                    lane_y(m.to) + lane_h / 2.0 - 2.0,
-                );
-                let y1 = if m.recv_ns.is_none() {
-                    y0 + (y1 - y0) * 0.3
-                } else {
-                    y1
-                };
-                svg.raw(&format!(
-                    "<line class=\"message\" x1=\"{:.1}\" y1=\"{y0:.1}\" x2=\"{:.1}\" y2=\"{y1:.1}\" \
-                     stroke=\"#555\" stroke-opacity=\"0.6\" marker-end=\"url(#head)\"{dashed}>\
-                     <title>{}</title></line>\n",
-                    x(m.sent_ns),
-                    x(e),
-                    esc(&format!(
-                        "{} {} -> {}{}",
-                        m.kind,
-                        node_name(m.from),
-                        node_name(m.to),
-                        if m.recv_ns.is_none() { " (lost)" } else { "" }
-                    ))
-                ));
+    }
+
+    /// Messages as arrows (dashed: never delivered).
+    fn draw_messages(&self, svg: &mut Svg, p: &Panel) {
+        for m in &self.messages {
+            let e = m.recv_ns.unwrap_or(m.sent_ns + (p.t1 - p.t0) / 100);
+            if !p.visible(m.sent_ns, e) {
+                continue;
             }
+            let dashed = if m.recv_ns.is_none() {
+                r#" stroke-dasharray="3 3""#
+            } else {
+                ""
+            };
+            let (y0, y1) = (
+                p.lane_y(m.from) + p.lane_h / 2.0 - 2.0,
+                p.lane_y(m.to) + p.lane_h / 2.0 - 2.0,
+            );
+            let y1 = if m.recv_ns.is_none() {
+                y0 + (y1 - y0) * 0.3
+            } else {
+                y1
+            };
+            svg.raw(&format!(
+                "<line class=\"message\" x1=\"{:.1}\" y1=\"{y0:.1}\" x2=\"{:.1}\" y2=\"{y1:.1}\" \
+                 stroke=\"#555\" stroke-opacity=\"0.6\" marker-end=\"url(#head)\"{dashed}>\
+                 <title>{}</title></line>\n",
+                p.x(m.sent_ns),
+                p.x(e),
+                esc(&format!(
+                    "{} {} -> {}{}",
+                    m.kind,
+                    node_name(m.from),
+                    node_name(m.to),
+                    if m.recv_ns.is_none() { " (lost)" } else { "" }
+                ))
+            ));
         }
+    }
+
+    /// Violations: a red line across every lane and a marker on the node's.
+    fn draw_violations(&self, svg: &mut Svg, p: &Panel) {
         for v in &self.violations {
-            if visible(v.t_ns, v.t_ns) {
-                let vx = x(v.t_ns);
-                let y = lane_y(v.node);
+            if p.visible(v.t_ns, v.t_ns) {
+                let vx = p.x(v.t_ns);
+                let y = p.lane_y(v.node);
                 svg.line(
                     vx,
-                    top + 18.0,
+                    p.top + 18.0,
                     vx,
-                    lane_y(self.nodes - 1) + lane_h,
+                    p.lane_y(self.nodes - 1) + p.lane_h,
                     r##"class="violation" stroke="#cc0000" stroke-width="2""##,
                 );
                 svg.raw(&format!(
@@ -528,10 +585,14 @@ impl Timeline {
                 ));
             }
         }
+    }
+
+    /// The time axis, in seconds of true time.
+    fn draw_axis(&self, svg: &mut Svg, p: &Panel) {
         // Time axis.
-        let axis_y = lane_y(self.nodes) + 2.0;
-        for tick in crate::svg::ticks(t0 as f64 / 1e9, t1 as f64 / 1e9, 10) {
-            let tx = x((tick * 1e9) as u64);
+        let axis_y = p.lane_y(self.nodes) + 2.0;
+        for tick in crate::svg::ticks(p.t0 as f64 / 1e9, p.t1 as f64 / 1e9, 10) {
+            let tx = p.x((tick * 1e9) as u64);
             svg.line(tx, axis_y, tx, axis_y + 4.0, r#"stroke="black""#);
             svg.text(
                 tx,

@@ -595,73 +595,21 @@ pub fn recommend(cells: &[CellResult], opts: &TuneOptions) -> Vec<Recommendation
         .collect()
 }
 
+/// One TTL / renew pair at one pause level, judged against the targets over its cells.
+struct Candidate {
+    ttl: u64,
+    renew: u64,
+    fp: Rate,
+    failover: f64,
+    n: usize,
+    ok: bool,
+    why: String,
+}
+
+/// The recommendation at one pause level: the smallest TTL (then the longest renew interval)
+/// whose every cell meets the targets, or the closest miss.
 fn recommend_at(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Recommendation {
-    // Candidates: (ttl, renew) with fencing on at this pause level.
-    let mut pairs: Vec<(u64, u64)> = cells
-        .iter()
-        .filter(|c| c.cell.fencing && c.cell.pause_p99_ms == level)
-        .map(|c| (c.cell.ttl_ms, c.cell.renew_ms))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    struct Cand {
-        ttl: u64,
-        renew: u64,
-        fp: Rate,
-        failover: f64,
-        n: usize,
-        ok: bool,
-        why: String,
-    }
-    let mut cands = Vec::new();
-    for (ttl, renew) in pairs {
-        let group: Vec<&CellResult> = cells
-            .iter()
-            .filter(|c| {
-                c.cell.fencing
-                    && c.cell.pause_p99_ms == level
-                    && c.cell.ttl_ms == ttl
-                    && c.cell.renew_ms == renew
-            })
-            .collect();
-        if group.iter().any(|c| c.skipped.is_some()) {
-            continue;
-        }
-        let fp = group
-            .iter()
-            .map(|c| c.false_preemption_runs.clone())
-            .max_by(|a, b| a.rate.total_cmp(&b.rate))
-            .unwrap_or_default();
-        let failover = group
-            .iter()
-            .map(|c| c.metrics.failover.p99_ms)
-            .fold(0.0, f64::max);
-        let unsafe_runs: u64 = group.iter().map(|c| c.unsafe_runs.hits).sum();
-        let mut why = Vec::new();
-        if unsafe_runs > 0 {
-            why.push(format!("{unsafe_runs} unsafe runs"));
-        }
-        if fp.rate > opts.target_false_preemption {
-            why.push(format!(
-                "false preemption {:.3} > {}",
-                fp.rate, opts.target_false_preemption
-            ));
-        }
-        if let Some(t) = opts.target_failover_ms {
-            if failover > t as f64 {
-                why.push(format!("failover p99 {failover:.0} ms > {t} ms"));
-            }
-        }
-        cands.push(Cand {
-            ttl,
-            renew,
-            fp,
-            failover,
-            n: group.len(),
-            ok: why.is_empty(),
-            why: why.join(", "),
-        });
-    }
+    let cands = candidates(cells, opts, level);
     let best = cands
         .iter()
         .filter(|c| c.ok)
@@ -716,6 +664,68 @@ fn recommend_at(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Recomme
             }
         }
     }
+}
+
+/// Every (ttl, renew) pair with fencing on at this pause level whose cells all ran, with its
+/// worst false preemption and failover over them, and why it misses the targets (if it does).
+fn candidates(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Vec<Candidate> {
+    let mut pairs: Vec<(u64, u64)> = cells
+        .iter()
+        .filter(|c| c.cell.fencing && c.cell.pause_p99_ms == level)
+        .map(|c| (c.cell.ttl_ms, c.cell.renew_ms))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut cands = Vec::new();
+    for (ttl, renew) in pairs {
+        let group: Vec<&CellResult> = cells
+            .iter()
+            .filter(|c| {
+                c.cell.fencing
+                    && c.cell.pause_p99_ms == level
+                    && c.cell.ttl_ms == ttl
+                    && c.cell.renew_ms == renew
+            })
+            .collect();
+        if group.iter().any(|c| c.skipped.is_some()) {
+            continue;
+        }
+        let fp = group
+            .iter()
+            .map(|c| c.false_preemption_runs.clone())
+            .max_by(|a, b| a.rate.total_cmp(&b.rate))
+            .unwrap_or_default();
+        let failover = group
+            .iter()
+            .map(|c| c.metrics.failover.p99_ms)
+            .fold(0.0, f64::max);
+        let unsafe_runs: u64 = group.iter().map(|c| c.unsafe_runs.hits).sum();
+        let mut why = Vec::new();
+        if unsafe_runs > 0 {
+            why.push(format!("{unsafe_runs} unsafe runs"));
+        }
+        if fp.rate > opts.target_false_preemption {
+            why.push(format!(
+                "false preemption {:.3} > {}",
+                fp.rate, opts.target_false_preemption
+            ));
+        }
+        if let Some(t) = opts.target_failover_ms {
+            if failover > t as f64 {
+                why.push(format!("failover p99 {failover:.0} ms > {t} ms"));
+            }
+        }
+        cands.push(Candidate {
+            ttl,
+            renew,
+            fp,
+            failover,
+            n: group.len(),
+            ok: why.is_empty(),
+            why: why.join(", "),
+        });
+    }
+    cands
 }
 
 #[cfg(test)]
