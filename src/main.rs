@@ -775,13 +775,17 @@ fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::
         sc.class,
         sc.config.variant
     );
-    let _ = writeln!(out, "config: {:?}", sc.config);
+    let _ = writeln!(out, "config:");
+    for line in sc.config.to_string().lines() {
+        let _ = writeln!(out, "  {line}");
+    }
     if let Some(plan) = &r.plan {
         let _ = write!(out, "{plan}");
     }
     let lines = r.trace.clone().unwrap_or_default();
     let _ = writeln!(out, "timeline:");
     for l in &lines {
+        // Events, faults and timers (with why each fired); messages with --trace.
         if verbose || (l.what != "send" && l.what != "recv") {
             let _ = writeln!(
                 out,

@@ -184,6 +184,30 @@ fn replay_prints_plan_timeline_and_hash_and_refuses_a_changed_scenario() {
         "the aimed pause is resolved in the plan"
     );
     assert!(text.contains("trace hash: "));
+    // The config and every event as a reader would write them, not Rust Debug dumps; each
+    // timer with the reason `poll_timeout` gave for it.
+    assert!(text.contains("  lease: ttl "), "{text}");
+    assert!(
+        text.contains("granted token 1 on key k0 to client-"),
+        "{text}"
+    );
+    assert!(text.contains("server expiry +"), "{text}");
+    assert!(text.contains("timer fired: renew"), "{text}");
+    for debug in ["Identity {", "NodeId(", "Granted {", "Config {"] {
+        assert!(!text.contains(debug), "{debug} in {text}");
+    }
+    // The JSONL trace keeps the structured event and message.
+    let jsonl = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/runs/pause-past-expiry-3.jsonl"),
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["event"]["Granted"]["token"].is_u64()));
     let o = leaseproof(&[
         "replay",
         "scenarios/pause-past-expiry.toml",

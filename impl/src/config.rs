@@ -415,6 +415,73 @@ impl ProtocolConfig {
     }
 }
 
+/// The derived config as a reader would write it, in milliseconds, one group a line.
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |ns: u64| {
+            let v = ns as f64 / MS as f64;
+            if v.fract() == 0.0 {
+                format!("{v:.0} ms")
+            } else {
+                format!("{v:.3} ms")
+            }
+        };
+        writeln!(
+            f,
+            "lease: ttl {}, renew every {}, drift within ±{} ppm, safety margin {}, local \
+             validity L {}",
+            ms(self.ttl_ns),
+            ms(self.renew_interval_ns),
+            self.drift_ppm_max,
+            ms(self.safety_margin_ns),
+            ms(self.validity_ns)
+        )?;
+        writeln!(
+            f,
+            "queue: fresh window {}, re-queue every {}, backoff {} to {}, capacity {}",
+            ms(self.fresh_window_ns),
+            ms(self.requeue_interval_ns),
+            ms(self.backoff_base_ns),
+            ms(self.backoff_max_ns),
+            self.queue_capacity
+        )?;
+        write!(
+            f,
+            "work: hold {}, a write every {}, think {}",
+            ms(self.hold_ns),
+            ms(self.write_interval_ns),
+            ms(self.think_ns)
+        )?;
+        if self.hold_writes > 0 {
+            write!(f, ", done after {} acknowledged writes", self.hold_writes)?;
+        }
+        if self.intent_ns > 0 {
+            write!(
+                f,
+                "\ntiered: intent lease {} (its L {})",
+                ms(self.intent_ns),
+                ms(self.intent_validity_ns)
+            )?;
+        }
+        if self.progress_window_ns > 0 {
+            write!(f, "\nprogress window {}", ms(self.progress_window_ns))?;
+        }
+        if self.has_jobs() {
+            write!(
+                f,
+                "\njobs: {} ({} poison), {} definite rejections before dead-lettering",
+                self.jobs.count,
+                self.jobs.poison.count_ones(),
+                self.jobs.attempts
+            )?;
+        }
+        if self.is_lock_set() {
+            write!(f, "\nlock set: {} keys in one order", self.lock_keys)?;
+        }
+        write!(f, "\nvariant: {}", self.variant)
+    }
+}
+
 impl Config {
     /// Whether clients count their acknowledged writes (the `acked` of Renew): only when a
     /// mode reads it, so the default protocol's state space does not grow.

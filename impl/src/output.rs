@@ -296,6 +296,238 @@ impl Event {
         "job-dead-lettered",
     ];
 
+    /// The event as a reader would write it, with instants shown relative to `now` (the
+    /// reading of the clock they are on: the server's for a grant's expiry), for example
+    /// `granted token 1 on key k0 to client-2, server expiry +5.000 s`.
+    #[must_use]
+    pub fn describe(&self, now: Nanos) -> String {
+        self.describe_client()
+            .or_else(|| self.describe_server(now))
+            .or_else(|| self.describe_resource())
+            .unwrap_or_else(|| self.kind().to_string())
+    }
+
+    /// A client by name, with its incarnation after a restart.
+    fn who(c: &Identity) -> String {
+        if c.incarnation == 0 {
+            c.node.name()
+        } else {
+            format!("{} (incarnation {})", c.node.name(), c.incarnation)
+        }
+    }
+
+    fn describe_client(&self) -> Option<String> {
+        let secs = |ns: u64| format!("{:.3} s", ns as f64 / 1e9);
+        Some(match self {
+            Event::ClientBooted { client } => format!("{} booted", Self::who(client)),
+            Event::Requested { client, key } => format!("{} wants key {key}", Self::who(client)),
+            Event::Withdrawn { client, key } => {
+                format!("{} no longer wants key {key}", Self::who(client))
+            }
+            Event::Adopted {
+                client,
+                key,
+                token,
+                first,
+                slack_ns,
+                valid_for_ns,
+            } => {
+                if *first {
+                    format!(
+                        "{} holds token {token} on key {key}, valid for {}",
+                        Self::who(client),
+                        secs(*valid_for_ns)
+                    )
+                } else {
+                    format!(
+                        "{} renewed token {token} on key {key} with {} left, now valid for {}",
+                        Self::who(client),
+                        secs(*slack_ns),
+                        secs(*valid_for_ns)
+                    )
+                }
+            }
+            Event::LateReplyDeclined { client, key, token } => format!(
+                "{} declined a late reply for token {token} on key {key}",
+                Self::who(client)
+            ),
+            Event::Lost {
+                client,
+                key,
+                token,
+                cause,
+            } => format!(
+                "{} lost token {token} on key {key} ({cause:?})",
+                Self::who(client)
+            ),
+            Event::ReleaseDecided { client, key, token } => format!(
+                "{} is done with token {token} on key {key}",
+                Self::who(client)
+            ),
+            Event::ReleaseSent { client, key, token } => format!(
+                "{} sent a release of token {token} on key {key}",
+                Self::who(client)
+            ),
+            Event::RenewSent { client, key, token } => format!(
+                "{} sent a renewal of token {token} on key {key}",
+                Self::who(client)
+            ),
+            Event::WriteDecided {
+                client,
+                key,
+                token,
+                idem,
+            } => format!(
+                "{} decided to write key {key} under token {token} ({idem})",
+                Self::who(client)
+            ),
+            _ => return None,
+        })
+    }
+
+    fn describe_server(&self, now: Nanos) -> Option<String> {
+        let secs = |ns: u64| format!("{:.3} s", ns as f64 / 1e9);
+        let rel = |t: Nanos| {
+            if t >= now {
+                format!("+{}", secs(t.since(now)))
+            } else {
+                format!("-{}", secs(now.since(t)))
+            }
+        };
+        Some(match self {
+            Event::ServerBooted { restart, grace_ns } => {
+                if *restart {
+                    format!("server restarted: grace for {}", secs(*grace_ns))
+                } else {
+                    "server booted".into()
+                }
+            }
+            Event::Granted {
+                client,
+                key,
+                token,
+                expiry,
+                queued,
+            } => format!(
+                "granted token {token} on key {key} to {}{}, server expiry {}",
+                Self::who(client),
+                if *queued { " (queued waiter)" } else { "" },
+                rel(*expiry)
+            ),
+            Event::Renewed {
+                client,
+                key,
+                token,
+                expiry,
+            } => format!(
+                "renewed token {token} on key {key} for {}, server expiry {}",
+                Self::who(client),
+                rel(*expiry)
+            ),
+            Event::Expired { client, key, token } => format!(
+                "token {token} on key {key} of {} expired",
+                Self::who(client)
+            ),
+            Event::RenewalWithheld { client, key, token } => format!(
+                "withheld the renewal of token {token} on key {key} from {} (no progress)",
+                Self::who(client)
+            ),
+            Event::ReleasedAtServer {
+                client,
+                key,
+                token,
+                by,
+            } => {
+                if by == client {
+                    format!("{} released token {token} on key {key}", Self::who(client))
+                } else {
+                    format!(
+                        "{} released token {token} on key {key} of {}",
+                        Self::who(by),
+                        Self::who(client)
+                    )
+                }
+            }
+            Event::QueuedAtServer {
+                client,
+                key,
+                position,
+            } => format!(
+                "{} queued for key {key} at position {position}",
+                Self::who(client)
+            ),
+            Event::GraceEnded => "grace ended".into(),
+            _ => return None,
+        })
+    }
+
+    fn describe_resource(&self) -> Option<String> {
+        Some(match self {
+            Event::ResourceBooted { lost_table } => {
+                if *lost_table {
+                    "resource booted with its table lost".into()
+                } else {
+                    "resource booted".into()
+                }
+            }
+            Event::WriteAccepted {
+                client,
+                key,
+                token,
+                idem,
+            } => format!(
+                "accepted {}'s write to key {key} under token {token} ({idem})",
+                Self::who(client)
+            ),
+            Event::WriteRejected {
+                client,
+                key,
+                token,
+                current,
+                idem,
+            } => format!(
+                "rejected {}'s write to key {key} under stale token {token}: current {current} ({idem})",
+                Self::who(client)
+            ),
+            Event::WriteRedelivered { client, key, idem } => format!(
+                "answered {}'s repeated write to key {key} from its record ({idem})",
+                Self::who(client)
+            ),
+            Event::JobApplied {
+                client,
+                key,
+                token,
+                job,
+            } => format!(
+                "applied {job} on key {key} for {} under token {token}",
+                Self::who(client)
+            ),
+            Event::JobAlreadyDone { client, key, job } => format!(
+                "answered {}'s attempt at {job} on key {key} from its record",
+                Self::who(client)
+            ),
+            Event::JobFailed {
+                client,
+                key,
+                job,
+                failures,
+            } => format!(
+                "rejected {}'s attempt at {job} on key {key} ({failures} definite rejections)",
+                Self::who(client)
+            ),
+            Event::JobDeadLettered {
+                client,
+                key,
+                token,
+                job,
+            } => format!(
+                "dead-lettered {job} on key {key} ({}'s attempt under token {token})",
+                Self::who(client)
+            ),
+            _ => return None,
+        })
+    }
+
     /// A short name for traces, coverage and reports.
     #[must_use]
     pub fn kind(&self) -> &'static str {

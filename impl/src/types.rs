@@ -47,11 +47,74 @@ impl fmt::Display for Nanos {
     }
 }
 
-/// A node of the cluster (server, resource or client), as the shell numbers them.
+/// A node of the cluster, numbered by role: the authority (`authority(0)`, node 0), the
+/// resource (node 1) and the clients (`client(i)`, node `2 + i`). A protocol with several
+/// authorities (a quorum) numbers the others above every client, so the reference
+/// protocol's numbering, and every hash over it, stays as it is.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The fenced resource.
+    pub const RESOURCE: NodeId = NodeId(1);
+    /// Where authorities after the first are numbered: above any client.
+    const MORE_AUTHORITIES: u32 = 1 << 31;
+
+    /// Authority `i` (the reference protocol has one, its lock server: `authority(0)`).
+    #[must_use]
+    pub const fn authority(i: u32) -> NodeId {
+        if i == 0 {
+            NodeId(0)
+        } else {
+            NodeId(Self::MORE_AUTHORITIES + i)
+        }
+    }
+
+    /// Client `i` (0-based).
+    #[must_use]
+    pub const fn client(i: u32) -> NodeId {
+        NodeId(2 + i)
+    }
+
+    #[must_use]
+    pub const fn is_authority(self) -> bool {
+        self.0 == 0 || self.0 > Self::MORE_AUTHORITIES
+    }
+
+    #[must_use]
+    pub const fn is_resource(self) -> bool {
+        self.0 == Self::RESOURCE.0
+    }
+
+    #[must_use]
+    pub const fn is_client(self) -> bool {
+        self.0 >= 2 && self.0 <= Self::MORE_AUTHORITIES
+    }
+
+    /// The client's index (`client(i)` gives `Some(i)`).
+    #[must_use]
+    pub const fn client_index(self) -> Option<u32> {
+        if self.is_client() {
+            Some(self.0 - 2)
+        } else {
+            None
+        }
+    }
+
+    /// The name a reader uses: `server` (the reference protocol's one authority),
+    /// `authority-i`, `resource`, `client-i`.
+    #[must_use]
+    pub fn name(self) -> String {
+        match self.0 {
+            0 => "server".into(),
+            1 => "resource".into(),
+            n if n > Self::MORE_AUTHORITIES => format!("authority-{}", n - Self::MORE_AUTHORITIES),
+            n => format!("client-{}", n - 2),
+        }
+    }
+}
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -136,6 +199,13 @@ impl IdemKey {
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 pub struct Job(pub u32);
+
+impl fmt::Display for IdemKey {
+    /// `client-0#1.7`: the client, its incarnation, the send's sequence number.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}.{}", self.node.name(), self.incarnation, self.seq)
+    }
+}
 
 impl fmt::Display for Job {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -255,6 +325,80 @@ pub enum Msg {
         idem: IdemKey,
         outcome: JobOutcome,
     },
+}
+
+/// A message as a reader would write it: `Acquire k0 id 0.3`, `Granted k0 token 2 for id 0.3`.
+impl fmt::Display for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = |id: &ReqId| format!("{}.{}", id.incarnation, id.seq);
+        match self {
+            Msg::Acquire { key, id: r } => write!(f, "Acquire {key} id {}", id(r)),
+            Msg::Renew {
+                key,
+                id: r,
+                token,
+                acked,
+            } => write!(
+                f,
+                "Renew {key} token {token} id {} ({acked} writes acknowledged)",
+                id(r)
+            ),
+            Msg::Release { key, id: r, token } => {
+                write!(f, "Release {key} token {token} id {}", id(r))
+            }
+            Msg::Granted { key, id: r, token } => {
+                write!(f, "Granted {key} token {token} for id {}", id(r))
+            }
+            Msg::Renewed { key, id: r, token } => {
+                write!(f, "Renewed {key} token {token} for id {}", id(r))
+            }
+            Msg::Queued { key, id: r } => write!(f, "Queued {key} for id {}", id(r)),
+            Msg::Refused {
+                key,
+                id: r,
+                token,
+                reason,
+            } => {
+                write!(f, "Refused {key} for id {} ({reason:?}", id(r))?;
+                match token {
+                    Some(t) => write!(f, ", token {t})"),
+                    None => write!(f, ")"),
+                }
+            }
+            Msg::Released { key, id: r, token } => {
+                write!(f, "Released {key} token {token} for id {}", id(r))
+            }
+            Msg::Write { key, token, idem } => write!(f, "Write {key} token {token} key {idem}"),
+            Msg::WriteAck { key, token, idem } => {
+                write!(f, "WriteAck {key} token {token} key {idem}")
+            }
+            Msg::WriteRejected {
+                key,
+                token,
+                idem,
+                current,
+            } => write!(
+                f,
+                "WriteRejected {key} token {token} key {idem}: current token {current}"
+            ),
+            Msg::Apply {
+                key,
+                token,
+                job,
+                idem,
+            } => write!(f, "Apply {job} on {key} token {token} key {idem}"),
+            Msg::JobResult {
+                key,
+                token,
+                job,
+                idem,
+                outcome,
+            } => write!(
+                f,
+                "JobResult {job} on {key} token {token} key {idem}: {outcome:?}"
+            ),
+        }
+    }
 }
 
 impl Msg {

@@ -75,12 +75,18 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
     }
     drain(&world, idx, &ep, &mut node).await;
     loop {
-        let wait = match node.poll_timeout() {
-            Some((deadline, _why)) => lock(&world).clocks[idx].true_until(true_now_ns(), deadline),
-            None => IDLE_NS,
+        let (wait, why) = match node.poll_timeout() {
+            Some((deadline, why)) => (
+                lock(&world).clocks[idx].true_until(true_now_ns(), deadline),
+                why,
+            ),
+            None => (IDLE_NS, "idle"),
         };
         if wait == 0 {
-            let now = lock(&world).local_now(idx);
+            let mut w = lock(&world);
+            w.record_timer(idx, why);
+            let now = w.local_now(idx);
+            drop(w);
             node.handle_timeout(now);
         } else {
             // `biased`: poll in written order. Unbiased select! draws from tokio's own RNG,
@@ -97,7 +103,10 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
                     None => return,
                 },
                 () = madsim::time::sleep(Duration::from_nanos(wait)) => {
-                    let now = lock(&world).local_now(idx);
+                    let mut w = lock(&world);
+                    w.record_timer(idx, why);
+                    let now = w.local_now(idx);
+                    drop(w);
                     node.handle_timeout(now);
                 }
             }

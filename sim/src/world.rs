@@ -43,7 +43,14 @@ pub struct TraceLine {
     pub node: String,
     pub what: &'static str,
     pub kind: String,
+    /// What happened, as a reader would write it.
     pub detail: String,
+    /// The event itself, structured (event lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+    /// The message itself, structured (send and receive lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<Msg>,
 }
 
 /// Network knobs the shells read (they change at heal).
@@ -186,6 +193,20 @@ impl World {
     }
 
     fn line(&mut self, t: u64, idx: NodeIdx, what: &'static str, kind: &str, detail: String) {
+        self.line_with(t, idx, what, kind, detail, None, None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn line_with(
+        &mut self,
+        t: u64,
+        idx: NodeIdx,
+        what: &'static str,
+        kind: &str,
+        detail: String,
+        event: Option<Event>,
+        msg: Option<Msg>,
+    ) {
         let server_ms = self.clocks[0].local(t).as_ms_f64();
         if let Some(tr) = self.trace.as_mut() {
             tr.push(TraceLine {
@@ -195,7 +216,23 @@ impl World {
                 what,
                 kind: kind.to_string(),
                 detail,
+                event,
+                msg,
             });
+        }
+    }
+
+    /// A node's timer fired, for `poll_timeout`'s reason: a trace line only (the trace
+    /// hash does not mix it, so pinned hashes stay).
+    pub fn record_timer(&mut self, idx: NodeIdx, why: &'static str) {
+        if self.trace.is_some() {
+            self.line(
+                true_now_ns(),
+                idx,
+                "timer",
+                why,
+                format!("timer fired: {why}"),
+            );
         }
     }
 
@@ -244,12 +281,14 @@ impl World {
         }
         if self.trace.is_some() {
             let arrow = if what == "send" { "->" } else { "<-" };
-            self.line(
+            self.line_with(
                 t,
                 idx,
                 what,
                 msg.kind(),
-                format!("{arrow} {}: {msg:?}", node_name(peer)),
+                format!("{arrow} {}: {msg}", node_name(peer)),
+                None,
+                Some(*msg),
             );
         }
     }
@@ -339,7 +378,15 @@ impl World {
         self.coverage.insert(event.kind().to_string());
         self.mix(t, idx, "event", event);
         if self.trace.is_some() {
-            self.line(t, idx, "event", event.kind(), format!("{event:?}"));
+            self.line_with(
+                t,
+                idx,
+                "event",
+                event.kind(),
+                event.describe(server_now),
+                Some(*event),
+                None,
+            );
         }
         if let Some(tl) = self.timeline.as_mut() {
             match *event {
