@@ -319,6 +319,9 @@ pub struct Expect {
     pub finds: Vec<String>,
     /// Warn (without failing) when a confirmed renewal had less lease time left than this.
     pub renewal_slack_warn_ms: Option<u64>,
+    /// A scenario beyond the assumptions that breaks nothing says why, with `finds = []`:
+    /// for example "a server clock stepped back only lengthens its grants".
+    pub safe_because: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1152,12 +1155,38 @@ fn classify(
     beyond: bool,
     finds: &[OracleName],
 ) -> Result<FaultClass, ScenarioError> {
-    if beyond && finds.is_empty() && file.protocol.variant == leaseproof_impl::Variant::Correct {
+    let safe_because = file.expect.safe_because.as_deref().map(str::trim);
+    if safe_because == Some("") {
+        return Err(src.err(
+            "expect.safe_because",
+            "must say why the faults break nothing".into(),
+        ));
+    }
+    if safe_because.is_some() && !finds.is_empty() {
+        return Err(src.err(
+            "expect.safe_because",
+            "says the scenario stays safe, but finds lists what breaks: keep one".into(),
+        ));
+    }
+    if safe_because.is_some() && !beyond {
+        return Err(src.err(
+            "expect.safe_because",
+            "only a scenario beyond the assumptions declares why it stays safe (within them, \
+             staying safe is the rule)"
+                .into(),
+        ));
+    }
+    if beyond
+        && finds.is_empty()
+        && safe_because.is_none()
+        && file.protocol.variant == leaseproof_impl::Variant::Correct
+    {
         return Err(src.err(
             "expect.finds",
             "this scenario uses faults beyond the assumptions (lost counter or table, a backward \
              clock step, a server step above the margin, or drift above drift_ppm_max): say \
-             which oracle it finds"
+             which oracle it finds, or that it stays safe with finds = [] and \
+             safe_because = \"why\""
                 .into(),
         ));
     }

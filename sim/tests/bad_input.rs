@@ -106,6 +106,36 @@ fn a_script_entry_error_points_at_that_entry() {
 }
 
 #[test]
+fn a_scenario_beyond_the_assumptions_says_what_it_finds_or_why_it_stays_safe() {
+    let back = "[faults]\nscript = [{ at_ms = 10, clock_step = \"server\", by_ms = -5000 }]\n[expect]\nalways=[\"single-holder\"]\n";
+    assert_named(back, "expect.finds", "safe_because");
+    let safe = parse(&format!(
+        "{back}finds = []\nsafe_because = \"a server step back lengthens grants\""
+    ))
+    .unwrap();
+    assert!(safe.finds.is_empty());
+    assert_eq!(
+        safe.class,
+        leaseproof_sim::scenario::FaultClass::BeyondAssumptions
+    );
+    assert_named(
+        &format!("{back}finds = [\"lease-containment\"]\nsafe_because = \"x\""),
+        "expect.safe_because",
+        "keep one",
+    );
+    assert_named(
+        &format!("{back}safe_because = \"  \""),
+        "expect.safe_because",
+        "must say why",
+    );
+    assert_named(
+        "[expect]\nalways=[\"single-holder\"]\nsafe_because = \"nothing happens\"",
+        "expect.safe_because",
+        "only a scenario beyond the assumptions",
+    );
+}
+
+#[test]
 fn bad_job_lists_stalls_and_windows_name_the_field() {
     let ok = "[expect]\nalways=[\"exactly-once\"]";
     assert_named(
