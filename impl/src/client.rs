@@ -394,6 +394,7 @@ impl LeaseClient {
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        assert!(self.out.is_empty(), "{}", crate::output::UNDRAINED);
         let mut best: Option<(Nanos, &'static str)> = None;
         let mut consider = |t: Nanos, why: &'static str| {
             if best.is_none_or(|(b, _)| t < b) {

@@ -132,6 +132,23 @@ impl fmt::Display for Variant {
     }
 }
 
+/// Test-only mutants of the core, each breaking one of its own assertions so that a test can
+/// show the assertion trips (`impl/tests/assertions.rs`). No scenario, flag or
+/// [`ProtocolConfig`] field sets one: only code that builds a [`Config`] by hand.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mutant {
+    #[default]
+    None,
+    /// The server grants the highest token it issued again instead of the next one.
+    GrantReusesToken,
+    /// The resource sets its highest token to the one it just accepted, even when lower
+    /// (only reachable without fencing).
+    ResourceLowersHighest,
+    /// The resource's `poll_output` reports drained while one output is still queued.
+    OutputLeftAfterDrain,
+}
+
 /// The protocol's knobs as a user writes them (milliseconds, ppm). Turn them into a
 /// [`Config`] with [`ProtocolConfig::validate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -282,6 +299,9 @@ pub struct Config {
     pub think_ns: u64,
     pub queue_capacity: u32,
     pub variant: Variant,
+    /// A test-only mutant ([`Mutant::None`] everywhere else).
+    #[doc(hidden)]
+    pub mutant: Mutant,
     /// Where clients send lock requests and writes.
     pub server: NodeId,
     pub resource: NodeId,
@@ -409,6 +429,7 @@ impl ProtocolConfig {
             think_ns: self.think_ms.saturating_mul(MS),
             queue_capacity: self.queue_capacity,
             variant: self.variant,
+            mutant: Mutant::None,
             server,
             resource,
         }

@@ -119,6 +119,7 @@ impl LockSetClient {
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        assert!(self.out.is_empty(), "{}", crate::output::UNDRAINED);
         let own = match self.phase {
             SetPhase::Thinking { until } => Some((until, "think ends")),
             SetPhase::Acquiring { .. } => None,

@@ -2,6 +2,12 @@
 //! oracles and the reports consume.
 
 use crate::types::{IdemKey, Identity, Job, Key, Msg, Nanos, NodeId, Token};
+
+/// The sans-IO contract's own assertion: a shell asks for the next deadline only once the
+/// node is drained, so a drained node has no pending output.
+pub(crate) const UNDRAINED: &str =
+    "poll_timeout with outputs still queued: a drained node has no pending output (drain \
+     poll_output until None after every input)";
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -8,8 +8,8 @@
 //!
 //! Contract (sans-IO): drain `poll_output()` after every input.
 
-use crate::config::{Config, Variant};
-use crate::output::{Disk, Event, JobRecord, Output, PersistOp, WriteOutcome};
+use crate::config::{Config, Mutant, Variant};
+use crate::output::{Disk, Event, JobRecord, Output, PersistOp, WriteOutcome, UNDRAINED};
 use crate::types::{
     IdemKey, Identity, Job, JobOutcome, Key, Msg, Nanos, NodeId, RemapNodes, Token,
 };
@@ -145,7 +145,7 @@ impl FencedResource {
                     }
                 } else {
                     if token > current {
-                        self.highest.insert(key, token);
+                        self.raise_highest(key, token);
                         self.persist(PersistOp::Highest { key, token });
                     }
                     self.set_job(job, JobRecord::Applied { token });
@@ -191,12 +191,26 @@ impl FencedResource {
 
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.cfg.mutant == Mutant::OutputLeftAfterDrain && self.out.len() == 1 {
+            return None;
+        }
         self.out.pop_front()
     }
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        assert!(self.out.is_empty(), "{UNDRAINED}");
         None
+    }
+
+    /// Raises a key's highest accepted token: it never goes down.
+    fn raise_highest(&mut self, key: Key, token: Token) {
+        let old = self.highest.get(&key).copied().unwrap_or_default();
+        assert!(
+            token >= old,
+            "the resource's highest token on {key} would fall from {old} to {token}"
+        );
+        self.highest.insert(key, token);
     }
 
     /// The highest token accepted on a key.
@@ -221,8 +235,12 @@ impl FencedResource {
         let current = self.highest.get(&key).copied().unwrap_or_default();
         let fenced = self.cfg.variant != Variant::NoFencing;
         let outcome = if !fenced || token >= current {
-            let new_high = current.max(token);
-            self.highest.insert(key, new_high);
+            let new_high = if self.cfg.mutant == Mutant::ResourceLowersHighest {
+                token
+            } else {
+                current.max(token)
+            };
+            self.raise_highest(key, new_high);
             self.persist(PersistOp::Highest {
                 key,
                 token: new_high,

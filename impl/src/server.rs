@@ -19,8 +19,8 @@
 //! Contract (sans-IO): drain `poll_output()` after every input; re-arm one timer at
 //! `poll_timeout()`.
 
-use crate::config::{Config, Variant};
-use crate::output::{Disk, Event, Output, PersistOp};
+use crate::config::{Config, Mutant, Variant};
+use crate::output::{Disk, Event, Output, PersistOp, UNDRAINED};
 use crate::types::{Identity, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token};
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -172,6 +172,7 @@ impl LockServer {
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        assert!(self.out.is_empty(), "{UNDRAINED}");
         let mut next: Option<(Nanos, &'static str)> = self.grace_until.map(|g| (g, "grace ends"));
         for ks in self.keys.values() {
             if let Some(h) = ks.holder {
@@ -423,7 +424,20 @@ impl LockServer {
             return None;
         }
         let w = ks.queue.remove(0);
-        let token = Token(self.issued + 1);
+        let token = if self.cfg.mutant == Mutant::GrantReusesToken {
+            Token(self.issued)
+        } else {
+            Token(self.issued + 1)
+        };
+        // `issued` starts at the counter this incarnation restored and only ever takes a
+        // token granted here, so above it means above both (whatever a variant or a lost
+        // disk did to the counter before this boot).
+        assert!(
+            token.0 > self.issued,
+            "the server granted token {token}, not above {} (the counter it restored and every \
+             token it issued since)",
+            self.issued
+        );
         let tiered = self.cfg.intent_ns > 0;
         let expiry = now.plus(if tiered {
             self.cfg.intent_ns

@@ -1004,6 +1004,7 @@ fn stalled_worker_writes_nothing_but_renews_and_work_counts_acknowledged_writes(
     cl.handle_message(T0, NodeId(1), ack(first));
     cl.handle_stall(T0, true);
     assert!(cl.is_stalled());
+    let _ = drain(&mut cl);
     let mut t = T0;
     let mut renews = Vec::new();
     for _ in 0..12 {
@@ -1028,6 +1029,8 @@ fn stalled_worker_writes_nothing_but_renews_and_work_counts_acknowledged_writes(
                 _ => {}
             }
         }
+        // The contract: drain after every input before asking for the next deadline.
+        let _ = drain(&mut cl);
     }
     assert!(renews.len() >= 3, "{renews:?}");
     assert!(
@@ -1038,16 +1041,23 @@ fn stalled_worker_writes_nothing_but_renews_and_work_counts_acknowledged_writes(
     // Resumed: it writes again, and releases once 3 writes were acknowledged in all.
     cl.handle_stall(t, false);
     let mut released = false;
-    for _ in 0..20 {
+    for _ in 0..40 {
+        let mut fed = false;
         for (_, m) in sends(&drain(&mut cl)) {
             match m {
-                Msg::Write { idem, .. } => cl.handle_message(t, NodeId(1), ack(idem)),
+                Msg::Write { idem, .. } => {
+                    cl.handle_message(t, NodeId(1), ack(idem));
+                    fed = true;
+                }
                 Msg::Release { .. } => released = true,
                 _ => {}
             }
         }
         if released {
             break;
+        }
+        if fed {
+            continue; // drain what the acks caused before asking for the next deadline
         }
         t = cl.poll_timeout().expect("deadline").0;
         cl.handle_timeout(t);

@@ -72,10 +72,15 @@ fn every_fault_kind_shows_in_the_trace() {
     // The crashed server came back with grace; the crashed client as a new incarnation.
     assert!(trace
         .iter()
-        .any(|l| l.kind == "server-booted" && l.detail.contains("restart: true")));
+        .any(|l| l.kind == "server-booted" && l.detail.starts_with("server restarted: grace")));
     assert!(trace
         .iter()
-        .any(|l| l.kind == "client-booted" && l.detail.contains("incarnation: 1")));
+        .any(|l| l.kind == "client-booted" && l.detail.contains("(incarnation 1) booted")));
+    // Each event line keeps the structured event too.
+    assert!(trace.iter().any(|l| matches!(
+        l.event,
+        Some(leaseproof_impl::Event::ServerBooted { restart: true, .. })
+    )));
     assert!(
         has("event", "write-redelivered"),
         "a duplicated write is applied once"
