@@ -23,6 +23,7 @@ compile_error!(
 
 pub mod catalog;
 pub mod clock;
+pub mod fault;
 pub mod metrics;
 pub mod plan;
 pub mod run;

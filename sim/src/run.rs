@@ -2,6 +2,7 @@
 //! safety phase, heal, run the bounded liveness phase, and collect what the oracles saw.
 
 use crate::clock::true_now_ns;
+use crate::fault::{FaultKind, Touch};
 use crate::metrics::RunMetrics;
 use crate::plan::{describe, Plan, PlannedFault};
 use crate::scenario::{node_name, FaultAction, NodeIdx, Scenario};
@@ -228,7 +229,7 @@ impl Supervisor {
                 self.state.down.remove(&node);
                 // kill, then restart: restart alone keeps the old sockets bound.
                 self.handle.restart(self.ids[node]);
-                lock(&self.world).record_fault(node, "restarted", String::new());
+                lock(&self.world).record_fault(node, FaultKind::Restarted, String::new());
             }
         }
     }
@@ -276,10 +277,10 @@ impl Supervisor {
     }
 
     fn apply(&mut self, a: &FaultAction) {
-        let label = match a {
+        let kind = match a {
             FaultAction::Pause { node, .. } => {
                 self.pause(*node);
-                "paused"
+                FaultKind::Paused
             }
             FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {
                 for (x, y) in self.links_of(a) {
@@ -287,24 +288,20 @@ impl Supervisor {
                 }
                 let mut w = lock(&self.world);
                 for (x, y) in self.links_of(a) {
-                    w.touch(x, "partition");
-                    w.touch(y, "partition");
+                    w.touch(x, Touch::Partition);
+                    w.touch(y, Touch::Partition);
                 }
                 match a {
-                    FaultAction::Isolate { .. } => "partitioned",
-                    FaultAction::Cut { .. } => "link-cut",
-                    _ => "split",
+                    FaultAction::Isolate { .. } => FaultKind::Partitioned,
+                    FaultAction::Cut { .. } => FaultKind::LinkCut,
+                    _ => FaultKind::Split,
                 }
             }
             FaultAction::Crash {
                 node, lose_disk, ..
             } => {
                 self.kill(*node, *lose_disk);
-                match node {
-                    0 => "server-crashed",
-                    1 => "resource-crashed",
-                    _ => "client-crashed",
-                }
+                FaultKind::crashed(*node)
             }
             FaultAction::Garbage { node } => {
                 let to = node_addr(*node);
@@ -319,11 +316,11 @@ impl Supervisor {
                         }
                     }
                 });
-                "garbage-sent"
+                FaultKind::GarbageSent
             }
             FaultAction::Stall { node, .. } => {
                 self.stall(*node, true);
-                "stalled"
+                FaultKind::Stalled
             }
             FaultAction::ClockStep { node, by_ms } => {
                 let mut w = lock(&self.world);
@@ -331,11 +328,11 @@ impl Supervisor {
                 if let Some(tx) = &w.inboxes[*node] {
                     let _ = tx.send(Input::Wake);
                 }
-                "clock-stepped"
+                FaultKind::ClockStepped
             }
         };
         let node = fault_node(a);
-        lock(&self.world).record_fault(node, label, describe(a));
+        lock(&self.world).record_fault(node, kind, describe(a));
     }
 
     fn revert(&mut self, a: &FaultAction) {
@@ -350,7 +347,7 @@ impl Supervisor {
             FaultAction::Stall { node, .. } => self.stall(*node, false),
             FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => return,
         }
-        lock(&self.world).record_fault(fault_node(a), "healed", describe(a));
+        lock(&self.world).record_fault(fault_node(a), FaultKind::Healed, describe(a));
     }
 
     /// Ends every fault in force.
@@ -448,7 +445,9 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
         .iter()
         .any(|c| c.drift_ppm.unsigned_abs() > sc.config.drift_ppm_max)
     {
-        lock(&world).coverage.insert("drift-beyond-bound".into());
+        lock(&world)
+            .coverage
+            .insert(FaultKind::DriftBeyondBound.name().into());
     }
     let mut ids = Vec::with_capacity(n);
     for idx in 0..n {
@@ -526,7 +525,7 @@ fn heal(sup: &mut Supervisor) {
     sup.net.update_config(|c| c.packet_loss_rate = 0.0);
     let mut w = lock(&sup.world);
     w.net = NetKnobs::default();
-    w.record_fault(0, "heal", String::new());
+    w.record_fault(0, FaultKind::Heal, String::new());
 }
 
 /// The liveness phase, bounded by the liveness oracle's deadlines: every waiter served (or

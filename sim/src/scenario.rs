@@ -9,24 +9,6 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Fault and run labels a `sometimes` expectation may name, besides every event kind.
-pub const FAULT_LABELS: [&str; 14] = [
-    "paused",
-    "pause-overlapped-expiry",
-    "partitioned",
-    "link-cut",
-    "split",
-    "server-crashed",
-    "client-crashed",
-    "resource-crashed",
-    "clock-stepped",
-    "message-duplicated",
-    "send-delayed",
-    "garbage-frame",
-    "drift-beyond-bound",
-    "stalled",
-];
-
 /// A bad scenario file: where, which field, why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ScenarioError {
@@ -1122,11 +1104,12 @@ fn validate_expect(
         ));
     }
     for s in &file.expect.sometimes {
-        if !Event::KINDS.contains(&s.as_str()) && !FAULT_LABELS.contains(&s.as_str()) {
+        let is_fault_label = crate::fault::coverage_labels().any(|l| l == s);
+        if !Event::KINDS.contains(&s.as_str()) && !is_fault_label {
             let mut all: Vec<&str> = Event::KINDS
                 .iter()
-                .chain(FAULT_LABELS.iter())
                 .copied()
+                .chain(crate::fault::coverage_labels())
                 .collect();
             all.sort_unstable();
             return Err(src.err(

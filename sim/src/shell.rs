@@ -6,6 +6,7 @@
 //! and every local sleep goes through the node's clock.
 
 use crate::clock::true_now_ns;
+use crate::fault::FaultKind;
 use crate::scenario::NodeIdx;
 use crate::wire::{self, MAX_FRAME, TAG};
 use crate::world::{Input, World};
@@ -145,10 +146,11 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
                 {
                     let [a, b] = net.send_delay_ms;
                     let ms = if a >= b { a } else { rng.gen_range(a..=b) };
-                    lock(world).record_fault(
+                    lock(world).record_fault_span(
                         idx,
-                        "send-delayed",
+                        FaultKind::SendDelayed,
                         format!("{ms} ms before a write"),
+                        Some(ms * 1_000_000),
                     );
                     madsim::time::sleep(Duration::from_millis(ms)).await;
                 }
@@ -159,7 +161,7 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
                 if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
                     {
                         let mut w = lock(world);
-                        w.record_fault(idx, "message-duplicated", msg.kind().to_string());
+                        w.record_fault(idx, FaultKind::MessageDuplicated, msg.kind().to_string());
                         w.metrics.messages_sent += 1;
                     }
                     let _ = ep.send_to(node_addr(to), TAG, &bytes).await;

@@ -2,6 +2,7 @@
 //! intervals as the server saw them and as each client believed, messages, fault shading
 //! and the violations, all in true time. Recorded only when a run keeps its trace.
 
+use crate::fault::FaultKind;
 use crate::scenario::{node_name, NodeIdx};
 use crate::svg::{esc, Svg};
 use serde::Serialize;
@@ -34,7 +35,7 @@ pub struct Arrow {
 #[derive(Clone, Debug, Serialize)]
 pub struct Shade {
     pub node: NodeIdx,
-    pub label: String,
+    pub kind: FaultKind,
     pub detail: String,
     pub start_ns: u64,
     pub end_ns: Option<u64>,
@@ -65,18 +66,6 @@ pub struct Timeline {
     #[serde(skip)]
     open_belief: BTreeMap<NodeIdx, (usize, u64)>,
 }
-
-/// Labels that open a fault interval, closed by `healed` / `restarted` or the final heal.
-const OPENS: [&str; 8] = [
-    "paused",
-    "stalled",
-    "partitioned",
-    "link-cut",
-    "split",
-    "server-crashed",
-    "resource-crashed",
-    "client-crashed",
-];
 
 /// One panel of a timeline: where it is drawn and the span of true time it shows.
 struct Panel {
@@ -114,56 +103,48 @@ impl Timeline {
         }
     }
 
-    pub fn fault(&mut self, t: u64, node: NodeIdx, label: &str, detail: &str) {
-        if OPENS.contains(&label) {
-            self.faults.push(Shade {
-                node,
-                label: label.into(),
-                detail: detail.into(),
-                start_ns: t,
-                end_ns: None,
-            });
-        } else if label == "healed" {
-            if let Some(s) = self
-                .faults
-                .iter_mut()
-                .rev()
-                .find(|s| s.end_ns.is_none() && s.detail == detail)
-            {
-                s.end_ns = Some(t);
+    /// A fault record: an interval opens (closed by `healed` with the same detail, or by
+    /// the final heal, which leaves a stalled worker stuck: that is the application's
+    /// state), a fault with its own span (a write's send delay), or an instant (clock
+    /// steps, garbage). `restarted` draws nothing: the crash's `healed` closed it.
+    pub fn fault(
+        &mut self,
+        t: u64,
+        node: NodeIdx,
+        kind: FaultKind,
+        detail: &str,
+        span_ns: Option<u64>,
+    ) {
+        let shade = |end_ns| Shade {
+            node,
+            kind,
+            detail: detail.into(),
+            start_ns: t,
+            end_ns,
+        };
+        match kind {
+            FaultKind::Healed => {
+                if let Some(s) = self
+                    .faults
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.end_ns.is_none() && s.detail == detail)
+                {
+                    s.end_ns = Some(t);
+                }
             }
-        } else if label == "heal" {
-            // A stalled worker is the application's state: heal does not end it.
-            for s in self
-                .faults
-                .iter_mut()
-                .filter(|s| s.end_ns.is_none() && s.label != "stalled")
-            {
-                s.end_ns = Some(t);
+            FaultKind::Heal => {
+                for s in self
+                    .faults
+                    .iter_mut()
+                    .filter(|s| s.end_ns.is_none() && s.kind != FaultKind::Stalled)
+                {
+                    s.end_ns = Some(t);
+                }
             }
-        } else if label == "send-delayed" {
-            // "N ms before a write": the stall between the write's decision and its send.
-            let ms: u64 = detail
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            self.faults.push(Shade {
-                node,
-                label: label.into(),
-                detail: detail.into(),
-                start_ns: t,
-                end_ns: Some(t + ms * 1_000_000),
-            });
-        } else if label != "restarted" {
-            // Instantaneous: clock steps, garbage frames.
-            self.faults.push(Shade {
-                node,
-                label: label.into(),
-                detail: detail.into(),
-                start_ns: t,
-                end_ns: Some(t),
-            });
+            FaultKind::Restarted => {}
+            k if k.opens_interval() => self.faults.push(shade(None)),
+            _ => self.faults.push(shade(Some(t + span_ns.unwrap_or(0)))),
         }
     }
 
@@ -442,15 +423,17 @@ impl Timeline {
                 continue;
             }
             let y = p.lane_y(s.node);
-            let style = match s.label.as_str() {
-                "paused" => r##"class="fault pause" fill="#ffcc00" fill-opacity="0.35""##,
-                "partitioned" | "link-cut" | "split" => {
+            let style = match s.kind {
+                FaultKind::Paused => r##"class="fault pause" fill="#ffcc00" fill-opacity="0.35""##,
+                FaultKind::Partitioned | FaultKind::LinkCut | FaultKind::Split => {
                     r##"class="fault partition" fill="#aa3377" fill-opacity="0.25""##
                 }
-                "send-delayed" | "stalled" => {
+                FaultKind::SendDelayed | FaultKind::Stalled => {
                     r##"class="fault stall" fill="#44aa99" fill-opacity="0.35""##
                 }
-                l if l.ends_with("crashed") => {
+                FaultKind::ServerCrashed
+                | FaultKind::ResourceCrashed
+                | FaultKind::ClientCrashed => {
                     r##"class="fault crash" fill="#333" fill-opacity="0.25""##
                 }
                 _ => {
@@ -472,7 +455,7 @@ impl Timeline {
                 (x1 - x0).max(1.0),
                 p.lane_h - 4.0,
                 style,
-                Some(&format!("{}: {}", s.label, s.detail)),
+                Some(&format!("{}: {}", s.kind, s.detail)),
             );
         }
     }

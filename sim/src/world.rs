@@ -5,6 +5,7 @@
 //! The simulation runs on one thread; the lock is never held across an `await`.
 
 use crate::clock::{true_now_ns, NodeClock};
+use crate::fault::{FaultKind, Touch};
 use crate::metrics::RunMetrics;
 use crate::scenario::{node_name, NodeIdx};
 use crate::timeline::Timeline;
@@ -109,7 +110,7 @@ pub struct World {
     pub down: Vec<bool>,
     /// A stall that fired before the client's shell was listening: applied at its boot.
     pub pending_stall: Vec<Option<bool>>,
-    last_fault: Vec<BTreeMap<&'static str, u64>>,
+    last_fault: Vec<BTreeMap<Touch, u64>>,
     pub last_server_boot_ns: u64,
     latest_grant: BTreeMap<Key, (Identity, Token)>,
     failover_from: BTreeMap<Key, (u64, Token)>,
@@ -237,30 +238,35 @@ impl World {
     }
 
     /// A fault took effect (or ended): coverage, trace and hash.
-    pub fn record_fault(&mut self, idx: NodeIdx, label: &'static str, detail: String) {
+    pub fn record_fault(&mut self, idx: NodeIdx, kind: FaultKind, detail: String) {
+        self.record_fault_span(idx, kind, detail, None);
+    }
+
+    /// [`World::record_fault`] for a fault that lasts `span_ns` from now by itself (a
+    /// write's send delay), so the timeline can shade it.
+    pub fn record_fault_span(
+        &mut self,
+        idx: NodeIdx,
+        kind: FaultKind,
+        detail: String,
+        span_ns: Option<u64>,
+    ) {
         let t = true_now_ns();
+        let label = kind.name();
         self.coverage.insert(label.to_string());
         self.mix(t, idx, label, &detail);
-        if matches!(
-            label,
-            "paused" | "partitioned" | "link-cut" | "split" | "clock-stepped"
-        ) {
-            let k = match label {
-                "paused" => "pause",
-                "clock-stepped" => "clock",
-                _ => "partition",
-            };
-            self.last_fault[idx].insert(k, t);
+        if let Some(touch) = kind.touch() {
+            self.last_fault[idx].insert(touch, t);
         }
         if let Some(tl) = self.timeline.as_mut() {
-            tl.fault(t, idx, label, &detail);
+            tl.fault(t, idx, kind, &detail, span_ns);
         }
         self.line(t, idx, "fault", label, detail);
     }
 
-    /// Marks a fault kind as touching a node now (for classifying false preemptions).
-    pub fn touch(&mut self, idx: NodeIdx, kind: &'static str) {
-        self.last_fault[idx].insert(kind, true_now_ns());
+    /// Marks a fault as touching a node now (for classifying false preemptions).
+    pub fn touch(&mut self, idx: NodeIdx, touch: Touch) {
+        self.last_fault[idx].insert(touch, true_now_ns());
     }
 
     /// A message left or reached a node (hash always; trace when on).
@@ -295,7 +301,7 @@ impl World {
 
     /// A frame that did not decode.
     pub fn record_garbage(&mut self, idx: NodeIdx, reason: String) {
-        self.record_fault(idx, "garbage-frame", reason);
+        self.record_fault(idx, FaultKind::GarbageFrame, reason);
     }
 
     /// A client's belief changed: `until` is its validity end on its own clock.
@@ -458,7 +464,8 @@ impl World {
                     e.0 = e.0.min(t);
                 }
                 if self.paused.get(client.node.0 as usize).copied() == Some(true) {
-                    self.coverage.insert("pause-overlapped-expiry".into());
+                    self.coverage
+                        .insert(FaultKind::PauseOverlappedExpiry.name().into());
                 }
                 self.grant_ends(t, key, token);
             }
@@ -491,18 +498,18 @@ impl World {
     /// server) within the last TTL, else network delay.
     fn classify(&self, t: u64, idx: NodeIdx, cause: LossCause) -> &'static str {
         let window = self.cfg.ttl_ns.saturating_mul(2);
-        let recent = |node: NodeIdx, k: &str| {
+        let recent = |node: NodeIdx, k: Touch| {
             self.last_fault[node]
-                .get(k)
+                .get(&k)
                 .is_some_and(|&at| t.saturating_sub(at) <= window)
         };
-        if recent(idx, "pause") {
+        if recent(idx, Touch::Pause) {
             "pause"
-        } else if recent(idx, "partition") || recent(0, "partition") {
+        } else if recent(idx, Touch::Partition) || recent(0, Touch::Partition) {
             "partition"
-        } else if recent(idx, "clock") || recent(0, "clock") {
+        } else if recent(idx, Touch::Clock) || recent(0, Touch::Clock) {
             "clock"
-        } else if recent(0, "pause") || cause == LossCause::Refused && self.down[0] {
+        } else if recent(0, Touch::Pause) || cause == LossCause::Refused && self.down[0] {
             "server"
         } else {
             "delay"
