@@ -30,6 +30,7 @@
 //! - [`stepper`]: an in-memory deterministic driver for tests (quinn's `Pair` idea).
 
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod lockset;
 pub mod machine;

@@ -3,9 +3,11 @@
 //! messages, and per-node clocks with fixed rates. Tests script it step by step, or let it
 //! deliver with a fixed latency; proptest feeds it random schedules.
 //!
-//! True time is the stepper's own counter; each node reads `origin + true·(1+rate)`. Nothing
+//! True time is the stepper's own counter; each node reads its [`NodeClock`] (the same
+//! clock type and origin as the simulator's) at it, with a fixed rate and offset. Nothing
 //! here reads a clock or draws entropy: jitter comes from a counter-seeded xorshift.
 
+use crate::clock::NodeClock;
 use crate::config::Config;
 use crate::machine::{AnyNode, Machine, RoleKind};
 use crate::oracle::{BeliefOverlap, SafetyOracles, Violation};
@@ -13,8 +15,6 @@ use crate::output::{Disk, Event, Output};
 use crate::types::{Identity, Jitter, Key, Msg, Nanos, NodeId};
 use std::collections::BTreeSet;
 
-/// Every clock starts this far from zero, so offsets and steps never underflow.
-pub const CLOCK_ORIGIN_NS: u64 = 3_600_000_000_000;
 /// Inputs one node may take at a single instant before the stepper calls it a livelock.
 const MAX_STEPS_PER_INSTANT: u32 = 10_000;
 
@@ -25,38 +25,6 @@ pub const RESOURCE: NodeId = NodeId(1);
 #[must_use]
 pub fn client_node(i: usize) -> NodeId {
     NodeId(2 + i as u32)
-}
-
-/// A node clock with a fixed rate: `origin + true + true·rate_ppm/1e6`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RateClock {
-    pub origin_ns: u64,
-    pub rate_ppm: i32,
-}
-
-impl RateClock {
-    #[must_use]
-    pub fn local(&self, true_ns: u64) -> Nanos {
-        let t = i128::from(true_ns);
-        let skew = t * i128::from(self.rate_ppm) / 1_000_000;
-        Nanos((i128::from(self.origin_ns) + t + skew).max(0) as u64)
-    }
-
-    /// The first true instant at which the clock reads at least `local`.
-    #[must_use]
-    pub fn true_at(&self, local: Nanos) -> u64 {
-        let d = i128::from(local.0) - i128::from(self.origin_ns);
-        if d <= 0 {
-            return 0;
-        }
-        let rate = 1_000_000 + i128::from(self.rate_ppm);
-        let mut t = (d * 1_000_000 + rate - 1) / rate;
-        // Integer rounding in `local` may leave us one tick short.
-        while self.local(t as u64) < local {
-            t += 1;
-        }
-        t as u64
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +74,7 @@ pub struct Stepper {
     pub cfg: Config,
     pub true_ns: u64,
     nodes: Vec<AnyNode>,
-    pub clocks: Vec<RateClock>,
+    pub clocks: Vec<NodeClock>,
     incarnations: Vec<u32>,
     disks: Vec<Disk>,
     pub inflight: Vec<Flight>,
@@ -130,9 +98,11 @@ impl Stepper {
     pub fn new(cfg: Config, clients: usize, rates_ppm: &[i32], latency_ms: Option<u64>) -> Self {
         let n = clients + 2;
         let clocks = (0..n)
-            .map(|i| RateClock {
-                origin_ns: CLOCK_ORIGIN_NS + i as u64 * 7_919_000_000,
-                rate_ppm: rates_ppm.get(i).copied().unwrap_or(0),
+            .map(|i| {
+                NodeClock::new(
+                    i as i64 * 7_919_000_000,
+                    rates_ppm.get(i).copied().unwrap_or(0),
+                )
             })
             .collect::<Vec<_>>();
         let mut s = Stepper {
@@ -389,7 +359,7 @@ impl Stepper {
         for (i, node) in self.nodes.iter().enumerate() {
             if let Some((local, _)) = node.poll_timeout() {
                 let at = self.clocks[i]
-                    .true_at(local)
+                    .first_true_at(local)
                     .max(self.true_ns)
                     .max(self.paused_until[i]);
                 if best.is_none_or(|(b, _)| at < b) {
@@ -459,7 +429,7 @@ impl Stepper {
             }
         }
         if let AnyNode::Client(c) = &self.nodes[i] {
-            let until = c.valid_until().map(|v| self.clocks[i].true_at(v));
+            let until = c.valid_until().map(|v| self.clocks[i].first_true_at(v));
             self.overlap.update(self.true_ns, Key(0), from, until);
         }
     }

@@ -1,109 +1,11 @@
-//! Per-node clocks. madsim has one global clock, so every local reading and every local sleep
-//! of a node goes through its `NodeClock`: `local = base + t + t·drift + steps`, where `t` is
-//! madsim's virtual time since the run began (true time). A node's clock runs on through its
-//! pauses and crashes: a restarted process reads the same clock.
+//! Per-node clocks on madsim: madsim has one global clock, so every local reading and every
+//! local sleep of a node goes through its [`NodeClock`] (the core's one clock type, read
+//! here at madsim's virtual time since the run began: true time).
 
-use leaseproof_impl::Nanos;
-use serde::Serialize;
-
-/// Every clock starts this far from zero (hours), so offsets and backward steps never
-/// underflow.
-pub const CLOCK_ORIGIN_NS: u64 = 4 * 3_600_000_000_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct NodeClock {
-    /// The reading at true time 0 (origin plus the node's offset).
-    pub base_ns: u64,
-    /// Rate error: the clock advances `1 + drift_ppm/1e6` per true nanosecond.
-    pub drift_ppm: i32,
-    /// Sum of all steps so far (NTP jumps), positive forward.
-    pub step_ns: i64,
-}
-
-impl NodeClock {
-    #[must_use]
-    pub fn new(offset_ns: i64, drift_ppm: i32) -> NodeClock {
-        assert!(
-            drift_ppm.unsigned_abs() < 1_000_000,
-            "a clock must move forward"
-        );
-        NodeClock {
-            base_ns: CLOCK_ORIGIN_NS.saturating_add_signed(offset_ns),
-            drift_ppm,
-            step_ns: 0,
-        }
-    }
-
-    /// The node's reading at true time `t_ns`.
-    #[must_use]
-    pub fn local(&self, t_ns: u64) -> Nanos {
-        let t = i128::from(t_ns);
-        let v = i128::from(self.base_ns)
-            + t
-            + t * i128::from(self.drift_ppm) / 1_000_000
-            + i128::from(self.step_ns);
-        Nanos(v.clamp(0, i128::from(u64::MAX)) as u64)
-    }
-
-    /// True nanoseconds from `t_ns` until the clock reads `deadline` (0 if it already does),
-    /// assuming no step happens meanwhile.
-    #[must_use]
-    pub fn true_until(&self, t_ns: u64, deadline: Nanos) -> u64 {
-        let now = self.local(t_ns);
-        if deadline <= now {
-            return 0;
-        }
-        let d = u128::from(deadline.0 - now.0);
-        let rate = (1_000_000 + i64::from(self.drift_ppm)) as u128;
-        // Round up, so the node never wakes before its deadline.
-        d.saturating_mul(1_000_000)
-            .div_ceil(rate)
-            .min(u128::from(u64::MAX)) as u64
-    }
-
-    /// The true instant at which the clock reads `local` (for metrics; no future steps).
-    #[must_use]
-    pub fn true_at(&self, t_now: u64, local: Nanos) -> u64 {
-        t_now.saturating_add(self.true_until(t_now, local))
-    }
-
-    /// An NTP-style jump, forward (positive) or backward.
-    pub fn step(&mut self, by_ns: i64) {
-        self.step_ns = self.step_ns.saturating_add(by_ns);
-    }
-}
+pub use leaseproof_impl::clock::{NodeClock, CLOCK_ORIGIN_NS};
 
 /// madsim's virtual time since the run began: the simulation's true time.
 #[must_use]
 pub fn true_now_ns() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_nanos() as u64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn drift_and_steps_follow_the_formula() {
-        // +5 % for 10 s reads 10.5 s later; a step moves it at once.
-        let mut c = NodeClock::new(250_000_000, 50_000);
-        let t = 10_000_000_000;
-        assert_eq!(c.local(t).0, CLOCK_ORIGIN_NS + 250_000_000 + 10_500_000_000);
-        c.step(-1_000_000_000);
-        assert_eq!(c.local(t).0, CLOCK_ORIGIN_NS + 250_000_000 + 9_500_000_000);
-    }
-
-    #[test]
-    fn a_local_sleep_on_a_fast_clock_is_shorter_in_true_time() {
-        let c = NodeClock::new(0, 50_000);
-        let now = c.local(0);
-        let wait = c.true_until(0, now.plus(1_000_000_000));
-        assert!(wait < 960_000_000 && wait > 950_000_000, "{wait}");
-        assert!(
-            c.local(wait) >= now.plus(1_000_000_000),
-            "never wakes early"
-        );
-        let slow = NodeClock::new(0, -50_000);
-        assert!(slow.true_until(0, slow.local(0).plus(1_000_000_000)) > 1_050_000_000);
-    }
 }
