@@ -150,7 +150,11 @@ pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<
     let started = std::time::Instant::now();
     let bugs = root.join("scenarios").join("bugs");
     let mut rows = Vec::new();
-    for v in Variant::ALL.into_iter().filter(|v| *v != Variant::Correct) {
+    for v in Variant::ALL
+        .iter()
+        .copied()
+        .filter(|v| *v != Variant::Correct)
+    {
         rows.push(variant_row(root, &bugs, v, jobs, progress)?);
     }
     progress("correct: model checker (the main job's bounds)");

@@ -207,7 +207,7 @@ impl ModelArgs {
 
 /// Every variant's name, listed by `--help` and checked by clap.
 fn variant_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(leaseproof_impl::Variant::ALL.map(|v| v.name()))
+    clap::builder::PossibleValuesParser::new(leaseproof_impl::Variant::ALL.iter().map(|v| v.name()))
 }
 
 #[derive(clap::Args)]

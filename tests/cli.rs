@@ -401,7 +401,7 @@ fn check_help_lists_every_variant() {
     let o = leaseproof(&["check", "--help"]);
     assert_eq!(code(&o), 0);
     let help = String::from_utf8_lossy(&o.stdout);
-    for v in leaseproof_impl::Variant::ALL {
+    for &v in leaseproof_impl::Variant::ALL {
         assert!(
             help.contains(v.name()),
             "{} missing from:\n{help}",

@@ -8,9 +8,22 @@ use std::fmt;
 /// A known lease bug, switched on by config so the harness can prove it catches it.
 /// Ids (B1...) are the lease-bug classes listed in docs/design.md, "Config".
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
 )]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Variant {
     /// The reference protocol.
     #[default]
@@ -58,38 +71,14 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 12] = [
-        Variant::Correct,
-        Variant::NoFencing,
-        Variant::VolatileCounter,
-        Variant::AnchorAtReceipt,
-        Variant::DriftIgnored,
-        Variant::LateReplyAdopted,
-        Variant::ActsAfterLoss,
-        Variant::CheckThenAct,
-        Variant::ReleaseByNonOwner,
-        Variant::NoRestartGrace,
-        Variant::NoIdempotency,
-        Variant::LockOrderInversion,
-    ];
+    /// Every variant, in declaration order (derived: a new variant cannot be missing).
+    pub const ALL: &'static [Variant] = <Variant as strum::VariantArray>::VARIANTS;
 
-    /// The name used in scenario files and on the command line.
+    /// The name used in scenario files and on the command line (kebab-case, derived: the
+    /// same as serde's).
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Variant::Correct => "correct",
-            Variant::NoFencing => "no-fencing",
-            Variant::VolatileCounter => "volatile-counter",
-            Variant::AnchorAtReceipt => "anchor-at-receipt",
-            Variant::DriftIgnored => "drift-ignored",
-            Variant::LateReplyAdopted => "late-reply-adopted",
-            Variant::ActsAfterLoss => "acts-after-loss",
-            Variant::CheckThenAct => "check-then-act",
-            Variant::ReleaseByNonOwner => "release-by-non-owner",
-            Variant::NoRestartGrace => "no-restart-grace",
-            Variant::NoIdempotency => "no-idempotency",
-            Variant::LockOrderInversion => "lock-order-inversion",
-        }
+        self.into()
     }
 
     /// The lease-bug class (B1...; docs/design.md, "Config").
@@ -114,7 +103,8 @@ impl Variant {
     /// Parses a variant name as written in scenarios and on the command line.
     pub fn parse(name: &str) -> Result<Variant, String> {
         Variant::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|v| v.name() == name)
             .ok_or_else(|| {
                 let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();

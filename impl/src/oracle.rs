@@ -28,8 +28,22 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The name of an oracle, as written in scenario files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum OracleName {
     SingleHolder,
     TokenMonotonic,
@@ -41,15 +55,8 @@ pub enum OracleName {
 }
 
 impl OracleName {
-    pub const ALL: [OracleName; 7] = [
-        OracleName::SingleHolder,
-        OracleName::TokenMonotonic,
-        OracleName::FencedWrites,
-        OracleName::LeaseContainment,
-        OracleName::Liveness,
-        OracleName::ExactlyOnce,
-        OracleName::Deadlock,
-    ];
+    /// Every oracle, in declaration order (derived: a new oracle cannot be missing).
+    pub const ALL: &'static [OracleName] = <OracleName as strum::VariantArray>::VARIANTS;
     /// The safety oracles (all but liveness and deadlock).
     pub const SAFETY: [OracleName; 5] = [
         OracleName::SingleHolder,
@@ -59,22 +66,16 @@ impl OracleName {
         OracleName::ExactlyOnce,
     ];
 
+    /// The name in scenario files and reports (kebab-case, derived: the same as serde's).
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            OracleName::SingleHolder => "single-holder",
-            OracleName::TokenMonotonic => "token-monotonic",
-            OracleName::FencedWrites => "fenced-writes",
-            OracleName::LeaseContainment => "lease-containment",
-            OracleName::Liveness => "liveness",
-            OracleName::ExactlyOnce => "exactly-once",
-            OracleName::Deadlock => "deadlock",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Result<OracleName, String> {
         OracleName::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|o| o.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = OracleName::ALL.iter().map(|o| o.name()).collect();

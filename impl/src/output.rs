@@ -98,9 +98,12 @@ impl Disk {
 }
 
 /// Why a holder stopped believing it holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub enum LossCause {
     /// `valid_until` passed on the client's clock.
+    #[default]
     Expired,
     /// The server refused a renewal.
     Refused,
@@ -110,7 +113,19 @@ pub enum LossCause {
 
 /// The run's events, each emitted by the role that saw it. Shells stamp them with the
 /// server's clock reading (for the oracles) and true time (for metrics).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+)]
 pub enum Event {
     // ---- client ----
     /// A client booted (incarnation > 0 means it restarted).
@@ -271,6 +286,8 @@ pub enum Event {
 
 impl Event {
     /// Every name [`Event::kind`] can return, for validating coverage expectations.
+    /// Every kind [`Event::kind`] can report (a test derives them from every variant, so
+    /// none can be missing).
     pub const KINDS: [&'static str; 28] = [
         "client-booted",
         "requested",

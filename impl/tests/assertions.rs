@@ -80,7 +80,7 @@ fn no_bug_variant_trips_an_assertion() {
     // through hand-overs, renewals, a server crash that loses its counter (the volatile
     // variant re-issues tokens: the assertion is against what this incarnation issued) and
     // fencing (or its absence).
-    for v in Variant::ALL {
+    for &v in Variant::ALL {
         if matches!(v, Variant::NoIdempotency | Variant::LockOrderInversion) {
             continue; // need [jobs] / [locks]; exercised by their scenarios and the model
         }

@@ -51,7 +51,11 @@ fn symmetry_reduction_halves_two_clients() {
 
 #[test]
 fn every_variant_gives_a_counterexample_at_its_catalog_bounds() {
-    for v in Variant::ALL.into_iter().filter(|v| *v != Variant::Correct) {
+    for v in Variant::ALL
+        .iter()
+        .copied()
+        .filter(|v| *v != Variant::Correct)
+    {
         let (mc, prop) = leaseproof_model::catalog::bounds(v);
         let m = LeaseModel::new(mc).unwrap().with_target(prop).unwrap();
         let r = run_model(m, mc.clients > 1);

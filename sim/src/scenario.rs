@@ -269,7 +269,9 @@ impl Default for RandomFaults {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, strum::VariantArray,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RandomKind {
     Pause,
@@ -282,15 +284,8 @@ pub enum RandomKind {
 }
 
 impl RandomKind {
-    pub const ALL: [RandomKind; 7] = [
-        RandomKind::Pause,
-        RandomKind::Isolate,
-        RandomKind::Cut,
-        RandomKind::Split,
-        RandomKind::CrashServer,
-        RandomKind::CrashClient,
-        RandomKind::ClockStep,
-    ];
+    /// Every kind, in declaration order (derived: a new kind cannot be missing).
+    pub const ALL: &'static [RandomKind] = <RandomKind as strum::VariantArray>::VARIANTS;
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -21,8 +21,21 @@ pub const EXIT_NONDETERMINISM: u8 = Verdict::Nondeterminism.exit_code();
 /// What a run, a scenario or a job found, ordered by severity (TigerBeetle's failure enum):
 /// a job of several parts reports the greatest. The order of exit codes it gives is that of
 /// docs/design.md, "Exit codes": 4, 5, 1, 3, 2, 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Verdict {
     /// Everything expected held.
     Pass,
@@ -43,17 +56,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Every verdict, least severe first.
-    pub const ALL: [Verdict; 8] = [
-        Verdict::Pass,
-        Verdict::Usage,
-        Verdict::Liveness,
-        Verdict::Vacuous,
-        Verdict::FindsNotFound,
-        Verdict::Safety,
-        Verdict::Nondeterminism,
-        Verdict::Crash,
-    ];
+    /// Every verdict, least severe first (derived: a new verdict cannot be missing).
+    pub const ALL: &'static [Verdict] = <Verdict as strum::VariantArray>::VARIANTS;
 
     /// The process exit code (docs/design.md, "Exit codes").
     #[must_use]
@@ -68,19 +72,10 @@ impl Verdict {
         }
     }
 
-    /// The name in reports and JSON.
+    /// The name in reports and JSON (kebab-case, derived: the same as serde's).
     #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Usage => "usage",
-            Verdict::Liveness => "liveness",
-            Verdict::Vacuous => "vacuous",
-            Verdict::FindsNotFound => "finds-not-found",
-            Verdict::Safety => "safety",
-            Verdict::Nondeterminism => "nondeterminism",
-            Verdict::Crash => "crash",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
     /// What the verdict means, for the line a command ends with.
@@ -102,7 +97,8 @@ impl Verdict {
     #[must_use]
     pub fn of_exit_code(code: u8) -> Verdict {
         Verdict::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .rev()
             .find(|v| v.exit_code() == code)
             .unwrap_or(Verdict::Pass)
@@ -304,7 +300,7 @@ impl Judged {
             self.failed_seeds.insert(r.seed);
             return;
         }
-        for o in OracleName::ALL {
+        for &o in OracleName::ALL {
             if !r.tripped(o) {
                 continue;
             }
@@ -439,7 +435,7 @@ mod tests {
                 assert_eq!(worst(b, a), a, "worst({b}, {a})");
             }
         }
-        for v in Verdict::ALL {
+        for &v in Verdict::ALL {
             assert_eq!(
                 Verdict::of_exit_code(v.exit_code()).exit_code(),
                 v.exit_code()
@@ -455,5 +451,21 @@ mod tests {
             Verdict::ALL.windows(2).all(|w| w[0] < w[1]),
             "ALL is in order"
         );
+    }
+
+    #[test]
+    fn derived_names_are_serdes_names() {
+        // Names come from one derive: the name in reports, scenario files and the CLI is the
+        // name serde reads and writes, for every variant and oracle.
+        for &v in leaseproof_impl::Variant::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap().as_str(), Some(v.name()));
+            assert_eq!(leaseproof_impl::Variant::parse(v.name()), Ok(v));
+        }
+        for &o in OracleName::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap().as_str(), Some(o.name()));
+            assert_eq!(OracleName::parse(o.name()), Ok(o));
+        }
+        assert_eq!(leaseproof_impl::Variant::ALL.len(), 12);
+        assert_eq!(OracleName::ALL.len(), 7);
     }
 }
