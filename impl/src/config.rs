@@ -348,8 +348,8 @@ impl ProtocolConfig {
                 self.safety_margin_ms.saturating_mul(MS),
                 self.variant,
             ),
-            NodeId(0),
-            NodeId(1),
+            NodeId::authority(0),
+            NodeId::RESOURCE,
         );
         if self.intent_ms > 0 {
             if self.intent_ms >= self.ttl_ms {
@@ -392,7 +392,7 @@ impl ProtocolConfig {
         if self.ttl_ms == 0 {
             return Err(invalid("ttl_ms", "must be positive"));
         }
-        let cfg = self.derive(validity_ns, NodeId(0), NodeId(1));
+        let cfg = self.derive(validity_ns, NodeId::authority(0), NodeId::RESOURCE);
         cfg.check()?;
         Ok(cfg)
     }

@@ -18,13 +18,13 @@ use std::collections::BTreeSet;
 /// Inputs one node may take at a single instant before the stepper calls it a livelock.
 const MAX_STEPS_PER_INSTANT: u32 = 10_000;
 
-pub const SERVER: NodeId = NodeId(0);
-pub const RESOURCE: NodeId = NodeId(1);
+pub const SERVER: NodeId = NodeId::authority(0);
+pub const RESOURCE: NodeId = NodeId::RESOURCE;
 
 /// The node id of client `i`.
 #[must_use]
 pub fn client_node(i: usize) -> NodeId {
-    NodeId(2 + i as u32)
+    NodeId::client(i as u32)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

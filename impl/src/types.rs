@@ -532,3 +532,28 @@ impl RemapNodes for Msg {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_numbered_once_and_keep_the_reference_numbering() {
+        // The reference protocol's numbering (and every hash over it) stays: server 0,
+        // resource 1, clients from 2; further authorities sit above every client.
+        assert_eq!(NodeId::authority(0), NodeId(0));
+        assert_eq!(NodeId::RESOURCE, NodeId(1));
+        assert_eq!(NodeId::client(0), NodeId(2));
+        assert_eq!(NodeId::client(7).client_index(), Some(7));
+        for a in [NodeId::authority(0), NodeId::authority(1), NodeId::authority(4)] {
+            assert!(a.is_authority() && !a.is_client() && !a.is_resource(), "{a}");
+        }
+        assert_ne!(NodeId::authority(1), NodeId::authority(2));
+        assert!(NodeId::RESOURCE.is_resource() && !NodeId::RESOURCE.is_client());
+        assert!(NodeId::client(1_000).is_client() && !NodeId::client(3).is_authority());
+        assert_eq!(NodeId::authority(0).name(), "server");
+        assert_eq!(NodeId::authority(2).name(), "authority-2");
+        assert_eq!(NodeId::RESOURCE.name(), "resource");
+        assert_eq!(NodeId::client(3).name(), "client-3");
+    }
+}

@@ -96,8 +96,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-pub const SERVER: usize = 0;
-pub const RESOURCE: usize = 1;
+/// The server's and the resource's slots: their `NodeId`s (clients follow, at
+/// `NodeId::client(i)`).
+pub const SERVER: usize = NodeId::authority(0).0 as usize;
+pub const RESOURCE: usize = NodeId::RESOURCE.0 as usize;
 /// The largest cluster the checker accepts (the 3-client model has millions of states).
 pub const MAX_CLIENTS: usize = 3;
 /// The largest time bound the checker accepts.
@@ -800,7 +802,7 @@ impl LeaseModel {
             Action::RecoverServer => {
                 s.server_boots += 1;
                 let id = Identity {
-                    node: NodeId(0),
+                    node: NodeId::authority(0),
                     incarnation: s.server_boots,
                 };
                 let now = s.local(SERVER);
@@ -1018,8 +1020,8 @@ pub fn canonical(s: State) -> State {
 /// Every client named alike (the first client's name): what no renaming of clients can
 /// change.
 fn one_client_name(n: NodeId) -> NodeId {
-    if n.0 >= 2 {
-        NodeId(2)
+    if n.is_client() {
+        NodeId::client(0)
     } else {
         n
     }

@@ -241,7 +241,7 @@ mod tests {
     fn client() -> Part<AnyNode> {
         let cfg = crate::protocol_in_ticks(leaseproof_impl::Variant::Correct, 1, 4, 0, 1).unwrap();
         let id = Identity {
-            node: NodeId(2),
+            node: NodeId::client(0),
             incarnation: 0,
         };
         let mut node = AnyNode::restore(RoleKind::Client, &cfg, id, &Disk::default(), Nanos(0));

@@ -147,8 +147,8 @@ impl FaultKind {
     #[must_use]
     pub const fn crashed(idx: usize) -> FaultKind {
         match idx {
-            0 => FaultKind::ServerCrashed,
-            1 => FaultKind::ResourceCrashed,
+            crate::scenario::SERVER => FaultKind::ServerCrashed,
+            crate::scenario::RESOURCE => FaultKind::ResourceCrashed,
             _ => FaultKind::ClientCrashed,
         }
     }

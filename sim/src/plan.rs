@@ -4,7 +4,8 @@
 
 use crate::clock::NodeClock;
 use crate::scenario::{
-    node_name, DriftMode, Fault, FaultAction, NodeIdx, RandomFaults, RandomKind, Scenario,
+    client_idx, is_client, node_name, DriftMode, Fault, FaultAction, NodeIdx, RandomFaults,
+    RandomKind, Scenario, SERVER,
 };
 use madsim::rand::Rng;
 use serde::Serialize;
@@ -165,7 +166,7 @@ fn draw_fault(
     let n = sc.clients + 2;
     let kind = kinds[rng.gen_range(0..kinds.len())];
     let at_ms = rng.gen_range(0..f.duration_ms);
-    let client = 2 + rng.gen_range(0..sc.clients);
+    let client = client_idx(rng.gen_range(0..sc.clients));
     let any = rng.gen_range(0..n);
     let aim = r.aim && rng.gen_bool(0.7);
     let action = match kind {
@@ -180,7 +181,7 @@ fn draw_fault(
         RandomKind::Cut => draw_cut(r, client, rng),
         RandomKind::Split => draw_split(r, n, rng),
         RandomKind::CrashServer => FaultAction::Crash {
-            node: 0,
+            node: SERVER,
             down_ms: range(rng, r.down_ms),
             lose_disk: false,
         },
@@ -192,13 +193,13 @@ fn draw_fault(
         RandomKind::ClockStep => draw_clock_step(sc, r, at_ms, client, last_server_step, rng),
     };
     let aim_holder = aim
-        && matches!(
-            action,
-            FaultAction::Pause { .. }
-                | FaultAction::Isolate { .. }
-                | FaultAction::Cut { .. }
-                | FaultAction::Crash { node: 2.., .. }
-        );
+        && match action {
+            FaultAction::Pause { .. } | FaultAction::Isolate { .. } | FaultAction::Cut { .. } => {
+                true
+            }
+            FaultAction::Crash { node, .. } => is_client(node),
+            _ => false,
+        };
     PlannedFault {
         fault: Fault {
             at_ms,
@@ -213,9 +214,9 @@ fn draw_fault(
 /// lost grant (server -> client).
 fn draw_cut(r: &RandomFaults, client: NodeIdx, rng: &mut impl Rng) -> FaultAction {
     let (from, to) = if rng.gen_bool(0.5) {
-        (client, 0)
+        (client, SERVER)
     } else {
-        (0, client)
+        (SERVER, client)
     };
     FaultAction::Cut {
         from,
@@ -237,8 +238,9 @@ fn draw_split(r: &RandomFaults, n: usize, rng: &mut impl Rng) -> FaultAction {
         }
     }
     if a.is_empty() || b.is_empty() {
-        a = vec![0];
-        b = (1..n).collect();
+        // Degenerate draw: split the server off.
+        a = vec![SERVER];
+        b = (0..n).filter(|&i| i != SERVER).collect();
     }
     FaultAction::Split {
         groups: vec![a, b],
@@ -262,7 +264,7 @@ fn draw_clock_step(
     if server_ok && rng.gen_bool(0.3) {
         *last_server_step = Some(at_ms);
         FaultAction::ClockStep {
-            node: 0,
+            node: SERVER,
             by_ms: rng.gen_range(1..=margin) as i64,
         }
     } else {

@@ -5,7 +5,7 @@ use crate::clock::true_now_ns;
 use crate::fault::{FaultKind, Touch};
 use crate::metrics::RunMetrics;
 use crate::plan::{describe, Plan, PlannedFault};
-use crate::scenario::{node_name, FaultAction, NodeIdx, Scenario};
+use crate::scenario::{node_name, FaultAction, NodeIdx, Scenario, RESOURCE, SERVER};
 use crate::shell::{lock, node_addr, node_main};
 use crate::wire::{MAX_FRAME, TAG};
 use crate::world::{Found, Input, NetKnobs, TraceLine, World};
@@ -265,7 +265,7 @@ impl Supervisor {
             | FaultAction::Crash { node, .. }
             | FaultAction::Stall { node, .. } => *node = h,
             FaultAction::Cut { from, to, .. } => {
-                if *from == 0 {
+                if *from == SERVER {
                     *to = h;
                 } else {
                     *from = h;
@@ -374,7 +374,7 @@ fn fault_node(a: &FaultAction) -> NodeIdx {
         | FaultAction::Stall { node, .. }
         | FaultAction::Garbage { node } => *node,
         FaultAction::Cut { from, .. } => *from,
-        FaultAction::Split { .. } => 0,
+        FaultAction::Split { .. } => SERVER,
     }
 }
 
@@ -452,8 +452,8 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
     let mut ids = Vec::with_capacity(n);
     for idx in 0..n {
         let kind = match idx {
-            0 => RoleKind::Server,
-            1 => RoleKind::Resource,
+            SERVER => RoleKind::Server,
+            RESOURCE => RoleKind::Resource,
             _ => RoleKind::Client,
         };
         let w = world.clone();
@@ -464,7 +464,7 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
             .init(move || node_main(w.clone(), idx, kind))
             .build();
         ids.push(node.id());
-        if idx == 1 {
+        if idx == RESOURCE {
             // The server and the resource bind before any client sends.
             madsim::time::sleep(Duration::from_millis(1)).await;
         }
@@ -525,7 +525,7 @@ fn heal(sup: &mut Supervisor) {
     sup.net.update_config(|c| c.packet_loss_rate = 0.0);
     let mut w = lock(&sup.world);
     w.net = NetKnobs::default();
-    w.record_fault(0, FaultKind::Heal, String::new());
+    w.record_fault(SERVER, FaultKind::Heal, String::new());
 }
 
 /// The liveness phase, bounded by the liveness oracle's deadlines: every waiter served (or

@@ -3,7 +3,7 @@
 //! A scenario is a TOML file (schema in `scenarios/README.md`). Every error names the file,
 //! the line and column, the field and the reason; unknown keys are errors.
 
-use leaseproof_impl::{Config, Event, OracleName, ProtocolConfig};
+use leaseproof_impl::{Config, Event, NodeId, OracleName, ProtocolConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -304,8 +304,40 @@ pub struct Expect {
 // ---------------------------------------------------------------------------------------
 // The validated scenario.
 
-/// A node of the simulated cluster, by index: 0 server, 1 resource, 2.. clients.
+/// A node of the simulated cluster, by index: its [`NodeId`] as a vector index, so the
+/// roles are numbered once, by `NodeId` ([`SERVER`], [`RESOURCE`], [`client_idx`]).
 pub type NodeIdx = usize;
+
+/// The server: the reference protocol's one authority.
+pub const SERVER: NodeIdx = NodeId::authority(0).0 as usize;
+/// The fenced resource.
+pub const RESOURCE: NodeIdx = NodeId::RESOURCE.0 as usize;
+/// The first client: clients are `FIRST_CLIENT..FIRST_CLIENT + clients`.
+pub const FIRST_CLIENT: NodeIdx = client_idx(0);
+
+/// Client `i`'s index.
+#[must_use]
+pub const fn client_idx(i: usize) -> NodeIdx {
+    NodeId::client(i as u32).0 as usize
+}
+
+/// Whether a node index is a client's.
+#[must_use]
+pub const fn is_client(idx: NodeIdx) -> bool {
+    node_id(idx).is_client()
+}
+
+/// The index of a protocol node id.
+#[must_use]
+pub const fn node_idx(id: NodeId) -> NodeIdx {
+    id.0 as usize
+}
+
+/// The protocol's id of a node index.
+#[must_use]
+pub const fn node_id(idx: NodeIdx) -> NodeId {
+    NodeId(idx as u32)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum FaultAction {
@@ -385,21 +417,18 @@ pub struct Scenario {
 /// The node names of a cluster with `clients` clients.
 #[must_use]
 pub fn node_name(idx: NodeIdx) -> String {
-    match idx {
-        0 => "server".into(),
-        1 => "resource".into(),
-        i => format!("client-{}", i - 2),
-    }
+    node_id(idx).name()
 }
 
 fn node_index(name: &str, clients: usize) -> Option<NodeIdx> {
     match name {
-        "server" => Some(0),
-        "holder" => Some(2),
-        "resource" => Some(1),
+        "server" => Some(SERVER),
+        // A placeholder client, retargeted at the holder when the fault fires.
+        "holder" => Some(FIRST_CLIENT),
+        "resource" => Some(RESOURCE),
         _ => {
             let i: usize = name.strip_prefix("client-")?.parse().ok()?;
-            (i < clients).then_some(i + 2)
+            (i < clients).then_some(client_idx(i))
         }
     }
 }
@@ -807,7 +836,11 @@ fn validate_script(
         }
         last_at = e.at_ms;
         let action = entry.action(beyond)?;
-        if let FaultAction::ClockStep { node: 0, by_ms } = action {
+        if let FaultAction::ClockStep {
+            node: SERVER,
+            by_ms,
+        } = action
+        {
             if by_ms > 0 {
                 server_steps.push((e.at_ms, by_ms));
             }
@@ -960,7 +993,7 @@ impl Entry<'_> {
         let k = self.node("crash", n)?;
         let lose_disk = match (k, self.e.lose.as_deref()) {
             (_, None) => false,
-            (0, Some("counter")) | (1, Some("table")) => {
+            (SERVER, Some("counter")) | (RESOURCE, Some("table")) => {
                 *beyond = true;
                 true
             }
@@ -983,7 +1016,7 @@ impl Entry<'_> {
 
     fn stall(&self, n: &str) -> Result<FaultAction, ScenarioError> {
         let k = self.node("stall", n)?;
-        if k < 2 {
+        if !is_client(k) {
             return Err(self.err(
                 "stall",
                 format!("{n:?} is not a client: only a client's worker can stall"),
@@ -1028,7 +1061,7 @@ impl Entry<'_> {
             return Err(self.err("split", "\"holder\" cannot be used in a split".into()));
         }
         if let FaultAction::Cut { from, to, .. } = action {
-            if names_holder && from != 0 && to != 0 {
+            if names_holder && from != SERVER && to != SERVER {
                 return Err(self.err(
                     "cut",
                     "a cut that names \"holder\" must have the server on its other end".into(),

@@ -7,10 +7,10 @@
 
 use crate::clock::true_now_ns;
 use crate::fault::FaultKind;
-use crate::scenario::NodeIdx;
+use crate::scenario::{node_id, node_idx, NodeIdx};
 use crate::wire::{self, MAX_FRAME, TAG};
 use crate::world::{Input, World};
-use leaseproof_impl::{AnyNode, Jitter, Machine, Msg, NodeId, Output, RoleKind};
+use leaseproof_impl::{AnyNode, Jitter, Machine, Msg, Output, RoleKind};
 use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -123,7 +123,7 @@ fn deliver(world: &Mutex<World>, idx: NodeIdx, node: &mut AnyNode, bytes: &[u8],
             w.record_msg(idx, "recv", peer, &msg);
             let now = w.local_now(idx);
             drop(w);
-            node.handle_message(now, NodeId(peer as u32), msg);
+            node.handle_message(now, node_id(peer), msg);
         }
         (Err(e), _) => w.record_garbage(idx, e.to_string()),
         (Ok(_), _) => w.record_garbage(idx, format!("a frame from unknown address {from}")),
@@ -137,7 +137,7 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
     while let Some(out) = node.poll_output() {
         match out {
             Output::Send { to, msg } => {
-                let to = to.0 as usize;
+                let to = node_idx(to);
                 let net = lock(world).net;
                 let mut rng = madsim::rand::thread_rng();
                 if matches!(msg, Msg::Write { .. })

@@ -12,7 +12,8 @@ use crate::clock::CLOCK_ORIGIN_NS;
 use crate::plan::{describe_with, Plan, PlannedFault};
 use crate::run::{run_seed_isolated, RunOptions};
 use crate::scenario::{
-    node_name, ClockPin, FaultAction, NodeIdx, Scenario, ScenarioError, ScriptEntry,
+    is_client, node_name, ClockPin, FaultAction, NodeIdx, Scenario, ScenarioError, ScriptEntry,
+    SERVER,
 };
 use leaseproof_impl::oracle::OracleName;
 use serde::Serialize;
@@ -62,7 +63,7 @@ pub enum ShrinkError {
 /// `holder` (whoever holds when it fires), not the client the draw happened to name.
 fn namer<'a>(p: &'a PlannedFault, holder: &'static str) -> impl Fn(NodeIdx) -> String + 'a {
     move |n| {
-        if p.aim_holder && n >= 2 {
+        if p.aim_holder && is_client(n) {
             holder.to_string()
         } else {
             node_name(n)
@@ -106,7 +107,7 @@ fn entry(p: &PlannedFault) -> ScriptEntry {
             e.crash = Some(name(*node));
             e.for_ms = Some(*down_ms);
             if *lose_disk {
-                e.lose = Some(if *node == 0 { "counter" } else { "table" }.into());
+                e.lose = Some(if *node == SERVER { "counter" } else { "table" }.into());
             }
         }
         FaultAction::ClockStep { node, by_ms } => {

@@ -3,7 +3,7 @@
 //! and the violations, all in true time. Recorded only when a run keeps its trace.
 
 use crate::fault::FaultKind;
-use crate::scenario::{node_name, NodeIdx};
+use crate::scenario::{node_name, NodeIdx, RESOURCE};
 use crate::svg::{esc, Svg};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -501,7 +501,7 @@ impl Timeline {
                 };
                 svg.circle(
                     p.x(w.t_ns),
-                    p.lane_y(1) + p.lane_h / 2.0 - 2.0,
+                    p.lane_y(RESOURCE) + p.lane_h / 2.0 - 2.0,
                     2.5,
                     &format!(r#"class="write {}" fill="{fill}""#, w.kind),
                     Some(&format!("{} {}", w.kind, w.detail)),

@@ -7,11 +7,13 @@
 use crate::clock::{true_now_ns, NodeClock};
 use crate::fault::{FaultKind, Touch};
 use crate::metrics::RunMetrics;
-use crate::scenario::{node_name, NodeIdx};
+use crate::scenario::{
+    is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CLIENT, RESOURCE, SERVER,
+};
 use crate::timeline::Timeline;
 use leaseproof_impl::{
     deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, BeliefOverlap, Config, Disk,
-    Event, Identity, Key, Liveness, LossCause, Msg, Nanos, NodeId, SafetyOracles, Token, Violation,
+    Event, Identity, Key, Liveness, LossCause, Msg, Nanos, SafetyOracles, Token, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -166,7 +168,7 @@ impl World {
 
     #[must_use]
     pub fn server_now(&self) -> Nanos {
-        self.local_now(0)
+        self.local_now(SERVER)
     }
 
     /// A node boots: its next incarnation (the first boot is 0), and what its disk kept.
@@ -174,12 +176,12 @@ impl World {
         let incarnation = self.incarnations[idx];
         self.incarnations[idx] += 1;
         self.down[idx] = false;
-        if idx == 0 {
+        if idx == SERVER {
             self.last_server_boot_ns = true_now_ns();
         }
         (
             Identity {
-                node: NodeId(idx as u32),
+                node: node_id(idx),
                 incarnation,
             },
             self.disks[idx].clone(),
@@ -208,7 +210,7 @@ impl World {
         event: Option<Event>,
         msg: Option<Msg>,
     ) {
-        let server_ms = self.clocks[0].local(t).as_ms_f64();
+        let server_ms = self.clocks[SERVER].local(t).as_ms_f64();
         if let Some(tr) = self.trace.as_mut() {
             tr.push(TraceLine {
                 t_ms: t as f64 / 1e6,
@@ -311,8 +313,7 @@ impl World {
         if let Some(tl) = self.timeline.as_mut() {
             tl.belief(t, idx, token.map(|k| k.0), until_true);
         }
-        self.overlap
-            .update(t, Key(0), NodeId(idx as u32), until_true);
+        self.overlap.update(t, Key(0), node_id(idx), until_true);
     }
 
     /// A node was killed: a client's belief ends; if it held the latest grant, failover
@@ -320,10 +321,10 @@ impl World {
     pub fn on_crash(&mut self, idx: NodeIdx) {
         let t = true_now_ns();
         self.down[idx] = true;
-        if idx >= 2 {
+        if is_client(idx) {
             self.update_belief(idx, None, None);
             for (&key, &(holder, token)) in &self.latest_grant {
-                if holder.node.0 as usize == idx && self.live_grants.contains(&(key, token)) {
+                if node_idx(holder.node) == idx && self.live_grants.contains(&(key, token)) {
                     let e = self.failover_from.entry(key).or_insert((t, token));
                     e.0 = e.0.min(t);
                 }
@@ -332,7 +333,7 @@ impl World {
                 self.metrics.hold_ns.push(t - since);
             }
         }
-        if idx == 0 {
+        if idx == SERVER {
             self.end_all_grants(t);
             if let Some(tl) = self.timeline.as_mut() {
                 tl.all_grants_ended(t, "server crashed");
@@ -359,7 +360,7 @@ impl World {
     /// Every event of every node passes here.
     pub fn record_event(&mut self, idx: NodeIdx, event: &Event) {
         let t = true_now_ns();
-        let server_now = self.clocks[0].local(t);
+        let server_now = self.clocks[SERVER].local(t);
         let mut found = Vec::new();
         self.oracles.observe(server_now, event, &mut found);
         if let Some(events) = self.events.as_mut() {
@@ -370,8 +371,8 @@ impl World {
                 let node = match violation {
                     Violation::StaleTokenAccepted { .. }
                     | Violation::TokenFromTwoClients { .. }
-                    | Violation::WriteOutsideLease { .. } => 1,
-                    _ => 0,
+                    | Violation::WriteOutsideLease { .. } => RESOURCE,
+                    _ => SERVER,
                 };
                 tl.violation(t, node, violation.oracle().name(), violation.to_string());
             }
@@ -397,7 +398,7 @@ impl World {
         if let Some(tl) = self.timeline.as_mut() {
             match *event {
                 Event::Granted { client, token, .. } => {
-                    tl.granted(t, client.node.0 as usize, token.0);
+                    tl.granted(t, node_idx(client.node), token.0);
                 }
                 Event::Expired { token, .. } => tl.grant_ended(t, token.0, "expired"),
                 Event::ReleasedAtServer { token, .. } => tl.grant_ended(t, token.0, "released"),
@@ -463,7 +464,7 @@ impl World {
                     let e = self.failover_from.entry(key).or_insert((t, token));
                     e.0 = e.0.min(t);
                 }
-                if self.paused.get(client.node.0 as usize).copied() == Some(true) {
+                if self.paused.get(node_idx(client.node)).copied() == Some(true) {
                     self.coverage
                         .insert(FaultKind::PauseOverlappedExpiry.name().into());
                 }
@@ -505,11 +506,11 @@ impl World {
         };
         if recent(idx, Touch::Pause) {
             "pause"
-        } else if recent(idx, Touch::Partition) || recent(0, Touch::Partition) {
+        } else if recent(idx, Touch::Partition) || recent(SERVER, Touch::Partition) {
             "partition"
-        } else if recent(idx, Touch::Clock) || recent(0, Touch::Clock) {
+        } else if recent(idx, Touch::Clock) || recent(SERVER, Touch::Clock) {
             "clock"
-        } else if recent(0, Touch::Pause) || cause == LossCause::Refused && self.down[0] {
+        } else if recent(SERVER, Touch::Pause) || cause == LossCause::Refused && self.down[SERVER] {
             "server"
         } else {
             "delay"
@@ -518,7 +519,8 @@ impl World {
 
     /// Whether the server restarted within the last TTL (its grace may still run).
     fn server_restarted_within_ttl(&self, t: u64) -> bool {
-        t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns && self.incarnations[0] > 1
+        t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns
+            && self.incarnations[SERVER] > 1
     }
 
     /// Sets the liveness deadlines at heal.
@@ -526,8 +528,8 @@ impl World {
         let t = true_now_ns();
         let restarted = self.server_restarted_within_ttl(t);
         let cfg = self.cfg;
-        let server_now = self.clocks[0].local(t);
-        let clients = self.clocks.len() - 2;
+        let server_now = self.clocks[SERVER].local(t);
+        let clients = self.clocks.len() - FIRST_CLIENT;
         // In a lock set every key may have its own queue ahead of a waiter.
         let keys = u64::from(cfg.lock_keys.max(1));
         self.liveness.heal(server_now, clients, |ahead| {
@@ -553,7 +555,7 @@ impl World {
     pub fn jobs_deadline_ns(&self, delay_max_ns: u64, latency_max_ns: u64) -> u64 {
         let t = true_now_ns();
         let restarted = self.server_restarted_within_ttl(t);
-        let clients = (self.clocks.len() - 2) as u64;
+        let clients = (self.clocks.len() - FIRST_CLIENT) as u64;
         let bound =
             jobs_settle_bound_ns(&self.cfg, delay_max_ns, latency_max_ns, clients, restarted);
         // The bound is on the server's clock: stretch it to true time by the worst rate.
@@ -582,7 +584,7 @@ impl World {
         self.latest_grant
             .iter()
             .filter(|(k, g)| self.live_grants.contains(&(**k, g.1)))
-            .map(|(_, g)| g.0.node.0 as usize)
+            .map(|(_, g)| node_idx(g.0.node))
             .find(|&i| !self.down[i])
     }
 
