@@ -302,6 +302,43 @@ const MS: u64 = 1_000_000;
 /// The most keys a lock set may declare.
 pub const MAX_LOCK_KEYS: usize = 8;
 
+/// Drift arithmetic, written once: every place a span is carried from one clock to another
+/// (each within `±ρ` of true time, `ρ = drift_ppm_max`) goes through these, rounding down.
+pub mod drift {
+    const PPM: u128 = 1_000_000;
+
+    fn saturate(v: u128) -> u64 {
+        v.min(u128::from(u64::MAX)) as u64
+    }
+
+    /// `ns·(1+ρ)`: a span measured in true time (or on a clock within ρ), bounded as read on
+    /// a clock up to ρ fast.
+    #[must_use]
+    pub fn stretch(ns: u64, rho_ppm: u32) -> u64 {
+        saturate(u128::from(ns) * (PPM + u128::from(rho_ppm)) / PPM)
+    }
+
+    /// `ns·(1+ρ)/(1−ρ)`: a span timed on a slow clock as a fast one reads it.
+    #[must_use]
+    pub fn slow_to_fast(ns: u64, rho_ppm: u32) -> u128 {
+        let rho = u128::from(rho_ppm);
+        u128::from(ns) * (PPM + rho) / (PPM - rho)
+    }
+
+    /// `ns·(1−ρ)/(1+ρ)`: a span timed on a fast clock as a slow one reads it.
+    #[must_use]
+    pub fn fast_to_slow(ns: u64, rho_ppm: u32) -> u64 {
+        let rho = u128::from(rho_ppm);
+        saturate(u128::from(ns) * (PPM - rho) / (PPM + rho))
+    }
+
+    /// `ns/(1−ρ)`: a span on a clock up to ρ slow, in true time at most.
+    #[must_use]
+    pub fn slowest_in_true_time(ns: u64, rho_ppm: u32) -> u64 {
+        saturate(u128::from(ns) * PPM / (PPM - u128::from(rho_ppm)))
+    }
+}
+
 /// `L = ttl·(1−ρ)/(1+ρ) − margin`, rounded down to the nanosecond.
 ///
 /// Why it suffices: the server keeps a grant for at least `ttl/(1+ρ)` of true time after it
@@ -311,13 +348,12 @@ pub const MAX_LOCK_KEYS: usize = 8;
 /// clocks within ρ; the margin absorbs server clock forward steps (at most `margin` per TTL).
 #[must_use]
 pub fn local_validity_ns(ttl_ns: u64, drift_ppm: u32, margin_ns: u64, variant: Variant) -> u64 {
-    let rho = u128::from(drift_ppm);
     let span = if variant == Variant::DriftIgnored {
-        u128::from(ttl_ns)
+        ttl_ns
     } else {
-        u128::from(ttl_ns) * (1_000_000 - rho) / (1_000_000 + rho)
+        drift::fast_to_slow(ttl_ns, drift_ppm)
     };
-    (span as u64).saturating_sub(margin_ns)
+    span.saturating_sub(margin_ns)
 }
 
 impl ProtocolConfig {
@@ -549,9 +585,7 @@ impl Config {
         }
         // The requeue period runs on the client's clock and freshness on the server's: a slow
         // client and a fast server stretch the spacing by (1+ρ)/(1−ρ).
-        let rho = u128::from(self.drift_ppm_max);
-        let stretched =
-            u128::from(self.requeue_interval_ns) * (1_000_000 + rho) / (1_000_000 - rho);
+        let stretched = drift::slow_to_fast(self.requeue_interval_ns, self.drift_ppm_max);
         if stretched >= u128::from(self.fresh_window_ns) {
             return Err(invalid(
                 "requeue_interval_ms",
@@ -595,7 +629,6 @@ impl Config {
     /// lock sets, and the variants that need one of them.
     fn check_workload(&self) -> Result<(), ConfigError> {
         let ms = |ns: u64| ns as f64 / MS as f64;
-        let rho = u128::from(self.drift_ppm_max);
         if self.hold_ns == 0 {
             return Err(invalid("hold_ms", "must be positive"));
         }
@@ -608,9 +641,10 @@ impl Config {
         if self.progress_window_ns > 0 {
             // A healthy holder's count rises at the server at least once per write interval
             // plus renew interval (its ack, then its next Renew), each on a clock within ρ.
-            let gap = u128::from(self.renew_interval_ns + self.write_interval_ns)
-                * (1_000_000 + rho)
-                / (1_000_000 - rho);
+            let gap = drift::slow_to_fast(
+                self.renew_interval_ns + self.write_interval_ns,
+                self.drift_ppm_max,
+            );
             if u128::from(self.progress_window_ns) <= gap {
                 return Err(invalid(
                     "progress_window_ms",

@@ -19,7 +19,7 @@
 //! A write decided inside the lease that arrives late is not a containment failure: that is
 //! the case fencing exists for, and fenced-writes judges it.
 
-use crate::config::Config;
+use crate::config::{drift, Config};
 use crate::output::Event;
 use crate::types::{Identity, Job, Key, Nanos, NodeId, RemapNodes, Token};
 use serde::{Deserialize, Serialize};
@@ -704,8 +704,7 @@ pub fn liveness_bound_ns_for(
         .saturating_add(grace)
         .saturating_add(ahead.saturating_mul(per_holder))
         .saturating_add(cfg.backoff_max_ns);
-    let rho = u128::from(cfg.drift_ppm_max);
-    (u128::from(sum) * (1_000_000 + rho) / 1_000_000).min(u128::from(u64::MAX)) as u64
+    drift::stretch(sum, cfg.drift_ppm_max)
 }
 
 /// How long one tenure can last after heal: `hold`, or, with the work counted in accepted
@@ -769,8 +768,7 @@ pub fn jobs_settle_bound_ns(
         .saturating_add(latency_max_ns.saturating_mul(2));
     let relearn = u64::from(cfg.jobs.count).saturating_mul(per_attempt);
     let rest = work.saturating_add(tenures.saturating_mul(hand_over.saturating_add(relearn)));
-    let rho = u128::from(cfg.drift_ppm_max);
-    let rest = (u128::from(rest) * (1_000_000 + rho) / 1_000_000).min(u128::from(u64::MAX)) as u64;
+    let rest = drift::stretch(rest, cfg.drift_ppm_max);
     first.saturating_add(rest)
 }
 
@@ -780,16 +778,14 @@ pub fn jobs_settle_bound_ns(
 #[must_use]
 pub fn deadlock_bound_ns(cfg: &Config) -> u64 {
     let sum = cfg.ttl_ns.saturating_mul(2).saturating_add(cfg.hold_ns);
-    let rho = u128::from(cfg.drift_ppm_max);
-    (u128::from(sum) * (1_000_000 + rho) / 1_000_000).min(u128::from(u64::MAX)) as u64
+    drift::stretch(sum, cfg.drift_ppm_max)
 }
 
 /// The liveness oracle: which clients wait, and whether each waiter at heal was served.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Liveness {
-    /// Waiting clients per key and since when (server clock).
-    waiting: BTreeMap<(Key, NodeId), (Identity, Nanos)>,
-    holders: BTreeMap<Key, Identity>,
+    /// Waiting clients per key (the incarnation that waits).
+    waiting: BTreeMap<(Key, NodeId), Identity>,
     /// Deadlines set at heal, per waiting client.
     deadlines: BTreeMap<(Key, NodeId), Nanos>,
 }
@@ -800,11 +796,12 @@ impl Liveness {
         Self::default()
     }
 
-    pub fn observe(&mut self, server_now: Nanos, ev: &Event) {
+    /// Who waits: a client that wants a key until it holds it or withdraws. (No time is
+    /// kept: the deadlines are set at heal, from the bound.)
+    pub fn observe(&mut self, ev: &Event) {
         match *ev {
             Event::Requested { client, key } | Event::Lost { client, key, .. } => {
-                self.waiting
-                    .insert((key, client.node), (client, server_now));
+                self.waiting.insert((key, client.node), client);
             }
             Event::Adopted {
                 client,
@@ -814,12 +811,6 @@ impl Liveness {
             } => {
                 self.waiting.remove(&(key, client.node));
                 self.deadlines.remove(&(key, client.node));
-                self.holders.insert(key, client);
-            }
-            Event::ReleaseDecided { client, key, .. }
-                if self.holders.get(&key) == Some(&client) =>
-            {
-                self.holders.remove(&key);
             }
             Event::Withdrawn { client, key } => {
                 self.waiting.remove(&(key, client.node));
@@ -847,13 +838,10 @@ impl Liveness {
     #[must_use]
     pub fn check(&self, server_now: Nanos) -> Option<Violation> {
         let (&(key, node), &deadline) = self.deadlines.iter().find(|(_, &d)| server_now >= d)?;
-        let client = self.waiting.get(&(key, node)).map_or(
-            Identity {
-                node,
-                incarnation: 0,
-            },
-            |w| w.0,
-        );
+        let client = self.waiting.get(&(key, node)).copied().unwrap_or(Identity {
+            node,
+            incarnation: 0,
+        });
         Some(Violation::NotServed {
             client,
             key,

@@ -10,19 +10,21 @@
 
 use crate::config::{Config, Mutant, Variant};
 use crate::output::{Disk, Event, JobRecord, Output, PersistOp, WriteOutcome, UNDRAINED};
+use crate::types::Unhashed;
 use crate::types::{
     IdemKey, Identity, Job, JobOutcome, Key, Msg, Nanos, NodeId, RemapNodes, Token,
 };
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 /// How many answered idempotency keys the resource keeps per client incarnation.
 pub const IDEM_RECORDS_PER_CLIENT: usize = 64;
 
 /// The fenced resource state machine.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FencedResource {
-    cfg: Config,
+    /// Fixed for the run, so left out of the hash.
+    cfg: Unhashed<Config>,
     highest: BTreeMap<Key, Token>,
     applied: BTreeMap<IdemKey, WriteOutcome>,
     /// Exactly-once work: each job's record, under its idempotency key (durable).
@@ -30,21 +32,12 @@ pub struct FencedResource {
     out: VecDeque<Output>,
 }
 
-impl Hash for FencedResource {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.highest.hash(state);
-        self.applied.hash(state);
-        self.jobs.hash(state);
-        self.out.hash(state);
-    }
-}
-
 impl FencedResource {
     /// Boots from the disk. An empty disk after a crash means the table was lost.
     #[must_use]
     pub fn restore(config: &Config, id: Identity, persisted: &Disk, _now: Nanos) -> Self {
         let mut r = FencedResource {
-            cfg: *config,
+            cfg: Unhashed(*config),
             highest: persisted.highest.clone(),
             applied: persisted.applied.clone(),
             jobs: persisted.jobs.clone(),

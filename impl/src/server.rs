@@ -21,9 +21,10 @@
 
 use crate::config::{Config, Mutant, Variant};
 use crate::output::{Disk, Event, Output, PersistOp, UNDRAINED};
+use crate::types::Unhashed;
 use crate::types::{Identity, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token};
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Holder {
@@ -90,27 +91,16 @@ struct Record {
 }
 
 /// The lock server state machine.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LockServer {
-    cfg: Config,
+    /// Fixed for the run, so left out of the hash.
+    cfg: Unhashed<Config>,
     /// The highest token ever issued (durable unless the volatile-counter variant).
     issued: u64,
     grace_until: Option<Nanos>,
     keys: BTreeMap<Key, KeyState>,
     records: BTreeMap<(NodeId, Key), Record>,
     out: VecDeque<Output>,
-}
-
-// The config is the same in every state of one run: leave it out of the hash, which the
-// model checker computes for every state.
-impl Hash for LockServer {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.issued.hash(state);
-        self.grace_until.hash(state);
-        self.keys.hash(state);
-        self.records.hash(state);
-        self.out.hash(state);
-    }
 }
 
 enum Seen {
@@ -127,7 +117,7 @@ impl LockServer {
         let grace_until =
             (restart && config.variant != Variant::NoRestartGrace).then(|| now.plus(config.ttl_ns));
         let mut s = LockServer {
-            cfg: *config,
+            cfg: Unhashed(*config),
             issued: persisted.token_counter,
             grace_until,
             keys: BTreeMap::new(),

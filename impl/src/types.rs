@@ -533,6 +533,25 @@ impl RemapNodes for Msg {
     }
 }
 
+/// A value fixed for a whole run (a node's config): compared and ordered like the value,
+/// but left out of the hash, which the model checker computes for every state. Equal values
+/// still hash equal, as `Hash` requires: the hash ignores it altogether. A state type
+/// derives `Hash` with its config wrapped in this, instead of listing every other field in
+/// a hand-written impl.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unhashed<T>(pub T);
+
+impl<T> std::hash::Hash for Unhashed<T> {
+    fn hash<H: std::hash::Hasher>(&self, _state: &mut H) {}
+}
+
+impl<T> std::ops::Deref for Unhashed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,8 +564,15 @@ mod tests {
         assert_eq!(NodeId::RESOURCE, NodeId(1));
         assert_eq!(NodeId::client(0), NodeId(2));
         assert_eq!(NodeId::client(7).client_index(), Some(7));
-        for a in [NodeId::authority(0), NodeId::authority(1), NodeId::authority(4)] {
-            assert!(a.is_authority() && !a.is_client() && !a.is_resource(), "{a}");
+        for a in [
+            NodeId::authority(0),
+            NodeId::authority(1),
+            NodeId::authority(4),
+        ] {
+            assert!(
+                a.is_authority() && !a.is_client() && !a.is_resource(),
+                "{a}"
+            );
         }
         assert_ne!(NodeId::authority(1), NodeId::authority(2));
         assert!(NodeId::RESOURCE.is_resource() && !NodeId::RESOURCE.is_client());

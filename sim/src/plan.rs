@@ -11,12 +11,19 @@ use madsim::rand::Rng;
 use serde::Serialize;
 use std::fmt;
 
-/// A fault the supervisor applies; `aim_holder` retargets it at whichever client holds the
-/// lease at that moment (if any).
+/// A fault the supervisor applies; one aimed at the holder (`fault.holder`) is retargeted at
+/// whichever client holds the lease at that moment (if any).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PlannedFault {
     pub fault: Fault,
-    pub aim_holder: bool,
+}
+
+impl PlannedFault {
+    /// Whether the supervisor retargets it at the holder when it fires.
+    #[must_use]
+    pub fn aimed(&self) -> bool {
+        self.fault.holder
+    }
 }
 
 /// Everything a seed decided before the run started. Printed first in a replay.
@@ -57,7 +64,6 @@ impl Plan {
             .iter()
             .map(|fault| PlannedFault {
                 fault: fault.clone(),
-                aim_holder: fault.holder,
             })
             .collect();
         let mut kinds = Vec::new();
@@ -206,7 +212,6 @@ fn draw_fault(
             action,
             holder: aim_holder,
         },
-        aim_holder,
     }
 }
 
@@ -366,7 +371,7 @@ impl fmt::Display for Plan {
                 "  at {:>7} ms: {}{}",
                 p.fault.at_ms,
                 describe(&p.fault.action),
-                if p.aim_holder {
+                if p.aimed() {
                     " (aimed at the holder)"
                 } else {
                     ""

@@ -253,7 +253,7 @@ impl Supervisor {
     /// Retargets an aimed fault at the current holder.
     fn aim(&self, p: &PlannedFault) -> FaultAction {
         let mut a = p.fault.action.clone();
-        if !p.aim_holder {
+        if !p.aimed() {
             return a;
         }
         let Some(h) = lock(&self.world).current_holder() else {

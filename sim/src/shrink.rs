@@ -63,7 +63,7 @@ pub enum ShrinkError {
 /// `holder` (whoever holds when it fires), not the client the draw happened to name.
 fn namer<'a>(p: &'a PlannedFault, holder: &'static str) -> impl Fn(NodeIdx) -> String + 'a {
     move |n| {
-        if p.aim_holder && is_client(n) {
+        if p.aimed() && is_client(n) {
             holder.to_string()
         } else {
             node_name(n)

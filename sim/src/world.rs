@@ -11,6 +11,7 @@ use crate::scenario::{
     is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CLIENT, RESOURCE, SERVER,
 };
 use crate::timeline::Timeline;
+use leaseproof_impl::config::drift;
 use leaseproof_impl::{
     deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, BeliefOverlap, Config, Disk,
     Event, Identity, Key, Liveness, LossCause, Msg, Nanos, SafetyOracles, Token, Violation,
@@ -381,7 +382,7 @@ impl World {
                 violation,
             });
         }
-        self.liveness.observe(server_now, event);
+        self.liveness.observe(event);
         self.coverage.insert(event.kind().to_string());
         self.mix(t, idx, "event", event);
         if self.trace.is_some() {
@@ -559,8 +560,7 @@ impl World {
         let bound =
             jobs_settle_bound_ns(&self.cfg, delay_max_ns, latency_max_ns, clients, restarted);
         // The bound is on the server's clock: stretch it to true time by the worst rate.
-        let rho = u128::from(self.cfg.drift_ppm_max);
-        t.saturating_add((u128::from(bound) * 1_000_000 / (1_000_000 - rho)) as u64)
+        t.saturating_add(drift::slowest_in_true_time(bound, self.cfg.drift_ppm_max))
     }
 
     /// "Never neither": after the settling phase, every unresolved job is a violation.
