@@ -565,8 +565,12 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if tripped && !args.json {
         eprintln!("rendering the timelines of failing seeds");
     }
-    let timelines =
-        run_report::write_timelines(&out, &scenarios, &reports).context("writing timelines")?;
+    let timelines = run_report::write_timelines(
+        &out,
+        &scenarios,
+        &leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
+    )
+    .context("writing timelines")?;
     let index = out.join("index.html");
     std::fs::write(&index, run_report::index_html(&out, &reports, &timelines))
         .with_context(|| format!("writing {}", index.display()))?;

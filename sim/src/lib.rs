@@ -5,36 +5,30 @@
 //! drift and steps, and crashes with durable or lost state. One root seed decides
 //! everything; a failing seed replays bit for bit.
 //!
-//! - [`scenario`]: the TOML schema, validation, discovery and content hashes.
-//! - [`plan`]: fault plans derived from the seed (scripted + random, swarm-style, aimed).
-//! - [`clock`]: per-node clocks over madsim's single global clock.
-//! - [`shell`]: one loop per node: feed inputs, drain outputs, re-arm one timer.
-//! - [`world`]: what the shells share: clocks, disks, oracles, metrics, the trace hash.
-//! - [`run`]: one seed: safety phase, heal, bounded liveness phase.
-//! - [`verdict`]: many seeds, judged against a scenario's expectations.
-//! - [`shrink`]: a failing seed's fault plan cut down to a minimal scripted scenario.
-//! - [`timeline`], [`run_report`]: a seed's timeline SVG and the run's `index.html`.
-//! - [`tune`], [`tune_report`], [`svg`]: lease-timeout sweeps and their plots.
+//! Four module trees, each importing only the ones before it (`tests/layers.rs` checks):
+//!
+//! - [`schema`]: scenario files, their validation, discovery and content hashes, and the
+//!   fault vocabulary. No madsim: a file is validated without simulating.
+//! - [`engine`]: one seed on madsim: the plan, node clocks, shells, the shared world, the
+//!   run's phases, the wire format, metrics, and the timeline recorded as data.
+//! - [`orchestration`]: many seeds: verdicts, sweeps and `tune`, the simulator's half of the
+//!   catalog, shrinking, and the traced re-runs that reports draw.
+//! - [`render`]: data in, files out (SVG, HTML, Markdown, CSV); runs no simulation.
+//!
+//! The modules keep their short paths (`leaseproof_sim::scenario`, `::run`, ...) as
+//! re-exports.
 
 #[cfg(not(madsim))]
 compile_error!(
     "leaseproof-sim needs --cfg madsim (see .cargo/config.toml; an exported RUSTFLAGS overrides it)"
 );
 
-pub mod catalog;
-pub mod clock;
-pub mod fault;
-pub mod metrics;
-pub mod plan;
-pub mod run;
-pub mod run_report;
-pub mod scenario;
-pub mod shell;
-pub mod shrink;
-pub mod svg;
-pub mod timeline;
-pub mod tune;
-pub mod tune_report;
-pub mod verdict;
-pub mod wire;
-pub mod world;
+pub mod engine;
+pub mod orchestration;
+pub mod render;
+pub mod schema;
+
+pub use engine::{clock, metrics, plan, run, shell, timeline, wire, world};
+pub use orchestration::{catalog, shrink, traced, tune, verdict};
+pub use render::{run_report, svg, timeline_svg, tune_report};
+pub use schema::{fault, grid, scenario};

@@ -241,15 +241,19 @@ fn a_run_report_links_a_timeline_for_each_finding() {
         .values()
         .find_map(|s| *s)
         .expect("the finding is found");
-    assert_eq!(run_report::timeline_seeds(&reports[0], 3)[0], found);
+    assert_eq!(
+        leaseproof_sim::traced::timeline_seeds(&reports[0], 3)[0],
+        found
+    );
     assert!(
-        run_report::timeline_seeds(&reports[1], 3).is_empty(),
+        leaseproof_sim::traced::timeline_seeds(&reports[1], 3).is_empty(),
         "a clean run has none"
     );
     let dir = std::env::temp_dir().join(format!("leaseproof-run-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let scenarios = vec![sc, happy];
-    let tls = run_report::write_timelines(&dir, &scenarios, &reports).expect("written");
+    let traced = leaseproof_sim::traced::rerun_failing(&scenarios, &reports);
+    let tls = run_report::write_timelines(&dir, &scenarios, &traced).expect("written");
     assert_eq!(tls[0].len(), 1);
     assert!(tls[1].is_empty());
     let (seed, file) = &tls[0][0];
@@ -279,7 +283,8 @@ fn a_stalled_write_is_shaded_from_decision_to_send() {
                 .is_empty()
         })
         .expect("Kleppmann's counterexample is found");
-    let svg = run_report::timeline_svg(&sc, seed).expect("a timeline");
+    let traced = run_seed_isolated(&sc, seed, RunOptions { trace: true });
+    let svg = run_report::timeline_of(&sc, &traced).expect("a timeline");
     let doc = well_formed("timeline", &svg);
     let stalls: Vec<f64> = doc
         .descendants()

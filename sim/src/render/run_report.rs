@@ -1,37 +1,12 @@
 //! The HTML report of a scenario run (`reports/index.html`) and the timeline of each seed
 //! that tripped an oracle (`reports/timelines/<scenario>-<seed>.svg`).
 
-use crate::run::{run_seed_isolated, RunOptions, SeedResult};
+use crate::run::SeedResult;
 use crate::scenario::Scenario;
 use crate::svg::esc;
 use crate::verdict::{ScenarioReport, Verdict};
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-/// At most this many timelines per scenario (each is a traced re-run).
-pub const TIMELINES_PER_SCENARIO: usize = 3;
-
-/// The seeds worth a timeline: those behind a failure, then those that found a `finds`
-/// oracle, first seen first, at most `cap`.
-#[must_use]
-pub fn timeline_seeds(rep: &ScenarioReport, cap: usize) -> Vec<u64> {
-    let mut seen = BTreeSet::new();
-    rep.failures
-        .iter()
-        .filter_map(|f| f.seed)
-        .chain(rep.finds.values().filter_map(|s| *s))
-        .filter(|s| seen.insert(*s))
-        .take(cap)
-        .collect()
-}
-
-/// Re-runs `seed` with the trace on and renders its timeline. `None` if the run kept no
-/// timeline.
-#[must_use]
-pub fn timeline_svg(sc: &Scenario, seed: u64) -> Option<String> {
-    timeline_of(sc, &run_seed_isolated(sc, seed, RunOptions { trace: true }))
-}
 
 /// Renders a traced run's timeline, titled with its first violation; the detail window
 /// spans two TTLs around it.
@@ -56,12 +31,13 @@ pub fn timeline_file(sc: &Scenario, seed: u64) -> String {
     format!("timelines/{}-{seed}.svg", file_safe(&sc.name))
 }
 
-/// Writes the timelines of every report's worth-seeing seeds into `out/timelines/`;
-/// returns, per report (same order), the seeds and the file names relative to `out`.
+/// Writes the timelines of the traced re-runs (`traced`, per report in the same order, from
+/// [`crate::traced::rerun_failing`]) into `out/timelines/`; returns, per report, the seeds
+/// and the file names relative to `out`.
 pub fn write_timelines(
     out: &Path,
     scenarios: &[Scenario],
-    reports: &[ScenarioReport],
+    traced: &[Vec<SeedResult>],
 ) -> std::io::Result<Vec<Vec<(u64, String)>>> {
     let dir = out.join("timelines");
     // Timelines of an earlier run would be linked from nowhere: start the folder afresh.
@@ -73,14 +49,14 @@ pub fn write_timelines(
         }
     }
     let mut all = Vec::new();
-    for (sc, rep) in scenarios.iter().zip(reports) {
+    for (sc, runs) in scenarios.iter().zip(traced) {
         let mut mine = Vec::new();
-        for seed in timeline_seeds(rep, TIMELINES_PER_SCENARIO) {
-            if let Some(svg) = timeline_svg(sc, seed) {
+        for r in runs {
+            if let Some(svg) = timeline_of(sc, r) {
                 std::fs::create_dir_all(&dir)?;
-                let name = timeline_file(sc, seed);
+                let name = timeline_file(sc, r.seed);
                 std::fs::write(out.join(&name), svg)?;
-                mine.push((seed, name));
+                mine.push((r.seed, name));
             }
         }
         all.push(mine);
@@ -88,6 +64,7 @@ pub fn write_timelines(
     Ok(all)
 }
 
+/// A name safe in a file name and an HTML id.
 fn file_safe(s: &str) -> String {
     s.chars()
         .map(|c| {

@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(names.len(), FaultKind::ALL.len(), "one name per kind");
         let labels: Vec<_> = coverage_labels().collect();
         assert_eq!(labels.len(), 14, "{labels:?}");
-        let readme = include_str!("../../scenarios/README.md");
+        let readme = include_str!("../../../scenarios/README.md");
         for l in labels {
             assert!(
                 readme.contains(&format!("`{l}`")),
