@@ -434,15 +434,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         report::emit(&report::check_text(&report, interrupted));
     }
-    Ok(if interrupted {
-        EXIT_USAGE
-    } else if report.safety_failed() {
-        verdict::EXIT_SAFETY
-    } else if report.liveness_failed() {
-        verdict::EXIT_LIVENESS
-    } else {
-        EXIT_OK
-    })
+    Ok(report.verdict(interrupted).exit_code())
 }
 
 fn explore(addr: &str, args: &ModelArgs) -> anyhow::Result<u8> {
@@ -488,14 +480,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     } else {
         args.paths.clone()
     };
-    let whole_set = paths.len() == 1
-        && paths[0]
-            .components()
-            .eq(Path::new("scenarios").components());
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(if whole_set { "reports" } else { "reports/runs" }));
+    let out = verdict::report_dir(&paths, args.out.as_deref());
     let scenarios = match load_all(&paths)? {
         Ok(s) => s,
         Err(errors) => {
@@ -537,7 +522,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         let seeds = sc.run_seeds(base, args.seeds);
         let results = run_many(sc, &seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
         let rerun = if args.check_determinism {
-            let n = seeds.len().min(20);
+            let n = seeds.len().min(verdict::DETERMINISM_RERUNS);
             run_many(sc, &seeds[..n], jobs, RunOptions::default(), &|_| {})
         } else {
             Vec::new()
@@ -688,14 +673,7 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
     } else {
         report::emit(&report::tune_text(&report, &out, written.len()));
     }
-    let crashed: u64 = report.cells.iter().map(|c| c.crashed_runs).sum();
-    Ok(if crashed > 0 {
-        verdict::EXIT_CRASH
-    } else if report.recommendations.iter().any(|r| r.ttl_ms.is_none()) {
-        verdict::EXIT_SAFETY
-    } else {
-        EXIT_OK
-    })
+    Ok(report.verdict().exit_code())
 }
 
 /// Loads a scenario for a replay, refusing one whose content hash is not the asked one.

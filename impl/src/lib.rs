@@ -40,6 +40,7 @@ pub mod resource;
 pub mod server;
 pub mod stepper;
 pub mod types;
+pub mod verdict;
 
 pub use client::LeaseClient;
 pub use config::{Config, ConfigError, Jobs, ProtocolConfig, Variant};

@@ -3,6 +3,7 @@
 //! step: the step number, each node's local time, the action, the outputs it caused.
 
 use crate::{holds, Action, LeaseModel, State, ALWAYS, PROP_NO_DEADLOCK, SAFETY_PROPS, SOMETIMES};
+use leaseproof_impl::verdict::Verdict;
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeMap;
@@ -60,14 +61,32 @@ impl CheckReport {
         self.fails(PROP_NO_DEADLOCK)
     }
 
+    /// The check's verdict: a safety counterexample, else a wait-for cycle (liveness), else
+    /// a pass; a check the user interrupted proved nothing and is a usage outcome.
+    #[must_use]
+    pub fn verdict(&self, interrupted: bool) -> Verdict {
+        if interrupted {
+            Verdict::Usage
+        } else if self.safety_failed() {
+            Verdict::Safety
+        } else if self.liveness_failed() {
+            Verdict::Liveness
+        } else {
+            Verdict::Pass
+        }
+    }
+
     fn fails(&self, property: &str) -> bool {
         self.properties.get(property).is_some_and(|r| !r.holds)
     }
 }
 
 fn node_names(m: &LeaseModel) -> Vec<(usize, String)> {
-    let mut v = vec![(0, "server".to_string())];
-    v.extend((0..m.mc.clients).map(|c| (c + 2, format!("client-{c}"))));
+    let mut v = vec![(crate::SERVER, leaseproof_impl::NodeId::authority(0).name())];
+    v.extend((0..m.mc.clients).map(|c| {
+        let id = leaseproof_impl::NodeId::client(c as u32);
+        (id.0 as usize, id.name())
+    }));
     v
 }
 

@@ -68,6 +68,22 @@ pub struct TuneReport {
 }
 
 /// A grid-file problem: the file, the field and the reason.
+impl TuneReport {
+    /// A run crashed in some cell, else some pause level has no safe TTL meeting the targets
+    /// (a failed expectation, exit 1), else a pass.
+    #[must_use]
+    pub fn verdict(&self) -> crate::verdict::Verdict {
+        use crate::verdict::Verdict;
+        if self.cells.iter().any(|c| c.crashed_runs > 0) {
+            Verdict::Crash
+        } else if self.recommendations.iter().any(|r| r.ttl_ms.is_none()) {
+            Verdict::Safety
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
 /// Summarises one cell's seeds.
 #[must_use]
 pub fn measure(cell: CellSpec, results: &[SeedResult]) -> CellResult {

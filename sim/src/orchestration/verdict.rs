@@ -11,105 +11,14 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+pub use leaseproof_impl::verdict::Verdict;
+
 pub const EXIT_OK: u8 = Verdict::Pass.exit_code();
 pub const EXIT_SAFETY: u8 = Verdict::Safety.exit_code();
 pub const EXIT_USAGE: u8 = Verdict::Usage.exit_code();
 pub const EXIT_LIVENESS: u8 = Verdict::Liveness.exit_code();
 pub const EXIT_CRASH: u8 = Verdict::Crash.exit_code();
 pub const EXIT_NONDETERMINISM: u8 = Verdict::Nondeterminism.exit_code();
-
-/// What a run, a scenario or a job found, ordered by severity (TigerBeetle's failure enum):
-/// a job of several parts reports the greatest. The order of exit codes it gives is that of
-/// docs/design.md, "Exit codes": 4, 5, 1, 3, 2, 0.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum Verdict {
-    /// Everything expected held.
-    Pass,
-    /// A usage error or bad input.
-    Usage,
-    /// A liveness oracle failed (a waiter not served in its bound, a deadlock).
-    Liveness,
-    /// A `sometimes` label no seed reached: the scenario proved nothing about it.
-    Vacuous,
-    /// A `finds` oracle no seed tripped: the bug the scenario shows was not shown.
-    FindsNotFound,
-    /// A safety oracle failed.
-    Safety,
-    /// The same seed gave two different traces.
-    Nondeterminism,
-    /// A run panicked.
-    Crash,
-}
-
-impl Verdict {
-    /// Every verdict, least severe first (derived: a new verdict cannot be missing).
-    pub const ALL: &'static [Verdict] = <Verdict as strum::VariantArray>::VARIANTS;
-
-    /// The process exit code (docs/design.md, "Exit codes").
-    #[must_use]
-    pub const fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Pass => 0,
-            Verdict::Vacuous | Verdict::FindsNotFound | Verdict::Safety => 1,
-            Verdict::Usage => 2,
-            Verdict::Liveness => 3,
-            Verdict::Crash => 4,
-            Verdict::Nondeterminism => 5,
-        }
-    }
-
-    /// The name in reports and JSON (kebab-case, derived: the same as serde's).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    /// What the verdict means, for the line a command ends with.
-    #[must_use]
-    pub const fn meaning(self) -> &'static str {
-        match self {
-            Verdict::Pass => "everything expected held",
-            Verdict::Usage => "usage error or bad input",
-            Verdict::Liveness => "a liveness oracle failed",
-            Verdict::Vacuous => "a `sometimes` label was never reached (vacuous)",
-            Verdict::FindsNotFound => "a `finds` oracle was not found",
-            Verdict::Safety => "a safety oracle failed",
-            Verdict::Nondeterminism => "nondeterminism detected",
-            Verdict::Crash => "a crash (panic) inside a run",
-        }
-    }
-
-    /// The most severe verdict that exits with `code` (an unknown code ranks lowest).
-    #[must_use]
-    pub fn of_exit_code(code: u8) -> Verdict {
-        Verdict::ALL
-            .iter()
-            .copied()
-            .rev()
-            .find(|v| v.exit_code() == code)
-            .unwrap_or(Verdict::Pass)
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// The worse of two exit codes, in the order of docs/design.md, "Exit codes": 4, 5, 1, 3,
 /// 2, 0.
@@ -173,6 +82,27 @@ pub struct ScenarioReport {
 pub struct DeadLetter {
     pub key: String,
     pub seeds: u32,
+}
+
+/// Seeds of each scenario that a determinism check runs a second time (the first ones).
+pub const DETERMINISM_RERUNS: usize = 20;
+
+/// Where a run writes its reports: `out` if given; else `reports/` for the whole
+/// `scenarios/` folder (the main job's committed reports), `reports/runs/` (not committed)
+/// for chosen files, so checking one scenario leaves the main job's reports alone.
+#[must_use]
+pub fn report_dir(
+    paths: &[std::path::PathBuf],
+    out: Option<&std::path::Path>,
+) -> std::path::PathBuf {
+    if let Some(o) = out {
+        return o.to_path_buf();
+    }
+    let whole_set = paths.len() == 1
+        && paths[0]
+            .components()
+            .eq(std::path::Path::new("scenarios").components());
+    std::path::PathBuf::from(if whole_set { "reports" } else { "reports/runs" })
 }
 
 /// The replay command for a seed.
