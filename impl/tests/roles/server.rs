@@ -1,0 +1,180 @@
+//! The lock server alone: grants, the fair queue, records, restarts and grace.
+
+use super::*;
+
+#[test]
+fn server_grants_free_key_and_persists_counter_before_sending() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut s);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 1)));
+    let outs = drain(&mut s);
+    let persist = outs
+        .iter()
+        .position(|o| matches!(o, Output::Persist(PersistOp::TokenCounter(1))))
+        .expect("counter persisted");
+    let grant = outs
+        .iter()
+        .position(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    msg: Msg::Granted {
+                        token: Token(1),
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .expect("grant sent");
+    assert!(persist < grant, "persist must precede the grant: {outs:?}");
+    assert_eq!(s.holder(Key(0)).map(|h| h.1), Some(Token(1)));
+}
+
+#[test]
+fn server_queues_second_client_and_hands_over_on_release() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 1)));
+    s.handle_message(T0, C2, acquire(Key(0), id(0, 1)));
+    let outs = drain(&mut s);
+    assert!(sends(&outs)
+        .iter()
+        .any(|(to, m)| *to == C2 && matches!(m, Msg::Queued { .. })));
+    // The waiter re-sends within the fresh window, then the holder releases.
+    let t1 = T0.plus(400_000_000);
+    s.handle_message(t1, C2, acquire(Key(0), id(0, 2)));
+    s.handle_message(t1, C1, release(Key(0), id(0, 2), Token(1)));
+    let outs = drain(&mut s);
+    let granted: Vec<_> = sends(&outs)
+        .into_iter()
+        .filter(|(to, m)| {
+            *to == C2
+                && matches!(
+                    m,
+                    Msg::Granted {
+                        token: Token(2),
+                        ..
+                    }
+                )
+        })
+        .collect();
+    assert_eq!(granted.len(), 1, "{outs:?}");
+    // The hand-over answers the waiter's latest Acquire id.
+    assert!(matches!(
+        granted[0].1,
+        Msg::Granted {
+            id: ReqId { seq: 2, .. },
+            ..
+        }
+    ));
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Granted { queued: true, .. }))));
+}
+
+#[test]
+fn server_drops_stale_waiter_and_refuses_non_holder_renew() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 1)));
+    s.handle_message(T0, C2, acquire(Key(0), id(0, 1)));
+    drain(&mut s);
+    // C2 never re-sends: by expiry its entry is stale and nobody is granted.
+    let after = T0.plus(c.ttl_ns);
+    s.handle_timeout(after);
+    let outs = drain(&mut s);
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Expired { .. }))));
+    assert!(
+        sends(&outs).is_empty(),
+        "stale waiter must not be granted: {outs:?}"
+    );
+    assert_eq!(s.holder(Key(0)), None);
+    // A renew from C2 with a made-up token is refused.
+    s.handle_message(
+        after,
+        C2,
+        Msg::Renew {
+            key: Key(0),
+            id: id(0, 2),
+            token: Token(1),
+            acked: 0,
+        },
+    );
+    let outs = drain(&mut s);
+    assert!(sends(&outs).iter().any(|(_, m)| matches!(
+        m,
+        Msg::Refused {
+            reason: RefuseReason::NotHolder,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn server_answers_repeat_from_record_and_drops_late_duplicates() {
+    let c = cfg();
+    let mut s = LockServer::restore(&c, Identity::default(), &Disk::default(), T0);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 5)));
+    drain(&mut s);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 5)));
+    let again = sends(&drain(&mut s));
+    assert_eq!(again.len(), 1);
+    assert!(matches!(
+        again[0].1,
+        Msg::Granted {
+            token: Token(1),
+            ..
+        }
+    ));
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 4)));
+    assert!(drain(&mut s).is_empty(), "a lower id is a late duplicate");
+}
+
+#[test]
+fn server_restart_waits_one_ttl_and_keeps_tokens_rising() {
+    let c = cfg();
+    let disk = Disk {
+        token_counter: 7,
+        ..Disk::default()
+    };
+    let restarted = Identity {
+        node: NodeId(0),
+        incarnation: 1,
+    };
+    let mut s = LockServer::restore(&c, restarted, &disk, T0);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 1)));
+    assert!(sends(&drain(&mut s))
+        .iter()
+        .all(|(_, m)| matches!(m, Msg::Queued { .. })));
+    // C1 keeps re-sending; at the end of grace it is granted token 8.
+    let end = T0.plus(c.ttl_ns);
+    s.handle_message(end.minus(100_000_000), C1, acquire(Key(0), id(0, 2)));
+    s.handle_timeout(end);
+    let outs = drain(&mut s);
+    assert!(
+        sends(&outs).iter().any(|(_, m)| matches!(
+            m,
+            Msg::Granted {
+                token: Token(8),
+                ..
+            }
+        )),
+        "{outs:?}"
+    );
+    // Without grace (the bug variant), the grant comes at once.
+    let bad = ProtocolConfig {
+        variant: Variant::NoRestartGrace,
+        ..ProtocolConfig::default()
+    }
+    .validate()
+    .unwrap();
+    let mut s = LockServer::restore(&bad, restarted, &disk, T0);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 1)));
+    assert!(sends(&drain(&mut s))
+        .iter()
+        .any(|(_, m)| matches!(m, Msg::Granted { .. })));
+}
