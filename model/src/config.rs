@@ -1,0 +1,223 @@
+//! What to check: the bounds, the faults, the protocol in ticks, and the refusals that
+//! name the flag and its limit.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// The server's and the resource's slots: their `NodeId`s (clients follow, at
+/// `NodeId::client(i)`).
+pub const SERVER: usize = NodeId::authority(0).0 as usize;
+pub const RESOURCE: usize = NodeId::RESOURCE.0 as usize;
+/// The largest cluster the checker accepts (the 3-client model has millions of states).
+pub const MAX_CLIENTS: usize = 3;
+/// The largest time bound the checker accepts.
+pub const MAX_TIME_LIMIT: u64 = 24;
+/// The most keys `--keys` accepts.
+pub const MAX_KEYS: u8 = 2;
+/// The most jobs `--jobs` accepts.
+pub const MAX_JOBS: u32 = 3;
+/// Ticks one pause may take out of a client's life in one run.
+pub const PAUSE_BUDGET: u8 = 8;
+/// The largest spread ε between two clocks the checker accepts: `L = ttl − 2ε` must stay
+/// above the renew interval (ttl 6, renew 3).
+pub const MAX_SPREAD: u64 = 1;
+
+/// What to check: the bounds and the faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelConfig {
+    pub clients: usize,
+    pub variant: Variant,
+    /// No clock ticks past this (ticks).
+    pub max_time: u64,
+    /// ε: the largest allowed spread between any two clocks (ticks).
+    pub spread: u64,
+    pub pauses: bool,
+    pub crashes: u8,
+    pub duplicating: bool,
+    pub clock_step: bool,
+    /// How many `Fast(n)` moves (one clock running one tick ahead) a run may take.
+    pub drift_moves: u8,
+    /// A message is delivered within this many ticks or lost. A bound like `max_time`.
+    pub max_delay: u8,
+    /// How many messages the network may lose in one run (besides those sent to a server
+    /// that is down, which are always lost).
+    pub losses: u8,
+    /// At most this many messages in flight on one link; a send beyond it is lost (loss is
+    /// within the assumptions). A bound like `max_time`, reported with the result.
+    pub link_capacity: u8,
+    /// How long a holder works before it releases (ticks). Bugs that act late in a lease
+    /// (B5, B7) need a hold longer than the lease.
+    pub hold: u64,
+    /// Exactly-once work: the holder works through this many jobs instead of plain writes
+    /// (0: plain writes).
+    pub jobs: u32,
+    /// A critical section over this many keys, taken in the global order (1: one key).
+    pub keys: u8,
+}
+
+impl Default for ModelConfig {
+    /// The pinned default bounds: renewals, releases, queued hand-overs and takeovers after
+    /// expiry all happen within them.
+    fn default() -> Self {
+        ModelConfig {
+            clients: 2,
+            variant: Variant::Correct,
+            max_time: 3,
+            spread: 1,
+            pauses: true,
+            crashes: 1,
+            duplicating: false,
+            clock_step: false,
+            drift_moves: 1,
+            max_delay: 1,
+            losses: 1,
+            link_capacity: 2,
+            hold: 4,
+            jobs: 0,
+            keys: 1,
+        }
+    }
+}
+
+/// The protocol's config in ticks (1 tick = 1 ms): ttl 6, renew 3, fresh window 3, requeue
+/// 2, backoff 2..2, hold `hold` (default 4), a write every 2, think 1000 (each client
+/// acquires once per run within any horizon the checker accepts), queue capacity 2;
+/// `L = ttl − 2ε` (4 at ε = 1). ε is at most [`MAX_SPREAD`]: at ε = 2, `L = 2` would not
+/// exceed the renew interval.
+pub fn protocol_in_ticks(
+    variant: Variant,
+    spread: u64,
+    hold: u64,
+    jobs: u32,
+    keys: u8,
+) -> Result<Config, String> {
+    let p = ProtocolConfig {
+        ttl_ms: 6,
+        renew_interval_ms: 3,
+        drift_ppm_max: 0,
+        safety_margin_ms: 0,
+        fresh_window_ms: 3,
+        requeue_interval_ms: 2,
+        backoff_base_ms: 2,
+        backoff_max_ms: 2,
+        hold_ms: hold,
+        write_interval_ms: 2,
+        think_ms: 1_000,
+        queue_capacity: 2,
+        intent_ms: 0,
+        progress_window_ms: 0,
+        hold_writes: 0,
+        jobs: leaseproof_impl::Jobs {
+            count: jobs,
+            poison: 0,
+            attempts: 1,
+        },
+        lock_keys: keys,
+        variant,
+    };
+    let l_ticks = if variant == Variant::DriftIgnored {
+        p.ttl_ms
+    } else {
+        p.ttl_ms.saturating_sub(2 * spread)
+    };
+    p.with_validity(l_ticks * 1_000_000)
+        .map_err(|e| format!("--spread {spread}: {e}"))
+}
+
+impl ModelConfig {
+    /// Refuses bounds that explode, naming the flag and the limit.
+    pub fn validate(&self) -> Result<Config, String> {
+        if self.clients == 0 || self.clients > MAX_CLIENTS {
+            return Err(format!(
+                "--clients {}: must be between 1 and {MAX_CLIENTS} (each client multiplies the \
+                 state space by about 50)",
+                self.clients
+            ));
+        }
+        if self.max_time == 0 || self.max_time > MAX_TIME_LIMIT {
+            return Err(format!(
+                "--max-time {}: must be between 1 and {MAX_TIME_LIMIT} ticks (the state space \
+                 grows steeply with time)",
+                self.max_time
+            ));
+        }
+        if self.hold == 0 || self.hold > MAX_TIME_LIMIT {
+            return Err(format!(
+                "--hold {}: must be between 1 and {MAX_TIME_LIMIT} ticks",
+                self.hold
+            ));
+        }
+        if self.spread > MAX_SPREAD {
+            return Err(format!(
+                "--spread {}: must be at most {MAX_SPREAD} tick (L = ttl − 2ε = 6 − 2ε must stay \
+                 above the renew interval of 3)",
+                self.spread
+            ));
+        }
+        if self.crashes > 2 {
+            return Err(format!("--crashes {}: must be at most 2", self.crashes));
+        }
+        if self.duplicating && (self.clients > 2 || self.max_time > 10) {
+            return Err(
+                "--duplicating: only with --clients 2 or fewer and --max-time 10 or less (a \
+                 duplicating network multiplies the state space ~44x)"
+                    .into(),
+            );
+        }
+        if self.jobs > MAX_JOBS {
+            return Err(format!(
+                "--jobs {}: must be at most {MAX_JOBS} (each job multiplies the state space)",
+                self.jobs
+            ));
+        }
+        if self.variant == Variant::NoIdempotency && self.jobs == 0 {
+            return Err(
+                "--variant no-idempotency: needs --jobs 1 or more (the bug is in exactly-once work)"
+                    .into(),
+            );
+        }
+        if self.keys == 0 || self.keys > MAX_KEYS {
+            return Err(format!(
+                "--keys {}: must be between 1 and {MAX_KEYS} (each key multiplies the state space)",
+                self.keys
+            ));
+        }
+        if self.variant == Variant::LockOrderInversion && self.keys < 2 {
+            return Err(
+                "--variant lock-order-inversion: needs --keys 2 (the bug is in a lock set)".into(),
+            );
+        }
+        if self.keys > 1 && self.jobs > 0 {
+            return Err("--keys: a lock set runs plain writes, not --jobs".into());
+        }
+        protocol_in_ticks(self.variant, self.spread, self.hold, self.jobs, self.keys)
+    }
+}
+
+impl fmt::Display for ModelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} clients, variant {}, max-time {} ticks, spread ε={}, pauses {}, {} server crash(es), {} network{}, delivery within {} tick(s), {} loss(es), {} drift move(s), hold {}{}",
+            self.clients,
+            self.variant,
+            self.max_time,
+            self.spread,
+            if self.pauses { "on" } else { "off" },
+            self.crashes,
+            if self.duplicating { "duplicating" } else { "non-duplicating" },
+            if self.clock_step { ", one client clock step" } else { "" },
+            self.max_delay,
+            self.losses,
+            self.drift_moves,
+            self.hold,
+            if self.jobs > 0 {
+                format!(", {} job(s)", self.jobs)
+            } else if self.keys > 1 {
+                format!(", lock set of {} keys", self.keys)
+            } else {
+                String::new()
+            }
+        )
+    }
+}

@@ -1,0 +1,250 @@
+//! The model state: nodes as copy-on-write parts, messages in flight, clocks as offsets,
+//! the oracles' ghost state, and the actions that move it.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// A message in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Envelope {
+    pub from: u8,
+    pub to: u8,
+    /// Ticks in flight so far; at `max_delay` it must be delivered or lost before time moves.
+    pub age: u8,
+    /// `msg`'s hash, kept so that hashing a state reads one word per message (and, before
+    /// `msg` in the order, so that most comparisons end at one word).
+    pub(crate) msg_hash: u64,
+    pub msg: Msg,
+}
+
+impl Envelope {
+    #[must_use]
+    pub fn new(from: u8, to: u8, age: u8, msg: Msg) -> Envelope {
+        Envelope {
+            from,
+            to,
+            age,
+            msg_hash: part::hash_of(&msg),
+            msg,
+        }
+    }
+}
+
+/// What can happen next.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// Every clock advances one tick (enabled only when no timer is due).
+    Tick,
+    /// Every clock advances one tick while the listed clients' due timers wait: they are
+    /// paused (a bit per client).
+    PauseTick(u8),
+    /// A due timer of this node fires.
+    Fire(u8),
+    /// This node's clock runs one tick ahead of the others.
+    Fast(u8),
+    Deliver(Envelope),
+    /// A message at its delay bound is lost.
+    Drop(Envelope),
+    Jitter(u8, u32),
+    CrashServer,
+    RecoverServer,
+    StepClock(u8),
+}
+
+/// Coverage bits (not part of the state's identity: see `Hash for State`).
+pub mod seen {
+    pub const RENEWAL_CONFIRMED: u32 = 1 << 0;
+    pub const QUEUED_WAITER_GRANTED: u32 = 1 << 1;
+    pub const EXPIRED: u32 = 1 << 2;
+    pub const TAKEOVER_AFTER_EXPIRY: u32 = 1 << 3;
+    pub const STALE_WRITE_REJECTED: u32 = 1 << 4;
+    /// Two clients believed at once (a state's bit in [`super::LeaseModel::reached`]).
+    pub const TWO_BELIEVERS: u32 = 1 << 5;
+    /// Every client had held (a state's bit in [`super::LeaseModel::reached`]).
+    pub const ALL_SERVED: u32 = 1 << 6;
+    /// A holder released the lease because its work was done.
+    pub const RELEASED: u32 = 1 << 7;
+    /// Bit `CLIENT_HELD << i`: client `i` adopted a grant.
+    pub const CLIENT_HELD: u32 = 1 << 8;
+}
+
+/// The most nodes in a model: the server, the resource and the clients.
+pub const MAX_NODES: usize = MAX_CLIENTS + 2;
+
+/// One state of the whole cluster. Slots past `n` are unused (zero, `None`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct State {
+    /// Global time in ticks: the slowest clock.
+    pub now: u64,
+    /// How many node slots are in use (2 + clients).
+    pub n: u8,
+    /// How far each node's clock runs ahead of `now` (index 0 the server, 1 the resource:
+    /// unused), in ticks: at most ε.
+    pub offset: [u8; MAX_NODES],
+    /// Forward steps taken by each clock, in ticks (not counted in the spread): at most one
+    /// step of 2.
+    pub stepped: [u8; MAX_NODES],
+    /// `None` while the server is down. Shared with the states around it until changed.
+    pub nodes: [Option<Part<AnyNode>>; MAX_NODES],
+    /// What the server persisted (shared, as a node is, until it persists again).
+    pub server_disk: Part<Disk>,
+    pub server_boots: u32,
+    /// The messages in flight, each with its count, sorted by envelope.
+    pub net: Vec<(Envelope, u8)>,
+    /// Clients waiting for a jitter draw.
+    pub jitter: [bool; MAX_NODES],
+    pub pause_left: u8,
+    pub crashes_left: u8,
+    pub step_left: u8,
+    pub drift_left: u8,
+    pub loss_left: u8,
+    pub oracles: Part<SafetyOracles>,
+    /// Coverage bits: what this path has reached so far (history, see `Hash for State`).
+    pub seen: u32,
+    /// The hash of everything above but the coverage bits, computed by [`State::seal`]
+    /// after every change; stateright fingerprints a state by it.
+    pub hash: u64,
+}
+
+// The coverage bits record history, not behaviour: two states that differ only in them
+// behave alike, so they hash alike (stateright deduplicates by hash). A `Sometimes` over
+// them is therefore a lower bound: reached means reached.
+impl Hash for State {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        debug_assert_eq!(
+            self.hash,
+            self.identity_hash(),
+            "a state changed after its last seal()"
+        );
+        h.write_u64(self.hash);
+    }
+}
+
+impl State {
+    /// Hashes every field that identifies the state, packed into a few words: each part and
+    /// each message in flight contributes the hash it keeps, so this reads a word per node
+    /// and two per message.
+    pub(crate) fn identity_hash(&self) -> u64 {
+        let mut h = part::hasher();
+        let (mut offsets, mut stepped) = ([0u8; 8], [0u8; 8]);
+        offsets[..MAX_NODES].copy_from_slice(&self.offset);
+        stepped[..MAX_NODES].copy_from_slice(&self.stepped);
+        h.write_u64(u64::from_le_bytes(offsets));
+        h.write_u64(u64::from_le_bytes(stepped));
+        let mut up = 0u8;
+        let mut jitter = 0u8;
+        for i in 0..usize::from(self.n) {
+            h.write_u64(self.nodes[i].as_ref().map_or(0, Part::kept_hash));
+            up |= u8::from(self.nodes[i].is_some()) << i;
+            jitter |= u8::from(self.jitter[i]) << i;
+        }
+        h.write_u64(self.now);
+        h.write_u64(u64::from_le_bytes([
+            self.n,
+            self.pause_left,
+            self.crashes_left,
+            self.step_left,
+            self.drift_left,
+            self.loss_left,
+            up,
+            jitter,
+        ]));
+        h.write_u64(u64::from(self.server_boots));
+        h.write_u64(self.server_disk.kept_hash());
+        h.write_u64(self.oracles.kept_hash());
+        h.write_u64(self.net.len() as u64);
+        for (e, count) in &self.net {
+            h.write_u64(u64::from_le_bytes([
+                e.from, e.to, e.age, *count, 0, 0, 0, 0,
+            ]));
+            h.write_u64(e.msg_hash);
+        }
+        h.finish()
+    }
+
+    /// Recomputes the kept hash: the last thing done to a state before anyone reads it.
+    pub(crate) fn seal(&mut self) {
+        self.hash = self.identity_hash();
+    }
+
+    /// Node `i`'s local clock in ticks.
+    #[must_use]
+    pub fn local_ticks(&self, i: usize) -> u64 {
+        self.now + u64::from(self.offset[i]) + u64::from(self.stepped[i])
+    }
+
+    #[must_use]
+    pub fn local(&self, i: usize) -> Nanos {
+        Nanos(self.local_ticks(i) * 1_000_000)
+    }
+
+    /// The node in slot `i`, if it is up.
+    #[must_use]
+    pub fn node(&self, i: usize) -> Option<&AnyNode> {
+        self.nodes[i].as_deref()
+    }
+
+    /// Whether node `i`'s next deadline is due on its clock.
+    pub(crate) fn due(&self, i: usize) -> bool {
+        let now = self.local(i);
+        self.node(i)
+            .and_then(Machine::poll_timeout)
+            .is_some_and(|(t, _)| t <= now)
+    }
+
+    /// One tick of global time: every clock and every message's age advance. (Adding one
+    /// to every age keeps the envelopes in order.)
+    pub(crate) fn advance(&mut self) {
+        self.now += 1;
+        for (e, _) in &mut self.net {
+            e.age += 1;
+        }
+    }
+
+    /// Removes one copy of a message from the network.
+    pub(crate) fn take(&mut self, env: &Envelope) {
+        let at = self
+            .net
+            .binary_search_by(|(e, _)| e.cmp(env))
+            .expect("the envelope is in flight");
+        self.net[at].1 -= 1;
+        if self.net[at].1 == 0 {
+            self.net.remove(at);
+        }
+    }
+
+    /// Keeps the slowest clock at offset 0 (equal situations, one state).
+    pub(crate) fn normalise(&mut self) {
+        let lo = self.clocked().map(|i| self.offset[i]).min().unwrap_or(0);
+        if lo > 0 {
+            for i in self.clocked() {
+                self.offset[i] -= lo;
+            }
+            self.now += u64::from(lo);
+        }
+    }
+
+    pub(crate) fn clocked(&self) -> impl Iterator<Item = usize> {
+        (0..usize::from(self.n)).filter(|&i| i != RESOURCE)
+    }
+
+    /// Clients whose core state is Holding.
+    #[must_use]
+    pub fn believers(&self) -> usize {
+        (2..usize::from(self.n))
+            .filter(|&i| {
+                self.node(i)
+                    .and_then(AnyNode::as_client)
+                    .is_some_and(|c| c.held_token().is_some())
+            })
+            .count()
+    }
+}
+
+/// Adds a message to a network kept sorted (a duplicating network holds one copy).
+pub(crate) fn send(net: &mut Vec<(Envelope, u8)>, env: Envelope, duplicating: bool) {
+    match net.binary_search_by(|(e, _)| e.cmp(&env)) {
+        Ok(at) => net[at].1 = if duplicating { 1 } else { net[at].1 + 1 },
+        Err(at) => net.insert(at, (env, 1)),
+    }
+}
