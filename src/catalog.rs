@@ -1,14 +1,16 @@
-//! `leaseproof catalog`: every known-bug variant caught by the simulator (seeds to the
-//! first failure, over 20 start seeds) and by the model checker (to the first
-//! counterexample), each failing seed shrunk to a minimal plan; the correct twins pass.
+//! The bug catalog, in one place: every known-bug variant caught by the simulator (seeds to
+//! the first failure, over 20 start seeds: `leaseproof_sim::search`) and by the model
+//! checker (to the first counterexample, at the variant's bounds:
+//! `leaseproof_model::variants`), each failing seed shrunk to a minimal plan; the correct
+//! twins pass. `leaseproof catalog` runs it.
 
 use anyhow::Context;
 use leaseproof_impl::Variant;
 use leaseproof_model::check::{check, CheckOptions};
 use leaseproof_model::LeaseModel;
-use leaseproof_sim::catalog::{median_max, searches};
 use leaseproof_sim::run::RunOptions;
 use leaseproof_sim::scenario::Scenario;
+use leaseproof_sim::search::{median_max, searches};
 use leaseproof_sim::shrink::shrink;
 use leaseproof_sim::verdict::{judge, run_many, EXIT_OK, EXIT_SAFETY};
 use serde::Serialize;
@@ -98,7 +100,7 @@ struct ModelResult {
 
 #[allow(clippy::disallowed_methods)] // the model's time budget is wall time, by design
 fn model_row(v: Variant, jobs: usize) -> anyhow::Result<ModelResult> {
-    let (mc, prop) = leaseproof_model::catalog::bounds(v);
+    let (mc, prop) = leaseproof_model::variants::bounds(v);
     let m = LeaseModel::new(mc).map_err(|e| anyhow::anyhow!(e))?;
     // The correct protocol is checked against every property; a variant, to the first
     // counterexample of the one it must break.
@@ -296,7 +298,7 @@ fn reproductions(
     ] {
         progress(&format!("reproduction: {bug}"));
         let sc = load(&bugs.join(bug))?;
-        let s = leaseproof_sim::catalog::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
+        let s = leaseproof_sim::search::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
         let tw = load(&bugs.join(twin))?;
         let (_, twin_passed) = twin_passes(&tw, jobs);
         out.push(Reproduction {

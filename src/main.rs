@@ -3,8 +3,9 @@
 //! Bare `leaseproof` (what `cargo run --release` runs) is the main job: every scenario, then
 //! the reports. Exit codes are the same for every subcommand (see `--help`).
 
-mod catalog;
 mod report;
+
+use leaseproof::catalog;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -94,7 +95,7 @@ fn bound_help(what: &str, default: impl std::fmt::Display) -> String {
 }
 
 /// The model's bounds. A flag left out takes its value from the bounds at which the
-/// catalog shows the variant's bug (`leaseproof_model::catalog::bounds`), which for the
+/// catalog shows the variant's bug (`leaseproof_model::variants::bounds`), which for the
 /// correct protocol are the pinned defaults ([`ModelConfig::default`]).
 #[derive(clap::Args, Clone, Default)]
 struct ModelArgs {
@@ -180,7 +181,7 @@ impl ModelArgs {
     fn config(&self) -> anyhow::Result<ModelConfig> {
         let variant = leaseproof_impl::Variant::parse(&self.variant)
             .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
-        let (base, _) = leaseproof_model::catalog::bounds(variant);
+        let (base, _) = leaseproof_model::variants::bounds(variant);
         Ok(ModelConfig {
             clients: self.clients.unwrap_or(base.clients),
             variant,

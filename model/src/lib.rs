@@ -79,10 +79,10 @@
 //! `Sometimes` ones, which need no path, are recorded by the model itself: every state it
 //! generates ORs its coverage bits into one shared word ([`LeaseModel::reached`]).
 
-pub mod catalog;
 pub mod check;
 pub mod memo;
 pub mod part;
+pub mod variants;
 
 use leaseproof_impl::{
     AnyNode, Config, Disk, Event, Identity, Jitter, LeaseClient, Machine, Msg, Nanos, NodeId,

@@ -56,7 +56,7 @@ fn every_variant_gives_a_counterexample_at_its_catalog_bounds() {
         .copied()
         .filter(|v| *v != Variant::Correct)
     {
-        let (mc, prop) = leaseproof_model::catalog::bounds(v);
+        let (mc, prop) = leaseproof_model::variants::bounds(v);
         let m = LeaseModel::new(mc).unwrap().with_target(prop).unwrap();
         let r = run_model(m, mc.clients > 1);
         let p = &r.properties[prop];
@@ -83,7 +83,7 @@ fn the_correct_protocol_holds_at_the_cheap_catalog_bounds() {
     // correct` with the bounds `reports/bug-catalog.md` lists).
     // So do those that find the missing idempotency keys (one client, one job).
     for bug in [Variant::NoRestartGrace, Variant::NoIdempotency] {
-        let (mc, _) = leaseproof_model::catalog::bounds(bug);
+        let (mc, _) = leaseproof_model::variants::bounds(bug);
         let mc = ModelConfig {
             variant: Variant::Correct,
             ..mc

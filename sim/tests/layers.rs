@@ -15,7 +15,7 @@ const LAYERS: [(&str, &[&str]); 4] = [
     ),
     (
         "orchestration",
-        &["catalog", "shrink", "traced", "tune", "verdict"],
+        &["search", "shrink", "traced", "tune", "verdict"],
     ),
     (
         "render",

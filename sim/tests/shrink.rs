@@ -2,9 +2,9 @@
 //! same every time; a passing seed is refused. And a judged run's warnings (renewal slack).
 
 use leaseproof_impl::oracle::OracleName;
-use leaseproof_sim::catalog::search;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::scenario::Scenario;
+use leaseproof_sim::search::search;
 use leaseproof_sim::shrink::{shrink, ShrinkError};
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! simulator's half of the bug catalog, shrinking, and the traced re-runs of failing seeds
 //! that reports draw. A library, not the CLI. Imports `schema` and `engine`.
 
-pub mod catalog;
+pub mod search;
 pub mod shrink;
 pub mod traced;
 pub mod tune;

@@ -1,5 +1,6 @@
-//! The simulator's half of the bug catalog: for a scenario that `finds` something, how many
-//! seeds it takes to trip it, counted from many different start seeds.
+//! Searches for a failing seed: for a scenario that `finds` something, how many seeds it
+//! takes to trip it, counted from many different start seeds. The bug catalog
+//! (`leaseproof::catalog`) reports these numbers per variant.
 
 use crate::run::{run_seed_isolated, RunOptions};
 use crate::scenario::Scenario;

@@ -1,5 +1,7 @@
-//! The model's half of the bug catalog: for each known-bug variant, the bounds at which the
-//! checker reaches its counterexample quickly (each found by probing). The correct protocol
+//! Each known-bug variant's model bounds: where the checker reaches its counterexample
+//! quickly (each found by probing). `check --variant V` starts from them, and the bug
+//! catalog (`leaseproof::catalog`, the one place that joins both checkers) checks each
+//! variant at them. The correct protocol
 //! was checked exhaustively at these bounds with `leaseproof check --variant correct` and the
 //! same flags (release, 2026-12-03): it holds at the bounds of no-fencing and
 //! release-by-non-owner (4.5M unique states, 131 s), anchor-at-receipt (2.2M, 14 s),
