@@ -117,7 +117,6 @@ pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResu
 #[derive(Default)]
 struct FaultState {
     links: BTreeMap<(NodeIdx, NodeIdx), u32>,
-    paused: BTreeMap<NodeIdx, u32>,
     down: BTreeMap<NodeIdx, u32>,
 }
 
@@ -185,22 +184,15 @@ impl Supervisor {
     }
 
     fn pause(&mut self, node: NodeIdx) {
-        let c = self.state.paused.entry(node).or_default();
-        *c += 1;
-        if *c == 1 && !self.state.down.contains_key(&node) {
+        let down = self.state.down.contains_key(&node);
+        if lock(&self.world).pause_begins(node, down) {
             self.handle.pause(self.ids[node]);
-            lock(&self.world).paused[node] = true;
         }
     }
 
     fn resume(&mut self, node: NodeIdx) {
-        if let Some(c) = self.state.paused.get_mut(&node) {
-            *c = c.saturating_sub(1);
-            if *c == 0 {
-                self.state.paused.remove(&node);
-                self.handle.resume(self.ids[node]);
-                lock(&self.world).paused[node] = false;
-            }
+        if lock(&self.world).pause_ends(node) {
+            self.handle.resume(self.ids[node]);
         }
     }
 
@@ -209,9 +201,8 @@ impl Supervisor {
         *c += 1;
         if *c == 1 {
             // A paused process that crashes is simply gone.
-            if self.state.paused.remove(&node).is_some() {
+            if lock(&self.world).pauses_cleared(node) {
                 self.handle.resume(self.ids[node]);
-                lock(&self.world).paused[node] = false;
             }
             self.handle.kill(self.ids[node]);
             let mut w = lock(&self.world);
@@ -355,9 +346,10 @@ impl Supervisor {
         for ((a, b), _) in std::mem::take(&mut self.state.links) {
             self.net.unclog_link(self.ids[a], self.ids[b]);
         }
-        for (node, _) in std::mem::take(&mut self.state.paused) {
-            self.handle.resume(self.ids[node]);
-            lock(&self.world).paused[node] = false;
+        for node in 0..self.n {
+            if lock(&self.world).pauses_cleared(node) {
+                self.handle.resume(self.ids[node]);
+            }
         }
         for (node, _) in std::mem::take(&mut self.state.down) {
             self.handle.restart(self.ids[node]);

@@ -108,8 +108,11 @@ pub struct World {
     /// trace).
     pub events: Option<Vec<(Nanos, Event)>>,
     pub net: NetKnobs,
-    /// Ground truth of faults, for classifying causes.
-    pub paused: Vec<bool>,
+    /// Ground truth of faults, for classifying causes: whether a node's process is frozen
+    /// by a pause now (its pause faults in force are counted in `pauses`: both change only
+    /// through `pause_begins`, `pause_ends` and `pauses_cleared`).
+    paused: Vec<bool>,
+    pauses: Vec<u32>,
     pub down: Vec<bool>,
     /// A stall that fired before the client's shell was listening: applied at its boot.
     pub pending_stall: Vec<Option<bool>>,
@@ -149,6 +152,7 @@ impl World {
             events: trace.then(Vec::new),
             net,
             paused: vec![false; n],
+            pauses: vec![0; n],
             down: vec![false; n],
             pending_stall: vec![None; n],
             last_fault: vec![BTreeMap::new(); n],
@@ -265,6 +269,42 @@ impl World {
             tl.fault(t, idx, kind, &detail, span_ns);
         }
         self.line(t, idx, "fault", label, detail);
+    }
+
+    /// A pause fault begins on `idx`: true when the process must be frozen now (the first
+    /// pause in force, on a process that is up).
+    pub fn pause_begins(&mut self, idx: NodeIdx, down: bool) -> bool {
+        self.pauses[idx] += 1;
+        let freeze = self.pauses[idx] == 1 && !down;
+        if freeze {
+            self.paused[idx] = true;
+        }
+        freeze
+    }
+
+    /// A pause fault ends on `idx`: true when the process must be resumed (the last pause
+    /// in force ended).
+    pub fn pause_ends(&mut self, idx: NodeIdx) -> bool {
+        if self.pauses[idx] == 0 {
+            return false;
+        }
+        self.pauses[idx] -= 1;
+        let thaw = self.pauses[idx] == 0;
+        if thaw {
+            self.paused[idx] = false;
+        }
+        thaw
+    }
+
+    /// Every pause on `idx` ends at once (it crashed, or the run healed): true when any was
+    /// in force, so the process must be resumed.
+    pub fn pauses_cleared(&mut self, idx: NodeIdx) -> bool {
+        let had = self.pauses[idx] > 0;
+        self.pauses[idx] = 0;
+        if had {
+            self.paused[idx] = false;
+        }
+        had
     }
 
     /// Marks a fault as touching a node now (for classifying false preemptions).
