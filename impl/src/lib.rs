@@ -26,7 +26,14 @@
 //! - [`server::LockServer`]: the authority, with tokens, expiries, the fair queue and grace.
 //! - [`client::LeaseClient`]: the lease holder and its workload; the safety arithmetic.
 //! - [`resource::FencedResource`]: the protected storage that rejects stale tokens.
+//! - [`lockset::LockSetClient`]: a critical section over several keys in one global order.
+//! - [`config`]: the knobs, their validation, the bug variants and the drift arithmetic.
+//! - [`types`]: node ids by role, time, tokens, request ids, the wire messages.
+//! - [`clock::NodeClock`]: the one clock type every driver reads, from one origin.
+//! - [`output`]: what a machine asks its shell to do, and the typed events.
 //! - [`oracle`]: the observers that judge every run, in every checker.
+//! - [`verdict::Verdict`]: what a check found, ordered by severity, and its exit code.
+//! - [`machine`]: one trait over the four machines.
 //! - [`stepper`]: an in-memory deterministic driver for tests (quinn's `Pair` idea).
 
 pub mod client;
