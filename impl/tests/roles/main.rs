@@ -2,6 +2,7 @@
 //! feature; the helpers and message builders they share are here.
 
 mod client;
+mod client_inputs;
 mod config;
 mod jobs;
 mod lockset;
