@@ -20,6 +20,7 @@
 use crate::client::LeaseClient;
 use crate::config::{Config, Variant};
 use crate::output::{Event, Output};
+use crate::types::Unhashed;
 use crate::types::{IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RemapNodes};
 use std::collections::VecDeque;
 
@@ -41,7 +42,8 @@ enum SetPhase {
 /// The lock-set client state machine.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LockSetClient {
-    cfg: Config,
+    /// Fixed for the run, so left out of the hash.
+    cfg: Unhashed<Config>,
     me: Identity,
     /// This client's acquisition order (the declared one, or its own in the inversion).
     order: Vec<Key>,
@@ -64,7 +66,7 @@ impl LockSetClient {
             order.reverse();
         }
         let mut c = LockSetClient {
-            cfg: *config,
+            cfg: Unhashed(*config),
             me: id,
             order,
             leases: (0..n)
