@@ -321,3 +321,62 @@ fn released_clears_only_its_own_pending_release() {
         "answered: no more re-sends"
     );
 }
+
+#[test]
+fn a_refusal_of_its_own_held_token_ends_the_belief() {
+    let c = cfg();
+    let mut cl = granted_client(&c);
+    drain(&mut cl);
+    let refused = |token| Msg::Refused {
+        key: Key(0),
+        id: id(0, 1),
+        token: Some(Token(token)),
+        reason: RefuseReason::NotHolder,
+    };
+    // A refusal naming another token changes nothing.
+    let before = cl.clone();
+    assert!(deliver(&mut cl, T0, refused(7)).is_empty());
+    assert!(cl == before);
+    let outs = deliver(&mut cl, T0, refused(1));
+    assert_eq!(cl.held_token(), None);
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::Lost {
+            cause: LossCause::Refused,
+            ..
+        })
+    )));
+}
+
+#[test]
+fn a_key_given_up_before_its_grant_gives_the_grant_back() {
+    // A lock set's key: wanted, then given up while its Acquire is in flight. The grant
+    // that still answers it belongs to an attempt that is over: it is released at once,
+    // never adopted.
+    let c = cfg();
+    let me = Identity {
+        node: C1,
+        incarnation: 0,
+    };
+    let mut cl = LeaseClient::managed(&c, me, Key(0));
+    cl.want(T0);
+    let outs = drain(&mut cl);
+    let Some((_, Msg::Acquire { id: asked, .. })) = sends(&outs).first().copied() else {
+        panic!("wanting sends an Acquire: {outs:?}")
+    };
+    cl.give_up(T0);
+    drain(&mut cl);
+    assert!(!cl.awaiting_jitter(), "an idle key draws no jitter");
+    let outs = deliver(&mut cl, T0, granted(Key(0), asked, Token(1)));
+    assert_eq!(cl.held_token(), None, "not adopted");
+    assert!(
+        sends(&outs).iter().any(|(_, m)| matches!(
+            m,
+            Msg::Release {
+                token: Token(1),
+                ..
+            }
+        )),
+        "given back: {outs:?}"
+    );
+}
