@@ -137,3 +137,34 @@ always = ["single-holder", "liveness", "exactly-once"]
     assert!(r.found.is_empty(), "{:?}", r.found);
     assert_eq!(r.metrics.jobs_applied, 3);
 }
+
+#[test]
+fn each_random_fault_kind_records_its_own_fault_kind() {
+    // Parsing, planning and the engine speak one vocabulary: a random fault of each kind,
+    // drawn and applied, leaves the coverage label its kind names.
+    use leaseproof_sim::scenario::RandomKind;
+    for &kind in RandomKind::ALL {
+        let name = serde_json::to_value(kind).unwrap();
+        let text = format!(
+            "seeds = 1\nduration_ms = 30_000\n[cluster]\nclients = 2\n[protocol]\nsafety_margin_ms = 500\n\
+             [faults.random]\nevents = 4\nkinds = [{name}]\nswarm = false\naim = false\n\
+             clock_step_ms = [1, 100]\n[expect]\nalways = [\"token-monotonic\"]\n"
+        );
+        let sc = Scenario::parse(Path::new("one-kind.toml"), &text).unwrap();
+        let r = run_seed_isolated(&sc, 3, RunOptions { trace: true });
+        let label = kind.fault_kind().name();
+        assert!(
+            r.coverage.contains(label),
+            "{name}: no {label} in {:?}",
+            r.coverage
+        );
+        let plan = r.plan.expect("planned");
+        assert!(
+            plan.faults
+                .iter()
+                .all(|p| p.fault.action.kind() == kind.fault_kind()),
+            "{name}: {:?}",
+            plan.faults
+        );
+    }
+}

@@ -268,11 +268,8 @@ impl Supervisor {
     }
 
     fn apply(&mut self, a: &FaultAction) {
-        let kind = match a {
-            FaultAction::Pause { node, .. } => {
-                self.pause(*node);
-                FaultKind::Paused
-            }
+        match a {
+            FaultAction::Pause { node, .. } => self.pause(*node),
             FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {
                 for (x, y) in self.links_of(a) {
                     self.clog(x, y);
@@ -282,18 +279,10 @@ impl Supervisor {
                     w.touch(x, Touch::Partition);
                     w.touch(y, Touch::Partition);
                 }
-                match a {
-                    FaultAction::Isolate { .. } => FaultKind::Partitioned,
-                    FaultAction::Cut { .. } => FaultKind::LinkCut,
-                    _ => FaultKind::Split,
-                }
             }
             FaultAction::Crash {
                 node, lose_disk, ..
-            } => {
-                self.kill(*node, *lose_disk);
-                FaultKind::crashed(*node)
-            }
+            } => self.kill(*node, *lose_disk),
             FaultAction::Garbage { node } => {
                 let to = node_addr(*node);
                 let from = node_addr(self.n);
@@ -307,23 +296,17 @@ impl Supervisor {
                         }
                     }
                 });
-                FaultKind::GarbageSent
             }
-            FaultAction::Stall { node, .. } => {
-                self.stall(*node, true);
-                FaultKind::Stalled
-            }
+            FaultAction::Stall { node, .. } => self.stall(*node, true),
             FaultAction::ClockStep { node, by_ms } => {
                 let mut w = lock(&self.world);
                 w.clocks[*node].step(by_ms * 1_000_000);
                 if let Some(tx) = &w.inboxes[*node] {
                     let _ = tx.send(Input::Wake);
                 }
-                FaultKind::ClockStepped
             }
-        };
-        let node = fault_node(a);
-        lock(&self.world).record_fault(node, kind, describe(a));
+        }
+        lock(&self.world).record_fault(fault_node(a), a.kind(), describe(a));
     }
 
     fn revert(&mut self, a: &FaultAction) {

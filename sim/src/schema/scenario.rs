@@ -3,6 +3,7 @@
 //! A scenario is a TOML file (schema in `scenarios/README.md`). Every error names the file,
 //! the line and column, the field and the reason; unknown keys are errors.
 
+use crate::fault::FaultKind;
 use leaseproof_impl::{Config, Event, NodeId, OracleName, ProtocolConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -286,6 +287,21 @@ pub enum RandomKind {
 impl RandomKind {
     /// Every kind, in declaration order (derived: a new kind cannot be missing).
     pub const ALL: &'static [RandomKind] = <RandomKind as strum::VariantArray>::VARIANTS;
+
+    /// The fault record a fault of this kind makes when applied (what a scenario's
+    /// `sometimes` names to require that one was drawn and fired).
+    #[must_use]
+    pub const fn fault_kind(self) -> FaultKind {
+        match self {
+            RandomKind::Pause => FaultKind::Paused,
+            RandomKind::Isolate => FaultKind::Partitioned,
+            RandomKind::Cut => FaultKind::LinkCut,
+            RandomKind::Split => FaultKind::Split,
+            RandomKind::CrashServer => FaultKind::ServerCrashed,
+            RandomKind::CrashClient => FaultKind::ClientCrashed,
+            RandomKind::ClockStep => FaultKind::ClockStepped,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -375,6 +391,24 @@ pub enum FaultAction {
         node: NodeIdx,
         for_ms: Option<u64>,
     },
+}
+
+impl FaultAction {
+    /// The fault record it makes when applied (the engine's vocabulary: trace, coverage
+    /// label, timeline shading).
+    #[must_use]
+    pub const fn kind(&self) -> FaultKind {
+        match self {
+            FaultAction::Pause { .. } => FaultKind::Paused,
+            FaultAction::Isolate { .. } => FaultKind::Partitioned,
+            FaultAction::Cut { .. } => FaultKind::LinkCut,
+            FaultAction::Split { .. } => FaultKind::Split,
+            FaultAction::Crash { node, .. } => FaultKind::crashed(*node),
+            FaultAction::ClockStep { .. } => FaultKind::ClockStepped,
+            FaultAction::Garbage { .. } => FaultKind::GarbageSent,
+            FaultAction::Stall { .. } => FaultKind::Stalled,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
