@@ -34,6 +34,9 @@ normalise() { # FILE KIND
 
 collect() { # DIR, run from the checkout to collect
     local out=$1
+    # Named before the runs, which rewrite reports/ in this checkout.
+    local what
+    what="$(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes')"
     mkdir -p "$out"
     cargo build --release --quiet
     local bin=${CARGO_TARGET_DIR:-target}/release/leaseproof
@@ -43,7 +46,7 @@ collect() { # DIR, run from the checkout to collect
     "$bin" tune --preset k8s --json >/dev/null 2>&1 || true
     cp reports/tune-k8s/data.json "$out/tune-k8s.json"
     "$bin" check --json >"$out/check.json" 2>/dev/null || true
-    echo "collected $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes') into $out"
+    echo "collected $what into $out"
 }
 
 compare() { # A B
