@@ -380,3 +380,112 @@ fn a_key_given_up_before_its_grant_gives_the_grant_back() {
         "given back: {outs:?}"
     );
 }
+
+/// C1 booted at T0 and granted `token` for its first Acquire.
+fn holding(c: &Config, token: u64) -> LeaseClient {
+    let (mut cl, first) = booted(c);
+    deliver(&mut cl, T0, granted(Key(0), first, Token(token)));
+    cl
+}
+
+fn adopted(outs: &[Output]) -> Option<bool> {
+    outs.iter().find_map(|o| match o {
+        Output::Event(Event::Adopted { first, .. }) => Some(*first),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_renewal_of_the_held_token_extends_and_an_older_token_is_ignored() {
+    let c = cfg();
+    let later = T0.plus(10_000_000);
+    // The same token again for the current attempt: a confirmed renewal, not a new grant.
+    let mut cl = holding(&c, 1);
+    let outs = deliver(&mut cl, later, renewed(Key(0), id(0, 1), Token(1)));
+    assert_eq!(adopted(&outs), Some(false), "{outs:?}");
+    // Holding token 2, an answer naming token 1 is an older grant: nothing changes hands.
+    let mut cl = holding(&c, 2);
+    let valid = cl.valid_until();
+    let outs = deliver(&mut cl, later, renewed(Key(0), id(0, 1), Token(1)));
+    assert_eq!(adopted(&outs), None, "{outs:?}");
+    assert_eq!(cl.held_token(), Some(Token(2)));
+    assert_eq!(cl.valid_until(), valid);
+}
+
+#[test]
+fn a_grant_for_a_token_given_back_is_released_once_and_requeues() {
+    let c = cfg();
+    let me = Identity {
+        node: C1,
+        incarnation: 0,
+    };
+    let mut cl = LeaseClient::managed(&c, me, Key(0));
+    cl.want(T0);
+    let outs = drain(&mut cl);
+    let Some((_, Msg::Acquire { id: asked, .. })) = sends(&outs).first().copied() else {
+        panic!("{outs:?}")
+    };
+    deliver(&mut cl, T0, granted(Key(0), asked, Token(1)));
+    cl.give_up(T0);
+    let outs = drain(&mut cl);
+    assert!(sends(&outs).iter().any(|(_, m)| matches!(
+        m,
+        Msg::Release {
+            token: Token(1),
+            ..
+        }
+    )));
+    // A late answer for token 1: its release is already pending, so no second Release.
+    let outs = deliver(&mut cl, T0, renewed(Key(0), asked, Token(1)));
+    assert!(
+        !sends(&outs)
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Release { .. })),
+        "{outs:?}"
+    );
+    // The server confirms the release; wanted again, a grant of the given-back token for
+    // the new attempt is not adopted: the client re-queues (re-sends every requeue
+    // interval).
+    deliver(
+        &mut cl,
+        T0,
+        Msg::Released {
+            key: Key(0),
+            id: asked,
+            token: Token(1),
+        },
+    );
+    cl.want(T0);
+    let outs = drain(&mut cl);
+    let Some((_, Msg::Acquire { id: again, .. })) = sends(&outs)
+        .into_iter()
+        .find(|(_, m)| matches!(m, Msg::Acquire { .. }))
+    else {
+        panic!("{outs:?}")
+    };
+    let outs = deliver(&mut cl, T0, granted(Key(0), again, Token(1)));
+    assert_eq!(cl.held_token(), None);
+    assert!(
+        sends(&outs).iter().any(|(_, m)| matches!(
+            m,
+            Msg::Release {
+                token: Token(1),
+                ..
+            }
+        )),
+        "given back again, so the server knows: {outs:?}"
+    );
+    deliver(
+        &mut cl,
+        T0,
+        Msg::Released {
+            key: Key(0),
+            id: again,
+            token: Token(1),
+        },
+    );
+    assert_eq!(
+        cl.poll_timeout(),
+        Some((T0.plus(c.requeue_interval_ns), "acquire re-send"))
+    );
+}

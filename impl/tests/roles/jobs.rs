@@ -216,3 +216,126 @@ fn client_works_through_the_jobs_resending_an_unanswered_attempt_as_is() {
         cl.poll_timeout()
     );
 }
+
+/// A jobs client granted token 1, and the attempt it sent at once.
+fn working_client(c: &Config) -> (LeaseClient, Job, IdemKey) {
+    let mut cl = granted_client(c);
+    let outs = drain(&mut cl);
+    let attempt = sends(&outs).into_iter().find_map(|(_, m)| match m {
+        Msg::Apply { job, idem, .. } => Some((job, idem)),
+        _ => None,
+    });
+    let (job, idem) = attempt.expect("a granted jobs client starts its first job");
+    (cl, job, idem)
+}
+
+fn job_result(token: u64, job: Job, idem: IdemKey, outcome: JobOutcome) -> Msg {
+    Msg::JobResult {
+        key: Key(0),
+        token: Token(token),
+        job,
+        idem,
+        outcome,
+    }
+}
+
+#[test]
+fn a_fenced_job_result_ends_only_the_held_token_against_a_newer_one() {
+    let c = jobs_cfg(Variant::Correct);
+    for (token, current, fenced) in [(1, 2, true), (1, 1, false), (1, 0, false), (2, 9, false)] {
+        let (mut cl, job, idem) = working_client(&c);
+        let before = cl.clone();
+        let fence = JobOutcome::Fenced {
+            current: Token(current),
+        };
+        cl.handle_message(T0, NodeId(1), job_result(token, job, idem, fence));
+        let outs = drain(&mut cl);
+        assert_eq!(
+            cl.held_token().is_none(),
+            fenced,
+            "{token} against {current}"
+        );
+        if !fenced {
+            assert!(cl == before && outs.is_empty(), "{token} against {current}");
+        }
+    }
+}
+
+#[test]
+fn a_definite_rejection_ends_only_its_own_attempt() {
+    let c = jobs_cfg(Variant::Correct);
+    let (mut cl, job, idem) = working_client(&c);
+    let failed = JobOutcome::Failed { failures: 1 };
+    // Another attempt's rejection (a stale answer) leaves this attempt to be re-sent as is.
+    let other = IdemKey {
+        seq: idem.seq + 50,
+        ..idem
+    };
+    let before = cl.clone();
+    cl.handle_message(T0, NodeId(1), job_result(1, job, other, failed));
+    assert!(drain(&mut cl).is_empty());
+    assert!(cl == before);
+    cl.handle_message(T0, NodeId(1), job_result(1, job, idem, failed));
+    drain(&mut cl);
+    assert!(cl != before, "its own rejection ends the attempt");
+    // The next attempt at the job is a new one, under a new key.
+    let next = T0.plus(c.write_interval_ns);
+    cl.handle_timeout(next);
+    let retry = sends(&drain(&mut cl))
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            Msg::Apply {
+                job: j, idem: i, ..
+            } if j == job => Some(i),
+            _ => None,
+        });
+    let retry = retry.expect("the job is tried again");
+    assert_ne!(retry, idem, "a new attempt, not a re-send");
+}
+
+#[test]
+fn a_job_answered_out_of_order_is_never_attempted() {
+    // Job 2 is reported applied (by an earlier holder) while job 0 is in flight: once jobs 0
+    // and 1 are settled the client is done and releases, never sending job 2.
+    let c = jobs_cfg(Variant::Correct);
+    let (mut cl, first, idem) = working_client(&c);
+    assert_eq!(first, Job(0));
+    let stray = IdemKey { seq: 999, ..idem };
+    cl.handle_message(
+        T0,
+        NodeId(1),
+        job_result(1, Job(2), stray, JobOutcome::AlreadyApplied),
+    );
+    let mut sent_jobs = Vec::new();
+    let mut released = false;
+    let mut outs = drain(&mut cl);
+    cl.handle_message(
+        T0,
+        NodeId(1),
+        job_result(1, Job(0), idem, JobOutcome::Applied),
+    );
+    outs.extend(drain(&mut cl));
+    for _ in 0..20 {
+        for (_, m) in sends(&outs) {
+            match m {
+                Msg::Apply { job, idem, .. } => {
+                    sent_jobs.push(job);
+                    let done = JobOutcome::DeadLettered; // job 1 is poison: settle it
+                    cl.handle_message(T0, NodeId(1), job_result(1, job, idem, done));
+                }
+                Msg::Release { .. } => released = true,
+                _ => {}
+            }
+        }
+        outs = drain(&mut cl);
+        if released || outs.is_empty() {
+            break;
+        }
+    }
+    assert!(released, "done after jobs 0 and 1: {sent_jobs:?}");
+    assert!(
+        sent_jobs.contains(&Job(1)),
+        "job 1 was worked: {sent_jobs:?}"
+    );
+    assert!(!sent_jobs.contains(&Job(2)), "{sent_jobs:?}");
+}
