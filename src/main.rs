@@ -733,7 +733,7 @@ fn shrink_seed(
     report::emit(&shrunk.summary());
     report::emit(&format!("scenario: {}\n", file.display()));
     if !shrunk.confirmed {
-        return Ok(verdict::EXIT_NONDETERMINISM);
+        return Ok(verdict::Verdict::Nondeterminism.exit_code());
     }
     // The minimal plan's timeline, as a replay of the written scenario shows it.
     replay(&file, shrunk.seed, None, verbose)

@@ -5,10 +5,7 @@ use super::*;
 #[test]
 fn client_adopts_anchored_at_send_and_declines_late_reply() {
     let c = cfg();
-    let me = Identity {
-        node: C1,
-        incarnation: 0,
-    };
+    let me = c1();
     let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
     let outs = drain(&mut cl);
     assert!(outs.contains(&Output::NeedJitter));
@@ -67,10 +64,7 @@ fn client_variants_anchor_at_receipt_and_adopt_late() {
         }
         .validate()
         .unwrap();
-        let me = Identity {
-            node: C1,
-            incarnation: 0,
-        };
+        let me = c1();
         let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
         drain(&mut cl);
         let rx = match expect {
@@ -85,10 +79,7 @@ fn client_variants_anchor_at_receipt_and_adopt_late() {
 #[test]
 fn client_releases_old_attempt_grant_and_never_readopts_released_token() {
     let c = cfg();
-    let me = Identity {
-        node: C1,
-        incarnation: 0,
-    };
+    let me = c1();
     let mut cl = LeaseClient::restore(&c, me, &Disk::default(), T0);
     drain(&mut cl);
     cl.handle_message(T0, NodeId(0), granted(Key(0), id(0, 1), Token(3)));

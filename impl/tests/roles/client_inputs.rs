@@ -6,15 +6,16 @@
 use super::*;
 
 fn booted(c: &Config) -> (LeaseClient, ReqId) {
-    let me = Identity {
-        node: C1,
-        incarnation: 0,
-    };
-    let mut cl = LeaseClient::restore(c, me, &Disk::default(), T0);
-    let outs = drain(&mut cl);
-    let Some((_, Msg::Acquire { id, .. })) = sends(&outs).first().copied() else {
-        panic!("a booted client sends an Acquire: {outs:?}")
-    };
+    let mut cl = LeaseClient::restore(c, c1(), &Disk::default(), T0);
+    let id = first_acquire(&drain(&mut cl));
+    (cl, id)
+}
+
+/// A lock set's key (a managed client) told to want its key at T0, and its Acquire.
+fn wanting(c: &Config) -> (LeaseClient, ReqId) {
+    let mut cl = LeaseClient::managed(c, c1(), Key(0));
+    cl.want(T0);
+    let id = first_acquire(&drain(&mut cl));
     (cl, id)
 }
 
@@ -99,34 +100,17 @@ fn messages_for_another_key_change_nothing() {
 #[test]
 fn a_rejection_fences_only_a_newer_token_against_the_held_one() {
     let c = cfg();
-    for (token, current, fenced) in [
-        (1, 2, true),
-        (1, 1, false),
-        (1, 0, false),
-        (2, 9, false), // not the token it holds
-    ] {
+    let holder = || {
         let mut cl = granted_client(&c);
         drain(&mut cl);
-        let before = cl.clone();
-        let outs = deliver(
-            &mut cl,
-            T0,
-            Msg::WriteRejected {
-                key: Key(0),
-                token: Token(token),
-                idem: idem(2),
-                current: Token(current),
-            },
-        );
-        assert_eq!(
-            cl.held_token().is_none(),
-            fenced,
-            "{token} against {current}"
-        );
-        if !fenced {
-            assert!(cl == before && outs.is_empty(), "{token} against {current}");
-        }
-    }
+        cl
+    };
+    assert_fences_only_newer(holder, |token, current| Msg::WriteRejected {
+        key: Key(0),
+        token: Token(token),
+        idem: idem(2),
+        current: Token(current),
+    });
 }
 
 #[test]
@@ -354,16 +338,7 @@ fn a_key_given_up_before_its_grant_gives_the_grant_back() {
     // that still answers it belongs to an attempt that is over: it is released at once,
     // never adopted.
     let c = cfg();
-    let me = Identity {
-        node: C1,
-        incarnation: 0,
-    };
-    let mut cl = LeaseClient::managed(&c, me, Key(0));
-    cl.want(T0);
-    let outs = drain(&mut cl);
-    let Some((_, Msg::Acquire { id: asked, .. })) = sends(&outs).first().copied() else {
-        panic!("wanting sends an Acquire: {outs:?}")
-    };
+    let (mut cl, asked) = wanting(&c);
     cl.give_up(T0);
     drain(&mut cl);
     assert!(!cl.awaiting_jitter(), "an idle key draws no jitter");
@@ -415,16 +390,7 @@ fn a_renewal_of_the_held_token_extends_and_an_older_token_is_ignored() {
 #[test]
 fn a_grant_for_a_token_given_back_is_released_once_and_requeues() {
     let c = cfg();
-    let me = Identity {
-        node: C1,
-        incarnation: 0,
-    };
-    let mut cl = LeaseClient::managed(&c, me, Key(0));
-    cl.want(T0);
-    let outs = drain(&mut cl);
-    let Some((_, Msg::Acquire { id: asked, .. })) = sends(&outs).first().copied() else {
-        panic!("{outs:?}")
-    };
+    let (mut cl, asked) = wanting(&c);
     deliver(&mut cl, T0, granted(Key(0), asked, Token(1)));
     cl.give_up(T0);
     let outs = drain(&mut cl);
@@ -456,13 +422,7 @@ fn a_grant_for_a_token_given_back_is_released_once_and_requeues() {
         },
     );
     cl.want(T0);
-    let outs = drain(&mut cl);
-    let Some((_, Msg::Acquire { id: again, .. })) = sends(&outs)
-        .into_iter()
-        .find(|(_, m)| matches!(m, Msg::Acquire { .. }))
-    else {
-        panic!("{outs:?}")
-    };
+    let again = first_acquire(&drain(&mut cl));
     let outs = deliver(&mut cl, T0, granted(Key(0), again, Token(1)));
     assert_eq!(cl.held_token(), None);
     assert!(

@@ -47,12 +47,47 @@ fn id(inc: u32, seq: u64) -> ReqId {
 
 /// Client C1, booted at T0 and granted token 1 for its first Acquire at once; the grant's
 /// outputs are left to drain.
-fn granted_client(c: &Config) -> LeaseClient {
-    let me = Identity {
+/// Client C1's first incarnation.
+fn c1() -> Identity {
+    Identity {
         node: C1,
         incarnation: 0,
-    };
-    let mut cl = LeaseClient::restore(c, me, &Disk::default(), T0);
+    }
+}
+
+/// The id of the first Acquire among `outs`.
+fn first_acquire(outs: &[Output]) -> ReqId {
+    sends(outs)
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            Msg::Acquire { id, .. } => Some(id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no Acquire in {outs:?}"))
+}
+
+/// The fencing rule, case by case: `fence(token, current)` delivered to a fresh `holder()`
+/// of token 1 ends its grant exactly when the held token meets a newer current one, and
+/// otherwise changes nothing at all.
+fn assert_fences_only_newer(holder: impl Fn() -> LeaseClient, fence: impl Fn(u64, u64) -> Msg) {
+    for (token, current, fenced) in [(1, 2, true), (1, 1, false), (1, 0, false), (2, 9, false)] {
+        let mut cl = holder();
+        let before = cl.clone();
+        cl.handle_message(T0, NodeId(1), fence(token, current));
+        let outs = drain(&mut cl);
+        assert_eq!(
+            cl.held_token().is_none(),
+            fenced,
+            "{token} against {current}"
+        );
+        if !fenced {
+            assert!(cl == before && outs.is_empty(), "{token} against {current}");
+        }
+    }
+}
+
+fn granted_client(c: &Config) -> LeaseClient {
+    let mut cl = LeaseClient::restore(c, c1(), &Disk::default(), T0);
     drain(&mut cl);
     cl.handle_message(T0, NodeId(0), granted(Key(0), id(0, 1), Token(1)));
     cl

@@ -16,9 +16,6 @@ pub use leaseproof_impl::verdict::Verdict;
 pub const EXIT_OK: u8 = Verdict::Pass.exit_code();
 pub const EXIT_SAFETY: u8 = Verdict::Safety.exit_code();
 pub const EXIT_USAGE: u8 = Verdict::Usage.exit_code();
-pub const EXIT_LIVENESS: u8 = Verdict::Liveness.exit_code();
-pub const EXIT_CRASH: u8 = Verdict::Crash.exit_code();
-pub const EXIT_NONDETERMINISM: u8 = Verdict::Nondeterminism.exit_code();
 
 /// The worse of two exit codes, in the order of docs/design.md, "Exit codes": 4, 5, 1, 3,
 /// 2, 0.
