@@ -197,6 +197,12 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
             }
         }
     }
+    let verdict = r.verdict(interrupted);
+    let _ = writeln!(
+        s,
+        "verdict: {verdict} (exit {}); time-locks: local patterns only",
+        verdict.exit_code()
+    );
     s
 }
 

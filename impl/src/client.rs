@@ -41,7 +41,7 @@
 //! Contract (sans-IO): drain `poll_output()` after every input; re-arm one timer at
 //! `poll_timeout()`; answer every `NeedJitter` with `handle_jitter`.
 
-use crate::config::{Config, Variant};
+use crate::config::{Config, Mutant, Variant};
 use crate::output::{Disk, Event, LossCause, Output};
 use crate::types::Unhashed;
 use crate::types::{
@@ -315,7 +315,12 @@ impl LeaseClient {
             return;
         };
         // Validity first: nothing below may act on an expired belief.
-        if now >= valid_until {
+        let expired = if self.cfg.mutant == Mutant::ValidityLeavesDeadlineDue {
+            now > valid_until
+        } else {
+            now >= valid_until
+        };
+        if expired {
             self.lose(now, token, LossCause::Expired);
         } else if now >= hold_until || self.work_done() || self.all_jobs_done() {
             self.release_done(now, token);

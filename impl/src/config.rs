@@ -137,6 +137,10 @@ pub enum Mutant {
     ResourceLowersHighest,
     /// The resource's `poll_output` reports drained while one output is still queued.
     OutputLeftAfterDrain,
+    /// The client's validity check reads `now > valid_until` while its deadline is
+    /// `valid_until`: at that instant the belief neither ends nor moves its deadline, so
+    /// the client stays due at the same time (a time-lock the model check must report).
+    ValidityLeavesDeadlineDue,
 }
 
 /// The protocol's knobs as a user writes them (milliseconds, ppm). Turn them into a

@@ -2,7 +2,7 @@
 //! and a short counterexample (the checker stops at the first failure) with one line per
 //! step: the step number, each node's local time, the action, the outputs it caused.
 
-use crate::{holds, Action, LeaseModel, State, ALWAYS, PROP_NO_DEADLOCK, SAFETY_PROPS, SOMETIMES};
+use crate::{holds, Action, LeaseModel, State, ALWAYS, LIVENESS_PROPS, SAFETY_PROPS, SOMETIMES};
 use leaseproof_impl::verdict::Verdict;
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
@@ -54,14 +54,16 @@ impl CheckReport {
         SAFETY_PROPS.iter().any(|(p, _)| self.fails(p))
     }
 
-    /// True when a wait-for cycle formed: the deadlock oracle is a liveness oracle (exit 3
-    /// in docs/design.md, "Exit codes"), checked here as an `Always` property.
+    /// True when a wait-for cycle formed or time could not advance: the deadlock oracle
+    /// and the time-lock mark are liveness failures (exit 3 in docs/design.md, "Exit
+    /// codes"), checked here as `Always` properties.
     #[must_use]
     pub fn liveness_failed(&self) -> bool {
-        self.fails(PROP_NO_DEADLOCK)
+        LIVENESS_PROPS.iter().any(|p| self.fails(p))
     }
 
-    /// The check's verdict: a safety counterexample, else a wait-for cycle (liveness), else
+    /// The check's verdict: a safety counterexample, else a wait-for cycle or a time-lock
+    /// (liveness), else
     /// a pass; a check the user interrupted proved nothing and is a usage outcome.
     #[must_use]
     pub fn verdict(&self, interrupted: bool) -> Verdict {

@@ -47,7 +47,8 @@
 //!   `--max-delay` ticks; `Drop` loses a message at that bound, within a budget of
 //!   `--losses` (a message to a server that is down is always lost); write acks, which the
 //!   client ignores, are not carried; with `duplicating`, a delivered message stays in
-//!   flight and can be delivered again until its delay bound (small configs only);
+//!   flight and can be delivered once more (twice in all: [`DELIVERIES_PER_MESSAGE`]),
+//!   within its delay bound (small configs only);
 //! - a client GC pause: `PauseTick` lets time run while clients' deadlines are due, without
 //!   firing them, within a budget of ticks (the client's clock runs on while it takes no
 //!   steps; it may still take in a message before its late timer, as a resumed process does);
@@ -62,8 +63,9 @@
 //!
 //! `Always` ([`ALWAYS`]): single-holder, token-monotonic, fenced-writes, lease-containment
 //! and exactly-once (its "applied twice, or applied and dead-lettered" half), read from the
-//! oracles' ghost state in the model state, and no wait-for cycle (the deadlock oracle at
-//! bound 0; a liveness failure, exit 3). `Sometimes` ([`SOMETIMES`]; proof that the model
+//! oracles' ghost state in the model state, no wait-for cycle (the deadlock oracle at
+//! bound 0; a liveness failure, exit 3), and no time-lock ([`TimeLock`]: a state from which
+//! time cannot advance, found by local patterns while successors are generated; also exit 3). `Sometimes` ([`SOMETIMES`]; proof that the model
 //! reaches the interesting states): renewal confirmed, holder released after its work,
 //! queued waiter granted, takeover after expiry, stale write rejected, and two clients
 //! believing at once (a client "believes" when its core state is Holding): reachable with
@@ -220,6 +222,7 @@ impl LeaseModel {
             } else {
                 SafetyOracles::new()
             }),
+            timelock: TimeLock::None,
             seen: 0,
             hash: 0,
         };
@@ -265,11 +268,21 @@ impl LeaseModel {
                 if s.nodes[usize::from(env.to)].is_some() {
                     s.loss_left -= 1;
                 }
-                s.take(env);
+                if self.mc.duplicating {
+                    s.take_all(env);
+                } else {
+                    s.take(env);
+                }
             }
             Action::Fire(i) => {
-                self.step(&mut s, usize::from(i), &mut lines, log, (Input::Timeout, 1));
+                let i = usize::from(i);
+                self.step(&mut s, i, &mut lines, log, (Input::Timeout, 1));
+                // Time has not moved: still due means the timer would fire forever.
+                if s.due(i) {
+                    s.timelock = TimeLock::FireLeftDue;
+                }
             }
+            Action::Stuck(why) => s.timelock = why,
             Action::Fast(i) => {
                 s.offset[usize::from(i)] += 1;
                 s.drift_left -= 1;
@@ -282,7 +295,12 @@ impl LeaseModel {
             }
             Action::Deliver(ref env) => {
                 let to = usize::from(env.to);
-                if !self.mc.duplicating {
+                // A duplicating network counts deliveries left, not copies (see `send`);
+                // at its delay bound a message's delivery is its last (else a message at
+                // its bound, with no loss left, would stop time for good).
+                if self.mc.duplicating && env.age >= self.mc.max_delay {
+                    s.take_all(env);
+                } else {
                     s.take(env);
                 }
                 assert!(s.nodes[to].is_some(), "deliver only to a live node");
@@ -323,8 +341,94 @@ impl LeaseModel {
                 self.step(&mut s, SERVER, &mut lines, log, (Input::Boot, 0));
             }
         }
+        if log && s.timelock != TimeLock::None {
+            lines.push(format!("TIME-LOCK: {}", s.timelock.meaning()));
+        }
         s.seal();
         (s, lines)
+    }
+
+    /// The actions enabled at `s` (before the time-lock checks of `Model::actions`).
+    fn enabled(&self, s: &State, actions: &mut Vec<Action>) {
+        let mut late = 0u8;
+        let mut urgent = s.jitter.iter().any(|&j| j);
+        for (env, _) in &s.net {
+            let dead = s.nodes[usize::from(env.to)].is_none();
+            if env.age >= self.mc.max_delay {
+                urgent = true;
+            }
+            // Loss is decided at the delay bound (earlier or later looks the same).
+            if dead || (env.age >= self.mc.max_delay && s.loss_left > 0) {
+                actions.push(Action::Drop(*env));
+            }
+        }
+        for i in s.clocked() {
+            if s.due(i) {
+                actions.push(Action::Fire(i as u8));
+                if i == SERVER {
+                    urgent = true;
+                } else {
+                    late |= 1 << (i - 2);
+                }
+            }
+        }
+        if s.now < self.mc.max_time && !urgent {
+            if late == 0 {
+                actions.push(Action::Tick);
+            } else if u32::from(s.pause_left) >= late.count_ones() {
+                actions.push(Action::PauseTick(late));
+            }
+        }
+        // Drift moves happen where a tick could: at a quiet moment, no timer due.
+        if s.drift_left > 0 && s.now < self.mc.max_time && !urgent && late == 0 {
+            for i in s.clocked() {
+                let after = |j: usize| u64::from(s.offset[j]) + u64::from(j == i);
+                let hi = s.clocked().map(after).max().unwrap_or(0);
+                let lo = s.clocked().map(after).min().unwrap_or(0);
+                if hi - lo <= self.mc.spread {
+                    actions.push(Action::Fast(i as u8));
+                }
+            }
+        }
+        for (env, _) in &s.net {
+            if s.nodes[usize::from(env.to)].is_some() {
+                actions.push(Action::Deliver(*env));
+            }
+        }
+        for (i, &j) in s.jitter.iter().enumerate().take(self.n()) {
+            if j {
+                actions.push(Action::Jitter(i as u8, 0));
+                actions.push(Action::Jitter(i as u8, Jitter::MAX_PPM));
+            }
+        }
+        if s.nodes[SERVER].is_some() {
+            if s.crashes_left > 0 {
+                actions.push(Action::CrashServer);
+            }
+        } else {
+            actions.push(Action::RecoverServer);
+        }
+        if s.step_left > 0 {
+            for i in 2..self.n() {
+                actions.push(Action::StepClock(i as u8));
+            }
+        }
+    }
+
+    /// Whether every action of `acts` leads back to `s` and none lets time advance (a
+    /// time-lock, [`TimeLock::OnlySelfLoops`]). Only deliveries and jitter draws are tried:
+    /// a time action advances time, a loss, crash, recovery or clock step always changes
+    /// the state, and a timer that fires without changing it is caught as
+    /// [`TimeLock::FireLeftDue`]. So the successors computed here are few: those of
+    /// states where only messages and jitter draws are pending.
+    fn only_self_loops(&self, s: &State, acts: &[Action]) -> bool {
+        !acts.is_empty()
+            && acts
+                .iter()
+                .all(|a| matches!(a, Action::Deliver(_) | Action::Jitter(..)))
+            && acts
+                .iter()
+                .all(|a| self.reduce(self.apply(s, a, false).0).hash == s.hash)
     }
 
     /// Runs `input` on node `i` (if it is up) at its clock (or replays the same step's kept
@@ -422,67 +526,18 @@ impl Model for LeaseModel {
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
-        let mut late = 0u8;
-        let mut urgent = s.jitter.iter().any(|&j| j);
-        for (env, _) in &s.net {
-            let dead = s.nodes[usize::from(env.to)].is_none();
-            if env.age >= self.mc.max_delay {
-                urgent = true;
-            }
-            // Loss is decided at the delay bound (earlier or later looks the same).
-            if dead || (env.age >= self.mc.max_delay && s.loss_left > 0) {
-                actions.push(Action::Drop(*env));
-            }
+        // A time-lock ends its path: the property reports it.
+        if s.timelock != TimeLock::None {
+            return;
         }
-        for i in s.clocked() {
-            if s.due(i) {
-                actions.push(Action::Fire(i as u8));
-                if i == SERVER {
-                    urgent = true;
-                } else {
-                    late |= 1 << (i - 2);
-                }
-            }
-        }
-        if s.now < self.mc.max_time && !urgent {
-            if late == 0 {
-                actions.push(Action::Tick);
-            } else if u32::from(s.pause_left) >= late.count_ones() {
-                actions.push(Action::PauseTick(late));
-            }
-        }
-        // Drift moves happen where a tick could: at a quiet moment, no timer due.
-        if s.drift_left > 0 && s.now < self.mc.max_time && !urgent && late == 0 {
-            for i in s.clocked() {
-                let after = |j: usize| u64::from(s.offset[j]) + u64::from(j == i);
-                let hi = s.clocked().map(after).max().unwrap_or(0);
-                let lo = s.clocked().map(after).min().unwrap_or(0);
-                if hi - lo <= self.mc.spread {
-                    actions.push(Action::Fast(i as u8));
-                }
-            }
-        }
-        for (env, _) in &s.net {
-            if s.nodes[usize::from(env.to)].is_some() {
-                actions.push(Action::Deliver(*env));
-            }
-        }
-        for (i, &j) in s.jitter.iter().enumerate().take(self.n()) {
-            if j {
-                actions.push(Action::Jitter(i as u8, 0));
-                actions.push(Action::Jitter(i as u8, Jitter::MAX_PPM));
-            }
-        }
-        if s.nodes[SERVER].is_some() {
-            if s.crashes_left > 0 {
-                actions.push(Action::CrashServer);
-            }
-        } else {
-            actions.push(Action::RecoverServer);
-        }
-        if s.step_left > 0 {
-            for i in 2..self.n() {
-                actions.push(Action::StepClock(i as u8));
+        let first = actions.len();
+        self.enabled(s, actions);
+        if s.now < self.mc.max_time {
+            if actions.len() == first {
+                actions.push(Action::Stuck(TimeLock::NoAction));
+            } else if self.only_self_loops(s, &actions[first..]) {
+                actions.truncate(first);
+                actions.push(Action::Stuck(TimeLock::OnlySelfLoops));
             }
         }
     }
@@ -504,8 +559,13 @@ impl Model for LeaseModel {
             self.checked(),
             |m: &LeaseModel, s: &State| match m.target {
                 Some(name) => holds(name, s),
-                // Every safety oracle's bit at once, then the wait-for graph.
-                None => !s.oracles.any_tripped() && holds(PROP_NO_DEADLOCK, s),
+                // Every safety oracle's bit at once, the time-lock mark, then the
+                // wait-for graph.
+                None => {
+                    !s.oracles.any_tripped()
+                        && s.timelock == TimeLock::None
+                        && holds(PROP_NO_DEADLOCK, s)
+                }
             },
         )]
     }
@@ -542,6 +602,7 @@ impl Model for LeaseModel {
             Action::CrashServer => "crash the server".into(),
             Action::RecoverServer => "recover the server".into(),
             Action::StepClock(i) => format!("step {}'s clock forward 2 ticks", name(*i)),
+            Action::Stuck(why) => format!("time cannot advance: {}", why.meaning()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub const PROP_FENCED_WRITES: &str = "fenced-writes";
 pub const PROP_CONTAINMENT: &str = "lease-containment";
 pub const PROP_EXACTLY_ONCE: &str = "exactly-once";
 pub const PROP_NO_DEADLOCK: &str = "no wait-for cycle (deadlock)";
+pub const PROP_NO_TIMELOCK: &str = "no time-lock (local patterns only)";
 pub const PROP_RENEWAL: &str = "renewal confirmed";
 pub const PROP_QUEUED: &str = "queued waiter granted";
 pub const PROP_RELEASED: &str = "holder released after its work";
@@ -43,16 +44,20 @@ pub const SAFETY_PROPS: [(&str, OracleName); 5] = [
 /// hashes the name with SipHash for every state it checks.)
 pub const PROP_SAFE: &str = "safety";
 
-/// Every `Always` property: the safety oracles' ([`SAFETY_PROPS`]) and the deadlock
-/// oracle's. See [`holds`].
-pub const ALWAYS: [&str; 6] = [
+/// Every `Always` property: the safety oracles' ([`SAFETY_PROPS`]), the deadlock oracle's
+/// and the time-lock mark's (both liveness failures). See [`holds`].
+pub const ALWAYS: [&str; 7] = [
     PROP_SINGLE_HOLDER,
     PROP_TOKEN_MONOTONIC,
     PROP_FENCED_WRITES,
     PROP_CONTAINMENT,
     PROP_EXACTLY_ONCE,
     PROP_NO_DEADLOCK,
+    PROP_NO_TIMELOCK,
 ];
+
+/// The `Always` properties whose failure is a liveness failure (exit 3), not a safety one.
+pub const LIVENESS_PROPS: [&str; 2] = [PROP_NO_DEADLOCK, PROP_NO_TIMELOCK];
 
 /// Whether a state keeps the `Always` property `name` (one of [`ALWAYS`]): a safety
 /// oracle, read from the ghost state in the model state, has not tripped; or no wait-for
@@ -64,6 +69,9 @@ pub const ALWAYS: [&str; 6] = [
 pub fn holds(name: &str, s: &State) -> bool {
     if name == PROP_NO_DEADLOCK {
         return s.oracles.deadlock(s.local(SERVER), 0).is_none();
+    }
+    if name == PROP_NO_TIMELOCK {
+        return s.timelock == TimeLock::None;
     }
     let (_, oracle) = SAFETY_PROPS
         .iter()

@@ -45,6 +45,8 @@ pub enum Action {
     Deliver(Envelope),
     /// A message at its delay bound is lost.
     Drop(Envelope),
+    /// Marks a state from which time cannot advance (see [`TimeLock`]).
+    Stuck(TimeLock),
     Jitter(u8, u32),
     CrashServer,
     RecoverServer,
@@ -66,6 +68,37 @@ pub mod seen {
     pub const RELEASED: u32 = 1 << 7;
     /// Bit `CLIENT_HELD << i`: client `i` adopted a grant.
     pub const CLIENT_HELD: u32 = 1 << 8;
+}
+
+/// Why time cannot advance from a state: a time-lock, reported as a liveness failure.
+/// Found while generating successors (no extra search), by local patterns only: a longer
+/// cycle of actions that never lets time advance is not detected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimeLock {
+    #[default]
+    None,
+    /// Before the horizon, no action at all is enabled.
+    NoAction,
+    /// A timer fired and left its node due at the same local time (urgent timers then
+    /// freeze time: every behaviour after it would be silently pruned).
+    FireLeftDue,
+    /// No time action is enabled and every enabled action leads back to the state itself.
+    OnlySelfLoops,
+}
+
+impl TimeLock {
+    /// What the time-lock is, in a sentence.
+    #[must_use]
+    pub fn meaning(self) -> &'static str {
+        match self {
+            TimeLock::None => "time can advance",
+            TimeLock::NoAction => "no action is enabled before the horizon",
+            TimeLock::FireLeftDue => "a timer fired and left its node due at the same local time",
+            TimeLock::OnlySelfLoops => {
+                "no time action is enabled and every enabled action leads back to this state"
+            }
+        }
+    }
 }
 
 /// The most nodes in a model: the server, the resource and the clients.
@@ -99,6 +132,8 @@ pub struct State {
     pub drift_left: u8,
     pub loss_left: u8,
     pub oracles: Part<SafetyOracles>,
+    /// Set on the state a time-lock was found at (it then has no successors).
+    pub timelock: TimeLock,
     /// Coverage bits: what this path has reached so far (history, see `Hash for State`).
     pub seen: u32,
     /// The hash of everything above but the coverage bits, computed by [`State::seal`]
@@ -149,6 +184,9 @@ impl State {
             up,
             jitter,
         ]));
+        if self.timelock != TimeLock::None {
+            h.write_u8(self.timelock as u8);
+        }
         h.write_u64(u64::from(self.server_boots));
         h.write_u64(self.server_disk.kept_hash());
         h.write_u64(self.oracles.kept_hash());
@@ -213,6 +251,15 @@ impl State {
         }
     }
 
+    /// Removes a message from the network with every copy (or delivery) it has left.
+    pub(crate) fn take_all(&mut self, env: &Envelope) {
+        let at = self
+            .net
+            .binary_search_by(|(e, _)| e.cmp(env))
+            .expect("the envelope is in flight");
+        self.net.remove(at);
+    }
+
     /// Keeps the slowest clock at offset 0 (equal situations, one state).
     pub(crate) fn normalise(&mut self) {
         let lo = self.clocked().map(|i| self.offset[i]).min().unwrap_or(0);
@@ -241,10 +288,29 @@ impl State {
     }
 }
 
-/// Adds a message to a network kept sorted (a duplicating network holds one copy).
+/// How many times a duplicating network may deliver one message: once, and once again.
+/// Unbounded, a duplicated reply that makes its receiver send a fresh request (a `Renewed`
+/// for a token given back, answered by a new `Release`) repeats without time passing, each
+/// round with a higher sequence number: the state space had no end.
+pub const DELIVERIES_PER_MESSAGE: u8 = 2;
+
+/// Adds a message to a network kept sorted. A non-duplicating network counts the copies
+/// in flight; a duplicating one holds one copy with the deliveries it has left
+/// ([`DELIVERIES_PER_MESSAGE`], topped up when the same message is sent again).
 pub(crate) fn send(net: &mut Vec<(Envelope, u8)>, env: Envelope, duplicating: bool) {
+    let fresh = if duplicating {
+        DELIVERIES_PER_MESSAGE
+    } else {
+        1
+    };
     match net.binary_search_by(|(e, _)| e.cmp(&env)) {
-        Ok(at) => net[at].1 = if duplicating { 1 } else { net[at].1 + 1 },
-        Err(at) => net.insert(at, (env, 1)),
+        Ok(at) => {
+            net[at].1 = if duplicating {
+                DELIVERIES_PER_MESSAGE
+            } else {
+                net[at].1 + 1
+            }
+        }
+        Err(at) => net.insert(at, (env, fresh)),
     }
 }

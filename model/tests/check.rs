@@ -97,6 +97,64 @@ fn the_correct_protocol_holds_at_the_cheap_catalog_bounds() {
 }
 
 #[test]
+fn a_validity_check_that_leaves_its_deadline_due_is_a_time_lock() {
+    // `now > valid_until` with the deadline at `valid_until`: at that instant the belief
+    // neither ends nor moves its deadline, so the client's timer stays due; urgent timers
+    // would freeze time there and prune every behaviour after it. One client whose renewal
+    // is lost reaches its validity deadline within 6 ticks.
+    let mc = ModelConfig {
+        clients: 1,
+        max_time: 6,
+        pauses: false,
+        crashes: 0,
+        ..ModelConfig::default()
+    };
+    let correct = run(mc, false);
+    assert!(
+        correct.complete,
+        "the correct client lets time run: {correct:?}"
+    );
+    assert!(correct.properties[PROP_NO_TIMELOCK].holds);
+    let mut m = LeaseModel::new(mc).unwrap();
+    m.cfg.mutant = leaseproof_impl::config::Mutant::ValidityLeavesDeadlineDue;
+    let r = run_model(m, false);
+    let p = &r.properties[PROP_NO_TIMELOCK];
+    assert!(!p.holds, "the time-lock is reported: {r:?}");
+    assert!(r.liveness_failed() && !r.safety_failed());
+    assert_eq!(
+        r.verdict(false),
+        leaseproof_impl::verdict::Verdict::Liveness
+    );
+    let last = p.trace.last().expect("the path is printed");
+    assert!(
+        last.outputs.iter().any(|o| o.starts_with("TIME-LOCK")),
+        "the last step names the time-lock: {last:?}"
+    );
+}
+
+#[test]
+fn a_duplicating_network_with_no_loss_left_lets_time_run() {
+    // A duplicating network keeps a delivered message for another delivery. Kept past its
+    // delay bound, with no loss left to drop it, it stopped time for good (an urgent message
+    // that every delivery put back): the time-lock check found it. The last delivery at the
+    // bound now takes the message.
+    let mc = ModelConfig {
+        clients: 1,
+        max_time: 6,
+        pauses: false,
+        crashes: 0,
+        duplicating: true,
+        losses: 0,
+        ..ModelConfig::default()
+    };
+    let r = run(mc, false);
+    assert!(r.complete, "no time-lock with a duplicating network: {r:?}");
+    assert!(r.properties[PROP_NO_TIMELOCK].holds);
+    assert!(r.properties[PROP_RENEWAL].holds, "time runs to a renewal");
+    assert_eq!(r.unique, 131_012, "pinned: `check --clients 1 --max-time 6 --no-pauses --crashes 0 --duplicating --losses 0 --no-symmetry`");
+}
+
+#[test]
 fn zero_spread_lets_time_run() {
     // With one global clock, ε = 0 is lockstep time (the per-node model could not tick).
     let r = run(
