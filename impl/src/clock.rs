@@ -80,9 +80,13 @@ impl NodeClock {
         }
         let rate = 1_000_000 + i128::from(self.drift_ppm);
         let mut t = (d * 1_000_000 + rate - 1) / rate;
-        // Integer rounding in `local` may leave us one tick short.
+        // `local` truncates its drift term toward zero, so the exact inverse can land a
+        // nanosecond either side of the first instant: walk to it.
         while self.local(t as u64) < local {
             t += 1;
+        }
+        while t > 0 && self.local(t as u64 - 1) >= local {
+            t -= 1;
         }
         t as u64
     }
@@ -105,6 +109,47 @@ mod tests {
         assert_eq!(c.local(t).0, CLOCK_ORIGIN_NS + 250_000_000 + 10_500_000_000);
         c.step(-1_000_000_000);
         assert_eq!(c.local(t).0, CLOCK_ORIGIN_NS + 250_000_000 + 9_500_000_000);
+    }
+
+    #[test]
+    fn clocks_start_hours_from_zero_so_backward_moves_never_underflow() {
+        // An hour behind, then stepped two hours back: still an hour past zero.
+        let mut c = NodeClock::new(-3_600_000_000_000, 0);
+        c.step(-7_200_000_000_000);
+        assert_eq!(c.local(0).0, 3_600_000_000_000);
+    }
+
+    #[test]
+    fn true_at_is_now_plus_the_wait_and_now_for_the_past() {
+        let c = NodeClock::new(0, 0);
+        let now = 5_000_000_000;
+        assert_eq!(
+            c.true_at(now, c.local(now).plus(2_000_000_000)),
+            7_000_000_000
+        );
+        assert_eq!(c.true_at(now, c.local(now).minus(1)), now);
+    }
+
+    #[test]
+    fn first_true_at_is_the_first_instant_the_clock_reads_it() {
+        // Exactly the first: the instant reads at least `local`, the one before does not,
+        // with a step, with a fast and a slow rate, and 0 for a reading before the start.
+        let mut stepped = NodeClock::new(250, 0);
+        stepped.step(1_000_000_000);
+        for c in [
+            stepped,
+            NodeClock::new(0, 50_000),
+            NodeClock::new(-7, -30_000),
+        ] {
+            for t in [1, 999, 3_000_000_000, 10_000_000_007] {
+                let local = c.local(t);
+                let first = c.first_true_at(local);
+                assert!(first <= t, "{c:?} at {t}: {first}");
+                assert!(c.local(first) >= local, "{c:?} at {t}: {first}");
+                assert!(c.local(first - 1) < local, "{c:?} at {t}: {first}");
+            }
+            assert_eq!(c.first_true_at(c.local(0).minus(5)), 0);
+        }
     }
 
     #[test]

@@ -330,3 +330,47 @@ fn a_job_answered_out_of_order_is_never_attempted() {
     );
     assert!(!sent_jobs.contains(&Job(2)), "{sent_jobs:?}");
 }
+
+#[test]
+fn a_repeated_job_result_changes_nothing() {
+    // Job 0 applied, then job 1 (poison) dead-lettered: job 2 goes out. The same answer
+    // for job 1 again (a duplicate) must not start job 2 over.
+    let c = jobs_cfg(Variant::Correct);
+    let (mut cl, job, idem) = working_client(&c);
+    assert_eq!(job, Job(0));
+    cl.handle_message(T0, NodeId(1), job_result(1, job, idem, JobOutcome::Applied));
+    let next = sends(&drain(&mut cl))
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            Msg::Apply { job, idem, .. } => Some((job, idem)),
+            _ => None,
+        });
+    let (job1, idem1) = next.expect("job 1 goes out at once");
+    assert_eq!(job1, Job(1));
+    let settled = job_result(1, job1, idem1, JobOutcome::DeadLettered);
+    cl.handle_message(T0, NodeId(1), settled);
+    assert!(sends(&drain(&mut cl))
+        .iter()
+        .any(|(_, m)| matches!(m, Msg::Apply { job: Job(2), .. })));
+    let before = cl.clone();
+    cl.handle_message(T0, NodeId(1), settled);
+    assert!(drain(&mut cl).is_empty());
+    assert!(cl == before);
+}
+
+#[test]
+fn a_job_result_for_another_key_changes_nothing() {
+    let c = jobs_cfg(Variant::Correct);
+    let (mut cl, job, idem) = working_client(&c);
+    let before = cl.clone();
+    let other = Msg::JobResult {
+        key: Key(1),
+        token: Token(1),
+        job,
+        idem,
+        outcome: JobOutcome::Applied,
+    };
+    cl.handle_message(T0, NodeId(1), other);
+    assert!(drain(&mut cl).is_empty());
+    assert!(cl == before);
+}

@@ -2,6 +2,7 @@
 //! feature; the helpers and message builders they share are here.
 
 mod client;
+mod client_edges;
 mod client_inputs;
 mod config;
 mod jobs;
@@ -45,8 +46,6 @@ fn id(inc: u32, seq: u64) -> ReqId {
     }
 }
 
-/// Client C1, booted at T0 and granted token 1 for its first Acquire at once; the grant's
-/// outputs are left to drain.
 /// Client C1's first incarnation.
 fn c1() -> Identity {
     Identity {
@@ -86,6 +85,8 @@ fn assert_fences_only_newer(holder: impl Fn() -> LeaseClient, fence: impl Fn(u64
     }
 }
 
+/// Client C1, booted at T0 and granted token 1 for its first Acquire at once; the grant's
+/// outputs are left to drain.
 fn granted_client(c: &Config) -> LeaseClient {
     let mut cl = LeaseClient::restore(c, c1(), &Disk::default(), T0);
     drain(&mut cl);
