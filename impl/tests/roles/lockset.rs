@@ -148,3 +148,128 @@ fn inverted_clients_form_a_wait_for_cycle_the_deadlock_oracle_names() {
     }
     assert!(oracles.deadlock(T0.plus(1), 0).is_none());
 }
+
+/// A correct lock-set client (hold 5 s, a write every second) granted both keys at T0: in
+/// its critical section, its first writes drained.
+fn working_set() -> (Config, LockSetClient) {
+    let c = ProtocolConfig {
+        lock_keys: 2,
+        hold_ms: 5_000,
+        ..Default::default()
+    }
+    .validate()
+    .expect("a lock set is valid");
+    let mut cl = LockSetClient::restore(&c, c1(), T0);
+    drain(&mut cl);
+    cl.handle_message(T0, NodeId(0), granted(Key(0), id(0, 1), Token(1)));
+    drain(&mut cl);
+    cl.handle_message(T0, NodeId(0), granted(Key(1), id(0, 1), Token(2)));
+    drain(&mut cl);
+    assert!(cl.working());
+    (c, cl)
+}
+
+fn writes(outs: &[Output]) -> usize {
+    sends(outs)
+        .iter()
+        .filter(|(_, m)| matches!(m, Msg::Write { .. }))
+        .count()
+}
+
+#[test]
+fn a_stalled_lock_set_stops_writing_and_resumes() {
+    let (c, mut cl) = working_set();
+    let next_write = T0.plus(c.write_interval_ns);
+    assert_eq!(cl.poll_timeout(), Some((next_write, "write")));
+    cl.handle_stall(T0, true);
+    assert!(drain(&mut cl).is_empty());
+    assert_ne!(cl.poll_timeout().map(|t| t.1), Some("write"));
+    cl.handle_timeout(next_write);
+    assert_eq!(writes(&drain(&mut cl)), 0, "no writes while stalled");
+    cl.handle_stall(next_write, false);
+    assert_eq!(
+        writes(&drain(&mut cl)),
+        2,
+        "a resume catches up on both keys"
+    );
+}
+
+#[test]
+fn the_last_write_slot_is_the_end_of_the_work() {
+    // Writes at 1..4 s; at 5 s the next write and the end of the hold coincide: the work is
+    // done, nothing more is written.
+    let (c, mut cl) = working_set();
+    let end = T0.plus(c.hold_ns);
+    let mut now = T0;
+    for _ in 0..40 {
+        let (t, why) = cl.poll_timeout().expect("working");
+        if t == end {
+            assert_eq!(why, "work done");
+            break;
+        }
+        now = t;
+        cl.handle_timeout(now);
+        drain(&mut cl);
+    }
+    assert!(now < end);
+    cl.handle_timeout(end);
+    let outs = drain(&mut cl);
+    assert_eq!(writes(&outs), 0, "{outs:?}");
+    assert!(!cl.working());
+}
+
+#[test]
+fn a_jitter_draw_goes_to_the_lease_that_asked() {
+    let c = lock_set_cfg(Variant::Correct);
+    let mut cl = LockSetClient::restore(&c, c1(), T0);
+    assert!(drain(&mut cl)
+        .iter()
+        .any(|o| matches!(o, Output::NeedJitter)));
+    assert_eq!(cl.poll_timeout(), None, "waiting for the draw");
+    cl.handle_jitter(T0, Jitter { ppm: 0 });
+    assert_eq!(
+        cl.poll_timeout(),
+        Some((T0.plus(c.backoff_base_ns), "acquire re-send"))
+    );
+}
+
+#[test]
+fn a_message_for_a_key_outside_the_set_changes_nothing() {
+    let (_, mut cl) = working_set();
+    let before = cl.clone();
+    cl.handle_message(T0, NodeId(0), granted(Key(2), id(0, 1), Token(9)));
+    assert!(drain(&mut cl).is_empty());
+    assert!(cl == before);
+}
+
+#[test]
+fn after_losing_a_key_the_set_rests_for_its_think_time() {
+    let (c, mut cl) = working_set();
+    // Key 0 is fenced: the set gives up both keys and rests.
+    let rejected = Msg::WriteRejected {
+        key: Key(0),
+        token: Token(1),
+        idem: IdemKey {
+            node: C1,
+            incarnation: 0,
+            seq: 1,
+        },
+        current: Token(5),
+    };
+    cl.handle_message(T0, NodeId(1), rejected);
+    drain(&mut cl);
+    assert!(!cl.working());
+    let until = T0.plus(c.think_ns);
+    cl.handle_message(
+        until.minus(1),
+        NodeId(0),
+        granted(Key(2), id(0, 1), Token(9)),
+    );
+    assert!(acquires(&drain(&mut cl)).is_empty(), "still resting");
+    cl.handle_message(until, NodeId(0), granted(Key(2), id(0, 1), Token(9)));
+    assert_eq!(
+        acquires(&drain(&mut cl)),
+        vec![Key(0)],
+        "then the first key again"
+    );
+}
