@@ -126,6 +126,12 @@ fn inverted_clients_form_a_wait_for_cycle_the_deadlock_oracle_names() {
         text.contains("n2 waits for k1 held by n3") && text.contains("n3 waits for k0 held by n2"),
         "{text}"
     );
+    assert_eq!(
+        text.matches(", ").count(),
+        1,
+        "two edges, one separator: {text}"
+    );
+    assert!(text.starts_with("deadlock: wait-for cycle since"), "{text}");
     // Not before its bound.
     assert!(oracles.deadlock(T0.plus(1), 1_000_000_000).is_none());
     // The correct order: the second client waits for key 0 holding nothing, so no cycle.
@@ -272,4 +278,34 @@ fn after_losing_a_key_the_set_rests_for_its_think_time() {
         vec![Key(0)],
         "then the first key again"
     );
+}
+
+#[test]
+fn renaming_a_lock_set_renames_it_and_its_leases() {
+    let (c, cl) = working_set();
+    let mut cl = cl.remap_nodes(&|n| if n == C1 { C2 } else { n });
+    // Its writes carry its (new) name and a fresh sequence number each.
+    cl.handle_timeout(T0.plus(c.write_interval_ns));
+    let idems: Vec<IdemKey> = sends(&drain(&mut cl))
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            Msg::Write { idem, .. } => Some(idem),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(idems.len(), 2);
+    assert!(idems.iter().all(|i| i.node == C2), "{idems:?}");
+    assert_eq!(idems[0].seq + 1, idems[1].seq, "{idems:?}");
+    assert!(idems[0].seq > 2, "after the first two writes: {idems:?}");
+    // Its leases renew under the new name too.
+    cl.handle_timeout(T0.plus(c.renew_interval_ns));
+    let renewers: Vec<Identity> = drain(&mut cl)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Event(Event::RenewSent { client, .. }) => Some(client),
+            _ => None,
+        })
+        .collect();
+    assert!(!renewers.is_empty());
+    assert!(renewers.iter().all(|c| c.node == C2), "{renewers:?}");
 }

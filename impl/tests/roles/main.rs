@@ -7,6 +7,7 @@ mod client_inputs;
 mod config;
 mod jobs;
 mod lockset;
+mod nodes;
 mod progress;
 mod resource;
 mod server;

@@ -1,0 +1,76 @@
+//! `AnyNode`'s dispatch (which machine a role boots as, stalls reaching the clients) and
+//! the oracles' names.
+
+use super::*;
+
+#[test]
+fn a_client_boots_as_a_lease_client_or_a_lock_set() {
+    let boot = |c: &Config| AnyNode::restore(RoleKind::Client, c, c1(), &Disk::default(), T0);
+    let single = boot(&cfg());
+    assert!(matches!(single, AnyNode::Client(_)));
+    assert_eq!(single.as_client().map(LeaseClient::identity), Some(c1()));
+    let set = ProtocolConfig {
+        lock_keys: 2,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let set = boot(&set);
+    assert!(matches!(set, AnyNode::LockSet(_)));
+    assert_eq!(set.kind(), RoleKind::Client);
+    assert!(set.as_client().is_none());
+}
+
+#[test]
+fn a_stall_reaches_the_client_behind_any_node() {
+    let c = cfg();
+    let mut node = AnyNode::Client(granted_client(&c));
+    drain(&mut node);
+    node.handle_stall(T0, true);
+    drain(&mut node);
+    node.handle_timeout(T0.plus(c.write_interval_ns));
+    let outs = drain(&mut node);
+    assert!(
+        !sends(&outs)
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Write { .. })),
+        "{outs:?}"
+    );
+    let set = ProtocolConfig {
+        lock_keys: 2,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let mut node = AnyNode::restore(RoleKind::Client, &set, c1(), &Disk::default(), T0);
+    drain(&mut node);
+    node.handle_message(T0, NodeId(0), granted(Key(0), id(0, 1), Token(1)));
+    node.handle_stall(T0, true);
+    drain(&mut node);
+    node.handle_message(T0, NodeId(0), granted(Key(1), id(0, 1), Token(2)));
+    let outs = drain(&mut node);
+    assert!(
+        !sends(&outs)
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Write { .. })),
+        "a stalled lock set enters its section without writing: {outs:?}"
+    );
+}
+
+#[test]
+fn oracles_are_named_parsed_and_classed() {
+    assert_eq!(OracleName::SingleHolder.name(), "single-holder");
+    for o in OracleName::ALL {
+        assert_eq!(OracleName::parse(o.name()), Ok(*o));
+        assert_eq!(o.to_string(), o.name());
+        assert_eq!(
+            o.is_safety(),
+            OracleName::SAFETY.contains(o),
+            "{}",
+            o.name()
+        );
+    }
+    assert!(!OracleName::Liveness.is_safety() && !OracleName::Deadlock.is_safety());
+    let e = OracleName::parse("nope").unwrap_err();
+    assert!(e.contains("single-holder") && e.contains("\"nope\""), "{e}");
+}
