@@ -8,6 +8,7 @@ mod config;
 mod jobs;
 mod lockset;
 mod nodes;
+mod oracles;
 mod progress;
 mod resource;
 mod server;

@@ -1,0 +1,185 @@
+//! The oracles' own bookkeeping, fed events directly: the deadlock oracle's wait-for graph
+//! (what forms a cycle, what breaks one, when its clock starts), trip marks, and the jobs a
+//! settled run left unresolved.
+
+use super::*;
+
+const C3: NodeId = NodeId(4);
+
+fn who(node: NodeId) -> Identity {
+    Identity {
+        node,
+        incarnation: 0,
+    }
+}
+
+fn adopted(node: NodeId, key: u32, token: u64) -> Event {
+    Event::Adopted {
+        client: who(node),
+        key: Key(key),
+        token: Token(token),
+        first: true,
+        slack_ns: 0,
+        valid_for_ns: 1,
+    }
+}
+
+fn requested(node: NodeId, key: u32) -> Event {
+    Event::Requested {
+        client: who(node),
+        key: Key(key),
+    }
+}
+
+fn feed(o: &mut SafetyOracles, now: Nanos, events: &[Event]) {
+    let mut found = Vec::new(); // the grant oracles' verdicts on these bare events
+    for e in events {
+        o.observe(now, e, &mut found);
+    }
+}
+
+/// C1 holds key 0 and waits for key 1; C2 holds key 1 and waits for key 0: a cycle since T0.
+fn crossed() -> SafetyOracles {
+    let mut o = SafetyOracles::with_wait_for_graph();
+    feed(
+        &mut o,
+        T0,
+        &[
+            adopted(C1, 0, 1),
+            adopted(C2, 1, 2),
+            requested(C1, 1),
+            requested(C2, 0),
+        ],
+    );
+    o
+}
+
+fn cycle_since(o: &SafetyOracles, now: Nanos) -> Option<Nanos> {
+    match o.deadlock(now, 0) {
+        Some(Violation::Deadlock { since, .. }) => Some(since),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_deadlock_is_reported_from_exactly_its_bound() {
+    let o = crossed();
+    assert!(o.deadlock(T0.plus(4), 5).is_none());
+    assert!(o.deadlock(T0.plus(5), 5).is_some());
+}
+
+#[test]
+fn a_cycle_breaks_when_a_member_reboots_withdraws_or_lets_go_and_its_clock_restarts() {
+    let let_go = |key: u32| {
+        [
+            Event::Lost {
+                client: who(C1),
+                key: Key(key),
+                token: Token(1),
+                cause: LossCause::Expired,
+            },
+            Event::ReleaseDecided {
+                client: who(C1),
+                key: Key(key),
+                token: Token(1),
+            },
+            Event::ReleaseSent {
+                client: who(C1),
+                key: Key(key),
+                token: Token(1),
+            },
+        ]
+    };
+    let mut breakers = vec![
+        Event::ClientBooted { client: who(C1) },
+        Event::Withdrawn {
+            client: who(C1),
+            key: Key(1),
+        },
+    ];
+    breakers.extend(let_go(0));
+    let later = T0.plus(10);
+    for e in breakers {
+        let mut o = crossed();
+        assert_eq!(cycle_since(&o, later), Some(T0));
+        feed(&mut o, later, &[e]);
+        assert_eq!(cycle_since(&o, later), None, "{e:?}");
+        // The cycle formed again: its clock starts at the new moment.
+        let again = later.plus(10);
+        feed(&mut o, again, &[adopted(C1, 0, 3), requested(C1, 1)]);
+        assert_eq!(cycle_since(&o, again), Some(again), "{e:?}");
+    }
+    // Withdrawing a key it does not wait for, or letting go of a key it does not hold,
+    // leaves the cycle as it was.
+    let mut keep = vec![Event::Withdrawn {
+        client: who(C1),
+        key: Key(0),
+    }];
+    keep.extend(let_go(1));
+    for e in keep {
+        let mut o = crossed();
+        feed(&mut o, later, &[e]);
+        assert_eq!(cycle_since(&o, later), Some(T0), "{e:?}");
+    }
+}
+
+#[test]
+fn a_rebooted_waiter_holding_nothing_waits_no_more() {
+    // C3 waits for key 0 (held by C1) and reboots. Had its wait stayed, C3 taking key 1
+    // while C1 asks for it would close a cycle.
+    let mut o = SafetyOracles::with_wait_for_graph();
+    feed(
+        &mut o,
+        T0,
+        &[
+            adopted(C1, 0, 1),
+            requested(C3, 0),
+            Event::ClientBooted { client: who(C3) },
+            adopted(C3, 1, 2),
+            requested(C1, 1),
+        ],
+    );
+    assert_eq!(cycle_since(&o, T0), None);
+}
+
+#[test]
+fn trips_accumulate_per_oracle() {
+    let mut o = SafetyOracles::new();
+    assert!(!o.any_tripped());
+    o.trip(&Violation::JobUnresolved { job: Job(0) });
+    assert!(o.any_tripped() && o.tripped(OracleName::ExactlyOnce));
+    assert!(!o.tripped(OracleName::SingleHolder));
+    o.trip(&Violation::TokenNotRising {
+        key: Key(0),
+        token: Token(1),
+        after: Token(2),
+    });
+    assert!(o.tripped(OracleName::ExactlyOnce) && o.tripped(OracleName::TokenMonotonic));
+}
+
+#[test]
+fn a_job_applied_or_dead_lettered_is_resolved() {
+    let mut o = SafetyOracles::new();
+    feed(
+        &mut o,
+        T0,
+        &[
+            Event::JobApplied {
+                client: c1(),
+                key: Key(0),
+                token: Token(1),
+                job: Job(0),
+            },
+            Event::JobDeadLettered {
+                client: c1(),
+                key: Key(0),
+                token: Token(1),
+                job: Job(1),
+            },
+        ],
+    );
+    assert_eq!(
+        o.unresolved_jobs(3),
+        vec![Violation::JobUnresolved { job: Job(2) }]
+    );
+}
