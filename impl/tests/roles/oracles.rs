@@ -183,3 +183,64 @@ fn a_job_applied_or_dead_lettered_is_resolved() {
         vec![Violation::JobUnresolved { job: Job(2) }]
     );
 }
+
+fn verdicts(o: &mut SafetyOracles, now: Nanos, e: &Event) -> Vec<OracleName> {
+    let mut found = Vec::new();
+    o.observe(now, e, &mut found);
+    found.iter().map(Violation::oracle).collect()
+}
+
+#[test]
+fn a_write_is_contained_only_in_its_writers_live_grant() {
+    let mut o = SafetyOracles::new();
+    let granted = Event::Granted {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        expiry: T0.plus(10),
+        queued: false,
+    };
+    assert!(verdicts(&mut o, T0, &granted).is_empty());
+    let write = |node| Event::WriteDecided {
+        client: who(node),
+        key: Key(0),
+        token: Token(1),
+        idem: IdemKey {
+            node,
+            incarnation: 0,
+            seq: 1,
+        },
+    };
+    assert!(verdicts(&mut o, T0.plus(9), &write(C1)).is_empty());
+    let outside = vec![OracleName::LeaseContainment];
+    assert_eq!(
+        verdicts(&mut o, T0.plus(9), &write(C2)),
+        outside,
+        "another's grant"
+    );
+    assert_eq!(
+        verdicts(&mut o, T0.plus(10), &write(C1)),
+        outside,
+        "expired"
+    );
+    assert!(o.tripped(OracleName::LeaseContainment));
+}
+
+#[test]
+fn a_job_both_applied_and_dead_lettered_is_a_violation() {
+    let mut o = SafetyOracles::new();
+    let applied = Event::JobApplied {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        job: Job(0),
+    };
+    let dead = Event::JobDeadLettered {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        job: Job(0),
+    };
+    assert!(verdicts(&mut o, T0, &applied).is_empty());
+    assert_eq!(verdicts(&mut o, T0, &dead), vec![OracleName::ExactlyOnce]);
+}
