@@ -244,3 +244,146 @@ fn a_job_both_applied_and_dead_lettered_is_a_violation() {
     assert!(verdicts(&mut o, T0, &applied).is_empty());
     assert_eq!(verdicts(&mut o, T0, &dead), vec![OracleName::ExactlyOnce]);
 }
+
+#[test]
+fn a_grant_given_back_or_never_made_contains_no_write() {
+    let write = Event::WriteDecided {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        idem: IdemKey {
+            node: C1,
+            incarnation: 0,
+            seq: 1,
+        },
+    };
+    let outside = vec![OracleName::LeaseContainment];
+    let mut o = SafetyOracles::new();
+    assert_eq!(verdicts(&mut o, T0, &write), outside, "never granted");
+    let granted = Event::Granted {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        expiry: T0.plus(10),
+        queued: false,
+    };
+    let released = Event::ReleaseSent {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+    };
+    let mut o = SafetyOracles::new();
+    verdicts(&mut o, T0, &granted);
+    verdicts(&mut o, T0, &released);
+    assert_eq!(verdicts(&mut o, T0.plus(1), &write), outside, "released");
+}
+
+fn accepted(node: NodeId, token: u64) -> Event {
+    Event::WriteAccepted {
+        client: who(node),
+        key: Key(0),
+        token: Token(token),
+        idem: IdemKey {
+            node,
+            incarnation: 0,
+            seq: token,
+        },
+    }
+}
+
+#[test]
+fn the_resource_may_only_move_to_higher_tokens() {
+    let mut o = SafetyOracles::new();
+    assert!(verdicts(&mut o, T0, &accepted(C1, 1)).is_empty());
+    assert!(
+        verdicts(&mut o, T0, &accepted(C1, 1)).is_empty(),
+        "the same holder again"
+    );
+    assert!(
+        verdicts(&mut o, T0, &accepted(C2, 2)).is_empty(),
+        "a newer token"
+    );
+    let fenced = vec![OracleName::FencedWrites];
+    assert_eq!(
+        verdicts(&mut o, T0, &accepted(C1, 1)),
+        fenced,
+        "back to the older"
+    );
+    assert_eq!(
+        verdicts(&mut o, T0, &accepted(C3, 2)),
+        fenced,
+        "one token, two clients"
+    );
+}
+
+#[test]
+fn every_application_after_the_first_is_a_violation() {
+    let mut o = SafetyOracles::new();
+    let applied = Event::JobApplied {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        job: Job(0),
+    };
+    let once = vec![OracleName::ExactlyOnce];
+    assert!(verdicts(&mut o, T0, &applied).is_empty());
+    assert_eq!(verdicts(&mut o, T0, &applied), once);
+    assert_eq!(verdicts(&mut o, T0, &applied), once);
+}
+
+#[test]
+fn dead_lettering_alone_is_no_violation_and_counts_once() {
+    let dead = |job| Event::JobDeadLettered {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        job: Job(job),
+    };
+    let mut o = SafetyOracles::new();
+    assert!(verdicts(&mut o, T0, &dead(0)).is_empty());
+    assert!(verdicts(&mut o, T0, &dead(0)).is_empty());
+    assert_eq!(o.unresolved_jobs(1), vec![]);
+    // Applied, then dead-lettered twice: one violation, for the first.
+    let applied = Event::JobApplied {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        job: Job(1),
+    };
+    verdicts(&mut o, T0, &applied);
+    assert_eq!(
+        verdicts(&mut o, T0, &dead(1)),
+        vec![OracleName::ExactlyOnce]
+    );
+    assert!(verdicts(&mut o, T0, &dead(1)).is_empty());
+}
+
+#[test]
+fn the_liveness_and_tenure_bounds_follow_their_formulas() {
+    let c = cfg(); // ttl 10 s, hold 6 s, requeue 0.5 s, backoff up to 5 s, ρ 1000 ppm
+    let (delay, latency) = (100_000_000, 50_000_000);
+    assert_eq!(tenure_bound_ns(&c, latency), 6_000_000_000, "the hold");
+    // 0.1 + 10 + 10 (grace) + 2 × (6 + 0.1 + 0.5) + 5 = 38.3 s, × 1.001.
+    assert_eq!(
+        liveness_bound_ns_for(&c, delay, latency, 2, true),
+        38_338_300_000
+    );
+    assert_eq!(
+        liveness_bound_ns_for(&c, delay, latency, 0, false),
+        15_115_100_000,
+        "0.1 + 10 + 5 s, × 1.001"
+    );
+    let mut w = c;
+    w.hold_writes = 3;
+    assert_eq!(
+        tenure_bound_ns(&w, latency),
+        3_100_000_000,
+        "3 writes and a round trip"
+    );
+    w.progress_window_ns = 5_000_000_000;
+    assert_eq!(
+        tenure_bound_ns(&w, latency),
+        18_000_000_000,
+        "window + renew + ttl"
+    );
+}
