@@ -387,3 +387,75 @@ fn the_liveness_and_tenure_bounds_follow_their_formulas() {
         "window + renew + ttl"
     );
 }
+
+#[test]
+fn the_jobs_settle_and_deadlock_bounds_follow_their_formulas() {
+    let mut c = cfg();
+    c.jobs = Jobs {
+        count: 3,
+        poison: 0,
+        attempts: 2,
+    };
+    // The first in line: 0.1 + 10 + 1 × (6 + 0.1 + 0.5) + 5 = 21.7 s, × 1.001. Then 6
+    // attempts of 1.1 s = 6.6 s over 6.6 / 6 + 1 = 2 tenures, each with a hand-over of
+    // 10 + 1 + 0.5 + 0.1 = 11.6 s and a re-learning pass of 3 × 1.1 = 3.3 s: 36.4 s, × 1.001.
+    assert_eq!(
+        jobs_settle_bound_ns(&c, 100_000_000, 50_000_000, 2, false),
+        21_721_700_000 + 36_436_400_000
+    );
+    // Two TTLs and a hold: 26 s, × 1.001.
+    assert_eq!(deadlock_bound_ns(&cfg()), 26_026_000_000);
+}
+
+#[test]
+fn a_waiter_at_heal_must_hold_by_its_deadline() {
+    let mut l = Liveness::new();
+    l.observe(&requested(C1, 0));
+    l.observe(&requested(C2, 0));
+    l.observe(&Event::Withdrawn {
+        client: who(C2),
+        key: Key(0),
+    });
+    assert!(l.all_served(), "no deadline before heal");
+    l.heal(T0, 2, |ahead| 100 + ahead);
+    assert_eq!(l.last_deadline(), Some(T0.plus(101)));
+    assert!(!l.all_served());
+    assert_eq!(l.check(T0.plus(100)), None);
+    assert_eq!(
+        l.check(T0.plus(101)),
+        Some(Violation::NotServed {
+            client: who(C1),
+            key: Key(0),
+            deadline: T0.plus(101),
+        }),
+        "only the waiter that did not withdraw"
+    );
+    l.observe(&adopted(C1, 0, 1));
+    assert!(l.all_served());
+    assert_eq!(l.check(T0.plus(500)), None);
+    // A holder that loses its key waits again: a later heal gives it a deadline.
+    l.observe(&Event::Lost {
+        client: who(C1),
+        key: Key(0),
+        token: Token(1),
+        cause: LossCause::Fenced,
+    });
+    l.heal(T0.plus(1_000), 1, |ahead| 7 + ahead);
+    assert_eq!(l.last_deadline(), Some(T0.plus(1_007)));
+}
+
+#[test]
+fn only_beliefs_that_end_later_overlap() {
+    let k = Key(0);
+    let mut b = BeliefOverlap::new();
+    b.update(10, k, C1, Some(20));
+    b.update(10, k, C2, Some(10)); // ends as it starts: no belief
+    b.update(10, k, C3, Some(5)); // already over
+    b.advance(30);
+    assert_eq!((b.overlap_ns, b.episodes), (0, 0));
+    let mut b = BeliefOverlap::new();
+    b.update(10, k, C1, Some(20));
+    b.update(10, k, C2, Some(15));
+    b.advance(30);
+    assert_eq!((b.overlap_ns, b.episodes), (5, 1));
+}
