@@ -458,4 +458,13 @@ fn only_beliefs_that_end_later_overlap() {
     b.update(10, k, C2, Some(15));
     b.advance(30);
     assert_eq!((b.overlap_ns, b.episodes), (5, 1));
+    // Beliefs on two keys never overlap; a third on one of them does, from when it starts.
+    let mut b = BeliefOverlap::new();
+    b.update(10, Key(0), C1, Some(40));
+    b.update(10, Key(1), C2, Some(40));
+    b.advance(20);
+    assert_eq!((b.overlap_ns, b.episodes), (0, 0));
+    b.update(20, Key(1), C3, Some(25));
+    b.advance(30);
+    assert_eq!((b.overlap_ns, b.episodes), (5, 1));
 }
