@@ -74,3 +74,72 @@ fn oracles_are_named_parsed_and_classed() {
     let e = OracleName::parse("nope").unwrap_err();
     assert!(e.contains("single-holder") && e.contains("\"nope\""), "{e}");
 }
+
+#[test]
+fn every_event_reads_as_its_own_sentence() {
+    use strum::IntoEnumIterator;
+    let mut texts = std::collections::BTreeSet::new();
+    // A booted client named as one (the default identity would read "server booted").
+    let named = |e| match e {
+        Event::ClientBooted { .. } => Event::ClientBooted { client: c1() },
+        e => e,
+    };
+    for e in Event::iter().map(named) {
+        let text = e.describe(T0);
+        assert_ne!(text, e.kind(), "{e:?} has a sentence of its own");
+        assert!(texts.insert(text.clone()), "{text:?} is told apart ({e:?})");
+    }
+}
+
+#[test]
+fn event_sentences_name_incarnations_instants_and_who_acted() {
+    let later = Identity {
+        node: C1,
+        incarnation: 2,
+    };
+    assert_eq!(
+        Event::Requested {
+            client: later,
+            key: Key(0)
+        }
+        .describe(T0),
+        "client-0 (incarnation 2) wants key k0"
+    );
+    let granted = |expiry| Event::Granted {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        expiry,
+        queued: false,
+    };
+    assert!(granted(T0.plus(5_000_000_000))
+        .describe(T0)
+        .contains("+5.000 s"));
+    assert!(granted(T0.minus(1_000_000_000))
+        .describe(T0)
+        .contains("-1.000 s"));
+    let boot = |restart| Event::ServerBooted {
+        restart,
+        grace_ns: 6_000_000_000,
+    };
+    assert_eq!(boot(false).describe(T0), "server booted");
+    assert_eq!(
+        boot(true).describe(T0),
+        "server restarted: grace for 6.000 s"
+    );
+    let released = |by| Event::ReleasedAtServer {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        by,
+    };
+    assert_eq!(
+        released(c1()).describe(T0),
+        "client-0 released token 1 on key k0"
+    );
+    assert!(released(later).describe(T0).ends_with(" of client-0"));
+    assert_eq!(
+        Event::ResourceBooted { lost_table: true }.describe(T0),
+        "resource booted with its table lost"
+    );
+}
