@@ -468,3 +468,32 @@ fn only_beliefs_that_end_later_overlap() {
     b.advance(30);
     assert_eq!((b.overlap_ns, b.episodes), (5, 1));
 }
+
+#[test]
+fn renamed_oracles_know_the_grant_under_its_owners_new_name() {
+    let mut o = SafetyOracles::new();
+    let granted = Event::Granted {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        expiry: T0.plus(10),
+        queued: false,
+    };
+    verdicts(&mut o, T0, &granted);
+    let mut o = o.remap_nodes(&|n| if n == C1 { C2 } else { n });
+    let write = |node| Event::WriteDecided {
+        client: who(node),
+        key: Key(0),
+        token: Token(1),
+        idem: IdemKey {
+            node,
+            incarnation: 0,
+            seq: 1,
+        },
+    };
+    assert!(verdicts(&mut o, T0, &write(C2)).is_empty());
+    assert_eq!(
+        verdicts(&mut o, T0, &write(C1)),
+        vec![OracleName::LeaseContainment]
+    );
+}
