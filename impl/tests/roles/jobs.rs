@@ -374,3 +374,26 @@ fn a_job_result_for_another_key_changes_nothing() {
     assert!(drain(&mut cl).is_empty());
     assert!(cl == before);
 }
+
+#[test]
+fn a_job_raises_the_highest_token_only_when_newer_and_undeclared_jobs_are_ignored() {
+    let c = jobs_cfg(Variant::Correct);
+    let mut r = FencedResource::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut r);
+    let raised = |outs: &[Output]| {
+        outs.iter()
+            .any(|o| matches!(o, Output::Persist(PersistOp::Highest { .. })))
+    };
+    r.handle_message(T0, C1, apply(0, 1, 2));
+    assert!(raised(&drain(&mut r)));
+    assert_eq!(r.highest(Key(0)), Some(Token(2)));
+    r.handle_message(T0, C1, apply(2, 2, 2));
+    assert!(!raised(&drain(&mut r)), "the same token raises nothing");
+    // Jobs 0..3 are declared: job 3 and beyond come from a confused or hostile peer.
+    let before = r.clone();
+    for job in [3, 9] {
+        r.handle_message(T0, C1, apply(job, 3, 5));
+        assert!(drain(&mut r).is_empty());
+    }
+    assert!(r == before);
+}

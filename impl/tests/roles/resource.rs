@@ -51,3 +51,61 @@ fn resource_fences_stale_tokens_and_applies_idempotency_key_once() {
         .count();
     assert_eq!(accepted, 2);
 }
+
+#[test]
+fn a_resource_booted_again_on_an_empty_disk_lost_its_table() {
+    let c = cfg();
+    let lost = |incarnation, disk: &Disk| {
+        let id = Identity {
+            node: NodeId::RESOURCE,
+            incarnation,
+        };
+        let mut r = FencedResource::restore(&c, id, disk, T0);
+        drain(&mut r).iter().find_map(|o| match o {
+            Output::Event(Event::ResourceBooted { lost_table }) => Some(*lost_table),
+            _ => None,
+        })
+    };
+    let mut kept = Disk::default();
+    kept.apply(PersistOp::Highest {
+        key: Key(0),
+        token: Token(3),
+    });
+    assert_eq!(lost(0, &Disk::default()), Some(false), "a first boot");
+    assert_eq!(lost(1, &Disk::default()), Some(true));
+    assert_eq!(lost(1, &kept), Some(false));
+}
+
+#[test]
+fn the_resource_names_a_writer_by_the_node_it_heard_and_answers_last() {
+    // The idempotency key claims C2; the write came from C1: C1 is the writer. Its answer
+    // is the last output, and nothing is left after a drain.
+    let c = cfg();
+    let mut r = FencedResource::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut r);
+    let idem = IdemKey {
+        node: C2,
+        incarnation: 0,
+        seq: 1,
+    };
+    r.handle_message(
+        T0,
+        C1,
+        Msg::Write {
+            key: Key(0),
+            token: Token(1),
+            idem,
+        },
+    );
+    let outs = drain(&mut r);
+    assert_eq!(r.poll_timeout(), None, "drained");
+    let heard = IdemKey { node: C1, ..idem };
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::WriteAccepted { idem, .. }) if *idem == heard
+    )));
+    assert!(
+        matches!(outs.last(), Some(Output::Send { to, msg: Msg::WriteAck { idem, .. } }) if *to == C1 && *idem == heard),
+        "{outs:?}"
+    );
+}
