@@ -109,3 +109,45 @@ fn the_resource_names_a_writer_by_the_node_it_heard_and_answers_last() {
         "{outs:?}"
     );
 }
+
+#[test]
+fn the_resource_keeps_the_last_64_answers_per_client_incarnation() {
+    use leaseproof_impl::resource::IDEM_RECORDS_PER_CLIENT as KEPT;
+    let c = cfg();
+    let mut r = FencedResource::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut r);
+    let write = |r: &mut FencedResource, from: NodeId, seq: u64| {
+        let idem = IdemKey {
+            node: from,
+            incarnation: 0,
+            seq,
+        };
+        let key = Key(0);
+        r.handle_message(
+            T0,
+            from,
+            Msg::Write {
+                key,
+                token: Token(1),
+                idem,
+            },
+        );
+        drain(r)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Persist(PersistOp::Forget { idem }) => Some(idem.seq),
+                _ => None,
+            })
+            .collect::<Vec<u64>>()
+    };
+    // Another client's answers count apart.
+    for seq in 1..=10 {
+        assert!(write(&mut r, C2, seq).is_empty());
+    }
+    for seq in 2..=KEPT as u64 + 1 {
+        assert!(write(&mut r, C1, seq).is_empty(), "{seq} of {KEPT}");
+    }
+    // One more: the oldest goes, even when the newcomer is older than the rest.
+    assert_eq!(write(&mut r, C1, 1), vec![1]);
+    assert_eq!(write(&mut r, C1, KEPT as u64 + 2), vec![2]);
+}
