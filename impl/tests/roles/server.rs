@@ -178,3 +178,58 @@ fn server_restart_waits_one_ttl_and_keeps_tokens_rising() {
         .iter()
         .any(|(_, m)| matches!(m, Msg::Granted { .. })));
 }
+
+/// A server booted at T0 with its boot outputs drained.
+fn booted_server(c: &Config) -> LockServer {
+    let mut s = LockServer::restore(c, Identity::default(), &Disk::default(), T0);
+    drain(&mut s);
+    s
+}
+
+#[test]
+fn the_server_wakes_for_its_earliest_expiry_and_counts_its_queue() {
+    let c = cfg();
+    let mut s = booted_server(&c);
+    assert_eq!(
+        s.poll_timeout(),
+        None,
+        "nothing granted, nothing to wake for"
+    );
+    s.handle_message(T0.plus(5), C1, acquire(Key(1), id(0, 1)));
+    s.handle_message(T0, C2, acquire(Key(0), id(0, 1)));
+    drain(&mut s);
+    let first = s.holder(Key(0)).expect("granted").2;
+    assert!(first < s.holder(Key(1)).expect("granted").2);
+    assert_eq!(s.poll_timeout(), Some((first, "lease expiry")));
+    assert_eq!(s.queue_len(Key(0)), 0);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 2)));
+    drain(&mut s);
+    assert_eq!(s.queue_len(Key(0)), 1);
+    s.handle_message(T0, NodeId(4), acquire(Key(0), id(0, 1)));
+    drain(&mut s);
+    assert_eq!(s.queue_len(Key(0)), 2);
+}
+
+#[test]
+fn without_a_progress_window_the_server_keeps_no_progress_time() {
+    // A reported count that no mode reads leaves no trace of when it was reported (so the
+    // model's states do not multiply by it): reported at 5 or at 10, then renewed at 10,
+    // the two servers are the same.
+    let c = cfg();
+    let renew = |seq| Msg::Renew {
+        key: Key(0),
+        id: id(0, seq),
+        token: Token(1),
+        acked: 1,
+    };
+    let reported_at = |t: u64| {
+        let mut s = booted_server(&c);
+        s.handle_message(T0, C1, acquire(Key(0), id(0, 1)));
+        s.handle_message(T0.plus(t), C1, renew(2));
+        s.handle_message(T0.plus(10), C1, renew(3));
+        drain(&mut s);
+        s
+    };
+    let (early, late) = (reported_at(5), reported_at(10));
+    assert!(early == late, "{early:?}\n{late:?}");
+}
