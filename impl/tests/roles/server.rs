@@ -233,3 +233,22 @@ fn without_a_progress_window_the_server_keeps_no_progress_time() {
     let (early, late) = (reported_at(5), reported_at(10));
     assert!(early == late, "{early:?}\n{late:?}");
 }
+
+#[test]
+fn grace_ends_at_exactly_its_deadline() {
+    let c = cfg();
+    let mut disk = Disk::default();
+    disk.apply(PersistOp::TokenCounter(3));
+    let restarted = Identity {
+        node: NodeId::authority(0),
+        incarnation: 1,
+    };
+    let mut s = LockServer::restore(&c, restarted, &disk, T0);
+    drain(&mut s);
+    let (end, why) = s
+        .poll_timeout()
+        .expect("a restarted server waits out its grace");
+    assert_eq!(why, "grace ends");
+    assert!(s.in_grace(T0) && s.in_grace(end.minus(1)));
+    assert!(!s.in_grace(end));
+}
