@@ -252,3 +252,112 @@ fn grace_ends_at_exactly_its_deadline() {
     assert!(s.in_grace(T0) && s.in_grace(end.minus(1)));
     assert!(!s.in_grace(end));
 }
+
+/// A server at T0 that granted key 0 to C1 (token 1) and queued C2 behind it.
+fn held_with_waiter(c: &Config) -> LockServer {
+    let mut s = booted_server(c);
+    s.handle_message(T0, C1, acquire(Key(0), id(0, 1)));
+    s.handle_message(T0, C2, acquire(Key(0), id(0, 1)));
+    drain(&mut s);
+    s
+}
+
+fn granted_to(outs: &[Output]) -> Vec<NodeId> {
+    sends(outs)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Msg::Granted { .. }))
+        .map(|(to, _)| to)
+        .collect()
+}
+
+#[test]
+fn the_queue_holds_its_capacity_and_no_more() {
+    let c = ProtocolConfig {
+        queue_capacity: 2,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let mut s = held_with_waiter(&c);
+    s.handle_message(T0, NodeId(4), acquire(Key(0), id(0, 1)));
+    let outs = drain(&mut s);
+    assert!(sends(&outs)
+        .iter()
+        .any(|(_, m)| matches!(m, Msg::Queued { .. })));
+    s.handle_message(T0, NodeId(5), acquire(Key(0), id(0, 1)));
+    let outs = drain(&mut s);
+    assert!(sends(&outs).iter().any(|(_, m)| matches!(
+        m,
+        Msg::Refused {
+            reason: RefuseReason::QueueFull,
+            ..
+        }
+    )));
+    assert_eq!(s.queue_len(Key(0)), 2);
+}
+
+#[test]
+fn only_the_holder_with_its_token_renews_and_only_before_expiry() {
+    let c = cfg();
+    let expiry = held_with_waiter(&c).holder(Key(0)).expect("held").2;
+    let renew = |token| Msg::Renew {
+        key: Key(0),
+        id: id(0, 2),
+        token: Token(token),
+        acked: 0,
+    };
+    let answer = |now: Nanos, from: NodeId, token| {
+        let mut s = held_with_waiter(&c);
+        s.handle_message(now, from, renew(token));
+        sends(&drain(&mut s))
+            .into_iter()
+            .find(|(to, _)| *to == from)
+            .map(|(_, m)| m)
+    };
+    assert!(matches!(
+        answer(expiry.minus(1), C1, 1),
+        Some(Msg::Renewed { .. })
+    ));
+    for (now, from, token) in [(expiry, C1, 1), (T0, C2, 1), (T0, C1, 2)] {
+        assert!(
+            matches!(
+                answer(now, from, token),
+                Some(Msg::Refused {
+                    reason: RefuseReason::NotHolder,
+                    ..
+                })
+            ),
+            "{from} token {token}"
+        );
+    }
+}
+
+#[test]
+fn a_waiter_is_fresh_for_exactly_its_window() {
+    let c = cfg();
+    for (released_at, served) in [(c.fresh_window_ns - 1, true), (c.fresh_window_ns, false)] {
+        let mut s = held_with_waiter(&c);
+        s.handle_message(
+            T0.plus(released_at),
+            C1,
+            release(Key(0), id(0, 2), Token(1)),
+        );
+        let outs = drain(&mut s);
+        assert_eq!(granted_to(&outs) == vec![C2], served, "{outs:?}");
+    }
+}
+
+#[test]
+fn a_renamed_server_hands_over_to_the_renamed_waiter() {
+    let c = cfg();
+    let s = held_with_waiter(&c);
+    let f = |n: NodeId| match n {
+        C1 => NodeId(4),
+        C2 => NodeId(5),
+        n => n,
+    };
+    let mut s = s.remap_nodes(&f);
+    assert_eq!(s.holder(Key(0)).map(|h| h.0.node), Some(NodeId(4)));
+    s.handle_message(T0, NodeId(4), release(Key(0), id(0, 2), Token(1)));
+    assert_eq!(granted_to(&drain(&mut s)), vec![NodeId(5)]);
+}
