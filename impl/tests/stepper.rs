@@ -283,3 +283,24 @@ fn releasing_an_old_attempt_grant_ends_it_for_the_oracle() {
     assert!(gave_back, "the run must exercise the old-attempt release");
     assert!(s.events("granted").count() + s.events("queued-waiter-granted").count() >= 2);
 }
+
+#[test]
+fn the_stepper_names_its_clients_and_restarts_clients_and_the_resource() {
+    let mut s = Stepper::new(cfg(Variant::Correct), 2, &[], Some(5));
+    s.run_for_ms(3_000);
+    for i in 0..2 {
+        assert_eq!(s.client(i).identity().node, client_node(i));
+    }
+    assert!(
+        s.resource().highest(Key(0)).is_some(),
+        "writes were accepted"
+    );
+    s.crash_client(1);
+    assert_eq!(s.client(1).identity().incarnation, 1);
+    assert_eq!(s.client(0).identity().incarnation, 0);
+    s.crash_resource(true);
+    assert_eq!(s.resource().highest(Key(0)), None, "its table is gone");
+    assert!(s
+        .events("resource-booted")
+        .any(|l| matches!(l.event, Event::ResourceBooted { lost_table: true })));
+}
