@@ -6,17 +6,6 @@
 
 use super::*;
 
-fn booted(c: &Config) -> (LeaseClient, ReqId) {
-    let mut cl = LeaseClient::restore(c, c1(), &Disk::default(), T0);
-    let id = first_acquire(&drain(&mut cl));
-    (cl, id)
-}
-
-fn deliver(cl: &mut LeaseClient, now: Nanos, msg: Msg) -> Vec<Output> {
-    cl.handle_message(now, NodeId(0), msg);
-    drain(cl)
-}
-
 fn queued(id: ReqId) -> Msg {
     Msg::Queued { key: Key(0), id }
 }
@@ -234,11 +223,7 @@ fn acts_after_loss_goes_on_a_renew_turn_past_its_validity_and_no_further() {
         key: Key(0),
         token: Token(1),
         current: Token(2),
-        idem: IdemKey {
-            node: C1,
-            incarnation: 0,
-            seq: 99,
-        },
+        idem: idem_of(C1, 99),
     };
     cl.handle_message(fenced_at, NodeId(1), rejected);
     drain(&mut cl);

@@ -5,24 +5,12 @@
 
 use super::*;
 
-fn booted(c: &Config) -> (LeaseClient, ReqId) {
-    let mut cl = LeaseClient::restore(c, c1(), &Disk::default(), T0);
-    let id = first_acquire(&drain(&mut cl));
-    (cl, id)
-}
-
 /// A lock set's key (a managed client) told to want its key at T0, and its Acquire.
 fn wanting(c: &Config) -> (LeaseClient, ReqId) {
     let mut cl = LeaseClient::managed(c, c1(), Key(0));
     cl.want(T0);
     let id = first_acquire(&drain(&mut cl));
     (cl, id)
-}
-
-/// Delivers `msg` and returns the outputs it caused.
-fn deliver(cl: &mut LeaseClient, now: Nanos, msg: Msg) -> Vec<Output> {
-    cl.handle_message(now, NodeId(0), msg);
-    drain(cl)
 }
 
 fn idem(seq: u64) -> IdemKey {

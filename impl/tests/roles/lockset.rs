@@ -255,11 +255,7 @@ fn after_losing_a_key_the_set_rests_for_its_think_time() {
     let rejected = Msg::WriteRejected {
         key: Key(0),
         token: Token(1),
-        idem: IdemKey {
-            node: C1,
-            incarnation: 0,
-            seq: 1,
-        },
+        idem: idem_of(C1, 1),
         current: Token(5),
     };
     cl.handle_message(T0, NodeId(1), rejected);

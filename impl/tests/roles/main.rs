@@ -41,6 +41,15 @@ const C1: NodeId = NodeId(2);
 
 const C2: NodeId = NodeId(3);
 
+/// The idempotency key of `node`'s first incarnation's write `seq`.
+fn idem_of(node: NodeId, seq: u64) -> IdemKey {
+    IdemKey {
+        node,
+        incarnation: 0,
+        seq,
+    }
+}
+
 fn id(inc: u32, seq: u64) -> ReqId {
     ReqId {
         incarnation: inc,
@@ -54,6 +63,19 @@ fn c1() -> Identity {
         node: C1,
         incarnation: 0,
     }
+}
+
+/// Client C1 booted at T0, and its first Acquire.
+fn booted(c: &Config) -> (LeaseClient, ReqId) {
+    let mut cl = LeaseClient::restore(c, c1(), &Disk::default(), T0);
+    let id = first_acquire(&drain(&mut cl));
+    (cl, id)
+}
+
+/// Delivers `msg` from the server and returns the outputs it caused.
+fn deliver(cl: &mut LeaseClient, now: Nanos, msg: Msg) -> Vec<Output> {
+    cl.handle_message(now, NodeId(0), msg);
+    drain(cl)
 }
 
 /// The id of the first Acquire among `outs`.

@@ -190,27 +190,33 @@ fn verdicts(o: &mut SafetyOracles, now: Nanos, e: &Event) -> Vec<OracleName> {
     found.iter().map(Violation::oracle).collect()
 }
 
-#[test]
-fn a_write_is_contained_only_in_its_writers_live_grant() {
-    let mut o = SafetyOracles::new();
-    let granted = Event::Granted {
+/// Key 0's token 1 granted to C1 until T0 + 10 ns.
+fn granted_c1() -> Event {
+    Event::Granted {
         client: c1(),
         key: Key(0),
         token: Token(1),
         expiry: T0.plus(10),
         queued: false,
-    };
-    assert!(verdicts(&mut o, T0, &granted).is_empty());
-    let write = |node| Event::WriteDecided {
+    }
+}
+
+/// `node` decides a write to key 0 under token 1.
+fn write_by(node: NodeId) -> Event {
+    Event::WriteDecided {
         client: who(node),
         key: Key(0),
         token: Token(1),
-        idem: IdemKey {
-            node,
-            incarnation: 0,
-            seq: 1,
-        },
-    };
+        idem: idem_of(node, 1),
+    }
+}
+
+#[test]
+fn a_write_is_contained_only_in_its_writers_live_grant() {
+    let mut o = SafetyOracles::new();
+    let granted = granted_c1();
+    assert!(verdicts(&mut o, T0, &granted).is_empty());
+    let write = write_by;
     assert!(verdicts(&mut o, T0.plus(9), &write(C1)).is_empty());
     let outside = vec![OracleName::LeaseContainment];
     assert_eq!(
@@ -247,26 +253,11 @@ fn a_job_both_applied_and_dead_lettered_is_a_violation() {
 
 #[test]
 fn a_grant_given_back_or_never_made_contains_no_write() {
-    let write = Event::WriteDecided {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        idem: IdemKey {
-            node: C1,
-            incarnation: 0,
-            seq: 1,
-        },
-    };
+    let write = write_by(C1);
     let outside = vec![OracleName::LeaseContainment];
     let mut o = SafetyOracles::new();
     assert_eq!(verdicts(&mut o, T0, &write), outside, "never granted");
-    let granted = Event::Granted {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        expiry: T0.plus(10),
-        queued: false,
-    };
+    let granted = granted_c1();
     let released = Event::ReleaseSent {
         client: c1(),
         key: Key(0),
@@ -283,11 +274,7 @@ fn accepted(node: NodeId, token: u64) -> Event {
         client: who(node),
         key: Key(0),
         token: Token(token),
-        idem: IdemKey {
-            node,
-            incarnation: 0,
-            seq: token,
-        },
+        idem: idem_of(node, token),
     }
 }
 
@@ -472,25 +459,10 @@ fn only_beliefs_that_end_later_overlap() {
 #[test]
 fn renamed_oracles_know_the_grant_under_its_owners_new_name() {
     let mut o = SafetyOracles::new();
-    let granted = Event::Granted {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        expiry: T0.plus(10),
-        queued: false,
-    };
+    let granted = granted_c1();
     verdicts(&mut o, T0, &granted);
     let mut o = o.remap_nodes(&|n| if n == C1 { C2 } else { n });
-    let write = |node| Event::WriteDecided {
-        client: who(node),
-        key: Key(0),
-        token: Token(1),
-        idem: IdemKey {
-            node,
-            incarnation: 0,
-            seq: 1,
-        },
-    };
+    let write = write_by;
     assert!(verdicts(&mut o, T0, &write(C2)).is_empty());
     assert_eq!(
         verdicts(&mut o, T0, &write(C1)),
