@@ -143,3 +143,17 @@ fn event_sentences_name_incarnations_instants_and_who_acted() {
         "resource booted with its table lost"
     );
 }
+
+#[test]
+fn the_last_client_number_is_not_an_authority() {
+    let last_client = NodeId(1 << 31);
+    assert!(last_client.is_client() && !last_client.is_authority());
+    assert!(NodeId::authority(1).is_authority() && !NodeId::authority(1).is_client());
+    assert_eq!(NodeId::authority(1).name(), "authority-1");
+}
+
+#[test]
+fn instants_print_in_milliseconds() {
+    assert_eq!(Nanos(1_500_000).as_ms_f64(), 1.5);
+    assert_eq!(Nanos(2_000_123).to_string(), "2.000ms");
+}
