@@ -148,6 +148,7 @@ fn event_sentences_name_incarnations_instants_and_who_acted() {
 fn the_last_client_number_is_not_an_authority() {
     let last_client = NodeId(1 << 31);
     assert!(last_client.is_client() && !last_client.is_authority());
+    assert_eq!(last_client.name(), format!("client-{}", (1u32 << 31) - 2));
     assert!(NodeId::authority(1).is_authority() && !NodeId::authority(1).is_client());
     assert_eq!(NodeId::authority(1).name(), "authority-1");
 }
@@ -156,4 +157,49 @@ fn the_last_client_number_is_not_an_authority() {
 fn instants_print_in_milliseconds() {
     assert_eq!(Nanos(1_500_000).as_ms_f64(), 1.5);
     assert_eq!(Nanos(2_000_123).to_string(), "2.000ms");
+}
+
+#[test]
+fn identities_keys_jobs_and_messages_print_as_a_reader_writes_them() {
+    let later = Identity {
+        node: C1,
+        incarnation: 2,
+    };
+    assert_eq!(later.to_string(), "n2.2");
+    let idem = IdemKey {
+        node: C1,
+        incarnation: 2,
+        seq: 7,
+    };
+    assert_eq!(idem.to_string(), "client-0#2.7");
+    assert_eq!(idem.client(), later);
+    assert_eq!(Job(3).to_string(), "job3");
+    let msg = Msg::Queued {
+        key: Key(0),
+        id: id(0, 4),
+    };
+    assert_eq!(msg.kind(), "Queued");
+    assert!(msg.to_string().starts_with("Queued k0"), "{msg}");
+    // Renaming reaches the node inside an identity and a key.
+    let f = |n: NodeId| if n == C1 { C2 } else { n };
+    assert_eq!(later.remap_nodes(&f).node, C2);
+    assert_eq!(later.remap_nodes(&f).incarnation, 2);
+    assert_eq!(idem.remap_nodes(&f), IdemKey { node: C2, ..idem });
+}
+
+#[test]
+fn verdicts_name_their_exit_codes_and_meanings() {
+    use leaseproof_impl::verdict::Verdict;
+    let codes: Vec<u8> = Verdict::ALL.iter().map(|v| v.exit_code()).collect();
+    assert_eq!(codes, [0, 2, 3, 1, 1, 1, 5, 4], "{:?}", Verdict::ALL);
+    for v in Verdict::ALL {
+        assert_eq!(v.to_string(), v.name());
+        assert!(!v.meaning().is_empty() && v.meaning() != "xyzzy");
+    }
+    assert_eq!(Verdict::Safety.name(), "safety");
+    assert_eq!(Verdict::Pass.meaning(), "everything expected held");
+    // The most severe verdict of each code; an unknown code ranks lowest.
+    assert_eq!(Verdict::of_exit_code(1), Verdict::Safety);
+    assert_eq!(Verdict::of_exit_code(3), Verdict::Liveness);
+    assert_eq!(Verdict::of_exit_code(9), Verdict::Pass);
 }
