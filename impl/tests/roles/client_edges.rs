@@ -238,3 +238,68 @@ fn renaming_renames_the_client_itself() {
     let renamed = cl.remap_nodes(&|n| if n == C1 { C2 } else { n });
     assert_eq!(renamed.identity().node, C2);
 }
+
+#[test]
+fn check_then_act_writes_once_more_at_expiry_unless_stalled() {
+    // Bug B10: the write decided while the lease was valid goes out when its time comes,
+    // before the clock is looked at; the correct client writes nothing at expiry.
+    let c = |variant| {
+        ProtocolConfig {
+            variant,
+            hold_ms: 20_000,
+            ..ProtocolConfig::default()
+        }
+        .validate()
+        .unwrap()
+    };
+    let writes_at_expiry = |variant, stalled: bool| {
+        let c = c(variant);
+        let (mut cl, first) = booted(&c);
+        deliver(&mut cl, T0, granted(Key(0), first, Token(1)));
+        let valid = cl.valid_until().expect("holding");
+        if stalled {
+            cl.handle_stall(T0, true);
+            drain(&mut cl);
+        }
+        cl.handle_timeout(valid);
+        let outs = drain(&mut cl);
+        assert_eq!(cl.held_token(), None, "{variant}: the belief ends");
+        sends(&outs)
+            .iter()
+            .filter(|(_, m)| matches!(m, Msg::Write { .. }))
+            .count()
+    };
+    assert_eq!(writes_at_expiry(Variant::CheckThenAct, false), 1);
+    assert_eq!(writes_at_expiry(Variant::CheckThenAct, true), 0);
+    assert_eq!(writes_at_expiry(Variant::Correct, false), 0);
+}
+
+#[test]
+fn a_late_answer_for_a_token_given_back_does_not_requeue_the_new_attempt() {
+    let c = cfg();
+    let mut cl = LeaseClient::managed(&c, c1(), Key(0));
+    cl.want(T0);
+    let asked = first_acquire(&drain(&mut cl));
+    deliver(&mut cl, T0, granted(Key(0), asked, Token(1)));
+    cl.give_up(T0);
+    drain(&mut cl);
+    let released = Msg::Released {
+        key: Key(0),
+        id: asked,
+        token: Token(1),
+    };
+    deliver(&mut cl, T0, released);
+    cl.want(T0);
+    drain(&mut cl);
+    assert!(cl.awaiting_jitter(), "the new attempt backs off");
+    // The old attempt's answer for the given-back token: released again, nothing more.
+    let outs = deliver(&mut cl, T0, renewed(Key(0), asked, Token(1)));
+    assert!(sends(&outs).iter().any(|(_, m)| matches!(
+        m,
+        Msg::Release {
+            token: Token(1),
+            ..
+        }
+    )));
+    assert!(cl.awaiting_jitter(), "still backing off, not re-queued");
+}

@@ -454,6 +454,13 @@ fn only_beliefs_that_end_later_overlap() {
     b.update(20, Key(1), C3, Some(25));
     b.advance(30);
     assert_eq!((b.overlap_ns, b.episodes), (5, 1));
+    // A belief that starts as another ends is a hand-over, not an overlap.
+    let mut b = BeliefOverlap::new();
+    b.update(10, Key(0), C1, Some(20));
+    b.advance(20);
+    b.update(20, Key(0), C2, Some(30));
+    b.advance(40);
+    assert_eq!((b.overlap_ns, b.episodes), (0, 0));
 }
 
 #[test]

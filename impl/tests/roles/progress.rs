@@ -219,3 +219,18 @@ fn progress_window_must_exceed_a_report_interval() {
         "{e}"
     );
 }
+
+#[test]
+fn a_fresh_grant_has_a_whole_window_before_it_can_stall() {
+    // No progress reported yet, a second after the grant: well inside the window.
+    let c = progress_cfg();
+    let mut s = server_granted_to_c1(&c);
+    s.handle_message(T0.plus(1_000_000_000), C1, renew(2, 0));
+    let outs = drain(&mut s);
+    assert!(
+        sends(&outs)
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Renewed { .. })),
+        "{outs:?}"
+    );
+}
