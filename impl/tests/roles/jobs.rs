@@ -397,3 +397,19 @@ fn a_job_raises_the_highest_token_only_when_newer_and_undeclared_jobs_are_ignore
     }
     assert!(r == before);
 }
+
+#[test]
+fn a_job_answer_names_the_node_it_came_from() {
+    // The attempt's key claims C1; it arrived from C2: the answer and record are C2's.
+    let c = jobs_cfg(Variant::Correct);
+    let mut r = FencedResource::restore(&c, Identity::default(), &Disk::default(), T0);
+    drain(&mut r);
+    r.handle_message(T0, C2, apply(0, 1, 1));
+    let answered = sends(&drain(&mut r))
+        .into_iter()
+        .find_map(|(to, m)| match m {
+            Msg::JobResult { idem, .. } => Some((to, idem.node)),
+            _ => None,
+        });
+    assert_eq!(answered, Some((C2, C2)));
+}

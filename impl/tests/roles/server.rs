@@ -195,14 +195,15 @@ fn the_server_wakes_for_its_earliest_expiry_and_counts_its_queue() {
         None,
         "nothing granted, nothing to wake for"
     );
-    s.handle_message(T0.plus(5), C1, acquire(Key(1), id(0, 1)));
-    s.handle_message(T0, C2, acquire(Key(0), id(0, 1)));
+    // The later key in the table expires first.
+    s.handle_message(T0, C2, acquire(Key(1), id(0, 1)));
+    s.handle_message(T0.plus(5), C1, acquire(Key(0), id(0, 1)));
     drain(&mut s);
-    let first = s.holder(Key(0)).expect("granted").2;
-    assert!(first < s.holder(Key(1)).expect("granted").2);
+    let first = s.holder(Key(1)).expect("granted").2;
+    assert!(first < s.holder(Key(0)).expect("granted").2);
     assert_eq!(s.poll_timeout(), Some((first, "lease expiry")));
     assert_eq!(s.queue_len(Key(0)), 0);
-    s.handle_message(T0, C1, acquire(Key(0), id(0, 2)));
+    s.handle_message(T0.plus(5), C2, acquire(Key(0), id(0, 2)));
     drain(&mut s);
     assert_eq!(s.queue_len(Key(0)), 1);
     s.handle_message(T0, NodeId(4), acquire(Key(0), id(0, 1)));
