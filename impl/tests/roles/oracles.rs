@@ -160,24 +160,7 @@ fn trips_accumulate_per_oracle() {
 #[test]
 fn a_job_applied_or_dead_lettered_is_resolved() {
     let mut o = SafetyOracles::new();
-    feed(
-        &mut o,
-        T0,
-        &[
-            Event::JobApplied {
-                client: c1(),
-                key: Key(0),
-                token: Token(1),
-                job: Job(0),
-            },
-            Event::JobDeadLettered {
-                client: c1(),
-                key: Key(0),
-                token: Token(1),
-                job: Job(1),
-            },
-        ],
-    );
+    feed(&mut o, T0, &[applied_job(0), dead_lettered(1)]);
     assert_eq!(
         o.unresolved_jobs(3),
         vec![Violation::JobUnresolved { job: Job(2) }]
@@ -188,6 +171,26 @@ fn verdicts(o: &mut SafetyOracles, now: Nanos, e: &Event) -> Vec<OracleName> {
     let mut found = Vec::new();
     o.observe(now, e, &mut found);
     found.iter().map(Violation::oracle).collect()
+}
+
+/// C1's job `job` applied on key 0 under token 1.
+fn applied_job(job: u32) -> Event {
+    Event::JobApplied {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        job: Job(job),
+    }
+}
+
+/// Job `job` dead-lettered on key 0 under C1's token 1.
+fn dead_lettered(job: u32) -> Event {
+    Event::JobDeadLettered {
+        client: c1(),
+        key: Key(0),
+        token: Token(1),
+        job: Job(job),
+    }
 }
 
 /// Key 0's token 1 granted to C1 until T0 + 10 ns.
@@ -235,18 +238,8 @@ fn a_write_is_contained_only_in_its_writers_live_grant() {
 #[test]
 fn a_job_both_applied_and_dead_lettered_is_a_violation() {
     let mut o = SafetyOracles::new();
-    let applied = Event::JobApplied {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        job: Job(0),
-    };
-    let dead = Event::JobDeadLettered {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        job: Job(0),
-    };
+    let applied = applied_job(0);
+    let dead = dead_lettered(0);
     assert!(verdicts(&mut o, T0, &applied).is_empty());
     assert_eq!(verdicts(&mut o, T0, &dead), vec![OracleName::ExactlyOnce]);
 }
@@ -306,12 +299,7 @@ fn the_resource_may_only_move_to_higher_tokens() {
 #[test]
 fn every_application_after_the_first_is_a_violation() {
     let mut o = SafetyOracles::new();
-    let applied = Event::JobApplied {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        job: Job(0),
-    };
+    let applied = applied_job(0);
     let once = vec![OracleName::ExactlyOnce];
     assert!(verdicts(&mut o, T0, &applied).is_empty());
     assert_eq!(verdicts(&mut o, T0, &applied), once);
@@ -320,23 +308,13 @@ fn every_application_after_the_first_is_a_violation() {
 
 #[test]
 fn dead_lettering_alone_is_no_violation_and_counts_once() {
-    let dead = |job| Event::JobDeadLettered {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        job: Job(job),
-    };
+    let dead = dead_lettered;
     let mut o = SafetyOracles::new();
     assert!(verdicts(&mut o, T0, &dead(0)).is_empty());
     assert!(verdicts(&mut o, T0, &dead(0)).is_empty());
     assert_eq!(o.unresolved_jobs(1), vec![]);
     // Applied, then dead-lettered twice: one violation, for the first.
-    let applied = Event::JobApplied {
-        client: c1(),
-        key: Key(0),
-        token: Token(1),
-        job: Job(1),
-    };
+    let applied = applied_job(1);
     verdicts(&mut o, T0, &applied);
     assert_eq!(
         verdicts(&mut o, T0, &dead(1)),
