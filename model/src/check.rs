@@ -63,8 +63,8 @@ impl CheckReport {
     }
 
     /// The check's verdict: a safety counterexample, else a wait-for cycle or a time-lock
-    /// (liveness), else
-    /// a pass; a check the user interrupted proved nothing and is a usage outcome.
+    /// (liveness), else a pass; a check the user interrupted proved nothing and is a usage
+    /// outcome.
     #[must_use]
     pub fn verdict(&self, interrupted: bool) -> Verdict {
         if interrupted {

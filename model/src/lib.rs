@@ -65,8 +65,9 @@
 //! and exactly-once (its "applied twice, or applied and dead-lettered" half), read from the
 //! oracles' ghost state in the model state, no wait-for cycle (the deadlock oracle at
 //! bound 0; a liveness failure, exit 3), and no time-lock ([`TimeLock`]: a state from which
-//! time cannot advance, found by local patterns while successors are generated; also exit 3). `Sometimes` ([`SOMETIMES`]; proof that the model
-//! reaches the interesting states): renewal confirmed, holder released after its work,
+//! time cannot advance, found by local patterns while successors are generated; also
+//! exit 3). `Sometimes` ([`SOMETIMES`]; proof that the model reaches the interesting
+//! states): renewal confirmed, holder released after its work,
 //! queued waiter granted, takeover after expiry, stale write rejected, and two clients
 //! believing at once (a client "believes" when its core state is Holding): reachable with
 //! pauses, unreachable without; that is the belief exclusivity check, and what fencing is
@@ -268,11 +269,7 @@ impl LeaseModel {
                 if s.nodes[usize::from(env.to)].is_some() {
                     s.loss_left -= 1;
                 }
-                if self.mc.duplicating {
-                    s.take_all(env);
-                } else {
-                    s.take(env);
-                }
+                s.take(env, self.mc.duplicating);
             }
             Action::Fire(i) => {
                 let i = usize::from(i);
@@ -298,11 +295,7 @@ impl LeaseModel {
                 // A duplicating network counts deliveries left, not copies (see `send`);
                 // at its delay bound a message's delivery is its last (else a message at
                 // its bound, with no loss left, would stop time for good).
-                if self.mc.duplicating && env.age >= self.mc.max_delay {
-                    s.take_all(env);
-                } else {
-                    s.take(env);
-                }
+                s.take(env, self.mc.duplicating && env.age >= self.mc.max_delay);
                 assert!(s.nodes[to].is_some(), "deliver only to a live node");
                 let from = NodeId(u32::from(env.from));
                 let input = Input::Message(from, env.msg);

@@ -239,25 +239,17 @@ impl State {
         }
     }
 
-    /// Removes one copy of a message from the network.
-    pub(crate) fn take(&mut self, env: &Envelope) {
+    /// Removes one copy (or, in a duplicating network, one delivery) of a message from the
+    /// network, or the message with all it has left when `all`.
+    pub(crate) fn take(&mut self, env: &Envelope, all: bool) {
         let at = self
             .net
             .binary_search_by(|(e, _)| e.cmp(env))
             .expect("the envelope is in flight");
         self.net[at].1 -= 1;
-        if self.net[at].1 == 0 {
+        if all || self.net[at].1 == 0 {
             self.net.remove(at);
         }
-    }
-
-    /// Removes a message from the network with every copy (or delivery) it has left.
-    pub(crate) fn take_all(&mut self, env: &Envelope) {
-        let at = self
-            .net
-            .binary_search_by(|(e, _)| e.cmp(env))
-            .expect("the envelope is in flight");
-        self.net.remove(at);
     }
 
     /// Keeps the slowest clock at offset 0 (equal situations, one state).
