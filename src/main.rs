@@ -105,12 +105,26 @@ struct ModelArgs {
     /// the catalog finds its bug (printed on the model line); a flag given overrides them.
     #[arg(long, default_value = "correct", value_parser = variant_names())]
     variant: String,
-    #[arg(long, help = bound_help(
-        "Global time stops at this many ticks (at most 24; 1 tick = 1 ms of the model's \
-         protocol config)",
+    #[arg(long, conflicts_with = "closed", help = bound_help(
+        "A bounded check: global time stops at this many ticks (at most 24; 1 tick = 1 ms of \
+         the model's protocol config)",
         ModelConfig::default().max_time,
     ))]
     max_time: Option<u64>,
+    /// A closed check: no time bound, explore until no new state appears (time, counters
+    /// and dead data normalised); exit 2 if the configuration cannot close.
+    #[arg(long)]
+    closed: bool,
+    /// The most ticks one pause may hold back a client's due timer (a per-client
+    /// counter; default: unbounded in a closed check, a budget of 8 ticks per run in a
+    /// bounded one).
+    #[arg(long)]
+    max_pause: Option<u8>,
+    /// How long a client rests after releasing before it wants the key again, in ticks
+    /// (default: 2 in a closed check, where the workload repeats; 1000 in a bounded one,
+    /// where each client acquires once).
+    #[arg(long)]
+    think: Option<u64>,
     #[arg(long, help = bound_help(
         "ε: the largest spread between any two clocks, in ticks (at most 1)",
         ModelConfig::default().spread,
@@ -182,10 +196,19 @@ impl ModelArgs {
         let variant = leaseproof_impl::Variant::parse(&self.variant)
             .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
         let (base, _) = leaseproof_model::variants::bounds(variant);
+        let closed = self.closed;
+        let think = if closed {
+            leaseproof_model::THINK_CLOSED
+        } else {
+            leaseproof_model::THINK_BOUNDED
+        };
         Ok(ModelConfig {
             clients: self.clients.unwrap_or(base.clients),
             variant,
             max_time: self.max_time.unwrap_or(base.max_time),
+            closed,
+            think: self.think.unwrap_or(think),
+            max_pause: self.max_pause,
             spread: self.spread.unwrap_or(base.spread),
             pauses: match (self.pauses, self.no_pauses) {
                 (_, true) => false,

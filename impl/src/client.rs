@@ -45,8 +45,8 @@ use crate::config::{Config, Mutant, Variant};
 use crate::output::{Disk, Event, LossCause, Output};
 use crate::types::Unhashed;
 use crate::types::{
-    IdemKey, Identity, Jitter, Job, JobOutcome, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes,
-    ReqId, Token,
+    Counter, Counters, IdemKey, Identity, Instants, Jitter, Job, JobOutcome, Key, Msg, Nanos,
+    NodeId, RefuseReason, RemapNodes, ReqId, Token,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
@@ -129,7 +129,12 @@ pub struct LeaseClient {
     awaiting_jitter: bool,
     /// The server answered Queued (or a reply was declined): re-send every requeue interval.
     requeue_mode: bool,
+    /// Sends without an answer, counted up to one past [`UNANSWERED_BEFORE_BACKOFF`]:
+    /// the only comparison it takes, so higher counts would behave alike (a model
+    /// checker's states would differ for nothing).
     unanswered: u8,
+    /// Backoff doublings so far, counted up to the first at which the window reaches
+    /// `backoff_max` (later ones behave alike, as `unanswered`).
     backoff_exp: u8,
     out: VecDeque<Output>,
 }
@@ -364,7 +369,7 @@ impl LeaseClient {
             .min(self.cfg.backoff_max_ns);
         let ppm = u128::from(jitter.ppm.min(Jitter::MAX_PPM));
         let delay = base + (u128::from(window - base) * ppm / 1_000_000) as u64;
-        self.backoff_exp = (self.backoff_exp + 1).min(BACKOFF_EXP_MAX);
+        self.backoff_exp = (self.backoff_exp + 1).min(self.backoff_exp_cap());
         self.retry_at = Some(now.plus(delay));
     }
 
@@ -560,6 +565,15 @@ impl LeaseClient {
         self.unanswered = 0;
     }
 
+    /// The first doubling at which the backoff window reaches its maximum (at most
+    /// [`BACKOFF_EXP_MAX`]): the window is the same for every later one.
+    fn backoff_exp_cap(&self) -> u8 {
+        let (base, max) = (self.cfg.backoff_base_ns, self.cfg.backoff_max_ns);
+        (0..BACKOFF_EXP_MAX)
+            .find(|&e| base.saturating_mul(1u64 << e) >= max)
+            .unwrap_or(BACKOFF_EXP_MAX)
+    }
+
     /// Drops sends whose answer could no longer be adopted: they are late by now.
     fn forget_late_sends(&mut self, now: Nanos) {
         let l = self.cfg.validity_ns;
@@ -610,7 +624,7 @@ impl LeaseClient {
             to: self.cfg.server,
             msg: Msg::Acquire { key: self.key, id },
         });
-        self.unanswered = self.unanswered.saturating_add(1);
+        self.unanswered = (self.unanswered + 1).min(UNANSWERED_BEFORE_BACKOFF + 1);
         if self.requeue_mode && self.unanswered <= UNANSWERED_BEFORE_BACKOFF {
             self.retry_at = Some(now.plus(self.cfg.requeue_interval_ns));
             self.awaiting_jitter = false;
@@ -881,6 +895,84 @@ impl LeaseClient {
                 // Act on the grant in the same step, as a real holder would.
                 self.handle_timeout(now);
             }
+        }
+    }
+}
+
+/// The client's instants (see [`Instants`]), all on its own clock:
+///
+/// | instant | compared with | bound |
+/// |---|---|---|
+/// | `Thinking.until`, `next_write`, `next_renew`, `retry_at`, `pending_release.next_at` | `now >= t` (a timer), the least of them (`poll_timeout`) | 0 |
+/// | `valid_until` | `now < t`, `now >= t`; `max(t, t_sent + L)` where `t_sent + L > now` (a late answer is declined first); `t < max(hold_until, now + renew)` (acts-after-loss); `t.since(now)` (saturating: 0 for every past `t`) | renew interval |
+/// | `hold_until` | `now >= t`; `max(t, now + renew)` (acts-after-loss); `Nanos::MAX` when the hold is counted in writes | renew interval |
+/// | `sent` (each `t_sent`) | `now < t + L` (forgotten once late); adopted as `t + L` (`L` the validity or the intent tier's); `t + renew` against `now` | the largest of `L`, the intent tier's `L` and the renew interval |
+///
+/// Clamping keeps each outcome: a past timer stays due, and every sum `t + d` with `d` at
+/// most the bound stays below `now`. Two clamped timers may tie where they did not (which
+/// one `poll_timeout` names changes), but both are due and `handle_timeout` serves every
+/// due timer in one step.
+impl Instants for LeaseClient {
+    fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        let renew = self.cfg.renew_interval_ns;
+        match &mut self.phase {
+            Phase::Thinking { until } => *until = f(*until, 0),
+            Phase::Holding {
+                valid_until,
+                hold_until,
+                next_write,
+                next_renew,
+                ..
+            } => {
+                *valid_until = f(*valid_until, renew);
+                *hold_until = f(*hold_until, renew);
+                *next_write = f(*next_write, 0);
+                *next_renew = f(*next_renew, 0);
+            }
+            Phase::Acquiring | Phase::Done => {}
+        }
+        if let Some(p) = &mut self.pending_release {
+            p.next_at = f(p.next_at, 0);
+        }
+        if let Some(t) = &mut self.retry_at {
+            *t = f(*t, 0);
+        }
+        let sent_bound = self
+            .cfg
+            .validity_ns
+            .max(self.cfg.intent_validity_ns)
+            .max(renew);
+        for (t, _) in self.sent.values_mut() {
+            *t = f(*t, sent_bound);
+        }
+    }
+}
+
+/// The client's counters (see [`Counters`]). Tokens: the held one, `released_high`, the
+/// pending release's. Its own sequence domain: `last_seq` (the fresh id is the next),
+/// `attempt_first_seq` (at most `last_seq + 1`: ranks keep two consecutive values
+/// consecutive), the `sent` map's keys, `acked_seq`, and the job attempt's idempotency key.
+impl Counters for LeaseClient {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        let me = Counter::Seq(self.me.node, self.me.incarnation);
+        self.last_seq = f(me, self.last_seq);
+        self.attempt_first_seq = f(me, self.attempt_first_seq);
+        self.acked_seq = f(me, self.acked_seq);
+        self.sent = std::mem::take(&mut self.sent)
+            .into_iter()
+            .map(|(seq, v)| (f(me, seq), v))
+            .collect();
+        if let Phase::Holding { token, .. } = &mut self.phase {
+            *token = token.mapped(f);
+        }
+        if let Some((_, idem)) = &mut self.attempt {
+            *idem = idem.mapped(f);
+        }
+        if let Some(t) = &mut self.released_high {
+            *t = t.mapped(f);
+        }
+        if let Some(p) = &mut self.pending_release {
+            p.token = p.token.mapped(f);
         }
     }
 }

@@ -61,6 +61,6 @@ pub use output::{Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutc
 pub use resource::FencedResource;
 pub use server::LockServer;
 pub use types::{
-    IdemKey, Identity, Jitter, Job, JobOutcome, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes,
-    ReqId, Token,
+    Counter, Counters, IdemKey, Identity, Instants, Jitter, Job, JobOutcome, Key, Msg, Nanos,
+    NodeId, RefuseReason, RemapNodes, ReqId, Token, UNBOUNDED,
 };

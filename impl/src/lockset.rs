@@ -21,7 +21,9 @@ use crate::client::LeaseClient;
 use crate::config::{Config, Variant};
 use crate::output::{Event, Output};
 use crate::types::Unhashed;
-use crate::types::{IdemKey, Identity, Jitter, Key, Msg, Nanos, NodeId, RemapNodes};
+use crate::types::{
+    Counter, Counters, IdemKey, Identity, Instants, Jitter, Key, Msg, Nanos, NodeId, RemapNodes,
+};
 use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -259,6 +261,43 @@ impl LockSetClient {
         }
         if let SetPhase::Working { next_write, .. } = &mut self.phase {
             *next_write = now.plus(self.cfg.write_interval_ns);
+        }
+    }
+}
+
+/// The lock-set client's instants (see [`Instants`]): its own `Thinking.until`,
+/// `hold_until` and `next_write` are timers (`now >= t`, and `next_write < hold_until` only
+/// to name the earlier in `poll_timeout`: both due, the step serves both), bound 0; each
+/// managed lease lists its own ([`LeaseClient`]'s table).
+impl Instants for LockSetClient {
+    fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        match &mut self.phase {
+            SetPhase::Thinking { until } => *until = f(*until, 0),
+            SetPhase::Working {
+                hold_until,
+                next_write,
+            } => {
+                *hold_until = f(*hold_until, 0);
+                *next_write = f(*next_write, 0);
+            }
+            SetPhase::Acquiring { .. } => {}
+        }
+        for l in &mut self.leases {
+            l.map_instants(f);
+        }
+    }
+}
+
+/// The lock-set client's counters (see [`Counters`]): `write_seq`, in its own sequence
+/// domain (its writes' idempotency keys), and each managed lease's.
+impl Counters for LockSetClient {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        self.write_seq = f(
+            Counter::Seq(self.me.node, self.me.incarnation),
+            self.write_seq,
+        );
+        for l in &mut self.leases {
+            l.map_counters(f);
         }
     }
 }

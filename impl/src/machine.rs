@@ -8,7 +8,7 @@ use crate::lockset::LockSetClient;
 use crate::output::{Disk, Output};
 use crate::resource::FencedResource;
 use crate::server::LockServer;
-use crate::types::{Identity, Jitter, Msg, Nanos, NodeId, RemapNodes};
+use crate::types::{Counter, Counters, Identity, Instants, Jitter, Msg, Nanos, NodeId, RemapNodes};
 
 /// The sans-IO grammar shared by every role.
 pub trait Machine {
@@ -135,6 +135,29 @@ impl Machine for AnyNode {
             AnyNode::Resource(r) => r.poll_timeout(),
             AnyNode::Client(c) => c.poll_timeout(),
             AnyNode::LockSet(c) => c.poll_timeout(),
+        }
+    }
+}
+
+/// The fenced resource keeps no instant; the other roles list theirs.
+impl Instants for AnyNode {
+    fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        match self {
+            AnyNode::Server(s) => s.map_instants(f),
+            AnyNode::Resource(_) => {}
+            AnyNode::Client(c) => c.map_instants(f),
+            AnyNode::LockSet(c) => c.map_instants(f),
+        }
+    }
+}
+
+impl Counters for AnyNode {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        match self {
+            AnyNode::Server(s) => s.map_counters(f),
+            AnyNode::Resource(r) => r.map_counters(f),
+            AnyNode::Client(c) => c.map_counters(f),
+            AnyNode::LockSet(c) => c.map_counters(f),
         }
     }
 }

@@ -21,7 +21,9 @@
 
 use crate::config::{drift, Config};
 use crate::output::Event;
-use crate::types::{Identity, Job, Key, Nanos, NodeId, RemapNodes, Token};
+use crate::types::{
+    Counter, Counters, Identity, Instants, Job, Key, Nanos, NodeId, RemapNodes, Token, UNBOUNDED,
+};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -934,6 +936,48 @@ impl BeliefOverlap {
             self.episodes += 1;
         }
         self.overlapping = now_overlap;
+    }
+}
+
+/// The oracles' instants (see [`Instants`]), all on the server's clock:
+///
+/// | instant | compared with | bound |
+/// |---|---|---|
+/// | ghost grant `expiry` | `server_now < t` (live), `server_now >= t` (a write outside the lease); `t < e` and `max(t, e)` for a renewal's expiry `e`, which is after `server_now` | 0 |
+/// | `cycle_since` | `server_now < t + bound` (the deadlock oracle's bound, its caller's) | unbounded: never clamped |
+///
+/// A clamped ghost expiry changes one thing: how late a write outside an expired grant
+/// was (`late_ns`, in the violation's text), never whether it is one.
+impl Instants for SafetyOracles {
+    fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        for g in self.grants.values_mut() {
+            for gg in g.values_mut() {
+                gg.expiry = f(gg.expiry, 0);
+            }
+        }
+        if let Some(t) = &mut self.cycle_since {
+            *t = f(*t, UNBOUNDED);
+        }
+    }
+}
+
+/// The oracles' counters (see [`Counters`]): the ghost grants' tokens (the keys of each
+/// key's map), `max_granted`, `max_accepted`; all tokens.
+impl Counters for SafetyOracles {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        for g in self.grants.values_mut() {
+            // Ranks keep the order, so the rebuilt map keeps it too.
+            *g = std::mem::take(g)
+                .into_iter()
+                .map(|(t, gg)| (t.mapped(f), gg))
+                .collect();
+        }
+        for t in self.max_granted.values_mut() {
+            *t = t.mapped(f);
+        }
+        for (t, _) in self.max_accepted.values_mut() {
+            *t = t.mapped(f);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the state machines ask their shell to do, and the typed event stream that the
 //! oracles and the reports consume.
 
-use crate::types::{IdemKey, Identity, Job, Key, Msg, Nanos, NodeId, Token};
+use crate::types::{Counter, Counters, IdemKey, Identity, Job, Key, Msg, Nanos, NodeId, Token};
 
 /// The sans-IO contract's own assertion: a shell asks for the next deadline only once the
 /// node is drained, so a drained node has no pending output.
@@ -584,5 +584,69 @@ impl Event {
             Event::JobFailed { .. } => "job-failed",
             Event::JobDeadLettered { .. } => "job-dead-lettered",
         }
+    }
+}
+
+impl WriteOutcome {
+    /// The outcome with its tokens rewritten by a [`Counters`] map.
+    #[must_use]
+    pub fn mapped(self, f: &mut dyn FnMut(Counter, u64) -> u64) -> WriteOutcome {
+        match self {
+            WriteOutcome::Accepted { token } => WriteOutcome::Accepted {
+                token: token.mapped(f),
+            },
+            WriteOutcome::Rejected { token, current } => WriteOutcome::Rejected {
+                token: token.mapped(f),
+                current: current.mapped(f),
+            },
+        }
+    }
+}
+
+impl JobRecord {
+    /// The record with its counters rewritten by a [`Counters`] map.
+    #[must_use]
+    pub fn mapped(self, f: &mut dyn FnMut(Counter, u64) -> u64) -> JobRecord {
+        match self {
+            JobRecord::Pending { failures, last } => JobRecord::Pending {
+                failures,
+                last: last.mapped(f),
+            },
+            JobRecord::Applied { token } => JobRecord::Applied {
+                token: token.mapped(f),
+            },
+            JobRecord::DeadLettered { token } => JobRecord::DeadLettered {
+                token: token.mapped(f),
+            },
+        }
+    }
+}
+
+/// The resource's tables, shared by its state and its disk: the highest token per key,
+/// the answered writes (keys and answers), the jobs' records.
+pub(crate) fn map_resource_tables(
+    highest: &mut BTreeMap<Key, Token>,
+    applied: &mut BTreeMap<IdemKey, WriteOutcome>,
+    jobs: &mut BTreeMap<Job, JobRecord>,
+    f: &mut dyn FnMut(Counter, u64) -> u64,
+) {
+    for t in highest.values_mut() {
+        *t = t.mapped(f);
+    }
+    // Ranks keep each domain's order, so the rebuilt table keeps its order too.
+    *applied = std::mem::take(applied)
+        .into_iter()
+        .map(|(k, o)| (k.mapped(f), o.mapped(f)))
+        .collect();
+    for r in jobs.values_mut() {
+        *r = r.mapped(f);
+    }
+}
+
+/// The disk's counters: the server's token counter and the resource's tables.
+impl Counters for Disk {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        self.token_counter = f(Counter::Token, self.token_counter);
+        map_resource_tables(&mut self.highest, &mut self.applied, &mut self.jobs, f);
     }
 }

@@ -9,10 +9,13 @@
 //! Contract (sans-IO): drain `poll_output()` after every input.
 
 use crate::config::{Config, Mutant, Variant};
-use crate::output::{Disk, Event, JobRecord, Output, PersistOp, WriteOutcome, UNDRAINED};
+use crate::output::{
+    map_resource_tables, Disk, Event, JobRecord, Output, PersistOp, WriteOutcome, UNDRAINED,
+};
 use crate::types::Unhashed;
 use crate::types::{
-    IdemKey, Identity, Job, JobOutcome, Key, Msg, Nanos, NodeId, RemapNodes, Token,
+    Counter, Counters, IdemKey, Identity, Job, JobOutcome, Key, Msg, Nanos, NodeId, RemapNodes,
+    Token,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
@@ -61,6 +64,21 @@ impl FencedResource {
             // Not for the resource, or a job nobody declared: a confused or hostile peer.
             _ => {}
         }
+    }
+
+    /// The idempotency keys of the answered writes kept (`applied`).
+    pub fn answered(&self) -> impl Iterator<Item = IdemKey> + '_ {
+        self.applied.keys().copied()
+    }
+
+    /// Forgets the answered writes `keep` rejects: for a model checker, dead data. An
+    /// answered write's record is read only by a re-delivery of a write with the same
+    /// idempotency key (a client never re-sends a plain write: each write takes a new
+    /// key), so once no such write is in flight, and the network does not duplicate, no
+    /// later step can read it. The disk keeps its copy (the model never restarts the
+    /// resource).
+    pub fn forget_answers(&mut self, keep: impl Fn(IdemKey) -> bool) {
+        self.applied.retain(|k, _| keep(*k));
     }
 
     /// The resource's record of a job, for tests and reports.
@@ -293,6 +311,15 @@ impl FencedResource {
             },
         };
         self.out.push_back(Output::Send { to, msg });
+    }
+}
+
+/// The resource's counters (see [`Counters`]): `highest` (tokens), `applied` (idempotency
+/// keys, in their writer's sequence domain, and the tokens of their answers), `jobs` (the
+/// tokens and the last idempotency key of each record).
+impl Counters for FencedResource {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        map_resource_tables(&mut self.highest, &mut self.applied, &mut self.jobs, f);
     }
 }
 

@@ -22,7 +22,10 @@
 use crate::config::{Config, Mutant, Variant};
 use crate::output::{Disk, Event, Output, PersistOp, UNDRAINED};
 use crate::types::Unhashed;
-use crate::types::{Identity, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes, ReqId, Token};
+use crate::types::{
+    Counter, Counters, Identity, Instants, Key, Msg, Nanos, NodeId, RefuseReason, RemapNodes,
+    ReqId, Token,
+};
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
 
@@ -181,6 +184,20 @@ impl LockServer {
             .get(&key)?
             .holder
             .map(|h| (h.client, h.token, h.expiry))
+    }
+
+    /// The per-client records kept: node, key and the highest request id seen.
+    pub fn records(&self) -> impl Iterator<Item = (NodeId, Key, ReqId)> + '_ {
+        self.records.iter().map(|(&(n, k), r)| (n, k, r.id))
+    }
+
+    /// Forgets the records `keep` rejects: for a model checker, dead data. A record is
+    /// read only when a request of its node on its key arrives (`seen`): one with a higher
+    /// id is new with the record or without it, and a client's every new request takes a
+    /// higher id, so once no request at or below the record's id is in flight, and the
+    /// network does not duplicate, no later step can read it.
+    pub fn forget_records(&mut self, keep: impl Fn(NodeId, Key, ReqId) -> bool) {
+        self.records.retain(|&(n, k), r| keep(n, k, r.id));
     }
 
     /// The number of waiters queued on a key.
@@ -469,6 +486,59 @@ impl LockServer {
             },
         );
         Some(w.client)
+    }
+}
+
+/// The server's instants (see [`Instants`]), all on its own clock:
+///
+/// | instant | compared with | bound |
+/// |---|---|---|
+/// | `grace_until` | `now >= t`, `now < t`, the least timer (`poll_timeout`) | 0 |
+/// | holder `expiry` | `now >= t`, `now < t`, the least timer; `max(t, now + extension)` | the TTL (or the intent tier, if longer) |
+/// | holder `progress_at` | `now >= t + progress window` (read only with progress-based extension; otherwise `Nanos::ZERO` and not passed) | the progress window |
+/// | waiter `arrived` | `now < t + fresh window` (a stale waiter is dropped at hand-over) | the fresh window |
+///
+/// Clamping keeps each outcome: every sum `t + d` with `d` at most the bound stays below
+/// `now`, and `max(t, now + d)` is `now + d` either way.
+impl Instants for LockServer {
+    fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        let expiry_bound = self.cfg.ttl_ns.max(self.cfg.intent_ns);
+        let (progress, fresh) = (self.cfg.progress_window_ns, self.cfg.fresh_window_ns);
+        if let Some(g) = &mut self.grace_until {
+            *g = f(*g, 0);
+        }
+        for ks in self.keys.values_mut() {
+            if let Some(h) = &mut ks.holder {
+                h.expiry = f(h.expiry, expiry_bound);
+                if progress > 0 {
+                    h.progress_at = f(h.progress_at, progress);
+                }
+            }
+            for w in &mut ks.queue {
+                w.arrived = f(w.arrived, fresh);
+            }
+        }
+    }
+}
+
+/// The server's counters (see [`Counters`]): `issued` and each holder's token (tokens);
+/// each waiter's request id and each record's id and answer, in the sequence domain of
+/// the client they came from.
+impl Counters for LockServer {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        self.issued = f(Counter::Token, self.issued);
+        for ks in self.keys.values_mut() {
+            if let Some(h) = &mut ks.holder {
+                h.token = h.token.mapped(f);
+            }
+            for w in &mut ks.queue {
+                w.id = w.id.mapped(w.client.node, f);
+            }
+        }
+        for ((node, _), r) in &mut self.records {
+            r.id = r.id.mapped(*node, f);
+            r.answer = r.answer.mapped(*node, f);
+        }
     }
 }
 

@@ -402,6 +402,15 @@ impl fmt::Display for Msg {
 }
 
 impl Msg {
+    /// A client's request to the server: its id.
+    #[must_use]
+    pub fn request_id(&self) -> Option<ReqId> {
+        match self {
+            Msg::Acquire { id, .. } | Msg::Renew { id, .. } | Msg::Release { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
     /// The key every message is about.
     #[must_use]
     pub fn key(&self) -> Key {
@@ -452,6 +461,187 @@ pub struct Jitter {
 
 impl Jitter {
     pub const MAX_PPM: u32 = 1_000_000;
+}
+
+/// Every instant a machine keeps, for a model checker that stores time relative to now.
+///
+/// The core only adds durations to `now` and compares instants, so shifting every instant
+/// of a state by one amount (the clock with them) changes nothing it does; and an instant
+/// further in the past than the largest duration it is ever compared against, `bound`,
+/// compares alike with every `now + d` and every later instant whatever its exact value,
+/// so a checker may move it to any other such value (clamping, as timed-automata checkers
+/// do with their maximal constants). Each role lists, next to its state, every instant it
+/// keeps, every comparison it makes with it and the bound that follows.
+///
+/// `f(instant, bound_ns)` returns the instant to keep. Constants the code assigns as
+/// "never" (`Nanos::MAX`) are passed too: `f` keeps them. A field no mode reads (left at
+/// `Nanos::ZERO`) is not passed.
+pub trait Instants {
+    fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos);
+}
+
+/// Never clamped: an instant whose comparisons use a bound the machine does not know.
+pub const UNBOUNDED: u64 = u64::MAX;
+
+/// A rank domain: every place whose values are ever compared with, or copied into, one
+/// another (see [`Counters`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Counter {
+    /// Every fencing token of every key: the server's counter and its disk copy, tokens in
+    /// messages, holders', waiters' and records' tokens, the clients' held and released
+    /// tokens, the resource's highest and its answers, the oracles' ghost tokens.
+    Token,
+    /// The sequence numbers of one client incarnation: its request ids and idempotency
+    /// keys, wherever they are kept (its own counters, the server's records and queue,
+    /// the resource's answered writes, messages).
+    Seq(NodeId, u32),
+}
+
+/// Every counter value a machine keeps, for a model checker that ranks them.
+///
+/// The core only compares counters of one domain, copies them, and draws a fresh one as
+/// the largest of its domain plus one (a new token, a new request id). So replacing each
+/// domain's values by their ranks (0 kept as 0, the fixed point every counter starts at)
+/// keeps every comparison, and the fresh value stays above every value of its domain: a
+/// state and its ranked form behave alike. Each role lists its members next to its state.
+/// `f(domain, value)` returns the value to keep.
+pub trait Counters {
+    fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64);
+}
+
+impl Token {
+    /// This token, rewritten by a [`Counters`] map.
+    #[must_use]
+    pub fn mapped(self, f: &mut dyn FnMut(Counter, u64) -> u64) -> Token {
+        Token(f(Counter::Token, self.0))
+    }
+}
+
+impl ReqId {
+    /// This request id of `client`'s, rewritten by a [`Counters`] map.
+    #[must_use]
+    pub fn mapped(self, client: NodeId, f: &mut dyn FnMut(Counter, u64) -> u64) -> ReqId {
+        ReqId {
+            seq: f(Counter::Seq(client, self.incarnation), self.seq),
+            ..self
+        }
+    }
+}
+
+impl IdemKey {
+    /// This idempotency key, rewritten by a [`Counters`] map.
+    #[must_use]
+    pub fn mapped(self, f: &mut dyn FnMut(Counter, u64) -> u64) -> IdemKey {
+        IdemKey {
+            seq: f(Counter::Seq(self.node, self.incarnation), self.seq),
+            ..self
+        }
+    }
+}
+
+impl Msg {
+    /// The message with its counters rewritten; `client` is the client end of the link
+    /// (request ids carry no node).
+    #[must_use]
+    pub fn mapped(self, client: NodeId, f: &mut dyn FnMut(Counter, u64) -> u64) -> Msg {
+        let id = |id: ReqId, f: &mut dyn FnMut(Counter, u64) -> u64| id.mapped(client, f);
+        match self {
+            Msg::Acquire { key, id: i } => Msg::Acquire { key, id: id(i, f) },
+            Msg::Renew {
+                key,
+                id: i,
+                token,
+                acked,
+            } => Msg::Renew {
+                key,
+                id: id(i, f),
+                token: token.mapped(f),
+                acked,
+            },
+            Msg::Release { key, id: i, token } => Msg::Release {
+                key,
+                id: id(i, f),
+                token: token.mapped(f),
+            },
+            Msg::Granted { key, id: i, token } => Msg::Granted {
+                key,
+                id: id(i, f),
+                token: token.mapped(f),
+            },
+            Msg::Renewed { key, id: i, token } => Msg::Renewed {
+                key,
+                id: id(i, f),
+                token: token.mapped(f),
+            },
+            Msg::Queued { key, id: i } => Msg::Queued { key, id: id(i, f) },
+            Msg::Refused {
+                key,
+                id: i,
+                token,
+                reason,
+            } => Msg::Refused {
+                key,
+                id: id(i, f),
+                token: token.map(|t| t.mapped(f)),
+                reason,
+            },
+            Msg::Released { key, id: i, token } => Msg::Released {
+                key,
+                id: id(i, f),
+                token: token.mapped(f),
+            },
+            Msg::Write { key, token, idem } => Msg::Write {
+                key,
+                token: token.mapped(f),
+                idem: idem.mapped(f),
+            },
+            Msg::WriteAck { key, token, idem } => Msg::WriteAck {
+                key,
+                token: token.mapped(f),
+                idem: idem.mapped(f),
+            },
+            Msg::WriteRejected {
+                key,
+                token,
+                idem,
+                current,
+            } => Msg::WriteRejected {
+                key,
+                token: token.mapped(f),
+                idem: idem.mapped(f),
+                current: current.mapped(f),
+            },
+            Msg::Apply {
+                key,
+                token,
+                job,
+                idem,
+            } => Msg::Apply {
+                key,
+                token: token.mapped(f),
+                job,
+                idem: idem.mapped(f),
+            },
+            Msg::JobResult {
+                key,
+                token,
+                job,
+                idem,
+                outcome,
+            } => Msg::JobResult {
+                key,
+                token: token.mapped(f),
+                job,
+                idem: idem.mapped(f),
+                outcome: match outcome {
+                    JobOutcome::Fenced { current } => JobOutcome::Fenced {
+                        current: current.mapped(f),
+                    },
+                    o => o,
+                },
+            },
+        }
+    }
 }
 
 /// Renaming nodes, for the model checker's symmetry reduction: clients are interchangeable,

@@ -53,7 +53,25 @@ pub struct ModelConfig {
     pub jobs: u32,
     /// A critical section over this many keys, taken in the global order (1: one key).
     pub keys: u8,
+    /// Explore until no new state appears, with no time bound (`max_time` unread): time
+    /// is stored relative to now (see the `normal` module). Pauses, losses and drift
+    /// moves are then unbounded in count (`pauses`, `losses`, `drift_moves` only say
+    /// whether they happen); crashes and the clock step keep their budgets.
+    pub closed: bool,
+    /// How long a client rests after releasing before it wants the key again (ticks).
+    pub think: u64,
+    /// The most ticks one client's due timer may wait while it is paused (a per-client
+    /// counter, reset when the timer fires); `None`: unbounded in a closed check, and the
+    /// run's pause budget ([`PAUSE_BUDGET`]) in a bounded one.
+    pub max_pause: Option<u8>,
 }
+
+/// A bounded check's think time: each client acquires once per run within any horizon
+/// the checker accepts.
+pub const THINK_BOUNDED: u64 = 1_000;
+/// A closed check's think time: the workload repeats (acquire, hold, release, think,
+/// acquire again).
+pub const THINK_CLOSED: u64 = 2;
 
 impl Default for ModelConfig {
     /// The pinned default bounds: renewals, releases, queued hand-overs and takeovers after
@@ -75,19 +93,35 @@ impl Default for ModelConfig {
             hold: 4,
             jobs: 0,
             keys: 1,
+            closed: false,
+            think: THINK_BOUNDED,
+            max_pause: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The main job's closed check: the pinned defaults with no time bound and a repeating
+    /// workload.
+    #[must_use]
+    pub fn closed() -> ModelConfig {
+        ModelConfig {
+            closed: true,
+            think: THINK_CLOSED,
+            ..ModelConfig::default()
         }
     }
 }
 
 /// The protocol's config in ticks (1 tick = 1 ms): ttl 6, renew 3, fresh window 3, requeue
-/// 2, backoff 2..2, hold `hold` (default 4), a write every 2, think 1000 (each client
-/// acquires once per run within any horizon the checker accepts), queue capacity 2;
+/// 2, backoff 2..2, hold `hold` (default 4), a write every 2, think `think` (1000 in a
+/// bounded check, [`THINK_BOUNDED`]; 2 in a closed one), queue capacity 2;
 /// `L = ttl − 2ε` (4 at ε = 1). ε is at most [`MAX_SPREAD`]: at ε = 2, `L = 2` would not
 /// exceed the renew interval.
 pub fn protocol_in_ticks(
     variant: Variant,
     spread: u64,
-    hold: u64,
+    (hold, think): (u64, u64),
     jobs: u32,
     keys: u8,
 ) -> Result<Config, String> {
@@ -102,7 +136,7 @@ pub fn protocol_in_ticks(
         backoff_max_ms: 2,
         hold_ms: hold,
         write_interval_ms: 2,
-        think_ms: 1_000,
+        think_ms: think,
         queue_capacity: 2,
         intent_ms: 0,
         progress_window_ms: 0,
@@ -134,7 +168,25 @@ impl ModelConfig {
                 self.clients
             ));
         }
-        if self.max_time == 0 || self.max_time > MAX_TIME_LIMIT {
+        if self.closed && self.variant == Variant::VolatileCounter {
+            return Err(
+                "--closed: the volatile-counter variant resets its token counter, so its tokens \
+                 cannot be ranked and its state space has no end; check it bounded (--max-time)"
+                    .into(),
+            );
+        }
+        if self.max_pause == Some(0) {
+            return Err(
+                "--max-pause 0: must be at least 1 tick (for no pauses at all, --no-pauses)".into(),
+            );
+        }
+        if self.think == 0 || self.think > THINK_BOUNDED {
+            return Err(format!(
+                "--think {}: must be between 1 and {THINK_BOUNDED} ticks",
+                self.think
+            ));
+        }
+        if !self.closed && (self.max_time == 0 || self.max_time > MAX_TIME_LIMIT) {
             return Err(format!(
                 "--max-time {}: must be between 1 and {MAX_TIME_LIMIT} ticks (the state space \
                  grows steeply with time)",
@@ -157,7 +209,7 @@ impl ModelConfig {
         if self.crashes > 2 {
             return Err(format!("--crashes {}: must be at most 2", self.crashes));
         }
-        if self.duplicating && (self.clients > 2 || self.max_time > 10) {
+        if self.duplicating && (self.clients > 2 || (!self.closed && self.max_time > 10)) {
             return Err(
                 "--duplicating: only with --clients 2 or fewer and --max-time 10 or less (a \
                  duplicating network multiplies the state space ~44x)"
@@ -190,7 +242,13 @@ impl ModelConfig {
         if self.keys > 1 && self.jobs > 0 {
             return Err("--keys: a lock set runs plain writes, not --jobs".into());
         }
-        protocol_in_ticks(self.variant, self.spread, self.hold, self.jobs, self.keys)
+        protocol_in_ticks(
+            self.variant,
+            self.spread,
+            (self.hold, self.think),
+            self.jobs,
+            self.keys,
+        )
     }
 }
 
@@ -198,19 +256,37 @@ impl fmt::Display for ModelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} clients, variant {}, max-time {} ticks, spread ε={}, pauses {}, {} server crash(es), {} network{}, delivery within {} tick(s), {} loss(es), {} drift move(s), hold {}{}",
+            "{} clients, variant {}, {}, spread ε={}, pauses {}, {} server crash(es), {} network{}, delivery within {} tick(s), {}, {}, hold {}, think {}{}",
             self.clients,
             self.variant,
-            self.max_time,
+            if self.closed {
+                "closed (no time bound)".to_string()
+            } else {
+                format!("max-time {} ticks", self.max_time)
+            },
             self.spread,
-            if self.pauses { "on" } else { "off" },
+            match (self.pauses, self.max_pause, self.closed) {
+                (false, _, _) => "off".to_string(),
+                (true, Some(p), _) => format!("on (each at most {p} tick(s))"),
+                (true, None, true) => "on (unbounded)".to_string(),
+                (true, None, false) => format!("on (budget {PAUSE_BUDGET} ticks)"),
+            },
             self.crashes,
             if self.duplicating { "duplicating" } else { "non-duplicating" },
             if self.clock_step { ", one client clock step" } else { "" },
             self.max_delay,
-            self.losses,
-            self.drift_moves,
+            match (self.closed, self.losses) {
+                (_, 0) => "no losses".to_string(),
+                (true, _) => "losses unbounded".to_string(),
+                (false, n) => format!("{n} loss(es)"),
+            },
+            match (self.closed, self.drift_moves) {
+                (_, 0) => "no drift moves".to_string(),
+                (true, _) => "drift moves unbounded".to_string(),
+                (false, n) => format!("{n} drift move(s)"),
+            },
             self.hold,
+            self.think,
             if self.jobs > 0 {
                 format!(", {} job(s)", self.jobs)
             } else if self.keys > 1 {

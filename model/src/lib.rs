@@ -100,11 +100,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 mod config;
+mod normal;
 mod properties;
 mod state;
 mod symmetry;
 
 pub use config::*;
+pub use normal::{NormalFault, ANCHOR, TICK_NS};
 pub use properties::*;
 pub use state::*;
 pub use symmetry::*;
@@ -123,6 +125,11 @@ pub struct LeaseModel {
     reached: Arc<AtomicU32>,
     /// The one `Always` property to check, or `None` for all of them.
     target: Option<&'static str>,
+    /// Whether states are normalised (see the `normal` module); off only to test that
+    /// normalising keeps behaviour.
+    normalising: bool,
+    /// A deliberately wrong normalisation, for the tests that must catch it.
+    fault: NormalFault,
 }
 
 impl LeaseModel {
@@ -134,7 +141,26 @@ impl LeaseModel {
             symmetry: false,
             reached: Arc::default(),
             target: None,
+            normalising: true,
+            fault: NormalFault::None,
         })
+    }
+
+    /// The same model, normalising its states or not (off: every instant and counter as
+    /// the core left it; for the tests that compare the two).
+    #[must_use]
+    pub fn with_normalisation(self, normalising: bool) -> LeaseModel {
+        LeaseModel {
+            normalising,
+            ..self
+        }
+    }
+
+    /// The same model with a deliberately wrong normalisation (tests only: they must
+    /// catch it).
+    #[must_use]
+    pub fn with_fault(self, fault: NormalFault) -> LeaseModel {
+        LeaseModel { fault, ..self }
     }
 
     /// The same model, checking one `Always` property of [`ALWAYS`] (by name) rather than
@@ -204,7 +230,7 @@ impl LeaseModel {
     pub fn init_raw(&self) -> State {
         let n = self.n();
         let mut s = State {
-            now: 0,
+            now: if self.mc.closed { ANCHOR } else { 0 },
             n: n as u8,
             offset: [0; MAX_NODES],
             stepped: [0; MAX_NODES],
@@ -213,6 +239,7 @@ impl LeaseModel {
             server_boots: 0,
             net: Vec::new(),
             jitter: [false; MAX_NODES],
+            paused: [0; MAX_NODES],
             pause_left: if self.mc.pauses { PAUSE_BUDGET } else { 0 },
             crashes_left: self.mc.crashes,
             step_left: u8::from(self.mc.clock_step),
@@ -247,6 +274,7 @@ impl LeaseModel {
             )));
             self.step(&mut s, i, &mut lines, false, (Input::Boot, 0));
         }
+        self.normalise(&mut s);
         s.seal();
         s
     }
@@ -263,16 +291,26 @@ impl LeaseModel {
             Action::Tick => s.advance(),
             Action::PauseTick(late) => {
                 s.advance();
-                s.pause_left -= late.count_ones() as u8;
+                if !self.mc.closed {
+                    s.pause_left -= late.count_ones() as u8;
+                }
+                if self.mc.max_pause.is_some() {
+                    for i in 2..usize::from(s.n) {
+                        if late & (1 << (i - 2)) != 0 {
+                            s.paused[i] += 1;
+                        }
+                    }
+                }
             }
             Action::Drop(ref env) => {
-                if s.nodes[usize::from(env.to)].is_some() {
+                if s.nodes[usize::from(env.to)].is_some() && !self.mc.closed {
                     s.loss_left -= 1;
                 }
                 s.take(env, self.mc.duplicating);
             }
             Action::Fire(i) => {
                 let i = usize::from(i);
+                s.paused[i] = 0;
                 self.step(&mut s, i, &mut lines, log, (Input::Timeout, 1));
                 // Time has not moved: still due means the timer would fire forever.
                 if s.due(i) {
@@ -282,7 +320,9 @@ impl LeaseModel {
             Action::Stuck(why) => s.timelock = why,
             Action::Fast(i) => {
                 s.offset[usize::from(i)] += 1;
-                s.drift_left -= 1;
+                if !self.mc.closed {
+                    s.drift_left -= 1;
+                }
                 s.normalise();
             }
             Action::StepClock(i) => {
@@ -337,6 +377,7 @@ impl LeaseModel {
         if log && s.timelock != TimeLock::None {
             lines.push(format!("TIME-LOCK: {}", s.timelock.meaning()));
         }
+        self.normalise(&mut s);
         s.seal();
         (s, lines)
     }
@@ -365,15 +406,19 @@ impl LeaseModel {
                 }
             }
         }
-        if s.now < self.mc.max_time && !urgent {
+        if self.before_horizon(s) && !urgent {
             if late == 0 {
                 actions.push(Action::Tick);
-            } else if u32::from(s.pause_left) >= late.count_ones() {
+            } else if u32::from(s.pause_left) >= late.count_ones()
+                && self.mc.max_pause.is_none_or(|p| {
+                    (2..usize::from(s.n)).all(|i| late & (1 << (i - 2)) == 0 || s.paused[i] < p)
+                })
+            {
                 actions.push(Action::PauseTick(late));
             }
         }
         // Drift moves happen where a tick could: at a quiet moment, no timer due.
-        if s.drift_left > 0 && s.now < self.mc.max_time && !urgent && late == 0 {
+        if s.drift_left > 0 && self.before_horizon(s) && !urgent && late == 0 {
             for i in s.clocked() {
                 let after = |j: usize| u64::from(s.offset[j]) + u64::from(j == i);
                 let hi = s.clocked().map(after).max().unwrap_or(0);
@@ -479,6 +524,7 @@ impl LeaseModel {
                         to,
                         age: 0,
                         msg_hash,
+                        counters: normal::message_counters(from, to, msg),
                         msg: *msg,
                     };
                     send(&mut s.net, env, self.mc.duplicating);
@@ -525,7 +571,7 @@ impl Model for LeaseModel {
         }
         let first = actions.len();
         self.enabled(s, actions);
-        if s.now < self.mc.max_time {
+        if self.before_horizon(s) {
             if actions.len() == first {
                 actions.push(Action::Stuck(TimeLock::NoAction));
             } else if self.only_self_loops(s, &actions[first..]) {
@@ -647,8 +693,8 @@ mod tests {
                 if (1..clients).any(|i| keys[..i].contains(&keys[i])) {
                     tied += 1;
                 }
-                for (t, perm) in perms.iter().enumerate().skip(1) {
-                    let r = rename(s, t - 1, &perm[..clients]);
+                for perm in perms.iter().skip(1) {
+                    let r = rename(s, renaming_number(perm), &perm[..clients]);
                     assert_eq!(r.hash, r.identity_hash(), "a renamed state is sealed");
                     assert_eq!(canonical(r), c, "{clients} clients, renaming {perm:?}");
                 }

@@ -10,14 +10,15 @@
 //! oracles) is still carried out per global state, from the outputs kept here.
 //!
 //! Each checker thread keeps its own direct-mapped table (no locks), keyed by the node's
-//! part itself (the entry holds it, so its address cannot be reused by another part), the
-//! input and the local time. A full slot is overwritten: a miss only costs the step. The
+//! value (its kept hash picks the slot; an equal value, the same part or not, replays:
+//! normalising makes equal values in different parts, and a step depends on the value
+//! alone, config included), the input and the local time. A full slot is overwritten: a miss only costs the step. The
 //! table is small on purpose: depth-first search meets the same steps again close by (in
 //! sibling states), so 256 slots replay most steps (about 9 in 10 at 3 clients) while
 //! staying in the core's cache; 65,536 replayed a few more and were slower than none.
 //!
 //! The oracles' verdict on a step's events is kept the same way, keyed by the ghost
-//! state's part, the kept step and the server's clock: most global states that replay a
+//! state's value, the kept step and the server's clock: most global states that replay a
 //! step also share the ghost state it is judged against.
 
 use crate::part::Part;
@@ -102,11 +103,11 @@ pub fn step(
     if input == Input::Boot {
         return Arc::new(run(node, &input, now, answer_jitter));
     }
-    let at = slot(node.address() as u64, input_hash, now.0);
+    let at = slot(node.kept_hash(), input_hash, now.0);
     MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
         if let Some(slot) = &memo[at] {
-            if slot.node.same(node)
+            if slot.node == *node
                 && slot.now == now
                 && slot.answer_jitter == answer_jitter
                 && slot.input == input
@@ -135,14 +136,14 @@ pub fn judge(
     server_now: Nanos,
 ) -> Arc<Judged> {
     let at = slot(
-        oracles.address() as u64,
+        oracles.kept_hash(),
         Arc::as_ptr(transition) as u64,
         server_now.0,
     );
     JUDGED.with(|memo| {
         let mut memo = memo.borrow_mut();
         if let Some(slot) = &memo[at] {
-            if slot.oracles.same(oracles)
+            if slot.oracles == *oracles
                 && Arc::ptr_eq(&slot.transition, transition)
                 && slot.server_now == server_now
             {
@@ -239,7 +240,8 @@ mod tests {
     use leaseproof_impl::{Disk, Identity, RoleKind};
 
     fn client() -> Part<AnyNode> {
-        let cfg = crate::protocol_in_ticks(leaseproof_impl::Variant::Correct, 1, 4, 0, 1).unwrap();
+        let cfg = crate::protocol_in_ticks(leaseproof_impl::Variant::Correct, 1, (4, 1_000), 0, 1)
+            .unwrap();
         let id = Identity {
             node: NodeId::client(0),
             incarnation: 0,

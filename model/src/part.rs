@@ -12,6 +12,7 @@
 //! Equality and order stay those of the values (a hash only decides early): the order is
 //! by hash first, then by value, a total order, so "least renaming" is still canonical.
 
+use leaseproof_impl::Counter;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -31,9 +32,13 @@ struct Inner<T> {
     renamed: [OnceLock<Part<T>>; RENAMINGS],
     /// The hash of the value with every client given one name (see [`Part::blind_hash`]).
     blind: OnceLock<u64>,
+    /// A number derived from the value alone (see [`Part::derived`]).
+    derived: OnceLock<u64>,
+    /// The value's counters (see [`Part::counters`]).
+    counters: OnceLock<Box<[(Counter, u64)]>>,
 }
 
-pub(crate) fn hash_of<T: Hash>(value: &T) -> u64 {
+pub fn hash_of<T: Hash>(value: &T) -> u64 {
     hasher_seeds().hash_one(value)
 }
 
@@ -60,6 +65,8 @@ impl<T: Hash> Part<T> {
                 value,
                 renamed: Default::default(),
                 blind: OnceLock::new(),
+                derived: OnceLock::new(),
+                counters: OnceLock::new(),
             }),
         }
     }
@@ -90,6 +97,8 @@ impl<T: Hash> Part<T> {
                 hash: 0,
                 renamed: Default::default(),
                 blind: OnceLock::new(),
+                derived: OnceLock::new(),
+                counters: OnceLock::new(),
             });
         }
         let inner = Arc::get_mut(&mut self.inner).expect("unshared after the copy");
@@ -97,6 +106,8 @@ impl<T: Hash> Part<T> {
         inner.hash = hash_of(&inner.value);
         inner.renamed = Default::default();
         inner.blind = OnceLock::new();
+        inner.derived = OnceLock::new();
+        inner.counters = OnceLock::new();
         r
     }
 
@@ -109,6 +120,20 @@ impl<T: Hash> Part<T> {
             .inner
             .blind
             .get_or_init(|| hash_of(&blind(&self.inner.value)))
+    }
+
+    /// `derive(value)`, computed the first time it is asked for (the model keeps when a
+    /// part's oldest instant first needs clamping). The caller passes the same `derive`
+    /// every time.
+    #[must_use]
+    pub fn derived(&self, derive: impl FnOnce(&T) -> u64) -> u64 {
+        *self.inner.derived.get_or_init(|| derive(&self.inner.value))
+    }
+
+    /// Every counter of the value with its rank domain, listed by `list` the first time
+    /// it is asked for. The caller passes the same `list` every time.
+    pub fn counters(&self, list: impl FnOnce(&T) -> Box<[(Counter, u64)]>) -> &[(Counter, u64)] {
+        self.inner.counters.get_or_init(|| list(&self.inner.value))
     }
 
     /// Renaming number `k` of this part, computed by `f` the first time it is asked for.

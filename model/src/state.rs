@@ -15,6 +15,9 @@ pub struct Envelope {
     /// `msg` in the order, so that most comparisons end at one word).
     pub(crate) msg_hash: u64,
     pub msg: Msg,
+    /// `msg`'s counters as bit sets, kept for ranking (see the `normal` module); decided
+    /// by the fields above.
+    pub(crate) counters: [(leaseproof_impl::Counter, u64); 2],
 }
 
 impl Envelope {
@@ -25,6 +28,7 @@ impl Envelope {
             to,
             age,
             msg_hash: part::hash_of(&msg),
+            counters: normal::message_counters(from, to, &msg),
             msg,
         }
     }
@@ -126,6 +130,9 @@ pub struct State {
     pub net: Vec<(Envelope, u8)>,
     /// Clients waiting for a jitter draw.
     pub jitter: [bool; MAX_NODES],
+    /// Ticks each client's due timer has waited in its current pause (kept only with
+    /// `--max-pause`; zero otherwise).
+    pub paused: [u8; MAX_NODES],
     pub pause_left: u8,
     pub crashes_left: u8,
     pub step_left: u8,
@@ -186,6 +193,11 @@ impl State {
         ]));
         if self.timelock != TimeLock::None {
             h.write_u8(self.timelock as u8);
+        }
+        if self.paused != [0; MAX_NODES] {
+            let mut paused = [0u8; 8];
+            paused[..MAX_NODES].copy_from_slice(&self.paused);
+            h.write_u64(u64::from_le_bytes(paused));
         }
         h.write_u64(u64::from(self.server_boots));
         h.write_u64(self.server_disk.kept_hash());
@@ -252,14 +264,21 @@ impl State {
         }
     }
 
-    /// Keeps the slowest clock at offset 0 (equal situations, one state).
+    /// Keeps the slowest clock at offset 0 (equal situations, one state). When every
+    /// clock has run ahead, global time (the slowest clock) has advanced, and every
+    /// message in flight has aged with it: the delivery bound is in global ticks. (Before
+    /// closed checks made drift moves unbounded, no run moved every clock ahead, so
+    /// messages never aged here; in a closed check a message would otherwise stay in
+    /// flight forever while the clocks ran on.)
     pub(crate) fn normalise(&mut self) {
         let lo = self.clocked().map(|i| self.offset[i]).min().unwrap_or(0);
         if lo > 0 {
             for i in self.clocked() {
                 self.offset[i] -= lo;
             }
-            self.now += u64::from(lo);
+            for _ in 0..lo {
+                self.advance();
+            }
         }
     }
 

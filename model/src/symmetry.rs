@@ -4,8 +4,11 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// Every ordering of up to three clients, the identity first; renaming number `t - 1` is
-/// `PERMS_k[t]` (the number under which every part keeps its renamed copy, see [`part`]).
+/// Every ordering of up to three clients, the identity first. A renaming's number (under
+/// which every part keeps its renamed copy, see [`part`]) is its place in [`PERMS_3`]
+/// less one, whatever the model's client count ([`renaming_number`]): a part may be
+/// shared by models of two and of three clients (the step memo and the normal-form
+/// rewrites are keyed by value), and its kept renamings must mean one thing.
 pub(crate) const PERMS_2: &[[usize; 3]] = &[[0, 1, 2], [1, 0, 2]];
 pub(crate) const PERMS_3: &[[usize; 3]] = &[
     [0, 1, 2],
@@ -15,6 +18,15 @@ pub(crate) const PERMS_3: &[[usize; 3]] = &[
     [2, 0, 1],
     [2, 1, 0],
 ];
+
+/// The number of a renaming other than the identity (see [`PERMS_3`]).
+pub(crate) fn renaming_number(perm: &[usize; 3]) -> usize {
+    PERMS_3
+        .iter()
+        .position(|p| p == perm)
+        .expect("every ordering of three is listed")
+        - 1
+}
 
 /// What renaming cannot change about client slot `i` (no node id in it): its clock, its
 /// pending jitter draw, its next deadline and its token.
@@ -77,7 +89,7 @@ pub fn canonical(s: State) -> State {
         return if t == 0 {
             s
         } else {
-            rename(&s, t - 1, &perm[..k])
+            rename(&s, renaming_number(&perm), &perm[..k])
         };
     }
     // Clients alike but for their names: every renaming that sorts the keys is a
@@ -105,10 +117,10 @@ pub fn canonical(s: State) -> State {
     let mut best = if first == 0 {
         None
     } else {
-        Some(rename(&s, first - 1, &perm[..k]))
+        Some(rename(&s, renaming_number(perm), &perm[..k]))
     };
-    for (t, perm) in sorting {
-        let r = rename(&s, t - 1, &perm[..k]);
+    for (_, perm) in sorting {
+        let r = rename(&s, renaming_number(perm), &perm[..k]);
         let current = best.as_ref().unwrap_or(&s);
         if (r.hash, &r) < (current.hash, current) {
             best = Some(r);
@@ -170,6 +182,7 @@ pub(crate) fn rename(s: &State, number: usize, perm: &[usize]) -> State {
         r.stepped[j] = s.stepped[i];
         r.nodes[j] = s.nodes[i].as_ref().map(part);
         r.jitter[j] = s.jitter[i];
+        r.paused[j] = s.paused[i];
         if s.seen & (seen::CLIENT_HELD << (i - 2)) != 0 {
             r.seen |= seen::CLIENT_HELD << (j - 2);
         }

@@ -1,0 +1,508 @@
+//! Normalisation: states that behave alike are made one state, so that a check with no
+//! time bound can close.
+//!
+//! **Time relative to now.** The core only adds durations to `now` and compares instants
+//! ([`leaseproof_impl::Instants`]), so a closed check keeps every state's global time at
+//! [`ANCHOR`] ticks: a tick shifts every instant back by one instead (messages in flight
+//! keep ages, which are relative already). A bounded check (`--max-time`) keeps the true
+//! time, which its horizon reads.
+//!
+//! **Clamping.** An instant further in the past than the largest duration it is ever
+//! compared against (its bound, listed by each role next to its state) compares alike
+//! with every `now + d` and every later instant, so it is moved to `now − bound − 1 tick`,
+//! the latest such value: a paused client's long-due timer, a stale waiter's arrival, a
+//! dead ghost grant's expiry. Clamping is decided against the global time, the slowest
+//! clock: an instant in the past of the slowest clock is in the past of every clock.
+//! `Nanos::MAX` ("never") is kept as it is.
+//!
+//! **Counters by rank.** Each rank domain ([`leaseproof_impl::Counter`]: all tokens of all
+//! keys; the sequence numbers of one client incarnation) is ranked as a whole: its values
+//! other than 0 are replaced by 1, 2, ... in their order, 0 kept ([`leaseproof_impl::
+//! Counters`] says why that keeps behaviour; each role lists its members). Server
+//! incarnations are not ranked: the crash budget bounds them, and clients never restart
+//! in the model. The volatile-counter variant resets its counter, so its checks stay
+//! bounded (a closed check refuses it).
+//!
+//! **Dead data.** In a network that does not duplicate, the resource's answered-write
+//! records whose idempotency key is in no write in flight, and the server's per-client
+//! records with no request at or below their id in flight, are dropped (the rules, and
+//! why no later step can read what they drop, are next to the state they prune:
+//! `FencedResource::forget_answers`, `LockServer::forget_records`). A duplicating network
+//! keeps them. The oracles' ghost grants are already pruned at every grant, and a dead
+//! one's expiry is clamped; dropping it earlier would turn a violation's reason from
+//! "expired" or "released" into "unknown", so they stay.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+use leaseproof_impl::{Counter, Counters, IdemKey, Instants, Key, ReqId, UNBOUNDED};
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+/// One tick in the protocol's nanoseconds (the model's configs are in milliseconds).
+pub const TICK_NS: u64 = 1_000_000;
+
+/// A closed check's global time, in ticks: every state's `now`. Far enough from zero that
+/// no instant a closed check keeps (at most the largest bound in the past) saturates.
+pub const ANCHOR: u64 = 1 << 20;
+
+/// Slots per thread in each rewrite table (as the step memo's, see [`crate::memo`]).
+const SLOTS: usize = 1 << 8;
+
+/// What decides a rewrite, besides the part's value (compared whole: a kept rewrite is
+/// replayed only for an equal part and an equal key).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum RewriteKey {
+    /// Shifted by this many ns, clamped at this global time (ns).
+    Time(i128, u64),
+    /// Ranked by these value sets.
+    Rank(Domains),
+    /// Dead data dropped: which records stay (in the table's order).
+    Keep(Vec<bool>),
+}
+
+/// One kept rewrite: a part, the rewrite's key, and what it became.
+type Slot<T> = Option<(Part<T>, RewriteKey, Part<T>)>;
+type Table<T> = RefCell<Vec<Slot<T>>>;
+
+thread_local! {
+    static NODES: Table<AnyNode> = RefCell::new((0..SLOTS).map(|_| None).collect());
+    static ORACLES: Table<SafetyOracles> = RefCell::new((0..SLOTS).map(|_| None).collect());
+    static DISKS: Table<Disk> = RefCell::new((0..SLOTS).map(|_| None).collect());
+}
+
+/// A part with a rewrite table of its own.
+trait Rewritten: Sized + 'static {
+    fn table() -> &'static LocalKey<Table<Self>>;
+}
+
+impl Rewritten for AnyNode {
+    fn table() -> &'static LocalKey<Table<Self>> {
+        &NODES
+    }
+}
+
+impl Rewritten for SafetyOracles {
+    fn table() -> &'static LocalKey<Table<Self>> {
+        &ORACLES
+    }
+}
+
+impl Rewritten for Disk {
+    fn table() -> &'static LocalKey<Table<Self>> {
+        &DISKS
+    }
+}
+
+/// Rewrites a part by `f`, whose effect `key` decides (with the part's value), or replays
+/// the same rewrite of an equal part: the result is then the part made the first time, so
+/// equal normal forms share one part (with the renamings it keeps) and a rewrite costs a
+/// lookup instead of a copy and a rehash.
+fn rewrite<T: Rewritten + Clone + Hash + PartialEq>(
+    part: &mut Part<T>,
+    key: RewriteKey,
+    f: impl FnOnce(&mut T),
+) {
+    let h = part.kept_hash() ^ part::hash_of(&key).rotate_left(29);
+    let at = (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize;
+    T::table().with_borrow_mut(|table| {
+        if let Some((from, k, to)) = &table[at] {
+            if *k == key && from == part {
+                *part = to.clone();
+                return;
+            }
+        }
+        let from = part.clone();
+        part.update(f);
+        table[at] = Some((from, key, part.clone()));
+    });
+}
+
+/// Where an instant of bound `bound` lands at global time `now_ns`, once shifted by
+/// `shift_ns`.
+fn normal_instant(t: Nanos, bound: u64, shift_ns: i128, now_ns: u64) -> Nanos {
+    if t == Nanos::MAX {
+        return t;
+    }
+    let t = Nanos((i128::from(t.0) + shift_ns).clamp(0, i128::from(u64::MAX)) as u64);
+    if bound != UNBOUNDED && t.plus(bound) < Nanos(now_ns) {
+        Nanos(now_ns).minus(bound).minus(TICK_NS)
+    } else {
+        t
+    }
+}
+
+/// The earliest global time (ns) at which one of the value's instants needs clamping, or
+/// `u64::MAX` if none ever will.
+fn clamp_from<T: Instants + Clone>(value: &T) -> u64 {
+    let mut earliest = u64::MAX;
+    value.clone().map_instants(&mut |t, bound| {
+        if t != Nanos::MAX && bound != UNBOUNDED {
+            // Clamped once `t + bound < now`, so from `now = t + bound + 1`.
+            earliest = earliest.min(t.plus(bound).0.saturating_add(1));
+        }
+        t
+    });
+    earliest
+}
+
+/// Normalises one part: shifted when `shift_ns` is not zero, else rewritten only if one of
+/// its instants needs clamping (known without a walk once the part has been asked).
+fn normalise_part<T: Instants + Rewritten + Clone + Hash + PartialEq>(
+    part: &mut Part<T>,
+    shift_ns: i128,
+    now_ns: u64,
+) {
+    if shift_ns == 0 && part.derived(clamp_from) > now_ns {
+        return;
+    }
+    rewrite(part, RewriteKey::Time(shift_ns, now_ns), |v| {
+        v.map_instants(&mut |t, b| normal_instant(t, b, shift_ns, now_ns));
+    });
+}
+
+/// A value's counters as bit sets per domain (see [`Domains`]), found by running its map
+/// with a closure that keeps every value.
+fn counters_of<T: Counters + Clone>(value: &T) -> Box<[(Counter, u64)]> {
+    let mut d = Domains::default();
+    value.clone().map_counters(&mut |c, v| {
+        d.add(c, v);
+        v
+    });
+    d.sets[..d.len].into()
+}
+
+/// A message's counters as bit sets (a token domain and at most one sequence domain).
+pub(crate) fn message_counters(from: u8, to: u8, msg: &Msg) -> [(Counter, u64); 2] {
+    let mut d = Domains::default();
+    let _ = msg.mapped(client_end(from, to), &mut |c, v| {
+        d.add(c, v);
+        v
+    });
+    let mut out = [(Counter::Token, 0); 2];
+    out[..d.len.min(2)].copy_from_slice(&d.sets[..d.len.min(2)]);
+    out
+}
+
+/// The client at one end of a message's link (request ids carry no node).
+fn client_end(from: u8, to: u8) -> NodeId {
+    NodeId(u32::from(if usize::from(from) >= 2 { from } else { to }))
+}
+
+/// The bit marking a value too large for a set: a state holding one is left unranked
+/// (never at the bounds the checker accepts: counters stay small in a ranked model, where
+/// a fresh value is the largest plus one; it would merely be less reduced).
+const OVERFLOW: u64 = 1 << 63;
+
+/// Most domains in one state: the tokens and one sequence domain per client incarnation.
+const MAX_DOMAINS: usize = 8;
+
+/// Each domain's values as a bit set (bit `v` for value `v`; 0 is a fixed point and left
+/// out). A value's rank is how many of its domain's values lie in `1..=v`, so in a set
+/// whose values are already 1, 2, ... (dense) nothing moves, and otherwise exactly the
+/// values above the lowest gap move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Domains {
+    sets: [(Counter, u64); MAX_DOMAINS],
+    len: usize,
+    /// [`NormalFault::RanksReversed`]: the largest value gets rank 1.
+    reversed: bool,
+}
+
+impl Default for Domains {
+    fn default() -> Self {
+        Domains {
+            sets: [(Counter::Token, 0); MAX_DOMAINS],
+            len: 0,
+            reversed: false,
+        }
+    }
+}
+
+impl Domains {
+    /// Adds a set of values of one domain (a value past 62 sets [`OVERFLOW`]; more than
+    /// [`MAX_DOMAINS`] domains set it on the last).
+    fn add_set(&mut self, d: Counter, bits: u64) {
+        if bits == 0 {
+            return;
+        }
+        if let Some((_, set)) = self.sets[..self.len].iter_mut().find(|(e, _)| *e == d) {
+            *set |= bits;
+        } else if self.len < MAX_DOMAINS {
+            self.sets[self.len] = (d, bits);
+            self.len += 1;
+        } else {
+            self.sets[MAX_DOMAINS - 1].1 |= OVERFLOW;
+        }
+    }
+
+    fn add(&mut self, d: Counter, v: u64) {
+        match v {
+            0 => {}
+            1..=62 => self.add_set(d, 1 << v),
+            _ => self.add_set(d, OVERFLOW),
+        }
+    }
+
+    fn overflow(&self) -> bool {
+        self.sets[..self.len]
+            .iter()
+            .any(|&(_, set)| set & OVERFLOW != 0)
+    }
+
+    /// The lowest value that moves in a domain (its lowest gap), or 63 if none does.
+    fn first_move(set: u64) -> u32 {
+        let gap = (!set & !1).trailing_zeros();
+        let above = if gap >= 63 { 0 } else { set >> gap };
+        if above == 0 {
+            63
+        } else {
+            gap
+        }
+    }
+
+    /// Whether nothing moves.
+    fn dense(&self) -> bool {
+        self.sets[..self.len]
+            .iter()
+            .all(|&(_, set)| Self::first_move(set) == 63)
+    }
+
+    fn set(&self, d: Counter) -> u64 {
+        self.sets[..self.len]
+            .iter()
+            .find(|(e, _)| *e == d)
+            .map_or(0, |&(_, set)| set)
+    }
+
+    fn rank(&self, d: Counter, v: u64) -> u64 {
+        if v == 0 || v > 62 {
+            return v;
+        }
+        let set = self.set(d);
+        if self.reversed {
+            return u64::from((set & !((1u64 << v) - 1)).count_ones());
+        }
+        u64::from((set & ((1u64 << v) | ((1u64 << v) - 2))).count_ones())
+    }
+
+    /// Whether one of a part's counters (its sets) moves.
+    fn touch(&self, sets: &[(Counter, u64)]) -> bool {
+        if self.reversed {
+            return !sets.is_empty();
+        }
+        sets.iter().any(|&(d, bits)| {
+            let from = Self::first_move(self.set(d));
+            from < 63 && bits >> from != 0
+        })
+    }
+}
+
+/// Rewrites a part's counters by rank, if one of them moves.
+fn rank_part<T: Counters + Rewritten + Clone + Hash + PartialEq>(
+    part: &mut Part<T>,
+    moves: &Domains,
+) {
+    if moves.touch(part.counters(counters_of)) {
+        rewrite(part, RewriteKey::Rank(*moves), |v| {
+            v.map_counters(&mut |d, x| moves.rank(d, x));
+        });
+    }
+}
+
+/// A deliberately wrong normalisation: the tests that check normalising keeps behaviour
+/// must catch each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NormalFault {
+    #[default]
+    None,
+    /// Ranks each domain in reverse order (breaks order preservation).
+    RanksReversed,
+    /// Drops every server record, live or not (prunes live data).
+    DropsLiveRecords,
+}
+
+impl LeaseModel {
+    /// Every normalisation, in order: dead data dropped, time relative to now and
+    /// clamped, counters ranked. A state and its normal form behave alike.
+    pub(crate) fn normalise(&self, s: &mut State) {
+        if !self.normalising {
+            return;
+        }
+        if self.fault == NormalFault::DropsLiveRecords {
+            if let Some(part) = s.nodes[SERVER].as_mut() {
+                part.update(|node| {
+                    if let AnyNode::Server(srv) = node {
+                        srv.forget_records(|_, _, _| false);
+                    }
+                });
+            }
+        }
+        if !self.mc.duplicating {
+            Self::drop_dead_data(s);
+        }
+        self.normalise_time(s);
+        if self.ranking() {
+            Self::rank_counters(s, self.fault == NormalFault::RanksReversed);
+        }
+    }
+
+    /// Whether counters are ranked: not where a counter can reset (the volatile-counter
+    /// variant: a restarted server issues tokens below those still in the state).
+    pub(crate) fn ranking(&self) -> bool {
+        self.mc.variant != Variant::VolatileCounter
+    }
+
+    /// Drops the records no later step can read (see the module docs).
+    fn drop_dead_data(s: &mut State) {
+        let requests = |n: NodeId, k: Key, id: ReqId| {
+            s.net.iter().any(|(e, _)| {
+                usize::from(e.from) == n.0 as usize
+                    && e.msg.key() == k
+                    && e.msg.request_id().is_some_and(|r| r <= id)
+            })
+        };
+        let writes = |idem: IdemKey| {
+            s.net.iter().any(|(e, _)| {
+                matches!(e.msg, Msg::Write { idem: i, .. }
+                    if IdemKey { node: NodeId(u32::from(e.from)), ..i } == idem)
+            })
+        };
+        let mut server = s.nodes[SERVER].clone();
+        if let Some(part) = &mut server {
+            if let AnyNode::Server(srv) = &**part {
+                if srv.records().any(|(n, k, id)| !requests(n, k, id)) {
+                    let keep = srv.records().map(|(n, k, id)| requests(n, k, id));
+                    rewrite(part, RewriteKey::Keep(keep.collect()), |node| {
+                        if let AnyNode::Server(srv) = node {
+                            srv.forget_records(requests);
+                        }
+                    });
+                }
+            }
+        }
+        let mut resource = s.nodes[RESOURCE].clone();
+        if let Some(part) = &mut resource {
+            if let AnyNode::Resource(r) = &**part {
+                if r.answered().any(|i| !writes(i)) {
+                    rewrite(
+                        part,
+                        RewriteKey::Keep(r.answered().map(writes).collect()),
+                        |node| {
+                            if let AnyNode::Resource(r) = node {
+                                r.forget_answers(writes);
+                            }
+                        },
+                    );
+                }
+            }
+        }
+        s.nodes[SERVER] = server;
+        s.nodes[RESOURCE] = resource;
+    }
+
+    /// Ranks every counter domain of the state as a whole (see the module docs).
+    fn rank_counters(s: &mut State, reversed: bool) {
+        let mut moves = Domains::default();
+        for part in s.nodes.iter().flatten() {
+            for &(d, bits) in part.counters(counters_of) {
+                moves.add_set(d, bits);
+            }
+        }
+        for part in [
+            s.server_disk.counters(counters_of),
+            s.oracles.counters(counters_of),
+        ] {
+            for &(d, bits) in part {
+                moves.add_set(d, bits);
+            }
+        }
+        for (e, _) in &s.net {
+            for (d, bits) in e.counters {
+                moves.add_set(d, bits);
+            }
+        }
+        if moves.overflow() || (moves.dense() && !reversed) {
+            return;
+        }
+        moves.reversed = reversed;
+        for part in s.nodes.iter_mut().flatten() {
+            rank_part(part, &moves);
+        }
+        rank_part(&mut s.server_disk, &moves);
+        rank_part(&mut s.oracles, &moves);
+        let mut rank = |d, v| moves.rank(d, v);
+        for (e, _) in &mut s.net {
+            let msg = e.msg.mapped(client_end(e.from, e.to), &mut rank);
+            if msg != e.msg {
+                *e = Envelope::new(e.from, e.to, e.age, msg);
+            }
+        }
+        s.net.sort_unstable_by_key(|(e, _)| *e);
+    }
+
+    /// Stores time relative to now (closed checks) and clamps old instants (both).
+    pub(crate) fn normalise_time(&self, s: &mut State) {
+        let shift = if self.mc.closed {
+            let shift = i128::from(ANCHOR) - i128::from(s.now);
+            s.now = ANCHOR;
+            shift
+        } else {
+            0
+        };
+        let shift_ns = shift * i128::from(TICK_NS);
+        let now_ns = s.now * TICK_NS;
+        for i in s.clocked() {
+            if let Some(part) = s.nodes[i].as_mut() {
+                normalise_part(part, shift_ns, now_ns);
+            }
+        }
+        normalise_part(&mut s.oracles, shift_ns, now_ns);
+    }
+
+    /// Whether time may still advance: always in a closed check, before `--max-time` in a
+    /// bounded one.
+    pub(crate) fn before_horizon(&self, s: &State) -> bool {
+        self.mc.closed || s.now < self.mc.max_time
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_is_clamped_only_past_its_bound() {
+        let now = 10 * TICK_NS;
+        let at = |ticks: u64| Nanos(ticks * TICK_NS);
+        assert_eq!(
+            normal_instant(at(7), 3 * TICK_NS, 0, now),
+            at(7),
+            "7 + 3 is not < 10"
+        );
+        assert_eq!(
+            normal_instant(at(6), 3 * TICK_NS, 0, now),
+            at(6),
+            "6 is the floor"
+        );
+        assert_eq!(normal_instant(at(2), 3 * TICK_NS, 0, now), at(6));
+        assert_eq!(normal_instant(at(9), 0, 0, now), at(9));
+        assert_eq!(normal_instant(at(3), 0, 0, now), at(9), "a long-due timer");
+        assert_eq!(
+            normal_instant(Nanos::MAX, 0, 0, now),
+            Nanos::MAX,
+            "never stays never"
+        );
+        assert_eq!(
+            normal_instant(at(1), UNBOUNDED, 0, now),
+            at(1),
+            "unbounded: kept"
+        );
+        let back = -2 * i128::from(TICK_NS);
+        assert_eq!(normal_instant(at(14), 0, back, now), at(12), "shifted");
+        assert_eq!(
+            normal_instant(at(10), 0, back, now),
+            at(9),
+            "shifted, then clamped"
+        );
+    }
+}
