@@ -141,6 +141,8 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
         r.states_per_sec,
         if interrupted {
             " (interrupted: counts so far)"
+        } else if r.closed {
+            " (closed: no new state appears)"
         } else if r.complete {
             " (exhaustive within the bounds)"
         } else {
@@ -172,7 +174,9 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
             let _ = writeln!(
                 s,
                 "            {}",
-                if r.complete {
+                if r.closed {
+                    "WARNING: vacuous (no state of the closed space reaches it)"
+                } else if r.complete {
                     "WARNING: vacuous at these bounds (no state reached it); raise --max-time"
                 } else {
                     "(not reached before the run stopped: not a verdict)"
@@ -197,6 +201,22 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
             }
         }
     }
+    if let Some(a) = &r.assumptions {
+        let _ = writeln!(
+            s,
+            "{}: every run of any length in which {a}",
+            if r.closed {
+                "closed"
+            } else {
+                "NOT closed (the search stopped)"
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "fingerprint collisions: at most about n²/2⁶⁵ = {:.1e} for n = {} states",
+        r.collision_bound, r.unique
+    );
     let verdict = r.verdict(interrupted);
     let _ = writeln!(
         s,

@@ -397,6 +397,53 @@ fn check_refuses_bounds_that_explode_with_exit_2() {
 }
 
 #[test]
+fn a_closed_check_says_closed_and_what_every_run_means() {
+    let o = leaseproof(&[
+        "check",
+        "--closed",
+        "--clients",
+        "1",
+        "--crashes",
+        "0",
+        "--no-pauses",
+        "--drift-moves",
+        "0",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("(closed: no new state appears)"), "{text}");
+    assert!(
+        text.contains("closed: every run of any length in which messages are delivered within 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fingerprint collisions: at most about"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_closed_check_refuses_what_cannot_close_with_exit_2() {
+    // Each refusal names the flag and why.
+    for (args, says) in [
+        (&["--closed", "--max-time", "4"][..], "--max-time"),
+        (&["--closed", "--max-pause", "0"][..], "--max-pause 0"),
+        (
+            &["--closed", "--variant", "volatile-counter"][..],
+            "volatile-counter variant resets its token counter",
+        ),
+        (&["--closed", "--keys", "2"][..], "a lock set (--keys 2)"),
+    ] {
+        let o = leaseproof(&[&["check"][..], args].concat());
+        assert_eq!(code(&o), 2, "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn check_help_lists_every_variant() {
     let o = leaseproof(&["check", "--help"]);
     assert_eq!(code(&o), 0);

@@ -44,6 +44,14 @@ pub struct CheckReport {
     pub states_per_sec: f64,
     /// False when stopped early (Ctrl-C or the first failure).
     pub complete: bool,
+    /// A closed check that ran to the end: no new state appeared, so the verdicts cover
+    /// runs of any length within [`CheckReport::assumptions`].
+    pub closed: bool,
+    /// What "every run" means, for a closed check: the bounds every run stays within.
+    pub assumptions: Option<String>,
+    /// About n²/2⁶⁵ for n states: the chance two states shared a fingerprint (stateright
+    /// keeps 64-bit fingerprints), which would hide one of them.
+    pub collision_bound: f64,
     pub properties: BTreeMap<&'static str, PropertyReport>,
 }
 
@@ -123,7 +131,7 @@ pub fn explain(m: &LeaseModel, path: Vec<(State, Option<Action>)>) -> Vec<StepLi
             step: i + 1,
             clocks: names
                 .iter()
-                .map(|(idx, n)| (n.clone(), next.local_ticks(*idx)))
+                .map(|(idx, n)| (n.clone(), next.shown_ticks(*idx)))
                 .collect(),
             action: m.format_action(&same),
             outputs,
@@ -195,11 +203,20 @@ pub fn drive<C: Checker<LeaseModel>>(
             0.0
         },
         complete: false,
+        closed: false,
+        assumptions: None,
+        collision_bound: 0.0,
         properties,
     };
     let failed = report.safety_failed() || report.liveness_failed();
+    let complete = !stopped && !failed;
+    let n = report.unique as f64;
     CheckReport {
-        complete: !stopped && !failed,
+        complete,
+        // Never closed when anything cut the search.
+        closed: complete && m.mc.closed,
+        assumptions: m.mc.closed.then(|| m.mc.assumptions()),
+        collision_bound: n * n / 2f64.powi(65),
         ..report
     }
 }

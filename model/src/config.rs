@@ -175,6 +175,13 @@ impl ModelConfig {
                     .into(),
             );
         }
+        if self.closed && self.keys > 1 {
+            return Err(
+                "--closed: a lock set (--keys 2) ranks its tokens only, so its sequence numbers \
+                 grow and its state space has no end; check it bounded (--max-time)"
+                    .into(),
+            );
+        }
         if self.max_pause == Some(0) {
             return Err(
                 "--max-pause 0: must be at least 1 tick (for no pauses at all, --no-pauses)".into(),
@@ -248,6 +255,47 @@ impl ModelConfig {
             (self.hold, self.think),
             self.jobs,
             self.keys,
+        )
+    }
+}
+
+impl ModelConfig {
+    /// What "every run" covers in a closed check: the bounds no run leaves.
+    #[must_use]
+    pub fn assumptions(&self) -> String {
+        format!(
+            "messages are delivered within {} tick(s) or lost; links hold at most {} \
+             message(s); jitter takes its extreme draws; clocks stay within ε={} tick(s){}; \
+             pauses: {}; losses: {}; at most {} server crash(es){}{}",
+            self.max_delay,
+            self.link_capacity,
+            self.spread,
+            if self.drift_moves > 0 {
+                ", drifting any number of times"
+            } else {
+                ", never drifting"
+            },
+            match (self.pauses, self.max_pause) {
+                (false, _) => "none".to_string(),
+                (true, Some(p)) => format!("any number, each at most {p} tick(s)"),
+                (true, None) => "any number, of any length".to_string(),
+            },
+            if self.losses > 0 {
+                "any number"
+            } else {
+                "none"
+            },
+            self.crashes,
+            if self.clock_step {
+                "; one client clock step of 2 ticks"
+            } else {
+                ""
+            },
+            if self.duplicating {
+                "; each message is delivered at most twice"
+            } else {
+                ""
+            },
         )
     }
 }

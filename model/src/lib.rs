@@ -252,6 +252,7 @@ impl LeaseModel {
             }),
             timelock: TimeLock::None,
             seen: 0,
+            elapsed: 0,
             hash: 0,
         };
         let mut lines = Vec::new();

@@ -206,6 +206,8 @@ struct Domains {
     len: usize,
     /// [`NormalFault::RanksReversed`]: the largest value gets rank 1.
     reversed: bool,
+    /// Sequence numbers are left as they are (lock sets, see [`LeaseModel::ranks_sequences`]).
+    tokens_only: bool,
 }
 
 impl Default for Domains {
@@ -214,6 +216,7 @@ impl Default for Domains {
             sets: [(Counter::Token, 0); MAX_DOMAINS],
             len: 0,
             reversed: false,
+            tokens_only: false,
         }
     }
 }
@@ -222,7 +225,7 @@ impl Domains {
     /// Adds a set of values of one domain (a value past 62 sets [`OVERFLOW`]; more than
     /// [`MAX_DOMAINS`] domains set it on the last).
     fn add_set(&mut self, d: Counter, bits: u64) {
-        if bits == 0 {
+        if bits == 0 || (self.tokens_only && d != Counter::Token) {
             return;
         }
         if let Some((_, set)) = self.sets[..self.len].iter_mut().find(|(e, _)| *e == d) {
@@ -275,10 +278,11 @@ impl Domains {
     }
 
     fn rank(&self, d: Counter, v: u64) -> u64 {
-        if v == 0 || v > 62 {
+        let set = self.set(d);
+        // A value of a domain left out (0, too large, or not ranked) stays as it is.
+        if v == 0 || v > 62 || set == 0 {
             return v;
         }
-        let set = self.set(d);
         if self.reversed {
             return u64::from((set & !((1u64 << v) - 1)).count_ones());
         }
@@ -342,8 +346,32 @@ impl LeaseModel {
         }
         self.normalise_time(s);
         if self.ranking() {
-            Self::rank_counters(s, self.fault == NormalFault::RanksReversed);
+            Self::rank_counters(
+                s,
+                self.fault == NormalFault::RanksReversed,
+                !self.ranks_sequences(),
+            );
         }
+    }
+
+    /// A state's normal form (sealed): what this model explores in place of the state.
+    #[must_use]
+    pub fn normal_form(&self, s: &State) -> State {
+        let mut n = s.clone();
+        self.normalise(&mut n);
+        n.seal();
+        n
+    }
+
+    /// Whether sequence numbers are ranked: not in a lock set, whose client draws request
+    /// ids per key and write keys from a third counter. Its sequence domains are then not
+    /// one per client (ranking them together stays sound, as values of different counters
+    /// are never compared, but gives no canonical form), and splitting them would need the
+    /// key of every answered write, which the resource does not keep. Lock sets rank
+    /// tokens only, so their sequence numbers grow and a closed check refuses them.
+    #[must_use]
+    pub fn ranks_sequences(&self) -> bool {
+        !self.cfg.is_lock_set()
     }
 
     /// Whether counters are ranked: not where a counter can reset (the volatile-counter
@@ -401,8 +429,11 @@ impl LeaseModel {
     }
 
     /// Ranks every counter domain of the state as a whole (see the module docs).
-    fn rank_counters(s: &mut State, reversed: bool) {
-        let mut moves = Domains::default();
+    fn rank_counters(s: &mut State, reversed: bool, tokens_only: bool) {
+        let mut moves = Domains {
+            tokens_only,
+            ..Domains::default()
+        };
         for part in s.nodes.iter().flatten() {
             for &(d, bits) in part.counters(counters_of) {
                 moves.add_set(d, bits);

@@ -143,6 +143,9 @@ pub struct State {
     pub timelock: TimeLock,
     /// Coverage bits: what this path has reached so far (history, see `Hash for State`).
     pub seen: u32,
+    /// Global ticks since the start of this path (history, not identity: a closed check
+    /// keeps `now` at its anchor, so paths print clocks from this).
+    pub elapsed: u64,
     /// The hash of everything above but the coverage bits, computed by [`State::seal`]
     /// after every change; stateright fingerprints a state by it.
     pub hash: u64,
@@ -217,6 +220,12 @@ impl State {
         self.hash = self.identity_hash();
     }
 
+    /// Node `i`'s local clock in ticks since the start of the path (what a path prints).
+    #[must_use]
+    pub fn shown_ticks(&self, i: usize) -> u64 {
+        self.elapsed + u64::from(self.offset[i]) + u64::from(self.stepped[i])
+    }
+
     /// Node `i`'s local clock in ticks.
     #[must_use]
     pub fn local_ticks(&self, i: usize) -> u64 {
@@ -246,6 +255,7 @@ impl State {
     /// to every age keeps the envelopes in order.)
     pub(crate) fn advance(&mut self) {
         self.now += 1;
+        self.elapsed += 1;
         for (e, _) in &mut self.net {
             e.age += 1;
         }
