@@ -574,6 +574,23 @@ impl LeaseClient {
             .unwrap_or(BACKOFF_EXP_MAX)
     }
 
+    /// Whether a send kept is late by `now` (see [`Self::forget_late`]).
+    #[must_use]
+    pub fn has_late_sends(&self, now: Nanos) -> bool {
+        let l = self.cfg.validity_ns;
+        self.sent.values().any(|(t, _)| now >= t.plus(l))
+    }
+
+    /// Forgets the sends late by `now`, as the client itself does at its next timeout: for
+    /// a model checker, dead data. A late send's answer is declined whether its record is
+    /// kept or not (`on_grant` reads a missing one as late, and the span it would use is
+    /// never longer than the validity this rule uses). Nor does forgetting early change
+    /// which record a full map evicts: sends are numbered in the order they were made, so
+    /// the late ones are the lowest numbers, the ones evicted first.
+    pub fn forget_late(&mut self, now: Nanos) {
+        self.forget_late_sends(now);
+    }
+
     /// Drops sends whose answer could no longer be adopted: they are late by now.
     fn forget_late_sends(&mut self, now: Nanos) {
         let l = self.cfg.validity_ns;

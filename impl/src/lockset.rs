@@ -269,6 +269,21 @@ impl LockSetClient {
 /// `hold_until` and `next_write` are timers (`now >= t`, and `next_write < hold_until` only
 /// to name the earlier in `poll_timeout`: both due, the step serves both), bound 0; each
 /// managed lease lists its own ([`LeaseClient`]'s table).
+impl LockSetClient {
+    /// Whether a managed lease keeps a late send (see [`LeaseClient::forget_late`]).
+    #[must_use]
+    pub fn has_late_sends(&self, now: Nanos) -> bool {
+        self.leases.iter().any(|l| l.has_late_sends(now))
+    }
+
+    /// Forgets every managed lease's late sends (see [`LeaseClient::forget_late`]).
+    pub fn forget_late(&mut self, now: Nanos) {
+        for l in &mut self.leases {
+            l.forget_late(now);
+        }
+    }
+}
+
 impl Instants for LockSetClient {
     fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
         match &mut self.phase {

@@ -58,6 +58,8 @@ enum RewriteKey {
     Rank(Domains),
     /// Dead data dropped: which records stay (in the table's order).
     Keep(Vec<bool>),
+    /// A client's sends late by this local time (ns) forgotten.
+    LateSends(u64),
 }
 
 /// One kept rewrite: a part, the rewrite's key, and what it became.
@@ -344,6 +346,7 @@ impl LeaseModel {
         if !self.mc.duplicating {
             Self::drop_dead_data(s);
         }
+        Self::drop_late_sends(s);
         self.normalise_time(s);
         if self.ranking() {
             Self::rank_counters(
@@ -426,6 +429,29 @@ impl LeaseModel {
         }
         s.nodes[SERVER] = server;
         s.nodes[RESOURCE] = resource;
+    }
+
+    /// Drops the clients' late sends (dead with or without duplication: a late answer is
+    /// declined either way; `LeaseClient::forget_late`).
+    fn drop_late_sends(s: &mut State) {
+        for i in 2..usize::from(s.n) {
+            let now = s.local(i);
+            let Some(part) = s.nodes[i].as_mut() else {
+                continue;
+            };
+            let late = match &**part {
+                AnyNode::Client(c) => c.has_late_sends(now),
+                AnyNode::LockSet(c) => c.has_late_sends(now),
+                _ => false,
+            };
+            if late {
+                rewrite(part, RewriteKey::LateSends(now.0), |node| match node {
+                    AnyNode::Client(c) => c.forget_late(now),
+                    AnyNode::LockSet(c) => c.forget_late(now),
+                    _ => {}
+                });
+            }
+        }
     }
 
     /// Ranks every counter domain of the state as a whole (see the module docs).

@@ -243,7 +243,7 @@ fn a_small_closed_check_is_pinned() {
         r.closed && !r.safety_failed() && !r.liveness_failed(),
         "{r:?}"
     );
-    assert_eq!(r.unique, 68_946);
+    assert_eq!(r.unique, 63_255);
     for p in [PROP_RENEWAL, PROP_RELEASED, PROP_TAKEOVER] {
         assert!(r.properties[p].holds, "{p} is reached in the closed space");
     }
