@@ -14,7 +14,10 @@
 //! by one; `Fast(n)` advances node `n`'s clock alone (its clock ran fast), within a budget of
 //! such moves (`--drift-moves`) and only while the spread between any two clocks stays
 //! within ε (`--spread`). Offsets are normalised so the slowest clock has offset 0, and
-//! `now` stops at `max_time`. The server's clock runs on while it is down.
+//! `now` stops at `max_time` in a bounded check; a closed check (`--closed`) has no time
+//! bound and keeps `now` at an anchor, storing every instant relative to it (see the
+//! `normal` module: time, counters and dead data normalised). The server's clock runs on
+//! while it is down.
 //!
 //! Timers are **urgent**: `Tick` is disabled while a live node has a due deadline; `Fire(n)`
 //! handles it first. A late timer is what a GC pause is, so the only way to let time run
