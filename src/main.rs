@@ -191,6 +191,19 @@ impl ModelArgs {
         }
     }
 
+    /// The main job's closed check ([`MAIN_CLOSED_FLAGS`]).
+    fn main_closed() -> ModelArgs {
+        ModelArgs {
+            closed: true,
+            link_capacity: Some(1),
+            crashes: Some(0),
+            losses: Some(0),
+            drift_moves: Some(0),
+            max_pause: Some(2),
+            ..ModelArgs::defaults()
+        }
+    }
+
     /// The variant's catalog bounds, with every flag given put over them.
     fn config(&self) -> anyhow::Result<ModelConfig> {
         let variant = leaseproof_impl::Variant::parse(&self.variant)
@@ -232,6 +245,21 @@ impl ModelArgs {
 /// Every variant's name, listed by `--help` and checked by clap.
 fn variant_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(leaseproof_impl::Variant::ALL.iter().map(|v| v.name()))
+}
+
+impl CheckArgs {
+    /// A check as the main job runs it: symmetry, depth first, every core, text.
+    fn main(model: ModelArgs) -> CheckArgs {
+        CheckArgs {
+            model,
+            symmetry: true,
+            no_symmetry: false,
+            threads: None,
+            dfs: true,
+            bfs: false,
+            json: false,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -401,34 +429,74 @@ fn main_job() -> anyhow::Result<u8> {
         out: Some(PathBuf::from("reports")),
         ..RunArgs::default()
     })?;
-    eprintln!("model check (defaults):");
-    let model = check(&CheckArgs {
-        model: ModelArgs::defaults(),
-        symmetry: true,
-        no_symmetry: false,
-        threads: None,
-        dfs: true,
-        bfs: false,
-        json: false,
-    })?;
-    Ok(worst(code, model))
+    eprintln!("model check (defaults, bounded: every fault, 3 ticks):");
+    let bounded = check(&CheckArgs::main(ModelArgs::defaults()))?;
+    eprintln!("model check (closed: leaseproof check {MAIN_CLOSED_FLAGS}):");
+    let (closed, report) = check_report(&CheckArgs::main(ModelArgs::main_closed()))?;
+    Ok(worst(
+        worst(code, bounded),
+        main_closed_verdict(closed, report.as_ref()),
+    ))
+}
+
+/// The main job's closed check: runs of any length, two clients, pauses of up to two
+/// ticks, delivery within a tick over links of one message, no crash, loss or drift (the
+/// largest such check that closes in seconds here: reports/bench.md).
+const MAIN_CLOSED_FLAGS: &str =
+    "--closed --link-capacity 1 --crashes 0 --losses 0 --drift-moves 0 --max-pause 2";
+/// Its pinned count (unique states; reports/bench.md): the main job fails on a change.
+const MAIN_CLOSED_UNIQUE: usize = 4_297_778;
+
+/// The closed check's part of the main job's verdict: its own, then a count that changed
+/// from the pin or a `Sometimes` property it did not reach (both exit 1).
+fn main_closed_verdict(code: u8, r: Option<&leaseproof_model::check::CheckReport>) -> u8 {
+    let Some(r) = r.filter(|_| code == EXIT_OK) else {
+        return code;
+    };
+    if r.unique != MAIN_CLOSED_UNIQUE {
+        eprintln!(
+            "FAIL the closed check explored {} states, pinned at {MAIN_CLOSED_UNIQUE} \
+             (reports/bench.md): the protocol or the model changed; re-pin only after \
+             understanding why",
+            r.unique
+        );
+        return verdict::Verdict::Safety.exit_code();
+    }
+    let missed: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|(_, p)| p.expectation == "sometimes" && !p.holds)
+        .map(|(n, _)| *n)
+        .collect();
+    if !missed.is_empty() {
+        eprintln!("FAIL the closed check never reached: {}", missed.join(", "));
+        return verdict::Verdict::Vacuous.exit_code();
+    }
+    code
 }
 
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn check(args: &CheckArgs) -> anyhow::Result<u8> {
+    Ok(check_report(args)?.0)
+}
+
+/// Runs a check and prints it; its exit code, and its report unless the input was bad.
+fn check_report(
+    args: &CheckArgs,
+) -> anyhow::Result<(u8, Option<leaseproof_model::check::CheckReport>)> {
     let mc = match args.model.config() {
         Ok(mc) => mc,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return Ok(EXIT_USAGE);
+            return Ok((EXIT_USAGE, None));
         }
     };
     let model = match leaseproof_model::LeaseModel::new(mc) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
+            return Ok((EXIT_USAGE, None));
         }
     };
     let opts = leaseproof_model::check::CheckOptions {
@@ -458,7 +526,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         report::emit(&report::check_text(&report, interrupted));
     }
-    Ok(report.verdict(interrupted).exit_code())
+    Ok((report.verdict(interrupted).exit_code(), Some(report)))
 }
 
 fn explore(addr: &str, args: &ModelArgs) -> anyhow::Result<u8> {
@@ -841,4 +909,25 @@ fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::
         .map(verdict::Failure::exit)
         .fold(EXIT_OK, worst);
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_main_jobs_closed_check_is_the_flags_it_prints() {
+        let argv = ["leaseproof", "check"]
+            .into_iter()
+            .chain(MAIN_CLOSED_FLAGS.split(' '));
+        let Some(Command::Check(args)) = Cli::try_parse_from(argv).expect("flags parse").command
+        else {
+            panic!("a check");
+        };
+        assert_eq!(
+            args.model.config().unwrap(),
+            ModelArgs::main_closed().config().unwrap()
+        );
+        assert!(ModelArgs::main_closed().config().unwrap().closed);
+    }
 }
