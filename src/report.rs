@@ -176,6 +176,10 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
                 "            {}",
                 if r.closed {
                     "WARNING: vacuous (no state of the closed space reaches it)"
+                } else if r.complete && *name == leaseproof_model::PROP_ACQUIRED_AGAIN {
+                    "WARNING: vacuous at these bounds (a bounded check's clients think 1000 \
+                     ticks, so each acquires once); --closed, or a short --think, repeats the \
+                     workload"
                 } else if r.complete {
                     "WARNING: vacuous at these bounds (no state reached it); raise --max-time"
                 } else {

@@ -18,10 +18,11 @@ pub const PROP_TAKEOVER: &str = "takeover after expiry";
 pub const PROP_STALE_REJECTED: &str = "stale write rejected";
 pub const PROP_TWO_BELIEVERS: &str = "two clients believe at once";
 pub const PROP_ALL_SERVED: &str = "every client served (bounded liveness)";
+pub const PROP_ACQUIRED_AGAIN: &str = "a client acquired a second time";
 
 /// The `Sometimes` properties (proof that the model reaches the interesting states) and
 /// the coverage bit each reads in [`LeaseModel::reached`].
-pub const SOMETIMES: [(&str, u32); 7] = [
+pub const SOMETIMES: [(&str, u32); 8] = [
     (PROP_RENEWAL, seen::RENEWAL_CONFIRMED),
     (PROP_RELEASED, seen::RELEASED),
     (PROP_QUEUED, seen::QUEUED_WAITER_GRANTED),
@@ -29,6 +30,7 @@ pub const SOMETIMES: [(&str, u32); 7] = [
     (PROP_STALE_REJECTED, seen::STALE_WRITE_REJECTED),
     (PROP_TWO_BELIEVERS, seen::TWO_BELIEVERS),
     (PROP_ALL_SERVED, seen::ALL_SERVED),
+    (PROP_ACQUIRED_AGAIN, seen::ACQUIRED_AGAIN),
 ];
 
 /// The safety properties and the oracle each reads.
@@ -87,7 +89,14 @@ pub(crate) fn coverage(e: &Event, seen_now: u32) -> u32 {
             first: true,
             client,
             ..
-        } => seen::CLIENT_HELD << (client.node.0 - 2),
+        } => {
+            let held = seen::CLIENT_HELD << (client.node.0 - 2);
+            if seen_now & held == 0 {
+                held
+            } else {
+                held | seen::ACQUIRED_AGAIN
+            }
+        }
         Event::Granted { queued, .. } => {
             let mut b = 0;
             if queued {

@@ -70,8 +70,12 @@ pub mod seen {
     pub const ALL_SERVED: u32 = 1 << 6;
     /// A holder released the lease because its work was done.
     pub const RELEASED: u32 = 1 << 7;
-    /// Bit `CLIENT_HELD << i`: client `i` adopted a grant.
-    pub const CLIENT_HELD: u32 = 1 << 8;
+    /// A client adopted a grant again after holding one before (the workload repeats:
+    /// closed checks, or a short `--think`).
+    pub const ACQUIRED_AGAIN: u32 = 1 << 8;
+    /// Bit `CLIENT_HELD << i`: client `i` adopted a grant. (The bits below it are the
+    /// coverage the model records.)
+    pub const CLIENT_HELD: u32 = 1 << 24;
 }
 
 /// Why time cannot advance from a state: a time-lock, reported as a liveness failure.

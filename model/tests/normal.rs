@@ -244,7 +244,12 @@ fn a_small_closed_check_is_pinned() {
         "{r:?}"
     );
     assert_eq!(r.unique, 63_255);
-    for p in [PROP_RENEWAL, PROP_RELEASED, PROP_TAKEOVER] {
+    for p in [
+        PROP_RENEWAL,
+        PROP_RELEASED,
+        PROP_TAKEOVER,
+        PROP_ACQUIRED_AGAIN,
+    ] {
         assert!(r.properties[p].holds, "{p} is reached in the closed space");
     }
 }
