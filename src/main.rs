@@ -930,4 +930,47 @@ mod tests {
         );
         assert!(ModelArgs::main_closed().config().unwrap().closed);
     }
+
+    fn closed_report(unique: usize, reached: bool) -> leaseproof_model::check::CheckReport {
+        use leaseproof_model::check::PropertyReport;
+        let prop = |expectation, holds| PropertyReport {
+            expectation,
+            holds,
+            trace: Vec::new(),
+        };
+        leaseproof_model::check::CheckReport {
+            model: String::new(),
+            states: unique,
+            unique,
+            depth: 1,
+            seconds: 1.0,
+            states_per_sec: 1.0,
+            complete: true,
+            closed: true,
+            assumptions: None,
+            collision_bound: 0.0,
+            properties: [
+                (leaseproof_model::PROP_SINGLE_HOLDER, prop("always", true)),
+                (leaseproof_model::PROP_TAKEOVER, prop("sometimes", reached)),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn the_main_job_fails_when_its_closed_count_moves_or_coverage_is_missed() {
+        let pinned = closed_report(MAIN_CLOSED_UNIQUE, true);
+        assert_eq!(main_closed_verdict(EXIT_OK, Some(&pinned)), EXIT_OK);
+        let moved = closed_report(MAIN_CLOSED_UNIQUE + 1, true);
+        assert_eq!(main_closed_verdict(EXIT_OK, Some(&moved)), 1);
+        let missed = closed_report(MAIN_CLOSED_UNIQUE, false);
+        assert_eq!(main_closed_verdict(EXIT_OK, Some(&missed)), 1);
+        assert_eq!(
+            main_closed_verdict(3, Some(&pinned)),
+            3,
+            "its own verdict first"
+        );
+        assert_eq!(main_closed_verdict(EXIT_USAGE, None), EXIT_USAGE);
+    }
 }
