@@ -248,14 +248,15 @@ fn variant_names() -> clap::builder::PossibleValuesParser {
 }
 
 impl CheckArgs {
-    /// A check as the main job runs it: symmetry, depth first, every core, text.
+    /// A check as the main job runs it: symmetry, the default search order (depth first
+    /// when bounded, breadth first when closed), every core, text.
     fn main(model: ModelArgs) -> CheckArgs {
         CheckArgs {
             model,
             symmetry: true,
             no_symmetry: false,
             threads: None,
-            dfs: true,
+            dfs: false,
             bfs: false,
             json: false,
         }
@@ -275,10 +276,12 @@ struct CheckArgs {
     /// Checker threads (default: the number of cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Depth-first search (default).
+    /// Depth-first search (the default for a bounded check).
     #[arg(long, overrides_with = "bfs")]
     dfs: bool,
-    /// Breadth-first search (shortest counterexamples, more memory).
+    /// Breadth-first search (shortest counterexamples; the default for a closed check,
+    /// whose paths run thousands of steps deep: stateright's depth-first search carries
+    /// each pending state's path, so there it takes more memory and time).
     #[arg(long)]
     bfs: bool,
     #[arg(long)]
@@ -502,7 +505,7 @@ fn check_report(
     let opts = leaseproof_model::check::CheckOptions {
         threads: args.threads.unwrap_or_else(default_jobs),
         symmetry: !args.no_symmetry,
-        bfs: args.bfs,
+        bfs: args.bfs || (mc.closed && !args.dfs),
     };
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
     let spinner = if args.json {
