@@ -56,8 +56,10 @@ enum RewriteKey {
     Time(i128, u64),
     /// Ranked by these value sets.
     Rank(Domains),
-    /// Dead data dropped: which records stay (in the table's order).
-    Keep(Vec<bool>),
+    /// Dead data dropped: which records stay (a bit each, in the table's order), and how
+    /// many records the table holds; [`RewriteKey::KeepMany`] past 64.
+    Keep(u64, usize),
+    KeepMany(Vec<bool>),
     /// A client's sends late by this local time (ns) forgotten.
     LateSends(u64),
 }
@@ -92,6 +94,27 @@ impl Rewritten for SafetyOracles {
 impl Rewritten for Disk {
     fn table() -> &'static LocalKey<Table<Self>> {
         &DISKS
+    }
+}
+
+/// The key of a dead-data rewrite: which records stay.
+fn keep_key(keep: impl Iterator<Item = bool>) -> RewriteKey {
+    let (mut mask, mut len, mut many) = (0u64, 0usize, Vec::new());
+    for k in keep {
+        if len < 64 {
+            mask |= u64::from(k) << len;
+        } else {
+            if many.is_empty() {
+                many = (0..64).map(|i| mask & (1 << i) != 0).collect();
+            }
+            many.push(k);
+        }
+        len += 1;
+    }
+    if len <= 64 {
+        RewriteKey::Keep(mask, len)
+    } else {
+        RewriteKey::KeepMany(many)
     }
 }
 
@@ -385,25 +408,25 @@ impl LeaseModel {
 
     /// Drops the records no later step can read (see the module docs).
     fn drop_dead_data(s: &mut State) {
+        let net = &s.net;
         let requests = |n: NodeId, k: Key, id: ReqId| {
-            s.net.iter().any(|(e, _)| {
+            net.iter().any(|(e, _)| {
                 usize::from(e.from) == n.0 as usize
                     && e.msg.key() == k
                     && e.msg.request_id().is_some_and(|r| r <= id)
             })
         };
         let writes = |idem: IdemKey| {
-            s.net.iter().any(|(e, _)| {
+            net.iter().any(|(e, _)| {
                 matches!(e.msg, Msg::Write { idem: i, .. }
                     if IdemKey { node: NodeId(u32::from(e.from)), ..i } == idem)
             })
         };
-        let mut server = s.nodes[SERVER].clone();
-        if let Some(part) = &mut server {
+        if let Some(part) = s.nodes[SERVER].as_mut() {
             if let AnyNode::Server(srv) = &**part {
                 if srv.records().any(|(n, k, id)| !requests(n, k, id)) {
-                    let keep = srv.records().map(|(n, k, id)| requests(n, k, id));
-                    rewrite(part, RewriteKey::Keep(keep.collect()), |node| {
+                    let keep = keep_key(srv.records().map(|(n, k, id)| requests(n, k, id)));
+                    rewrite(part, keep, |node| {
                         if let AnyNode::Server(srv) = node {
                             srv.forget_records(requests);
                         }
@@ -411,24 +434,17 @@ impl LeaseModel {
                 }
             }
         }
-        let mut resource = s.nodes[RESOURCE].clone();
-        if let Some(part) = &mut resource {
+        if let Some(part) = s.nodes[RESOURCE].as_mut() {
             if let AnyNode::Resource(r) = &**part {
                 if r.answered().any(|i| !writes(i)) {
-                    rewrite(
-                        part,
-                        RewriteKey::Keep(r.answered().map(writes).collect()),
-                        |node| {
-                            if let AnyNode::Resource(r) = node {
-                                r.forget_answers(writes);
-                            }
-                        },
-                    );
+                    rewrite(part, keep_key(r.answered().map(writes)), |node| {
+                        if let AnyNode::Resource(r) = node {
+                            r.forget_answers(writes);
+                        }
+                    });
                 }
             }
         }
-        s.nodes[SERVER] = server;
-        s.nodes[RESOURCE] = resource;
     }
 
     /// Drops the clients' late sends (dead with or without duplication: a late answer is
