@@ -217,28 +217,37 @@ fn a_wrong_normalisation_is_caught() {
     }
 }
 
-#[test]
-fn a_small_closed_check_is_pinned() {
-    // `check --closed --clients 1 --crashes 0 --no-pauses --drift-moves 0 --no-symmetry`:
-    // the space closes (no time bound) with every safety property holding. Two clients do
-    // not fit this machine's memory yet (see reports/bench.md).
-    let mc = ModelConfig {
+/// `check --closed --clients 1 --crashes 0 --no-pauses --drift-moves 0`: a closed space
+/// small enough for the test profile.
+fn small_closed() -> ModelConfig {
+    ModelConfig {
         clients: 1,
         crashes: 0,
         pauses: false,
         drift_moves: 0,
         ..ModelConfig::closed()
-    };
-    let r = check(
-        LeaseModel::new(mc).unwrap(),
+    }
+}
+
+/// Checks `m` on one thread, without symmetry.
+fn run(m: LeaseModel, bfs: bool) -> leaseproof_model::check::CheckReport {
+    check(
+        m,
         CheckOptions {
             threads: 1,
             symmetry: false,
-            bfs: false,
+            bfs,
         },
         &|_, _| {},
         &|| false,
-    );
+    )
+}
+
+#[test]
+fn a_small_closed_check_is_pinned() {
+    // The space closes (no time bound) with every safety property holding. Two clients
+    // with two-message links do not fit this machine's memory (see reports/bench.md).
+    let r = run(LeaseModel::new(small_closed()).unwrap(), false);
     assert!(
         r.closed && !r.safety_failed() && !r.liveness_failed(),
         "{r:?}"
@@ -258,25 +267,9 @@ fn a_small_closed_check_is_pinned() {
 fn a_closed_check_reports_the_deadline_left_due_as_a_time_lock() {
     // The `now > valid_until` mutant, with no time bound: the path ends in the time-lock,
     // and its clocks print from the start of the run, not from the closed check's anchor.
-    let mc = ModelConfig {
-        clients: 1,
-        crashes: 0,
-        pauses: false,
-        drift_moves: 0,
-        ..ModelConfig::closed()
-    };
-    let mut m = LeaseModel::new(mc).unwrap();
+    let mut m = LeaseModel::new(small_closed()).unwrap();
     m.cfg.mutant = leaseproof_impl::config::Mutant::ValidityLeavesDeadlineDue;
-    let r = check(
-        m,
-        CheckOptions {
-            threads: 1,
-            symmetry: false,
-            bfs: true,
-        },
-        &|_, _| {},
-        &|| false,
-    );
+    let r = run(m, true);
     assert!(!r.closed, "a failure is never closed");
     assert!(r.liveness_failed() && !r.safety_failed(), "{r:?}");
     let p = &r.properties[PROP_NO_TIMELOCK];
