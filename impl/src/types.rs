@@ -539,66 +539,99 @@ impl IdemKey {
     }
 }
 
-impl Msg {
-    /// The message with its counters rewritten; `client` is the client end of the link
-    /// (request ids carry no node).
+impl JobOutcome {
+    /// The outcome with a fenced job's current token passed through `f`.
     #[must_use]
-    pub fn mapped(self, client: NodeId, f: &mut dyn FnMut(Counter, u64) -> u64) -> Msg {
-        let id = |id: ReqId, f: &mut dyn FnMut(Counter, u64) -> u64| id.mapped(client, f);
+    pub fn map_current(self, f: impl FnOnce(Token) -> Token) -> JobOutcome {
         match self {
-            Msg::Acquire { key, id: i } => Msg::Acquire { key, id: id(i, f) },
+            JobOutcome::Fenced { current } => JobOutcome::Fenced {
+                current: f(current),
+            },
+            o => o,
+        }
+    }
+}
+
+/// The parts of a message a model checker rewrites, one method per kind (each keeps its
+/// part by default): [`Msg::map_parts`] calls them on every part of its kind, so a
+/// rewrite of messages is written once, whatever it rewrites.
+pub trait MsgParts {
+    fn token(&mut self, t: Token) -> Token {
+        t
+    }
+    fn request(&mut self, id: ReqId) -> ReqId {
+        id
+    }
+    fn idem(&mut self, idem: IdemKey) -> IdemKey {
+        idem
+    }
+}
+
+impl Msg {
+    /// The message with every token (a refusal's and a fenced job's current one
+    /// included), request id and idempotency key passed through `p`.
+    #[must_use]
+    pub fn map_parts(self, p: &mut dyn MsgParts) -> Msg {
+        match self {
+            Msg::Acquire { key, id } => Msg::Acquire {
+                key,
+                id: p.request(id),
+            },
             Msg::Renew {
                 key,
-                id: i,
+                id,
                 token,
                 acked,
             } => Msg::Renew {
                 key,
-                id: id(i, f),
-                token: token.mapped(f),
+                id: p.request(id),
+                token: p.token(token),
                 acked,
             },
-            Msg::Release { key, id: i, token } => Msg::Release {
+            Msg::Release { key, id, token } => Msg::Release {
                 key,
-                id: id(i, f),
-                token: token.mapped(f),
+                id: p.request(id),
+                token: p.token(token),
             },
-            Msg::Granted { key, id: i, token } => Msg::Granted {
+            Msg::Granted { key, id, token } => Msg::Granted {
                 key,
-                id: id(i, f),
-                token: token.mapped(f),
+                id: p.request(id),
+                token: p.token(token),
             },
-            Msg::Renewed { key, id: i, token } => Msg::Renewed {
+            Msg::Renewed { key, id, token } => Msg::Renewed {
                 key,
-                id: id(i, f),
-                token: token.mapped(f),
+                id: p.request(id),
+                token: p.token(token),
             },
-            Msg::Queued { key, id: i } => Msg::Queued { key, id: id(i, f) },
+            Msg::Queued { key, id } => Msg::Queued {
+                key,
+                id: p.request(id),
+            },
             Msg::Refused {
                 key,
-                id: i,
+                id,
                 token,
                 reason,
             } => Msg::Refused {
                 key,
-                id: id(i, f),
-                token: token.map(|t| t.mapped(f)),
+                id: p.request(id),
+                token: token.map(|t| p.token(t)),
                 reason,
             },
-            Msg::Released { key, id: i, token } => Msg::Released {
+            Msg::Released { key, id, token } => Msg::Released {
                 key,
-                id: id(i, f),
-                token: token.mapped(f),
+                id: p.request(id),
+                token: p.token(token),
             },
             Msg::Write { key, token, idem } => Msg::Write {
                 key,
-                token: token.mapped(f),
-                idem: idem.mapped(f),
+                token: p.token(token),
+                idem: p.idem(idem),
             },
             Msg::WriteAck { key, token, idem } => Msg::WriteAck {
                 key,
-                token: token.mapped(f),
-                idem: idem.mapped(f),
+                token: p.token(token),
+                idem: p.idem(idem),
             },
             Msg::WriteRejected {
                 key,
@@ -607,9 +640,9 @@ impl Msg {
                 current,
             } => Msg::WriteRejected {
                 key,
-                token: token.mapped(f),
-                idem: idem.mapped(f),
-                current: current.mapped(f),
+                token: p.token(token),
+                idem: p.idem(idem),
+                current: p.token(current),
             },
             Msg::Apply {
                 key,
@@ -618,9 +651,9 @@ impl Msg {
                 idem,
             } => Msg::Apply {
                 key,
-                token: token.mapped(f),
+                token: p.token(token),
                 job,
-                idem: idem.mapped(f),
+                idem: p.idem(idem),
             },
             Msg::JobResult {
                 key,
@@ -630,17 +663,34 @@ impl Msg {
                 outcome,
             } => Msg::JobResult {
                 key,
-                token: token.mapped(f),
+                token: p.token(token),
                 job,
-                idem: idem.mapped(f),
-                outcome: match outcome {
-                    JobOutcome::Fenced { current } => JobOutcome::Fenced {
-                        current: current.mapped(f),
-                    },
-                    o => o,
-                },
+                idem: p.idem(idem),
+                outcome: outcome.map_current(|t| p.token(t)),
             },
         }
+    }
+
+    /// The message with its counters rewritten; `client` is the client end of the link
+    /// (request ids carry no node).
+    #[must_use]
+    pub fn mapped(self, client: NodeId, f: &mut dyn FnMut(Counter, u64) -> u64) -> Msg {
+        struct Ranked<'a> {
+            client: NodeId,
+            f: &'a mut dyn FnMut(Counter, u64) -> u64,
+        }
+        impl MsgParts for Ranked<'_> {
+            fn token(&mut self, t: Token) -> Token {
+                t.mapped(self.f)
+            }
+            fn request(&mut self, id: ReqId) -> ReqId {
+                id.mapped(self.client, self.f)
+            }
+            fn idem(&mut self, idem: IdemKey) -> IdemKey {
+                idem.mapped(self.f)
+            }
+        }
+        self.map_parts(&mut Ranked { client, f })
     }
 }
 
@@ -671,55 +721,15 @@ impl RemapNodes for IdemKey {
 }
 
 impl RemapNodes for Msg {
+    /// Only idempotency keys name a node.
     fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
-        match self {
-            Msg::Write { key, token, idem } => Msg::Write {
-                key: *key,
-                token: *token,
-                idem: idem.remap_nodes(f),
-            },
-            Msg::WriteAck { key, token, idem } => Msg::WriteAck {
-                key: *key,
-                token: *token,
-                idem: idem.remap_nodes(f),
-            },
-            Msg::WriteRejected {
-                key,
-                token,
-                idem,
-                current,
-            } => Msg::WriteRejected {
-                key: *key,
-                token: *token,
-                idem: idem.remap_nodes(f),
-                current: *current,
-            },
-            Msg::Apply {
-                key,
-                token,
-                job,
-                idem,
-            } => Msg::Apply {
-                key: *key,
-                token: *token,
-                job: *job,
-                idem: idem.remap_nodes(f),
-            },
-            Msg::JobResult {
-                key,
-                token,
-                job,
-                idem,
-                outcome,
-            } => Msg::JobResult {
-                key: *key,
-                token: *token,
-                job: *job,
-                idem: idem.remap_nodes(f),
-                outcome: *outcome,
-            },
-            other => *other,
+        struct Renamed<'a>(&'a dyn Fn(NodeId) -> NodeId);
+        impl MsgParts for Renamed<'_> {
+            fn idem(&mut self, idem: IdemKey) -> IdemKey {
+                idem.remap_nodes(self.0)
+            }
         }
+        self.map_parts(&mut Renamed(f))
     }
 }
 

@@ -402,7 +402,7 @@ impl LeaseModel {
 
     /// Whether counters are ranked: not where a counter can reset (the volatile-counter
     /// variant: a restarted server issues tokens below those still in the state).
-    pub(crate) fn ranking(&self) -> bool {
+    fn ranking(&self) -> bool {
         self.mc.variant != Variant::VolatileCounter
     }
 
@@ -514,7 +514,7 @@ impl LeaseModel {
     }
 
     /// Stores time relative to now (closed checks) and clamps old instants (both).
-    pub(crate) fn normalise_time(&self, s: &mut State) {
+    fn normalise_time(&self, s: &mut State) {
         let shift = if self.mc.closed {
             let shift = i128::from(ANCHOR) - i128::from(s.now);
             s.now = ANCHOR;
