@@ -444,6 +444,35 @@ fn a_closed_check_refuses_what_cannot_close_with_exit_2() {
 }
 
 #[test]
+fn fault_model_flags_refuse_bad_values_with_exit_2() {
+    // Each refusal names the flag and why.
+    for (args, says) in [
+        (&["--rate-skew", "2/3"][..], "--rate-skew \"2/3\""),
+        (&["--rate-skew", "1/0"][..], "--rate-skew \"1/0\""),
+        (
+            &["--rate-skew", "1/3", "--drift-moves", "0"][..],
+            "needs clocks that drift",
+        ),
+        (&["--margin", "3"][..], "--margin 3"),
+    ] {
+        let o = leaseproof(&[&["check"][..], args].concat());
+        assert_eq!(code(&o), 2, "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // Crash points decide the new variant's verdict: found with them, not without.
+    let o = leaseproof(&["check", "--variant", "grant-before-persist"]);
+    assert_eq!(code(&o), 1);
+    let o = leaseproof(&[
+        "check",
+        "--variant",
+        "grant-before-persist",
+        "--no-crash-points",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn check_help_lists_every_variant() {
     let o = leaseproof(&["check", "--help"]);
     assert_eq!(code(&o), 0);

@@ -34,6 +34,13 @@ pub enum Variant {
     /// B3: the token counter is never persisted, so a restarted server re-issues tokens
     /// (Redlock restart without persistence). Trips token-monotonic and fenced-writes.
     VolatileCounter,
+    /// B3, in order only: the server persists its token counter *after* sending the grant
+    /// that carries it, in a later persist batch. Every run without a crash between the two
+    /// is correct; a crash point between them (the grant has left, the counter is not
+    /// durable) makes the restarted server re-issue the token (a fsync after the reply, as
+    /// in stores that acknowledge before their log is durable). Trips token-monotonic and
+    /// fenced-writes, only with crash points on.
+    GrantBeforePersist,
     /// B4: the client counts its lease from the *receipt* of a reply instead of the send of
     /// its request (openraft's lease rule; delta-rs PR #153). Trips lease-containment.
     AnchorAtReceipt,
@@ -88,6 +95,7 @@ impl Variant {
             Variant::Correct => "-",
             Variant::NoFencing => "B1/B2",
             Variant::VolatileCounter => "B3",
+            Variant::GrantBeforePersist => "B3",
             Variant::AnchorAtReceipt => "B4",
             Variant::DriftIgnored => "B5",
             Variant::LateReplyAdopted => "B6",

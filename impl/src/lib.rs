@@ -16,6 +16,10 @@
 //! **The contract:** after every input, drain `poll_output()` until it returns `None`,
 //! applying each `Persist` before any later `Send`; then re-arm one timer at
 //! `poll_timeout()`. Time comes in only as `now`, a reading of the node's own clock.
+//! Consecutive `Persist` outputs of one step (no `Send` between them) are one atomic batch,
+//! applied whole or not at all; a crash may fall between batches and around sends
+//! ([`output::crash_points`]), and the roles order their outputs so that any such crash is
+//! safe (the server's counter batch precedes the grant it protects).
 //!
 //! The core reads no clock, draws no entropy, does no I/O, never spawns and iterates only
 //! ordered collections (the root `clippy.toml` bans the escapes). Randomness enters only as
@@ -57,7 +61,9 @@ pub use oracle::{
     deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, tenure_bound_ns, BeliefOverlap,
     Liveness, OracleName, SafetyOracles, Violation,
 };
-pub use output::{Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome};
+pub use output::{
+    crash_points, Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome,
+};
 pub use resource::FencedResource;
 pub use server::LockServer;
 pub use types::{

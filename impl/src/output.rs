@@ -13,6 +13,21 @@ use std::collections::BTreeMap;
 
 /// One effect for the shell. Drain `poll_output()` after every input, in order: a `Persist`
 /// must reach the disk before any `Send` that follows it.
+///
+/// **Persist batches.** The `Persist` outputs of one step that follow each other, with no
+/// `Send` between them (events and jitter requests do not count), form one *atomic batch*:
+/// a shell applies a batch whole or not at all (the real runtime in one transaction), and
+/// before any later send. A `Send` ends a batch; the roles need no explicit sync marker,
+/// because every batch they emit is followed by the send it protects, or ends the step.
+/// Which steps hold more than one batch: a server step that hands over several keys (one
+/// counter batch per grant, each followed by its grant); every other step of the reference
+/// roles holds at most one (the resource's write: highest token, answer record and the
+/// record it forgets, then the reply).
+///
+/// **Crash points.** A crash may fall inside a step, between two outputs, at any point
+/// [`crash_points`] lists: sends handed over before it stay in the network, batches applied
+/// before it stay on disk, events before it were seen; everything after it is lost with
+/// the node's volatile state.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Output {
     Send {
@@ -23,6 +38,34 @@ pub enum Output {
     /// The client must schedule a randomized retry: answer with `handle_jitter`.
     NeedJitter,
     Event(Event),
+}
+
+/// The points inside one step's outputs at which a crash may fall: before each effect (a
+/// `Send`, or a batch's first `Persist`) that follows an earlier effect of the step. A
+/// crash at point `k` keeps `outputs[..k]` and loses the rest. The point before the first
+/// effect is left out (the same as a crash before the input: nothing the step did is
+/// kept), and so is the point after the last (a crash after the step).
+#[must_use]
+pub fn crash_points(outputs: &[Output]) -> Vec<usize> {
+    let mut points = Vec::new();
+    let (mut effect_before, mut in_batch) = (false, false);
+    for (k, out) in outputs.iter().enumerate() {
+        let starts_effect = match out {
+            Output::Send { .. } => {
+                in_batch = false;
+                true
+            }
+            Output::Persist(_) => !std::mem::replace(&mut in_batch, true),
+            Output::NeedJitter | Output::Event(_) => false,
+        };
+        if starts_effect {
+            if effect_before {
+                points.push(k);
+            }
+            effect_before = true;
+        }
+    }
+    points
 }
 
 /// A durable write. The shell applies it to its simulated (or real) disk with [`Disk::apply`].
@@ -648,5 +691,52 @@ impl Counters for Disk {
     fn map_counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
         self.token_counter = f(Counter::Token, self.token_counter);
         map_resource_tables(&mut self.highest, &mut self.applied, &mut self.jobs, f);
+    }
+}
+
+#[cfg(test)]
+mod crash_point_tests {
+    use super::*;
+    use crate::types::{Key, Msg, NodeId, ReqId, Token};
+
+    fn send() -> Output {
+        Output::Send {
+            to: NodeId::client(0),
+            msg: Msg::Granted {
+                key: Key(0),
+                id: ReqId {
+                    incarnation: 0,
+                    seq: 1,
+                },
+                token: Token(1),
+            },
+        }
+    }
+    fn persist(c: u64) -> Output {
+        Output::Persist(PersistOp::TokenCounter(c))
+    }
+    fn event() -> Output {
+        Output::Event(Event::GraceEnded)
+    }
+
+    #[test]
+    fn crash_points_fall_between_batches_and_around_sends() {
+        // The correct grant: the counter's batch, then the send: one point, before the send.
+        assert_eq!(crash_points(&[persist(1), event(), send()]), vec![2]);
+        // The buggy order: after the send, before the counter.
+        assert_eq!(crash_points(&[event(), send(), persist(1)]), vec![2]);
+        // Consecutive persists are one batch, even with an event between them.
+        assert_eq!(
+            crash_points(&[persist(1), event(), persist(2)]),
+            Vec::<usize>::new()
+        );
+        // Two grants in one step: two batches, each before its send.
+        assert_eq!(
+            crash_points(&[persist(1), send(), persist(2), send()]),
+            vec![1, 2, 3]
+        );
+        // Nothing before the first effect, nothing after the last.
+        assert_eq!(crash_points(&[send()]), Vec::<usize>::new());
+        assert_eq!(crash_points(&[event(), event()]), Vec::<usize>::new());
     }
 }

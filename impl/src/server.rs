@@ -3,7 +3,13 @@
 //! Per key it keeps the holder (node and incarnation), its token and its expiry on the
 //! server's own clock, and a bounded FIFO wait queue. Tokens come from one counter that is
 //! persisted (`Output::Persist`) *before* the grant that carries it is sent, so tokens rise
-//! across restarts. Renew and release are accepted only from the holder with its current
+//! across restarts, even when a crash falls inside the granting step (a crash point, see
+//! the batch rule in [`crate::output`]): the counter's batch precedes the send.
+//!
+//! Persist batches: a grant's step holds one batch per grant (the counter), each followed
+//! by its send; a step that hands over several keys (a lock set's, at expiry) holds one
+//! per key, so a crash point between two grants keeps the first counter and loses the
+//! second with its grant unsent. Renew and release are accepted only from the holder with its current
 //! token, and a renew only while `now < expiry`.
 //!
 //! Hand-over is fair and level-triggered: whenever a key is free and out of grace (after a
@@ -464,10 +470,27 @@ impl LockServer {
         });
         self.issued = token.0;
         // Durable before the grant leaves: a restarted server never re-issues this token.
-        if self.cfg.variant != Variant::VolatileCounter {
-            self.out
-                .push_back(Output::Persist(PersistOp::TokenCounter(token.0)));
+        // The counter is a batch of its own, and the grant's send follows it, so a crash
+        // point can only fall after the counter is durable.
+        let counter = Output::Persist(PersistOp::TokenCounter(token.0));
+        match self.cfg.variant {
+            Variant::VolatileCounter => self.grant(w, key, token, expiry),
+            // The bug: the counter's batch follows the send, so a crash point between them
+            // loses it while the grant is already on the wire.
+            Variant::GrantBeforePersist => {
+                self.grant(w, key, token, expiry);
+                self.out.push_back(counter);
+            }
+            _ => {
+                self.out.push_back(counter);
+                self.grant(w, key, token, expiry);
+            }
         }
+        Some(w.client)
+    }
+
+    /// Records and sends a grant to the waiter `w`.
+    fn grant(&mut self, w: Waiter, key: Key, token: Token, expiry: Nanos) {
         self.event(Event::Granted {
             client: w.client,
             key,
@@ -485,7 +508,6 @@ impl LockServer {
                 token,
             },
         );
-        Some(w.client)
     }
 }
 

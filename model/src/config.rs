@@ -64,6 +64,18 @@ pub struct ModelConfig {
     /// counter, reset when the timer fires); `None`: unbounded in a closed check, and the
     /// run's pause budget ([`PAUSE_BUDGET`]) in a bounded one.
     pub max_pause: Option<u8>,
+    /// A server crash may also fall inside a step, at any crash point between its outputs
+    /// (`--crash-points`; within the crash budget).
+    pub crash_points: bool,
+    /// Clocks with a rate: a clock may run a tick ahead of the slowest at most once every
+    /// R global ticks (`--rate-skew 1/R`; a per-node counter in the state), within the
+    /// spread ε. It replaces the count of drift moves (`drift_moves` then only says whether
+    /// clocks drift).
+    pub rate_skew: Option<u8>,
+    /// The validity margin `ttl − L` in ticks (`--margin`; default 2ε, what the spread
+    /// needs). Smaller is beyond the assumptions: a check of how much drift a margin
+    /// survives.
+    pub margin: Option<u64>,
 }
 
 /// A bounded check's think time: each client acquires once per run within any horizon
@@ -96,6 +108,9 @@ impl Default for ModelConfig {
             closed: false,
             think: THINK_BOUNDED,
             max_pause: None,
+            crash_points: false,
+            rate_skew: None,
+            margin: None,
         }
     }
 }
@@ -121,6 +136,18 @@ impl ModelConfig {
 pub fn protocol_in_ticks(
     variant: Variant,
     spread: u64,
+    (hold, think): (u64, u64),
+    jobs: u32,
+    keys: u8,
+) -> Result<Config, String> {
+    protocol_with_margin(variant, 2 * spread, (hold, think), jobs, keys)
+        .map_err(|e| format!("--spread {spread}: {e}"))
+}
+
+/// [`protocol_in_ticks`] with the validity margin `ttl − L` given in ticks (`--margin`).
+pub fn protocol_with_margin(
+    variant: Variant,
+    margin: u64,
     (hold, think): (u64, u64),
     jobs: u32,
     keys: u8,
@@ -152,10 +179,57 @@ pub fn protocol_in_ticks(
     let l_ticks = if variant == Variant::DriftIgnored {
         p.ttl_ms
     } else {
-        p.ttl_ms.saturating_sub(2 * spread)
+        p.ttl_ms.saturating_sub(margin)
     };
     p.with_validity(l_ticks * 1_000_000)
-        .map_err(|e| format!("--spread {spread}: {e}"))
+        .map_err(|e| e.to_string())
+}
+
+/// The largest spread ε the reference protocol's model accepts: `L = ttl − 2ε` must stay
+/// above the renew interval (ttl 6, renew 3). Per protocol: a plug-in states its own.
+#[must_use]
+pub fn spread_limit(_variant: Variant) -> u64 {
+    MAX_SPREAD
+}
+
+/// The clock window a protocol's safety envelope is stated over, in ticks, if it is stated
+/// as a rate (a waiter that times a lease on its own clock needs the clocks' rates to agree
+/// over that window). The reference protocol declares none: its margin `2ε` covers any
+/// drift within the spread, whatever the rate.
+#[must_use]
+pub fn clock_window(_variant: Variant) -> Option<u64> {
+    None
+}
+
+/// Refuses a spread below what a declared clock window needs at rate 1/R: in `window`
+/// ticks a clock may run ahead `⌈window/R⌉` ticks, and a smaller ε would cut off runs the
+/// rate allows (a pass would then prove less than it says).
+pub fn check_window(spread: u64, rate: u8, window: Option<u64>) -> Result<(), String> {
+    let Some(w) = window else { return Ok(()) };
+    let need = w.div_ceil(u64::from(rate));
+    if spread < need {
+        return Err(format!(
+            "--spread {spread}: the protocol states its safety over a clock window of {w} \
+             ticks, and at --rate-skew 1/{rate} clocks may part by ⌈{w}/{rate}⌉ = {need} \
+             ticks in it; give --spread {need} or more (or a slower rate)"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `--rate-skew 1/R` (R from 1 to 100).
+pub fn parse_rate_skew(text: &str) -> Result<u8, String> {
+    let bad = || {
+        format!(
+            "--rate-skew {text:?}: must be 1/R with R a whole number from 1 to 100 (a clock \
+             may run one tick ahead of the slowest at most once every R ticks)"
+        )
+    };
+    let r = text.strip_prefix("1/").ok_or_else(bad)?;
+    match r.parse::<u8>() {
+        Ok(r) if (1..=100).contains(&r) => Ok(r),
+        _ => Err(bad()),
+    }
 }
 
 impl ModelConfig {
@@ -206,13 +280,7 @@ impl ModelConfig {
                 self.hold
             ));
         }
-        if self.spread > MAX_SPREAD {
-            return Err(format!(
-                "--spread {}: must be at most {MAX_SPREAD} tick (L = ttl − 2ε = 6 − 2ε must stay \
-                 above the renew interval of 3)",
-                self.spread
-            ));
-        }
+        self.validate_clocks()?;
         if self.crashes > 2 {
             return Err(format!("--crashes {}: must be at most 2", self.crashes));
         }
@@ -249,31 +317,79 @@ impl ModelConfig {
         if self.keys > 1 && self.jobs > 0 {
             return Err("--keys: a lock set runs plain writes, not --jobs".into());
         }
-        protocol_in_ticks(
-            self.variant,
-            self.spread,
-            (self.hold, self.think),
-            self.jobs,
-            self.keys,
-        )
+        match self.margin {
+            None => protocol_in_ticks(
+                self.variant,
+                self.spread,
+                (self.hold, self.think),
+                self.jobs,
+                self.keys,
+            ),
+            Some(m) => protocol_with_margin(
+                self.variant,
+                m,
+                (self.hold, self.think),
+                self.jobs,
+                self.keys,
+            )
+            .map_err(|e| format!("--margin {m}: {e}")),
+        }
     }
 }
 
 impl ModelConfig {
+    /// The spread, the rate and the margin: within the protocol's limits, and a rate only
+    /// with clocks that drift.
+    fn validate_clocks(&self) -> Result<(), String> {
+        let limit = spread_limit(self.variant);
+        if self.spread > limit {
+            return Err(format!(
+                "--spread {}: must be at most {limit} tick (L = ttl − 2ε = 6 − 2ε must stay \
+                 above the renew interval of 3)",
+                self.spread
+            ));
+        }
+        if let Some(r) = self.rate_skew {
+            if r == 0 || r > 100 {
+                return Err(format!(
+                    "--rate-skew 1/{r}: R must be a whole number from 1 to 100"
+                ));
+            }
+            if self.drift_moves == 0 {
+                return Err(format!(
+                    "--rate-skew 1/{r}: needs clocks that drift (--drift-moves at least 1; with \
+                     a rate, the rate bounds how often they do)"
+                ));
+            }
+            check_window(self.spread, r, clock_window(self.variant))?;
+        }
+        if let Some(m) = self.margin {
+            if m > 2 {
+                return Err(format!(
+                    "--margin {m}: must be at most 2 ticks (L = ttl − margin must stay above the \
+                     renew interval of 3)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// What "every run" covers in a closed check: the bounds no run leaves.
     #[must_use]
     pub fn assumptions(&self) -> String {
         format!(
             "messages are delivered within {} tick(s) or lost; links hold at most {} \
              message(s); jitter takes its extreme draws; clocks stay within ε={} tick(s){}; \
-             pauses: {}; losses: {}; at most {} server crash(es){}{}",
+             pauses: {}; losses: {}; at most {} server crash(es){}{}{}",
             self.max_delay,
             self.link_capacity,
             self.spread,
-            if self.drift_moves > 0 {
-                ", drifting any number of times"
-            } else {
-                ", never drifting"
+            match (self.drift_moves, self.rate_skew) {
+                (0, _) => ", never drifting".to_string(),
+                (_, Some(r)) => format!(
+                    ", each running a tick ahead of the slowest at most once every {r} ticks"
+                ),
+                (_, None) => ", drifting any number of times".to_string(),
             },
             match (self.pauses, self.max_pause) {
                 (false, _) => "none".to_string(),
@@ -286,6 +402,11 @@ impl ModelConfig {
                 "none"
             },
             self.crashes,
+            if self.crash_points {
+                " (each may fall inside a step, between its outputs)"
+            } else {
+                ""
+            },
             if self.clock_step {
                 "; one client clock step of 2 ticks"
             } else {
@@ -304,7 +425,7 @@ impl fmt::Display for ModelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} clients, variant {}, {}, spread ε={}, pauses {}, {} server crash(es), {} network{}, delivery within {} tick(s), {}, {}, hold {}, think {}{}",
+            "{} clients, variant {}, {}, spread ε={}, pauses {}, {} server crash(es){}, {} network{}, delivery within {} tick(s), {}, {}, hold {}, think {}{}{}",
             self.clients,
             self.variant,
             if self.closed {
@@ -320,6 +441,7 @@ impl fmt::Display for ModelConfig {
                 (true, None, false) => format!("on (budget {PAUSE_BUDGET} ticks)"),
             },
             self.crashes,
+            if self.crash_points { " (crash points inside steps)" } else { "" },
             if self.duplicating { "duplicating" } else { "non-duplicating" },
             if self.clock_step { ", one client clock step" } else { "" },
             self.max_delay,
@@ -328,13 +450,18 @@ impl fmt::Display for ModelConfig {
                 (true, _) => "losses unbounded".to_string(),
                 (false, n) => format!("{n} loss(es)"),
             },
-            match (self.closed, self.drift_moves) {
-                (_, 0) => "no drift moves".to_string(),
-                (true, _) => "drift moves unbounded".to_string(),
-                (false, n) => format!("{n} drift move(s)"),
+            match (self.closed, self.drift_moves, self.rate_skew) {
+                (_, 0, _) => "no drift moves".to_string(),
+                (_, _, Some(r)) => format!("drift moves at rate 1/{r}"),
+                (true, _, None) => "drift moves unbounded".to_string(),
+                (false, n, None) => format!("{n} drift move(s)"),
             },
             self.hold,
             self.think,
+            match self.margin {
+                Some(m) => format!(", margin {m} tick(s)"),
+                None => String::new(),
+            },
             if self.jobs > 0 {
                 format!(", {} job(s)", self.jobs)
             } else if self.keys > 1 {

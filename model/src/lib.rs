@@ -243,6 +243,7 @@ impl LeaseModel {
             net: Vec::new(),
             jitter: [false; MAX_NODES],
             paused: [0; MAX_NODES],
+            since_fast: [0; MAX_NODES],
             pause_left: if self.mc.pauses { PAUSE_BUDGET } else { 0 },
             crashes_left: self.mc.crashes,
             step_left: u8::from(self.mc.clock_step),
@@ -278,6 +279,10 @@ impl LeaseModel {
             )));
             self.step(&mut s, i, &mut lines, false, (Input::Boot, 0));
         }
+        // Every clock may run ahead at once: none has run ahead within the last R ticks.
+        for i in s.clocked() {
+            s.since_fast[i] = self.rate();
+        }
         self.normalise(&mut s);
         s.seal();
         s
@@ -287,14 +292,19 @@ impl LeaseModel {
         self.mc.clients + 2
     }
 
+    /// R of `--rate-skew 1/R`, or 0 when clocks may run ahead at any moment.
+    fn rate(&self) -> u8 {
+        self.mc.rate_skew.unwrap_or(0)
+    }
+
     /// Applies one action, returning the next state and the lines describing its outputs.
     pub fn apply(&self, last: &State, action: &Action, log: bool) -> (State, Vec<String>) {
         let mut s = last.clone();
         let mut lines = Vec::new();
         match *action {
-            Action::Tick => s.advance(),
+            Action::Tick => s.advance(self.rate()),
             Action::PauseTick(late) => {
-                s.advance();
+                s.advance(self.rate());
                 if !self.mc.closed {
                     s.pause_left -= late.count_ones() as u8;
                 }
@@ -324,10 +334,12 @@ impl LeaseModel {
             Action::Stuck(why) => s.timelock = why,
             Action::Fast(i) => {
                 s.offset[usize::from(i)] += 1;
-                if !self.mc.closed {
+                if self.mc.rate_skew.is_some() {
+                    s.since_fast[usize::from(i)] = 0;
+                } else if !self.mc.closed {
                     s.drift_left -= 1;
                 }
-                s.normalise();
+                s.normalise(self.rate());
             }
             Action::StepClock(i) => {
                 let i = usize::from(i);
@@ -336,15 +348,9 @@ impl LeaseModel {
             }
             Action::Deliver(ref env) => {
                 let to = usize::from(env.to);
-                // A duplicating network counts deliveries left, not copies (see `send`);
-                // at its delay bound a message's delivery is its last (else a message at
-                // its bound, with no loss left, would stop time for good).
-                s.take(env, self.mc.duplicating && env.age >= self.mc.max_delay);
                 assert!(s.nodes[to].is_some(), "deliver only to a live node");
-                let from = NodeId(u32::from(env.from));
-                let input = Input::Message(from, env.msg);
-                let input_hash = env.msg_hash ^ u64::from(env.from);
-                self.step(&mut s, to, &mut lines, log, (input, input_hash));
+                let input = self.take_delivery(&mut s, env);
+                self.step(&mut s, to, &mut lines, log, input);
             }
             Action::Jitter(i, ppm) => {
                 let i = usize::from(i);
@@ -357,7 +363,31 @@ impl LeaseModel {
                     (Input::Jitter(ppm), u64::from(ppm) + 2),
                 );
             }
+            Action::CrashServer | Action::CrashAmid(..) | Action::RecoverServer => {
+                self.crash_or_recover(&mut s, action, &mut lines, log);
+            }
+        }
+        if log && s.timelock != TimeLock::None {
+            lines.push(format!("TIME-LOCK: {}", s.timelock.meaning()));
+        }
+        self.normalise(&mut s);
+        s.seal();
+        (s, lines)
+    }
+
+    /// A server crash (between steps, or inside one at a crash point) or its recovery.
+    fn crash_or_recover(&self, s: &mut State, action: &Action, lines: &mut Vec<String>, log: bool) {
+        match *action {
             Action::CrashServer => {
+                s.nodes[SERVER] = None;
+                s.crashes_left -= 1;
+            }
+            Action::CrashAmid(ref inner, at) => {
+                let (input, input_hash) = self.server_input(s, inner);
+                self.step_to(s, SERVER, lines, log, (input, input_hash), Some(at));
+                if log {
+                    lines.push("CRASH here: the rest of the step is lost".into());
+                }
                 s.nodes[SERVER] = None;
                 s.crashes_left -= 1;
             }
@@ -375,15 +405,10 @@ impl LeaseModel {
                     &s.server_disk,
                     now,
                 )));
-                self.step(&mut s, SERVER, &mut lines, log, (Input::Boot, 0));
+                self.step(s, SERVER, lines, log, (Input::Boot, 0));
             }
+            _ => unreachable!("not a crash or recovery: {action:?}"),
         }
-        if log && s.timelock != TimeLock::None {
-            lines.push(format!("TIME-LOCK: {}", s.timelock.meaning()));
-        }
-        self.normalise(&mut s);
-        s.seal();
-        (s, lines)
     }
 
     /// The actions enabled at `s` (before the time-lock checks of `Model::actions`).
@@ -423,7 +448,8 @@ impl LeaseModel {
         }
         // Drift moves happen where a tick could: at a quiet moment, no timer due.
         if s.drift_left > 0 && self.before_horizon(s) && !urgent && late == 0 {
-            for i in s.clocked() {
+            // With a rate, a clock runs ahead at most once every R global ticks.
+            for i in s.clocked().filter(|&i| s.since_fast[i] >= self.rate()) {
                 let after = |j: usize| u64::from(s.offset[j]) + u64::from(j == i);
                 let hi = s.clocked().map(after).max().unwrap_or(0);
                 let lo = s.clocked().map(after).min().unwrap_or(0);
@@ -446,6 +472,9 @@ impl LeaseModel {
         if s.nodes[SERVER].is_some() {
             if s.crashes_left > 0 {
                 actions.push(Action::CrashServer);
+                if self.mc.crash_points {
+                    self.crash_points(s, actions);
+                }
             }
         } else {
             actions.push(Action::RecoverServer);
@@ -483,18 +512,95 @@ impl LeaseModel {
         i: usize,
         lines: &mut Vec<String>,
         log: bool,
-        (input, input_hash): (Input, u64),
+        input: (Input, u64),
     ) {
-        let now = s.local(i);
-        let server_now = s.local(SERVER);
-        let Some(part) = s.nodes[i].as_ref() else {
-            return;
-        };
+        self.step_to(s, i, lines, log, input, None);
+    }
+
+    /// The step a node would take on `input` now (kept, see [`memo`]), if it is up.
+    fn transition(
+        &self,
+        s: &State,
+        i: usize,
+        (input, input_hash): (Input, u64),
+    ) -> Option<Arc<memo::Transition>> {
+        let part = s.nodes[i].as_ref()?;
         // A one-point backoff window makes every draw equal: the step answers it at once.
         let answer_jitter = self.cfg.backoff_base_ns == self.cfg.backoff_max_ns;
-        let t = memo::step(part, input, input_hash, now, answer_jitter);
+        Some(memo::step(
+            part,
+            input,
+            input_hash,
+            s.local(i),
+            answer_jitter,
+        ))
+    }
+
+    /// Takes a message out of the network for delivery, returning the step's input.
+    fn take_delivery(&self, s: &mut State, env: &Envelope) -> (Input, u64) {
+        // A duplicating network counts deliveries left, not copies (see `send`); at its
+        // delay bound a message's delivery is its last (else a message at its bound, with
+        // no loss left, would stop time for good).
+        s.take(env, self.mc.duplicating && env.age >= self.mc.max_delay);
+        let from = NodeId(u32::from(env.from));
+        (
+            Input::Message(from, env.msg),
+            env.msg_hash ^ u64::from(env.from),
+        )
+    }
+
+    /// The input of a server step that a crash point falls inside (a delivery to the
+    /// server, taken out of the network, or its timer).
+    fn server_input(&self, s: &mut State, action: &Action) -> (Input, u64) {
+        match action {
+            Action::Deliver(env) => self.take_delivery(s, env),
+            Action::Fire(_) => (Input::Timeout, 1),
+            other => unreachable!("no crash point inside {other:?}"),
+        }
+    }
+
+    /// The crash points inside the server steps `actions` offers ([`Action::CrashAmid`]).
+    fn crash_points(&self, s: &State, actions: &mut Vec<Action>) {
+        let steps: Vec<Action> = actions
+            .iter()
+            .filter(|a| match a {
+                Action::Deliver(env) => usize::from(env.to) == SERVER,
+                Action::Fire(i) => usize::from(*i) == SERVER,
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        for a in steps {
+            let mut probe = s.clone();
+            let input = self.server_input(&mut probe, &a);
+            let Some(t) = self.transition(s, SERVER, input) else {
+                continue;
+            };
+            for at in leaseproof_impl::crash_points(&t.outputs) {
+                actions.push(Action::CrashAmid(Box::new(a.clone()), at as u8));
+            }
+        }
+    }
+
+    /// [`LeaseModel::step`], keeping only the outputs before `limit` when a crash point
+    /// falls inside the step (the node's next state is then the caller's to discard).
+    fn step_to(
+        &self,
+        s: &mut State,
+        i: usize,
+        lines: &mut Vec<String>,
+        log: bool,
+        input: (Input, u64),
+        limit: Option<u8>,
+    ) {
+        let server_now = s.local(SERVER);
+        let Some(t) = self.transition(s, i, input) else {
+            return;
+        };
+        let answer_jitter = self.cfg.backoff_base_ns == self.cfg.backoff_max_ns;
         s.nodes[i] = Some(t.next.clone());
-        for (out, &msg_hash) in t.outputs.iter().zip(&t.msg_hashes) {
+        let kept = limit.map_or(t.outputs.len(), usize::from);
+        for (out, &msg_hash) in t.outputs[..kept].iter().zip(&t.msg_hashes) {
             if log {
                 lines.push(match out {
                     Output::Send { to, msg } => format!("send {msg:?} to {to}"),
@@ -543,7 +649,23 @@ impl LeaseModel {
                 Output::Event(e) => s.seen |= coverage(e, s.seen),
             }
         }
-        if t.events {
+        if limit.is_some() {
+            // A crash point: the oracles see the events before it (not kept: crash points
+            // are few).
+            let events = t.outputs[..kept].iter().filter_map(|out| match out {
+                Output::Event(e) => Some((server_now, e)),
+                _ => None,
+            });
+            let mut found = Vec::new();
+            if let Some(o) = memo::judge_events(&s.oracles, events, &mut found) {
+                s.oracles = Part::new(o);
+            }
+            if log {
+                for v in &found {
+                    lines.push(format!("VIOLATION {v}"));
+                }
+            }
+        } else if t.events {
             // The oracles, stamped with the server's clock (their verdict kept too).
             let judged = memo::judge(&s.oracles, &t, server_now);
             if let Some(o) = &judged.oracles {
@@ -643,6 +765,10 @@ impl Model for LeaseModel {
             Action::Drop(e) => format!("lose {:?} {} -> {}", e.msg, name(e.from), name(e.to)),
             Action::Jitter(i, ppm) => format!("jitter {ppm} ppm to {}", name(*i)),
             Action::CrashServer => "crash the server".into(),
+            Action::CrashAmid(inner, at) => format!(
+                "crash the server inside the step of [{}], after its first {at} output(s)",
+                self.format_action(inner)
+            ),
             Action::RecoverServer => "recover the server".into(),
             Action::StepClock(i) => format!("step {}'s clock forward 2 ticks", name(*i)),
             Action::Stuck(why) => format!("time cannot advance: {}", why.meaning()),

@@ -53,6 +53,10 @@ pub enum Action {
     Stuck(TimeLock),
     Jitter(u8, u32),
     CrashServer,
+    /// The server crashes inside the step the boxed action starts (a delivery to it, or its
+    /// timer), at a crash point: an index into the step's outputs (see
+    /// `leaseproof_impl::crash_points`). Within the crash budget; with `--crash-points`.
+    CrashAmid(Box<Action>, u8),
     RecoverServer,
     StepClock(u8),
 }
@@ -137,6 +141,9 @@ pub struct State {
     /// Ticks each client's due timer has waited in its current pause (kept only with
     /// `--max-pause`; zero otherwise).
     pub paused: [u8; MAX_NODES],
+    /// Global ticks since each clock last ran a tick ahead, up to R (kept only with
+    /// `--rate-skew 1/R`; zero otherwise): a clock may run ahead again once it reads R.
+    pub since_fast: [u8; MAX_NODES],
     pub pause_left: u8,
     pub crashes_left: u8,
     pub step_left: u8,
@@ -206,6 +213,11 @@ impl State {
             paused[..MAX_NODES].copy_from_slice(&self.paused);
             h.write_u64(u64::from_le_bytes(paused));
         }
+        if self.since_fast != [0; MAX_NODES] {
+            let mut since = [0u8; 8];
+            since[..MAX_NODES].copy_from_slice(&self.since_fast);
+            h.write_u64(u64::from_le_bytes(since) ^ 0x5eed);
+        }
         h.write_u64(u64::from(self.server_boots));
         h.write_u64(self.server_disk.kept_hash());
         h.write_u64(self.oracles.kept_hash());
@@ -257,11 +269,16 @@ impl State {
 
     /// One tick of global time: every clock and every message's age advance. (Adding one
     /// to every age keeps the envelopes in order.)
-    pub(crate) fn advance(&mut self) {
+    pub(crate) fn advance(&mut self, rate: u8) {
         self.now += 1;
         self.elapsed += 1;
         for (e, _) in &mut self.net {
             e.age += 1;
+        }
+        if rate > 0 {
+            for i in self.clocked() {
+                self.since_fast[i] = (self.since_fast[i] + 1).min(rate);
+            }
         }
     }
 
@@ -284,14 +301,14 @@ impl State {
     /// closed checks made drift moves unbounded, no run moved every clock ahead, so
     /// messages never aged here; in a closed check a message would otherwise stay in
     /// flight forever while the clocks ran on.)
-    pub(crate) fn normalise(&mut self) {
+    pub(crate) fn normalise(&mut self, rate: u8) {
         let lo = self.clocked().map(|i| self.offset[i]).min().unwrap_or(0);
         if lo > 0 {
             for i in self.clocked() {
                 self.offset[i] -= lo;
             }
             for _ in 0..lo {
-                self.advance();
+                self.advance(rate);
             }
         }
     }

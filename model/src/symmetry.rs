@@ -183,6 +183,7 @@ pub(crate) fn rename(s: &State, number: usize, perm: &[usize]) -> State {
         r.nodes[j] = s.nodes[i].as_ref().map(part);
         r.jitter[j] = s.jitter[i];
         r.paused[j] = s.paused[i];
+        r.since_fast[j] = s.since_fast[i];
         if s.seen & (seen::CLIENT_HELD << (i - 2)) != 0 {
             r.seen |= seen::CLIENT_HELD << (j - 2);
         }

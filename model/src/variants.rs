@@ -30,6 +30,9 @@ pub fn bounds(v: Variant) -> (ModelConfig, &'static str) {
         ..base
     };
     match v {
+        Variant::VolatileCounter | Variant::GrantBeforePersist | Variant::NoRestartGrace => {
+            restart_bounds(v, base)
+        }
         Variant::Correct => (ModelConfig::default(), crate::PROP_SINGLE_HOLDER),
         Variant::NoFencing => (
             ModelConfig {
@@ -39,30 +42,10 @@ pub fn bounds(v: Variant) -> (ModelConfig, &'static str) {
             },
             crate::PROP_FENCED_WRITES,
         ),
-        Variant::VolatileCounter => (
-            ModelConfig {
-                max_time: 5,
-                pauses: false,
-                crashes: 1,
-                ..base
-            },
-            crate::PROP_FENCED_WRITES,
-        ),
         Variant::ReleaseByNonOwner => (
             ModelConfig {
                 max_time: 5,
                 pauses: false,
-                ..base
-            },
-            crate::PROP_SINGLE_HOLDER,
-        ),
-        Variant::NoRestartGrace => (
-            ModelConfig {
-                max_time: 4,
-                pauses: false,
-                crashes: 1,
-                losses: 0,
-                drift_moves: 0,
                 ..base
             },
             crate::PROP_SINGLE_HOLDER,
@@ -121,5 +104,48 @@ pub fn bounds(v: Variant) -> (ModelConfig, &'static str) {
             },
             crate::PROP_EXACTLY_ONCE,
         ),
+    }
+}
+
+/// The bounds of the bugs that need a server restart.
+fn restart_bounds(v: Variant, base: ModelConfig) -> (ModelConfig, &'static str) {
+    match v {
+        Variant::VolatileCounter => (
+            ModelConfig {
+                max_time: 5,
+                pauses: false,
+                crashes: 1,
+                ..base
+            },
+            crate::PROP_FENCED_WRITES,
+        ),
+        // A grant on the wire and the counter lost by a crash point between them: the
+        // restarted server, after its grace, grants the same token again (to the same
+        // client, whose renewal it refused: one client is enough).
+        Variant::GrantBeforePersist => (
+            ModelConfig {
+                clients: 1,
+                max_time: 8,
+                pauses: false,
+                crashes: 1,
+                crash_points: true,
+                losses: 0,
+                drift_moves: 0,
+                ..base
+            },
+            crate::PROP_TOKEN_MONOTONIC,
+        ),
+        Variant::NoRestartGrace => (
+            ModelConfig {
+                max_time: 4,
+                pauses: false,
+                crashes: 1,
+                losses: 0,
+                drift_moves: 0,
+                ..base
+            },
+            crate::PROP_SINGLE_HOLDER,
+        ),
+        _ => unreachable!("{v} needs no restart"),
     }
 }

@@ -78,6 +78,30 @@ fn errors_name_file_line_column_field_and_reason() {
 }
 
 #[test]
+fn crash_point_ratios_and_down_times_name_the_field() {
+    assert_named(
+        "[faults.crash_points]\nserver = 1.5\n[expect]\nalways=[\"single-holder\"]",
+        "faults.crash_points.server",
+        "not between 0 and 1",
+    );
+    assert_named(
+        "[faults.crash_points]\nresource = -0.1\n[expect]\nalways=[\"single-holder\"]",
+        "faults.crash_points.resource",
+        "not between 0 and 1",
+    );
+    assert_named(
+        "[faults.crash_points]\nserver = 0.1\ndown_ms = [9, 1]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.crash_points.down_ms",
+        "the minimum is above the maximum",
+    );
+    assert_named(
+        "[faults.crash_points]\nsever = 0.1\n[expect]\nalways=[\"single-holder\"]",
+        "sever",
+        "unknown field",
+    );
+}
+
+#[test]
 fn a_script_entry_error_points_at_that_entry() {
     // Inline script arrays, over one line or many: the error's line and column are those of
     // the named key inside the failing entry, never the file's first line.

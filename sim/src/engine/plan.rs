@@ -4,8 +4,8 @@
 
 use crate::clock::NodeClock;
 use crate::scenario::{
-    client_idx, is_client, node_name, DriftMode, Fault, FaultAction, NodeIdx, RandomFaults,
-    RandomKind, Scenario, SERVER,
+    client_idx, is_client, node_name, CrashPoints, DriftMode, Fault, FaultAction, NodeIdx,
+    RandomFaults, RandomKind, Scenario, SERVER,
 };
 use madsim::rand::Rng;
 use serde::Serialize;
@@ -39,6 +39,9 @@ pub struct Plan {
     pub clocks: Vec<NodeClock>,
     pub kinds: Vec<RandomKind>,
     pub faults: Vec<PlannedFault>,
+    /// The scenario's crash points (drawn during the run, step by step, not here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crash_points: Option<CrashPoints>,
 }
 
 fn range(rng: &mut impl Rng, [a, b]: [u64; 2]) -> u64 {
@@ -91,6 +94,7 @@ impl Plan {
             clocks,
             kinds,
             faults,
+            crash_points: f.faults.crash_points.clone(),
         }
     }
 }
@@ -355,6 +359,14 @@ impl fmt::Display for Plan {
                 node_name(i),
                 (c.base_ns as i64 - crate::clock::CLOCK_ORIGIN_NS as i64) / 1_000_000,
                 c.drift_ppm
+            )?;
+        }
+        if let Some(c) = &self.crash_points {
+            writeln!(
+                f,
+                "  crash points: server {:.3}, resource {:.3} of the steps that have one; down \
+                 {}..{} ms",
+                c.server, c.resource, c.down_ms[0], c.down_ms[1]
             )?;
         }
         if !self.kinds.is_empty() {

@@ -125,6 +125,8 @@ enum Step {
     /// Apply planned fault number `k` (the key's second half).
     Apply,
     Revert(FaultAction),
+    /// Restart a node that crashed at a crash point (the fault's detail closes it).
+    Restart(NodeIdx, String),
 }
 
 struct Supervisor {
@@ -136,9 +138,26 @@ struct Supervisor {
     rogue: madsim::runtime::NodeHandle,
     state: FaultState,
     n: usize,
+    /// Crash points: shells that crashed inside a step ask here to be taken down.
+    crash_requests: tokio::sync::mpsc::UnboundedReceiver<(NodeIdx, String)>,
+    /// How long a node crashed at a crash point stays down.
+    crash_down_ms: [u64; 2],
 }
 
 impl Supervisor {
+    /// Takes down a node whose shell crashed at a crash point; returns how long it stays
+    /// down (drawn only here: a run without crash points draws nothing).
+    fn crash_at_point(&mut self, node: NodeIdx, detail: String) -> u64 {
+        self.kill(node, false);
+        lock(&self.world).record_fault(node, FaultKind::CrashedMidStep, detail);
+        let [a, b] = self.crash_down_ms;
+        if a >= b {
+            a
+        } else {
+            madsim::rand::Rng::gen_range(&mut madsim::rand::thread_rng(), a..=b)
+        }
+    }
+
     fn clog(&mut self, a: NodeIdx, b: NodeIdx) {
         let c = self.state.links.entry((a, b)).or_default();
         *c += 1;
@@ -407,6 +426,10 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
         duplicate_ratio: plan.duplicate_ratio,
         send_delay_ratio: plan.send_delay_ratio,
         send_delay_ms: plan.send_delay_ms,
+        crash_point_ratio: plan
+            .crash_points
+            .as_ref()
+            .map_or([0.0; 2], |c| [c.server, c.resource]),
     };
     let n = sc.clients + 2;
     let world = Arc::new(Mutex::new(World::new(
@@ -415,6 +438,8 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
         knobs,
         opts.trace,
     )));
+    let (crash_tx, crash_requests) = tokio::sync::mpsc::unbounded_channel();
+    lock(&world).crash_requests = Some(crash_tx);
     if plan
         .clocks
         .iter()
@@ -457,6 +482,8 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
         ids,
         state: FaultState::default(),
         n,
+        crash_requests,
+        crash_down_ms: plan.crash_points.as_ref().map_or([0; 2], |c| c.down_ms),
     }
 }
 
@@ -470,12 +497,25 @@ async fn safety_phase(sc: &Scenario, plan: &Plan, sup: &mut Supervisor) -> Vec<F
     }
     let mut seq = plan.faults.len() as u64;
     let mut aimed: Vec<FaultAction> = plan.faults.iter().map(|p| p.fault.action.clone()).collect();
-    while let Some((&(t, k), _)) = steps.first_key_value() {
-        if t >= end_ns {
-            break;
+    loop {
+        let next = steps.first_key_value().map(|(&key, _)| key);
+        let until = next.map_or(end_ns, |(t, _)| t.min(end_ns));
+        // A crash at a crash point comes from a shell at any moment (`biased`: polled in
+        // written order, so a run replays).
+        tokio::select! {
+            biased;
+            Some((node, detail)) = sup.crash_requests.recv() => {
+                let down_ms = sup.crash_at_point(node, detail.clone());
+                seq += 1;
+                steps.insert((true_now_ns() + down_ms * 1_000_000, seq), Step::Restart(node, detail));
+                continue;
+            }
+            () = sleep_until_ns(until) => {}
         }
+        let Some((t, k)) = next.filter(|&(t, _)| t < end_ns) else {
+            break;
+        };
         let step = steps.remove(&(t, k)).expect("first key exists");
-        sleep_until_ns(t).await;
         match step {
             Step::Apply => {
                 let a = sup.aim(&plan.faults[k as usize]);
@@ -487,14 +527,22 @@ async fn safety_phase(sc: &Scenario, plan: &Plan, sup: &mut Supervisor) -> Vec<F
                 }
             }
             Step::Revert(a) => sup.revert(&a),
+            Step::Restart(node, detail) => {
+                sup.restart(node);
+                lock(&sup.world).record_fault(node, FaultKind::Healed, detail);
+            }
         }
     }
-    sleep_until_ns(end_ns).await;
     aimed
 }
 
 /// Heal: every fault ends, the network calms down.
 fn heal(sup: &mut Supervisor) {
+    // A shell that crashed at a crash point just before heal is taken down, then restarted
+    // with the rest.
+    while let Ok((node, detail)) = sup.crash_requests.try_recv() {
+        sup.crash_at_point(node, detail);
+    }
     sup.heal_all();
     madsim::buggify::disable();
     sup.net.update_config(|c| c.packet_loss_rate = 0.0);

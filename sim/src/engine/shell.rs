@@ -7,10 +7,10 @@
 
 use crate::clock::true_now_ns;
 use crate::fault::FaultKind;
-use crate::scenario::{node_id, node_idx, NodeIdx};
+use crate::scenario::{node_id, node_idx, node_name, NodeIdx, RESOURCE, SERVER};
 use crate::wire::{self, MAX_FRAME, TAG};
 use crate::world::{Input, World};
-use leaseproof_impl::{AnyNode, Jitter, Machine, Msg, Output, RoleKind};
+use leaseproof_impl::{crash_points, AnyNode, Jitter, Machine, Msg, Output, RoleKind};
 use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -132,51 +132,111 @@ fn deliver(world: &Mutex<World>, idx: NodeIdx, node: &mut AnyNode, bytes: &[u8],
 
 /// Drains every output: sends go on the wire (after an optional seeded stall for writes,
 /// and with an optional duplicate), persists reach the disk before anything after them,
-/// jitter is drawn from madsim's RNG, events go to the oracles.
+/// jitter is drawn from madsim's RNG, events go to the oracles. With crash points on for
+/// this node, a step that has one may crash at it: the outputs before it take effect, the
+/// supervisor is asked to take the node down, and this shell waits to be killed.
 async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mut AnyNode) {
-    while let Some(out) = node.poll_output() {
-        match out {
-            Output::Send { to, msg } => {
-                let to = node_idx(to);
-                let net = lock(world).net;
-                let mut rng = madsim::rand::thread_rng();
-                if matches!(msg, Msg::Write { .. })
-                    && net.send_delay_ratio > 0.0
-                    && rng.gen_bool(net.send_delay_ratio)
-                {
-                    let [a, b] = net.send_delay_ms;
-                    let ms = if a >= b { a } else { rng.gen_range(a..=b) };
-                    lock(world).record_fault_span(
-                        idx,
-                        FaultKind::SendDelayed,
-                        format!("{ms} ms before a write"),
-                        Some(ms * 1_000_000),
-                    );
-                    madsim::time::sleep(Duration::from_millis(ms)).await;
-                }
-                let bytes = wire::encode(&msg);
-                lock(world).record_msg(idx, "send", to, &msg);
-                // Datagrams: a send to a dead or cut-off peer is simply lost.
-                let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
-                if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
-                    {
-                        let mut w = lock(world);
-                        w.record_fault(idx, FaultKind::MessageDuplicated, msg.kind().to_string());
-                        w.metrics.messages_sent += 1;
-                    }
-                    let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
-                }
+    let ratio = match idx {
+        SERVER | RESOURCE => lock(world).net.crash_point_ratio[idx],
+        _ => 0.0,
+    };
+    loop {
+        let outputs: Vec<Output> = std::iter::from_fn(|| node.poll_output()).collect();
+        if outputs.is_empty() {
+            break;
+        }
+        // Nothing is drawn when the ratio is 0 (the trace hashes of scenarios without crash
+        // points stay), nor for a step with no crash point.
+        let points = if ratio > 0.0 {
+            crash_points(&outputs)
+        } else {
+            Vec::new()
+        };
+        let crash_at = (!points.is_empty() && madsim::rand::thread_rng().gen_bool(ratio))
+            .then(|| points[madsim::rand::thread_rng().gen_range(0..points.len())]);
+        let kept = crash_at.unwrap_or(outputs.len());
+        for out in &outputs[..kept] {
+            effect(world, idx, ep, node, out.clone()).await;
+        }
+        if let Some(at) = crash_at {
+            let lost: Vec<String> = outputs[at..]
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Send { to, msg } => Some(format!(
+                        "send {} to {}",
+                        msg.kind(),
+                        node_name(node_idx(*to))
+                    )),
+                    Output::Persist(op) => Some(format!("persist {op:?}")),
+                    Output::NeedJitter | Output::Event(_) => None,
+                })
+                .collect();
+            let detail = format!(
+                "{} crashed after {at} of {} outputs of a step; lost: {}",
+                node_name(idx),
+                outputs.len(),
+                lost.join(", ")
+            );
+            let tx = lock(world).crash_requests.clone();
+            if let Some(tx) = tx {
+                let _ = tx.send((idx, detail));
             }
-            Output::Persist(op) => lock(world).disks[idx].apply(op),
-            Output::NeedJitter => {
-                let ppm = madsim::rand::thread_rng().gen_range(0..=Jitter::MAX_PPM);
-                let now = lock(world).local_now(idx);
-                node.handle_jitter(now, Jitter { ppm });
-            }
-            Output::Event(e) => lock(world).record_event(idx, &e),
+            // The supervisor kills this node at once; nothing of the step after the point
+            // may happen.
+            std::future::pending::<()>().await;
         }
     }
     if let AnyNode::Client(c) = node {
         lock(world).update_belief(idx, c.valid_until(), c.held_token());
+    }
+}
+
+/// Carries out one output.
+async fn effect(
+    world: &Arc<Mutex<World>>,
+    idx: NodeIdx,
+    ep: &Endpoint,
+    node: &mut AnyNode,
+    out: Output,
+) {
+    match out {
+        Output::Send { to, msg } => {
+            let to = node_idx(to);
+            let net = lock(world).net;
+            let mut rng = madsim::rand::thread_rng();
+            if matches!(msg, Msg::Write { .. })
+                && net.send_delay_ratio > 0.0
+                && rng.gen_bool(net.send_delay_ratio)
+            {
+                let [a, b] = net.send_delay_ms;
+                let ms = if a >= b { a } else { rng.gen_range(a..=b) };
+                lock(world).record_fault_span(
+                    idx,
+                    FaultKind::SendDelayed,
+                    format!("{ms} ms before a write"),
+                    Some(ms * 1_000_000),
+                );
+                madsim::time::sleep(Duration::from_millis(ms)).await;
+            }
+            let bytes = wire::encode(&msg);
+            lock(world).record_msg(idx, "send", to, &msg);
+            // Datagrams: a send to a dead or cut-off peer is simply lost.
+            let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+            if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
+                {
+                    let mut w = lock(world);
+                    w.record_fault(idx, FaultKind::MessageDuplicated, msg.kind().to_string());
+                    w.metrics.messages_sent += 1;
+                }
+                let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+            }
+        }
+        Output::Persist(op) => lock(world).disks[idx].apply(op),
+        Output::NeedJitter => {
+            let ppm = madsim::rand::thread_rng().gen_range(0..=Jitter::MAX_PPM);
+            let now = lock(world).local_now(idx);
+            node.handle_jitter(now, Jitter { ppm });
+        }
+        Output::Event(e) => lock(world).record_event(idx, &e),
     }
 }

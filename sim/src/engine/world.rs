@@ -63,6 +63,9 @@ pub struct NetKnobs {
     pub duplicate_ratio: f64,
     pub send_delay_ratio: f64,
     pub send_delay_ms: [u64; 2],
+    /// The chance that a server's (index 0) or the resource's (1) step with a crash point
+    /// crashes at one (0 after heal: crash points are faults).
+    pub crash_point_ratio: [f64; 2],
 }
 
 /// FNV-1a: a fixed, portable hasher for trace hashes (std's hasher may change between
@@ -108,6 +111,9 @@ pub struct World {
     /// trace).
     pub events: Option<Vec<(Nanos, Event)>>,
     pub net: NetKnobs,
+    /// Where a shell that crashed at a crash point asks the supervisor to take its node
+    /// down (the node, and what the crash kept and lost).
+    pub crash_requests: Option<tokio::sync::mpsc::UnboundedSender<(NodeIdx, String)>>,
     /// Ground truth of faults, for classifying causes: whether a node's process is frozen
     /// by a pause now (its pause faults in force are counted in `pauses`: both change only
     /// through `pause_begins`, `pause_ends` and `pauses_cleared`).
@@ -151,6 +157,7 @@ impl World {
             timeline: trace.then(|| Timeline::new(n)),
             events: trace.then(Vec::new),
             net,
+            crash_requests: None,
             paused: vec![false; n],
             pauses: vec![0; n],
             down: vec![false; n],

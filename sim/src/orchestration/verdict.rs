@@ -392,7 +392,7 @@ mod tests {
             assert_eq!(serde_json::to_value(o).unwrap().as_str(), Some(o.name()));
             assert_eq!(OracleName::parse(o.name()), Ok(o));
         }
-        assert_eq!(leaseproof_impl::Variant::ALL.len(), 12);
+        assert_eq!(leaseproof_impl::Variant::ALL.len(), 13);
         assert_eq!(OracleName::ALL.len(), 7);
     }
 }

@@ -183,7 +183,8 @@ impl Timeline {
                 }
                 FaultKind::ServerCrashed
                 | FaultKind::ResourceCrashed
-                | FaultKind::ClientCrashed => {
+                | FaultKind::ClientCrashed
+                | FaultKind::CrashedMidStep => {
                     r##"class="fault crash" fill="#333" fill-opacity="0.25""##
                 }
                 _ => {

@@ -19,6 +19,9 @@ pub enum FaultKind {
     ServerCrashed,
     ResourceCrashed,
     ClientCrashed,
+    /// A server or the resource crashed inside a step, at a crash point: the outputs
+    /// before it happened, the rest were lost.
+    CrashedMidStep,
     /// A client's worker is stuck while its renew loop goes on.
     Stalled,
     /// A node's clock stepped (forward or back).
@@ -56,7 +59,7 @@ pub enum Touch {
 
 impl FaultKind {
     /// Every engine fault kind (not [`FaultKind::Protocol`]).
-    pub const ALL: [FaultKind; 18] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::Paused,
         FaultKind::Partitioned,
         FaultKind::LinkCut,
@@ -64,6 +67,7 @@ impl FaultKind {
         FaultKind::ServerCrashed,
         FaultKind::ResourceCrashed,
         FaultKind::ClientCrashed,
+        FaultKind::CrashedMidStep,
         FaultKind::Stalled,
         FaultKind::ClockStepped,
         FaultKind::GarbageSent,
@@ -88,6 +92,7 @@ impl FaultKind {
             FaultKind::ServerCrashed => "server-crashed",
             FaultKind::ResourceCrashed => "resource-crashed",
             FaultKind::ClientCrashed => "client-crashed",
+            FaultKind::CrashedMidStep => "crashed-mid-step",
             FaultKind::Stalled => "stalled",
             FaultKind::ClockStepped => "clock-stepped",
             FaultKind::GarbageSent => "garbage-sent",
@@ -127,6 +132,7 @@ impl FaultKind {
                 | FaultKind::ServerCrashed
                 | FaultKind::ResourceCrashed
                 | FaultKind::ClientCrashed
+                | FaultKind::CrashedMidStep
         )
     }
 
@@ -179,12 +185,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_the_coverage_labels_are_the_documented_fourteen() {
+    fn names_are_unique_and_the_coverage_labels_are_the_documented_fifteen() {
         let names: std::collections::BTreeSet<_> =
             FaultKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(names.len(), FaultKind::ALL.len(), "one name per kind");
         let labels: Vec<_> = coverage_labels().collect();
-        assert_eq!(labels.len(), 14, "{labels:?}");
+        assert_eq!(labels.len(), 15, "{labels:?}");
         let readme = include_str!("../../../scenarios/README.md");
         for l in labels {
             assert!(

@@ -197,6 +197,32 @@ pub struct ClockPin {
 pub struct Faults {
     pub script: Vec<ScriptEntry>,
     pub random: Option<RandomFaults>,
+    /// Crashes inside a step, between its outputs (see `leaseproof_impl::crash_points`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crash_points: Option<CrashPoints>,
+}
+
+/// `[faults.crash_points]`: a crash may fall inside a server's or the resource's step, at a
+/// persist-batch boundary or around a send. Each step that has such a point crashes at one
+/// of them (drawn uniformly) with the node's ratio; a ratio of 0 draws nothing. The node
+/// restarts from its disk after a down time drawn from `down_ms`. Within the assumptions:
+/// a correct protocol orders its outputs so that any such crash is safe.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrashPoints {
+    pub server: f64,
+    pub resource: f64,
+    pub down_ms: [u64; 2],
+}
+
+impl Default for CrashPoints {
+    fn default() -> Self {
+        CrashPoints {
+            server: 0.0,
+            resource: 0.0,
+            down_ms: [500, 5_000],
+        }
+    }
 }
 
 /// One scripted fault: `at_ms` and exactly one action.
@@ -695,6 +721,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
     let mut beyond = validate_clocks(&src, &file, clients)?;
     let script = validate_script(&src, &file, clients, &mut beyond)?;
     validate_random(&src, &file)?;
+    validate_crash_points(&src, &file)?;
     let (always, finds) = validate_expect(&src, &file)?;
     let class = classify(&src, &file, beyond, &finds)?;
     let name = path
@@ -1108,6 +1135,35 @@ impl Entry<'_> {
             holder: names_holder,
         })
     }
+}
+
+/// `[faults.crash_points]`: ratios in [0, 1], a down time ordered and positive.
+fn validate_crash_points(src: &Source, file: &ScenarioFile) -> Result<(), ScenarioError> {
+    let Some(c) = &file.faults.crash_points else {
+        return Ok(());
+    };
+    for (field, r) in [
+        ("faults.crash_points.server", c.server),
+        ("faults.crash_points.resource", c.resource),
+    ] {
+        if !(0.0..=1.0).contains(&r) || r.is_nan() {
+            return Err(src.err(field, format!("{r} is not between 0 and 1")));
+        }
+    }
+    let [a, b] = c.down_ms;
+    if a > b {
+        return Err(src.err(
+            "faults.crash_points.down_ms",
+            format!("[{a}, {b}]: the minimum is above the maximum"),
+        ));
+    }
+    if b == 0 {
+        return Err(src.err(
+            "faults.crash_points.down_ms",
+            "the maximum must be positive".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `[faults.random]`: ranges ordered and positive, a bounded event count with kinds.
