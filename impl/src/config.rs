@@ -149,6 +149,9 @@ pub enum Mutant {
     /// `valid_until`: at that instant the belief neither ends nor moves its deadline, so
     /// the client stays due at the same time (a time-lock the model check must report).
     ValidityLeavesDeadlineDue,
+    /// The server drops a Release overtaken by a newer request of its sender even when it
+    /// gives back the sender's current token (the livelock the liveness check found).
+    LateReleaseDropped,
 }
 
 /// The protocol's knobs as a user writes them (milliseconds, ppm). Turn them into a

@@ -97,6 +97,14 @@ impl AnyNode {
         }
     }
 
+    #[must_use]
+    pub fn as_server(&self) -> Option<&crate::server::LockServer> {
+        match self {
+            AnyNode::Server(s) => Some(s),
+            _ => None,
+        }
+    }
+
     fn machine(&mut self) -> &mut dyn Machine {
         match self {
             AnyNode::Server(s) => s,

@@ -398,6 +398,12 @@ impl LockServer {
     }
 
     fn on_release(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId, token: Token) {
+        if let Seen::Late = self.seen(from, key, id) {
+            if self.cfg.mutant != Mutant::LateReleaseDropped {
+                self.on_late_release(now, from, key, id, token);
+            }
+            return;
+        }
         let Some(by) = self.new_request(from, key, id) else {
             return;
         };
@@ -418,6 +424,37 @@ impl LockServer {
         // A release of anything else is acknowledged too, so the sender stops re-sending; it
         // changes nothing.
         self.answer(from, key, id, Msg::Released { key, id, token });
+        self.hand_over(now, key);
+    }
+
+    /// A Release overtaken by a newer request of its sender: dropped like any late request,
+    /// unless it gives back the token the sender holds now. Then it frees the key: a client
+    /// never acts under a token again once it has sent its Release (it declines any later
+    /// reply for it), so the grant is dead. Without this rule a client whose Release and
+    /// next Acquire are reordered is livelocked: the server answers each Acquire from its
+    /// holder as a renewal (extending the grant), and the client, having given that token
+    /// back, releases it again with a fresh id that its next Acquire overtakes in turn (the
+    /// model's liveness check found it: `model/tests/faults.rs`). No record is written and
+    /// the acknowledgement is sent without one, so the newer request's record stands.
+    fn on_late_release(&mut self, now: Nanos, from: NodeId, key: Key, id: ReqId, token: Token) {
+        let by = Identity {
+            node: from,
+            incarnation: id.incarnation,
+        };
+        let Some(ks) = self.keys.get_mut(&key) else {
+            return;
+        };
+        let Some(h) = ks.holder.filter(|h| h.client == by && h.token == token) else {
+            return;
+        };
+        ks.holder = None;
+        self.event(Event::ReleasedAtServer {
+            client: h.client,
+            key,
+            token,
+            by,
+        });
+        self.send(from, Msg::Released { key, id, token });
         self.hand_over(now, key);
     }
 

@@ -167,7 +167,10 @@ pub fn drive<C: Checker<LeaseModel>>(
     let violation = checker.discovery(m.checked());
     let last = violation.as_ref().map(|p| p.last_state().clone());
     let trace = violation.map_or_else(Vec::new, |p| explain(m, p.into_vec()));
-    for name in ALWAYS {
+    for name in ALWAYS
+        .into_iter()
+        .filter(|n| *n != crate::PROP_LIVENESS || m.mc.liveness)
+    {
         let holds = last.as_ref().is_none_or(|s| holds(name, s));
         properties.insert(
             name,

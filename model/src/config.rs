@@ -76,6 +76,10 @@ pub struct ModelConfig {
     /// needs). Smaller is beyond the assumptions: a check of how much drift a margin
     /// survives.
     pub margin: Option<u64>,
+    /// Liveness (`--liveness`): every client that wants the lease holds within its bound
+    /// ([`crate::liveness_bound_ticks`]) on every fault-free continuation, checked with a
+    /// per-client counter of fault-free ticks spent waiting.
+    pub liveness: bool,
 }
 
 /// A bounded check's think time: each client acquires once per run within any horizon
@@ -111,6 +115,7 @@ impl Default for ModelConfig {
             crash_points: false,
             rate_skew: None,
             margin: None,
+            liveness: false,
         }
     }
 }
@@ -183,6 +188,17 @@ pub fn protocol_with_margin(
     };
     p.with_validity(l_ticks * 1_000_000)
         .map_err(|e| e.to_string())
+}
+
+/// The liveness bound in ticks (`--liveness`): the simulator's bound after heal
+/// ([`leaseproof_impl::liveness_bound_ns_for`]) with delivery and latency within
+/// `max_delay` ticks, every other client ahead, and a grace period once the server has
+/// restarted. The model's clocks run no slower than global time, so no drift stretch.
+#[must_use]
+pub fn liveness_bound_ticks(cfg: &Config, mc: &ModelConfig, restarted: bool) -> u64 {
+    let d = u64::from(mc.max_delay) * crate::TICK_NS;
+    let ahead = (mc.clients as u64).saturating_sub(1);
+    leaseproof_impl::liveness_bound_ns_for(cfg, d, d, ahead, restarted).div_ceil(crate::TICK_NS)
 }
 
 /// The largest spread ε the reference protocol's model accepts: `L = ttl − 2ε` must stay
@@ -291,6 +307,31 @@ impl ModelConfig {
                     .into(),
             );
         }
+        self.validate_workload()?;
+        match self.margin {
+            None => protocol_in_ticks(
+                self.variant,
+                self.spread,
+                (self.hold, self.think),
+                self.jobs,
+                self.keys,
+            ),
+            Some(m) => protocol_with_margin(
+                self.variant,
+                m,
+                (self.hold, self.think),
+                self.jobs,
+                self.keys,
+            )
+            .map_err(|e| format!("--margin {m}: {e}")),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Jobs, keys, the variants' workload preconditions and liveness: what the workload
+    /// needs.
+    fn validate_workload(&self) -> Result<(), String> {
         if self.jobs > MAX_JOBS {
             return Err(format!(
                 "--jobs {}: must be at most {MAX_JOBS} (each job multiplies the state space)",
@@ -317,27 +358,16 @@ impl ModelConfig {
         if self.keys > 1 && self.jobs > 0 {
             return Err("--keys: a lock set runs plain writes, not --jobs".into());
         }
-        match self.margin {
-            None => protocol_in_ticks(
-                self.variant,
-                self.spread,
-                (self.hold, self.think),
-                self.jobs,
-                self.keys,
-            ),
-            Some(m) => protocol_with_margin(
-                self.variant,
-                m,
-                (self.hold, self.think),
-                self.jobs,
-                self.keys,
-            )
-            .map_err(|e| format!("--margin {m}: {e}")),
+        if self.liveness && (self.duplicating || self.keys > 1 || self.jobs > 0) {
+            return Err(
+                "--liveness: only for plain writes on one key over a non-duplicating network \
+                 (the bound of a lock set or a job workload is the simulator's to check)"
+                    .into(),
+            );
         }
+        Ok(())
     }
-}
 
-impl ModelConfig {
     /// The spread, the rate and the margin: within the protocol's limits, and a rate only
     /// with clocks that drift.
     fn validate_clocks(&self) -> Result<(), String> {
@@ -461,7 +491,7 @@ impl fmt::Display for ModelConfig {
             match self.margin {
                 Some(m) => format!(", margin {m} tick(s)"),
                 None => String::new(),
-            },
+            } + if self.liveness { ", liveness on" } else { "" },
             if self.jobs > 0 {
                 format!(", {} job(s)", self.jobs)
             } else if self.keys > 1 {

@@ -244,6 +244,7 @@ impl LeaseModel {
             jitter: [false; MAX_NODES],
             paused: [0; MAX_NODES],
             since_fast: [0; MAX_NODES],
+            waiting: [0; MAX_NODES],
             pause_left: if self.mc.pauses { PAUSE_BUDGET } else { 0 },
             crashes_left: self.mc.crashes,
             step_left: u8::from(self.mc.clock_step),
@@ -370,9 +371,59 @@ impl LeaseModel {
         if log && s.timelock != TimeLock::None {
             lines.push(format!("TIME-LOCK: {}", s.timelock.meaning()));
         }
+        if self.mc.liveness {
+            self.track_waiting(last, &mut s, action, &mut lines, log);
+        }
         self.normalise(&mut s);
         s.seal();
         (s, lines)
+    }
+
+    /// Liveness (`--liveness`): counts each acquiring client's fault-free ticks; a fault
+    /// (a pause, a loss, a crash or recovery, a clock step) starts every count again, as
+    /// does holding or not wanting. Drift within ε is not a fault. Past the bound the count
+    /// is [`LATE`], a liveness failure.
+    fn track_waiting(
+        &self,
+        last: &State,
+        s: &mut State,
+        action: &Action,
+        lines: &mut Vec<String>,
+        log: bool,
+    ) {
+        let fault = matches!(
+            action,
+            Action::PauseTick(_)
+                | Action::Drop(_)
+                | Action::CrashServer
+                | Action::CrashAmid(..)
+                | Action::RecoverServer
+                | Action::StepClock(_)
+        );
+        let ticks = s.elapsed - last.elapsed;
+        let bound = liveness_bound_ticks(&self.cfg, &self.mc, s.server_boots > 0);
+        for i in 2..usize::from(s.n) {
+            let acquiring = s
+                .node(i)
+                .and_then(AnyNode::as_client)
+                .is_some_and(LeaseClient::is_waiting);
+            let waited = u64::from(s.waiting[i]) + ticks;
+            s.waiting[i] = match s.waiting[i] {
+                _ if fault || !acquiring => 0,
+                LATE => LATE,
+                _ if waited > bound => {
+                    if log {
+                        lines.push(format!(
+                            "LIVENESS: client-{} has waited {waited} fault-free ticks, past its \
+                             bound of {bound}",
+                            i - 2
+                        ));
+                    }
+                    LATE
+                }
+                _ => waited as u8,
+            };
+        }
     }
 
     /// A server crash (between steps, or inside one at a crash point) or its recovery.
@@ -622,6 +673,8 @@ impl LeaseModel {
                         if log {
                             lines.push("  (lost: the link is at capacity)".into());
                         }
+                        // A loss is a fault: liveness counts start again after it.
+                        s.waiting = [0; MAX_NODES];
                         continue;
                     }
                     // A write ack changes nothing at the client (its code ignores it), so
@@ -646,7 +699,12 @@ impl LeaseModel {
                 }
                 Output::NeedJitter if answer_jitter => {}
                 Output::NeedJitter => s.jitter[i] = true,
-                Output::Event(e) => s.seen |= coverage(e, s.seen),
+                Output::Event(e) => {
+                    s.seen |= coverage(e, s.seen);
+                    if i == RESOURCE {
+                        s.seen |= restart_coverage(e, s);
+                    }
+                }
             }
         }
         if limit.is_some() {
@@ -729,6 +787,7 @@ impl Model for LeaseModel {
                 None => {
                     !s.oracles.any_tripped()
                         && s.timelock == TimeLock::None
+                        && !s.late()
                         && holds(PROP_NO_DEADLOCK, s)
                 }
             },

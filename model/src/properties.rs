@@ -11,6 +11,7 @@ pub const PROP_CONTAINMENT: &str = "lease-containment";
 pub const PROP_EXACTLY_ONCE: &str = "exactly-once";
 pub const PROP_NO_DEADLOCK: &str = "no wait-for cycle (deadlock)";
 pub const PROP_NO_TIMELOCK: &str = "no time-lock (local patterns only)";
+pub const PROP_LIVENESS: &str = "every waiting client holds within its bound (fault-free)";
 pub const PROP_RENEWAL: &str = "renewal confirmed";
 pub const PROP_QUEUED: &str = "queued waiter granted";
 pub const PROP_RELEASED: &str = "holder released after its work";
@@ -19,10 +20,11 @@ pub const PROP_STALE_REJECTED: &str = "stale write rejected";
 pub const PROP_TWO_BELIEVERS: &str = "two clients believe at once";
 pub const PROP_ALL_SERVED: &str = "every client served (bounded liveness)";
 pub const PROP_ACQUIRED_AGAIN: &str = "a client acquired a second time";
+pub const PROP_RESTART_GRANT_ACCEPTED: &str = "a token granted after a server restart and accepted";
 
 /// The `Sometimes` properties (proof that the model reaches the interesting states) and
 /// the coverage bit each reads in [`LeaseModel::reached`].
-pub const SOMETIMES: [(&str, u32); 8] = [
+pub const SOMETIMES: [(&str, u32); 9] = [
     (PROP_RENEWAL, seen::RENEWAL_CONFIRMED),
     (PROP_RELEASED, seen::RELEASED),
     (PROP_QUEUED, seen::QUEUED_WAITER_GRANTED),
@@ -31,6 +33,7 @@ pub const SOMETIMES: [(&str, u32); 8] = [
     (PROP_TWO_BELIEVERS, seen::TWO_BELIEVERS),
     (PROP_ALL_SERVED, seen::ALL_SERVED),
     (PROP_ACQUIRED_AGAIN, seen::ACQUIRED_AGAIN),
+    (PROP_RESTART_GRANT_ACCEPTED, seen::RESTART_GRANT_ACCEPTED),
 ];
 
 /// The safety properties and the oracle each reads.
@@ -48,7 +51,7 @@ pub const PROP_SAFE: &str = "safety";
 
 /// Every `Always` property: the safety oracles' ([`SAFETY_PROPS`]), the deadlock oracle's
 /// and the time-lock mark's (both liveness failures). See [`holds`].
-pub const ALWAYS: [&str; 7] = [
+pub const ALWAYS: [&str; 8] = [
     PROP_SINGLE_HOLDER,
     PROP_TOKEN_MONOTONIC,
     PROP_FENCED_WRITES,
@@ -56,10 +59,11 @@ pub const ALWAYS: [&str; 7] = [
     PROP_EXACTLY_ONCE,
     PROP_NO_DEADLOCK,
     PROP_NO_TIMELOCK,
+    PROP_LIVENESS,
 ];
 
 /// The `Always` properties whose failure is a liveness failure (exit 3), not a safety one.
-pub const LIVENESS_PROPS: [&str; 2] = [PROP_NO_DEADLOCK, PROP_NO_TIMELOCK];
+pub const LIVENESS_PROPS: [&str; 3] = [PROP_NO_DEADLOCK, PROP_NO_TIMELOCK, PROP_LIVENESS];
 
 /// Whether a state keeps the `Always` property `name` (one of [`ALWAYS`]): a safety
 /// oracle, read from the ghost state in the model state, has not tripped; or no wait-for
@@ -75,11 +79,32 @@ pub fn holds(name: &str, s: &State) -> bool {
     if name == PROP_NO_TIMELOCK {
         return s.timelock == TimeLock::None;
     }
+    if name == PROP_LIVENESS {
+        return !s.late();
+    }
     let (_, oracle) = SAFETY_PROPS
         .iter()
         .find(|(p, _)| *p == name)
         .unwrap_or_else(|| panic!("{name:?} is not an Always property"));
     !s.oracles.tripped(*oracle)
+}
+
+/// [`seen::RESTART_GRANT_ACCEPTED`] if `e` is a write accepted under the token a restarted
+/// server (up in `s`) holds as the key's current grant.
+pub(crate) fn restart_coverage(e: &Event, s: &State) -> u32 {
+    let Event::WriteAccepted { key, token, .. } = *e else {
+        return 0;
+    };
+    let granted_since_restart = s.server_boots > 0
+        && s.node(SERVER)
+            .and_then(AnyNode::as_server)
+            .and_then(|srv| srv.holder(key))
+            .is_some_and(|(_, t, _)| t == token);
+    if granted_since_restart {
+        seen::RESTART_GRANT_ACCEPTED
+    } else {
+        0
+    }
 }
 
 pub(crate) fn coverage(e: &Event, seen_now: u32) -> u32 {

@@ -77,6 +77,10 @@ pub mod seen {
     /// A client adopted a grant again after holding one before (the workload repeats:
     /// closed checks, or a short `--think`).
     pub const ACQUIRED_AGAIN: u32 = 1 << 8;
+    /// The resource accepted a write under a token that a restarted server granted (the
+    /// server's current holder token on the key, after a restart: its lease table is
+    /// volatile, so every holder it has was granted by this incarnation).
+    pub const RESTART_GRANT_ACCEPTED: u32 = 1 << 9;
     /// Bit `CLIENT_HELD << i`: client `i` adopted a grant. (The bits below it are the
     /// coverage the model records.)
     pub const CLIENT_HELD: u32 = 1 << 24;
@@ -113,6 +117,9 @@ impl TimeLock {
     }
 }
 
+/// A client's `waiting` count once it has waited past its bound (a liveness failure).
+pub const LATE: u8 = u8::MAX;
+
 /// The most nodes in a model: the server, the resource and the clients.
 pub const MAX_NODES: usize = MAX_CLIENTS + 2;
 
@@ -144,6 +151,10 @@ pub struct State {
     /// Global ticks since each clock last ran a tick ahead, up to R (kept only with
     /// `--rate-skew 1/R`; zero otherwise): a clock may run ahead again once it reads R.
     pub since_fast: [u8; MAX_NODES],
+    /// Fault-free global ticks each client has spent acquiring since it began or since the
+    /// last fault, whichever is later (kept only with `--liveness`; zero otherwise), up to
+    /// one past its bound: past the bound is a liveness failure.
+    pub waiting: [u8; MAX_NODES],
     pub pause_left: u8,
     pub crashes_left: u8,
     pub step_left: u8,
@@ -212,6 +223,11 @@ impl State {
             let mut paused = [0u8; 8];
             paused[..MAX_NODES].copy_from_slice(&self.paused);
             h.write_u64(u64::from_le_bytes(paused));
+        }
+        if self.waiting != [0; MAX_NODES] {
+            let mut waiting = [0u8; 8];
+            waiting[..MAX_NODES].copy_from_slice(&self.waiting);
+            h.write_u64(u64::from_le_bytes(waiting) ^ 0x11fe);
         }
         if self.since_fast != [0; MAX_NODES] {
             let mut since = [0u8; 8];
@@ -315,6 +331,12 @@ impl State {
 
     pub(crate) fn clocked(&self) -> impl Iterator<Item = usize> {
         (0..usize::from(self.n)).filter(|&i| i != RESOURCE)
+    }
+
+    /// Whether a client has waited past its liveness bound (`--liveness`).
+    #[must_use]
+    pub fn late(&self) -> bool {
+        self.waiting.contains(&LATE)
     }
 
     /// Clients whose core state is Holding.

@@ -184,6 +184,7 @@ pub(crate) fn rename(s: &State, number: usize, perm: &[usize]) -> State {
         r.jitter[j] = s.jitter[i];
         r.paused[j] = s.paused[i];
         r.since_fast[j] = s.since_fast[i];
+        r.waiting[j] = s.waiting[i];
         if s.seen & (seen::CLIENT_HELD << (i - 2)) != 0 {
             r.seen |= seen::CLIENT_HELD << (j - 2);
         }

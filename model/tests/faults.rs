@@ -128,3 +128,59 @@ fn rates_and_windows_are_refused_with_the_flag_named() {
     let e = LeaseModel::new(no_drift).unwrap_err();
     assert!(e.contains("--rate-skew 1/3"), "{e}");
 }
+
+/// One client repeating its workload over links of one message: a reply lost at a link's
+/// capacity, then fault-free time.
+fn lone_liveness() -> ModelConfig {
+    ModelConfig {
+        clients: 1,
+        liveness: true,
+        crashes: 0,
+        losses: 0,
+        drift_moves: 0,
+        pauses: false,
+        ..ModelConfig::closed()
+    }
+}
+
+#[test]
+fn a_release_overtaken_by_the_next_acquire_no_longer_livelocks() {
+    // The liveness check refuted the server's rule that drops every late request: a client
+    // whose Release was lost re-acquired, its Acquire was taken as a renewal, and each
+    // re-sent Release was overtaken by the next Acquire and dropped, so the client waited
+    // past its bound. The server now frees the key on a late Release of the holder's own
+    // token (docs/design.md, "Lock server").
+    let m = LeaseModel::new(lone_liveness()).unwrap();
+    let fixed = check(
+        m.clone(),
+        CheckOptions {
+            threads: 1,
+            symmetry: false,
+            bfs: false,
+        },
+        &|_, _| {},
+        &|| false,
+    );
+    assert!(fixed.complete && !fixed.safety_failed(), "{fixed:?}");
+    assert!(fixed.properties[PROP_LIVENESS].holds);
+    let mut broken = m;
+    broken.cfg.mutant = leaseproof_impl::config::Mutant::LateReleaseDropped;
+    let r = check(
+        broken,
+        CheckOptions {
+            threads: 1,
+            symmetry: false,
+            bfs: false,
+        },
+        &|_, _| {},
+        &|| false,
+    );
+    let p = &r.properties[PROP_LIVENESS];
+    assert!(!p.holds, "the old rule waits past the bound");
+    assert!(
+        p.trace
+            .iter()
+            .any(|s| s.outputs.iter().any(|o| o.starts_with("LIVENESS"))),
+        "the path ends with the client past its bound"
+    );
+}

@@ -252,7 +252,9 @@ fn a_small_closed_check_is_pinned() {
         r.closed && !r.safety_failed() && !r.liveness_failed(),
         "{r:?}"
     );
-    assert_eq!(r.unique, 63_255);
+    // 63,255 before a late Release of the holder's own token freed the key (the livelock
+    // the liveness check found, `model/tests/faults.rs`): with losses, that path is reached.
+    assert_eq!(r.unique, 67_211);
     for p in [
         PROP_RENEWAL,
         PROP_RELEASED,
