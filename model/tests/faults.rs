@@ -7,11 +7,16 @@ use leaseproof_model::*;
 
 fn run(mc: ModelConfig, target: &str) -> CheckReport {
     let m = LeaseModel::new(mc).unwrap().with_target(target).unwrap();
+    check_model(m, mc.clients > 1)
+}
+
+/// Checks `m` on one thread, depth first.
+fn check_model(m: LeaseModel, symmetry: bool) -> CheckReport {
     check(
         m,
         CheckOptions {
             threads: 1,
-            symmetry: mc.clients > 1,
+            symmetry,
             bfs: false,
         },
         &|_, _| {},
@@ -151,30 +156,12 @@ fn a_release_overtaken_by_the_next_acquire_no_longer_livelocks() {
     // past its bound. The server now frees the key on a late Release of the holder's own
     // token (docs/design.md, "Lock server").
     let m = LeaseModel::new(lone_liveness()).unwrap();
-    let fixed = check(
-        m.clone(),
-        CheckOptions {
-            threads: 1,
-            symmetry: false,
-            bfs: false,
-        },
-        &|_, _| {},
-        &|| false,
-    );
+    let fixed = check_model(m.clone(), false);
     assert!(fixed.complete && !fixed.safety_failed(), "{fixed:?}");
     assert!(fixed.properties[PROP_LIVENESS].holds);
     let mut broken = m;
     broken.cfg.mutant = leaseproof_impl::config::Mutant::LateReleaseDropped;
-    let r = check(
-        broken,
-        CheckOptions {
-            threads: 1,
-            symmetry: false,
-            bfs: false,
-        },
-        &|_, _| {},
-        &|| false,
-    );
+    let r = check_model(broken, false);
     let p = &r.properties[PROP_LIVENESS];
     assert!(!p.holds, "the old rule waits past the bound");
     assert!(
