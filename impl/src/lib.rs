@@ -39,6 +39,7 @@
 //! - [`verdict::Verdict`]: what a check found, ordered by severity, and its exit code.
 //! - [`machine`]: one trait over the four machines.
 //! - [`stepper`]: an in-memory deterministic driver for tests (quinn's `Pair` idea).
+//! - [`wire`]: a message's bytes on any wire (bincode with a frame limit).
 
 pub mod client;
 pub mod clock;
@@ -52,6 +53,7 @@ pub mod server;
 pub mod stepper;
 pub mod types;
 pub mod verdict;
+pub mod wire;
 
 pub use client::LeaseClient;
 pub use config::{Config, ConfigError, Jobs, ProtocolConfig, Variant};

@@ -1,0 +1,242 @@
+//! One node's shell: feed the core an input, drain every output in order (a persist batch
+//! applied before any later send), re-arm one timer at `poll_timeout()`. Peers are reached
+//! over TCP: one outbound connection per peer, opened (and re-opened, with backoff) on
+//! demand, that starts with a `Hello` frame; a message to a peer that cannot be reached is
+//! lost, as a datagram would be. No protocol decision is made here.
+
+use crate::clock::RealClock;
+use crate::frame::{Frame, FrameCodec};
+use crate::store::{Store, StoreError};
+use futures_util::{SinkExt, StreamExt};
+use leaseproof_impl::{
+    AnyNode, Config, Event, Identity, Jitter, Machine, Msg, Nanos, NodeId, Output, PersistOp,
+    RoleKind,
+};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::codec::Framed;
+
+/// How long a node with no deadline waits before it looks again.
+const IDLE: Duration = Duration::from_secs(3_600);
+/// Reconnect backoff to a peer: from the first to the last, doubling.
+const BACKOFF_MS: [u64; 2] = [5, 200];
+
+/// What one node is.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub kind: RoleKind,
+    pub id: Identity,
+    pub cfg: Config,
+    pub clock: RealClock,
+    /// Every other node's address.
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Seeds the jitter draws (a real node may draw entropy; a fixed seed keeps a test's
+    /// draws the same).
+    pub jitter_seed: u64,
+}
+
+/// An event as the node saw it: true time (the machine's monotonic clock since the shared
+/// origin) and the node's own reading.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamped {
+    pub true_ns: u64,
+    pub local: Nanos,
+    pub node: NodeId,
+    pub event: Event,
+}
+
+/// Runs one node until `stop` turns true. Inbound connections arrive on `listener`.
+///
+/// # Errors
+/// When the store refuses a batch: the node stops before any output after it.
+pub async fn run_node(
+    spec: NodeSpec,
+    listener: TcpListener,
+    mut store: impl Store,
+    events: mpsc::UnboundedSender<Stamped>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), StoreError> {
+    let mut tasks = JoinSet::new();
+    let (input_tx, mut inputs) = mpsc::unbounded_channel();
+    tasks.spawn(accept(listener, input_tx, stop.clone()));
+    let mut outbound = BTreeMap::new();
+    for (&peer, &addr) in &spec.peers {
+        let (tx, rx) = mpsc::unbounded_channel();
+        outbound.insert(peer, tx);
+        tasks.spawn(connect(spec.id.node, addr, rx, stop.clone()));
+    }
+    let mut shell = Shell {
+        node: AnyNode::restore(
+            spec.kind,
+            &spec.cfg,
+            spec.id,
+            &store.disk(),
+            spec.clock.now(),
+        ),
+        spec,
+        outbound,
+        events,
+        rng: 0,
+    };
+    shell.rng = shell.spec.jitter_seed | 1;
+    let result = async {
+        shell.drain(&mut store)?;
+        loop {
+            let wait = shell
+                .node
+                .poll_timeout()
+                .map_or(IDLE, |(t, _)| Duration::from_nanos(shell.spec.clock.until(t)));
+            tokio::select! {
+                biased;
+                _ = stop.changed() => return Ok(()),
+                input = inputs.recv() => match input {
+                    Some((from, msg)) => shell.node.handle_message(shell.spec.clock.now(), from, msg),
+                    None => return Ok(()),
+                },
+                () = tokio::time::sleep(wait) => shell.node.handle_timeout(shell.spec.clock.now()),
+            }
+            shell.drain(&mut store)?;
+        }
+    }
+    .await;
+    tasks.shutdown().await;
+    result
+}
+
+struct Shell {
+    spec: NodeSpec,
+    node: AnyNode,
+    outbound: BTreeMap<NodeId, mpsc::UnboundedSender<Msg>>,
+    events: mpsc::UnboundedSender<Stamped>,
+    rng: u64,
+}
+
+impl Shell {
+    /// Drains every output in order; consecutive persists are one batch, applied before
+    /// the send that ends it.
+    fn drain(&mut self, store: &mut impl Store) -> Result<(), StoreError> {
+        let mut batch: Vec<PersistOp> = Vec::new();
+        while let Some(out) = self.node.poll_output() {
+            match out {
+                Output::Persist(op) => batch.push(op),
+                Output::Send { to, msg } => {
+                    flush(store, &mut batch)?;
+                    if let Some(tx) = self.outbound.get(&to) {
+                        let _ = tx.send(msg);
+                    }
+                }
+                Output::NeedJitter => {
+                    let ppm = (self.next_random() % (u64::from(Jitter::MAX_PPM) + 1)) as u32;
+                    let now = self.spec.clock.now();
+                    self.node.handle_jitter(now, Jitter { ppm });
+                }
+                Output::Event(event) => {
+                    let true_ns = self.spec.clock.true_ns();
+                    let _ = self.events.send(Stamped {
+                        true_ns,
+                        local: self.spec.clock.at(true_ns),
+                        node: self.spec.id.node,
+                        event,
+                    });
+                }
+            }
+        }
+        flush(store, &mut batch)
+    }
+
+    /// xorshift64*: a real node's jitter needs no more.
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn flush(store: &mut impl Store, batch: &mut Vec<PersistOp>) -> Result<(), StoreError> {
+    if !batch.is_empty() {
+        store.apply(batch)?;
+        batch.clear();
+    }
+    Ok(())
+}
+
+/// Accepts inbound connections; each reads a `Hello`, then messages, until it ends or
+/// sends garbage (the connection is dropped; the node goes on).
+async fn accept(
+    listener: TcpListener,
+    inputs: mpsc::UnboundedSender<(NodeId, Msg)>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut readers = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            conn = listener.accept() => {
+                let Ok((stream, _)) = conn else { continue };
+                readers.spawn(read_peer(stream, inputs.clone()));
+            }
+        }
+    }
+    readers.shutdown().await;
+}
+
+async fn read_peer(stream: TcpStream, inputs: mpsc::UnboundedSender<(NodeId, Msg)>) {
+    let mut frames = Framed::new(stream, FrameCodec::default());
+    let Some(Ok(Frame::Hello(from))) = frames.next().await else {
+        return;
+    };
+    while let Some(Ok(Frame::Msg(msg))) = frames.next().await {
+        if inputs.send((from, msg)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Keeps one outbound connection to a peer, re-opening it with backoff; messages that find
+/// no connection are lost.
+async fn connect(
+    me: NodeId,
+    addr: SocketAddr,
+    mut msgs: mpsc::UnboundedReceiver<Msg>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = BACKOFF_MS[0];
+    let mut conn: Option<Framed<TcpStream, FrameCodec>> = None;
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            msg = msgs.recv() => match msg {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        if conn.is_none() {
+            if let Ok(stream) = TcpStream::connect(addr).await {
+                let _ = stream.set_nodelay(true);
+                let mut framed = Framed::new(stream, FrameCodec::default());
+                if framed.send(Frame::Hello(me)).await.is_ok() {
+                    conn = Some(framed);
+                    backoff = BACKOFF_MS[0];
+                }
+            }
+        }
+        let Some(framed) = conn.as_mut() else {
+            // Lost; wait before trying again, so a dead peer costs no busy loop.
+            tokio::time::sleep(Duration::from_millis(backoff)).await;
+            backoff = (backoff * 2).min(BACKOFF_MS[1]);
+            continue;
+        };
+        if framed.send(Frame::Msg(msg)).await.is_err() {
+            conn = None;
+        }
+    }
+}
