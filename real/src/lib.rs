@@ -4,10 +4,10 @@
 //! (feed an input, drain every output, re-arm one timer), over TCP on loopback, with a
 //! clock read from the machine's monotonic clock. No protocol decision is made here.
 //!
-//! **Partial** (issue 22): the framing, the clock, the storage seam and the shell, run
-//! in one process by the tests. Not built yet: a durable embedded store behind [`Store`],
-//! one OS process per node (`leaseproof serve`, `leaseproof real`), fault injection, JSON
-//! event lines and the comparison with the simulator's predictions.
+//! **Partial** (issue 22): the framing, the clock, the stores (a durable one on redb, and
+//! test layers) and the shell, run in one process by the tests, a server restart included.
+//! Not built yet: one OS process per node (`leaseproof serve`, `leaseproof real`), fault
+//! injection, JSON event lines and the comparison with the simulator's predictions.
 //!
 //! **Why not under `impl/`.** The core reads no clock, draws no entropy and does no I/O;
 //! this crate does all three, so it is its own crate, and the core stays checkable.
@@ -33,4 +33,4 @@ pub mod store;
 pub use clock::RealClock;
 pub use frame::{Frame, FrameCodec, FrameError, VERSION};
 pub use shell::{run_node, NodeSpec, Stamped};
-pub use store::{MemStore, Store, StoreError};
+pub use store::{MemStore, RedbStore, Store, StoreError, UnsyncedStore};

@@ -49,17 +49,16 @@ pub struct Stamped {
     pub event: Event,
 }
 
-/// Runs one node until `stop` turns true. Inbound connections arrive on `listener`.
-///
-/// # Errors
-/// When the store refuses a batch: the node stops before any output after it.
-pub async fn run_node(
+/// Runs one node until `stop` turns true (or changes, or its sender is dropped). Inbound
+/// connections arrive on `listener`. Returns the store, for a restart, and whether every
+/// batch was kept: when the store refuses one, the node stops before any output after it.
+pub async fn run_node<S: Store>(
     spec: NodeSpec,
     listener: TcpListener,
-    mut store: impl Store,
+    mut store: S,
     events: mpsc::UnboundedSender<Stamped>,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), StoreError> {
+) -> (S, Result<(), StoreError>) {
     let mut tasks = JoinSet::new();
     let (input_tx, mut inputs) = mpsc::unbounded_channel();
     tasks.spawn(accept(listener, input_tx, stop.clone()));
@@ -104,7 +103,7 @@ pub async fn run_node(
     }
     .await;
     tasks.shutdown().await;
-    result
+    (store, result)
 }
 
 struct Shell {

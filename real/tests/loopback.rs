@@ -6,13 +6,17 @@
 #![allow(clippy::disallowed_methods)] // a real runtime: the machine's clock and tokio's tasks
 
 use leaseproof_impl::{
-    Event, Identity, NodeId, ProtocolConfig, RoleKind, SafetyOracles, Violation,
+    Event, Identity, NodeId, OracleName, ProtocolConfig, RoleKind, SafetyOracles, Token, Violation,
 };
-use leaseproof_real::{run_node, MemStore, NodeSpec, RealClock, Stamped};
+use leaseproof_real::{
+    run_node, MemStore, NodeSpec, RealClock, RedbStore, Stamped, Store, StoreError, UnsyncedStore,
+};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 /// A lease of 400 ms: short, so a run sees several tenures within its bound.
 fn config() -> leaseproof_impl::Config {
@@ -34,92 +38,233 @@ fn config() -> leaseproof_impl::Config {
     .expect("a valid config")
 }
 
-/// The most events one run may take before it stops, and the longest it may last.
+/// The most events one phase may take before it stops, and the longest it may last.
 const EVENT_LIMIT: usize = 20_000;
 const TIME_LIMIT: Duration = Duration::from_secs(20);
 
-#[tokio::test]
-async fn two_clients_take_turns_over_tcp_and_every_oracle_holds() {
-    let cfg = config();
-    let origin = Instant::now();
-    let nodes = [
-        (NodeId::authority(0), RoleKind::Server, 0),
-        (NodeId::RESOURCE, RoleKind::Resource, 0),
-        (NodeId::client(0), RoleKind::Client, 30_000_000),
-        (NodeId::client(1), RoleKind::Client, -30_000_000),
-    ];
-    let mut listeners = Vec::new();
-    let mut addrs = BTreeMap::new();
-    for (id, _, _) in nodes {
-        let l = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        addrs.insert(id, l.local_addr().expect("an address"));
-        listeners.push(l);
+const SERVER: NodeId = NodeId::authority(0);
+/// Each node, its role and its clock's offset (the clients' clocks 60 ms apart).
+const NODES: [(NodeId, RoleKind, i64); 4] = [
+    (SERVER, RoleKind::Server, 0),
+    (NodeId::RESOURCE, RoleKind::Resource, 0),
+    (NodeId::client(0), RoleKind::Client, 30_000_000),
+    (NodeId::client(1), RoleKind::Client, -30_000_000),
+];
+
+type NodeTask<S> = JoinHandle<(S, Result<(), StoreError>)>;
+
+/// A cluster on loopback, its events judged as they come.
+struct Cluster {
+    origin: Instant,
+    addrs: BTreeMap<NodeId, SocketAddr>,
+    events_tx: mpsc::UnboundedSender<Stamped>,
+    events: mpsc::UnboundedReceiver<Stamped>,
+    stop: watch::Sender<bool>,
+    others: Vec<NodeTask<MemStore>>,
+    oracles: SafetyOracles,
+    found: Vec<Violation>,
+    released: [u32; 2],
+    accepted: u32,
+    granted: Vec<Token>,
+}
+
+impl Cluster {
+    /// Binds every node's address and starts all but the server.
+    async fn start() -> Cluster {
+        let origin = Instant::now();
+        let mut listeners = BTreeMap::new();
+        for (id, _, _) in NODES {
+            let l = TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind loopback");
+            listeners.insert(id, l);
+        }
+        let addrs = listeners
+            .iter()
+            .map(|(id, l)| (*id, l.local_addr().expect("an address")))
+            .collect();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (stop, _) = watch::channel(false);
+        let mut c = Cluster {
+            origin,
+            addrs,
+            events_tx,
+            events,
+            stop,
+            others: Vec::new(),
+            oracles: SafetyOracles::new(),
+            found: Vec::new(),
+            released: [0; 2],
+            accepted: 0,
+            granted: Vec::new(),
+        };
+        for (id, listener) in listeners.into_iter().filter(|(id, _)| *id != SERVER) {
+            let task = c.spawn(id, 0, listener, MemStore::default(), c.stop.subscribe());
+            c.others.push(task);
+        }
+        c
     }
-    let (stop_tx, stop) = watch::channel(false);
-    let (events_tx, mut events) = mpsc::unbounded_channel::<Stamped>();
-    let mut running = tokio::task::JoinSet::new();
-    for ((id, kind, offset_ns), listener) in nodes.into_iter().zip(listeners) {
+
+    fn spawn<S: Store>(
+        &self,
+        id: NodeId,
+        incarnation: u32,
+        listener: TcpListener,
+        store: S,
+        stop: watch::Receiver<bool>,
+    ) -> NodeTask<S> {
+        let (_, kind, offset_ns) = NODES.into_iter().find(|n| n.0 == id).expect("a node");
         let spec = NodeSpec {
             kind,
             id: Identity {
                 node: id,
-                incarnation: 0,
+                incarnation,
             },
-            cfg,
-            clock: RealClock::new(origin, offset_ns, 0),
-            peers: addrs
+            cfg: config(),
+            clock: RealClock::new(self.origin, offset_ns, 0),
+            peers: self
+                .addrs
                 .iter()
                 .filter(|(n, _)| **n != id)
                 .map(|(n, a)| (*n, *a))
                 .collect(),
             jitter_seed: u64::from(id.0) + 1,
         };
-        running.spawn(run_node(
+        tokio::spawn(run_node(
             spec,
             listener,
-            MemStore::default(),
-            events_tx.clone(),
-            stop.clone(),
-        ));
+            store,
+            self.events_tx.clone(),
+            stop,
+        ))
     }
-    drop(events_tx);
-    // Judge every event as it comes, stamped with the server's clock at that true instant
-    // (the server's offset is 0 and its rate exact, so its clock reads the same as a clock
-    // built like it). Stop once each client has held and released twice.
-    let server = RealClock::new(origin, 0, 0);
-    let mut oracles = SafetyOracles::new();
-    let mut found: Vec<Violation> = Vec::new();
-    let mut released = [0u32; 2];
-    let mut accepted = 0u32;
-    let mut seen = 0usize;
-    let deadline = tokio::time::Instant::now() + TIME_LIMIT;
-    while seen < EVENT_LIMIT && released.iter().any(|&r| r < 2) {
-        let Ok(Some(e)) = tokio::time::timeout_at(deadline, events.recv()).await else {
-            break;
-        };
-        seen += 1;
-        oracles.observe(server.at(e.true_ns), &e.event, &mut found);
-        match e.event {
-            Event::ReleaseDecided { client, .. } => {
-                released[client.node.client_index().expect("a client") as usize] += 1;
+
+    /// (Re)starts the server on its address with `store`; `stop` stops it alone.
+    async fn start_server<S: Store>(
+        &self,
+        incarnation: u32,
+        store: S,
+        stop: watch::Receiver<bool>,
+    ) -> NodeTask<S> {
+        let listener = TcpListener::bind(self.addrs[&SERVER])
+            .await
+            .expect("the server's address is free again");
+        self.spawn(SERVER, incarnation, listener, store, stop)
+    }
+
+    /// Judges events, stamped with the server's clock at their true instant (its offset is
+    /// 0 and its rate exact), until `done` or a bound.
+    async fn judge_until(&mut self, done: impl Fn(&Cluster) -> bool) {
+        let server = RealClock::new(self.origin, 0, 0);
+        let deadline = tokio::time::Instant::now() + TIME_LIMIT;
+        let mut seen = 0;
+        while seen < EVENT_LIMIT && !done(self) {
+            let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.events.recv()).await else {
+                break;
+            };
+            seen += 1;
+            self.oracles
+                .observe(server.at(e.true_ns), &e.event, &mut self.found);
+            match e.event {
+                Event::ReleaseDecided { client, .. } => {
+                    self.released[client.node.client_index().expect("a client") as usize] += 1;
+                }
+                Event::WriteAccepted { .. } => self.accepted += 1,
+                Event::Granted { token, .. } => self.granted.push(token),
+                _ => {}
             }
-            Event::WriteAccepted { .. } => accepted += 1,
-            _ => {}
         }
     }
-    stop_tx.send(true).expect("the nodes listen");
-    while let Ok(Some(done)) =
-        tokio::time::timeout(Duration::from_secs(5), running.join_next()).await
-    {
-        done.expect("a node task ends without panicking")
-            .expect("the store keeps every batch");
+
+    /// Stops every node but the server and waits for them (bounded).
+    async fn stop_all(self) {
+        let _ = self.stop.send(true);
+        for task in self.others {
+            let done = tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("a node stops within 5 s")
+                .expect("a node task ends without panicking");
+            done.1.expect("the store keeps every batch");
+        }
     }
+}
+
+/// Stops a server task (bounded) and returns its store.
+async fn stop_server<S: Store>(stop: &watch::Sender<bool>, task: NodeTask<S>) -> S {
+    let _ = stop.send(true);
+    let (store, kept) = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the server stops within 5 s")
+        .expect("the server task ends without panicking");
+    kept.expect("the store keeps every batch");
+    store
+}
+
+#[tokio::test]
+async fn two_clients_take_turns_over_tcp_and_every_oracle_holds() {
+    let mut c = Cluster::start().await;
+    let (server_stop, rx) = watch::channel(false);
+    let server = c.start_server(0, MemStore::default(), rx).await;
+    c.judge_until(|c| c.released.iter().all(|&r| r >= 2)).await;
+    stop_server(&server_stop, server).await;
+    let (found, released, accepted) = (c.found.clone(), c.released, c.accepted);
+    c.stop_all().await;
     assert!(found.is_empty(), "violations: {found:?}");
     assert!(
         released.iter().all(|&r| r >= 2),
-        "each client held and released twice within {EVENT_LIMIT} events: {released:?}"
+        "each client held and released twice within the bounds: {released:?}"
     );
     assert!(accepted > 0, "the resource accepted writes");
+}
+
+/// Runs the cluster until a token was used, restarts the server on `store` (after
+/// `power_loss`), and runs it until two grants after the restart. Returns the violations
+/// and the tokens granted before and after.
+async fn restart_server<S: Store>(
+    store: S,
+    power_loss: impl FnOnce(&mut S),
+) -> (Vec<Violation>, Vec<Token>, Vec<Token>) {
+    let mut c = Cluster::start().await;
+    let (stop0, rx) = watch::channel(false);
+    let first = c.start_server(0, store, rx).await;
+    c.judge_until(|c| c.accepted > 0 && c.granted.len() >= 2)
+        .await;
+    let mut store = stop_server(&stop0, first).await;
+    power_loss(&mut store);
+    let before = std::mem::take(&mut c.granted);
+    let (stop1, rx) = watch::channel(false);
+    let second = c.start_server(1, store, rx).await;
+    c.judge_until(|c| c.granted.len() >= 2).await;
+    stop_server(&stop1, second).await;
+    let (found, after) = (c.found.clone(), c.granted.clone());
+    c.stop_all().await;
+    (found, before, after)
+}
+
+#[tokio::test]
+async fn a_restarted_server_keeps_its_counter_on_redb_and_reissues_tokens_without_sync() {
+    let dir = std::env::temp_dir().join(format!("leaseproof-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let store = RedbStore::open(&dir.join("server.redb")).expect("a store");
+    let (found, before, after) = restart_server(store, |_| {}).await;
+    std::fs::remove_dir_all(&dir).expect("remove the temp dir");
+    assert!(found.is_empty(), "violations: {found:?}");
+    assert!(
+        before.len() >= 2 && after.len() >= 2,
+        "{before:?} {after:?}"
+    );
+    let high = before.iter().max().expect("grants before");
+    assert!(
+        after.iter().all(|t| t > high),
+        "tokens rise: {before:?} then {after:?}"
+    );
+    // The same restart on a store that never synced: the counter is gone, and the
+    // restarted server hands out a token it already issued.
+    let (found, _, _) = restart_server(UnsyncedStore::default(), UnsyncedStore::lose_cache).await;
+    assert!(
+        found
+            .iter()
+            .any(|v| v.oracle() == OracleName::TokenMonotonic),
+        "token-monotonic trips: {found:?}"
+    );
 }
