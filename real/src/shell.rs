@@ -22,6 +22,10 @@ use tokio_util::codec::Framed;
 
 /// How long a node with no deadline waits before it looks again.
 const IDLE: Duration = Duration::from_secs(3_600);
+/// How long a new connection may take to say who it is.
+const HELLO_WAIT: Duration = Duration::from_secs(2);
+/// How long the accept loop waits after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Reconnect backoff to a peer: from the first to the last, doubling.
 const BACKOFF_MS: [u64; 2] = [5, 200];
 
@@ -178,18 +182,28 @@ async fn accept(
         tokio::select! {
             biased;
             _ = stop.changed() => break,
-            conn = listener.accept() => {
-                let Ok((stream, _)) = conn else { continue };
-                readers.spawn(read_peer(stream, inputs.clone()));
+            conn = listener.accept() => match conn {
+                Ok((stream, _)) => {
+                    readers.spawn(read_peer(stream, inputs.clone()));
+                }
+                // Out of descriptors, or a connection reset before it was taken: back off
+                // rather than spin, and go on serving the connections already open.
+                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
             }
         }
     }
     readers.shutdown().await;
 }
 
+/// Reads one peer's frames. A connection that does not start with a `Hello`, sends a frame
+/// that does not decode, or stays silent past [`HELLO_WAIT`] before saying who it is, is
+/// closed; the node goes on serving everyone else.
 async fn read_peer(stream: TcpStream, inputs: mpsc::UnboundedSender<(NodeId, Msg)>) {
     let mut frames = Framed::new(stream, FrameCodec::default());
-    let Some(Ok(Frame::Hello(from))) = frames.next().await else {
+    let Ok(hello) = tokio::time::timeout(HELLO_WAIT, frames.next()).await else {
+        return;
+    };
+    let Some(Ok(Frame::Hello(from))) = hello else {
         return;
     };
     while let Some(Ok(Frame::Msg(msg))) = frames.next().await {

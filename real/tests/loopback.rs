@@ -65,6 +65,7 @@ struct Cluster {
     found: Vec<Violation>,
     released: [u32; 2],
     accepted: u32,
+    adopted: u32,
     granted: Vec<Token>,
 }
 
@@ -96,6 +97,7 @@ impl Cluster {
             found: Vec::new(),
             released: [0; 2],
             accepted: 0,
+            adopted: 0,
             granted: Vec::new(),
         };
         for (id, listener) in listeners.into_iter().filter(|(id, _)| *id != SERVER) {
@@ -155,8 +157,13 @@ impl Cluster {
     /// Judges events, stamped with the server's clock at their true instant (its offset is
     /// 0 and its rate exact), until `done` or a bound.
     async fn judge_until(&mut self, done: impl Fn(&Cluster) -> bool) {
+        self.judge_within(TIME_LIMIT, done).await;
+    }
+
+    /// [`Cluster::judge_until`] with another time bound.
+    async fn judge_within(&mut self, limit: Duration, done: impl Fn(&Cluster) -> bool) {
         let server = RealClock::new(self.origin, 0, 0);
-        let deadline = tokio::time::Instant::now() + TIME_LIMIT;
+        let deadline = tokio::time::Instant::now() + limit;
         let mut seen = 0;
         while seen < EVENT_LIMIT && !done(self) {
             let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.events.recv()).await else {
@@ -170,6 +177,7 @@ impl Cluster {
                     self.released[client.node.client_index().expect("a client") as usize] += 1;
                 }
                 Event::WriteAccepted { .. } => self.accepted += 1,
+                Event::Adopted { .. } => self.adopted += 1,
                 Event::Granted { token, .. } => self.granted.push(token),
                 _ => {}
             }
@@ -267,4 +275,66 @@ async fn a_restarted_server_keeps_its_counter_on_redb_and_reissues_tokens_withou
             .any(|v| v.oracle() == OracleName::TokenMonotonic),
         "token-monotonic trips: {found:?}"
     );
+}
+
+#[tokio::test]
+async fn garbage_connections_are_closed_and_everyone_else_is_served() {
+    use tokio::io::AsyncWriteExt;
+    let mut c = Cluster::start().await;
+    let (server_stop, rx) = watch::channel(false);
+    let server = c.start_server(0, MemStore::default(), rx).await;
+    let addr = c.addrs[&SERVER];
+    // A wrong version, an oversized length prefix, a truncated frame, a half-open
+    // connection that never says who it is, and one that says so and then sends garbage.
+    let mut held = Vec::new();
+    for bytes in [
+        vec![0, 0, 0, 2, 9, 1],
+        vec![0xff, 0xff, 0xff, 0xff],
+        vec![0, 0, 0, 40, 1, 1, 0],
+        Vec::new(),
+        vec![0, 0, 0, 6, 1, 0, 2, 0, 0, 0, 0, 0, 0, 3, 1, 1, 0xff],
+    ] {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(&bytes).await.expect("write");
+        held.push(s);
+    }
+    c.judge_until(|c| c.released.iter().all(|&r| r >= 2)).await;
+    stop_server(&server_stop, server).await;
+    let (found, released) = (c.found.clone(), c.released);
+    c.stop_all().await;
+    drop(held);
+    assert!(found.is_empty(), "violations: {found:?}");
+    assert!(
+        released.iter().all(|&r| r >= 2),
+        "the clients were served through the garbage: {released:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_whose_store_is_full_refuses_to_grant_and_says_so() {
+    let mut c = Cluster::start().await;
+    let (server_stop, rx) = watch::channel(false);
+    let full = MemStore {
+        full: true,
+        ..MemStore::default()
+    };
+    let server = c.start_server(0, full, rx).await;
+    // The first grant's counter cannot be made durable: the server stops before its send.
+    let (_, kept) = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops within 10 s")
+        .expect("the server task ends without panicking");
+    let _ = server_stop.send(true);
+    let e = kept.expect_err("the store refused the batch");
+    assert!(e.to_string().contains("store is full"), "{e}");
+    // The clients keep asking for a while (a bound, not a timing assertion): none ever
+    // adopts a grant, since none was sent.
+    c.judge_within(Duration::from_millis(600), |_| false).await;
+    let (adopted, found) = (c.adopted, c.found.clone());
+    c.stop_all().await;
+    assert_eq!(
+        adopted, 0,
+        "no client adopted a grant the server could not persist"
+    );
+    assert!(found.is_empty(), "violations: {found:?}");
 }
