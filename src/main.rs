@@ -3,6 +3,7 @@
 //! Bare `leaseproof` (what `cargo run --release` runs) is the main job: every scenario, then
 //! the reports. Exit codes are the same for every subcommand (see `--help`).
 
+mod real_run;
 mod report;
 
 use leaseproof::catalog;
@@ -69,6 +70,17 @@ enum Command {
         jobs: Option<usize>,
     },
     /// Replay one seed: the derived plan, the event timeline, the trace hash.
+    /// Run one real node over TCP on loopback (started by `real`; partial).
+    Serve(real_run::ServeArgs),
+    /// Run a scenario's cluster as real processes on loopback, playing its scripted pauses
+    /// and crashes, and judge the events with the safety oracles (partial: no network
+    /// faults, liveness or reports yet).
+    Real {
+        scenario: PathBuf,
+        /// Real runs, one after another.
+        #[arg(long, default_value_t = 1)]
+        seeds: u32,
+    },
     Replay {
         scenario: PathBuf,
         #[arg(long)]
@@ -435,6 +447,8 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Tune(args)) => tune(&args),
         Some(Command::Catalog { json, jobs }) => run_catalog(json, jobs),
+        Some(Command::Serve(args)) => real_run::serve(&args),
+        Some(Command::Real { scenario, seeds }) => real_run::real(&scenario, seeds),
         Some(Command::Explore { addr, model }) => explore(&addr, &model),
         Some(Command::Replay {
             scenario,

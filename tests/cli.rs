@@ -501,3 +501,66 @@ fn check_flags_override_a_variants_bounds() {
     let o = leaseproof(&["check", "--variant", "drift-ignored"]);
     assert_eq!(code(&o), 1, "at its catalog bounds the bug shows");
 }
+
+const REAL_SCALED: &str = include_str!("../real/scenarios/pause-past-expiry-1s.toml");
+
+#[test]
+fn a_real_cluster_of_processes_holds_and_finds_check_then_act() {
+    // Five `leaseproof serve` processes on loopback; the holder stopped (SIGSTOP) past its
+    // lease, then the server killed and restarted on its data dir. Each run lasts its
+    // scenario's 6 s; the processes die with the test (a parent-death signal).
+    let o = leaseproof(&["real", "real/scenarios/pause-past-expiry-1s.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("every safety oracle held"), "{out}");
+    assert!(
+        out.contains("1 server restarts"),
+        "the crash was played: {out}"
+    );
+    // The same faults with the check-then-act bug: a write decided before the stop is
+    // carried out after it, outside the lease.
+    let buggy = REAL_SCALED
+        .replace("think_ms = 200", "think_ms = 200\nvariant = \"check-then-act\"")
+        .replace(
+            "always = [\"single-holder\", \"token-monotonic\", \"fenced-writes\", \"lease-containment\"]",
+            "finds = [\"lease-containment\"]",
+        );
+    let path = temp("real-check-then-act.toml", &buggy);
+    let o = leaseproof(&["real", path.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("seed 0: lease-containment"), "{out}");
+}
+
+#[test]
+fn a_real_run_refuses_a_fault_it_cannot_play_with_exit_2() {
+    let o = leaseproof(&["real", "scenarios/holder-partitioned.toml"]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("faults.script[0]") && err.contains("Partitioned"),
+        "{err}"
+    );
+    let o = leaseproof(&[
+        "serve",
+        "client-9",
+        "--scenario",
+        "scenarios/happy-path.toml",
+        "--data-dir",
+        "/tmp/x",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("client-9"));
+    let o = leaseproof(&[
+        "serve",
+        "server",
+        "--scenario",
+        "scenarios/happy-path.toml",
+        "--data-dir",
+        "/tmp/x",
+        "--listen",
+        "10.0.0.1:0",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("loopback"));
+}

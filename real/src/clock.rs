@@ -2,12 +2,26 @@
 //! (so skew and drift are injected without privileges).
 
 use leaseproof_impl::Nanos;
-use std::time::Instant;
+
+/// The machine's monotonic clock in nanoseconds (`CLOCK_MONOTONIC`: one clock for every
+/// process of the machine, so processes agree on true time given one origin).
+#[must_use]
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC)");
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
 
 /// `local = base + elapsed × (1 + rate_ppm / 10⁶) + offset`, never below zero.
 #[derive(Clone, Copy, Debug)]
 pub struct RealClock {
-    origin: Instant,
+    /// The monotonic reading at true time 0 (shared by every node of one cluster).
+    origin_ns: u64,
     /// Nanoseconds added to every reading (an initial reading far from 0, as real clocks
     /// have, plus the injected offset).
     offset_ns: i64,
@@ -19,12 +33,12 @@ pub struct RealClock {
 const BASE_NS: i64 = 1_000_000_000_000;
 
 impl RealClock {
-    /// A clock from `origin` (shared by every node of one machine: true time), with an
-    /// offset and a rate error.
+    /// A clock from `origin_ns` (a [`monotonic_ns`] reading shared by every node of one
+    /// cluster: true time 0), with an offset and a rate error.
     #[must_use]
-    pub fn new(origin: Instant, offset_ns: i64, rate_ppm: i64) -> RealClock {
+    pub fn new(origin_ns: u64, offset_ns: i64, rate_ppm: i64) -> RealClock {
         RealClock {
-            origin,
+            origin_ns,
             offset_ns: BASE_NS + offset_ns,
             rate_ppm,
         }
@@ -33,7 +47,7 @@ impl RealClock {
     /// True time: nanoseconds since the shared origin.
     #[must_use]
     pub fn true_ns(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        monotonic_ns().saturating_sub(self.origin_ns)
     }
 
     /// This node's reading at true time `t`.
@@ -70,7 +84,7 @@ mod tests {
 
     #[test]
     fn offset_and_rate_shape_the_reading() {
-        let origin = Instant::now();
+        let origin = monotonic_ns();
         let plain = RealClock::new(origin, 0, 0);
         let ahead = RealClock::new(origin, 5_000, 0);
         let fast = RealClock::new(origin, 0, 100_000);

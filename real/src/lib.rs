@@ -5,9 +5,10 @@
 //! clock read from the machine's monotonic clock. No protocol decision is made here.
 //!
 //! **Partial** (issue 22): the framing, the clock, the stores (a durable one on redb, and
-//! test layers) and the shell, run in one process by the tests, a server restart included.
-//! Not built yet: one OS process per node (`leaseproof serve`, `leaseproof real`), fault
-//! injection, JSON event lines and the comparison with the simulator's predictions.
+//! test layers) and the shell; the CLI's `serve` runs one node as a process and `real` a
+//! cluster of them with scripted pauses and crashes. Not built yet: the fault proxy for
+//! network faults, liveness and reports of real runs, the comparison with the simulator's
+//! predictions, the reliability soak and the speed ratios.
 //!
 //! **Why not under `impl/`.** The core reads no clock, draws no entropy and does no I/O;
 //! this crate does all three, so it is its own crate, and the core stays checkable.

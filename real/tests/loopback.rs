@@ -13,7 +13,7 @@ use leaseproof_real::{
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -55,7 +55,7 @@ type NodeTask<S> = JoinHandle<(S, Result<(), StoreError>)>;
 
 /// A cluster on loopback, its events judged as they come.
 struct Cluster {
-    origin: Instant,
+    origin: u64,
     addrs: BTreeMap<NodeId, SocketAddr>,
     events_tx: mpsc::UnboundedSender<Stamped>,
     events: mpsc::UnboundedReceiver<Stamped>,
@@ -72,7 +72,7 @@ struct Cluster {
 impl Cluster {
     /// Binds every node's address and starts all but the server.
     async fn start() -> Cluster {
-        let origin = Instant::now();
+        let origin = leaseproof_real::clock::monotonic_ns();
         let mut listeners = BTreeMap::new();
         for (id, _, _) in NODES {
             let l = TcpListener::bind("127.0.0.1:0")
