@@ -1,8 +1,9 @@
 //! The model checker over the real state machines: pinned exhaustive counts at small bounds,
 //! and counterexamples for variants it can reach there.
 
+mod common;
+
 use leaseproof_impl::Variant;
-use leaseproof_model::check::{check, CheckOptions};
 use leaseproof_model::*;
 
 fn run(mc: ModelConfig, symmetry: bool) -> leaseproof_model::check::CheckReport {
@@ -10,16 +11,7 @@ fn run(mc: ModelConfig, symmetry: bool) -> leaseproof_model::check::CheckReport 
 }
 
 fn run_model(m: LeaseModel, symmetry: bool) -> leaseproof_model::check::CheckReport {
-    check(
-        m,
-        CheckOptions {
-            threads: 1,
-            symmetry,
-            bfs: false,
-        },
-        &|_, _| {},
-        &|| false,
-    )
+    common::check_one(m, symmetry, false)
 }
 
 fn small() -> ModelConfig {
@@ -284,16 +276,7 @@ fn belief_exclusivity_holds_without_pauses_and_fails_with_them() {
 fn breadth_first_search_is_reduced_by_symmetry_too() {
     // The model offers canonical states itself, so BFS meets the same orbits as DFS.
     let m = LeaseModel::new(small()).unwrap();
-    let r = check(
-        m,
-        CheckOptions {
-            threads: 1,
-            symmetry: true,
-            bfs: true,
-        },
-        &|_, _| {},
-        &|| false,
-    );
+    let r = common::check_one(m, true, true);
     assert!(r.complete && !r.safety_failed());
     assert_eq!(r.unique, 104_737, "the DFS count, by orbit");
 }

@@ -1,8 +1,10 @@
 //! The two fault models of issue 19: crash points inside a step, and clocks with a rate.
 //! Each test's verdict is decided by the fault model it is about.
 
+mod common;
+
 use leaseproof_impl::Variant;
-use leaseproof_model::check::{check, CheckOptions, CheckReport};
+use leaseproof_model::check::CheckReport;
 use leaseproof_model::*;
 
 fn run(mc: ModelConfig, target: &str) -> CheckReport {
@@ -12,16 +14,7 @@ fn run(mc: ModelConfig, target: &str) -> CheckReport {
 
 /// Checks `m` on one thread, depth first.
 fn check_model(m: LeaseModel, symmetry: bool) -> CheckReport {
-    check(
-        m,
-        CheckOptions {
-            threads: 1,
-            symmetry,
-            bfs: false,
-        },
-        &|_, _| {},
-        &|| false,
-    )
+    common::check_one(m, symmetry, false)
 }
 
 /// The grant-before-persist variant's catalog bounds, with or without crash points.

@@ -4,8 +4,9 @@
 //! clients. Deliberately wrong normalisations are caught. And a small closed check is
 //! pinned.
 
+mod common;
+
 use leaseproof_impl::{AnyNode, Msg};
-use leaseproof_model::check::{check, CheckOptions};
 use leaseproof_model::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -231,16 +232,7 @@ fn small_closed() -> ModelConfig {
 
 /// Checks `m` on one thread, without symmetry.
 fn run(m: LeaseModel, bfs: bool) -> leaseproof_model::check::CheckReport {
-    check(
-        m,
-        CheckOptions {
-            threads: 1,
-            symmetry: false,
-            bfs,
-        },
-        &|_, _| {},
-        &|| false,
-    )
+    common::check_one(m, false, bfs)
 }
 
 #[test]
