@@ -408,19 +408,10 @@ impl LockServer {
             return;
         };
         let any_release_frees = self.cfg.variant == Variant::ReleaseByNonOwner;
-        let ks = self.keys.entry(key).or_default();
-        if let Some(h) = ks
-            .holder
-            .filter(|h| any_release_frees || (h.client == by && h.token == token))
-        {
-            ks.holder = None;
-            self.event(Event::ReleasedAtServer {
-                client: h.client,
-                key,
-                token: h.token,
-                by,
-            });
-        }
+        self.keys.entry(key).or_default();
+        self.free_holder(key, by, |h| {
+            any_release_frees || (h.client == by && h.token == token)
+        });
         // A release of anything else is acknowledged too, so the sender stops re-sending; it
         // changes nothing.
         self.answer(from, key, id, Msg::Released { key, id, token });
@@ -441,21 +432,28 @@ impl LockServer {
             node: from,
             incarnation: id.incarnation,
         };
+        if self.free_holder(key, by, |h| h.client == by && h.token == token) {
+            self.send(from, Msg::Released { key, id, token });
+            self.hand_over(now, key);
+        }
+    }
+
+    /// Frees `key` if its holder passes `frees`, recording who released it; whether it did.
+    fn free_holder(&mut self, key: Key, by: Identity, frees: impl Fn(&Holder) -> bool) -> bool {
         let Some(ks) = self.keys.get_mut(&key) else {
-            return;
+            return false;
         };
-        let Some(h) = ks.holder.filter(|h| h.client == by && h.token == token) else {
-            return;
+        let Some(h) = ks.holder.filter(|h| frees(h)) else {
+            return false;
         };
         ks.holder = None;
         self.event(Event::ReleasedAtServer {
             client: h.client,
             key,
-            token,
+            token: h.token,
             by,
         });
-        self.send(from, Msg::Released { key, id, token });
-        self.hand_over(now, key);
+        true
     }
 
     /// If the key is free and out of grace, grants it to the first fresh waiter. Returns the

@@ -73,6 +73,7 @@ pub async fn run_node<S: Store>(
         tasks.spawn(connect(spec.id.node, addr, rx, stop.clone()));
     }
     let mut shell = Shell {
+        rng: spec.jitter_seed | 1,
         node: AnyNode::restore(
             spec.kind,
             &spec.cfg,
@@ -83,9 +84,7 @@ pub async fn run_node<S: Store>(
         spec,
         outbound,
         events,
-        rng: 0,
     };
-    shell.rng = shell.spec.jitter_seed | 1;
     let result = async {
         shell.drain(&mut store)?;
         loop {
