@@ -235,19 +235,16 @@ impl ModelArgs {
         }
     }
 
-    /// The main job's closed check of the fault models ([`MAIN_FAULTS_FLAGS`]).
+    /// The main job's closed check of the fault models ([`MAIN_FAULTS_FLAGS`]): the closed
+    /// check's bounds with one client, a crash at any crash point, and clocks at a rate.
     fn main_faults() -> ModelArgs {
         ModelArgs {
-            closed: true,
             clients: Some(1),
-            link_capacity: Some(1),
             crashes: Some(1),
             crash_points: true,
-            losses: Some(0),
             drift_moves: Some(1),
             rate_skew: Some("1/3".into()),
-            max_pause: Some(2),
-            ..ModelArgs::defaults()
+            ..ModelArgs::main_closed()
         }
     }
 

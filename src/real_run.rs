@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use leaseproof_impl::{Event, Identity, NodeId, OracleName, RoleKind, SafetyOracles, Violation};
 use leaseproof_real::clock::monotonic_ns;
 use leaseproof_real::{run_node, NodeSpec, RealClock, RedbStore};
-use leaseproof_sim::scenario::{node_name, FaultAction, Scenario, RESOURCE, SERVER};
+use leaseproof_sim::scenario::{self, node_id, node_name, FaultAction, Scenario, RESOURCE, SERVER};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,31 +47,17 @@ pub struct ServeArgs {
     pub origin_ns: Option<u64>,
 }
 
-/// The node index of a name (`server`, `resource`, `client-N`).
+/// The node index of a name (`server`, `resource`, `client-N`; a real node is never the
+/// `holder` placeholder).
 fn node_index(name: &str, clients: usize) -> anyhow::Result<usize> {
-    match name {
-        "server" => Ok(SERVER),
-        "resource" => Ok(RESOURCE),
-        _ => name
-            .strip_prefix("client-")
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|&n| n < clients)
-            .map(|n| n + 2)
-            .with_context(|| {
-                format!(
-                    "node {name:?}: expected server, resource or client-0..client-{}",
-                    clients - 1
-                )
-            }),
-    }
-}
-
-fn node_id(idx: usize) -> NodeId {
-    match idx {
-        SERVER => NodeId::authority(0),
-        RESOURCE => NodeId::RESOURCE,
-        c => NodeId::client((c - 2) as u32),
-    }
+    scenario::node_index(name, clients)
+        .filter(|_| name != "holder")
+        .with_context(|| {
+            format!(
+                "node {name:?}: expected server, resource or client-0..client-{}",
+                clients - 1
+            )
+        })
 }
 
 /// `leaseproof serve`: prints `listening ADDR`, reads `peer ID ADDR` lines on stdin until
@@ -389,21 +375,17 @@ pub fn real(path: &Path, seeds: u32) -> anyhow::Result<u8> {
         .filter(|o| o.is_safety() && !tripped.contains_key(o))
         .map(|o| o.name())
         .collect();
-    if !always_broken.is_empty() {
-        println!(
-            "FAIL {}: always broken by a real run: {}",
-            sc.name,
-            always_broken.join(", ")
-        );
-        return Ok(1);
-    }
-    if !finds_missed.is_empty() {
-        println!(
-            "FAIL {}: finds not found in {seeds} real run(s): {}",
-            sc.name,
-            finds_missed.join(", ")
-        );
-        return Ok(1);
+    for (what, names) in [
+        ("always broken by a real run".to_string(), always_broken),
+        (
+            format!("finds not found in {seeds} real run(s)"),
+            finds_missed,
+        ),
+    ] {
+        if !names.is_empty() {
+            println!("FAIL {}: {what}: {}", sc.name, names.join(", "));
+            return Ok(1);
+        }
     }
     println!(
         "ok {}: {seeds} real run(s), safety judged (liveness is not judged in real runs yet)",

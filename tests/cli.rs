@@ -24,6 +24,16 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exited")
 }
 
+/// Runs `args`, which must be refused as bad input (exit 2) with `says` in the error;
+/// returns the error text.
+fn refused(args: &[&str], says: &str) -> String {
+    let o = leaseproof(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(code(&o), 2, "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: {err}");
+    err
+}
+
 fn out_dir() -> String {
     std::env::temp_dir()
         .join(format!("leaseproof-cli-out-{}", std::process::id()))
@@ -390,10 +400,7 @@ fn check_exits_3_on_a_deadlock() {
 
 #[test]
 fn check_refuses_bounds_that_explode_with_exit_2() {
-    let o = leaseproof(&["check", "--clients", "9"]);
-    assert_eq!(code(&o), 2);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--clients 9"), "{err}");
+    refused(&["check", "--clients", "9"], "--clients 9");
 }
 
 #[test]
@@ -436,10 +443,7 @@ fn a_closed_check_refuses_what_cannot_close_with_exit_2() {
         ),
         (&["--closed", "--keys", "2"][..], "a lock set (--keys 2)"),
     ] {
-        let o = leaseproof(&[&["check"][..], args].concat());
-        assert_eq!(code(&o), 2, "{args:?}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says), "{args:?}: {err}");
+        refused(&[&["check"][..], args].concat(), says);
     }
 }
 
@@ -455,10 +459,7 @@ fn fault_model_flags_refuse_bad_values_with_exit_2() {
         ),
         (&["--margin", "3"][..], "--margin 3"),
     ] {
-        let o = leaseproof(&[&["check"][..], args].concat());
-        assert_eq!(code(&o), 2, "{args:?}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says), "{args:?}: {err}");
+        refused(&[&["check"][..], args].concat(), says);
     }
     // Crash points decide the new variant's verdict: found with them, not without.
     let o = leaseproof(&["check", "--variant", "grant-before-persist"]);
@@ -534,33 +535,21 @@ fn a_real_cluster_of_processes_holds_and_finds_check_then_act() {
 
 #[test]
 fn a_real_run_refuses_a_fault_it_cannot_play_with_exit_2() {
-    let o = leaseproof(&["real", "scenarios/holder-partitioned.toml"]);
-    assert_eq!(code(&o), 2);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("faults.script[0]") && err.contains("Partitioned"),
-        "{err}"
+    let err = refused(
+        &["real", "scenarios/holder-partitioned.toml"],
+        "faults.script[0]",
     );
-    let o = leaseproof(&[
+    assert!(err.contains("Partitioned"), "{err}");
+    let serve = [
         "serve",
-        "client-9",
         "--scenario",
         "scenarios/happy-path.toml",
         "--data-dir",
         "/tmp/x",
-    ]);
-    assert_eq!(code(&o), 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("client-9"));
-    let o = leaseproof(&[
-        "serve",
-        "server",
-        "--scenario",
-        "scenarios/happy-path.toml",
-        "--data-dir",
-        "/tmp/x",
-        "--listen",
-        "10.0.0.1:0",
-    ]);
-    assert_eq!(code(&o), 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("loopback"));
+    ];
+    refused(&[&serve[..], &["client-9"]].concat(), "client-9");
+    refused(
+        &[&serve[..], &["server", "--listen", "10.0.0.1:0"]].concat(),
+        "loopback",
+    );
 }

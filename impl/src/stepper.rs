@@ -435,15 +435,8 @@ impl Stepper {
     }
 
     fn next_jitter(&mut self) -> Jitter {
-        // xorshift64*: deterministic, seeded by construction.
-        let mut x = self.jitter_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.jitter_state = x;
-        Jitter {
-            ppm: (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1_000_001) as u32,
-        }
+        // Deterministic, seeded by construction.
+        Jitter::xorshift(&mut self.jitter_state)
     }
 }
 

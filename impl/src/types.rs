@@ -461,6 +461,21 @@ pub struct Jitter {
 
 impl Jitter {
     pub const MAX_PPM: u32 = 1_000_000;
+
+    /// The next draw of a seeded xorshift64* generator whose state is `state`: for
+    /// drivers that need plain, repeatable draws (the stepper, the real runtime), never
+    /// for the core, which draws nothing.
+    #[must_use]
+    pub fn xorshift(state: &mut u64) -> Jitter {
+        let mut x = *state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *state = x;
+        Jitter {
+            ppm: (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % (u64::from(Jitter::MAX_PPM) + 1)) as u32,
+        }
+    }
 }
 
 /// Every instant a machine keeps, for a model checker that stores time relative to now.

@@ -350,8 +350,8 @@ impl LeaseModel {
             Action::Deliver(ref env) => {
                 let to = usize::from(env.to);
                 assert!(s.nodes[to].is_some(), "deliver only to a live node");
-                let input = self.take_delivery(&mut s, env);
-                self.step(&mut s, to, &mut lines, log, input);
+                self.take_delivery(&mut s, env);
+                self.step(&mut s, to, &mut lines, log, delivery_input(env));
             }
             Action::Jitter(i, ppm) => {
                 let i = usize::from(i);
@@ -434,8 +434,10 @@ impl LeaseModel {
                 s.crashes_left -= 1;
             }
             Action::CrashAmid(ref inner, at) => {
-                let (input, input_hash) = self.server_input(s, inner);
-                self.step_to(s, SERVER, lines, log, (input, input_hash), Some(at));
+                if let Action::Deliver(env) = &**inner {
+                    self.take_delivery(s, env);
+                }
+                self.step_to(s, SERVER, lines, log, server_input(inner), Some(at));
                 if log {
                     lines.push("CRASH here: the rest of the step is lost".into());
                 }
@@ -576,55 +578,42 @@ impl LeaseModel {
         (input, input_hash): (Input, u64),
     ) -> Option<Arc<memo::Transition>> {
         let part = s.nodes[i].as_ref()?;
-        // A one-point backoff window makes every draw equal: the step answers it at once.
-        let answer_jitter = self.cfg.backoff_base_ns == self.cfg.backoff_max_ns;
         Some(memo::step(
             part,
             input,
             input_hash,
             s.local(i),
-            answer_jitter,
+            self.answers_jitter(),
         ))
     }
 
-    /// Takes a message out of the network for delivery, returning the step's input.
-    fn take_delivery(&self, s: &mut State, env: &Envelope) -> (Input, u64) {
+    /// A one-point backoff window makes every draw equal: a step answers its own jitter
+    /// request at once.
+    fn answers_jitter(&self) -> bool {
+        self.cfg.backoff_base_ns == self.cfg.backoff_max_ns
+    }
+
+    /// Takes a message out of the network for delivery.
+    fn take_delivery(&self, s: &mut State, env: &Envelope) {
         // A duplicating network counts deliveries left, not copies (see `send`); at its
         // delay bound a message's delivery is its last (else a message at its bound, with
         // no loss left, would stop time for good).
         s.take(env, self.mc.duplicating && env.age >= self.mc.max_delay);
-        let from = NodeId(u32::from(env.from));
-        (
-            Input::Message(from, env.msg),
-            env.msg_hash ^ u64::from(env.from),
-        )
-    }
-
-    /// The input of a server step that a crash point falls inside (a delivery to the
-    /// server, taken out of the network, or its timer).
-    fn server_input(&self, s: &mut State, action: &Action) -> (Input, u64) {
-        match action {
-            Action::Deliver(env) => self.take_delivery(s, env),
-            Action::Fire(_) => (Input::Timeout, 1),
-            other => unreachable!("no crash point inside {other:?}"),
-        }
     }
 
     /// The crash points inside the server steps `actions` offers ([`Action::CrashAmid`]).
     fn crash_points(&self, s: &State, actions: &mut Vec<Action>) {
-        let steps: Vec<Action> = actions
-            .iter()
-            .filter(|a| match a {
+        for k in 0..actions.len() {
+            let server_step = match &actions[k] {
                 Action::Deliver(env) => usize::from(env.to) == SERVER,
                 Action::Fire(i) => usize::from(*i) == SERVER,
                 _ => false,
-            })
-            .cloned()
-            .collect();
-        for a in steps {
-            let mut probe = s.clone();
-            let input = self.server_input(&mut probe, &a);
-            let Some(t) = self.transition(s, SERVER, input) else {
+            };
+            if !server_step {
+                continue;
+            }
+            let a = actions[k].clone();
+            let Some(t) = self.transition(s, SERVER, server_input(&a)) else {
                 continue;
             };
             for at in leaseproof_impl::crash_points(&t.outputs) {
@@ -648,7 +637,7 @@ impl LeaseModel {
         let Some(t) = self.transition(s, i, input) else {
             return;
         };
-        let answer_jitter = self.cfg.backoff_base_ns == self.cfg.backoff_max_ns;
+        let answer_jitter = self.answers_jitter();
         s.nodes[i] = Some(t.next.clone());
         let kept = limit.map_or(t.outputs.len(), usize::from);
         for (out, &msg_hash) in t.outputs[..kept].iter().zip(&t.msg_hashes) {
@@ -735,6 +724,25 @@ impl LeaseModel {
                 }
             }
         }
+    }
+}
+
+/// The input a delivered message makes, with its hash for the step memo.
+fn delivery_input(env: &Envelope) -> (Input, u64) {
+    let from = NodeId(u32::from(env.from));
+    (
+        Input::Message(from, env.msg),
+        env.msg_hash ^ u64::from(env.from),
+    )
+}
+
+/// The input of a server step that a crash point falls inside: a delivery to the server,
+/// or its timer.
+fn server_input(action: &Action) -> (Input, u64) {
+    match action {
+        Action::Deliver(env) => delivery_input(env),
+        Action::Fire(_) => (Input::Timeout, 1),
+        other => unreachable!("no crash point inside {other:?}"),
     }
 }
 

@@ -114,6 +114,7 @@ struct Shell {
     node: AnyNode,
     outbound: BTreeMap<NodeId, mpsc::UnboundedSender<Msg>>,
     events: mpsc::UnboundedSender<Stamped>,
+    /// The jitter draws' generator state ([`Jitter::xorshift`]).
     rng: u64,
 }
 
@@ -132,9 +133,9 @@ impl Shell {
                     }
                 }
                 Output::NeedJitter => {
-                    let ppm = (self.next_random() % (u64::from(Jitter::MAX_PPM) + 1)) as u32;
+                    let jitter = Jitter::xorshift(&mut self.rng);
                     let now = self.spec.clock.now();
-                    self.node.handle_jitter(now, Jitter { ppm });
+                    self.node.handle_jitter(now, jitter);
                 }
                 Output::Event(event) => {
                     let true_ns = self.spec.clock.true_ns();
@@ -148,16 +149,6 @@ impl Shell {
             }
         }
         flush(store, &mut batch)
-    }
-
-    /// xorshift64*: a real node's jitter needs no more.
-    fn next_random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 

@@ -480,7 +480,10 @@ pub fn node_name(idx: NodeIdx) -> String {
     node_id(idx).name()
 }
 
-fn node_index(name: &str, clients: usize) -> Option<NodeIdx> {
+/// The index of a node name in a cluster of `clients` clients (`holder` names client-0, a
+/// placeholder a fault retargets when it fires).
+#[must_use]
+pub fn node_index(name: &str, clients: usize) -> Option<NodeIdx> {
     match name {
         "server" => Some(SERVER),
         // A placeholder client, retargeted at the holder when the fault fires.
@@ -771,13 +774,8 @@ fn validate_cluster(src: &Source, file: &ScenarioFile) -> Result<usize, Scenario
             ),
         ));
     }
-    let [lo, hi] = c.latency_ms;
-    if lo > hi {
-        return Err(src.err(
-            "cluster.latency_ms",
-            format!("[{lo}, {hi}]: the minimum is above the maximum"),
-        ));
-    }
+    check_range(src, "cluster.latency_ms", c.latency_ms, false)?;
+    let hi = c.latency_ms[1];
     if hi > 600_000 {
         return Err(src.err("cluster.latency_ms", format!("{hi} ms is above 600000 ms")));
     }
@@ -786,18 +784,37 @@ fn validate_cluster(src: &Source, file: &ScenarioFile) -> Result<usize, Scenario
         ("cluster.duplicate_ratio", c.duplicate_ratio, 1.0),
         ("cluster.send_delay_ratio", c.send_delay_ratio, 1.0),
     ] {
-        if !(0.0..=max_ok).contains(&r) || r.is_nan() {
-            return Err(src.err(field, format!("{r} is not between 0 and {max_ok}")));
-        }
+        check_ratio(src, field, r, max_ok)?;
     }
-    let [dlo, dhi] = c.send_delay_ms;
-    if dlo > dhi {
+    check_range(src, "cluster.send_delay_ms", c.send_delay_ms, false)?;
+    Ok(c.clients as usize)
+}
+
+/// A ratio field: a number between 0 and `max`.
+fn check_ratio(src: &Source, field: &str, r: f64, max: f64) -> Result<(), ScenarioError> {
+    if !(0.0..=max).contains(&r) || r.is_nan() {
+        return Err(src.err(field, format!("{r} is not between 0 and {max}")));
+    }
+    Ok(())
+}
+
+/// A `[min, max]` field: ordered, and with a positive maximum when `positive`.
+fn check_range(
+    src: &Source,
+    field: &str,
+    [a, b]: [u64; 2],
+    positive: bool,
+) -> Result<(), ScenarioError> {
+    if a > b {
         return Err(src.err(
-            "cluster.send_delay_ms",
-            format!("[{dlo}, {dhi}]: the minimum is above the maximum"),
+            field,
+            format!("[{a}, {b}]: the minimum is above the maximum"),
         ));
     }
-    Ok(c.clients as usize)
+    if positive && b == 0 {
+        return Err(src.err(field, "the maximum must be positive".into()));
+    }
+    Ok(())
 }
 
 /// `[jobs]`, `[locks]` and `[protocol]`: the validated config, the job keys and the lock
@@ -1142,28 +1159,9 @@ fn validate_crash_points(src: &Source, file: &ScenarioFile) -> Result<(), Scenar
     let Some(c) = &file.faults.crash_points else {
         return Ok(());
     };
-    for (field, r) in [
-        ("faults.crash_points.server", c.server),
-        ("faults.crash_points.resource", c.resource),
-    ] {
-        if !(0.0..=1.0).contains(&r) || r.is_nan() {
-            return Err(src.err(field, format!("{r} is not between 0 and 1")));
-        }
-    }
-    let [a, b] = c.down_ms;
-    if a > b {
-        return Err(src.err(
-            "faults.crash_points.down_ms",
-            format!("[{a}, {b}]: the minimum is above the maximum"),
-        ));
-    }
-    if b == 0 {
-        return Err(src.err(
-            "faults.crash_points.down_ms",
-            "the maximum must be positive".into(),
-        ));
-    }
-    Ok(())
+    check_ratio(src, "faults.crash_points.server", c.server, 1.0)?;
+    check_ratio(src, "faults.crash_points.resource", c.resource, 1.0)?;
+    check_range(src, "faults.crash_points.down_ms", c.down_ms, true)
 }
 
 /// `[faults.random]`: ranges ordered and positive, a bounded event count with kinds.
@@ -1177,15 +1175,7 @@ fn validate_random(src: &Source, file: &ScenarioFile) -> Result<(), ScenarioErro
         ("faults.random.down_ms", r.down_ms),
         ("faults.random.clock_step_ms", r.clock_step_ms),
     ] {
-        if a > b {
-            return Err(src.err(
-                field,
-                format!("[{a}, {b}]: the minimum is above the maximum"),
-            ));
-        }
-        if b == 0 && field != "faults.random.clock_step_ms" {
-            return Err(src.err(field, "the maximum must be positive".into()));
-        }
+        check_range(src, field, [a, b], field != "faults.random.clock_step_ms")?;
     }
     if r.events > 10_000 {
         return Err(src.err(
