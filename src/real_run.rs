@@ -1,15 +1,23 @@
 //! `leaseproof serve` (one real node) and `leaseproof real` (a real cluster of `serve`
-//! processes on loopback, judged by the simulator's oracles). Partial (issue 22): the
-//! faults a real cluster plays are scripted pauses (SIGSTOP, SIGCONT) and crashes
-//! (SIGKILL, then a restart on the same data dir); the network faults need the fault proxy,
-//! not built yet, and are refused by name.
+//! processes on loopback, judged by the simulator's oracles). Partial (issue 22). A real
+//! cluster plays a seed's fault plan (`Plan::derive` with a seeded generator: the script and
+//! the random faults, each node's clock offset and rate, the network knobs) with real
+//! mechanisms: a pause is SIGSTOP/SIGCONT, a crash SIGKILL and a restart (on its data dir,
+//! or without it when the fault loses the disk), a partition, cut, split, loss, duplication
+//! or latency the fault proxy between every pair of nodes, a clock step a line to the node's
+//! software clock, garbage frames a connection straight to the node. What happens only inside
+//! the simulator (buggify, send stalls, crash points) is refused by name.
 #![allow(clippy::disallowed_methods)] // real processes: the machine's clock and tokio's tasks
 
 use anyhow::{bail, Context};
+use leaseproof_impl::clock::{NodeClock, CLOCK_ORIGIN_NS};
 use leaseproof_impl::{Event, Identity, NodeId, OracleName, RoleKind, SafetyOracles, Violation};
 use leaseproof_real::clock::monotonic_ns;
-use leaseproof_real::{run_node, NodeSpec, RealClock, RedbStore};
-use leaseproof_sim::scenario::{self, node_id, node_name, FaultAction, Scenario, RESOURCE, SERVER};
+use leaseproof_real::{run_node, run_proxy, Knobs, Net, NodeSpec, RealClock, RedbStore};
+use leaseproof_sim::plan::{Plan, SeededRng};
+use leaseproof_sim::scenario::{
+    self, node_id, node_name, Fault, FaultAction, Scenario, RESOURCE, SERVER,
+};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,7 +25,8 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 /// One real node's flags.
 #[derive(clap::Args, Clone, Debug)]
@@ -40,8 +49,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub clock_offset_ms: i64,
     /// The software clock's rate error, in ppm (positive: fast).
-    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
-    pub clock_rate_ppm: i64,
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true,
+          value_parser = clap::value_parser!(i32).range(-999_999..=999_999))]
+    pub clock_rate_ppm: i32,
     /// True time 0 as a CLOCK_MONOTONIC reading in ns (the supervisor's; default: now).
     #[arg(long)]
     pub origin_ns: Option<u64>,
@@ -130,6 +140,7 @@ async fn serve_node(
         peers,
         jitter_seed: monotonic_ns() ^ u64::from(id.0),
     };
+    let clock = spec.clock.clone();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let node = tokio::spawn(run_node(spec, listener, store, events_tx, stop));
@@ -148,8 +159,14 @@ async fn serve_node(
             let _ = out.flush().await;
         }
     });
-    // Stdin closing is the supervisor's stop.
-    while let Ok(Some(_)) = lines.next_line().await {}
+    // `clock-step NS` steps the node's clock; stdin closing is the supervisor's stop.
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(by) = line.strip_prefix("clock-step ") {
+            if let Ok(by) = by.trim().parse::<i64>() {
+                clock.step(by);
+            }
+        }
+    }
     let _ = stop_tx.send(true);
     let (_, kept) = node.await.context("the node task")?;
     let _ = printer.await;
@@ -179,13 +196,23 @@ struct Proc {
     incarnation: u32,
 }
 
-/// A real cluster: its processes and what they report.
+/// A real cluster: its processes, the fault proxy between them, and what they report.
 struct Cluster {
     scenario: PathBuf,
     dir: PathBuf,
     origin_ns: u64,
+    /// Each node's clock (offset and rate from the plan, plus the steps played so far: a
+    /// restarted process reads the same clock).
+    clocks: Vec<NodeClock>,
+    /// The steps of the server's clock, at their true times (the oracles read its clock).
+    server_steps: Vec<(u64, i64)>,
     procs: BTreeMap<usize, Proc>,
     events: mpsc::UnboundedSender<(usize, serde_json::Value)>,
+    net: Net,
+    /// The proxy in front of each node: the address every other node is told.
+    proxies: BTreeMap<usize, SocketAddr>,
+    proxy_tasks: JoinSet<()>,
+    proxy_stop: watch::Sender<bool>,
 }
 
 impl Cluster {
@@ -196,6 +223,10 @@ impl Cluster {
         incarnation: u32,
         addr: SocketAddr,
     ) -> anyhow::Result<()> {
+        let clock = self.clocks[idx];
+        let offset_ns = i64::try_from(clock.base_ns).unwrap_or(i64::MAX)
+            - i64::try_from(CLOCK_ORIGIN_NS).unwrap_or(0)
+            + clock.step_ns;
         let mut child = Command::new(std::env::current_exe().context("this binary")?)
             .arg("serve")
             .arg(node_name(idx))
@@ -209,6 +240,8 @@ impl Cluster {
             .arg(addr.to_string())
             .arg("--origin-ns")
             .arg(self.origin_ns.to_string())
+            .arg(format!("--clock-offset-ms={}", offset_ns / 1_000_000))
+            .arg(format!("--clock-rate-ppm={}", clock.drift_ppm))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -245,26 +278,50 @@ impl Cluster {
         Ok(())
     }
 
-    /// Tells node `idx` every peer's address, then `go`.
-    async fn introduce(&mut self, idx: usize) -> anyhow::Result<()> {
-        let peers: Vec<(usize, SocketAddr)> = self
-            .procs
-            .iter()
-            .filter(|(i, _)| **i != idx)
-            .map(|(i, p)| (*i, p.addr))
-            .collect();
+    /// Puts a proxy in front of every node (once, after the first spawns: a restarted node
+    /// keeps its address, so its proxy stays).
+    async fn start_proxies(&mut self) -> anyhow::Result<()> {
+        for (&idx, p) in &self.procs {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("bind a proxy on loopback")?;
+            self.proxies
+                .insert(idx, listener.local_addr().context("a proxy's address")?);
+            self.proxy_tasks.spawn(run_proxy(
+                listener,
+                node_id(idx),
+                p.addr,
+                self.net.clone(),
+                self.proxy_stop.subscribe(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn tell(&mut self, idx: usize, line: &str) -> anyhow::Result<()> {
         let stdin = self
             .procs
             .get_mut(&idx)
             .and_then(|p| p.stdin.as_mut())
-            .context("stdin")?;
+            .context("a node's stdin")?;
+        stdin.write_all(line.as_bytes()).await?;
+        stdin.write_all(b"\n").await?;
+        Ok(())
+    }
+
+    /// Tells node `idx` every peer's address (its proxy's), then `go`.
+    async fn introduce(&mut self, idx: usize) -> anyhow::Result<()> {
+        let peers: Vec<(usize, SocketAddr)> = self
+            .proxies
+            .iter()
+            .filter(|(i, _)| **i != idx)
+            .map(|(i, a)| (*i, *a))
+            .collect();
         for (i, a) in peers {
-            stdin
-                .write_all(format!("peer {} {a}\n", node_id(i).0).as_bytes())
+            self.tell(idx, &format!("peer {} {a}", node_id(i).0))
                 .await?;
         }
-        stdin.write_all(b"go\n").await?;
-        Ok(())
+        self.tell(idx, "go").await
     }
 
     fn signal(&self, idx: usize, sig: libc::c_int) {
@@ -276,7 +333,20 @@ impl Cluster {
         }
     }
 
-    /// Stops every node: stdin closed, then a bounded wait, then SIGKILL.
+    /// The server's clock reading at true time `t` (its plan clock and the steps played
+    /// before `t`).
+    fn server_at(&self, t: u64) -> leaseproof_impl::Nanos {
+        let mut clock = self.clocks[SERVER];
+        clock.step_ns = self
+            .server_steps
+            .iter()
+            .filter(|&&(at, _)| at <= t)
+            .map(|&(_, by)| by)
+            .sum();
+        clock.local(t)
+    }
+
+    /// Stops every node (stdin closed, then a bounded wait, then SIGKILL) and the proxies.
     async fn stop(&mut self) {
         for p in self.procs.values_mut() {
             p.stdin = None;
@@ -292,53 +362,50 @@ impl Cluster {
                 let _ = p.child.kill().await;
             }
         }
+        let _ = self.proxy_stop.send(true);
+        self.proxy_tasks.shutdown().await;
     }
 }
 
-/// Refuses what a real cluster cannot play yet, naming the field.
+/// Refuses what a real cluster cannot play, naming the field and why.
 fn playable(sc: &Scenario) -> anyhow::Result<()> {
     let c = &sc.file.cluster;
-    for (field, v) in [
-        ("cluster.loss_ratio", c.loss_ratio),
-        ("cluster.duplicate_ratio", c.duplicate_ratio),
-        ("cluster.send_delay_ratio", c.send_delay_ratio),
-    ] {
-        if v > 0.0 {
-            bail!(
-                "{}: {field} = {v}: the real cluster's fault proxy is not built yet",
-                sc.path.display()
-            );
-        }
-    }
-    if c.buggify || sc.file.faults.random.is_some() || sc.file.faults.crash_points.is_some() {
+    if c.send_delay_ratio > 0.0 {
         bail!(
-            "{}: buggify, [faults.random] and [faults.crash_points] are not played by real mechanisms yet",
+            "{}: cluster.send_delay_ratio = {}: a stall between a core's decision and its send happens inside the simulator's shell; real mechanisms cannot place it",
+            sc.path.display(),
+            c.send_delay_ratio
+        );
+    }
+    if c.buggify {
+        bail!(
+            "{}: cluster.buggify: madsim's buggify delays exist only inside the simulator",
             sc.path.display()
         );
     }
-    for (i, f) in sc.script.iter().enumerate() {
-        if !matches!(
-            f.action,
-            FaultAction::Pause { .. }
-                | FaultAction::Crash {
-                    lose_disk: false,
-                    ..
-                }
-        ) {
-            bail!(
-                "{}: faults.script[{i}]: {:?} is not played by real mechanisms yet (pause and crash are)",
-                sc.path.display(),
-                f.action.kind()
-            );
-        }
+    if sc.file.faults.crash_points.is_some() {
+        bail!(
+            "{}: [faults.crash_points]: a crash inside a step is not played by real mechanisms yet",
+            sc.path.display()
+        );
+    }
+    let stall = sc
+        .script
+        .iter()
+        .position(|f| matches!(f.action, FaultAction::Stall { .. }));
+    if let Some(i) = stall {
+        bail!(
+            "{}: faults.script[{i}]: a stall (a client's worker stuck between decision and send) happens inside the simulator's shell; real mechanisms cannot place it",
+            sc.path.display()
+        );
     }
     Ok(())
 }
 
 /// `leaseproof real`: runs the scenario's cluster as real processes for its safety phase,
-/// applying its scripted pauses and crashes, and judges every event with the safety
-/// oracles. Prints one line per seed and the verdict; exits 1 when an `always` oracle
-/// trips or a `finds` one does not.
+/// playing its fault plan (the script, and random faults drawn per seed) with real
+/// mechanisms, and judges every event with the safety oracles. Prints one line per seed and
+/// the verdict; exits 1 when an `always` oracle trips or a `finds` one does not.
 pub fn real(path: &Path, seeds: u32) -> anyhow::Result<u8> {
     let sc = Scenario::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     playable(&sc)?;
@@ -395,25 +462,39 @@ pub fn real(path: &Path, seeds: u32) -> anyhow::Result<u8> {
 }
 
 async fn real_seed(sc: &Scenario, seed: u32) -> anyhow::Result<Vec<Violation>> {
+    let plan = Plan::derive(sc, u64::from(seed), &mut SeededRng::new(u64::from(seed)));
     let dir = std::env::temp_dir().join(format!("leaseproof-real-{}-{seed}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    let knobs = Knobs {
+        latency_ns: plan.latency_ms.map(|ms| ms * 1_000_000),
+        loss_ratio: plan.loss_ratio,
+        duplicate_ratio: plan.duplicate_ratio,
+    };
+    let (proxy_stop, _) = watch::channel(false);
     let mut c = Cluster {
         scenario: sc.path.clone(),
         dir: dir.clone(),
         origin_ns: monotonic_ns(),
+        clocks: plan.clocks.clone(),
+        server_steps: Vec::new(),
         procs: BTreeMap::new(),
         events: events_tx,
+        net: Net::new(knobs, u64::from(seed)),
+        proxies: BTreeMap::new(),
+        proxy_tasks: JoinSet::new(),
+        proxy_stop,
     };
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let result = async {
         for idx in 0..sc.clients + 2 {
             c.spawn(idx, 0, loopback).await?;
         }
+        c.start_proxies().await?;
         for idx in 0..sc.clients + 2 {
             c.introduce(idx).await?;
         }
-        judge(sc, &mut c, &mut events).await
+        judge(sc, &plan, &mut c, &mut events).await
     }
     .await;
     c.stop().await;
@@ -421,16 +502,20 @@ async fn real_seed(sc: &Scenario, seed: u32) -> anyhow::Result<Vec<Violation>> {
     result
 }
 
-/// Plays the script and judges events until the safety phase ends.
+/// A planned fault's step: apply fault `i`, or revert it as it was applied.
+type Due = (usize, Option<FaultAction>);
+
+/// Plays the plan and judges events until the safety phase ends.
 async fn judge(
     sc: &Scenario,
+    plan: &Plan,
     c: &mut Cluster,
     events: &mut mpsc::UnboundedReceiver<(usize, serde_json::Value)>,
 ) -> anyhow::Result<Vec<Violation>> {
     let start = tokio::time::Instant::now();
-    let mut steps: BTreeMap<u64, Vec<(usize, Option<FaultAction>)>> = BTreeMap::new();
-    for (i, f) in sc.script.iter().enumerate() {
-        steps.entry(f.at_ms).or_default().push((i, None));
+    let mut steps: BTreeMap<u64, Vec<Due>> = BTreeMap::new();
+    for (i, p) in plan.faults.iter().enumerate() {
+        steps.entry(p.fault.at_ms).or_default().push((i, None));
     }
     // Every event with its true time, its node and its place in that node's stream: the
     // pipes of different processes deliver out of true order (a stopped process's lines
@@ -458,68 +543,90 @@ async fn judge(
                 if wake >= end { break; }
                 let Some((at, due)) = steps.pop_first() else { break };
                 for (i, undo) in due {
-                    fire(sc, c, at, i, undo, holder, &mut steps).await?;
+                    let f = &plan.faults[i].fault;
+                    if let Some(len) = fire(c, f, undo.as_ref(), holder, start).await? {
+                        steps.entry(at + len.0).or_default().push((i, Some(len.1)));
+                    }
                 }
             }
         }
     }
+    // Heal, as the simulator does before its liveness phase.
+    c.net.heal();
     seen.sort_by_key(|&(t, node, order, _)| (t, node, order));
     let mut oracles = SafetyOracles::new();
     let mut found = Vec::new();
-    // The server's software clock is the machine's (no offset or rate flags).
-    let server = RealClock::new(c.origin_ns, 0, 0);
     for (t, _, _, ev) in &seen {
-        oracles.observe(server.at(*t), ev, &mut found);
+        oracles.observe(c.server_at(*t), ev, &mut found);
     }
     let count = |f: fn(&Event) -> bool| seen.iter().filter(|e| f(&e.3)).count();
+    let net = c.net.counts();
     println!(
-        "  {} events: {} grants, {} writes accepted, {} stale writes rejected, {} leases lost, {} server restarts",
+        "  {} events: {} grants, {} writes accepted, {} stale writes rejected, {} leases lost, {} server restarts; proxy: {} frames, {} dropped on cut links, {} frames lost, {} duplicated",
         seen.len(),
         count(|e| matches!(e, Event::Granted { .. })),
         count(|e| matches!(e, Event::WriteAccepted { .. })),
         count(|e| matches!(e, Event::WriteRejected { .. })),
         count(|e| matches!(e, Event::Lost { .. })),
         count(|e| matches!(e, Event::ServerBooted { restart: true, .. })),
+        net.arrived,
+        net.clogged,
+        net.lost,
+        net.duplicated,
     );
     Ok(found)
 }
 
-/// Applies script entry `i` (or, with `undo`, ends it).
+/// Applies fault `f` (aimed at the holder of the moment if it says so), or with `undo`
+/// reverts it as applied. Returns when to revert it: after how many ms, and what.
 async fn fire(
-    sc: &Scenario,
     c: &mut Cluster,
-    at: u64,
-    i: usize,
-    undo: Option<FaultAction>,
+    f: &Fault,
+    undo: Option<&FaultAction>,
     holder: Option<usize>,
-    steps: &mut BTreeMap<u64, Vec<(usize, Option<FaultAction>)>>,
-) -> anyhow::Result<()> {
-    let f = &sc.script[i];
-    let mut action = undo.clone().unwrap_or_else(|| f.action.clone());
-    if undo.is_none() && f.holder {
-        if let (FaultAction::Pause { node, .. } | FaultAction::Crash { node, .. }, Some(h)) =
-            (&mut action, holder)
-        {
-            *node = h;
+    start: tokio::time::Instant,
+) -> anyhow::Result<Option<(u64, FaultAction)>> {
+    let n = c.clocks.len();
+    let Some(undo) = undo else {
+        let mut action = f.action.clone();
+        if f.holder {
+            action.aim_at(holder.unwrap_or(scenario::client_idx(0)));
         }
-    }
-    match (&action, undo.is_some()) {
-        (FaultAction::Pause { node, for_ms }, false) => {
-            c.signal(*node, libc::SIGSTOP);
-            steps
-                .entry(at + for_ms)
-                .or_default()
-                .push((i, Some(action.clone())));
+        match &action {
+            FaultAction::Pause { node, .. } => c.signal(*node, libc::SIGSTOP),
+            FaultAction::Crash { node, .. } => c.signal(*node, libc::SIGKILL),
+            FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {
+                for (a, b) in action.links(n) {
+                    c.net.clog(node_id(a), node_id(b));
+                }
+            }
+            FaultAction::ClockStep { node, by_ms } => {
+                let by = by_ms * 1_000_000;
+                c.clocks[*node].step(by);
+                if *node == SERVER {
+                    let t = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    c.server_steps.push((t, by));
+                }
+                c.tell(*node, &format!("clock-step {by}")).await?;
+            }
+            FaultAction::Garbage { node } => {
+                let addr = c.procs.get(node).map(|p| p.addr).context("a node")?;
+                garbage(addr).await;
+            }
+            FaultAction::Stall { .. } => unreachable!("refused by playable()"),
         }
-        (FaultAction::Pause { node, .. }, true) => c.signal(*node, libc::SIGCONT),
-        (FaultAction::Crash { node, down_ms, .. }, false) => {
-            c.signal(*node, libc::SIGKILL);
-            steps
-                .entry(at + down_ms)
-                .or_default()
-                .push((i, Some(action.clone())));
+        return Ok(action.len_ms().map(|len| (len, action)));
+    };
+    match undo {
+        FaultAction::Pause { node, .. } => c.signal(*node, libc::SIGCONT),
+        FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {
+            for (a, b) in undo.links(n) {
+                c.net.unclog(node_id(a), node_id(b));
+            }
         }
-        (FaultAction::Crash { node, .. }, true) => {
+        FaultAction::Crash {
+            node, lose_disk, ..
+        } => {
             let (addr, inc) = c
                 .procs
                 .get(node)
@@ -528,10 +635,29 @@ async fn fire(
             if let Some(mut old) = c.procs.remove(node) {
                 let _ = old.child.wait().await;
             }
+            if *lose_disk {
+                let _ = std::fs::remove_dir_all(c.dir.join(node_name(*node)));
+            }
             c.spawn(*node, inc, addr).await?;
             c.introduce(*node).await?;
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Sends garbage straight to a node, as the simulator's rogue does: an undecodable frame,
+/// an oversized one and a truncated one, each on its own connection.
+async fn garbage(addr: SocketAddr) {
+    let mut junk = vec![0u8, 0, 0, 24, 0xff];
+    junk.extend([0xffu8; 23]);
+    let oversized = [0x7fu8, 0xff, 0xff, 0xff, 1];
+    let truncated = [0u8, 0, 0, 9, 1, 1];
+    for bytes in [&junk[..], &oversized[..], &truncated[..]] {
+        if let Ok(Ok(mut s)) =
+            tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await
+        {
+            let _ = s.write_all(bytes).await;
+        }
+    }
 }

@@ -534,12 +534,54 @@ fn a_real_cluster_of_processes_holds_and_finds_check_then_act() {
 }
 
 #[test]
+fn a_real_cluster_plays_network_faults_through_the_fault_proxy() {
+    // The holder isolated past its lease by the proxy: its frames are dropped both ways,
+    // it loses its lease, another client takes over, and every safety oracle holds.
+    let o = leaseproof(&["real", "real/scenarios/holder-partitioned-1s.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("every safety oracle held"), "{out}");
+    let dropped = number_before(&out, " dropped on cut links");
+    assert!(dropped > 0, "the partition dropped nothing: {out}");
+    assert!(number_before(&out, " leases lost") > 0, "{out}");
+    // Loss, duplication, reordering and garbage frames.
+    let o = leaseproof(&["real", "real/scenarios/lossy-duplicating-1s.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(number_before(&out, " frames lost") > 0, "{out}");
+    assert!(number_before(&out, " duplicated") > 0, "{out}");
+}
+
+/// The number printed just before `what` in `text`.
+fn number_before(text: &str, what: &str) -> u64 {
+    let at = text
+        .find(what)
+        .unwrap_or_else(|| panic!("{what:?} in {text}"));
+    let digits: String = text[..at]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .chars()
+        .rev()
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("a number before {what:?} in {text}"))
+}
+
+#[test]
 fn a_real_run_refuses_a_fault_it_cannot_play_with_exit_2() {
     let err = refused(
-        &["real", "scenarios/holder-partitioned.toml"],
+        &["real", "scenarios/lossy-duplicating.toml"],
+        "cluster.buggify",
+    );
+    assert!(err.contains("only inside the simulator"), "{err}");
+    let err = refused(
+        &["real", "scenarios/stalled-holder.toml"],
         "faults.script[0]",
     );
-    assert!(err.contains("Partitioned"), "{err}");
+    assert!(err.contains("stall"), "{err}");
     let serve = [
         "serve",
         "--scenario",

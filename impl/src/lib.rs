@@ -68,6 +68,7 @@ pub use output::{
 };
 pub use resource::FencedResource;
 pub use server::LockServer;
+pub use types::xorshift64star;
 pub use types::{
     Counter, Counters, IdemKey, Identity, Instants, Jitter, Job, JobOutcome, Key, Msg, Nanos,
     NodeId, RefuseReason, RemapNodes, ReqId, Token, UNBOUNDED,

@@ -467,15 +467,23 @@ impl Jitter {
     /// for the core, which draws nothing.
     #[must_use]
     pub fn xorshift(state: &mut u64) -> Jitter {
-        let mut x = *state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *state = x;
         Jitter {
-            ppm: (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % (u64::from(Jitter::MAX_PPM) + 1)) as u32,
+            ppm: (xorshift64star(state) % (u64::from(Jitter::MAX_PPM) + 1)) as u32,
         }
     }
+}
+
+/// One step of xorshift64*: advances `state` (which must not be 0) and returns 64 bits. For
+/// drivers that need plain, repeatable draws ([`Jitter::xorshift`], the simulator's plans
+/// for real clusters, the real fault proxy), never for the core.
+#[must_use]
+pub fn xorshift64star(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 /// Every instant a machine keeps, for a model checker that stores time relative to now.

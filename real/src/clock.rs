@@ -1,7 +1,11 @@
-//! A node's clock: the machine's monotonic clock, with an optional software offset and rate
-//! (so skew and drift are injected without privileges).
+//! A node's clock: the machine's monotonic clock read through the core's [`NodeClock`]
+//! (the same formula the simulator and the stepper use), so an offset, a rate error and
+//! steps are injected in software, without privileges.
 
+use leaseproof_impl::clock::NodeClock;
 use leaseproof_impl::Nanos;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::Notify;
 
 /// The machine's monotonic clock in nanoseconds (`CLOCK_MONOTONIC`: one clock for every
 /// process of the machine, so processes agree on true time given one origin).
@@ -17,31 +21,32 @@ pub fn monotonic_ns() -> u64 {
     u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
 }
 
-/// `local = base + elapsed × (1 + rate_ppm / 10⁶) + offset`, never below zero.
-#[derive(Clone, Copy, Debug)]
+/// True time since a shared origin, read as one node's [`NodeClock`]. Clones share the
+/// clock, so a step made through one (the supervisor's `clock-step` line) is seen by all.
+#[derive(Clone, Debug)]
 pub struct RealClock {
     /// The monotonic reading at true time 0 (shared by every node of one cluster).
     origin_ns: u64,
-    /// Nanoseconds added to every reading (an initial reading far from 0, as real clocks
-    /// have, plus the injected offset).
-    offset_ns: i64,
-    /// The rate error in parts per million (positive: runs fast).
-    rate_ppm: i64,
+    clock: Arc<Mutex<NodeClock>>,
+    /// Told of every step, so a node waiting for a deadline recomputes its wait.
+    stepped: Arc<Notify>,
 }
-
-/// Where every clock starts, so an offset below zero stays a valid reading.
-const BASE_NS: i64 = 1_000_000_000_000;
 
 impl RealClock {
     /// A clock from `origin_ns` (a [`monotonic_ns`] reading shared by every node of one
-    /// cluster: true time 0), with an offset and a rate error.
+    /// cluster: true time 0), with an offset and a rate error (|rate| < 10⁶ ppm; the
+    /// caller validates it).
     #[must_use]
-    pub fn new(origin_ns: u64, offset_ns: i64, rate_ppm: i64) -> RealClock {
+    pub fn new(origin_ns: u64, offset_ns: i64, rate_ppm: i32) -> RealClock {
         RealClock {
             origin_ns,
-            offset_ns: BASE_NS + offset_ns,
-            rate_ppm,
+            clock: Arc::new(Mutex::new(NodeClock::new(offset_ns, rate_ppm))),
+            stepped: Arc::new(Notify::new()),
         }
+    }
+
+    fn get(&self) -> NodeClock {
+        *self.clock.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// True time: nanoseconds since the shared origin.
@@ -53,9 +58,7 @@ impl RealClock {
     /// This node's reading at true time `t`.
     #[must_use]
     pub fn at(&self, t: u64) -> Nanos {
-        let t = i128::from(t);
-        let local = t + t * i128::from(self.rate_ppm) / 1_000_000 + i128::from(self.offset_ns);
-        Nanos(u64::try_from(local.max(0)).unwrap_or(u64::MAX))
+        self.get().local(t)
     }
 
     /// This node's reading now.
@@ -65,16 +68,24 @@ impl RealClock {
     }
 
     /// The true nanoseconds from now until this clock reads `deadline` (0 if it already
-    /// does).
+    /// does), assuming no step meanwhile.
     #[must_use]
     pub fn until(&self, deadline: Nanos) -> u64 {
-        let now = self.now();
-        if deadline <= now {
-            return 0;
-        }
-        let local = u128::from(deadline.0 - now.0);
-        let rate = u128::try_from(1_000_000 + self.rate_ppm).unwrap_or(1);
-        u64::try_from(local * 1_000_000 / rate.max(1)).unwrap_or(u64::MAX)
+        self.get().true_until(self.true_ns(), deadline)
+    }
+
+    /// An NTP-style jump, forward (positive) or backward.
+    pub fn step(&self, by_ns: i64) {
+        self.clock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .step(by_ns);
+        self.stepped.notify_waiters();
+    }
+
+    /// Completes at the next step.
+    pub async fn stepped(&self) {
+        self.stepped.notified().await;
     }
 }
 
@@ -83,7 +94,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offset_and_rate_shape_the_reading() {
+    fn offset_rate_and_steps_shape_the_reading() {
         let origin = monotonic_ns();
         let plain = RealClock::new(origin, 0, 0);
         let ahead = RealClock::new(origin, 5_000, 0);
@@ -92,5 +103,9 @@ mod tests {
         assert_eq!(fast.at(1_000_000).0 - plain.at(1_000_000).0, 100_000);
         // Readings never fall with true time.
         assert!(fast.at(2_000_000) > fast.at(1_000_000));
+        // A step made through a clone is seen by the original.
+        let before = ahead.at(1_000);
+        ahead.clone().step(-7_000);
+        assert_eq!(before.0 - ahead.at(1_000).0, 7_000);
     }
 }

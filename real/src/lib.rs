@@ -4,11 +4,13 @@
 //! (feed an input, drain every output, re-arm one timer), over TCP on loopback, with a
 //! clock read from the machine's monotonic clock. No protocol decision is made here.
 //!
-//! **Partial** (issue 22): the framing, the clock, the stores (a durable one on redb, and
-//! test layers) and the shell; the CLI's `serve` runs one node as a process and `real` a
-//! cluster of them with scripted pauses and crashes. Not built yet: the fault proxy for
-//! network faults, liveness and reports of real runs, the comparison with the simulator's
-//! predictions, the reliability soak and the speed ratios.
+//! **Partial** (issue 22): the framing, the clock (the core's `NodeClock` read at the
+//! machine's monotonic time, with offset, rate and steps), the stores (a durable one on redb,
+//! and test layers), the shell, and the fault proxy that plays the simulator's network
+//! faults between nodes ([`proxy`]). The CLI's `serve` runs one node as a process and `real`
+//! a cluster of them playing a scenario's fault plan. Not built yet: liveness and reports of
+//! real runs, the comparison with the simulator's predictions, the reliability soak and the
+//! speed ratios.
 //!
 //! **Why not under `impl/`.** The core reads no clock, draws no entropy and does no I/O;
 //! this crate does all three, so it is its own crate, and the core stays checkable.
@@ -28,10 +30,12 @@
 
 pub mod clock;
 pub mod frame;
+pub mod proxy;
 pub mod shell;
 pub mod store;
 
 pub use clock::RealClock;
 pub use frame::{Frame, FrameCodec, FrameError, VERSION};
+pub use proxy::{run_proxy, Counts, Knobs, Net};
 pub use shell::{run_node, NodeSpec, Stamped};
 pub use store::{MemStore, RedbStore, Store, StoreError, UnsyncedStore};

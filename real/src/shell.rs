@@ -85,6 +85,7 @@ pub async fn run_node<S: Store>(
         outbound,
         events,
     };
+    let clock = shell.spec.clock.clone();
     let result = async {
         shell.drain(&mut store)?;
         loop {
@@ -95,6 +96,8 @@ pub async fn run_node<S: Store>(
             tokio::select! {
                 biased;
                 _ = stop.changed() => return Ok(()),
+                // A clock step: the deadline's true wait changed; compute it again.
+                () = clock.stepped() => continue,
                 input = inputs.recv() => match input {
                     Some((from, msg)) => shell.node.handle_message(shell.spec.clock.now(), from, msg),
                     None => return Ok(()),

@@ -44,6 +44,39 @@ pub struct Plan {
     pub crash_points: Option<CrashPoints>,
 }
 
+/// A seeded generator for plans drawn outside a madsim runtime (a real cluster's): the
+/// core's xorshift ([`leaseproof_impl::Jitter::xorshift`]) behind `rand`'s trait. Its plans
+/// follow the scenario's distribution, not the simulator's draws for the same seed.
+#[derive(Clone, Debug)]
+pub struct SeededRng(u64);
+
+impl SeededRng {
+    #[must_use]
+    pub fn new(seed: u64) -> SeededRng {
+        // Spread small seeds over the state space; a zero state would stick at zero.
+        SeededRng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+}
+
+impl madsim::rand::RngCore for SeededRng {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        leaseproof_impl::xorshift64star(&mut self.0)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), madsim::rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
 fn range(rng: &mut impl Rng, [a, b]: [u64; 2]) -> u64 {
     if a >= b {
         a

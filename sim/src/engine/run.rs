@@ -177,29 +177,7 @@ impl Supervisor {
     }
 
     fn links_of(&self, a: &FaultAction) -> Vec<(NodeIdx, NodeIdx)> {
-        match a {
-            FaultAction::Isolate { node, .. } => (0..self.n)
-                .filter(|o| o != node)
-                .flat_map(|o| [(*node, o), (o, *node)])
-                .collect(),
-            FaultAction::Cut { from, to, .. } => vec![(*from, *to)],
-            FaultAction::Split { groups, .. } => {
-                let mut v = Vec::new();
-                for (i, g) in groups.iter().enumerate() {
-                    for (j, h) in groups.iter().enumerate() {
-                        if i != j {
-                            for &a in g {
-                                for &b in h {
-                                    v.push((a, b));
-                                }
-                            }
-                        }
-                    }
-                }
-                v
-            }
-            _ => Vec::new(),
-        }
+        a.links(self.n)
     }
 
     fn pause(&mut self, node: NodeIdx) {
@@ -269,20 +247,7 @@ impl Supervisor {
         let Some(h) = lock(&self.world).current_holder() else {
             return a;
         };
-        match &mut a {
-            FaultAction::Pause { node, .. }
-            | FaultAction::Isolate { node, .. }
-            | FaultAction::Crash { node, .. }
-            | FaultAction::Stall { node, .. } => *node = h,
-            FaultAction::Cut { from, to, .. } => {
-                if *from == SERVER {
-                    *to = h;
-                } else {
-                    *from = h;
-                }
-            }
-            _ => {}
-        }
+        a.aim_at(h);
         a
     }
 
@@ -325,7 +290,7 @@ impl Supervisor {
                 }
             }
         }
-        lock(&self.world).record_fault(fault_node(a), a.kind(), describe(a));
+        lock(&self.world).record_fault(a.node(), a.kind(), describe(a));
     }
 
     fn revert(&mut self, a: &FaultAction) {
@@ -340,7 +305,7 @@ impl Supervisor {
             FaultAction::Stall { node, .. } => self.stall(*node, false),
             FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => return,
         }
-        lock(&self.world).record_fault(fault_node(a), FaultKind::Healed, describe(a));
+        lock(&self.world).record_fault(a.node(), FaultKind::Healed, describe(a));
     }
 
     /// Ends every fault in force.
@@ -356,31 +321,6 @@ impl Supervisor {
         for (node, _) in std::mem::take(&mut self.state.down) {
             self.handle.restart(self.ids[node]);
         }
-    }
-}
-
-fn fault_node(a: &FaultAction) -> NodeIdx {
-    match a {
-        FaultAction::Pause { node, .. }
-        | FaultAction::Isolate { node, .. }
-        | FaultAction::Crash { node, .. }
-        | FaultAction::ClockStep { node, .. }
-        | FaultAction::Stall { node, .. }
-        | FaultAction::Garbage { node } => *node,
-        FaultAction::Cut { from, .. } => *from,
-        FaultAction::Split { .. } => SERVER,
-    }
-}
-
-fn fault_len_ms(a: &FaultAction) -> Option<u64> {
-    match a {
-        FaultAction::Pause { for_ms, .. }
-        | FaultAction::Isolate { for_ms, .. }
-        | FaultAction::Cut { for_ms, .. }
-        | FaultAction::Split { for_ms, .. } => Some(*for_ms),
-        FaultAction::Crash { down_ms, .. } => Some(*down_ms),
-        FaultAction::Stall { for_ms, .. } => *for_ms,
-        FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => None,
     }
 }
 
@@ -521,7 +461,7 @@ async fn safety_phase(sc: &Scenario, plan: &Plan, sup: &mut Supervisor) -> Vec<F
                 let a = sup.aim(&plan.faults[k as usize]);
                 aimed[k as usize] = a.clone();
                 sup.apply(&a);
-                if let Some(len) = fault_len_ms(&a) {
+                if let Some(len) = a.len_ms() {
                     seq += 1;
                     steps.insert((t + len * 1_000_000, seq), Step::Revert(a));
                 }

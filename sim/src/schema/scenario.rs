@@ -435,6 +435,82 @@ impl FaultAction {
             FaultAction::Stall { .. } => FaultKind::Stalled,
         }
     }
+
+    /// The node a fault is recorded against (a cut: its sending end; a split: the server).
+    #[must_use]
+    pub fn node(&self) -> NodeIdx {
+        match self {
+            FaultAction::Pause { node, .. }
+            | FaultAction::Isolate { node, .. }
+            | FaultAction::Crash { node, .. }
+            | FaultAction::ClockStep { node, .. }
+            | FaultAction::Stall { node, .. }
+            | FaultAction::Garbage { node } => *node,
+            FaultAction::Cut { from, .. } => *from,
+            FaultAction::Split { .. } => SERVER,
+        }
+    }
+
+    /// How long the fault lasts before it is reverted (None: an instant, or until the end).
+    #[must_use]
+    pub fn len_ms(&self) -> Option<u64> {
+        match self {
+            FaultAction::Pause { for_ms, .. }
+            | FaultAction::Isolate { for_ms, .. }
+            | FaultAction::Cut { for_ms, .. }
+            | FaultAction::Split { for_ms, .. } => Some(*for_ms),
+            FaultAction::Crash { down_ms, .. } => Some(*down_ms),
+            FaultAction::Stall { for_ms, .. } => *for_ms,
+            FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => None,
+        }
+    }
+
+    /// The directed links a network fault clogs, among `n` nodes (none for other faults).
+    #[must_use]
+    pub fn links(&self, n: usize) -> Vec<(NodeIdx, NodeIdx)> {
+        match self {
+            FaultAction::Isolate { node, .. } => (0..n)
+                .filter(|o| o != node)
+                .flat_map(|o| [(*node, o), (o, *node)])
+                .collect(),
+            FaultAction::Cut { from, to, .. } => vec![(*from, *to)],
+            FaultAction::Split { groups, .. } => {
+                let mut v = Vec::new();
+                for (i, g) in groups.iter().enumerate() {
+                    for (j, h) in groups.iter().enumerate() {
+                        if i != j {
+                            for &a in g {
+                                for &b in h {
+                                    v.push((a, b));
+                                }
+                            }
+                        }
+                    }
+                }
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Retargets a fault aimed at the holder at client `holder`: a node fault moves to it; a
+    /// cut keeps its server end and moves its other end.
+    pub fn aim_at(&mut self, holder: NodeIdx) {
+        match self {
+            FaultAction::Pause { node, .. }
+            | FaultAction::Isolate { node, .. }
+            | FaultAction::Crash { node, .. }
+            | FaultAction::Stall { node, .. } => *node = holder,
+            FaultAction::Cut { from, to, .. } => {
+                if *from == SERVER {
+                    *to = holder;
+                } else {
+                    *from = holder;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
