@@ -72,15 +72,11 @@ enum Command {
     /// Replay one seed: the derived plan, the event timeline, the trace hash.
     /// Run one real node over TCP on loopback (started by `real`; partial).
     Serve(real_run::ServeArgs),
-    /// Run a scenario's cluster as real processes on loopback, playing its scripted pauses
-    /// and crashes, and judge the events with the safety oracles (partial: no network
-    /// faults, liveness or reports yet).
-    Real {
-        scenario: PathBuf,
-        /// Real runs, one after another.
-        #[arg(long, default_value_t = 1)]
-        seeds: u32,
-    },
+    /// Run a scenario's cluster as real processes on loopback, playing its fault plan with
+    /// real mechanisms (signals, restarts, the fault proxy, software clocks), and judge the
+    /// events with the safety oracles and the disks against the log (partial: no liveness
+    /// phase or reports yet).
+    Real(real_run::RealArgs),
     Replay {
         scenario: PathBuf,
         #[arg(long)]
@@ -445,7 +441,7 @@ fn main() -> ExitCode {
         Some(Command::Tune(args)) => tune(&args),
         Some(Command::Catalog { json, jobs }) => run_catalog(json, jobs),
         Some(Command::Serve(args)) => real_run::serve(&args),
-        Some(Command::Real { scenario, seeds }) => real_run::real(&scenario, seeds),
+        Some(Command::Real(args)) => real_run::real(&args),
         Some(Command::Explore { addr, model }) => explore(&addr, &model),
         Some(Command::Replay {
             scenario,

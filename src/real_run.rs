@@ -11,16 +11,20 @@
 
 use anyhow::{bail, Context};
 use leaseproof_impl::clock::{NodeClock, CLOCK_ORIGIN_NS};
-use leaseproof_impl::{Event, Identity, NodeId, OracleName, RoleKind, SafetyOracles, Violation};
+use leaseproof_impl::{
+    Event, Identity, Key, NodeId, OracleName, RoleKind, SafetyOracles, Violation,
+};
 use leaseproof_real::clock::monotonic_ns;
-use leaseproof_real::{run_node, run_proxy, Knobs, Net, NodeSpec, RealClock, RedbStore};
+use leaseproof_real::{
+    run_node, run_proxy, Knobs, Net, NodeSpec, RealClock, RedbStore, SkippingSync, Store,
+};
 use leaseproof_sim::plan::{Plan, SeededRng};
 use leaseproof_sim::scenario::{
     self, node_id, node_name, Fault, FaultAction, Scenario, RESOURCE, SERVER,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -55,6 +59,31 @@ pub struct ServeArgs {
     /// True time 0 as a CLOCK_MONOTONIC reading in ns (the supervisor's; default: now).
     #[arg(long)]
     pub origin_ns: Option<u64>,
+    /// A test layer: each persist batch reaches the disk with this probability (with every
+    /// batch before it); below 1, a kill loses the unsynced tail, as a store that skips
+    /// fsync does at power loss.
+    #[arg(long, default_value_t = 1.0, value_parser = ratio)]
+    pub store_sync_ratio: f64,
+}
+
+/// `leaseproof real`'s flags.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RealArgs {
+    pub scenario: PathBuf,
+    /// Real runs, one after another.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u32,
+    /// Every node's store syncs each batch with this probability (a test layer; see
+    /// `serve --store-sync-ratio`).
+    #[arg(long, default_value_t = 1.0, value_parser = ratio)]
+    pub store_sync_ratio: f64,
+}
+
+fn ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a ratio in [0, 1]")),
+    }
 }
 
 /// The node index of a name (`server`, `resource`, `client-N`; a real node is never the
@@ -91,14 +120,19 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("a tokio runtime")?;
-    rt.block_on(serve_node(args, &sc, idx, store))
+    if args.store_sync_ratio < 1.0 {
+        let store = SkippingSync::new(store, args.store_sync_ratio, monotonic_ns());
+        rt.block_on(serve_node(args, &sc, idx, store))
+    } else {
+        rt.block_on(serve_node(args, &sc, idx, store))
+    }
 }
 
-async fn serve_node(
+async fn serve_node<S: Store>(
     args: &ServeArgs,
     sc: &Scenario,
     idx: usize,
-    store: RedbStore,
+    store: S,
 ) -> anyhow::Result<u8> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -192,6 +226,8 @@ fn die_with_parent() {
 struct Proc {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// Reads the node's event lines until its stdout closes.
+    reader: tokio::task::JoinHandle<()>,
     addr: SocketAddr,
     incarnation: u32,
 }
@@ -213,6 +249,8 @@ struct Cluster {
     proxies: BTreeMap<usize, SocketAddr>,
     proxy_tasks: JoinSet<()>,
     proxy_stop: watch::Sender<bool>,
+    /// Passed to every node (`serve --store-sync-ratio`).
+    store_sync_ratio: f64,
 }
 
 impl Cluster {
@@ -242,6 +280,7 @@ impl Cluster {
             .arg(self.origin_ns.to_string())
             .arg(format!("--clock-offset-ms={}", offset_ns / 1_000_000))
             .arg(format!("--clock-rate-ppm={}", clock.drift_ppm))
+            .arg(format!("--store-sync-ratio={}", self.store_sync_ratio))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -258,7 +297,7 @@ impl Cluster {
             .and_then(|a| a.parse().ok())
             .with_context(|| format!("a node's first line {first:?}"))?;
         let events = self.events.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Ok(v) = serde_json::from_str(&line) {
                     let _ = events.send((idx, v));
@@ -271,6 +310,7 @@ impl Cluster {
             Proc {
                 child,
                 stdin,
+                reader,
                 addr,
                 incarnation,
             },
@@ -331,6 +371,63 @@ impl Cluster {
                 libc::kill(pid as libc::pid_t, sig);
             }
         }
+    }
+
+    /// Kills node `idx` (SIGKILL) and waits, bounded, until it is gone and every line it
+    /// wrote has been read.
+    async fn kill(&mut self, idx: usize) {
+        self.signal(idx, libc::SIGKILL);
+        if let Some(p) = self.procs.get_mut(&idx) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), p.child.wait()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut p.reader).await;
+        }
+    }
+
+    /// Holds a killed node's disk to what its log claimed (the shell writes an event only
+    /// once the persists before it are durable): the server's token counter covers every
+    /// token it granted, the resource's highest token per key every write it accepted.
+    /// Returns what does not hold.
+    fn check_disk(&self, idx: usize, seen: &[(u64, usize, usize, Event)]) -> Vec<String> {
+        if idx != SERVER && idx != RESOURCE {
+            return Vec::new();
+        }
+        let path = self.dir.join(node_name(idx)).join("node.redb");
+        let disk = match RedbStore::open(&path) {
+            Ok(store) => store.disk(),
+            Err(e) => return vec![format!("{}: {e}", node_name(idx))],
+        };
+        let mut wrong = Vec::new();
+        let mut claimed: BTreeMap<Option<Key>, u64> = BTreeMap::new();
+        for (_, node, _, e) in seen {
+            match *e {
+                Event::Granted { token, .. } if *node == idx => {
+                    let c = claimed.entry(None).or_default();
+                    *c = (*c).max(token.0);
+                }
+                Event::WriteAccepted { key, token, .. } if *node == idx => {
+                    let c = claimed.entry(Some(key)).or_default();
+                    *c = (*c).max(token.0);
+                }
+                _ => {}
+            }
+        }
+        for (key, token) in claimed {
+            let kept = match key {
+                None => disk.token_counter,
+                Some(k) => disk.highest.get(&k).map_or(0, |t| t.0),
+            };
+            if kept < token {
+                wrong.push(match key {
+                    None => format!(
+                        "server: killed with its disk's token counter at {kept}, below token {token} it had granted"
+                    ),
+                    Some(k) => format!(
+                        "resource: killed with its disk's highest token for key {k} at {kept}, below token {token} it had accepted"
+                    ),
+                });
+            }
+        }
+        wrong
     }
 
     /// The server's clock reading at true time `t` (its plan clock and the steps played
@@ -404,29 +501,52 @@ fn playable(sc: &Scenario) -> anyhow::Result<()> {
 
 /// `leaseproof real`: runs the scenario's cluster as real processes for its safety phase,
 /// playing its fault plan (the script, and random faults drawn per seed) with real
-/// mechanisms, and judges every event with the safety oracles. Prints one line per seed and
-/// the verdict; exits 1 when an `always` oracle trips or a `finds` one does not.
-pub fn real(path: &Path, seeds: u32) -> anyhow::Result<u8> {
-    let sc = Scenario::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+/// mechanisms, and judges every event with the safety oracles and every killed node's disk
+/// against its log. Prints one line per seed and the verdict; exits 1 when an `always`
+/// oracle trips, a `finds` one does not, or a disk lost what its log claimed.
+pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
+    let sc = Scenario::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
     playable(&sc)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("a tokio runtime")?;
     let mut tripped: BTreeMap<OracleName, u32> = BTreeMap::new();
-    for seed in 0..seeds {
-        let found = rt.block_on(real_seed(&sc, seed))?;
-        let names: Vec<&str> = found.iter().map(|v| v.oracle().name()).collect();
+    let mut disks_wrong = 0;
+    for seed in 0..args.seeds {
+        let judged = rt.block_on(real_seed(&sc, seed, args.store_sync_ratio))?;
+        // Each oracle once, with how many times it tripped.
+        let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
+        for v in &judged.found {
+            *counted.entry(v.oracle().name()).or_default() += 1;
+        }
+        if !judged.disk.is_empty() {
+            counted.insert("durability", judged.disk.len());
+        }
+        let names: Vec<String> = counted
+            .iter()
+            .map(|(name, n)| {
+                if *n == 1 {
+                    (*name).to_string()
+                } else {
+                    format!("{name} ×{n}")
+                }
+            })
+            .collect();
         println!(
             "{} seed {seed}: {}",
             sc.name,
             if names.is_empty() {
-                "every safety oracle held".into()
+                "every safety oracle held, every disk kept what its log claimed".into()
             } else {
                 names.join(", ")
             }
         );
-        for v in &found {
+        for line in &judged.disk {
+            println!("  durability: {line}");
+        }
+        disks_wrong += judged.disk.len();
+        for v in &judged.found {
             *tripped.entry(v.oracle()).or_default() += 1;
         }
     }
@@ -442,11 +562,21 @@ pub fn real(path: &Path, seeds: u32) -> anyhow::Result<u8> {
         .filter(|o| o.is_safety() && !tripped.contains_key(o))
         .map(|o| o.name())
         .collect();
+    let seeds = args.seeds;
+    let durability = if disks_wrong > 0 {
+        vec!["durability"]
+    } else {
+        Vec::new()
+    };
     for (what, names) in [
         ("always broken by a real run".to_string(), always_broken),
         (
             format!("finds not found in {seeds} real run(s)"),
             finds_missed,
+        ),
+        (
+            format!("{disks_wrong} disk(s) lost what their logs claimed"),
+            durability,
         ),
     ] {
         if !names.is_empty() {
@@ -461,7 +591,14 @@ pub fn real(path: &Path, seeds: u32) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn real_seed(sc: &Scenario, seed: u32) -> anyhow::Result<Vec<Violation>> {
+/// What one real run found.
+struct Judged {
+    found: Vec<Violation>,
+    /// A killed node's disk below what its log claimed.
+    disk: Vec<String>,
+}
+
+async fn real_seed(sc: &Scenario, seed: u32, store_sync_ratio: f64) -> anyhow::Result<Judged> {
     let plan = Plan::derive(sc, u64::from(seed), &mut SeededRng::new(u64::from(seed)));
     let dir = std::env::temp_dir().join(format!("leaseproof-real-{}-{seed}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -484,6 +621,7 @@ async fn real_seed(sc: &Scenario, seed: u32) -> anyhow::Result<Vec<Violation>> {
         proxies: BTreeMap::new(),
         proxy_tasks: JoinSet::new(),
         proxy_stop,
+        store_sync_ratio,
     };
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let result = async {
@@ -505,22 +643,51 @@ async fn real_seed(sc: &Scenario, seed: u32) -> anyhow::Result<Vec<Violation>> {
 /// A planned fault's step: apply fault `i`, or revert it as it was applied.
 type Due = (usize, Option<FaultAction>);
 
+/// Every event with its true time, its node and its place in the arrival order.
+type Seen = Vec<(u64, usize, usize, Event)>;
+
+/// Takes one event line into `seen`, and follows the holder of the moment (only to aim
+/// faults at it).
+fn take(line: (usize, serde_json::Value), seen: &mut Seen, holder: &mut Option<usize>) {
+    let (node, v) = line;
+    let (Some(t), Ok(ev)) = (
+        v["true_ns"].as_u64(),
+        serde_json::from_value::<Event>(v["event"].clone()),
+    ) else {
+        return;
+    };
+    seen.push((t, node, seen.len(), ev));
+    match ev {
+        Event::Adopted {
+            client,
+            first: true,
+            ..
+        } => *holder = Some(client.node.0 as usize),
+        Event::Lost { client, .. } | Event::ReleaseDecided { client, .. }
+            if *holder == Some(client.node.0 as usize) =>
+        {
+            *holder = None;
+        }
+        _ => {}
+    }
+}
+
 /// Plays the plan and judges events until the safety phase ends.
 async fn judge(
     sc: &Scenario,
     plan: &Plan,
     c: &mut Cluster,
     events: &mut mpsc::UnboundedReceiver<(usize, serde_json::Value)>,
-) -> anyhow::Result<Vec<Violation>> {
+) -> anyhow::Result<Judged> {
     let start = tokio::time::Instant::now();
     let mut steps: BTreeMap<u64, Vec<Due>> = BTreeMap::new();
     for (i, p) in plan.faults.iter().enumerate() {
         steps.entry(p.fault.at_ms).or_default().push((i, None));
     }
-    // Every event with its true time, its node and its place in that node's stream: the
-    // pipes of different processes deliver out of true order (a stopped process's lines
-    // arrive when it resumes), so the oracles judge them after the run, in true order.
-    let mut seen: Vec<(u64, usize, usize, Event)> = Vec::new();
+    // The pipes of different processes deliver out of true order (a stopped process's lines
+    // arrive when it resumes), so the oracles judge the events after the run, in true order.
+    let mut seen: Seen = Vec::new();
+    let mut disk = Vec::new();
     let mut holder: Option<usize> = None;
     let end = start + Duration::from_millis(sc.file.duration_ms);
     loop {
@@ -528,24 +695,25 @@ async fn judge(
         let wake = next.map_or(end, |ms| (start + Duration::from_millis(ms)).min(end));
         tokio::select! {
             biased;
-            e = events.recv() => {
-                let Some((node, v)) = e else { break };
-                let (Some(t), Ok(ev)) = (v["true_ns"].as_u64(), serde_json::from_value::<Event>(v["event"].clone())) else { continue };
-                seen.push((t, node, seen.len(), ev));
-                // Live, only to aim faults at the holder of the moment.
-                match ev {
-                    Event::Adopted { client, first: true, .. } => holder = Some(client.node.0 as usize),
-                    Event::Lost { client, .. } | Event::ReleaseDecided { client, .. } if holder == Some(client.node.0 as usize) => holder = None,
-                    _ => {}
-                }
-            }
+            e = events.recv() => match e {
+                Some(line) => take(line, &mut seen, &mut holder),
+                None => break,
+            },
             () = tokio::time::sleep_until(wake) => {
                 if wake >= end { break; }
                 let Some((at, due)) = steps.pop_first() else { break };
                 for (i, undo) in due {
                     let f = &plan.faults[i].fault;
-                    if let Some(len) = fire(c, f, undo.as_ref(), holder, start).await? {
-                        steps.entry(at + len.0).or_default().push((i, Some(len.1)));
+                    let fired = fire(c, f, undo.as_ref(), holder, start).await?;
+                    if let Some((len, action)) = fired.revert {
+                        steps.entry(at + len).or_default().push((i, Some(action)));
+                    }
+                    if let Some(node) = fired.killed {
+                        // Every line the node wrote is in: hold its disk to them.
+                        while let Ok(line) = events.try_recv() {
+                            take(line, &mut seen, &mut holder);
+                        }
+                        disk.extend(c.check_disk(node, &seen));
                     }
                 }
             }
@@ -559,8 +727,14 @@ async fn judge(
     for (t, _, _, ev) in &seen {
         oracles.observe(c.server_at(*t), ev, &mut found);
     }
+    print_summary(sc, &seen, c.net.counts());
+    Ok(Judged { found, disk })
+}
+
+/// One line of what a real run did, and which clients were served after the server's
+/// last restart.
+fn print_summary(sc: &Scenario, seen: &Seen, net: leaseproof_real::Counts) {
     let count = |f: fn(&Event) -> bool| seen.iter().filter(|e| f(&e.3)).count();
-    let net = c.net.counts();
     println!(
         "  {} events: {} grants, {} writes accepted, {} stale writes rejected, {} leases lost, {} server restarts; proxy: {} frames, {} dropped on cut links, {} frames lost, {} duplicated",
         seen.len(),
@@ -574,19 +748,54 @@ async fn judge(
         net.lost,
         net.duplicated,
     );
-    Ok(found)
+    let last_restart = seen
+        .iter()
+        .filter(|e| matches!(e.3, Event::ServerBooted { restart: true, .. }))
+        .map(|e| e.0)
+        .max();
+    if let Some(t0) = last_restart {
+        let served: std::collections::BTreeSet<u32> = seen
+            .iter()
+            .filter(|e| e.0 > t0)
+            .filter_map(|e| match e.3 {
+                Event::Adopted {
+                    client,
+                    first: true,
+                    ..
+                } => Some(client.node.0),
+                _ => None,
+            })
+            .collect();
+        println!(
+            "  served after the server's last restart: {} of {} clients",
+            served.len(),
+            sc.clients
+        );
+    }
+}
+
+/// What firing a planned step did.
+struct Fired {
+    /// When to revert it (after how many ms) and what.
+    revert: Option<(u64, FaultAction)>,
+    /// A node it killed (its disk is then checked).
+    killed: Option<usize>,
 }
 
 /// Applies fault `f` (aimed at the holder of the moment if it says so), or with `undo`
-/// reverts it as applied. Returns when to revert it: after how many ms, and what.
+/// reverts it as applied.
 async fn fire(
     c: &mut Cluster,
     f: &Fault,
     undo: Option<&FaultAction>,
     holder: Option<usize>,
     start: tokio::time::Instant,
-) -> anyhow::Result<Option<(u64, FaultAction)>> {
+) -> anyhow::Result<Fired> {
     let n = c.clocks.len();
+    let mut fired = Fired {
+        revert: None,
+        killed: None,
+    };
     let Some(undo) = undo else {
         let mut action = f.action.clone();
         if f.holder {
@@ -594,7 +803,10 @@ async fn fire(
         }
         match &action {
             FaultAction::Pause { node, .. } => c.signal(*node, libc::SIGSTOP),
-            FaultAction::Crash { node, .. } => c.signal(*node, libc::SIGKILL),
+            FaultAction::Crash { node, .. } => {
+                c.kill(*node).await;
+                fired.killed = Some(*node);
+            }
             FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {
                 for (a, b) in action.links(n) {
                     c.net.clog(node_id(a), node_id(b));
@@ -615,7 +827,8 @@ async fn fire(
             }
             FaultAction::Stall { .. } => unreachable!("refused by playable()"),
         }
-        return Ok(action.len_ms().map(|len| (len, action)));
+        fired.revert = action.len_ms().map(|len| (len, action));
+        return Ok(fired);
     };
     match undo {
         FaultAction::Pause { node, .. } => c.signal(*node, libc::SIGCONT),
@@ -632,9 +845,7 @@ async fn fire(
                 .get(node)
                 .map(|p| (p.addr, p.incarnation + 1))
                 .context("a node")?;
-            if let Some(mut old) = c.procs.remove(node) {
-                let _ = old.child.wait().await;
-            }
+            c.procs.remove(node);
             if *lose_disk {
                 let _ = std::fs::remove_dir_all(c.dir.join(node_name(*node)));
             }
@@ -643,7 +854,7 @@ async fn fire(
         }
         _ => {}
     }
-    Ok(None)
+    Ok(fired)
 }
 
 /// Sends garbage straight to a node, as the simulator's rogue does: an undecodable frame,

@@ -38,4 +38,4 @@ pub use clock::RealClock;
 pub use frame::{Frame, FrameCodec, FrameError, VERSION};
 pub use proxy::{run_proxy, Counts, Knobs, Net};
 pub use shell::{run_node, NodeSpec, Stamped};
-pub use store::{MemStore, RedbStore, Store, StoreError, UnsyncedStore};
+pub use store::{MemStore, RedbStore, SkippingSync, Store, StoreError, UnsyncedStore};

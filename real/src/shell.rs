@@ -124,13 +124,18 @@ struct Shell {
 impl Shell {
     /// Drains every output in order; consecutive persists are one batch, applied before
     /// the send that ends it.
+    ///
+    /// An event is written once every persist before it is durable: one that follows an
+    /// unflushed batch waits for that batch (stamped when written), so a logged event never
+    /// claims what a crash could still undo, and the supervisor can hold the disk to the log.
     fn drain(&mut self, store: &mut impl Store) -> Result<(), StoreError> {
         let mut batch: Vec<PersistOp> = Vec::new();
+        let mut waiting: Vec<Event> = Vec::new();
         while let Some(out) = self.node.poll_output() {
             match out {
                 Output::Persist(op) => batch.push(op),
                 Output::Send { to, msg } => {
-                    flush(store, &mut batch)?;
+                    self.flush(store, &mut batch, &mut waiting)?;
                     if let Some(tx) = self.outbound.get(&to) {
                         let _ = tx.send(msg);
                     }
@@ -140,27 +145,39 @@ impl Shell {
                     let now = self.spec.clock.now();
                     self.node.handle_jitter(now, jitter);
                 }
-                Output::Event(event) => {
-                    let true_ns = self.spec.clock.true_ns();
-                    let _ = self.events.send(Stamped {
-                        true_ns,
-                        local: self.spec.clock.at(true_ns),
-                        node: self.spec.id.node,
-                        event,
-                    });
-                }
+                Output::Event(event) if batch.is_empty() => self.log(event),
+                Output::Event(event) => waiting.push(event),
             }
         }
-        flush(store, &mut batch)
+        self.flush(store, &mut batch, &mut waiting)
     }
-}
 
-fn flush(store: &mut impl Store, batch: &mut Vec<PersistOp>) -> Result<(), StoreError> {
-    if !batch.is_empty() {
-        store.apply(batch)?;
-        batch.clear();
+    /// Applies the pending batch, then writes the events that waited for it.
+    fn flush(
+        &self,
+        store: &mut impl Store,
+        batch: &mut Vec<PersistOp>,
+        waiting: &mut Vec<Event>,
+    ) -> Result<(), StoreError> {
+        if !batch.is_empty() {
+            store.apply(batch)?;
+            batch.clear();
+        }
+        for event in waiting.drain(..) {
+            self.log(event);
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn log(&self, event: Event) {
+        let true_ns = self.spec.clock.true_ns();
+        let _ = self.events.send(Stamped {
+            true_ns,
+            local: self.spec.clock.at(true_ns),
+            node: self.spec.id.node,
+            event,
+        });
+    }
 }
 
 /// Accepts inbound connections; each reads a `Hello`, then messages, until it ends or

@@ -93,6 +93,53 @@ impl Store for UnsyncedStore {
     }
 }
 
+/// A test layer over a durable store that syncs only at random points: each batch is kept in
+/// memory at once, and reaches the store underneath (with every batch before it) only when a
+/// draw with probability `sync_ratio` says so. A process killed between two syncs loses the
+/// tail, as a store that skips `fsync` does at power loss; kill -9 over a store that syncs
+/// keeps the page cache and loses nothing, so it alone cannot show that syncing is right.
+pub struct SkippingSync<S: Store> {
+    inner: S,
+    cached: Disk,
+    pending: Vec<PersistOp>,
+    sync_ratio: f64,
+    rng: u64,
+}
+
+impl<S: Store> SkippingSync<S> {
+    /// Wraps `inner`; `seed` drives the draws.
+    #[must_use]
+    pub fn new(inner: S, sync_ratio: f64, seed: u64) -> SkippingSync<S> {
+        SkippingSync {
+            cached: inner.disk(),
+            inner,
+            pending: Vec::new(),
+            sync_ratio,
+            rng: seed | 1,
+        }
+    }
+}
+
+impl<S: Store> Store for SkippingSync<S> {
+    fn disk(&self) -> Disk {
+        self.cached.clone()
+    }
+
+    fn apply(&mut self, batch: &[PersistOp]) -> Result<(), StoreError> {
+        for op in batch {
+            self.cached.apply(*op);
+        }
+        self.pending.extend_from_slice(batch);
+        #[allow(clippy::cast_precision_loss)]
+        let u = (leaseproof_impl::xorshift64star(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64;
+        if u < self.sync_ratio {
+            self.inner.apply(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+}
+
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("disk");
 const KEY: &str = "disk";
 
