@@ -9,8 +9,83 @@
 //! - acquisition latency, hold time, renewal success rate, renewal slack, expirations,
 //!   rejected stale writes, belief overlap.
 
+use leaseproof_impl::{Identity, Key, NodeId, Token};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The grants a run's failover time follows, from ground truth: the latest grant of each
+/// key, the grants still live, and, per key, when failover began. One definition for the
+/// simulator's world and for real runs (`leaseproof real`), fed the same events.
+#[derive(Clone, Debug, Default)]
+pub struct Failover {
+    latest_grant: BTreeMap<Key, (Identity, Token)>,
+    live_grants: BTreeSet<(Key, Token)>,
+    from: BTreeMap<Key, (u64, Token)>,
+}
+
+impl Failover {
+    /// The server granted `token` on `key` to `client`.
+    pub fn granted(&mut self, key: Key, client: Identity, token: Token) {
+        self.latest_grant.insert(key, (client, token));
+        self.live_grants.insert((key, token));
+    }
+
+    fn begin(&mut self, t: u64, key: Key, token: Token) {
+        let e = self.from.entry(key).or_insert((t, token));
+        e.0 = e.0.min(t);
+    }
+
+    /// A grant expired at the server at `t`: if it was the key's latest, failover begins.
+    pub fn expired(&mut self, t: u64, key: Key, token: Token) {
+        if self.latest_grant.get(&key).is_some_and(|g| g.1 == token) {
+            self.begin(t, key, token);
+        }
+    }
+
+    /// Client `node` crashed at `t`: failover begins on every key whose latest grant it
+    /// held while that grant was live.
+    pub fn client_crashed(&mut self, t: u64, node: NodeId) {
+        let held: Vec<(Key, Token)> = self
+            .latest_grant
+            .iter()
+            .filter(|(k, (h, tok))| h.node == node && self.live_grants.contains(&(**k, *tok)))
+            .map(|(k, (_, tok))| (*k, *tok))
+            .collect();
+        for (key, token) in held {
+            self.begin(t, key, token);
+        }
+    }
+
+    /// A grant ended (released or expired); whether none is live any more.
+    pub fn grant_ended(&mut self, key: Key, token: Token) -> bool {
+        self.live_grants.remove(&(key, token));
+        self.live_grants.is_empty()
+    }
+
+    /// Every grant ended (the server restarted or crashed).
+    pub fn all_ended(&mut self) {
+        self.live_grants.clear();
+    }
+
+    /// The resource accepted a write at `t`: a failover time if it is the first write of a
+    /// newer holder since failover began on the key.
+    pub fn write_accepted(&mut self, t: u64, key: Key, token: Token) -> Option<u64> {
+        let &(from, old) = self.from.get(&key)?;
+        if token > old {
+            self.from.remove(&key);
+            return Some(t - from);
+        }
+        None
+    }
+
+    /// The holders of the latest live grants.
+    pub fn live_holders(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.latest_grant
+            .iter()
+            .filter(|(k, g)| self.live_grants.contains(&(**k, g.1)))
+            .map(|(_, g)| g.0.node)
+    }
+}
 
 /// What one seed measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

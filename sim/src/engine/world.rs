@@ -6,7 +6,7 @@
 
 use crate::clock::{true_now_ns, NodeClock};
 use crate::fault::{FaultKind, Touch};
-use crate::metrics::RunMetrics;
+use crate::metrics::{Failover, RunMetrics};
 use crate::scenario::{
     is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CLIENT, RESOURCE, SERVER,
 };
@@ -124,11 +124,9 @@ pub struct World {
     pub pending_stall: Vec<Option<bool>>,
     last_fault: Vec<BTreeMap<Touch, u64>>,
     pub last_server_boot_ns: u64,
-    latest_grant: BTreeMap<Key, (Identity, Token)>,
-    failover_from: BTreeMap<Key, (u64, Token)>,
+    failover: Failover,
     requested_at: BTreeMap<NodeIdx, u64>,
     adopted_at: BTreeMap<NodeIdx, u64>,
-    live_grants: BTreeSet<(Key, Token)>,
     held_since: Option<u64>,
 }
 
@@ -164,11 +162,9 @@ impl World {
             pending_stall: vec![None; n],
             last_fault: vec![BTreeMap::new(); n],
             last_server_boot_ns: 0,
-            latest_grant: BTreeMap::new(),
-            failover_from: BTreeMap::new(),
+            failover: Failover::default(),
             requested_at: BTreeMap::new(),
             adopted_at: BTreeMap::new(),
-            live_grants: BTreeSet::new(),
             held_since: None,
         }
     }
@@ -371,12 +367,7 @@ impl World {
         self.down[idx] = true;
         if is_client(idx) {
             self.update_belief(idx, None, None);
-            for (&key, &(holder, token)) in &self.latest_grant {
-                if node_idx(holder.node) == idx && self.live_grants.contains(&(key, token)) {
-                    let e = self.failover_from.entry(key).or_insert((t, token));
-                    e.0 = e.0.min(t);
-                }
-            }
+            self.failover.client_crashed(t, node_id(idx));
             if let Some(since) = self.adopted_at.remove(&idx) {
                 self.metrics.hold_ns.push(t - since);
             }
@@ -390,15 +381,14 @@ impl World {
     }
 
     fn end_all_grants(&mut self, t: u64) {
-        self.live_grants.clear();
+        self.failover.all_ended();
         if let Some(s) = self.held_since.take() {
             self.metrics.held_ns += t - s;
         }
     }
 
     fn grant_ends(&mut self, t: u64, key: Key, token: Token) {
-        self.live_grants.remove(&(key, token));
-        if self.live_grants.is_empty() {
+        if self.failover.grant_ended(key, token) {
             if let Some(s) = self.held_since.take() {
                 self.metrics.held_ns += t - s;
             }
@@ -502,16 +492,12 @@ impl World {
                 client, key, token, ..
             } => {
                 m.grants += 1;
-                self.latest_grant.insert(key, (client, token));
-                self.live_grants.insert((key, token));
+                self.failover.granted(key, client, token);
                 self.held_since.get_or_insert(t);
             }
             Event::Expired { client, key, token } => {
                 m.expirations += 1;
-                if self.latest_grant.get(&key).is_some_and(|g| g.1 == token) {
-                    let e = self.failover_from.entry(key).or_insert((t, token));
-                    e.0 = e.0.min(t);
-                }
+                self.failover.expired(t, key, token);
                 if self.paused.get(node_idx(client.node)).copied() == Some(true) {
                     self.coverage
                         .insert(FaultKind::PauseOverlappedExpiry.name().into());
@@ -522,11 +508,8 @@ impl World {
             Event::ServerBooted { restart: true, .. } => self.end_all_grants(t),
             Event::WriteAccepted { key, token, .. } => {
                 m.writes_accepted += 1;
-                if let Some(&(from, old)) = self.failover_from.get(&key) {
-                    if token > old {
-                        m.failover_ns.push(t - from);
-                        self.failover_from.remove(&key);
-                    }
+                if let Some(d) = self.failover.write_accepted(t, key, token) {
+                    m.failover_ns.push(d);
                 }
             }
             Event::WriteRejected { .. } => {
@@ -628,10 +611,9 @@ impl World {
     /// The client holding the latest live grant, if it is up.
     #[must_use]
     pub fn current_holder(&self) -> Option<NodeIdx> {
-        self.latest_grant
-            .iter()
-            .filter(|(k, g)| self.live_grants.contains(&(**k, g.1)))
-            .map(|(_, g)| node_idx(g.0.node))
+        self.failover
+            .live_holders()
+            .map(node_idx)
             .find(|&i| !self.down[i])
     }
 
