@@ -3,6 +3,7 @@
 //! Bare `leaseproof` (what `cargo run --release` runs) is the main job: every scenario, then
 //! the reports. Exit codes are the same for every subcommand (see `--help`).
 
+mod agree;
 mod real_run;
 mod report;
 
@@ -77,6 +78,10 @@ enum Command {
     /// events with the safety oracles and the disks against the log (partial: no liveness
     /// phase or reports yet).
     Real(real_run::RealArgs),
+    /// The simulator's predictions checked against real processes: every scenario of
+    /// real/agree.toml in both, compared against its committed tolerances; writes
+    /// reports/sim-vs-real.md and exits 1 on any excess.
+    Agree(agree::AgreeArgs),
     Replay {
         scenario: PathBuf,
         #[arg(long)]
@@ -442,6 +447,7 @@ fn main() -> ExitCode {
         Some(Command::Catalog { json, jobs }) => run_catalog(json, jobs),
         Some(Command::Serve(args)) => real_run::serve(&args),
         Some(Command::Real(args)) => real_run::real(&args),
+        Some(Command::Agree(args)) => agree::agree(&args),
         Some(Command::Explore { addr, model }) => explore(&addr, &model),
         Some(Command::Replay {
             scenario,

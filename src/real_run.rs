@@ -18,6 +18,7 @@ use leaseproof_real::clock::monotonic_ns;
 use leaseproof_real::{
     run_node, run_proxy, Knobs, Net, NodeSpec, RealClock, RedbStore, SkippingSync, Store,
 };
+use leaseproof_sim::metrics::Failover;
 use leaseproof_sim::plan::{Plan, SeededRng};
 use leaseproof_sim::scenario::{
     self, node_id, node_name, Fault, FaultAction, Scenario, RESOURCE, SERVER,
@@ -64,6 +65,26 @@ pub struct ServeArgs {
     /// fsync does at power loss.
     #[arg(long, default_value_t = 1.0, value_parser = ratio)]
     pub store_sync_ratio: f64,
+    /// The probability that a write stalls between its decision and its send, blocking the
+    /// node (the simulator's `cluster.send_delay_ratio`).
+    #[arg(long, default_value_t = 0.0, value_parser = ratio)]
+    pub send_delay_ratio: f64,
+    /// The stall's length range in ms, `LO,HI` (the simulator's `cluster.send_delay_ms`).
+    #[arg(long, default_value = "0,0", value_parser = ms_range)]
+    pub send_delay_ms: [u64; 2],
+}
+
+fn ms_range(s: &str) -> Result<[u64; 2], String> {
+    let bad = || format!("{s:?} is not a range LO,HI in ms with LO <= HI");
+    let (a, b) = s.split_once(',').ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a > b {
+        return Err(bad());
+    }
+    Ok([a, b])
 }
 
 /// `leaseproof real`'s flags.
@@ -173,6 +194,8 @@ async fn serve_node<S: Store>(
         ),
         peers,
         jitter_seed: monotonic_ns() ^ u64::from(id.0),
+        send_delay: (args.send_delay_ratio > 0.0)
+            .then_some((args.send_delay_ratio, args.send_delay_ms)),
     };
     let clock = spec.clock.clone();
     let (events_tx, mut events) = mpsc::unbounded_channel();
@@ -251,6 +274,10 @@ struct Cluster {
     proxy_stop: watch::Sender<bool>,
     /// Passed to every node (`serve --store-sync-ratio`).
     store_sync_ratio: f64,
+    /// The plan's send stall, passed to every node (`serve --send-delay-*`).
+    send_delay: (f64, [u64; 2]),
+    /// Each kill: its true time and the node.
+    kills: Vec<(u64, usize)>,
 }
 
 impl Cluster {
@@ -281,6 +308,11 @@ impl Cluster {
             .arg(format!("--clock-offset-ms={}", offset_ns / 1_000_000))
             .arg(format!("--clock-rate-ppm={}", clock.drift_ppm))
             .arg(format!("--store-sync-ratio={}", self.store_sync_ratio))
+            .arg(format!("--send-delay-ratio={}", self.send_delay.0))
+            .arg(format!(
+                "--send-delay-ms={},{}",
+                self.send_delay.1[0], self.send_delay.1[1]
+            ))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -377,6 +409,8 @@ impl Cluster {
     /// wrote has been read.
     async fn kill(&mut self, idx: usize) {
         self.signal(idx, libc::SIGKILL);
+        self.kills
+            .push((monotonic_ns().saturating_sub(self.origin_ns), idx));
         if let Some(p) = self.procs.get_mut(&idx) {
             let _ = tokio::time::timeout(Duration::from_secs(5), p.child.wait()).await;
             let _ = tokio::time::timeout(Duration::from_secs(5), &mut p.reader).await;
@@ -465,15 +499,8 @@ impl Cluster {
 }
 
 /// Refuses what a real cluster cannot play, naming the field and why.
-fn playable(sc: &Scenario) -> anyhow::Result<()> {
+pub fn playable(sc: &Scenario) -> anyhow::Result<()> {
     let c = &sc.file.cluster;
-    if c.send_delay_ratio > 0.0 {
-        bail!(
-            "{}: cluster.send_delay_ratio = {}: a stall between a core's decision and its send happens inside the simulator's shell; real mechanisms cannot place it",
-            sc.path.display(),
-            c.send_delay_ratio
-        );
-    }
     if c.buggify {
         bail!(
             "{}: cluster.buggify: madsim's buggify delays exist only inside the simulator",
@@ -515,6 +542,7 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
     let mut disks_wrong = 0;
     for seed in 0..args.seeds {
         let judged = rt.block_on(real_seed(&sc, seed, args.store_sync_ratio))?;
+        println!("{}", judged.summary);
         // Each oracle once, with how many times it tripped.
         let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
         for v in &judged.found {
@@ -591,14 +619,26 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// What one real run found.
-struct Judged {
-    found: Vec<Violation>,
+/// What one real run found and measured.
+pub struct Judged {
+    /// What the run did, for a person.
+    pub summary: String,
+    pub found: Vec<Violation>,
     /// A killed node's disk below what its log claimed.
-    disk: Vec<String>,
+    pub disk: Vec<String>,
+    /// Failover times in ns, by the simulator's definition (`metrics::Failover`).
+    pub failover_ns: Vec<u64>,
+    /// Acquisition latencies in ns (a client's request to its first adopted grant).
+    pub acquisition_ns: Vec<u64>,
+    /// Renewals sent and confirmed.
+    pub renewals: (u32, u32),
 }
 
-async fn real_seed(sc: &Scenario, seed: u32, store_sync_ratio: f64) -> anyhow::Result<Judged> {
+/// One real run of `sc` with the plan of `seed`.
+///
+/// # Errors
+/// When a node cannot be started or talked to.
+pub async fn real_seed(sc: &Scenario, seed: u32, store_sync_ratio: f64) -> anyhow::Result<Judged> {
     let plan = Plan::derive(sc, u64::from(seed), &mut SeededRng::new(u64::from(seed)));
     let dir = std::env::temp_dir().join(format!("leaseproof-real-{}-{seed}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -622,6 +662,8 @@ async fn real_seed(sc: &Scenario, seed: u32, store_sync_ratio: f64) -> anyhow::R
         proxy_tasks: JoinSet::new(),
         proxy_stop,
         store_sync_ratio,
+        send_delay: (plan.send_delay_ratio, plan.send_delay_ms),
+        kills: Vec::new(),
     };
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let result = async {
@@ -727,15 +769,78 @@ async fn judge(
     for (t, _, _, ev) in &seen {
         oracles.observe(c.server_at(*t), ev, &mut found);
     }
-    print_summary(sc, &seen, c.net.counts());
-    Ok(Judged { found, disk })
+    Ok(Judged {
+        summary: summary(sc, &seen, c.net.counts()),
+        found,
+        disk,
+        failover_ns: failovers(&seen, &c.kills),
+        acquisition_ns: acquisitions(&seen),
+        renewals: (
+            count_events(&seen, |e| matches!(e, Event::RenewSent { .. })),
+            count_events(&seen, |e| matches!(e, Event::Adopted { first: false, .. })),
+        ),
+    })
 }
 
-/// One line of what a real run did, and which clients were served after the server's
-/// last restart.
-fn print_summary(sc: &Scenario, seen: &Seen, net: leaseproof_real::Counts) {
+fn count_events(seen: &Seen, f: fn(&Event) -> bool) -> u32 {
+    u32::try_from(seen.iter().filter(|e| f(&e.3)).count()).unwrap_or(u32::MAX)
+}
+
+/// Acquisition latencies, as the simulator measures them (`World::measure`): from a
+/// client's `Requested` to its next first `Adopted`.
+fn acquisitions(seen: &Seen) -> Vec<u64> {
+    let mut asked: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &(t, node, _, e) in seen {
+        match e {
+            Event::Requested { .. } => {
+                asked.insert(node, t);
+            }
+            Event::Adopted { first: true, .. } => out.extend(asked.remove(&node).map(|r| t - r)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The failover times of a run, by the simulator's definition, from its events in true
+/// order and its kills.
+fn failovers(seen: &Seen, kills: &[(u64, usize)]) -> Vec<u64> {
+    let mut f = Failover::default();
+    let mut out = Vec::new();
+    let mut kills = kills.iter().peekable();
+    for &(t, _, _, e) in seen {
+        while let Some(&&(k, idx)) = kills.peek().filter(|k| k.0 <= t) {
+            if scenario::is_client(idx) {
+                f.client_crashed(k, node_id(idx));
+            } else if idx == SERVER {
+                f.all_ended();
+            }
+            kills.next();
+        }
+        match e {
+            Event::Granted {
+                client, key, token, ..
+            } => f.granted(key, client, token),
+            Event::Expired { key, token, .. } => {
+                f.expired(t, key, token);
+                f.grant_ended(key, token);
+            }
+            Event::ReleasedAtServer { key, token, .. } => {
+                f.grant_ended(key, token);
+            }
+            Event::ServerBooted { restart: true, .. } => f.all_ended(),
+            Event::WriteAccepted { key, token, .. } => out.extend(f.write_accepted(t, key, token)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What a real run did, and which clients were served after the server's last restart.
+fn summary(sc: &Scenario, seen: &Seen, net: leaseproof_real::Counts) -> String {
     let count = |f: fn(&Event) -> bool| seen.iter().filter(|e| f(&e.3)).count();
-    println!(
+    let mut out = format!(
         "  {} events: {} grants, {} writes accepted, {} stale writes rejected, {} leases lost, {} server restarts; proxy: {} frames, {} dropped on cut links, {} frames lost, {} duplicated",
         seen.len(),
         count(|e| matches!(e, Event::Granted { .. })),
@@ -766,12 +871,13 @@ fn print_summary(sc: &Scenario, seen: &Seen, net: leaseproof_real::Counts) {
                 _ => None,
             })
             .collect();
-        println!(
-            "  served after the server's last restart: {} of {} clients",
+        out += &format!(
+            "\n  served after the server's last restart: {} of {} clients",
             served.len(),
             sc.clients
         );
     }
+    out
 }
 
 /// What firing a planned step did.

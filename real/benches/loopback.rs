@@ -124,6 +124,7 @@ async fn server<S: Store>(store: S, me: SocketAddr) -> (SocketAddr, watch::Sende
         clock: RealClock::new(monotonic_ns(), 0, 0),
         peers: BTreeMap::from([(ME, me)]),
         jitter_seed: 1,
+        send_delay: None,
     };
     let (events, mut drain) = mpsc::unbounded_channel();
     tokio::spawn(async move { while drain.recv().await.is_some() {} });

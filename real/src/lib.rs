@@ -36,6 +36,6 @@ pub mod store;
 
 pub use clock::RealClock;
 pub use frame::{Frame, FrameCodec, FrameError, VERSION};
-pub use proxy::{run_proxy, Counts, Knobs, Net};
+pub use proxy::{one_way_latencies, run_proxy, Counts, Knobs, Net};
 pub use shell::{run_node, NodeSpec, Stamped};
 pub use store::{MemStore, RedbStore, SkippingSync, Store, StoreError, UnsyncedStore};

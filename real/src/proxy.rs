@@ -273,3 +273,65 @@ async fn deliver(
     }
     net.count(|c| c.unreachable += 1);
 }
+
+/// Measures the one-way latency of `frames` frames from a sender through a proxy with no
+/// faults to a receiver, all on loopback: what a real run's network adds before the
+/// scenario's own latency. Returns each frame's latency in ns.
+///
+/// # Errors
+/// When loopback cannot be bound or connected.
+pub async fn one_way_latencies(frames: u64) -> std::io::Result<Vec<u64>> {
+    let node = TcpListener::bind("127.0.0.1:0").await?;
+    let node_addr = node.local_addr()?;
+    let proxy = TcpListener::bind("127.0.0.1:0").await?;
+    let proxy_addr = proxy.local_addr()?;
+    let net = Net::new(Knobs::default(), 1);
+    let (stop_tx, stop) = watch::channel(false);
+    let proxy_task = tokio::spawn(run_proxy(proxy, NodeId(1), node_addr, net, stop));
+    let mut sender = Framed::new(TcpStream::connect(proxy_addr).await?, FrameCodec::default());
+    sender.get_ref().set_nodelay(true)?;
+    let from = NodeId(2);
+    sender
+        .send(Frame::Hello(from))
+        .await
+        .map_err(std::io::Error::other)?;
+    let mut out = Vec::new();
+    // The proxy connects to the node on the first frame; the receiver is accepted then.
+    let mut receiver: Option<Framed<TcpStream, FrameCodec>> = None;
+    for seq in 0..=frames {
+        let msg = leaseproof_impl::Msg::Acquire {
+            key: leaseproof_impl::Key(0),
+            id: leaseproof_impl::ReqId {
+                incarnation: 0,
+                seq,
+            },
+        };
+        let sent = Instant::now();
+        sender
+            .send(Frame::Msg(msg))
+            .await
+            .map_err(std::io::Error::other)?;
+        if receiver.is_none() {
+            let (s, _) = tokio::time::timeout(HELLO_WAIT, node.accept())
+                .await
+                .map_err(std::io::Error::other)??;
+            let mut r = Framed::new(s, FrameCodec::default());
+            let _hello = r.next().await;
+            receiver = Some(r);
+        }
+        let r = receiver
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no receiver"))?;
+        let got = tokio::time::timeout(HELLO_WAIT, r.next()).await;
+        if !matches!(got, Ok(Some(Ok(Frame::Msg(_))))) {
+            return Err(std::io::Error::other("a frame did not arrive"));
+        }
+        // The first frame paid for the connection: not a sample.
+        if seq > 0 {
+            out.push(u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = proxy_task.await;
+    Ok(out)
+}

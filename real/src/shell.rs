@@ -9,8 +9,8 @@ use crate::frame::{Frame, FrameCodec};
 use crate::store::{Store, StoreError};
 use futures_util::{SinkExt, StreamExt};
 use leaseproof_impl::{
-    AnyNode, Config, Event, Identity, Jitter, Machine, Msg, Nanos, NodeId, Output, PersistOp,
-    RoleKind,
+    xorshift64star, AnyNode, Config, Event, Identity, Jitter, Machine, Msg, Nanos, NodeId, Output,
+    PersistOp, RoleKind,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,6 +41,11 @@ pub struct NodeSpec {
     /// Seeds the jitter draws (a real node may draw entropy; a fixed seed keeps a test's
     /// draws the same).
     pub jitter_seed: u64,
+    /// A stall between a write's decision and its send, as the simulator's shell plays it
+    /// (`cluster.send_delay_ratio`, `send_delay_ms`): with this probability a `Write` waits
+    /// a length drawn from the range, and the node's thread is blocked meanwhile, as a GC
+    /// pause blocks a process.
+    pub send_delay: Option<(f64, [u64; 2])>,
 }
 
 /// An event as the node saw it: true time (the machine's monotonic clock since the shared
@@ -136,6 +141,9 @@ impl Shell {
                 Output::Persist(op) => batch.push(op),
                 Output::Send { to, msg } => {
                     self.flush(store, &mut batch, &mut waiting)?;
+                    if matches!(msg, Msg::Write { .. }) {
+                        self.maybe_stall();
+                    }
                     if let Some(tx) = self.outbound.get(&to) {
                         let _ = tx.send(msg);
                     }
@@ -150,6 +158,19 @@ impl Shell {
             }
         }
         self.flush(store, &mut batch, &mut waiting)
+    }
+
+    /// Draws the send stall; when it hits, blocks the node's thread for its length.
+    fn maybe_stall(&mut self) {
+        let Some((ratio, [a, b])) = self.spec.send_delay else {
+            return;
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let u = (xorshift64star(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64;
+        if u < ratio {
+            let ms = a + xorshift64star(&mut self.rng) % (b.saturating_sub(a) + 1);
+            std::thread::sleep(Duration::from_millis(ms));
+        }
     }
 
     /// Applies the pending batch, then writes the events that waited for it.

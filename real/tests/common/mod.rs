@@ -131,6 +131,7 @@ impl Cluster {
                 .map(|(n, a)| (*n, *a))
                 .collect(),
             jitter_seed: u64::from(id.0) + 1,
+            send_delay: None,
         };
         tokio::spawn(run_node(
             spec,
