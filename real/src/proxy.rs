@@ -220,6 +220,15 @@ async fn link(stream: TcpStream, to: NodeId, target: SocketAddr, net: Net) {
     let mut order = 0u64;
     let mut outbound: Option<Framed<TcpStream, FrameCodec>> = None;
     loop {
+        // Frames already due go at once: tokio's timers tick in whole milliseconds, and a
+        // sleep would add up to one to every frame.
+        while let Some(entry) = held.first_entry() {
+            if entry.key().0 > Instant::now() {
+                break;
+            }
+            let frame = entry.remove();
+            deliver(&mut outbound, from, target, frame, &net).await;
+        }
         let next = held.keys().next().map(|&(at, _)| at);
         tokio::select! {
             frame = inbound.next() => match frame {
