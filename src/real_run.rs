@@ -18,14 +18,21 @@ use leaseproof_real::clock::monotonic_ns;
 use leaseproof_real::{
     run_node, run_proxy, Knobs, Net, NodeSpec, RealClock, RedbStore, SkippingSync, Store,
 };
-use leaseproof_sim::metrics::Failover;
+use leaseproof_sim::fault::FaultKind;
+use leaseproof_sim::metrics::{Failover, RunMetrics};
+use leaseproof_sim::plan::describe;
 use leaseproof_sim::plan::{Plan, SeededRng};
+use leaseproof_sim::run::SeedResult;
+use leaseproof_sim::run_report;
 use leaseproof_sim::scenario::{
     self, node_id, node_name, Fault, FaultAction, Scenario, RESOURCE, SERVER,
 };
-use std::collections::BTreeMap;
+use leaseproof_sim::timeline::Timeline;
+use leaseproof_sim::verdict::{self, ScenarioReport};
+use leaseproof_sim::world::Found;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -94,6 +101,9 @@ pub struct RealArgs {
     /// Real runs, one after another.
     #[arg(long, default_value_t = 1)]
     pub seeds: u32,
+    /// Where the run's reports go (as `run` writes them, with every run's timeline).
+    #[arg(long, default_value = "reports/runs/real")]
+    pub out: PathBuf,
     /// Every node's store syncs each batch with this probability (a test layer; see
     /// `serve --store-sync-ratio`).
     #[arg(long, default_value_t = 1.0, value_parser = ratio)]
@@ -278,6 +288,9 @@ struct Cluster {
     send_delay: (f64, [u64; 2]),
     /// Each kill: its true time and the node.
     kills: Vec<(u64, usize)>,
+    /// Each fault applied or healed: its true time, node, kind and description (the
+    /// simulator's fault records, for the timeline and coverage).
+    fault_log: Vec<(u64, usize, FaultKind, String)>,
 }
 
 impl Cluster {
@@ -417,6 +430,15 @@ impl Cluster {
         }
     }
 
+    fn true_now(&self) -> u64 {
+        monotonic_ns().saturating_sub(self.origin_ns)
+    }
+
+    fn log_fault(&mut self, node: usize, kind: FaultKind, detail: String) {
+        let t = self.true_now();
+        self.fault_log.push((t, node, kind, detail));
+    }
+
     /// Holds a killed node's disk to what its log claimed (the shell writes an event only
     /// once the persists before it are durable): the server's token counter covers every
     /// token it granted, the resource's highest token per key every write it accepted.
@@ -540,8 +562,10 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
         .context("a tokio runtime")?;
     let mut tripped: BTreeMap<OracleName, u32> = BTreeMap::new();
     let mut disks_wrong = 0;
+    let mut results = Vec::new();
     for seed in 0..args.seeds {
         let judged = rt.block_on(real_seed(&sc, seed, args.store_sync_ratio))?;
+        results.push(judged.result.clone());
         println!("{}", judged.summary);
         // Each oracle once, with how many times it tripped.
         let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
@@ -591,6 +615,11 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
         .map(|o| o.name())
         .collect();
     let seeds = args.seeds;
+    // The simulator's verdict, metrics and reports over the real runs, timelines included.
+    let report = verdict::judge(&sc, &results, &[]);
+    crate::report::print_failures(&report);
+    crate::report::print_table(std::slice::from_ref(&report));
+    write_reports(&args.out, &sc, &report, results)?;
     let durability = if disks_wrong > 0 {
         vec!["durability"]
     } else {
@@ -616,7 +645,27 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
         "ok {}: {seeds} real run(s), safety judged (liveness is not judged in real runs yet)",
         sc.name
     );
-    Ok(0)
+    Ok(report.exit)
+}
+
+/// Writes a real run's reports as `run` writes the simulator's: `run.md`, `run.json`,
+/// `index.html`, and every run's timeline.
+fn write_reports(
+    out: &Path,
+    sc: &Scenario,
+    report: &ScenarioReport,
+    results: Vec<SeedResult>,
+) -> anyhow::Result<()> {
+    let reports = std::slice::from_ref(report);
+    crate::report::write_run_reports(out, reports)
+        .with_context(|| format!("--out {}: writing the reports", out.display()))?;
+    let timelines = run_report::write_timelines(out, std::slice::from_ref(sc), &[results])
+        .with_context(|| format!("--out {}: writing the timelines", out.display()))?;
+    let index = out.join("index.html");
+    std::fs::write(&index, run_report::index_html(out, reports, &timelines))
+        .with_context(|| format!("writing {}", index.display()))?;
+    eprintln!("report: {}", index.display());
+    Ok(())
 }
 
 /// What one real run found and measured.
@@ -632,6 +681,9 @@ pub struct Judged {
     pub acquisition_ns: Vec<u64>,
     /// Renewals sent and confirmed.
     pub renewals: (u32, u32),
+    /// The run as the simulator's reports take a seed: verdicts, metrics, coverage and
+    /// its timeline.
+    pub result: SeedResult,
 }
 
 /// One real run of `sc` with the plan of `seed`.
@@ -664,6 +716,7 @@ pub async fn real_seed(sc: &Scenario, seed: u32, store_sync_ratio: f64) -> anyho
         store_sync_ratio,
         send_delay: (plan.send_delay_ratio, plan.send_delay_ms),
         kills: Vec::new(),
+        fault_log: Vec::new(),
     };
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
     let result = async {
@@ -763,78 +816,182 @@ async fn judge(
     }
     // Heal, as the simulator does before its liveness phase.
     c.net.heal();
+    c.log_fault(SERVER, FaultKind::Heal, String::new());
+    let end_ns = c.true_now();
     seen.sort_by_key(|&(t, node, order, _)| (t, node, order));
     let mut oracles = SafetyOracles::new();
     let mut found = Vec::new();
+    let mut timed = Vec::new();
     for (t, _, _, ev) in &seen {
         oracles.observe(c.server_at(*t), ev, &mut found);
+        timed.extend(found.drain(..).map(|violation| Found {
+            true_ns: *t,
+            violation,
+        }));
     }
+    let metrics = measure(&seen, &c.kills, end_ns);
+    let timeline = timeline(sc, &seen, c, &timed, end_ns);
+    let mut coverage: BTreeSet<String> = seen.iter().map(|e| e.3.kind().to_string()).collect();
+    coverage.extend(c.fault_log.iter().map(|f| f.2.name().to_string()));
     Ok(Judged {
         summary: summary(sc, &seen, c.net.counts()),
-        found,
+        found: timed.iter().map(|f| f.violation).collect(),
         disk,
-        failover_ns: failovers(&seen, &c.kills),
-        acquisition_ns: acquisitions(&seen),
-        renewals: (
-            count_events(&seen, |e| matches!(e, Event::RenewSent { .. })),
-            count_events(&seen, |e| matches!(e, Event::Adopted { first: false, .. })),
-        ),
+        failover_ns: metrics.failover_ns.clone(),
+        acquisition_ns: metrics.acquisition_ns.clone(),
+        renewals: (metrics.renewals_sent, metrics.renewals_confirmed),
+        result: SeedResult {
+            seed: plan.seed,
+            plan: Some(plan.clone()),
+            found: timed,
+            liveness: None,
+            coverage,
+            metrics,
+            trace_hash: 0,
+            trace: None,
+            timeline: Some(timeline),
+            events: None,
+            panic: None,
+            sim_ms: end_ns / 1_000_000,
+        },
     })
 }
 
-fn count_events(seen: &Seen, f: fn(&Event) -> bool) -> u32 {
-    u32::try_from(seen.iter().filter(|e| f(&e.3)).count()).unwrap_or(u32::MAX)
-}
-
-/// Acquisition latencies, as the simulator measures them (`World::measure`): from a
-/// client's `Requested` to its next first `Adopted`.
-fn acquisitions(seen: &Seen) -> Vec<u64> {
-    let mut asked: BTreeMap<usize, u64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for &(t, node, _, e) in seen {
-        match e {
-            Event::Requested { .. } => {
-                asked.insert(node, t);
-            }
-            Event::Adopted { first: true, .. } => out.extend(asked.remove(&node).map(|r| t - r)),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The failover times of a run, by the simulator's definition, from its events in true
-/// order and its kills.
-fn failovers(seen: &Seen, kills: &[(u64, usize)]) -> Vec<u64> {
+/// The run's metrics by the simulator's definitions (`World::measure`, `metrics::Failover`),
+/// from its events in true order and its kills. Not measured for real runs: belief overlap,
+/// the causes of false preemptions, messages sent.
+fn measure(seen: &Seen, kills: &[(u64, usize)], end_ns: u64) -> RunMetrics {
+    let mut m = RunMetrics {
+        run_ns: end_ns,
+        ..RunMetrics::default()
+    };
     let mut f = Failover::default();
-    let mut out = Vec::new();
+    let mut asked: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut adopted: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut held_since: Option<u64> = None;
+    let held_ends = |m: &mut RunMetrics, held_since: &mut Option<u64>, t: u64| {
+        if let Some(s) = held_since.take() {
+            m.held_ns += t - s;
+        }
+    };
     let mut kills = kills.iter().peekable();
-    for &(t, _, _, e) in seen {
+    for &(t, node, _, e) in seen {
         while let Some(&&(k, idx)) = kills.peek().filter(|k| k.0 <= t) {
             if scenario::is_client(idx) {
                 f.client_crashed(k, node_id(idx));
+                if let Some(since) = adopted.remove(&idx) {
+                    m.hold_ns.push(k - since);
+                }
             } else if idx == SERVER {
                 f.all_ended();
+                held_ends(&mut m, &mut held_since, k);
             }
             kills.next();
         }
         match e {
+            Event::Requested { .. } => {
+                asked.insert(node, t);
+            }
+            Event::Adopted { first: true, .. } => {
+                m.acquisition_ns.extend(asked.remove(&node).map(|r| t - r));
+                adopted.insert(node, t);
+            }
+            Event::Adopted { slack_ns, .. } => {
+                m.renewals_confirmed += 1;
+                m.renewal_slack_ns.push(slack_ns);
+            }
+            Event::RenewSent { .. } => m.renewals_sent += 1,
+            Event::Lost { .. } | Event::ReleaseDecided { .. } => {
+                if let Some(since) = adopted.remove(&node) {
+                    m.hold_ns.push(t - since);
+                }
+            }
             Event::Granted {
                 client, key, token, ..
-            } => f.granted(key, client, token),
+            } => {
+                m.grants += 1;
+                f.granted(key, client, token);
+                held_since.get_or_insert(t);
+            }
             Event::Expired { key, token, .. } => {
+                m.expirations += 1;
                 f.expired(t, key, token);
-                f.grant_ended(key, token);
+                if f.grant_ended(key, token) {
+                    held_ends(&mut m, &mut held_since, t);
+                }
             }
-            Event::ReleasedAtServer { key, token, .. } => {
-                f.grant_ended(key, token);
+            Event::ReleasedAtServer { key, token, .. } if f.grant_ended(key, token) => {
+                held_ends(&mut m, &mut held_since, t);
             }
-            Event::ServerBooted { restart: true, .. } => f.all_ended(),
-            Event::WriteAccepted { key, token, .. } => out.extend(f.write_accepted(t, key, token)),
+            Event::ServerBooted { restart: true, .. } => {
+                f.all_ended();
+                held_ends(&mut m, &mut held_since, t);
+            }
+            Event::WriteAccepted { key, token, .. } => {
+                m.writes_accepted += 1;
+                m.failover_ns.extend(f.write_accepted(t, key, token));
+            }
+            Event::WriteRejected { .. } => {
+                m.stale_writes_rejected += 1;
+                m.token_mismatches += 1;
+            }
             _ => {}
         }
     }
-    out
+    held_ends(&mut m, &mut held_since, end_ns);
+    m
+}
+
+/// The run's timeline, as the simulator draws one: grants as the server saw them, each
+/// client's belief (from its adopted grants' validity), writes, faults and violations.
+/// Real runs log no messages, so it has no arrows.
+fn timeline(sc: &Scenario, seen: &Seen, c: &Cluster, found: &[Found], end_ns: u64) -> Timeline {
+    let mut tl = Timeline::new(sc.clients + 2);
+    let mut faults = c.fault_log.iter().peekable();
+    let mut kills = c.kills.iter().peekable();
+    let mut violations = found.iter().peekable();
+    for &(t, node, _, e) in seen {
+        while let Some((ft, fnode, kind, detail)) = faults.peek().filter(|f| f.0 <= t) {
+            tl.fault(*ft, *fnode, *kind, detail, None);
+            faults.next();
+        }
+        while let Some(&&(k, idx)) = kills.peek().filter(|k| k.0 <= t) {
+            if scenario::is_client(idx) {
+                tl.belief(k, idx, None, None);
+            } else if idx == SERVER {
+                tl.all_grants_ended(k, "server crashed");
+            }
+            kills.next();
+        }
+        match e {
+            Event::Granted { client, token, .. } => {
+                tl.granted(t, client.node.0 as usize, token.0);
+            }
+            Event::Expired { token, .. } => tl.grant_ended(t, token.0, "expired"),
+            Event::ReleasedAtServer { token, .. } => tl.grant_ended(t, token.0, "released"),
+            Event::ServerBooted { restart: true, .. } => {
+                tl.all_grants_ended(t, "server restarted");
+            }
+            Event::WriteAccepted { token, .. } => tl.write(t, token.0, true),
+            Event::WriteRejected { token, .. } => tl.write(t, token.0, false),
+            Event::Adopted {
+                token,
+                valid_for_ns,
+                ..
+            } => tl.belief(t, node, Some(token.0), Some(t + valid_for_ns)),
+            Event::Lost { .. } | Event::ReleaseDecided { .. } => tl.belief(t, node, None, None),
+            _ => {}
+        }
+        while let Some(v) = violations.peek().filter(|v| v.true_ns <= t) {
+            tl.violated(v.true_ns, &v.violation);
+            violations.next();
+        }
+    }
+    for (ft, fnode, kind, detail) in faults {
+        tl.fault(*ft, *fnode, *kind, detail, None);
+    }
+    tl.finish(end_ns);
+    tl
 }
 
 /// What a real run did, and which clients were served after the server's last restart.
@@ -933,9 +1090,11 @@ async fn fire(
             }
             FaultAction::Stall { .. } => unreachable!("refused by playable()"),
         }
+        c.log_fault(action.node(), action.kind(), describe(&action));
         fired.revert = action.len_ms().map(|len| (len, action));
         return Ok(fired);
     };
+    c.log_fault(undo.node(), FaultKind::Healed, describe(undo));
     match undo {
         FaultAction::Pause { node, .. } => c.signal(*node, libc::SIGCONT),
         FaultAction::Isolate { .. } | FaultAction::Cut { .. } | FaultAction::Split { .. } => {

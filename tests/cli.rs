@@ -34,6 +34,19 @@ fn refused(args: &[&str], says: &str) -> String {
     err
 }
 
+/// `leaseproof real ARGS --out DIR`, each call its own report folder (tests run at once).
+fn real(args: &[&str]) -> Output {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = format!("{}-real-{n}", out_dir());
+    let mut all = vec!["real"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", &out]);
+    let o = leaseproof(&all);
+    let _ = std::fs::remove_dir_all(&out);
+    o
+}
+
 fn out_dir() -> String {
     std::env::temp_dir()
         .join(format!("leaseproof-cli-out-{}", std::process::id()))
@@ -510,7 +523,7 @@ fn a_real_cluster_of_processes_holds_and_finds_check_then_act() {
     // Five `leaseproof serve` processes on loopback; the holder stopped (SIGSTOP) past its
     // lease, then the server killed and restarted on its data dir. Each run lasts its
     // scenario's 6 s; the processes die with the test (a parent-death signal).
-    let o = leaseproof(&["real", "real/scenarios/pause-past-expiry-1s.toml"]);
+    let o = real(&["real/scenarios/pause-past-expiry-1s.toml"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("every safety oracle held"), "{out}");
@@ -527,7 +540,7 @@ fn a_real_cluster_of_processes_holds_and_finds_check_then_act() {
             "finds = [\"lease-containment\"]",
         );
     let path = temp("real-check-then-act.toml", &buggy);
-    let o = leaseproof(&["real", path.to_str().unwrap()]);
+    let o = real(&[path.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("seed 0: lease-containment"), "{out}");
@@ -537,15 +550,31 @@ fn a_real_cluster_of_processes_holds_and_finds_check_then_act() {
 fn a_real_cluster_plays_network_faults_through_the_fault_proxy() {
     // The holder isolated past its lease by the proxy: its frames are dropped both ways,
     // it loses its lease, another client takes over, and every safety oracle holds.
-    let o = leaseproof(&["real", "real/scenarios/holder-partitioned-1s.toml"]);
+    let dir = format!("{}-real-partition", out_dir());
+    let o = leaseproof(&[
+        "real",
+        "real/scenarios/holder-partitioned-1s.toml",
+        "--out",
+        &dir,
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
+    // The same reports as `run` writes, with the real run's timeline.
+    let json = std::fs::read_to_string(format!("{dir}/run.json")).expect("run.json");
+    assert!(json.contains("\"failover\""), "{json}");
+    let svg = std::fs::read_to_string(format!("{dir}/timelines/holder-partitioned-1s-0.svg"))
+        .expect("the run's timeline");
+    assert!(
+        svg.contains("<svg") && svg.contains("partition"),
+        "a timeline with the partition shaded"
+    );
+    std::fs::remove_dir_all(&dir).expect("remove the reports");
     assert!(out.contains("every safety oracle held"), "{out}");
     let dropped = number_before(&out, " dropped on cut links");
     assert!(dropped > 0, "the partition dropped nothing: {out}");
     assert!(number_before(&out, " leases lost") > 0, "{out}");
     // Loss, duplication, reordering and garbage frames.
-    let o = leaseproof(&["real", "real/scenarios/lossy-duplicating-1s.toml"]);
+    let o = real(&["real/scenarios/lossy-duplicating-1s.toml"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(number_before(&out, " frames lost") > 0, "{out}");
@@ -557,7 +586,7 @@ fn the_real_server_killed_20_times_keeps_its_tokens_and_a_store_that_skips_sync_
     // kill -9 of the server 20 times (and of the resource every fourth cycle) while 5
     // clients contend, on redb: every oracle holds, every killed node's disk holds what its
     // log claimed, and every client is served after the last restart. About 15 s each.
-    let o = leaseproof(&["real", "real/scenarios/server-kill-20.toml"]);
+    let o = real(&["real/scenarios/server-kill-20.toml"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(
@@ -571,8 +600,7 @@ fn the_real_server_killed_20_times_keeps_its_tokens_and_a_store_that_skips_sync_
     );
     // The same kills over a store that reaches the disk at random points only (30 % of
     // batches): kill -9 then loses what the page cache would have kept, and the run says so.
-    let o = leaseproof(&[
-        "real",
+    let o = real(&[
         "real/scenarios/server-kill-20.toml",
         "--store-sync-ratio",
         "0.3",
@@ -627,6 +655,59 @@ fn a_real_run_refuses_a_fault_it_cannot_play_with_exit_2() {
         "/tmp/x",
     ];
     refused(&[&serve[..], &["client-9"]].concat(), "client-9");
+    // An address in use, and a data dir that cannot be made (under a file).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = taken.local_addr().expect("an address").to_string();
+    let dir = temp("serve-data", "")
+        .parent()
+        .expect("a temp dir")
+        .join("serve-data-dir");
+    let dir = dir.to_str().expect("a path");
+    refused(
+        &[
+            "serve",
+            "server",
+            "--scenario",
+            "scenarios/happy-path.toml",
+            "--data-dir",
+            dir,
+            "--listen",
+            &addr,
+        ],
+        "cannot bind",
+    );
+    refused(
+        &[
+            "serve",
+            "server",
+            "--scenario",
+            "scenarios/happy-path.toml",
+            "--data-dir",
+            "Cargo.toml/x",
+        ],
+        "--data-dir",
+    );
+    refused(
+        &[&serve[..], &["server", "--store-sync-ratio", "2"]].concat(),
+        "--store-sync-ratio",
+    );
+    refused(
+        &[&serve[..], &["server", "--send-delay-ms", "9,1"]].concat(),
+        "--send-delay-ms",
+    );
+    // The agreement's file: missing, and a tolerance out of range, each named.
+    refused(
+        &["agree", "--config", "no/such/agree.toml"],
+        "no/such/agree.toml",
+    );
+    let bad = std::fs::read_to_string("real/agree.toml")
+        .expect("real/agree.toml")
+        .replace("confidence = 0.95", "confidence = 1.5");
+    let bad = temp("agree-bad.toml", &bad);
+    refused(
+        &["agree", "--config", bad.to_str().expect("a path")],
+        "tolerance.confidence",
+    );
     refused(
         &[&serve[..], &["server", "--listen", "10.0.0.1:0"]].concat(),
         "loopback",

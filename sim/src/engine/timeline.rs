@@ -236,6 +236,19 @@ impl Timeline {
         });
     }
 
+    /// A safety violation, on the lane of the node that showed it: the resource for a
+    /// write the oracles refused, the server otherwise.
+    pub fn violated(&mut self, t: u64, v: &leaseproof_impl::Violation) {
+        use leaseproof_impl::Violation;
+        let node = match v {
+            Violation::StaleTokenAccepted { .. }
+            | Violation::TokenFromTwoClients { .. }
+            | Violation::WriteOutsideLease { .. } => crate::scenario::RESOURCE,
+            _ => crate::scenario::SERVER,
+        };
+        self.violation(t, node, v.oracle().name(), v.to_string());
+    }
+
     pub fn violation(&mut self, t: u64, node: NodeIdx, oracle: &str, detail: String) {
         self.violations.push(Mark {
             node,

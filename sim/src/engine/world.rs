@@ -7,9 +7,7 @@
 use crate::clock::{true_now_ns, NodeClock};
 use crate::fault::{FaultKind, Touch};
 use crate::metrics::{Failover, RunMetrics};
-use crate::scenario::{
-    is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CLIENT, RESOURCE, SERVER,
-};
+use crate::scenario::{is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CLIENT, SERVER};
 use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
 use leaseproof_impl::{
@@ -406,13 +404,7 @@ impl World {
         }
         for violation in found {
             if let Some(tl) = self.timeline.as_mut() {
-                let node = match violation {
-                    Violation::StaleTokenAccepted { .. }
-                    | Violation::TokenFromTwoClients { .. }
-                    | Violation::WriteOutsideLease { .. } => RESOURCE,
-                    _ => SERVER,
-                };
-                tl.violation(t, node, violation.oracle().name(), violation.to_string());
+                tl.violated(t, &violation);
             }
             self.found.push(Found {
                 true_ns: t,
