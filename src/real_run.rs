@@ -12,7 +12,8 @@
 use anyhow::{bail, Context};
 use leaseproof_impl::clock::{NodeClock, CLOCK_ORIGIN_NS};
 use leaseproof_impl::{
-    Event, Identity, Key, NodeId, OracleName, RoleKind, SafetyOracles, Violation,
+    liveness_bound_ns_for, Event, Identity, Key, Liveness, NodeId, OracleName, RoleKind,
+    SafetyOracles, Violation,
 };
 use leaseproof_real::clock::monotonic_ns;
 use leaseproof_real::{
@@ -499,6 +500,13 @@ impl Cluster {
         clock.local(t)
     }
 
+    /// True nanoseconds from true time `t` until the server's clock reads `deadline`.
+    fn server_until(&self, t: u64, deadline: leaseproof_impl::Nanos) -> u64 {
+        let mut clock = self.clocks[SERVER];
+        clock.step_ns = self.server_steps.iter().map(|&(_, by)| by).sum();
+        clock.true_until(t, deadline)
+    }
+
     /// Stops every node (stdin closed, then a bounded wait, then SIGKILL) and the proxies.
     async fn stop(&mut self) {
         for p in self.procs.values_mut() {
@@ -616,7 +624,7 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
         .collect();
     let seeds = args.seeds;
     // The simulator's verdict, metrics and reports over the real runs, timelines included.
-    let report = verdict::judge(&sc, &results, &[]);
+    let report = real_report(&sc, &results);
     crate::report::print_failures(&report);
     crate::report::print_table(std::slice::from_ref(&report));
     write_reports(&args.out, &sc, &report, results)?;
@@ -642,10 +650,31 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
         }
     }
     println!(
-        "ok {}: {seeds} real run(s), safety judged (liveness is not judged in real runs yet)",
-        sc.name
+        "ok {}: {seeds} real run(s), {} judged",
+        sc.name,
+        if sc.file.liveness {
+            "safety and liveness"
+        } else {
+            "safety"
+        }
     );
     Ok(report.exit)
+}
+
+/// The simulator's verdict over real runs. A real run does not replay bit for bit: its
+/// rerun is the same real command (the seed fixes the fault plan, not the timing).
+fn real_report(sc: &Scenario, results: &[SeedResult]) -> ScenarioReport {
+    let mut report = verdict::judge(sc, results, &[]);
+    for f in &mut report.failures {
+        if let Some(seed) = f.seed {
+            f.replay = Some(format!(
+                "cargo run --release -- real {} --seeds {} (seed {seed}'s plan; real timing differs run to run)",
+                sc.path.display(),
+                seed + 1
+            ));
+        }
+    }
+    report
 }
 
 /// Writes a real run's reports as `run` writes the simulator's: `run.md`, `run.json`,
@@ -814,9 +843,23 @@ async fn judge(
             }
         }
     }
-    // Heal, as the simulator does before its liveness phase.
+    // Heal, as the simulator does before its liveness phase: every fault still in force
+    // ends (a paused node resumes, a crashed one restarts, cut links open), faults not yet
+    // applied never are, and the network calms down.
+    for (_, due) in std::mem::take(&mut steps) {
+        for (i, undo) in due {
+            if let Some(undo) = undo {
+                fire(c, &plan.faults[i].fault, Some(&undo), holder, start).await?;
+            }
+        }
+    }
     c.net.heal();
     c.log_fault(SERVER, FaultKind::Heal, String::new());
+    let liveness = if sc.file.liveness {
+        liveness_phase(sc, plan, c, events, &mut seen, &mut holder).await
+    } else {
+        None
+    };
     let end_ns = c.true_now();
     seen.sort_by_key(|&(t, node, order, _)| (t, node, order));
     let mut oracles = SafetyOracles::new();
@@ -844,7 +887,7 @@ async fn judge(
             seed: plan.seed,
             plan: Some(plan.clone()),
             found: timed,
-            liveness: None,
+            liveness,
             coverage,
             metrics,
             trace_hash: 0,
@@ -855,6 +898,80 @@ async fn judge(
             sim_ms: end_ns / 1_000_000,
         },
     })
+}
+
+/// Scheduling slack a real run adds to the simulator's liveness bound: process wake-ups
+/// and the proxy's forwarding (measured at tens of µs; `reports/sim-vs-real.md`).
+const REAL_SLACK_NS: u64 = 20_000_000;
+
+/// The liveness phase, as the simulator's (`sim/src/engine/run.rs`, `liveness_phase`): at
+/// heal every waiting client gets the simulator's bound (`liveness_bound_ns_for`, plus
+/// [`REAL_SLACK_NS`]); the phase ends when all are served or one is past its deadline on
+/// the server's clock (with a hard stop a second after the last deadline).
+async fn liveness_phase(
+    sc: &Scenario,
+    plan: &Plan,
+    c: &mut Cluster,
+    events: &mut mpsc::UnboundedReceiver<(usize, serde_json::Value)>,
+    seen: &mut Seen,
+    holder: &mut Option<usize>,
+) -> Option<Violation> {
+    while let Ok(line) = events.try_recv() {
+        take(line, seen, holder);
+    }
+    let mut ordered = seen.clone();
+    ordered.sort_by_key(|&(t, node, order, _)| (t, node, order));
+    let mut liveness = Liveness::new();
+    for e in &ordered {
+        liveness.observe(&e.3);
+    }
+    let heal_t = c.true_now();
+    let cfg = sc.config;
+    let restarted = ordered.iter().any(|e| {
+        matches!(e.3, Event::ServerBooted { restart: true, .. })
+            && heal_t.saturating_sub(e.0) <= cfg.ttl_ns
+    });
+    let latency_max = plan.latency_ms[1] * 1_000_000 + REAL_SLACK_NS;
+    let stall = if plan.send_delay_ratio > 0.0 {
+        plan.send_delay_ms[1] * 1_000_000
+    } else {
+        0
+    };
+    let keys = u64::from(cfg.lock_keys.max(1));
+    liveness.heal(c.server_at(heal_t), sc.clients, |ahead| {
+        liveness_bound_ns_for(
+            &cfg,
+            latency_max + stall,
+            latency_max,
+            ahead * keys,
+            restarted,
+        )
+    });
+    let last = liveness.last_deadline()?;
+    let hard_stop = tokio::time::Instant::now()
+        + Duration::from_nanos(c.server_until(heal_t, last))
+        + Duration::from_secs(1);
+    loop {
+        if liveness.all_served() {
+            return None;
+        }
+        if let Some(v) = liveness.check(c.server_at(c.true_now())) {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= hard_stop {
+            return liveness.check(last);
+        }
+        // Within one client's pipe lines keep their order, so observing them as they come
+        // keeps each waiter's request and grant in order.
+        if let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(10), events.recv()).await
+        {
+            let n = seen.len();
+            take(line, seen, holder);
+            if let Some(e) = seen.get(n) {
+                liveness.observe(&e.3);
+            }
+        }
+    }
 }
 
 /// The run's metrics by the simulator's definitions (`World::measure`, `metrics::Failover`),

@@ -536,7 +536,7 @@ fn a_real_cluster_of_processes_holds_and_finds_check_then_act() {
     let buggy = REAL_SCALED
         .replace("think_ms = 200", "think_ms = 200\nvariant = \"check-then-act\"")
         .replace(
-            "always = [\"single-holder\", \"token-monotonic\", \"fenced-writes\", \"lease-containment\"]",
+            "always = [\"single-holder\", \"token-monotonic\", \"fenced-writes\", \"lease-containment\", \"liveness\"]",
             "finds = [\"lease-containment\"]",
         );
     let path = temp("real-check-then-act.toml", &buggy);
