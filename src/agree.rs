@@ -265,7 +265,13 @@ fn sim_side(sc: &Scenario, seeds: u32, jobs: usize) -> Side {
         ..Side::default()
     };
     for r in &results {
-        let mut tripped: Vec<OracleName> = r.found.iter().map(|f| f.violation.oracle()).collect();
+        let mut tripped: Vec<OracleName> = r
+            .found
+            .iter()
+            .map(|f| f.violation)
+            .chain(r.liveness)
+            .map(|v| v.oracle())
+            .collect();
         tripped.sort();
         tripped.dedup();
         for o in tripped {
@@ -299,7 +305,13 @@ async fn real_side(sc: &Scenario, runs: u32, parallel: u32) -> anyhow::Result<Si
         }
     }
     for j in done {
-        let mut tripped: Vec<OracleName> = j.found.iter().map(|v| v.oracle()).collect();
+        let mut tripped: Vec<OracleName> = j
+            .found
+            .iter()
+            .copied()
+            .chain(j.result.liveness)
+            .map(|v| v.oracle())
+            .collect();
         tripped.sort();
         tripped.dedup();
         for o in tripped {
@@ -335,9 +347,6 @@ fn ms(ns: f64) -> String {
 fn compare(sc: &Scenario, t: &Tolerances, sim: &Side, real: &Side) -> Vec<Row> {
     let mut rows = Vec::new();
     for o in &sc.always {
-        if !o.is_safety() {
-            continue;
-        }
         let (s, r) = (
             sim.tripped.get(o).copied().unwrap_or(0),
             real.tripped.get(o).copied().unwrap_or(0),

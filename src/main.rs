@@ -75,8 +75,8 @@ enum Command {
     Serve(real_run::ServeArgs),
     /// Run a scenario's cluster as real processes on loopback, playing its fault plan with
     /// real mechanisms (signals, restarts, the fault proxy, software clocks), and judge the
-    /// events with the safety oracles and the disks against the log (partial: no liveness
-    /// phase or reports yet).
+    /// events with the simulator's oracles and the disks against the log; writes the same
+    /// reports as `run`, timelines included.
     Real(real_run::RealArgs),
     /// The simulator's predictions checked against real processes: every scenario of
     /// real/agree.toml in both, compared against its committed tolerances; writes

@@ -1,12 +1,13 @@
 //! `leaseproof serve` (one real node) and `leaseproof real` (a real cluster of `serve`
-//! processes on loopback, judged by the simulator's oracles). Partial (issue 22). A real
+//! processes on loopback, judged by the simulator's oracles, reported as its runs). A real
 //! cluster plays a seed's fault plan (`Plan::derive` with a seeded generator: the script and
 //! the random faults, each node's clock offset and rate, the network knobs) with real
 //! mechanisms: a pause is SIGSTOP/SIGCONT, a crash SIGKILL and a restart (on its data dir,
 //! or without it when the fault loses the disk), a partition, cut, split, loss, duplication
 //! or latency the fault proxy between every pair of nodes, a clock step a line to the node's
-//! software clock, garbage frames a connection straight to the node. What happens only inside
-//! the simulator (buggify, send stalls, crash points) is refused by name.
+//! software clock, garbage frames a connection straight to the node, a send stall the node's
+//! own thread blocked. What happens only inside the simulator (buggify, worker stalls, crash
+//! points) is refused by name.
 #![allow(clippy::disallowed_methods)] // real processes: the machine's clock and tokio's tasks
 
 use anyhow::{bail, Context};
@@ -874,8 +875,7 @@ async fn judge(
     }
     let metrics = measure(&seen, &c.kills, end_ns);
     let timeline = timeline(sc, &seen, c, &timed, end_ns);
-    let mut coverage: BTreeSet<String> = seen.iter().map(|e| e.3.kind().to_string()).collect();
-    coverage.extend(c.fault_log.iter().map(|f| f.2.name().to_string()));
+    let coverage = coverage(&seen, &c.fault_log);
     Ok(Judged {
         summary: summary(sc, &seen, c.net.counts()),
         found: timed.iter().map(|f| f.violation).collect(),
@@ -898,6 +898,39 @@ async fn judge(
             sim_ms: end_ns / 1_000_000,
         },
     })
+}
+
+/// The coverage labels a run reached, as the simulator records them: every event kind,
+/// every fault kind applied, and `pause-overlapped-expiry` when a grant expired while its
+/// holder was paused.
+fn coverage(seen: &Seen, fault_log: &[(u64, usize, FaultKind, String)]) -> BTreeSet<String> {
+    let mut labels: BTreeSet<String> = seen.iter().map(|e| e.3.kind().to_string()).collect();
+    labels.extend(fault_log.iter().map(|f| f.2.name().to_string()));
+    // Which client is paused at each instant: a pause opens with its description and
+    // closes with the heal of the same description.
+    let mut paused: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut faults = fault_log.iter().peekable();
+    for &(t, _, _, e) in seen {
+        while let Some((_, node, kind, detail)) = faults.peek().filter(|f| f.0 <= t) {
+            match kind {
+                FaultKind::Paused => {
+                    paused.insert(detail, *node);
+                }
+                FaultKind::Healed => {
+                    paused.remove(detail.as_str());
+                }
+                FaultKind::Heal => paused.clear(),
+                _ => {}
+            }
+            faults.next();
+        }
+        if let Event::Expired { client, .. } = e {
+            if paused.values().any(|&n| n == client.node.0 as usize) {
+                labels.insert(FaultKind::PauseOverlappedExpiry.name().into());
+            }
+        }
+    }
+    labels
 }
 
 /// Scheduling slack a real run adds to the simulator's liveness bound: process wake-ups

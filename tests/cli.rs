@@ -617,6 +617,74 @@ fn the_real_server_killed_20_times_keeps_its_tokens_and_a_store_that_skips_sync_
     );
 }
 
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmd| String::from_utf8_lossy(cmd).contains(marker))
+        .count()
+}
+
+/// Polls `done` every 50 ms, at most `limit / 50 ms` times (a hang guard, not a timing
+/// assertion; counted, so it reads no clock).
+fn wait_for(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let step = std::time::Duration::from_millis(50);
+    for _ in 0..limit.as_millis() / step.as_millis() {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(step);
+    }
+    done()
+}
+
+#[test]
+fn a_real_run_stopped_by_ctrl_c_leaves_no_process_behind() {
+    let out = format!("{}-real-ctrl-c", out_dir());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_leaseproof"))
+        .args(["real", "real/scenarios/happy-path-1s.toml", "--out", &out])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start leaseproof real");
+    // Its nodes' data dirs carry the supervisor's pid.
+    let marker = format!("leaseproof-real-{}-", child.id());
+    let started = wait_for(std::time::Duration::from_secs(20), || {
+        processes_with(&marker) >= 5
+    });
+    // SAFETY: kill with the pid of a child this test started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let ended = wait_for(std::time::Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let gone = wait_for(std::time::Duration::from_secs(10), || {
+        processes_with(&marker) == 0
+    });
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(started, "the cluster's five nodes started");
+    assert!(ended, "the supervisor ended on SIGINT");
+    assert!(
+        gone,
+        "{} node process(es) outlived the supervisor",
+        processes_with(&marker)
+    );
+}
+
 /// The number printed just before `what` in `text`.
 fn number_before(text: &str, what: &str) -> u64 {
     let at = text

@@ -4,13 +4,12 @@
 //! (feed an input, drain every output, re-arm one timer), over TCP on loopback, with a
 //! clock read from the machine's monotonic clock. No protocol decision is made here.
 //!
-//! **Partial** (issue 22): the framing, the clock (the core's `NodeClock` read at the
+//! What it holds: the framing, the clock (the core's `NodeClock` read at the
 //! machine's monotonic time, with offset, rate and steps), the stores (a durable one on redb,
 //! and test layers), the shell, and the fault proxy that plays the simulator's network
-//! faults between nodes ([`proxy`]). The CLI's `serve` runs one node as a process and `real`
-//! a cluster of them playing a scenario's fault plan. Not built yet: liveness and reports of
-//! real runs, the comparison with the simulator's predictions, the reliability soak and the
-//! speed ratios.
+//! faults between nodes ([`proxy`]). The CLI's `serve` runs one node as a process, `real`
+//! a cluster of them playing a scenario's fault plan (judged, measured and reported as the
+//! simulator's runs are), `agree` the comparison with the simulator's predictions.
 //!
 //! **Why not under `impl/`.** The core reads no clock, draws no entropy and does no I/O;
 //! this crate does all three, so it is its own crate, and the core stays checkable.
