@@ -1113,17 +1113,8 @@ fn timeline(sc: &Scenario, seen: &Seen, c: &Cluster, found: &[Found], end_ns: u6
             }
             kills.next();
         }
+        tl.server_event(t, &e);
         match e {
-            Event::Granted { client, token, .. } => {
-                tl.granted(t, client.node.0 as usize, token.0);
-            }
-            Event::Expired { token, .. } => tl.grant_ended(t, token.0, "expired"),
-            Event::ReleasedAtServer { token, .. } => tl.grant_ended(t, token.0, "released"),
-            Event::ServerBooted { restart: true, .. } => {
-                tl.all_grants_ended(t, "server restarted");
-            }
-            Event::WriteAccepted { token, .. } => tl.write(t, token.0, true),
-            Event::WriteRejected { token, .. } => tl.write(t, token.0, false),
             Event::Adopted {
                 token,
                 valid_for_ns,

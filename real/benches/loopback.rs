@@ -80,6 +80,19 @@ impl Client {
         self.out.flush().await.expect("flush");
     }
 
+    /// Gives back `token` and waits for the answer.
+    async fn release(&mut self, token: Token) -> Msg {
+        let id = self.id();
+        self.send(Msg::Release {
+            key: Key(0),
+            id,
+            token,
+        })
+        .await;
+        self.flush().await;
+        self.recv().await
+    }
+
     async fn recv(&mut self) -> Msg {
         match self.back.next().await.expect("an answer").expect("a frame") {
             Frame::Msg(m) => m,
@@ -203,15 +216,7 @@ async fn grants(c: &mut Client, n: u64, is_echo: bool) -> Duration {
             Msg::Acquire { .. } if is_echo => continue,
             m => panic!("expected a grant, got {m:?}"),
         };
-        let id = c.id();
-        c.send(Msg::Release {
-            key: Key(0),
-            id,
-            token,
-        })
-        .await;
-        c.flush().await;
-        let m = c.recv().await;
+        let m = c.release(token).await;
         assert!(matches!(m, Msg::Released { .. }), "{m:?}");
     }
     start.elapsed()
@@ -259,15 +264,7 @@ fn bench(cr: &mut Criterion) {
     let (mut granted, stop) = rt.block_on(async {
         let (mut c, token, stop) = holder(store).await;
         // Give back the first grant, so each iteration starts with the key free.
-        let id = c.id();
-        c.send(Msg::Release {
-            key: Key(0),
-            id,
-            token,
-        })
-        .await;
-        c.flush().await;
-        let _ = c.recv().await;
+        let _ = c.release(token).await;
         (c, stop)
     });
     g.bench_function("grant/server-redb", |b| {

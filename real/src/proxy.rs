@@ -20,6 +20,7 @@
 //! the proxy reconnects to it on the next frame. Draws come from one seeded generator.
 
 use crate::frame::{Frame, FrameCodec};
+use crate::shell::accept_loop;
 use futures_util::{SinkExt, StreamExt};
 use leaseproof_impl::{xorshift64star, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,14 +29,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
 /// How long a connection through the proxy may take to say who it is.
 const HELLO_WAIT: Duration = Duration::from_secs(2);
-/// How long the accept loop waits after a failed accept (out of descriptors).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Frames held for delivery on one connection at most; more are dropped (a bound, never
 /// reached at the rates a scenario sends).
 const HELD_LIMIT: usize = 65_536;
@@ -187,24 +185,12 @@ pub async fn run_proxy(
     to: NodeId,
     target: SocketAddr,
     net: Net,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut links = JoinSet::new();
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.changed() => break,
-            conn = listener.accept() => match conn {
-                Ok((stream, _)) => {
-                    links.spawn(link(stream, to, target, net.clone()));
-                }
-                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
-            },
-            // Reap finished links, so a long run holds only live ones.
-            Some(_) = links.join_next(), if !links.is_empty() => {}
-        }
-    }
-    links.shutdown().await;
+    accept_loop(listener, stop, |stream| {
+        link(stream, to, target, net.clone())
+    })
+    .await;
 }
 
 /// One sender's connection through the proxy to `to`.

@@ -206,24 +206,39 @@ impl Shell {
 async fn accept(
     listener: TcpListener,
     inputs: mpsc::UnboundedSender<(NodeId, Msg)>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut readers = JoinSet::new();
+    accept_loop(listener, stop, |stream| read_peer(stream, inputs.clone())).await;
+}
+
+/// Accepts connections until `stop`, each served by its own task from `serve`; finished
+/// tasks are reaped, so a long run holds only live ones. A failed accept (out of
+/// descriptors, or a connection reset before it was taken) backs off rather than spin,
+/// and the connections already open go on being served. The node's and the fault proxy's
+/// listeners both run it.
+pub(crate) async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+    mut serve: F,
+) where
+    F: FnMut(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
             biased;
             _ = stop.changed() => break,
             conn = listener.accept() => match conn {
                 Ok((stream, _)) => {
-                    readers.spawn(read_peer(stream, inputs.clone()));
+                    tasks.spawn(serve(stream));
                 }
-                // Out of descriptors, or a connection reset before it was taken: back off
-                // rather than spin, and go on serving the connections already open.
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
-            }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
-    readers.shutdown().await;
+    tasks.shutdown().await;
 }
 
 /// Reads one peer's frames. A connection that does not start with a `Hello`, sends a frame

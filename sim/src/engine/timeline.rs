@@ -236,6 +236,25 @@ impl Timeline {
         });
     }
 
+    /// What the server and the resource saw of an event at `t`: grants opening and ending,
+    /// writes accepted or rejected (other events draw nothing here).
+    pub fn server_event(&mut self, t: u64, event: &leaseproof_impl::Event) {
+        use leaseproof_impl::Event;
+        match *event {
+            Event::Granted { client, token, .. } => {
+                self.granted(t, client.node.0 as NodeIdx, token.0);
+            }
+            Event::Expired { token, .. } => self.grant_ended(t, token.0, "expired"),
+            Event::ReleasedAtServer { token, .. } => self.grant_ended(t, token.0, "released"),
+            Event::ServerBooted { restart: true, .. } => {
+                self.all_grants_ended(t, "server restarted");
+            }
+            Event::WriteAccepted { token, .. } => self.write(t, token.0, true),
+            Event::WriteRejected { token, .. } => self.write(t, token.0, false),
+            _ => {}
+        }
+    }
+
     /// A safety violation, on the lane of the node that showed it: the resource for a
     /// write the oracles refused, the server otherwise.
     pub fn violated(&mut self, t: u64, v: &leaseproof_impl::Violation) {

@@ -426,19 +426,7 @@ impl World {
             );
         }
         if let Some(tl) = self.timeline.as_mut() {
-            match *event {
-                Event::Granted { client, token, .. } => {
-                    tl.granted(t, node_idx(client.node), token.0);
-                }
-                Event::Expired { token, .. } => tl.grant_ended(t, token.0, "expired"),
-                Event::ReleasedAtServer { token, .. } => tl.grant_ended(t, token.0, "released"),
-                Event::ServerBooted { restart: true, .. } => {
-                    tl.all_grants_ended(t, "server restarted");
-                }
-                Event::WriteAccepted { token, .. } => tl.write(t, token.0, true),
-                Event::WriteRejected { token, .. } => tl.write(t, token.0, false),
-                _ => {}
-            }
+            tl.server_event(t, event);
         }
         self.measure(t, idx, event);
         lifecycle_span(t, event);
