@@ -401,25 +401,59 @@ fn compare(sc: &Scenario, t: &Tolerances, sim: &Side, real: &Side) -> Vec<Row> {
     // As the run report counts it (`metrics::Summary`): a renewal confirmed twice (a
     // duplicate answer) never makes the rate exceed 1.
     let rate = |(sent, confirmed): (u64, u64)| Rate::wilson(confirmed, sent.max(confirmed));
-    let (rs, rr) = (rate(sim.renewals), rate(real.renewals));
-    let enough = sim.runs >= t.rate_min_runs && real.runs >= t.rate_min_runs;
-    rows.push(Row {
-        what: "renewal success".into(),
-        sim: format!("{:.4} [{:.4}, {:.4}]", rs.rate, rs.lo, rs.hi),
-        real: format!("{:.4} [{:.4}, {:.4}]", rr.rate, rr.lo, rr.hi),
+    rows.push(compare_rate(
+        "renewal success",
+        rate(sim.renewals),
+        rate(real.renewals),
+        t,
+        sim.runs.min(real.runs),
+    ));
+    // The share of failovers longer than half a TTL: a tail a quantile cannot compare
+    // when it holds about 1 % of the samples.
+    let half_ttl = sc.config.ttl_ns / 2;
+    let tail = |v: &[u64]| {
+        Rate::wilson(
+            v.iter().filter(|&&x| x > half_ttl).count() as u64,
+            v.len() as u64,
+        )
+    };
+    if !(sim.failover.is_empty() && real.failover.is_empty()) {
+        rows.push(compare_rate(
+            "failovers over TTL / 2",
+            tail(&sim.failover),
+            tail(&real.failover),
+            t,
+            sim.runs.min(real.runs),
+        ));
+    }
+    rows
+}
+
+/// One rate, compared when each side has at least `rate_min_runs` runs: the two 95 %
+/// Wilson intervals must overlap.
+fn compare_rate(what: &str, s: Rate, r: Rate, t: &Tolerances, fewest_runs: u32) -> Row {
+    let show = |x: &Rate| {
+        format!(
+            "{:.4} [{:.4}, {:.4}] ({}/{})",
+            x.rate, x.lo, x.hi, x.hits, x.n
+        )
+    };
+    Row {
+        what: what.into(),
+        sim: show(&s),
+        real: show(&r),
         rule: format!(
             "95 % Wilson intervals overlap; only with ≥ {} runs a side",
             t.rate_min_runs
         ),
-        outcome: if !enough {
+        outcome: if fewest_runs < t.rate_min_runs {
             Outcome::NotCompared
-        } else if rs.lo <= rr.hi && rr.lo <= rs.hi {
+        } else if s.lo <= r.hi && r.lo <= s.hi {
             Outcome::Within
         } else {
             Outcome::Excess
         },
-    });
-    rows
+    }
 }
 
 /// p50, p99 and max of one metric.
@@ -480,8 +514,9 @@ fn compare_dist(name: &str, s: &[u64], r: &[u64], t: &Tolerances, real_runs: u32
     rows
 }
 
-/// The two failover and acquisition distributions as CDFs, one SVG per scenario.
-fn plot(sc: &Scenario, sim: &Side, real: &Side, out: &Path) -> anyhow::Result<Option<String>> {
+/// Each metric's two distributions as CDFs, one SVG per metric (failover and acquisition
+/// live on different scales); returns the files written, relative to `out`.
+fn plot(sc: &Scenario, sim: &Side, real: &Side, out: &Path) -> anyhow::Result<Vec<String>> {
     let cdf = |ns: &[u64]| -> Vec<(f64, Option<f64>)> {
         let mut v: Vec<u64> = ns.to_vec();
         v.sort_unstable();
@@ -493,41 +528,43 @@ fn plot(sc: &Scenario, sim: &Side, real: &Side, out: &Path) -> anyhow::Result<Op
             .map(|(i, &x)| (x as f64 / 1e6, Some((i + 1) as f64 / n as f64)))
             .collect()
     };
-    let mut series = Vec::new();
-    for (label, s) in [
-        ("failover, simulator", &sim.failover),
-        ("failover, real", &real.failover),
-        ("acquisition, simulator", &sim.acquisition),
-        ("acquisition, real", &real.acquisition),
-    ] {
-        if !s.is_empty() {
-            series.push(Series {
-                name: label.into(),
-                points: cdf(s),
-            });
-        }
-    }
-    if series.is_empty() {
-        return Ok(None);
-    }
-    let svg = LinePlot {
-        title: format!("{}: simulator vs real (CDF)", sc.name),
-        x_label: "ms".into(),
-        y_label: "fraction of samples at or below".into(),
-        series,
-        hline: None,
-    }
-    .render();
     let dir = out.join("sim-vs-real");
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("{}: cannot create it", dir.display()))?;
-    let name = format!("{}.svg", sc.name);
-    let path = dir.join(&name);
-    std::fs::write(&path, svg).with_context(|| format!("{}: cannot write it", path.display()))?;
-    Ok(Some(format!("sim-vs-real/{name}")))
+    let mut files = Vec::new();
+    for (metric, s, r) in [
+        ("failover", &sim.failover, &real.failover),
+        ("acquisition", &sim.acquisition, &real.acquisition),
+    ] {
+        if s.is_empty() && r.is_empty() {
+            continue;
+        }
+        let series = [("simulator", s), ("real", r)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(side, v)| Series {
+                name: format!("{side} ({} samples)", v.len()),
+                points: cdf(v),
+            })
+            .collect();
+        let svg = LinePlot {
+            title: format!("{}: {metric}, simulator vs real (CDF)", sc.name),
+            x_label: format!("{metric} ms"),
+            y_label: "fraction of samples at or below".into(),
+            series,
+            hline: None,
+        }
+        .render();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("{}: cannot create it", dir.display()))?;
+        let name = format!("{}-{metric}.svg", sc.name);
+        let path = dir.join(&name);
+        std::fs::write(&path, svg)
+            .with_context(|| format!("{}: cannot write it", path.display()))?;
+        files.push(format!("sim-vs-real/{name}"));
+    }
+    Ok(files)
 }
 
-type Section<'a> = (String, PathBuf, &'a Entry, Vec<Row>, bool, Option<String>);
+type Section<'a> = (String, PathBuf, &'a Entry, Vec<Row>, bool, Vec<String>);
 
 fn render(
     config: &Path,
@@ -623,7 +660,7 @@ fn render(
                 r.outcome.label()
             );
         }
-        if let Some(p) = plot {
+        for p in plot {
             let _ = writeln!(md, "\n![{name}]({p})");
         }
         let _ = writeln!(md);
