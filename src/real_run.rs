@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// True time 0 as a CLOCK_MONOTONIC reading in ns (the supervisor's; default: now).
     #[arg(long)]
     pub origin_ns: Option<u64>,
+    /// Another node, `NAME=ADDR` (`server=127.0.0.1:7000`), repeated for each peer. With
+    /// none, the peers are read on stdin (`peer ID ADDR` lines, then `go`), as `real` does.
+    #[arg(long = "peer", value_parser = peer_flag)]
+    pub peers: Vec<(String, SocketAddr)>,
     /// A test layer: each persist batch reaches the disk with this probability (with every
     /// batch before it); below 1, a kill loses the unsynced tail, as a store that skips
     /// fsync does at power loss.
@@ -81,6 +85,21 @@ pub struct ServeArgs {
     /// The stall's length range in ms, `LO,HI` (the simulator's `cluster.send_delay_ms`).
     #[arg(long, default_value = "0,0", value_parser = ms_range)]
     pub send_delay_ms: [u64; 2],
+}
+
+fn peer_flag(s: &str) -> Result<(String, SocketAddr), String> {
+    let (name, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=ADDR"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("{s:?}: the address: {e}"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{s:?}: real nodes talk over the loopback address only"
+        ));
+    }
+    Ok((name.to_string(), addr))
 }
 
 fn ms_range(s: &str) -> Result<[u64; 2], String> {
@@ -174,7 +193,14 @@ async fn serve_node<S: Store>(
     println!("listening {addr}");
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut peers = BTreeMap::new();
-    while let Some(line) = lines.next_line().await.context("stdin")? {
+    for (name, a) in &args.peers {
+        let i = node_index(name, sc.clients).context("--peer")?;
+        peers.insert(node_id(i), *a);
+    }
+    while args.peers.is_empty() {
+        let Some(line) = lines.next_line().await.context("stdin")? else {
+            break;
+        };
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["go"] => break,
@@ -428,7 +454,9 @@ impl Cluster {
             .push((monotonic_ns().saturating_sub(self.origin_ns), idx));
         if let Some(p) = self.procs.get_mut(&idx) {
             let _ = tokio::time::timeout(Duration::from_secs(5), p.child.wait()).await;
-            let _ = tokio::time::timeout(Duration::from_secs(5), &mut p.reader).await;
+            if !p.reader.is_finished() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), &mut p.reader).await;
+            }
         }
     }
 
@@ -522,6 +550,10 @@ impl Cluster {
                 .is_err()
             {
                 let _ = p.child.kill().await;
+            }
+            // Its last lines: the reader ends at the pipe's end.
+            if !p.reader.is_finished() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), &mut p.reader).await;
             }
         }
         let _ = self.proxy_stop.send(true);
@@ -861,7 +893,17 @@ async fn judge(
     } else {
         None
     };
+    // The run ends now. Each process's pipe delivers its lines in its own time (a busy
+    // machine delays some by tens of ms), so a line stamped before the end may still be
+    // on its way: stop every node, read every line it wrote, and judge exactly the events
+    // stamped up to the end. (Judging whatever had arrived showed a false single-holder
+    // violation under load: a grant seen without the release sent before it.)
     let end_ns = c.true_now();
+    c.stop().await;
+    while let Ok(line) = events.try_recv() {
+        take(line, &mut seen, &mut holder);
+    }
+    seen.retain(|e| e.0 <= end_ns);
     seen.sort_by_key(|&(t, node, order, _)| (t, node, order));
     let mut oracles = SafetyOracles::new();
     let mut found = Vec::new();

@@ -760,6 +760,14 @@ fn a_real_run_refuses_a_fault_it_cannot_play_with_exit_2() {
         "--store-sync-ratio",
     );
     refused(
+        &[&serve[..], &["client-0", "--peer", "server=10.0.0.1:7000"]].concat(),
+        "loopback",
+    );
+    refused(
+        &[&serve[..], &["client-0", "--peer", "nobody=127.0.0.1:7000"]].concat(),
+        "--peer",
+    );
+    refused(
         &[&serve[..], &["server", "--send-delay-ms", "9,1"]].concat(),
         "--send-delay-ms",
     );
