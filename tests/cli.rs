@@ -560,6 +560,13 @@ fn a_real_cluster_plays_network_faults_through_the_fault_proxy() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
     // The same reports as `run` writes, with the real run's timeline.
+    let md = std::fs::read_to_string(format!("{dir}/run.md")).expect("run.md");
+    assert!(md.contains("Written by `leaseproof real`"), "{md}");
+    let html = std::fs::read_to_string(format!("{dir}/index.html")).expect("index.html");
+    assert!(
+        html.contains("Written by <code>leaseproof real</code>"),
+        "the page names its author"
+    );
     let json = std::fs::read_to_string(format!("{dir}/run.json")).expect("run.json");
     assert!(json.contains("\"failover\""), "{json}");
     let svg = std::fs::read_to_string(format!("{dir}/timelines/holder-partitioned-1s-0.svg"))
