@@ -519,6 +519,17 @@ impl Cluster {
     /// The server's clock reading at true time `t` (its plan clock and the steps played
     /// before `t`).
     fn server_at(&self, t: u64) -> leaseproof_impl::Nanos {
+        self.server_clock(t).local(t)
+    }
+
+    /// True nanoseconds from true time `t` until the server's clock reads `deadline`.
+    fn server_until(&self, t: u64, deadline: leaseproof_impl::Nanos) -> u64 {
+        self.server_clock(t).true_until(t, deadline)
+    }
+
+    /// The server's clock as it stood at true time `t`: its plan clock with the steps
+    /// played up to `t`.
+    fn server_clock(&self, t: u64) -> NodeClock {
         let mut clock = self.clocks[SERVER];
         clock.step_ns = self
             .server_steps
@@ -526,14 +537,7 @@ impl Cluster {
             .filter(|&&(at, _)| at <= t)
             .map(|&(_, by)| by)
             .sum();
-        clock.local(t)
-    }
-
-    /// True nanoseconds from true time `t` until the server's clock reads `deadline`.
-    fn server_until(&self, t: u64, deadline: leaseproof_impl::Nanos) -> u64 {
-        let mut clock = self.clocks[SERVER];
-        clock.step_ns = self.server_steps.iter().map(|&(_, by)| by).sum();
-        clock.true_until(t, deadline)
+        clock
     }
 
     /// Stops every node (stdin closed, then a bounded wait, then SIGKILL) and the proxies.
