@@ -10,7 +10,7 @@ use crate::real_run::{playable, real_seed, Judged};
 use anyhow::{bail, Context};
 use leaseproof_impl::OracleName;
 use leaseproof_sim::metrics::{Dist, Rate};
-use leaseproof_sim::run::RunOptions;
+use leaseproof_sim::run::{RunOptions, SeedResult};
 use leaseproof_sim::scenario::Scenario;
 use leaseproof_sim::svg::{LinePlot, Series};
 use leaseproof_sim::verdict::run_many;
@@ -257,42 +257,45 @@ pub fn agree(args: &AgreeArgs) -> anyhow::Result<u8> {
     }
 }
 
+impl Side {
+    /// One side from its runs, simulated or real (a real run is a `SeedResult` too): each
+    /// oracle a run tripped (liveness included) counts once for it.
+    fn of(results: &[SeedResult]) -> Side {
+        let mut side = Side {
+            runs: u32::try_from(results.len()).unwrap_or(u32::MAX),
+            ..Side::default()
+        };
+        for r in results {
+            let mut tripped: Vec<OracleName> = r
+                .found
+                .iter()
+                .map(|f| f.violation)
+                .chain(r.liveness)
+                .map(|v| v.oracle())
+                .collect();
+            tripped.sort();
+            tripped.dedup();
+            for o in tripped {
+                *side.tripped.entry(o).or_default() += 1;
+            }
+            side.failover.extend(&r.metrics.failover_ns);
+            side.acquisition.extend(&r.metrics.acquisition_ns);
+            side.renewals.0 += u64::from(r.metrics.renewals_sent);
+            side.renewals.1 += u64::from(r.metrics.renewals_confirmed);
+        }
+        side
+    }
+}
+
 fn sim_side(sc: &Scenario, seeds: u32, jobs: usize) -> Side {
     let seeds: Vec<u64> = (0..u64::from(seeds)).collect();
-    let results = run_many(sc, &seeds, jobs, RunOptions::default(), &|_| {});
-    let mut side = Side {
-        runs: u32::try_from(results.len()).unwrap_or(u32::MAX),
-        ..Side::default()
-    };
-    for r in &results {
-        let mut tripped: Vec<OracleName> = r
-            .found
-            .iter()
-            .map(|f| f.violation)
-            .chain(r.liveness)
-            .map(|v| v.oracle())
-            .collect();
-        tripped.sort();
-        tripped.dedup();
-        for o in tripped {
-            *side.tripped.entry(o).or_default() += 1;
-        }
-        side.failover.extend(&r.metrics.failover_ns);
-        side.acquisition.extend(&r.metrics.acquisition_ns);
-        side.renewals.0 += u64::from(r.metrics.renewals_sent);
-        side.renewals.1 += u64::from(r.metrics.renewals_confirmed);
-    }
-    side
+    Side::of(&run_many(sc, &seeds, jobs, RunOptions::default(), &|_| {}))
 }
 
 async fn real_side(sc: &Scenario, runs: u32, parallel: u32) -> anyhow::Result<Side> {
-    let mut side = Side {
-        runs,
-        ..Side::default()
-    };
     let mut tasks = tokio::task::JoinSet::new();
     let mut next = 0;
-    let mut done: Vec<Judged> = Vec::new();
+    let mut done: Vec<SeedResult> = Vec::new();
     while next < runs || !tasks.is_empty() {
         while next < runs && tasks.len() < parallel as usize {
             let sc = sc.clone();
@@ -301,28 +304,11 @@ async fn real_side(sc: &Scenario, runs: u32, parallel: u32) -> anyhow::Result<Si
             next += 1;
         }
         if let Some(j) = tasks.join_next().await {
-            done.push(j.context("a real run's task")??);
+            let judged: Judged = j.context("a real run's task")??;
+            done.push(judged.result);
         }
     }
-    for j in done {
-        let mut tripped: Vec<OracleName> = j
-            .found
-            .iter()
-            .copied()
-            .chain(j.result.liveness)
-            .map(|v| v.oracle())
-            .collect();
-        tripped.sort();
-        tripped.dedup();
-        for o in tripped {
-            *side.tripped.entry(o).or_default() += 1;
-        }
-        side.failover.extend(&j.failover_ns);
-        side.acquisition.extend(&j.acquisition_ns);
-        side.renewals.0 += u64::from(j.renewals.0);
-        side.renewals.1 += u64::from(j.renewals.1);
-    }
-    Ok(side)
+    Ok(Side::of(&done))
 }
 
 /// The runs a bug found with per-seed rate `p` needs to show at least once with

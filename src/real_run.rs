@@ -610,11 +610,11 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
     let mut results = Vec::new();
     for seed in 0..args.seeds {
         let judged = rt.block_on(real_seed(&sc, seed, args.store_sync_ratio))?;
-        results.push(judged.result.clone());
         println!("{}", judged.summary);
+        let found: Vec<Violation> = judged.result.found.iter().map(|f| f.violation).collect();
         // Each oracle once, with how many times it tripped.
         let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
-        for v in &judged.found {
+        for v in &found {
             *counted.entry(v.oracle().name()).or_default() += 1;
         }
         if !judged.disk.is_empty() {
@@ -643,9 +643,10 @@ pub fn real(args: &RealArgs) -> anyhow::Result<u8> {
             println!("  durability: {line}");
         }
         disks_wrong += judged.disk.len();
-        for v in &judged.found {
+        for v in &found {
             *tripped.entry(v.oracle()).or_default() += 1;
         }
+        results.push(judged.result);
     }
     let always_broken: Vec<&str> = sc
         .always
@@ -757,17 +758,10 @@ fn write_reports(
 pub struct Judged {
     /// What the run did, for a person.
     pub summary: String,
-    pub found: Vec<Violation>,
     /// A killed node's disk below what its log claimed.
     pub disk: Vec<String>,
-    /// Failover times in ns, by the simulator's definition (`metrics::Failover`).
-    pub failover_ns: Vec<u64>,
-    /// Acquisition latencies in ns (a client's request to its first adopted grant).
-    pub acquisition_ns: Vec<u64>,
-    /// Renewals sent and confirmed.
-    pub renewals: (u32, u32),
-    /// The run as the simulator's reports take a seed: verdicts, metrics, coverage and
-    /// its timeline.
+    /// The run as the simulator's reports take a seed: its violations (stamped in true
+    /// time), metrics by the simulator's definitions, coverage and timeline.
     pub result: SeedResult,
 }
 
@@ -943,11 +937,7 @@ async fn judge(
     let coverage = coverage(&seen, &c.fault_log);
     Ok(Judged {
         summary: summary(sc, &seen, c.net.counts()),
-        found: timed.iter().map(|f| f.violation).collect(),
         disk,
-        failover_ns: metrics.failover_ns.clone(),
-        acquisition_ns: metrics.acquisition_ns.clone(),
-        renewals: (metrics.renewals_sent, metrics.renewals_confirmed),
         result: SeedResult {
             seed: plan.seed,
             plan: Some(plan.clone()),
