@@ -4,6 +4,8 @@
 //! the reports. Exit codes are the same for every subcommand (see `--help`).
 
 mod agree;
+mod junit;
+mod merge;
 mod real_run;
 mod report;
 
@@ -13,9 +15,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use leaseproof_model::ModelConfig;
+use leaseproof_sim::run::SeedResult;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::run_report;
 use leaseproof_sim::scenario::{discover, Scenario};
+use leaseproof_sim::shard::ShardSpec;
 use leaseproof_sim::verdict::{self, judge, run_many, worst, ScenarioReport, EXIT_OK, EXIT_USAGE};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,7 +51,21 @@ enum Command {
         jobs: Option<usize>,
         #[arg(long)]
         json: bool,
+        /// Run only the I-th of N shards of the seeds (see `run --shard`).
+        #[arg(long, value_parser = merge::parse_shard)]
+        shard: Option<ShardSpec>,
+        /// Where to write the reports (with --shard: the partial file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write JUnit XML (one test case per scenario; failures carry the oracle, the class
+        /// and the replay command) for CI test tabs.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
+    /// Join the partial files of sharded runs (`run --shard I/N`, `sweep --shard I/N`) into
+    /// the reports one unsharded run writes: the same numbers, timelines drawn from the
+    /// shards' records; exits with that run's exit code.
+    Merge(merge::MergeArgs),
     /// Model-check the protocol with stateright (exhaustive within the bounds).
     Check(CheckArgs),
     /// Serve stateright's Explorer for the model (blocks; open the address in a browser).
@@ -69,6 +87,10 @@ enum Command {
         /// Worker threads (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Also write JUnit XML (one test case per variant and reproduction; failures carry the oracle, the class
+        /// and the replay command) for CI test tabs.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Replay one seed: the derived plan, the event timeline, the trace hash.
     /// Run one real node over TCP on loopback (started by `real`; partial).
@@ -311,6 +333,7 @@ impl CheckArgs {
             dfs: false,
             bfs: false,
             json: false,
+            junit: None,
         }
     }
 }
@@ -338,6 +361,10 @@ struct CheckArgs {
     bfs: bool,
     #[arg(long)]
     json: bool,
+    /// Also write JUnit XML (one test case per property; a failure carries its class and
+    /// its counterexample) for CI test tabs.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 const TUNE_HELP: &str = "Exit codes: 0 a recommendation for every pause level; 1 some pause \
@@ -401,6 +428,17 @@ struct RunArgs {
     /// the main job's reports).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run only the I-th of N shards of the seeds (1-based: 2/4 is the second of four) and
+    /// write its partial file, shard-I-of-N.json, into --out (default reports/shards/);
+    /// `leaseproof merge` joins the N files into the reports one unsharded run writes. A
+    /// shard exits 0 whenever it wrote its file (findings are data, judged by the merge),
+    /// 2 on bad input, 4 if it crashed.
+    #[arg(long, value_parser = merge::parse_shard)]
+    shard: Option<ShardSpec>,
+    /// Also write JUnit XML (one test case per scenario; failures carry the oracle, the class
+    /// and the replay command) for CI test tabs.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 /// `RUST_LOG=leaseproof=debug` shows every lock's life (request, grant, renewals,
@@ -434,17 +472,24 @@ fn main() -> ExitCode {
             start,
             jobs,
             json,
+            shard,
+            out,
+            junit,
         }) => run(&RunArgs {
             paths: vec![scenario],
             seeds: Some(seeds),
             seed_base: start.to_string(),
             jobs,
             json,
+            shard,
+            out,
+            junit,
             ..RunArgs::default()
         }),
+        Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Tune(args)) => tune(&args),
-        Some(Command::Catalog { json, jobs }) => run_catalog(json, jobs),
+        Some(Command::Catalog { json, jobs, junit }) => run_catalog(json, jobs, junit.as_deref()),
         Some(Command::Serve(args)) => real_run::serve(&args),
         Some(Command::Real(args)) => real_run::real(&args),
         Some(Command::Agree(args)) => agree::agree(&args),
@@ -624,6 +669,13 @@ fn check_report(
     } else {
         report::emit(&report::check_text(&report, interrupted));
     }
+    if let Some(j) = &args.junit {
+        junit::write(
+            j,
+            "leaseproof check",
+            &junit::check_cases(&report, interrupted),
+        )?;
+    }
     Ok((report.verdict(interrupted).exit_code(), Some(report)))
 }
 
@@ -678,6 +730,12 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    if args.shard.is_some() && args.seed_base == "random" {
+        anyhow::bail!(
+            "--seed-base random with --shard: every shard would draw its own base; draw one \
+             (e.g. `date +%s`) and give every shard that number"
+        );
+    }
     let base = match args.seed_base.as_str() {
         "random" => {
             let b = random_base();
@@ -692,6 +750,22 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         anyhow::bail!("--seeds: must be at least 1");
     }
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    if let Some(spec) = args.shard {
+        let params = leaseproof_sim::shard::RunParams {
+            paths: paths.iter().map(|p| p.display().to_string()).collect(),
+            seed_base: base,
+            seeds: args.seeds,
+            check_determinism: args.check_determinism,
+        };
+        return merge::run_shard(
+            args.out.as_deref(),
+            &scenarios,
+            &params,
+            spec,
+            jobs,
+            args.json,
+        );
+    }
     let total: u64 = scenarios
         .iter()
         .map(|s| s.run_seeds(base, args.seeds).len() as u64)
@@ -725,40 +799,61 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         reports.push(rep);
     }
     bar.finish_and_clear();
-    if args.json {
+    write_run(
+        &out,
+        &scenarios,
+        &reports,
+        args.json,
+        args.junit.as_deref(),
+        || leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
+    )?;
+    Ok(code)
+}
+
+/// A run's outputs from its reports: the table (or the JSON document) on the terminal,
+/// run.json, run.md, the timelines of the seeds `traced` gives (a traced re-run, or a
+/// merge's recorded ones) and index.html, all in `out`.
+fn write_run(
+    out: &Path,
+    scenarios: &[Scenario],
+    reports: &[ScenarioReport],
+    json: bool,
+    junit: Option<&Path>,
+    traced: impl FnOnce() -> Vec<Vec<SeedResult>>,
+) -> anyhow::Result<()> {
+    if let Some(j) = junit {
+        junit::write(j, "leaseproof run", &junit::run_cases(reports))?;
+    }
+    if json {
         let doc = serde_json::to_string_pretty(&serde_json::json!({ "scenarios": reports }))?;
         report::emit(&format!("{doc}\n"));
     } else {
-        report::print_table(&reports);
+        report::print_table(reports);
     }
-    report::write_run_reports(&out, &reports).context("writing reports")?;
+    report::write_run_reports(out, reports).context("writing reports")?;
     // Timelines are drawn for seeds that tripped an oracle: a failing seed, or one that
     // found what a scenario `finds`.
     let tripped = reports.iter().any(|r| {
         r.failures.iter().any(|f| f.seed.is_some()) || r.finds.values().any(Option::is_some)
     });
-    if tripped && !args.json {
+    if tripped && !json {
         eprintln!("rendering the timelines of failing seeds");
     }
-    let timelines = run_report::write_timelines(
-        &out,
-        &scenarios,
-        &leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
-    )
-    .context("writing timelines")?;
+    let timelines =
+        run_report::write_timelines(out, scenarios, &traced()).context("writing timelines")?;
     let index = out.join("index.html");
-    std::fs::write(&index, run_report::index_html(&out, &reports, &timelines))
+    std::fs::write(&index, run_report::index_html(out, reports, &timelines))
         .with_context(|| format!("writing {}", index.display()))?;
-    if !args.json {
+    if !json {
         eprintln!("report: {}", index.display());
-        if let Some(line) = report::closing_line(&reports) {
+        if let Some(line) = report::closing_line(reports) {
             eprintln!("{line}");
         }
     }
-    Ok(code)
+    Ok(())
 }
 
-fn run_catalog(json: bool, jobs: Option<usize>) -> anyhow::Result<u8> {
+fn run_catalog(json: bool, jobs: Option<usize>, junit: Option<&Path>) -> anyhow::Result<u8> {
     let jobs = jobs.unwrap_or_else(default_jobs).max(1);
     let spinner = if json {
         ProgressBar::hidden()
@@ -774,6 +869,9 @@ fn run_catalog(json: bool, jobs: Option<usize>) -> anyhow::Result<u8> {
     })?;
     spinner.finish_and_clear();
     let files = cat.write(Path::new("reports"))?;
+    if let Some(j) = junit {
+        junit::write(j, "leaseproof catalog", &junit::catalog_cases(&cat))?;
+    }
     if json {
         report::emit(&format!("{}\n", serde_json::to_string_pretty(&cat)?));
     } else {

@@ -88,7 +88,7 @@ impl Failover {
 }
 
 /// What one seed measured.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunMetrics {
     pub failover_ns: Vec<u64>,
     pub false_preemptions: BTreeMap<String, u32>,

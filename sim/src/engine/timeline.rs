@@ -4,11 +4,11 @@
 
 use crate::fault::FaultKind;
 use crate::scenario::NodeIdx;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A bar on a client's lane: a grant as the server saw it, or the client's belief.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Bar {
     pub node: NodeIdx,
     pub token: u64,
@@ -20,7 +20,7 @@ pub struct Bar {
 }
 
 /// A message: sent at `sent_ns`, received at `recv_ns` (never, if lost).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Arrow {
     pub from: NodeIdx,
     pub to: NodeIdx,
@@ -31,7 +31,7 @@ pub struct Arrow {
 
 /// A fault in force over an interval (pause, partition, crash) or at an instant (clock
 /// step, garbage frames: `end_ns == start_ns`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Shade {
     pub node: NodeIdx,
     pub kind: FaultKind,
@@ -41,7 +41,7 @@ pub struct Shade {
 }
 
 /// A point event: a write at the resource, or a violation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Mark {
     pub node: NodeIdx,
     pub t_ns: u64,
@@ -49,7 +49,7 @@ pub struct Mark {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Timeline {
     pub nodes: usize,
     pub end_ns: u64,

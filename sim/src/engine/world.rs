@@ -31,7 +31,7 @@ pub enum Input {
 }
 
 /// A violation with the true instant it was seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Found {
     pub true_ns: u64,
     pub violation: Violation,

@@ -1,8 +1,9 @@
 //! Many seeds: a scenario's seeds judged against its expectations, sweeps and `tune`, the
-//! simulator's half of the bug catalog, shrinking, and the traced re-runs of failing seeds
-//! that reports draw. A library, not the CLI. Imports `schema` and `engine`.
+//! simulator's half of the bug catalog, shrinking, the traced re-runs of failing seeds
+//! that reports draw, and sharded runs with their merge. A library, not the CLI. Imports `schema` and `engine`.
 
 pub mod search;
+pub mod shard;
 pub mod shrink;
 pub mod traced;
 pub mod tune;

@@ -166,6 +166,18 @@ impl serde::Serialize for FaultKind {
     }
 }
 
+/// Read back by name (a shard's partial file); a name no engine kind has is an error (the
+/// reference protocol defines no kinds of its own).
+impl<'de> serde::Deserialize<'de> for FaultKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown fault kind {name:?}")))
+    }
+}
+
 impl std::fmt::Display for FaultKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

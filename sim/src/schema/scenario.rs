@@ -536,6 +536,9 @@ pub struct Scenario {
     pub name: String,
     /// First 8 hex digits of the SHA-256 of the file's bytes.
     pub hash: String,
+    /// The file's text, as hashed (a shard's partial file carries it, so a merge judges
+    /// exactly what the shards ran).
+    pub text: String,
     pub file: ScenarioFile,
     pub config: Config,
     pub clients: usize,
@@ -810,6 +813,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
         path: path.to_path_buf(),
         name,
         hash: content_hash(text.as_bytes()),
+        text: text.to_string(),
         config,
         clients,
         script,

@@ -1,0 +1,567 @@
+//! Sharded runs: a deterministic split of a run's (scenario, seed) work into N shards that
+//! run anywhere (a CI matrix, a Kubernetes Indexed Job), each writing a partial file of
+//! per-seed records; a merge recomputes every aggregate from those records in (scenario,
+//! seed) order and so writes exactly the reports one machine would have written.
+//!
+//! The split: the run's seeds are numbered in order (scenarios in discovery order, each
+//! scenario's seeds in `run_seeds` order) from 0, and shard `I/N` owns the seeds whose number
+//! is `I - 1` modulo N. Round-robin over the whole list spreads every scenario's cost evenly
+//! (a 1,000-seed swarm lands on every shard), and the owner of a seed is a function of the
+//! inputs alone. The shard that owns a seed also runs its determinism re-run, and records
+//! the timeline of its lowest failing seeds (a traced re-run), so the merge renders the
+//! timelines the unsharded run would have drawn without simulating anything.
+//!
+//! What a merge refuses (bad input, exit 2, naming the file): a file that is not a partial
+//! file or does not parse, a partial file of another format version, shards of different
+//! builds, commands, parameters, shard counts or scenario contents, a shard missing or
+//! given twice, a seed missing or recorded twice.
+
+use crate::metrics::RunMetrics;
+use crate::run::{run_seed_isolated, RunOptions, SeedResult};
+use crate::scenario::Scenario;
+use crate::timeline::Timeline;
+use crate::traced::TIMELINES_PER_SCENARIO;
+use crate::verdict::{judge, run_many, ScenarioReport, DETERMINISM_RERUNS};
+use crate::world::Found;
+use leaseproof_impl::Violation;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What the first field of a partial file says.
+pub const PARTIAL_FORMAT: &str = "leaseproof-partial";
+/// Bumped on any change to the partial file's fields.
+pub const PARTIAL_VERSION: u32 = 1;
+
+/// `--shard I/N`: the I-th of N shards, 1-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ShardSpec {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for ShardSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ShardSpec, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not I/N (e.g. 1/4: the first of four shards)"))?;
+        let num = |x: &str, what: &str| {
+            x.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{s:?}: the {what} {x:?} is not a whole number"))
+        };
+        let (index, count) = (num(i, "shard index")?, num(n, "shard count")?);
+        if count == 0 {
+            return Err(format!("{s:?}: the shard count must be at least 1"));
+        }
+        if index == 0 || index > count {
+            return Err(format!(
+                "{s:?}: the shard index runs from 1 to the shard count ({count})"
+            ));
+        }
+        Ok(ShardSpec { index, count })
+    }
+}
+
+impl fmt::Display for ShardSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Serialize for ShardSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ShardSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl ShardSpec {
+    /// Whether this shard owns the work item numbered `k` (0-based, in run order).
+    #[must_use]
+    pub fn owns(&self, k: usize) -> bool {
+        k % self.count as usize == (self.index - 1) as usize
+    }
+
+    /// The partial file's name in a shard's folder.
+    #[must_use]
+    pub fn file_name(&self) -> String {
+        format!("shard-{}-of-{}.json", self.index, self.count)
+    }
+}
+
+/// One seed as a shard recorded it: everything `judge` reads, and with a traced re-run the
+/// timeline the report draws. The plan is not kept (a replay derives it from the seed).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SeedRecord {
+    pub seed: u64,
+    pub found: Vec<Found>,
+    pub liveness: Option<Violation>,
+    pub coverage: BTreeSet<String>,
+    pub metrics: RunMetrics,
+    /// Hex, so that every JSON reader keeps all 64 bits.
+    #[serde(with = "hex_u64")]
+    pub trace_hash: u64,
+    pub panic: Option<String>,
+    pub sim_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
+}
+
+mod hex_u64 {
+    pub fn serialize<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{v:016x}"))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        u64::from_str_radix(&s, 16).map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<&SeedResult> for SeedRecord {
+    fn from(r: &SeedResult) -> SeedRecord {
+        SeedRecord {
+            seed: r.seed,
+            found: r.found.clone(),
+            liveness: r.liveness,
+            coverage: r.coverage.clone(),
+            metrics: r.metrics.clone(),
+            trace_hash: r.trace_hash,
+            panic: r.panic.clone(),
+            sim_ms: r.sim_ms,
+            timeline: r.timeline.clone(),
+        }
+    }
+}
+
+impl SeedRecord {
+    /// The result `judge` and the renderer read (no plan, no trace lines).
+    #[must_use]
+    pub fn into_result(self) -> SeedResult {
+        SeedResult {
+            seed: self.seed,
+            plan: None,
+            found: self.found,
+            liveness: self.liveness,
+            coverage: self.coverage,
+            metrics: self.metrics,
+            trace_hash: self.trace_hash,
+            trace: None,
+            timeline: self.timeline,
+            events: None,
+            panic: self.panic,
+            sim_ms: self.sim_ms,
+        }
+    }
+}
+
+/// What decides a run's work besides the scenarios: equal in every shard of one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunParams {
+    /// The paths the run was given, as given (the merge writes where the run would have).
+    pub paths: Vec<String>,
+    pub seed_base: u64,
+    pub seeds: Option<u32>,
+    pub check_determinism: bool,
+}
+
+/// One scenario's share of a shard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartialScenario {
+    pub path: String,
+    pub hash: String,
+    /// The file's text: the merge parses it again, so it judges exactly what ran.
+    pub text: String,
+    /// The seeds this shard owns, in run order.
+    pub results: Vec<SeedRecord>,
+    /// The determinism re-runs of the owned seeds among the scenario's first
+    /// [`DETERMINISM_RERUNS`].
+    pub reruns: Vec<SeedRecord>,
+    /// Traced re-runs of the seeds the merged report may draw (see [`timeline_candidates`]).
+    pub traced: Vec<SeedRecord>,
+}
+
+/// A shard's partial file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartialRun {
+    pub format: String,
+    pub version: u32,
+    /// The build that ran it (see the binary's build script): shards of different builds
+    /// may disagree, so they refuse to merge.
+    pub build: String,
+    /// `run` (a sweep is a run of one scenario).
+    pub command: String,
+    pub shard: ShardSpec,
+    pub params: RunParams,
+    pub scenarios: Vec<PartialScenario>,
+}
+
+/// Runs the seeds shard `spec` owns; `progress` is called after each seed run.
+#[must_use]
+pub fn run_shard(
+    scenarios: &[Scenario],
+    params: &RunParams,
+    spec: ShardSpec,
+    build: &str,
+    jobs: usize,
+    progress: &(dyn Fn(&SeedResult) + Sync),
+) -> PartialRun {
+    let mut k = 0usize;
+    let mut out = Vec::new();
+    for sc in scenarios {
+        let all = sc.run_seeds(params.seed_base, params.seeds);
+        let mut mine = Vec::new();
+        let mut rerun_mine = Vec::new();
+        for (i, &seed) in all.iter().enumerate() {
+            if spec.owns(k) {
+                mine.push(seed);
+                if params.check_determinism && i < DETERMINISM_RERUNS {
+                    rerun_mine.push(seed);
+                }
+            }
+            k += 1;
+        }
+        let results = run_many(sc, &mine, jobs, RunOptions::default(), progress);
+        let reruns = run_many(sc, &rerun_mine, jobs, RunOptions::default(), &|_| {});
+        let own = judge(sc, &results, &reruns);
+        let traced = timeline_candidates(&own)
+            .into_iter()
+            .map(|seed| SeedRecord::from(&run_seed_isolated(sc, seed, RunOptions { trace: true })))
+            .collect();
+        out.push(PartialScenario {
+            path: sc.path.display().to_string(),
+            hash: sc.hash.clone(),
+            text: sc.text.clone(),
+            results: results.iter().map(SeedRecord::from).collect(),
+            reruns: reruns.iter().map(SeedRecord::from).collect(),
+            traced,
+        });
+    }
+    PartialRun {
+        format: PARTIAL_FORMAT.into(),
+        version: PARTIAL_VERSION,
+        build: build.into(),
+        command: "run".into(),
+        shard: spec,
+        params: params.clone(),
+        scenarios: out,
+    }
+}
+
+/// The seeds of a shard's own report that the merged report may draw a timeline for: the
+/// merged report draws the first [`TIMELINES_PER_SCENARIO`] distinct seeds behind its
+/// failures (seed failures in seed order, then determinism failures), then the first seed
+/// of each `finds` oracle ([`crate::traced::timeline_seeds`]). Each of those is among its
+/// owning shard's first few of the same kind, so these candidates cover them.
+#[must_use]
+pub fn timeline_candidates(own: &ScenarioReport) -> Vec<u64> {
+    let mut seen = BTreeSet::new();
+    let firsts = |determinism: bool| {
+        let mut s = BTreeSet::new();
+        own.failures
+            .iter()
+            .filter(|f| (f.oracle == "determinism") == determinism)
+            .filter_map(|f| f.seed)
+            .filter(|seed| s.insert(*seed))
+            .take(TIMELINES_PER_SCENARIO)
+            .collect::<Vec<_>>()
+    };
+    firsts(false)
+        .into_iter()
+        .chain(firsts(true))
+        .chain(own.finds.values().filter_map(|s| *s))
+        .filter(|s| seen.insert(*s))
+        .collect()
+}
+
+/// Why a merge refused its inputs: the file (or shard) and the reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {reason}")]
+pub struct MergeError {
+    pub file: PathBuf,
+    pub reason: String,
+}
+
+fn merr(file: &Path, reason: impl Into<String>) -> MergeError {
+    MergeError {
+        file: file.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// The partial files a merge reads: each argument is a partial file, or a folder whose
+/// `shard-*-of-*.json` files are read (in name order).
+pub fn partial_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
+    let mut files = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(a)
+                .map_err(|e| merr(a, format!("cannot read the folder: {e}")))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("shard-") && n.ends_with(".json"))
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(merr(a, "no shard-*-of-*.json partial file in this folder"));
+            }
+            found.sort();
+            files.extend(found);
+        } else if a.is_file() {
+            files.push(a.clone());
+        } else {
+            return Err(merr(a, "no such file or folder"));
+        }
+    }
+    Ok(files)
+}
+
+/// Reads and checks one partial file.
+pub fn read_partial(path: &Path) -> Result<PartialRun, MergeError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| merr(path, format!("cannot read: {e}")))?;
+    let head: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| merr(path, format!("not a partial file (corrupt JSON: {e})")))?;
+    if head.get("format").and_then(|f| f.as_str()) != Some(PARTIAL_FORMAT) {
+        return Err(merr(
+            path,
+            format!("not a partial file (no \"format\": \"{PARTIAL_FORMAT}\")"),
+        ));
+    }
+    let version = head.get("version").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(PARTIAL_VERSION)) {
+        return Err(merr(
+            path,
+            format!(
+                "partial file version {}, this build reads version {PARTIAL_VERSION}",
+                version.map_or_else(|| "missing".into(), |v| v.to_string())
+            ),
+        ));
+    }
+    serde_json::from_value(head).map_err(|e| merr(path, format!("corrupt partial file: {e}")))
+}
+
+/// A merged run: the scenarios (parsed from the shards' texts, in run order), each one's
+/// report, and the traced seeds its report draws (per report, in the order it draws them).
+pub struct Merged {
+    pub params: RunParams,
+    pub build: String,
+    pub shards: u32,
+    pub scenarios: Vec<Scenario>,
+    pub reports: Vec<ScenarioReport>,
+    pub traced: Vec<Vec<SeedResult>>,
+}
+
+/// Merges shards into the run one machine would have made: checks that they are the N
+/// shards of one run, then judges every scenario over all its seeds in run order.
+pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
+    let parts = files
+        .iter()
+        .map(|f| read_partial(f).map(|p| (f.clone(), p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((first_file, first)) = parts.first() else {
+        return Err(merr(Path::new("merge"), "no partial files given"));
+    };
+    let mut by_index: BTreeMap<u32, &Path> = BTreeMap::new();
+    for (f, p) in &parts {
+        same_run(first_file, first, f, p)?;
+        if let Some(other) = by_index.insert(p.shard.index, f) {
+            return Err(merr(
+                f,
+                format!("shard {} given twice (also {})", p.shard, other.display()),
+            ));
+        }
+    }
+    let n = first.shard.count;
+    let missing: Vec<String> = (1..=n)
+        .filter(|i| !by_index.contains_key(i))
+        .map(|i| format!("{i}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(merr(
+            first_file,
+            format!(
+                "shard {} missing: a merge needs all {n} shards",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let mut scenarios = Vec::new();
+    let mut reports = Vec::new();
+    let mut traced = Vec::new();
+    for (s_idx, ps) in first.scenarios.iter().enumerate() {
+        let sc = Scenario::parse(Path::new(&ps.path), &ps.text)
+            .map_err(|e| merr(first_file, format!("its scenario does not parse: {e}")))?;
+        let (rep, tl) = merge_scenario(&sc, &first.params, &parts, s_idx)?;
+        scenarios.push(sc);
+        reports.push(rep);
+        traced.push(tl);
+    }
+    Ok(Merged {
+        params: first.params.clone(),
+        build: first.build.clone(),
+        shards: n,
+        scenarios,
+        reports,
+        traced,
+    })
+}
+
+/// Whether `p` (read from `f`) is a shard of the same run as the first.
+fn same_run(
+    first_file: &Path,
+    first: &PartialRun,
+    f: &Path,
+    p: &PartialRun,
+) -> Result<(), MergeError> {
+    let differs = |what: &str, a: &str, b: &str| {
+        merr(
+            f,
+            format!(
+                "{what}: {b} here, {a} in {}; shards of different runs do not merge",
+                first_file.display()
+            ),
+        )
+    };
+    if p.build != first.build {
+        return Err(differs("the build", &first.build, &p.build));
+    }
+    if p.command != first.command {
+        return Err(differs("the command", &first.command, &p.command));
+    }
+    if p.params != first.params {
+        return Err(differs(
+            "the run's parameters",
+            &format!("{:?}", first.params),
+            &format!("{:?}", p.params),
+        ));
+    }
+    if p.shard.count != first.shard.count {
+        return Err(differs(
+            "the shard count",
+            &first.shard.count.to_string(),
+            &p.shard.count.to_string(),
+        ));
+    }
+    let names = |r: &PartialRun| {
+        r.scenarios
+            .iter()
+            .map(|s| format!("{}@{}", s.path, s.hash))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if names(p) != names(first) {
+        return Err(differs(
+            "the scenarios (path@content hash)",
+            &names(first),
+            &names(p),
+        ));
+    }
+    for s in &p.scenarios {
+        if crate::scenario::content_hash(s.text.as_bytes()) != s.hash {
+            return Err(merr(
+                f,
+                format!(
+                    "{}: its text does not match its content hash {}",
+                    s.path, s.hash
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+type Shards = [(PathBuf, PartialRun)];
+
+/// One scenario over every shard: its seeds in run order, each exactly once, judged.
+fn merge_scenario(
+    sc: &Scenario,
+    params: &RunParams,
+    parts: &Shards,
+    s_idx: usize,
+) -> Result<(ScenarioReport, Vec<SeedResult>), MergeError> {
+    let mut results: BTreeMap<u64, (SeedRecord, &Path)> = BTreeMap::new();
+    let mut reruns: BTreeMap<u64, SeedRecord> = BTreeMap::new();
+    let mut traced: BTreeMap<u64, SeedRecord> = BTreeMap::new();
+    for (f, p) in parts {
+        let ps = &p.scenarios[s_idx];
+        for r in &ps.results {
+            if let Some((_, other)) = results.insert(r.seed, (r.clone(), f)) {
+                return Err(merr(
+                    f,
+                    format!(
+                        "{}: seed {} recorded twice (also in {})",
+                        sc.path.display(),
+                        r.seed,
+                        other.display()
+                    ),
+                ));
+            }
+        }
+        reruns.extend(ps.reruns.iter().map(|r| (r.seed, r.clone())));
+        traced.extend(ps.traced.iter().map(|r| (r.seed, r.clone())));
+    }
+    let seeds = sc.run_seeds(params.seed_base, params.seeds);
+    let mut ordered = Vec::with_capacity(seeds.len());
+    for seed in &seeds {
+        let (r, _) = results.remove(seed).ok_or_else(|| {
+            merr(
+                &sc.path,
+                format!("seed {seed} is in no shard: a shard's partial file is incomplete"),
+            )
+        })?;
+        ordered.push(r.into_result());
+    }
+    if let Some((seed, (_, f))) = results.iter().next() {
+        return Err(merr(
+            f,
+            format!(
+                "{}: seed {seed} is not one of the run's seeds",
+                sc.path.display()
+            ),
+        ));
+    }
+    let rerun: Vec<SeedResult> = if params.check_determinism {
+        seeds
+            .iter()
+            .take(DETERMINISM_RERUNS.min(seeds.len()))
+            .map(|s| {
+                reruns
+                    .remove(s)
+                    .map(SeedRecord::into_result)
+                    .ok_or_else(|| {
+                        merr(
+                            &sc.path,
+                            format!("seed {s}'s determinism re-run is in no shard"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let rep = judge(sc, &ordered, &rerun);
+    let drawn = crate::traced::timeline_seeds(&rep, TIMELINES_PER_SCENARIO)
+        .into_iter()
+        .map(|s| {
+            traced
+                .remove(&s)
+                .map(SeedRecord::into_result)
+                .ok_or_else(|| merr(&sc.path, format!("seed {s}'s timeline is in no shard")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((rep, drawn))
+}
