@@ -401,6 +401,11 @@ struct TuneArgs {
     /// level).
     #[arg(long)]
     pause_p99_ms: Option<u64>,
+    /// Run only the I-th of N shards of the (cell, seed) work and write its partial file
+    /// into --out (default reports/shards/); `leaseproof merge` joins the shards into the
+    /// report one unsharded sweep writes.
+    #[arg(long, value_parser = merge::parse_shard)]
+    shard: Option<ShardSpec>,
 }
 
 #[derive(clap::Args, Default)]
@@ -922,6 +927,9 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
         target_failover_ms: args.target_failover_ms.or(g.target.failover_ms),
         pause_p99_ms: args.pause_p99_ms.or(g.target.pause_p99_ms),
     };
+    if let Some(spec) = args.shard {
+        return merge::run_tune_shard(&g, &opts, spec, args.out.as_deref(), args.json);
+    }
     let cells = g.cells();
     let runnable = cells.iter().filter(|(_, sc)| sc.is_ok()).count() as u64;
     eprintln!(

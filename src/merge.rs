@@ -52,26 +52,10 @@ pub fn run_shard(
         .map(|s| s.run_seeds(params.seed_base, params.seeds).len())
         .sum();
     let mine = (0..total).filter(|&k| spec.owns(k)).count() as u64;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(Some(mine), ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds of shard {msg}  eta {eta}")
-            .expect("a valid template"),
-    );
-    bar.set_message(spec.to_string());
+    let bar = progress(quiet, mine, spec);
     let partial = shard::run_shard(scenarios, params, spec, BUILD_ID, jobs, &|_| bar.inc(1));
     bar.finish_and_clear();
-    let dir = out.map_or_else(|| PathBuf::from("reports/shards"), Path::to_path_buf);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let file = dir.join(spec.file_name());
-    let text = serde_json::to_string(&partial)?;
-    // Written whole, then renamed: a merge never reads half a file.
-    let tmp = dir.join(format!(".{}.tmp", spec.file_name()));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
+    let file = write_partial(out, spec, &serde_json::to_string(&partial)?)?;
     eprintln!(
         "shard {spec}: {mine} of {total} seeds over {} scenarios; wrote {} (join the shards \
          with: leaseproof merge DIR...)",
@@ -81,9 +65,123 @@ pub fn run_shard(
     Ok(EXIT_OK)
 }
 
-/// `leaseproof merge`: the shards' reports, as one run would have written them.
+/// Runs one tune shard and writes its partial file into `out` (default `reports/shards/`).
+pub fn run_tune_shard(
+    g: &leaseproof_sim::tune::GridFile,
+    opts: &leaseproof_sim::tune::TuneOptions,
+    spec: ShardSpec,
+    out: Option<&Path>,
+    quiet: bool,
+) -> anyhow::Result<u8> {
+    let runnable = g.cells().iter().filter(|(_, sc)| sc.is_ok()).count();
+    let total = runnable * opts.seeds as usize;
+    let mine = (0..total).filter(|&k| spec.owns(k)).count() as u64;
+    let bar = progress(quiet, mine, spec);
+    #[allow(clippy::disallowed_methods)] // the shard's wall time, for the merged report only
+    let started = std::time::Instant::now();
+    let mut partial =
+        shard::run_tune_shard(g, opts, spec, BUILD_ID, &sweep_command(), &|_| bar.inc(1));
+    partial.seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let file = write_partial(out, spec, &serde_json::to_string(&partial)?)?;
+    eprintln!(
+        "shard {spec}: {mine} of {total} (cell, seed) runs over {runnable} cells; wrote {} \
+         (join the shards with: leaseproof merge DIR...)",
+        file.display()
+    );
+    Ok(EXIT_OK)
+}
+
+/// This process's command line without `--shard` and `--out` (and their values): the
+/// command every shard of one sweep shares, which its merged report names.
+fn sweep_command() -> String {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in std::env::args().skip(1) {
+        if skip {
+            skip = false;
+        } else if a == "--shard" || a == "--out" {
+            skip = true;
+        } else if !a.starts_with("--shard=") && !a.starts_with("--out=") {
+            out.push(a);
+        }
+    }
+    format!("leaseproof {}", out.join(" "))
+}
+
+fn progress(quiet: bool, len: u64, spec: ShardSpec) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds of shard {msg}  eta {eta}")
+            .expect("a valid template"),
+    );
+    bar.set_message(spec.to_string());
+    bar
+}
+
+/// Writes a partial file whole, then renames it into place: a merge never reads half a file.
+fn write_partial(out: Option<&Path>, spec: ShardSpec, text: &str) -> anyhow::Result<PathBuf> {
+    let dir = out.map_or_else(|| PathBuf::from("reports/shards"), Path::to_path_buf);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file = dir.join(spec.file_name());
+    let tmp = dir.join(format!(".{}.tmp", spec.file_name()));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
+    Ok(file)
+}
+
+/// `leaseproof merge`: the shards' reports, as one run (or sweep) would have written them.
 pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
-    let merged = match shard::partial_files(&args.paths).and_then(|f| shard::merge(&f)) {
+    let files = match shard::partial_files(&args.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    match shard::command_of(&files).as_deref() {
+        Ok("tune") => merge_tune(args, &files),
+        Ok(_) => merge_run(args, &files),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_USAGE)
+        }
+    }
+}
+
+fn merge_tune(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
+    let m = match shard::merge_tune(files) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(format!("tune-{}", m.grid.name)));
+    let command = format!(
+        "{} (merged from {} shards by leaseproof merge)",
+        m.sweep, m.shards
+    );
+    let written = leaseproof_sim::tune_report::write(&out, &m.report, &command)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if args.json {
+        report::emit(&format!("{}\n", serde_json::to_string_pretty(&m.report)?));
+    } else {
+        eprintln!("merged {} shards (build {})", m.shards, m.build);
+        report::emit(&report::tune_text(&m.report, &out, written.len()));
+    }
+    Ok(m.report.verdict().exit_code())
+}
+
+fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
+    let merged = match shard::merge(files) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");

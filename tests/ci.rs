@@ -144,6 +144,103 @@ fn two_shards_of_a_sweep_merge_into_exactly_its_reports() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// Four cells (two TTLs, fencing on and off) of a small scenario.
+const GRID: &str = r#"
+description = "four cells for the shard test"
+duration_ms = 20_000
+liveness = false
+seeds = 10
+
+[cluster]
+clients = 2
+
+[protocol]
+ttl_ms = 2_000
+renew_interval_ms = 500
+hold_ms = 8_000
+think_ms = 500
+write_interval_ms = 200
+fresh_window_ms = 500
+requeue_interval_ms = 200
+
+[faults.random]
+events = 4
+kinds = ["pause"]
+swarm = false
+pause_ms = [1_000, 6_000]
+
+[grid]
+ttl_ms = [2_000, 4_000]
+fencing = [true, false]
+"#;
+
+#[test]
+fn three_shards_of_a_tune_merge_into_exactly_its_report() {
+    let d = dir("tune");
+    let grid = d.join("four-cells.toml");
+    std::fs::write(&grid, GRID).unwrap();
+    let base = [
+        "tune",
+        "--grid",
+        s(&grid),
+        "--target-false-preemption",
+        "0.5",
+    ];
+    let whole = d.join("whole");
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--out", s(&whole)]);
+    let one = leaseproof(&args);
+    let mut parts = Vec::new();
+    for i in 1..=3 {
+        let part = d.join(format!("part{i}"));
+        let spec = format!("{i}/3");
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--shard", &spec, "--out", s(&part)]);
+        let o = leaseproof(&args);
+        assert_eq!(code(&o), 0, "{}", err(&o));
+        parts.push(part);
+    }
+    let merged = d.join("merged");
+    let o = leaseproof(&[
+        "merge",
+        s(&parts[0]),
+        s(&parts[1]),
+        s(&parts[2]),
+        "--out",
+        s(&merged),
+    ]);
+    assert_eq!(code(&o), code(&one), "{}", err(&o));
+    let (a, b) = (files(&whole), files(&merged));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let json = |bytes: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        v.as_object_mut().unwrap().remove("seconds");
+        assert_eq!(v["cells"].as_array().unwrap().len(), 4);
+        v
+    };
+    // Timing and the command that made it aside (the merge names its shards' command).
+    let provenance = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .filter(|l| !l.contains(" s simulated each"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (name, bytes) in &a {
+        if name == "data.json" {
+            assert_eq!(json(bytes), json(&b[name]));
+        } else if name.starts_with("index.") {
+            assert_eq!(provenance(bytes), provenance(&b[name]), "{name}");
+        } else {
+            assert!(
+                bytes == &b[name],
+                "{name} differs between the sweep and the merge"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn a_merge_refuses_what_is_not_one_runs_shards() {
     let d = dir("refuse");

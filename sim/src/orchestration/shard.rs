@@ -21,6 +21,7 @@ use crate::run::{run_seed_isolated, RunOptions, SeedResult};
 use crate::scenario::Scenario;
 use crate::timeline::Timeline;
 use crate::traced::TIMELINES_PER_SCENARIO;
+use crate::tune::{measure, report, CellResult, GridFile, TuneOptions, TuneReport};
 use crate::verdict::{judge, run_many, ScenarioReport, DETERMINISM_RERUNS};
 use crate::world::Found;
 use leaseproof_impl::Violation;
@@ -191,19 +192,80 @@ pub struct PartialScenario {
     pub traced: Vec<SeedRecord>,
 }
 
-/// A shard's partial file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PartialRun {
+/// What every partial file starts with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
     pub format: String,
     pub version: u32,
     /// The build that ran it (see the binary's build script): shards of different builds
     /// may disagree, so they refuse to merge.
     pub build: String,
-    /// `run` (a sweep is a run of one scenario).
+    /// `run` (a sweep is a run of one scenario) or `tune`.
     pub command: String,
     pub shard: ShardSpec,
+}
+
+impl Header {
+    fn new(build: &str, command: &str, shard: ShardSpec) -> Header {
+        Header {
+            format: PARTIAL_FORMAT.into(),
+            version: PARTIAL_VERSION,
+            build: build.into(),
+            command: command.into(),
+            shard,
+        }
+    }
+}
+
+/// A run shard's partial file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartialRun {
+    #[serde(flatten)]
+    pub header: Header,
     pub params: RunParams,
     pub scenarios: Vec<PartialScenario>,
+}
+
+/// A partial file of some command.
+pub trait Partial: serde::de::DeserializeOwned {
+    const COMMAND: &'static str;
+    fn header(&self) -> &Header;
+    /// Everything that must be equal in every shard of one run (parameters, inputs and
+    /// their content hashes), each with what it is, as text for the error.
+    fn identity(&self) -> Vec<(&'static str, String)>;
+    /// The file's own consistency (each text matches its content hash).
+    fn self_check(&self) -> Result<(), String>;
+}
+
+impl Partial for PartialRun {
+    const COMMAND: &'static str = "run";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn identity(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("the run's parameters", format!("{:?}", self.params)),
+            (
+                "the scenarios (path@content hash)",
+                self.scenarios
+                    .iter()
+                    .map(|s| format!("{}@{}", s.path, s.hash))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ]
+    }
+    fn self_check(&self) -> Result<(), String> {
+        for s in &self.scenarios {
+            if crate::scenario::content_hash(s.text.as_bytes()) != s.hash {
+                return Err(format!(
+                    "{}: its text does not match its content hash {}",
+                    s.path, s.hash
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs the seeds shard `spec` owns; `progress` is called after each seed run.
@@ -248,11 +310,7 @@ pub fn run_shard(
         });
     }
     PartialRun {
-        format: PARTIAL_FORMAT.into(),
-        version: PARTIAL_VERSION,
-        build: build.into(),
-        command: "run".into(),
-        shard: spec,
+        header: Header::new(build, PartialRun::COMMAND, spec),
         params: params.clone(),
         scenarios: out,
     }
@@ -329,8 +387,9 @@ pub fn partial_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
     Ok(files)
 }
 
-/// Reads and checks one partial file.
-pub fn read_partial(path: &Path) -> Result<PartialRun, MergeError> {
+/// Reads a partial file as JSON and checks its format and version; returns the command that
+/// wrote it, and the document.
+pub fn read_json(path: &Path) -> Result<(String, serde_json::Value), MergeError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| merr(path, format!("cannot read: {e}")))?;
     let head: serde_json::Value = serde_json::from_str(&text)
@@ -351,41 +410,87 @@ pub fn read_partial(path: &Path) -> Result<PartialRun, MergeError> {
             ),
         ));
     }
-    serde_json::from_value(head).map_err(|e| merr(path, format!("corrupt partial file: {e}")))
+    let command = head
+        .get("command")
+        .and_then(|c| c.as_str())
+        .unwrap_or("")
+        .to_string();
+    Ok((command, head))
 }
 
-/// A merged run: the scenarios (parsed from the shards' texts, in run order), each one's
-/// report, and the traced seeds its report draws (per report, in the order it draws them).
-pub struct Merged {
-    pub params: RunParams,
-    pub build: String,
-    pub shards: u32,
-    pub scenarios: Vec<Scenario>,
-    pub reports: Vec<ScenarioReport>,
-    pub traced: Vec<Vec<SeedResult>>,
+/// The command of the first partial file (what `merge` dispatches on).
+pub fn command_of(files: &[PathBuf]) -> Result<String, MergeError> {
+    let first = files
+        .first()
+        .ok_or_else(|| merr(Path::new("merge"), "no partial files given"))?;
+    Ok(read_json(first)?.0)
 }
 
-/// Merges shards into the run one machine would have made: checks that they are the N
-/// shards of one run, then judges every scenario over all its seeds in run order.
-pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
-    let parts = files
+/// Reads and checks the partial files of one command.
+pub fn read_all<P: Partial>(files: &[PathBuf]) -> Result<Vec<(PathBuf, P)>, MergeError> {
+    files
         .iter()
-        .map(|f| read_partial(f).map(|p| (f.clone(), p)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|f| {
+            let (command, json) = read_json(f)?;
+            if command != P::COMMAND {
+                return Err(merr(
+                    f,
+                    format!(
+                        "a partial file of `{command}`, merged with `{}` shards",
+                        P::COMMAND
+                    ),
+                ));
+            }
+            let p: P = serde_json::from_value(json)
+                .map_err(|e| merr(f, format!("corrupt partial file: {e}")))?;
+            p.self_check().map_err(|e| merr(f, e))?;
+            Ok((f.clone(), p))
+        })
+        .collect()
+}
+
+/// Checks that `parts` are the N shards of one run (one build, equal identities, one shard
+/// count, every index exactly once); returns N.
+pub fn check_shards<P: Partial>(parts: &[(PathBuf, P)]) -> Result<u32, MergeError> {
     let Some((first_file, first)) = parts.first() else {
         return Err(merr(Path::new("merge"), "no partial files given"));
     };
+    let (h0, id0) = (first.header(), first.identity());
     let mut by_index: BTreeMap<u32, &Path> = BTreeMap::new();
-    for (f, p) in &parts {
-        same_run(first_file, first, f, p)?;
-        if let Some(other) = by_index.insert(p.shard.index, f) {
+    for (f, p) in parts {
+        let h = p.header();
+        let differs = |what: &str, a: &str, b: &str| {
+            merr(
+                f,
+                format!(
+                    "{what}: {b} here, {a} in {}; shards of different runs do not merge",
+                    first_file.display()
+                ),
+            )
+        };
+        if h.build != h0.build {
+            return Err(differs("the build", &h0.build, &h.build));
+        }
+        if h.shard.count != h0.shard.count {
+            return Err(differs(
+                "the shard count",
+                &h0.shard.count.to_string(),
+                &h.shard.count.to_string(),
+            ));
+        }
+        for ((what, a), (_, b)) in id0.iter().zip(p.identity()) {
+            if *a != b {
+                return Err(differs(what, a, &b));
+            }
+        }
+        if let Some(other) = by_index.insert(h.shard.index, f) {
             return Err(merr(
                 f,
-                format!("shard {} given twice (also {})", p.shard, other.display()),
+                format!("shard {} given twice (also {})", h.shard, other.display()),
             ));
         }
     }
-    let n = first.shard.count;
+    let n = h0.shard.count;
     let missing: Vec<String> = (1..=n)
         .filter(|i| !by_index.contains_key(i))
         .map(|i| format!("{i}/{n}"))
@@ -399,6 +504,26 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
             ),
         ));
     }
+    Ok(n)
+}
+
+/// A merged run: the scenarios (parsed from the shards' texts, in run order), each one's
+/// report, and the traced seeds its report draws (per report, in the order it draws them).
+pub struct Merged {
+    pub params: RunParams,
+    pub build: String,
+    pub shards: u32,
+    pub scenarios: Vec<Scenario>,
+    pub reports: Vec<ScenarioReport>,
+    pub traced: Vec<Vec<SeedResult>>,
+}
+
+/// Merges run shards into the run one machine would have made: checks that they are the N
+/// shards of one run, then judges every scenario over all its seeds in run order.
+pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
+    let parts: Vec<(PathBuf, PartialRun)> = read_all(files)?;
+    let n = check_shards(&parts)?;
+    let (first_file, first) = &parts[0];
     let mut scenarios = Vec::new();
     let mut reports = Vec::new();
     let mut traced = Vec::new();
@@ -412,76 +537,12 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
     }
     Ok(Merged {
         params: first.params.clone(),
-        build: first.build.clone(),
+        build: first.header.build.clone(),
         shards: n,
         scenarios,
         reports,
         traced,
     })
-}
-
-/// Whether `p` (read from `f`) is a shard of the same run as the first.
-fn same_run(
-    first_file: &Path,
-    first: &PartialRun,
-    f: &Path,
-    p: &PartialRun,
-) -> Result<(), MergeError> {
-    let differs = |what: &str, a: &str, b: &str| {
-        merr(
-            f,
-            format!(
-                "{what}: {b} here, {a} in {}; shards of different runs do not merge",
-                first_file.display()
-            ),
-        )
-    };
-    if p.build != first.build {
-        return Err(differs("the build", &first.build, &p.build));
-    }
-    if p.command != first.command {
-        return Err(differs("the command", &first.command, &p.command));
-    }
-    if p.params != first.params {
-        return Err(differs(
-            "the run's parameters",
-            &format!("{:?}", first.params),
-            &format!("{:?}", p.params),
-        ));
-    }
-    if p.shard.count != first.shard.count {
-        return Err(differs(
-            "the shard count",
-            &first.shard.count.to_string(),
-            &p.shard.count.to_string(),
-        ));
-    }
-    let names = |r: &PartialRun| {
-        r.scenarios
-            .iter()
-            .map(|s| format!("{}@{}", s.path, s.hash))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if names(p) != names(first) {
-        return Err(differs(
-            "the scenarios (path@content hash)",
-            &names(first),
-            &names(p),
-        ));
-    }
-    for s in &p.scenarios {
-        if crate::scenario::content_hash(s.text.as_bytes()) != s.hash {
-            return Err(merr(
-                f,
-                format!(
-                    "{}: its text does not match its content hash {}",
-                    s.path, s.hash
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 type Shards = [(PathBuf, PartialRun)];
@@ -564,4 +625,212 @@ fn merge_scenario(
         })
         .collect::<Result<_, _>>()?;
     Ok((rep, drawn))
+}
+
+/// What decides a tune's work besides the grid file: equal in every shard of one sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TuneParams {
+    pub seeds: u32,
+    /// Written as text: Rust's float printing and parsing round-trip exactly.
+    #[serde(with = "f64_text")]
+    pub target_false_preemption: f64,
+    pub target_failover_ms: Option<u64>,
+    pub pause_p99_ms: Option<u64>,
+}
+
+impl TuneParams {
+    #[must_use]
+    pub fn of(opts: &TuneOptions) -> TuneParams {
+        TuneParams {
+            seeds: opts.seeds,
+            target_false_preemption: opts.target_false_preemption,
+            target_failover_ms: opts.target_failover_ms,
+            pause_p99_ms: opts.pause_p99_ms,
+        }
+    }
+
+    #[must_use]
+    pub fn options(&self, jobs: usize) -> TuneOptions {
+        TuneOptions {
+            seeds: self.seeds,
+            jobs,
+            target_false_preemption: self.target_false_preemption,
+            target_failover_ms: self.target_failover_ms,
+            pause_p99_ms: self.pause_p99_ms,
+        }
+    }
+}
+
+mod f64_text {
+    pub fn serialize<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A tune shard's partial file: per cell (in grid order; an impossible cell has none), the
+/// seeds this shard owns. The work is numbered over the runnable cells' seeds in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartialTune {
+    #[serde(flatten)]
+    pub header: Header,
+    pub grid_path: String,
+    pub grid_hash: String,
+    /// The grid file's text (a preset's built-in text).
+    pub grid_text: String,
+    pub params: TuneParams,
+    /// The shard's command line, without `--shard` and `--out`: the sweep the merge reports.
+    pub sweep: String,
+    /// The shard's wall time (the merged report gives their sum).
+    pub seconds: f64,
+    pub cells: Vec<Vec<SeedRecord>>,
+}
+
+impl Partial for PartialTune {
+    const COMMAND: &'static str = "tune";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn identity(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("the sweep's parameters", format!("{:?}", self.params)),
+            (
+                "the grid (path@content hash)",
+                format!("{}@{}", self.grid_path, self.grid_hash),
+            ),
+            ("the sweep's command", self.sweep.clone()),
+        ]
+    }
+    fn self_check(&self) -> Result<(), String> {
+        if crate::scenario::content_hash(self.grid_text.as_bytes()) == self.grid_hash {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: its text does not match its content hash {}",
+                self.grid_path, self.grid_hash
+            ))
+        }
+    }
+}
+
+/// Runs the (cell, seed) work shard `spec` owns; the caller sets `seconds`.
+#[must_use]
+pub fn run_tune_shard(
+    g: &GridFile,
+    opts: &TuneOptions,
+    spec: ShardSpec,
+    build: &str,
+    sweep: &str,
+    progress: &(dyn Fn(&SeedResult) + Sync),
+) -> PartialTune {
+    let mut k = 0usize;
+    let cells = g
+        .cells()
+        .into_iter()
+        .map(|(_, sc)| {
+            let Ok(sc) = sc else { return Vec::new() };
+            let mine: Vec<u64> = (0..u64::from(opts.seeds))
+                .filter(|_| {
+                    k += 1;
+                    spec.owns(k - 1)
+                })
+                .collect();
+            run_many(&sc, &mine, opts.jobs, RunOptions::default(), progress)
+                .iter()
+                .map(SeedRecord::from)
+                .collect()
+        })
+        .collect();
+    PartialTune {
+        header: Header::new(build, PartialTune::COMMAND, spec),
+        grid_path: g.path.display().to_string(),
+        grid_hash: crate::scenario::content_hash(g.text.as_bytes()),
+        grid_text: g.text.clone(),
+        params: TuneParams::of(opts),
+        sweep: sweep.into(),
+        seconds: 0.0,
+        cells,
+    }
+}
+
+/// A merged sweep: its report, and what the merge says about where it came from.
+pub struct MergedTune {
+    pub grid: GridFile,
+    pub report: TuneReport,
+    pub sweep: String,
+    pub build: String,
+    pub shards: u32,
+}
+
+/// Merges tune shards into the sweep one machine would have made: every cell measured over
+/// all its seeds in seed order, then the recommendations.
+pub fn merge_tune(files: &[PathBuf]) -> Result<MergedTune, MergeError> {
+    let parts: Vec<(PathBuf, PartialTune)> = read_all(files)?;
+    let n = check_shards(&parts)?;
+    let (first_file, first) = &parts[0];
+    let g = GridFile::parse(Path::new(&first.grid_path), &first.grid_text)
+        .map_err(|e| merr(first_file, format!("its grid does not parse: {e}")))?;
+    let opts = first.params.options(1);
+    let mut cells = Vec::new();
+    for (i, (cell, sc)) in g.cells().into_iter().enumerate() {
+        if let Err(why) = sc {
+            cells.push(CellResult {
+                cell,
+                skipped: Some(why),
+                ..CellResult::default()
+            });
+            continue;
+        }
+        let mut by_seed: BTreeMap<u64, SeedRecord> = BTreeMap::new();
+        for (f, p) in &parts {
+            let mine = p.cells.get(i).ok_or_else(|| {
+                merr(
+                    f,
+                    format!("has {} cells, the grid {}", p.cells.len(), i + 1),
+                )
+            })?;
+            for r in mine {
+                if by_seed.insert(r.seed, r.clone()).is_some() {
+                    return Err(merr(
+                        f,
+                        format!("cell {}: seed {} recorded twice", cell.label(), r.seed),
+                    ));
+                }
+            }
+        }
+        let results = (0..u64::from(opts.seeds))
+            .map(|s| {
+                by_seed
+                    .remove(&s)
+                    .map(SeedRecord::into_result)
+                    .ok_or_else(|| {
+                        merr(
+                            first_file,
+                            format!("cell {}: seed {s} is in no shard", cell.label()),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(seed) = by_seed.keys().next() {
+            return Err(merr(
+                first_file,
+                format!(
+                    "cell {}: seed {seed} is not one of the sweep's",
+                    cell.label()
+                ),
+            ));
+        }
+        cells.push(measure(cell, &results));
+    }
+    let seconds = parts.iter().map(|(_, p)| p.seconds).sum();
+    Ok(MergedTune {
+        report: report(&g, &opts, cells, seconds),
+        grid: g,
+        sweep: first.sweep.clone(),
+        build: first.header.build.clone(),
+        shards: n,
+    })
 }

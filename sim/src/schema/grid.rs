@@ -86,6 +86,8 @@ struct GridDoc {
 pub struct GridFile {
     pub name: String,
     pub path: PathBuf,
+    /// The file's text (a preset's built-in text): a tune shard's partial file carries it.
+    pub text: String,
     pub base: Scenario,
     pub grid: Grid,
     pub target: Target,
@@ -233,6 +235,7 @@ impl GridFile {
         let g = GridFile {
             name,
             path: path.to_path_buf(),
+            text: text.to_string(),
             base,
             grid,
             target,
