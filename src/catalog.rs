@@ -11,9 +11,10 @@ use leaseproof_model::LeaseModel;
 use leaseproof_sim::run::RunOptions;
 use leaseproof_sim::scenario::Scenario;
 use leaseproof_sim::search::{median_max, searches};
+use leaseproof_sim::shard::{Header, Partial, ShardSpec};
 use leaseproof_sim::shrink::shrink;
 use leaseproof_sim::verdict::{judge, run_many, EXIT_OK, EXIT_SAFETY};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,7 @@ pub const MAX_SEEDS: u64 = 200;
 /// The model check of one variant stops after this long (reported as not found).
 pub const MODEL_BUDGET_S: u64 = 60;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Row {
     pub variant: String,
     pub bug_class: String,
@@ -54,7 +55,7 @@ pub struct Row {
     pub twin_passed: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Reproduction {
     pub what: String,
     pub scenario: String,
@@ -86,7 +87,8 @@ fn twin_passes(tw: &Scenario, jobs: usize) -> (usize, bool) {
 }
 
 /// What the model checker said about one variant at its catalog bounds.
-struct ModelResult {
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ModelResult {
     /// A bug variant: its property has a counterexample. The correct protocol: the check
     /// finished and every safety property holds.
     verdict: bool,
@@ -150,22 +152,164 @@ fn model_row(v: Variant, jobs: usize) -> anyhow::Result<ModelResult> {
 pub fn run(root: &Path, jobs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<Catalog> {
     #[allow(clippy::disallowed_methods)] // wall time of the catalog, for the report only
     let started = std::time::Instant::now();
-    let bugs = root.join("scenarios").join("bugs");
-    let mut rows = Vec::new();
-    for v in Variant::ALL
+    let all = ShardSpec { index: 1, count: 1 };
+    let part = run_units(root, jobs, all, progress)?;
+    let mut cat = assemble(vec![part])?;
+    cat.seconds = started.elapsed().as_secs_f64();
+    Ok(cat)
+}
+
+/// The catalog's units of work, in report order: each bug variant (its searches, shrink,
+/// twin and model check stay together), the correct protocol's model check, then each
+/// published reproduction. A shard owns the units whose position is its index modulo N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Variant(Variant),
+    Correct,
+    Reproduction(usize),
+}
+
+/// Every unit, in report order.
+#[must_use]
+pub fn units() -> Vec<Unit> {
+    Variant::ALL
         .iter()
         .copied()
         .filter(|v| *v != Variant::Correct)
-    {
-        rows.push(variant_row(root, &bugs, v, jobs, progress)?);
+        .map(Unit::Variant)
+        .chain([Unit::Correct])
+        .chain((0..REPRODUCTIONS.len()).map(Unit::Reproduction))
+        .collect()
+}
+
+/// A catalog shard's partial file: the rows of the units it owns, the shrunk scenarios it
+/// wrote (the merge writes them where one run would have), and its wall time.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CatalogPartial {
+    #[serde(flatten)]
+    pub header: Header,
+    /// `scenarios/bugs/` file names and content hashes: equal in every shard.
+    pub inputs: Vec<(String, String)>,
+    pub rows: Vec<Row>,
+    pub correct: Option<ModelResult>,
+    pub reproductions: Vec<(usize, Reproduction)>,
+    /// (path relative to the root, text) of each shrunk scenario written.
+    pub shrunk: Vec<(String, String)>,
+    pub seconds: f64,
+}
+
+impl Partial for CatalogPartial {
+    const COMMAND: &'static str = "catalog";
+    fn header(&self) -> &Header {
+        &self.header
     }
-    progress("correct: model checker (the main job's bounds)");
-    let correct = correct_row(&rows, jobs)?;
+    fn identity(&self) -> Vec<(&'static str, String)> {
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|(f, h)| format!("{f}@{h}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        vec![("the bug scenarios (file@content hash)", inputs)]
+    }
+    fn self_check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The files of `scenarios/bugs/` with their content hashes.
+fn inputs(bugs: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(bugs)
+        .with_context(|| format!("reading {}", bugs.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        out.push((
+            name.unwrap_or_default(),
+            leaseproof_sim::scenario::content_hash(&bytes),
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs the units shard `spec` owns.
+pub fn run_units(
+    root: &Path,
+    jobs: usize,
+    spec: ShardSpec,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<CatalogPartial> {
+    let bugs = root.join("scenarios").join("bugs");
+    let mut part = CatalogPartial {
+        header: Header::new(crate::BUILD_ID, CatalogPartial::COMMAND, spec),
+        inputs: inputs(&bugs)?,
+        rows: Vec::new(),
+        correct: None,
+        reproductions: Vec::new(),
+        shrunk: Vec::new(),
+        seconds: 0.0,
+    };
+    for (k, unit) in units().into_iter().enumerate() {
+        if !spec.owns(k) {
+            continue;
+        }
+        match unit {
+            Unit::Variant(v) => {
+                let row = variant_row(root, &bugs, v, jobs, progress)?;
+                if let Some(f) = &row.shrunk_scenario {
+                    let text = std::fs::read_to_string(root.join(f))
+                        .with_context(|| format!("reading {f}"))?;
+                    part.shrunk.push((f.clone(), text));
+                }
+                part.rows.push(row);
+            }
+            Unit::Correct => {
+                progress("correct: model checker (the main job's bounds)");
+                part.correct = Some(model_row(Variant::Correct, jobs)?);
+            }
+            Unit::Reproduction(i) => {
+                part.reproductions
+                    .push((i, reproduction(root, &bugs, i, jobs, progress)?));
+            }
+        }
+    }
+    Ok(part)
+}
+
+/// The catalog from the partials of all its shards: the rows in report order, the correct
+/// protocol's row from every twin and its model check, the reproductions in order.
+pub fn assemble(parts: Vec<CatalogPartial>) -> anyhow::Result<Catalog> {
+    let seconds = parts.iter().map(|p| p.seconds).sum();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut correct = None;
+    let mut repros: Vec<(usize, Reproduction)> = Vec::new();
+    for p in parts {
+        rows.extend(p.rows);
+        correct = correct.or(p.correct);
+        repros.extend(p.reproductions);
+    }
+    let order = |name: &str| {
+        Variant::ALL
+            .iter()
+            .position(|v| v.name() == name)
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_key(|r| order(&r.variant));
+    repros.sort_by_key(|(i, _)| *i);
+    let model =
+        correct.ok_or_else(|| anyhow::anyhow!("no shard ran the correct protocol's check"))?;
+    let correct = correct_row(&rows, model);
     rows.push(correct);
     Ok(Catalog {
         variants: rows,
-        reproductions: reproductions(root, &bugs, jobs, progress)?,
-        seconds: started.elapsed().as_secs_f64(),
+        reproductions: repros.into_iter().map(|(_, r)| r).collect(),
+        seconds,
     })
 }
 
@@ -247,10 +391,9 @@ fn shrink_first(
 
 /// The correct protocol: every twin passed, and the model check at the main job's bounds
 /// holds.
-fn correct_row(rows: &[Row], jobs: usize) -> anyhow::Result<Row> {
-    let model = model_row(Variant::Correct, jobs)?;
+fn correct_row(rows: &[Row], model: ModelResult) -> Row {
     let twins_ok = rows.iter().all(|r| r.twin_passed);
-    Ok(Row {
+    Row {
         variant: "correct".into(),
         bug_class: "-".into(),
         oracle: "every oracle holds".into(),
@@ -272,45 +415,46 @@ fn correct_row(rows: &[Row], jobs: usize) -> anyhow::Result<Row> {
         twin: "every *-twin.toml".into(),
         twin_seeds: rows.iter().map(|r| r.twin_seeds).sum(),
         twin_passed: twins_ok && model.verdict,
-    })
+    }
 }
 
 /// Published results: each bug scenario must trip its oracle, its fix must pass.
-fn reproductions(
+const REPRODUCTIONS: [(&str, &str, &str); 2] = [
+    (
+        "Kleppmann (2016): a client stalled past its lease writes after the next holder; \
+         without fencing the storage accepts it, with fencing it rejects it",
+        "kleppmann-pause.toml",
+        "kleppmann-pause-fenced.toml",
+    ),
+    (
+        "Jepsen, etcd 3.4.3 (2020): a lock handed back after its lease lapsed",
+        "jepsen-etcd-3.4.3.toml",
+        "jepsen-etcd-3.4.3-fixed.toml",
+    ),
+];
+
+/// Reproduction `i`: its bug scenario searched to the first failing seed, its fix run.
+fn reproduction(
     root: &Path,
     bugs: &Path,
+    i: usize,
     jobs: usize,
     progress: &dyn Fn(&str),
-) -> anyhow::Result<Vec<Reproduction>> {
-    let mut out = Vec::new();
-    for (what, bug, twin) in [
-        (
-            "Kleppmann (2016): a client stalled past its lease writes after the next holder; \
-             without fencing the storage accepts it, with fencing it rejects it",
-            "kleppmann-pause.toml",
-            "kleppmann-pause-fenced.toml",
-        ),
-        (
-            "Jepsen, etcd 3.4.3 (2020): a lock handed back after its lease lapsed",
-            "jepsen-etcd-3.4.3.toml",
-            "jepsen-etcd-3.4.3-fixed.toml",
-        ),
-    ] {
-        progress(&format!("reproduction: {bug}"));
-        let sc = load(&bugs.join(bug))?;
-        let s = leaseproof_sim::search::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
-        let tw = load(&bugs.join(twin))?;
-        let (_, twin_passed) = twin_passes(&tw, jobs);
-        out.push(Reproduction {
-            what: what.into(),
-            scenario: rel(root, &bugs.join(bug)),
-            found: s.first_failing_seed,
-            oracle: finds(&sc),
-            twin: rel(root, &bugs.join(twin)),
-            twin_passed,
-        });
-    }
-    Ok(out)
+) -> anyhow::Result<Reproduction> {
+    let (what, bug, twin) = REPRODUCTIONS[i];
+    progress(&format!("reproduction: {bug}"));
+    let sc = load(&bugs.join(bug))?;
+    let s = leaseproof_sim::search::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
+    let tw = load(&bugs.join(twin))?;
+    let (_, twin_passed) = twin_passes(&tw, jobs);
+    Ok(Reproduction {
+        what: what.into(),
+        scenario: rel(root, &bugs.join(bug)),
+        found: s.first_failing_seed,
+        oracle: finds(&sc),
+        twin: rel(root, &bugs.join(twin)),
+        twin_passed,
+    })
 }
 
 /// The oracles a scenario must find, comma-separated.

@@ -4,3 +4,6 @@
 //! and dispatches.
 
 pub mod catalog;
+
+/// The id of this build (build.rs): shards of different builds refuse to merge.
+pub const BUILD_ID: &str = env!("LEASEPROOF_BUILD_ID");

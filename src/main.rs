@@ -91,6 +91,15 @@ enum Command {
         /// and the replay command) for CI test tabs.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Run only the I-th of N shards of the catalog (split by variant: a variant's
+        /// searches, shrink, twin and model check stay in one shard) and write its partial
+        /// file into --out (default reports/shards/); `leaseproof merge` joins them.
+        #[arg(long, value_parser = merge::parse_shard)]
+        shard: Option<ShardSpec>,
+        /// Where to write bug-catalog.json and .md (default reports/); with --shard, the
+        /// partial file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Replay one seed: the derived plan, the event timeline, the trace hash.
     /// Run one real node over TCP on loopback (started by `real`; partial).
@@ -494,7 +503,19 @@ fn main() -> ExitCode {
         Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Tune(args)) => tune(&args),
-        Some(Command::Catalog { json, jobs, junit }) => run_catalog(json, jobs, junit.as_deref()),
+        Some(Command::Catalog {
+            json,
+            jobs,
+            junit,
+            shard,
+            out,
+        }) => run_catalog(&CatalogArgs {
+            json,
+            jobs,
+            junit,
+            shard,
+            out,
+        }),
         Some(Command::Serve(args)) => real_run::serve(&args),
         Some(Command::Real(args)) => real_run::real(&args),
         Some(Command::Agree(args)) => agree::agree(&args),
@@ -858,9 +879,18 @@ fn write_run(
     Ok(())
 }
 
-fn run_catalog(json: bool, jobs: Option<usize>, junit: Option<&Path>) -> anyhow::Result<u8> {
-    let jobs = jobs.unwrap_or_else(default_jobs).max(1);
-    let spinner = if json {
+/// `catalog`'s flags.
+struct CatalogArgs {
+    json: bool,
+    jobs: Option<usize>,
+    junit: Option<PathBuf>,
+    shard: Option<ShardSpec>,
+    out: Option<PathBuf>,
+}
+
+fn run_catalog(args: &CatalogArgs) -> anyhow::Result<u8> {
+    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let spinner = if args.json {
         ProgressBar::hidden()
     } else {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
@@ -869,16 +899,34 @@ fn run_catalog(json: bool, jobs: Option<usize>, junit: Option<&Path>) -> anyhow:
         ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
     );
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let cat = catalog::run(Path::new("."), jobs, &|m| {
-        spinner.set_message(m.to_string())
-    })?;
+    let say = |m: &str| spinner.set_message(m.to_string());
+    if let Some(spec) = args.shard {
+        #[allow(clippy::disallowed_methods)] // the shard's wall time, for the report only
+        let started = std::time::Instant::now();
+        let mut part = catalog::run_units(Path::new("."), jobs, spec, &say)?;
+        part.seconds = started.elapsed().as_secs_f64();
+        spinner.finish_and_clear();
+        return merge::write_catalog_shard(args.out.as_deref(), spec, &part);
+    }
+    let cat = catalog::run(Path::new("."), jobs, &say)?;
     spinner.finish_and_clear();
-    let files = cat.write(Path::new("reports"))?;
+    write_catalog(&cat, args.out.as_deref(), args.json, args.junit.as_deref())
+}
+
+/// The catalog's files (into `out`, default reports/), its JUnit file, and its text or JSON
+/// on stdout; its exit code.
+fn write_catalog(
+    cat: &catalog::Catalog,
+    out: Option<&Path>,
+    json: bool,
+    junit: Option<&Path>,
+) -> anyhow::Result<u8> {
+    let files = cat.write(out.unwrap_or(Path::new("reports")))?;
     if let Some(j) = junit {
-        junit::write(j, "leaseproof catalog", &junit::catalog_cases(&cat))?;
+        junit::write(j, "leaseproof catalog", &junit::catalog_cases(cat))?;
     }
     if json {
-        report::emit(&format!("{}\n", serde_json::to_string_pretty(&cat)?));
+        report::emit(&format!("{}\n", serde_json::to_string_pretty(cat)?));
     } else {
         report::emit(&cat.markdown());
         for f in files {

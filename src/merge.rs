@@ -13,8 +13,7 @@ use leaseproof_sim::shard::{self, RunParams, ShardSpec};
 use leaseproof_sim::verdict::{report_dir, worst, EXIT_OK, EXIT_USAGE};
 use std::path::{Path, PathBuf};
 
-/// The id of this build (build.rs): shards of different builds refuse to merge.
-pub const BUILD_ID: &str = env!("LEASEPROOF_BUILD_ID");
+use leaseproof::BUILD_ID;
 
 /// `--shard`'s parser: `I/N`, 1-based.
 pub fn parse_shard(s: &str) -> Result<ShardSpec, String> {
@@ -145,12 +144,75 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
     };
     match shard::command_of(&files).as_deref() {
         Ok("tune") => merge_tune(args, &files),
+        Ok("catalog") => merge_catalog(args, &files),
         Ok(_) => merge_run(args, &files),
         Err(e) => {
             eprintln!("error: {e}");
             Ok(EXIT_USAGE)
         }
     }
+}
+
+/// Writes a catalog shard's partial file.
+pub fn write_catalog_shard(
+    out: Option<&Path>,
+    spec: ShardSpec,
+    part: &leaseproof::catalog::CatalogPartial,
+) -> anyhow::Result<u8> {
+    let file = write_partial(out, spec, &serde_json::to_string(part)?)?;
+    eprintln!(
+        "shard {spec}: {} variants, {} reproductions{}; wrote {} (join the shards with: \
+         leaseproof merge DIR...)",
+        part.rows.len(),
+        part.reproductions.len(),
+        if part.correct.is_some() {
+            ", the correct protocol's check"
+        } else {
+            ""
+        },
+        file.display()
+    );
+    Ok(EXIT_OK)
+}
+
+fn merge_catalog(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
+    use leaseproof::catalog::{assemble, CatalogPartial};
+    let parts = match shard::read_all::<CatalogPartial>(files)
+        .and_then(|p| shard::check_shards(&p).map(|n| (p, n)))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let (parts, n) = parts;
+    let build = parts[0].1.header.build.clone();
+    for (_, p) in &parts {
+        for (f, text) in &p.shrunk {
+            let path = Path::new(f);
+            let inside = path.starts_with("reports/shrunk")
+                && path
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside {
+                eprintln!(
+                    "error: a shrunk scenario at {f}: a catalog shard writes only under \
+                     reports/shrunk/"
+                );
+                return Ok(EXIT_USAGE);
+            }
+            if let Some(d) = path.parent() {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::write(path, text).with_context(|| format!("writing {f}"))?;
+        }
+    }
+    let cat = assemble(parts.into_iter().map(|(_, p)| p).collect())?;
+    if !args.json {
+        eprintln!("merged {n} shards (build {build})");
+    }
+    crate::write_catalog(&cat, args.out.as_deref(), args.json, args.junit.as_deref())
 }
 
 fn merge_tune(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {

@@ -206,7 +206,8 @@ pub struct Header {
 }
 
 impl Header {
-    fn new(build: &str, command: &str, shard: ShardSpec) -> Header {
+    #[must_use]
+    pub fn new(build: &str, command: &str, shard: ShardSpec) -> Header {
         Header {
             format: PARTIAL_FORMAT.into(),
             version: PARTIAL_VERSION,
