@@ -39,6 +39,46 @@ fn case(path: &Path) -> Result<(), Failed> {
     Err(lines.join("\n").into())
 }
 
+/// cargo-nextest runs a custom harness through three commands ("Custom test harnesses",
+/// nexte.st/docs/design/custom-test-harnesses): `--list --format terse` prints every test (or
+/// every non-ignored one) as `NAME: test`, one per line; with `--ignored` it prints only the
+/// ignored ones; and `NAME --exact --nocapture` runs exactly that test in its own process,
+/// exiting 0 when it passes. This harness is run here the way nextest runs it.
+fn nextest_protocol(names: &[String]) -> Result<(), Failed> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let run = |args: &[&str]| {
+        std::process::Command::new(&me)
+            .args(args)
+            .output()
+            .map_err(|e| Failed::from(e.to_string()))
+    };
+    let list = run(&["--list", "--format", "terse"])?;
+    let text = String::from_utf8_lossy(&list.stdout).into_owned();
+    let listed: Vec<&str> = text
+        .lines()
+        .map(|l| l.strip_suffix(": test").ok_or(l))
+        .collect::<Result<_, _>>()
+        .map_err(|l| format!("a list line nextest cannot read: {l:?}"))?;
+    for n in names {
+        if !listed.contains(&n.as_str()) {
+            return Err(format!("{n} is not listed").into());
+        }
+    }
+    if listed.len() != names.len() + 2 {
+        return Err(format!("{} listed, {} trials", listed.len(), names.len() + 2).into());
+    }
+    let ignored = run(&["--list", "--format", "terse", "--ignored"])?;
+    if !ignored.stdout.is_empty() {
+        return Err("no scenario test is ignored, yet --ignored lists some".into());
+    }
+    let one = run(&["harness_found_scenario_cases", "--exact", "--nocapture"])?;
+    let out = String::from_utf8_lossy(&one.stdout);
+    if !one.status.success() || !out.contains("1 passed") || !out.contains("filtered out") {
+        return Err(format!("--exact did not run exactly one test: {out}").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let dir = root().join("scenarios");
@@ -52,10 +92,15 @@ fn main() {
             Err(format!("only {count} scenario files found under scenarios/").into())
         }
     })];
+    let mut names = Vec::new();
     for f in files {
         let rel = f.strip_prefix(&dir).unwrap_or(&f).with_extension("");
         let name = format!("scenario::{}", rel.display()).replace('/', "::");
+        names.push(name.clone());
         trials.push(Trial::test(name, move || case(&f)));
     }
+    trials.push(Trial::test("harness_lists_as_nextest_reads", move || {
+        nextest_protocol(&names)
+    }));
     libtest_mimic::run(&args, trials).exit();
 }
