@@ -8,6 +8,7 @@ mod junit;
 mod merge;
 mod real_run;
 mod report;
+mod soak;
 
 use leaseproof::catalog;
 
@@ -66,6 +67,10 @@ enum Command {
     /// the reports one unsharded run writes: the same numbers, timelines drawn from the
     /// shards' records; exits with that run's exit code.
     Merge(merge::MergeArgs),
+    /// Long runs: cycle through the scenarios with fresh seeds until the time is up, a
+    /// summary every minute, failures saved (--save-failures), resumable from its state
+    /// file; Ctrl-C stops it with a summary.
+    Soak(soak::SoakArgs),
     /// Model-check the protocol with stateright (exhaustive within the bounds).
     Check(CheckArgs),
     /// Serve stateright's Explorer for the model (blocks; open the address in a browser).
@@ -453,6 +458,12 @@ struct RunArgs {
     /// and the replay command) for CI test tabs.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Save each newly failing seed (at most 3 per scenario and oracle) as a regression
+    /// scenario in DIR (e.g. scenarios/regressions/, which cargo test runs): shrunk, clocks
+    /// pinned, the coverage it reached kept as `sometimes`; a seed whose (scenario, oracle,
+    /// plan) is already there is not saved twice. With --shard, give it to the merge.
+    #[arg(long, value_name = "DIR", conflicts_with = "shard")]
+    save_failures: Option<PathBuf>,
 }
 
 /// `RUST_LOG=leaseproof=debug` shows every lock's life (request, grant, renewals,
@@ -501,6 +512,7 @@ fn main() -> ExitCode {
             ..RunArgs::default()
         }),
         Some(Command::Merge(args)) => merge::merge(&args),
+        Some(Command::Soak(args)) => soak::soak(&args),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Tune(args)) => tune(&args),
         Some(Command::Catalog {
@@ -825,6 +837,9 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         reports.push(rep);
     }
     bar.finish_and_clear();
+    if let Some(dir) = &args.save_failures {
+        save_failures(&scenarios, &reports, dir, args.json);
+    }
     write_run(
         &out,
         &scenarios,
@@ -834,6 +849,58 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         || leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
     )?;
     Ok(code)
+}
+
+/// Saves the failing seeds of `reports` into the regression corpus `dir` (at most
+/// `SAVE_PER_ORACLE` per scenario and oracle, the lowest first); says what it did.
+fn save_failures(scenarios: &[Scenario], reports: &[ScenarioReport], dir: &Path, quiet: bool) {
+    use leaseproof_sim::corpus::{self, SAVE_PER_ORACLE};
+    for (sc, rep) in scenarios.iter().zip(reports) {
+        let mut per_oracle: std::collections::BTreeMap<&str, usize> = Default::default();
+        for f in &rep.failures {
+            let Some(seed) = f.seed else { continue };
+            if !matches!(
+                f.class,
+                verdict::Verdict::Safety | verdict::Verdict::Liveness
+            ) {
+                continue;
+            }
+            let Ok(oracle) = leaseproof_impl::oracle::OracleName::parse(&f.oracle) else {
+                continue;
+            };
+            let n = per_oracle.entry(oracle.name()).or_default();
+            *n += 1;
+            if *n > SAVE_PER_ORACLE {
+                continue;
+            }
+            match corpus::save_failure(sc, seed, oracle, dir) {
+                Ok(s) if !quiet => eprintln!(
+                    "{} {} seed {seed} ({}): {} [{}]",
+                    if s.new {
+                        "saved"
+                    } else {
+                        "already in the corpus:"
+                    },
+                    sc.name,
+                    f.oracle,
+                    s.path.display(),
+                    if s.shrunk { "shrunk" } else { "seed pinned" }
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("could not save {} seed {seed}: {e}", sc.name),
+            }
+        }
+        let skipped: usize = per_oracle
+            .values()
+            .map(|n| n.saturating_sub(SAVE_PER_ORACLE))
+            .sum();
+        if skipped > 0 && !quiet {
+            eprintln!(
+                "{}: {skipped} more failing seeds not saved (at most {SAVE_PER_ORACLE} per oracle)",
+                sc.name
+            );
+        }
+    }
 }
 
 /// A run's outputs from its reports: the table (or the JSON document) on the terminal,

@@ -35,6 +35,10 @@ pub struct MergeArgs {
     /// Also write JUnit XML, as `run --junit` does.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Save the merged run's failing seeds into a regression corpus, as `run
+    /// --save-failures` does (shrinking runs the simulator).
+    #[arg(long, value_name = "DIR")]
+    pub save_failures: Option<PathBuf>,
 }
 
 /// Runs one shard and writes its partial file into `out` (default `reports/shards/`).
@@ -263,6 +267,9 @@ fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
         for r in &merged.reports {
             report::print_failures(r);
         }
+    }
+    if let Some(dir) = &args.save_failures {
+        crate::save_failures(&merged.scenarios, &merged.reports, dir, args.json);
     }
     let traced = merged.traced;
     write_run(

@@ -544,3 +544,137 @@ fn junit_output_of_run_and_check_fits_jenkins_schema() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn failing_seeds_become_regression_scenarios_once() {
+    let d = dir("corpus");
+    let text = std::fs::read_to_string("scenarios/bugs/check-then-act.toml").unwrap();
+    let failing = d.join("always-contained.toml");
+    std::fs::write(
+        &failing,
+        text.replace(
+            "finds = [\"lease-containment\"]",
+            "always = [\"lease-containment\"]",
+        ),
+    )
+    .unwrap();
+    let corpus = d.join("corpus");
+    let save = || {
+        leaseproof(&[
+            "run",
+            s(&failing),
+            "--seeds",
+            "4",
+            "--out",
+            s(&d.join("r")),
+            "--save-failures",
+            s(&corpus),
+        ])
+    };
+    let o = save();
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    let saved = files(&corpus);
+    assert!(!saved.is_empty() && saved.len() <= 3, "{:?}", saved.keys());
+    for (name, bytes) in &saved {
+        let t = String::from_utf8_lossy(bytes);
+        assert!(t.contains("# oracle: lease-containment"), "{name}");
+        assert!(t.contains("# key: "), "{name}");
+        assert!(t.contains("seed_list = ["), "{name}: the seed is pinned");
+        assert!(
+            t.contains("\"pause-overlapped-expiry\""),
+            "{name}: its situation kept"
+        );
+    }
+    // The same failures again: nothing new.
+    let o = save();
+    assert!(err(&o).contains("already in the corpus"), "{}", err(&o));
+    assert_eq!(files(&corpus), saved);
+    // Each saved file fails as its original did while the bug is there...
+    let (name, bytes) = saved.iter().next().unwrap();
+    let file = corpus.join(name);
+    let run = |p: &Path| leaseproof(&["run", s(p), "--out", s(&d.join("r2"))]);
+    let o = run(&file);
+    assert_eq!(code(&o), 1);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("FAIL safety")
+            || err(&o).contains("FAIL safety")
+    );
+    // ... and a copy that no longer reaches its situation (no pause) fails as vacuous, not
+    // as a pass.
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let drifted = d.join("drifted.toml");
+    let cut = text.split("[[faults.script]]").next().unwrap().to_string();
+    let tail = &text[text.find("[expect]").unwrap()..];
+    std::fs::write(&drifted, format!("{cut}{tail}")).unwrap();
+    let o = run(&drifted);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), err(&o));
+    assert!(all.contains("vacuous"), "{all}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_soak_saves_its_failures_and_resumes_where_it_stopped() {
+    let d = dir("soak");
+    let text = std::fs::read_to_string("scenarios/bugs/check-then-act.toml").unwrap();
+    let failing = d.join("always-contained.toml");
+    std::fs::write(
+        &failing,
+        text.replace(
+            "finds = [\"lease-containment\"]",
+            "always = [\"lease-containment\"]",
+        ),
+    )
+    .unwrap();
+    let state = d.join("state.json");
+    let corpus = d.join("corpus");
+    let soak = |more: &[&str]| {
+        let mut args = vec![
+            "soak",
+            s(&failing),
+            "--minutes",
+            "0.005",
+            "--batch",
+            "4",
+            "--state",
+            s(&state),
+            "--save-failures",
+            s(&corpus),
+        ];
+        args.extend_from_slice(more);
+        leaseproof(&args)
+    };
+    let o = soak(&["--seed-base", "100"]);
+    assert_eq!(code(&o), 1, "the bug fails some seed: {}", err(&o));
+    assert!(err(&o).contains("time is up"), "{}", err(&o));
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap()
+    };
+    let first = read();
+    assert_eq!(first["seed_base"], 100);
+    let ran = first["seeds_run"].as_u64().unwrap();
+    assert!(ran >= 4 && ran % 4 == 0, "{first}");
+    assert!(!first["failures"].as_array().unwrap().is_empty());
+    assert!(!files(&corpus).is_empty(), "failures saved");
+    let o = soak(&["--resume"]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    let second = read();
+    assert_eq!(second["seed_base"], 100, "a resumed soak keeps its seeds");
+    assert!(second["seeds_run"].as_u64().unwrap() > ran);
+    assert!(second["round"].as_u64().unwrap() > first["round"].as_u64().unwrap());
+    // A resume of other scenarios, or of no state, is refused.
+    let o = leaseproof(&[
+        "soak",
+        "scenarios/happy-path.toml",
+        "--minutes",
+        "0.01",
+        "--resume",
+        "--state",
+        s(&state),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("the scenarios changed"));
+    let o = leaseproof(&["soak", "--minutes", "-1"]);
+    assert_eq!(code(&o), 2);
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -29,6 +29,6 @@ pub mod render;
 pub mod schema;
 
 pub use engine::{clock, metrics, plan, run, shell, timeline, wire, world};
-pub use orchestration::{search, shard, shrink, traced, tune, verdict};
+pub use orchestration::{corpus, search, shard, shrink, traced, tune, verdict};
 pub use render::{run_report, svg, timeline_svg, tune_report};
 pub use schema::{fault, grid, scenario};

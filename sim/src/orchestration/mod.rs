@@ -2,6 +2,7 @@
 //! simulator's half of the bug catalog, shrinking, the traced re-runs of failing seeds
 //! that reports draw, and sharded runs with their merge. A library, not the CLI. Imports `schema` and `engine`.
 
+pub mod corpus;
 pub mod search;
 pub mod shard;
 pub mod shrink;
