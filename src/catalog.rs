@@ -186,7 +186,7 @@ pub fn units() -> Vec<Unit> {
 /// wrote (the merge writes them where one run would have), and its wall time.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CatalogPartial {
-    #[serde(flatten)]
+    /// Format, version, build, command and shard (first in the file).
     pub header: Header,
     /// `scenarios/bugs/` file names and content hashes: equal in every shard.
     pub inputs: Vec<(String, String)>,

@@ -221,7 +221,7 @@ impl Header {
 /// A run shard's partial file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PartialRun {
-    #[serde(flatten)]
+    /// Format, version, build, command and shard (first in the file).
     pub header: Header,
     pub params: RunParams,
     pub scenarios: Vec<PartialScenario>,
@@ -388,35 +388,46 @@ pub fn partial_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
     Ok(files)
 }
 
-/// Reads a partial file as JSON and checks its format and version; returns the command that
-/// wrote it, and the document.
-pub fn read_json(path: &Path) -> Result<(String, serde_json::Value), MergeError> {
+/// Reads a partial file and checks its format and version; returns the command that wrote
+/// it, and its text (parsed into its own type by [`read_all`]: no JSON tree in between).
+pub fn read_json(path: &Path) -> Result<(String, String), MergeError> {
+    /// The header every partial file starts with; the rest is skipped unparsed.
+    #[derive(Deserialize)]
+    struct Probe {
+        header: Option<ProbeHeader>,
+    }
+    #[derive(Deserialize)]
+    struct ProbeHeader {
+        format: Option<String>,
+        version: Option<u64>,
+        command: Option<String>,
+    }
     let text =
         std::fs::read_to_string(path).map_err(|e| merr(path, format!("cannot read: {e}")))?;
-    let head: serde_json::Value = serde_json::from_str(&text)
+    let probe: Probe = serde_json::from_str(&text)
         .map_err(|e| merr(path, format!("not a partial file (corrupt JSON: {e})")))?;
-    if head.get("format").and_then(|f| f.as_str()) != Some(PARTIAL_FORMAT) {
+    let head = probe.header.unwrap_or(ProbeHeader {
+        format: None,
+        version: None,
+        command: None,
+    });
+    if head.format.as_deref() != Some(PARTIAL_FORMAT) {
         return Err(merr(
             path,
             format!("not a partial file (no \"format\": \"{PARTIAL_FORMAT}\")"),
         ));
     }
-    let version = head.get("version").and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(PARTIAL_VERSION)) {
+    if head.version != Some(u64::from(PARTIAL_VERSION)) {
         return Err(merr(
             path,
             format!(
                 "partial file version {}, this build reads version {PARTIAL_VERSION}",
-                version.map_or_else(|| "missing".into(), |v| v.to_string())
+                head.version
+                    .map_or_else(|| "missing".into(), |v| v.to_string())
             ),
         ));
     }
-    let command = head
-        .get("command")
-        .and_then(|c| c.as_str())
-        .unwrap_or("")
-        .to_string();
-    Ok((command, head))
+    Ok((head.command.unwrap_or_default(), text))
 }
 
 /// The command of the first partial file (what `merge` dispatches on).
@@ -432,7 +443,7 @@ pub fn read_all<P: Partial>(files: &[PathBuf]) -> Result<Vec<(PathBuf, P)>, Merg
     files
         .iter()
         .map(|f| {
-            let (command, json) = read_json(f)?;
+            let (command, text) = read_json(f)?;
             if command != P::COMMAND {
                 return Err(merr(
                     f,
@@ -442,7 +453,7 @@ pub fn read_all<P: Partial>(files: &[PathBuf]) -> Result<Vec<(PathBuf, P)>, Merg
                     ),
                 ));
             }
-            let p: P = serde_json::from_value(json)
+            let p: P = serde_json::from_str(&text)
                 .map_err(|e| merr(f, format!("corrupt partial file: {e}")))?;
             p.self_check().map_err(|e| merr(f, e))?;
             Ok((f.clone(), p))
@@ -676,7 +687,7 @@ mod f64_text {
 /// seeds this shard owns. The work is numbered over the runnable cells' seeds in order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PartialTune {
-    #[serde(flatten)]
+    /// Format, version, build, command and shard (first in the file).
     pub header: Header,
     pub grid_path: String,
     pub grid_hash: String,
