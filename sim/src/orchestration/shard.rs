@@ -388,29 +388,26 @@ pub fn partial_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
     Ok(files)
 }
 
-/// Reads a partial file and checks its format and version; returns the command that wrote
-/// it, and its text (parsed into its own type by [`read_all`]: no JSON tree in between).
-pub fn read_json(path: &Path) -> Result<(String, String), MergeError> {
-    /// The header every partial file starts with; the rest is skipped unparsed.
-    #[derive(Deserialize)]
-    struct Probe {
-        header: Option<ProbeHeader>,
-    }
-    #[derive(Deserialize)]
-    struct ProbeHeader {
-        format: Option<String>,
-        version: Option<u64>,
-        command: Option<String>,
-    }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| merr(path, format!("cannot read: {e}")))?;
-    let probe: Probe = serde_json::from_str(&text)
+/// The header every partial file starts with, read loosely: what a merge says about a
+/// file that is not this build's partial file of the command it merges.
+#[derive(Deserialize)]
+struct Probe {
+    header: Option<ProbeHeader>,
+}
+
+#[derive(Default, Deserialize)]
+struct ProbeHeader {
+    format: Option<String>,
+    version: Option<u64>,
+    command: Option<String>,
+}
+
+/// Checks a partial file's text for its format and version; returns the command that wrote
+/// it.
+fn probe(path: &Path, text: &str) -> Result<String, MergeError> {
+    let probe: Probe = serde_json::from_str(text)
         .map_err(|e| merr(path, format!("not a partial file (corrupt JSON: {e})")))?;
-    let head = probe.header.unwrap_or(ProbeHeader {
-        format: None,
-        version: None,
-        command: None,
-    });
+    let head = probe.header.unwrap_or_default();
     if head.format.as_deref() != Some(PARTIAL_FORMAT) {
         return Err(merr(
             path,
@@ -427,7 +424,11 @@ pub fn read_json(path: &Path) -> Result<(String, String), MergeError> {
             ),
         ));
     }
-    Ok((head.command.unwrap_or_default(), text))
+    Ok(head.command.unwrap_or_default())
+}
+
+fn read_text(path: &Path) -> Result<String, MergeError> {
+    std::fs::read_to_string(path).map_err(|e| merr(path, format!("cannot read: {e}")))
 }
 
 /// The command of the first partial file (what `merge` dispatches on).
@@ -435,15 +436,23 @@ pub fn command_of(files: &[PathBuf]) -> Result<String, MergeError> {
     let first = files
         .first()
         .ok_or_else(|| merr(Path::new("merge"), "no partial files given"))?;
-    Ok(read_json(first)?.0)
+    probe(first, &read_text(first)?)
 }
 
-/// Reads and checks the partial files of one command.
-pub fn read_all<P: Partial>(files: &[PathBuf]) -> Result<Vec<(PathBuf, P)>, MergeError> {
-    files
-        .iter()
-        .map(|f| {
-            let (command, text) = read_json(f)?;
+/// Reads one partial file of `P`'s command: one typed parse when it is one, else the reason
+/// it is not (not a partial file, another version, another command, corrupt).
+fn read_one<P: Partial>(f: &Path) -> Result<P, MergeError> {
+    let text = read_text(f)?;
+    let p = match serde_json::from_str::<P>(&text) {
+        Ok(p)
+            if p.header().format == PARTIAL_FORMAT
+                && p.header().version == PARTIAL_VERSION
+                && p.header().command == P::COMMAND =>
+        {
+            p
+        }
+        parsed => {
+            let command = probe(f, &text)?;
             if command != P::COMMAND {
                 return Err(merr(
                     f,
@@ -453,11 +462,18 @@ pub fn read_all<P: Partial>(files: &[PathBuf]) -> Result<Vec<(PathBuf, P)>, Merg
                     ),
                 ));
             }
-            let p: P = serde_json::from_str(&text)
-                .map_err(|e| merr(f, format!("corrupt partial file: {e}")))?;
-            p.self_check().map_err(|e| merr(f, e))?;
-            Ok((f.clone(), p))
-        })
+            parsed.map_err(|e| merr(f, format!("corrupt partial file: {e}")))?
+        }
+    };
+    p.self_check().map_err(|e| merr(f, e))?;
+    Ok(p)
+}
+
+/// Reads and checks the partial files of one command.
+pub fn read_all<P: Partial>(files: &[PathBuf]) -> Result<Vec<(PathBuf, P)>, MergeError> {
+    files
+        .iter()
+        .map(|f| read_one::<P>(f).map(|p| (f.clone(), p)))
         .collect()
 }
 
