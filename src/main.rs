@@ -488,7 +488,22 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    let result = match cli.command {
+    // A panic in leaseproof itself (not inside a seed, which the seed runner catches and
+    // reports) is a crash: exit 4, as docs/design.md's exit codes say, not Rust's 101.
+    let result = std::panic::catch_unwind(|| dispatch(cli))
+        .unwrap_or_else(|_| Ok(verdict::Verdict::Crash.exit_code()));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Runs the command the user gave; its exit code, or the error that stopped it.
+fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
         None => main_job(),
         Some(Command::Run(args)) => run(&args),
         Some(Command::Sweep {
@@ -545,13 +560,6 @@ fn main() -> ExitCode {
             } else {
                 replay(&scenario, seed, hash.as_deref(), trace)
             }
-        }
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_USAGE)
         }
     }
 }
