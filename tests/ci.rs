@@ -29,6 +29,22 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
+/// check-then-act's bug scenario with its oracle moved from `finds` to `always`: a scenario
+/// whose seeds fail (with replay lines, shrinkable), written into `d`.
+fn failing_scenario(d: &Path) -> PathBuf {
+    let text = std::fs::read_to_string("scenarios/bugs/check-then-act.toml").unwrap();
+    let failing = d.join("always-contained.toml");
+    std::fs::write(
+        &failing,
+        text.replace(
+            "finds = [\"lease-containment\"]",
+            "always = [\"lease-containment\"]",
+        ),
+    )
+    .unwrap();
+    failing
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -100,16 +116,7 @@ fn three_shards_of_a_run_merge_into_exactly_its_reports() {
     // A finding scenario, a failing one (check-then-act's bug as an `always`: failing seeds
     // with replay lines), a passing one, with determinism re-runs; the timelines are drawn
     // from the shards' records.
-    let text = std::fs::read_to_string("scenarios/bugs/check-then-act.toml").unwrap();
-    let failing = d.join("always-contained.toml");
-    std::fs::write(
-        &failing,
-        text.replace(
-            "finds = [\"lease-containment\"]",
-            "always = [\"lease-containment\"]",
-        ),
-    )
-    .unwrap();
+    let failing = failing_scenario(&d);
     let code = merged_equals_unsharded(
         &[
             "run",
@@ -144,41 +151,18 @@ fn two_shards_of_a_sweep_merge_into_exactly_its_reports() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
-/// Four cells (two TTLs, fencing on and off) of a small scenario.
-const GRID: &str = r#"
-description = "four cells for the shard test"
-duration_ms = 20_000
-liveness = false
-seeds = 10
-
-[cluster]
-clients = 2
-
-[protocol]
-ttl_ms = 2_000
-renew_interval_ms = 500
-hold_ms = 8_000
-think_ms = 500
-write_interval_ms = 200
-fresh_window_ms = 500
-requeue_interval_ms = 200
-
-[faults.random]
-events = 4
-kinds = ["pause"]
-swarm = false
-pause_ms = [1_000, 6_000]
-
-[grid]
-ttl_ms = [2_000, 4_000]
-fencing = [true, false]
-"#;
+/// Four cells (two TTLs, fencing on and off) of a small scenario, 10 seeds each: the CLI
+/// test's tiny grid with a fencing axis.
+fn four_cells() -> String {
+    include_str!("fixtures/tiny-grid.toml").replace("seeds = 6", "seeds = 10")
+        + "fencing = [true, false]\n"
+}
 
 #[test]
 fn three_shards_of_a_tune_merge_into_exactly_its_report() {
     let d = dir("tune");
     let grid = d.join("four-cells.toml");
-    std::fs::write(&grid, GRID).unwrap();
+    std::fs::write(&grid, four_cells()).unwrap();
     let base = [
         "tune",
         "--grid",
@@ -548,16 +532,7 @@ fn junit_output_of_run_and_check_fits_jenkins_schema() {
 #[test]
 fn failing_seeds_become_regression_scenarios_once() {
     let d = dir("corpus");
-    let text = std::fs::read_to_string("scenarios/bugs/check-then-act.toml").unwrap();
-    let failing = d.join("always-contained.toml");
-    std::fs::write(
-        &failing,
-        text.replace(
-            "finds = [\"lease-containment\"]",
-            "always = [\"lease-containment\"]",
-        ),
-    )
-    .unwrap();
+    let failing = failing_scenario(&d);
     let corpus = d.join("corpus");
     let save = || {
         leaseproof(&[
@@ -616,16 +591,7 @@ fn failing_seeds_become_regression_scenarios_once() {
 #[test]
 fn a_soak_saves_its_failures_and_resumes_where_it_stopped() {
     let d = dir("soak");
-    let text = std::fs::read_to_string("scenarios/bugs/check-then-act.toml").unwrap();
-    let failing = d.join("always-contained.toml");
-    std::fs::write(
-        &failing,
-        text.replace(
-            "finds = [\"lease-containment\"]",
-            "always = [\"lease-containment\"]",
-        ),
-    )
-    .unwrap();
+    let failing = failing_scenario(&d);
     let state = d.join("state.json");
     let corpus = d.join("corpus");
     let soak = |more: &[&str]| {

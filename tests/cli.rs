@@ -243,33 +243,8 @@ fn replay_prints_plan_timeline_and_hash_and_refuses_a_changed_scenario() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to replay"));
 }
 
-const GRID: &str = r#"
-description = "a tiny grid for the CLI"
-duration_ms = 20_000
-liveness = false
-seeds = 6
-
-[cluster]
-clients = 2
-
-[protocol]
-ttl_ms = 2_000
-renew_interval_ms = 500
-hold_ms = 8_000
-think_ms = 500
-write_interval_ms = 200
-fresh_window_ms = 500
-requeue_interval_ms = 200
-
-[faults.random]
-events = 4
-kinds = ["pause"]
-swarm = false
-pause_ms = [1_000, 6_000]
-
-[grid]
-ttl_ms = [2_000, 4_000]
-"#;
+/// Two cells (TTL 2 s and 4 s) of a small scenario with pauses.
+const GRID: &str = include_str!("fixtures/tiny-grid.toml");
 
 #[test]
 fn tune_writes_a_report_and_says_when_no_ttl_meets_the_target() {
