@@ -220,13 +220,8 @@ impl Partial for CatalogPartial {
 /// The files of `scenarios/bugs/` with their content hashes.
 fn inputs(bugs: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(bugs)
-        .with_context(|| format!("reading {}", bugs.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    entries.sort();
+    let entries = leaseproof_sim::scenario::discover(&[bugs.to_path_buf()])
+        .with_context(|| format!("reading {}", bugs.display()))?;
     for p in entries {
         let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned());

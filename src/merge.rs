@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 
 use leaseproof::BUILD_ID;
 
+/// A merge's inputs refused: the error (it names the file), exit 2.
+fn refuse(e: &shard::MergeError) -> u8 {
+    eprintln!("error: {e}");
+    EXIT_USAGE
+}
+
 /// `--shard`'s parser: `I/N`, 1-based.
 pub fn parse_shard(s: &str) -> Result<ShardSpec, String> {
     s.parse()
@@ -141,19 +147,13 @@ fn write_partial(out: Option<&Path>, spec: ShardSpec, text: &str) -> anyhow::Res
 pub fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
     let files = match shard::partial_files(&args.paths) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
+        Err(e) => return Ok(refuse(&e)),
     };
     match shard::command_of(&files).as_deref() {
         Ok("tune") => merge_tune(args, &files),
         Ok("catalog") => merge_catalog(args, &files),
         Ok(_) => merge_run(args, &files),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(EXIT_USAGE)
-        }
+        Err(e) => Ok(refuse(e)),
     }
 }
 
@@ -185,10 +185,7 @@ fn merge_catalog(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
         .and_then(|p| shard::check_shards(&p).map(|n| (p, n)))
     {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
+        Err(e) => return Ok(refuse(&e)),
     };
     let (parts, n) = parts;
     let build = parts[0].1.header.build.clone();
@@ -222,10 +219,7 @@ fn merge_catalog(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
 fn merge_tune(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
     let m = match shard::merge_tune(files) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
+        Err(e) => return Ok(refuse(&e)),
     };
     let out = args
         .out
@@ -249,10 +243,7 @@ fn merge_tune(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
 fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
     let merged = match shard::merge(files) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
+        Err(e) => return Ok(refuse(&e)),
     };
     let paths: Vec<PathBuf> = merged.params.paths.iter().map(PathBuf::from).collect();
     let out = report_dir(&paths, args.out.as_deref());

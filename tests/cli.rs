@@ -2,15 +2,10 @@
 //! 2 bad input, 3 liveness; and `replay` refuses a scenario whose hash changed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn leaseproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leaseproof"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::{code, leaseproof};
 
 fn temp(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("leaseproof-cli-{}", std::process::id()));
@@ -18,10 +13,6 @@ fn temp(name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited")
 }
 
 /// Runs `args`, which must be refused as bad input (exit 2) with `says` in the error;

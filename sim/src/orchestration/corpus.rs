@@ -136,16 +136,12 @@ pub fn save_failure(
 
 /// The corpus file already saved under `key`, if any.
 fn find_key(dir: &Path, key: &str) -> Result<Option<PathBuf>, CorpusError> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    if !dir.is_dir() {
         return Ok(None);
-    };
+    }
     let needle = format!("# key: {key}\n");
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+    let files = crate::scenario::discover(&[dir.to_path_buf()])
+        .map_err(|e| CorpusError::Io(dir.to_path_buf(), e))?;
     for p in files {
         let text = std::fs::read_to_string(&p).map_err(|e| CorpusError::Io(p.clone(), e))?;
         if text.contains(&needle) {
