@@ -164,3 +164,29 @@ fn a_release_overtaken_by_the_next_acquire_no_longer_livelocks() {
         "the path ends with the client past its bound"
     );
 }
+
+#[test]
+fn two_clients_are_served_within_their_bound_when_the_fresh_window_outlasts_the_jitter() {
+    // Two clients, pauses of any length, closed, messages delivered in the tick they are
+    // sent: the model's requeue interval (2) plus the delivery spread (0) is below its fresh
+    // window (3), so a queued waiter stays fresh and every fault-free continuation serves
+    // it within its bound. The main job runs this with a crash at any crash point
+    // (MAIN_LIVENESS_FLAGS); at delivery delay 1 the spread reaches the window and the check
+    // reports a stale waiter (docs/design.md, "Liveness").
+    let mc = ModelConfig {
+        liveness: true,
+        crashes: 0,
+        losses: 0,
+        drift_moves: 0,
+        max_delay: 0,
+        ..ModelConfig::closed()
+    };
+    let r = check_model(LeaseModel::new(mc).unwrap(), true);
+    assert!(
+        r.closed && !r.safety_failed() && !r.liveness_failed(),
+        "{r:?}"
+    );
+    for p in [PROP_TAKEOVER, PROP_TWO_BELIEVERS, PROP_QUEUED] {
+        assert!(r.properties[p].holds, "{p} reached");
+    }
+}
