@@ -148,6 +148,10 @@ fn bound_help(what: &str, default: impl std::fmt::Display) -> String {
 /// correct protocol are the pinned defaults ([`ModelConfig::default`]).
 #[derive(clap::Args, Clone, Default)]
 struct ModelArgs {
+    /// The protocol to model-check (docs/protocols.md; the reference protocol is the only
+    /// one built in so far).
+    #[arg(long, default_value = "reference", value_parser = protocol_names())]
+    protocol: String,
     #[arg(long, help = bound_help("Clients in the model (at most 3)", ModelConfig::default().clients))]
     clients: Option<usize>,
     /// A known-bug variant, or the correct protocol. A variant brings the bounds at which
@@ -254,6 +258,7 @@ impl ModelArgs {
     /// The pinned model defaults (what `check` with no flags runs).
     fn defaults() -> ModelArgs {
         ModelArgs {
+            protocol: leaseproof_impl::ProtocolKind::Reference.name().into(),
             variant: leaseproof_impl::Variant::Correct.name().into(),
             ..ModelArgs::default()
         }
@@ -302,6 +307,13 @@ impl ModelArgs {
 
     /// The variant's catalog bounds, with every flag given put over them.
     fn config(&self) -> anyhow::Result<ModelConfig> {
+        // The model drives the reference protocol's roles; a plug-in brings its own model
+        // driver (docs/protocols.md), and this match is where it will be chosen.
+        match leaseproof_impl::ProtocolKind::parse(&self.protocol)
+            .map_err(|e| anyhow::anyhow!("--protocol: {e}"))?
+        {
+            leaseproof_impl::ProtocolKind::Reference => {}
+        }
         let variant = leaseproof_impl::Variant::parse(&self.variant)
             .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
         let (base, _) = leaseproof_model::variants::bounds(variant);
@@ -346,6 +358,12 @@ impl ModelArgs {
 }
 
 /// Every variant's name, listed by `--help` and checked by clap.
+fn protocol_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        leaseproof_impl::ProtocolKind::ALL.iter().map(|k| k.name()),
+    )
+}
+
 fn variant_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(leaseproof_impl::Variant::ALL.iter().map(|v| v.name()))
 }

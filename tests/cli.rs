@@ -383,6 +383,12 @@ fn check_refuses_bounds_that_explode_with_exit_2() {
 }
 
 #[test]
+fn check_names_its_protocol_and_refuses_an_unknown_one() {
+    let err = refused(&["check", "--protocol", "etcd"], "--protocol");
+    assert!(err.contains("etcd") && err.contains("reference"), "{err}");
+}
+
+#[test]
 fn a_closed_check_says_closed_and_what_every_run_means() {
     let o = leaseproof(&[
         "check",

@@ -1,6 +1,7 @@
 //! Protocol configuration: units in names, one `validate()` that names the field and the
 //! reason, and the known-bug variants (off by default).
 
+use crate::protocol::ProtocolKind;
 use crate::types::NodeId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -159,6 +160,10 @@ pub enum Mutant {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProtocolConfig {
+    /// Which protocol (`kind = "reference"`, the default; docs/protocols.md). Until a
+    /// second protocol is built in, its fields are the reference protocol's: an unknown
+    /// kind is refused by name.
+    pub kind: ProtocolKind,
     /// How long the server keeps a grant after it received the request, on its own clock.
     pub ttl_ms: u64,
     /// How often a holder renews, on its own clock.
@@ -209,6 +214,7 @@ impl Default for ProtocolConfig {
     /// Production-like defaults: TTL 10 s, renew every 3 s, writes every second.
     fn default() -> Self {
         ProtocolConfig {
+            kind: ProtocolKind::Reference,
             ttl_ms: 10_000,
             renew_interval_ms: 3_000,
             drift_ppm_max: 1_000,

@@ -48,6 +48,7 @@ pub mod lockset;
 pub mod machine;
 pub mod oracle;
 pub mod output;
+pub mod protocol;
 pub mod resource;
 pub mod server;
 pub mod stepper;
@@ -66,6 +67,7 @@ pub use oracle::{
 pub use output::{
     crash_points, Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome,
 };
+pub use protocol::{Assumptions, Breach, FaultBounds, ProtocolKind};
 pub use resource::FencedResource;
 pub use server::LockServer;
 pub use types::xorshift64star;

@@ -158,6 +158,7 @@ pub fn protocol_with_margin(
     keys: u8,
 ) -> Result<Config, String> {
     let p = ProtocolConfig {
+        kind: leaseproof_impl::ProtocolKind::Reference,
         ttl_ms: 6,
         renew_interval_ms: 3,
         drift_ppm_max: 0,

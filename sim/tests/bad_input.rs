@@ -78,6 +78,46 @@ fn errors_name_file_line_column_field_and_reason() {
 }
 
 #[test]
+fn a_protocol_is_named_by_kind_and_an_unknown_one_is_refused() {
+    let p =
+        parse("[protocol]\nkind = \"reference\"\n[expect]\nalways=[\"single-holder\"]").unwrap();
+    assert_eq!(
+        p.file.protocol.kind,
+        leaseproof_impl::ProtocolKind::Reference
+    );
+    let e = parse("seeds = 3\n[protocol]\nkind = \"etcd\"\n[expect]\nalways=[\"single-holder\"]")
+        .unwrap_err();
+    assert_eq!((e.line, e.column), (3, 8), "{e}");
+    assert!(
+        e.reason.contains("unknown variant `etcd`") && e.reason.contains("reference"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_scenario_beyond_the_assumptions_is_told_each_breach_and_its_field() {
+    // The protocol's assumptions classify the scenario (leaseproof_impl::protocol): each
+    // breach is named with the field that configures it.
+    let text = "[clocks]\ndrift_ppm = 5000\n[faults]\nscript = [\n { at_ms = 10, clock_step = \"server\", by_ms = 80 },\n { at_ms = 20, clock_step = \"server\", by_ms = 80 },\n { at_ms = 30, crash = \"resource\", lose = \"table\", for_ms = 5 },\n]\n[expect]\nalways=[\"single-holder\"]\n";
+    let e = parse(text).unwrap_err();
+    assert_eq!(e.field, "expect.finds");
+    for part in [
+        "clocks.drift_ppm: drift of 5000 ppm is above protocol.drift_ppm_max 1000 ppm",
+        "faults.script[0].by_ms: the server's forward steps from 10 ms add up to 160 ms",
+        "faults.script[2].lose: a crash loses the resource's table",
+    ] {
+        assert!(e.reason.contains(part), "{part:?} in {e}");
+    }
+    assert!(
+        !e.reason.contains("script[1]"),
+        "the window from 20 ms holds 80 ms: {e}"
+    );
+    let ok = parse(&format!("{text}finds = [\"lease-containment\"]")).unwrap();
+    assert_eq!(ok.beyond.len(), 3);
+    assert!(parse(GOOD).unwrap().beyond.is_empty());
+}
+
+#[test]
 fn crash_point_ratios_and_down_times_name_the_field() {
     assert_named(
         "[faults.crash_points]\nserver = 1.5\n[expect]\nalways=[\"single-holder\"]",

@@ -6,6 +6,7 @@ use leaseproof_impl::{Jobs, ProtocolConfig, Variant};
 #[must_use]
 pub fn tight(variant: Variant) -> ProtocolConfig {
     ProtocolConfig {
+        kind: leaseproof_impl::ProtocolKind::Reference,
         ttl_ms: 1_000,
         renew_interval_ms: 300,
         drift_ppm_max: 1_000,

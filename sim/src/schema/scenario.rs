@@ -4,7 +4,10 @@
 //! the line and column, the field and the reason; unknown keys are errors.
 
 use crate::fault::FaultKind;
-use leaseproof_impl::{Config, Event, NodeId, OracleName, ProtocolConfig};
+use leaseproof_impl::protocol::{DriftBound, LossBound, StepBound};
+use leaseproof_impl::{
+    Assumptions, Breach, Config, Event, FaultBounds, NodeId, OracleName, ProtocolConfig,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -547,6 +550,9 @@ pub struct Scenario {
     pub sometimes: Vec<String>,
     pub finds: Vec<OracleName>,
     pub class: FaultClass,
+    /// Why the scenario is beyond its protocol's assumptions (empty: within), each breach
+    /// with its field.
+    pub beyond: Vec<Breach>,
     /// The jobs' idempotency keys, by index (empty without `[jobs]`).
     pub job_keys: Vec<String>,
     /// A lock set's key names in the global order (key `k` is `lock_keys[k]`).
@@ -800,12 +806,16 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
     let src = Source { path, text };
     let clients = validate_cluster(&src, &file)?;
     let (config, job_keys, lock_keys) = validate_protocol(&src, &file)?;
-    let mut beyond = validate_clocks(&src, &file, clients)?;
-    let script = validate_script(&src, &file, clients, &mut beyond)?;
+    let mut bounds = FaultBounds {
+        drift: validate_clocks(&src, &file, clients)?,
+        ..FaultBounds::default()
+    };
+    let script = validate_script(&src, &file, clients, &mut bounds)?;
     validate_random(&src, &file)?;
     validate_crash_points(&src, &file)?;
     let (always, finds) = validate_expect(&src, &file)?;
-    let class = classify(&src, &file, beyond, &finds)?;
+    let beyond = file.protocol.breaches(&bounds);
+    let class = classify(&src, &file, &beyond, &finds)?;
     let name = path
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
@@ -821,6 +831,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
         sometimes: file.expect.sometimes.clone(),
         finds,
         class,
+        beyond,
         job_keys,
         lock_keys,
         file,
@@ -928,19 +939,22 @@ fn validate_protocol(
     Ok((config, job_keys, lock_keys))
 }
 
-/// `[clocks]`; returns whether any clock may drift beyond `drift_ppm_max`.
+/// `[clocks]`; returns how far each configured clock may drift.
 fn validate_clocks(
     src: &Source,
     file: &ScenarioFile,
     clients: usize,
-) -> Result<bool, ScenarioError> {
+) -> Result<Vec<DriftBound>, ScenarioError> {
     if file.clocks.drift_ppm >= 1_000_000 {
         return Err(src.err(
             "clocks.drift_ppm",
             format!("{} is not below 1000000", file.clocks.drift_ppm),
         ));
     }
-    let mut beyond = file.clocks.drift_ppm > file.protocol.drift_ppm_max;
+    let mut drift = vec![DriftBound {
+        field: "clocks.drift_ppm".into(),
+        ppm: file.clocks.drift_ppm,
+    }];
     for (i, pin) in file.clocks.pin.iter().enumerate() {
         if node_index(&pin.node, clients).is_none() {
             return Err(src.err(
@@ -954,24 +968,24 @@ fn validate_clocks(
                 format!("{} is not within ±999999", pin.drift_ppm),
             ));
         }
-        beyond |= pin.drift_ppm.unsigned_abs() > file.protocol.drift_ppm_max;
+        drift.push(DriftBound {
+            field: format!("clocks.pin[{i}].drift_ppm"),
+            ppm: pin.drift_ppm.unsigned_abs(),
+        });
     }
-    Ok(beyond)
+    Ok(drift)
 }
 
-/// The fault script: ordered in time, every node named exists, one action per entry. Sets
-/// `beyond` for a lost counter or table, a backward step, or server forward steps above the
-/// margin within one TTL window.
+/// The fault script: ordered in time, every node named exists, one action per entry. Adds
+/// its clock steps and its crashes that lose a disk to `bounds`.
 fn validate_script(
     src: &Source,
     file: &ScenarioFile,
     clients: usize,
-    beyond: &mut bool,
+    bounds: &mut FaultBounds,
 ) -> Result<Vec<Fault>, ScenarioError> {
     let mut script = Vec::new();
     let mut last_at = 0;
-    // Server forward steps within one TTL window must add up to at most the margin.
-    let mut server_steps: Vec<(u64, i64)> = Vec::new();
     for (i, e) in file.faults.script.iter().enumerate() {
         let entry = Entry { src, i, e, clients };
         if e.at_ms < last_at {
@@ -993,28 +1007,26 @@ fn validate_script(
             ));
         }
         last_at = e.at_ms;
-        let action = entry.action(beyond)?;
-        if let FaultAction::ClockStep {
-            node: SERVER,
-            by_ms,
-        } = action
-        {
-            if by_ms > 0 {
-                server_steps.push((e.at_ms, by_ms));
-            }
+        let action = entry.action()?;
+        match action {
+            FaultAction::ClockStep { node, by_ms } => bounds.steps.push(StepBound {
+                field: format!("faults.script[{i}].by_ms"),
+                authority: node == SERVER,
+                at_ms: e.at_ms,
+                by_ms,
+            }),
+            FaultAction::Crash {
+                lose_disk: true, ..
+            } => bounds.losses.push(LossBound {
+                field: format!("faults.script[{i}].lose"),
+                what: match e.lose.as_deref() {
+                    Some("counter") => "server's token counter".into(),
+                    _ => "resource's table".into(),
+                },
+            }),
+            _ => {}
         }
         script.push(entry.fault(action)?);
-    }
-    let margin = file.protocol.safety_margin_ms as i64;
-    for &(at, _) in &server_steps {
-        let window: i64 = server_steps
-            .iter()
-            .filter(|&&(t, _)| t >= at && t < at + file.protocol.ttl_ms)
-            .map(|s| s.1)
-            .sum();
-        if window > margin {
-            *beyond = true;
-        }
     }
     Ok(script)
 }
@@ -1050,7 +1062,7 @@ impl Entry<'_> {
     }
 
     /// The entry's one action, with its nodes resolved.
-    fn action(&self, beyond: &mut bool) -> Result<FaultAction, ScenarioError> {
+    fn action(&self) -> Result<FaultAction, ScenarioError> {
         let e = self.e;
         let actions = [
             e.pause.is_some(),
@@ -1095,7 +1107,7 @@ impl Entry<'_> {
         } else if let Some(groups) = &e.split {
             self.split(groups)
         } else if let Some(n) = &e.crash {
-            self.crash(n, beyond)
+            self.crash(n)
         } else if let Some(n) = &e.stall {
             self.stall(n)
         } else if let Some(n) = &e.garbage {
@@ -1103,7 +1115,7 @@ impl Entry<'_> {
                 node: self.node("garbage", n)?,
             })
         } else {
-            self.clock_step(beyond)
+            self.clock_step()
         }
     }
 
@@ -1145,16 +1157,12 @@ impl Entry<'_> {
         })
     }
 
-    /// A crash; losing the server's counter or the resource's table is beyond the
-    /// assumptions.
-    fn crash(&self, n: &str, beyond: &mut bool) -> Result<FaultAction, ScenarioError> {
+    /// A crash; the server can lose its counter, the resource its table.
+    fn crash(&self, n: &str) -> Result<FaultAction, ScenarioError> {
         let k = self.node("crash", n)?;
         let lose_disk = match (k, self.e.lose.as_deref()) {
             (_, None) => false,
-            (SERVER, Some("counter")) | (RESOURCE, Some("table")) => {
-                *beyond = true;
-                true
-            }
+            (SERVER, Some("counter")) | (RESOURCE, Some("table")) => true,
             (_, Some(what)) => {
                 return Err(self.err(
                     "lose",
@@ -1192,8 +1200,8 @@ impl Entry<'_> {
         })
     }
 
-    /// A clock step; a backward one is beyond the assumptions.
-    fn clock_step(&self, beyond: &mut bool) -> Result<FaultAction, ScenarioError> {
+    /// A clock step.
+    fn clock_step(&self) -> Result<FaultAction, ScenarioError> {
         let n = self.e.clock_step.as_deref().unwrap_or_default();
         let k = self.node("clock_step", n)?;
         let by_ms = self
@@ -1201,9 +1209,6 @@ impl Entry<'_> {
             .by_ms
             .filter(|&b| b != 0)
             .ok_or_else(|| self.err("by_ms", "a clock step needs a non-zero by_ms".into()))?;
-        if by_ms < 0 {
-            *beyond = true;
-        }
         Ok(FaultAction::ClockStep { node: k, by_ms })
     }
 
@@ -1318,14 +1323,15 @@ fn validate_expect(
     Ok((always, finds))
 }
 
-/// Within or beyond the assumptions; the correct protocol beyond them must say what it
-/// finds.
+/// Within or beyond the protocol's assumptions (`beyond`: its breaches); the correct
+/// protocol beyond them must say what it finds.
 fn classify(
     src: &Source,
     file: &ScenarioFile,
-    beyond: bool,
+    breaches: &[Breach],
     finds: &[OracleName],
 ) -> Result<FaultClass, ScenarioError> {
+    let beyond = !breaches.is_empty();
     let safe_because = file.expect.safe_because.as_deref().map(str::trim);
     if safe_because == Some("") {
         return Err(src.err(
@@ -1352,13 +1358,19 @@ fn classify(
         && safe_because.is_none()
         && file.protocol.variant == leaseproof_impl::Variant::Correct
     {
+        let why: Vec<String> = breaches
+            .iter()
+            .map(|b| format!("{}: {}", b.field, b.reason))
+            .collect();
         return Err(src.err(
             "expect.finds",
-            "this scenario uses faults beyond the assumptions (lost counter or table, a backward \
-             clock step, a server step above the margin, or drift above drift_ppm_max): say \
-             which oracle it finds, or that it stays safe with finds = [] and \
-             safe_because = \"why\""
-                .into(),
+            format!(
+                "this scenario uses faults beyond the assumptions of the {} protocol ({}): say \
+                 which oracle it finds, or that it stays safe with finds = [] and \
+                 safe_because = \"why\"",
+                file.protocol.kind.name(),
+                why.join("; ")
+            ),
         ));
     }
     Ok(if beyond {
