@@ -136,6 +136,11 @@ fn deliver(world: &Mutex<World>, idx: NodeIdx, node: &mut AnyNode, bytes: &[u8],
 /// this node, a step that has one may crash at it: the outputs before it take effect, the
 /// supervisor is asked to take the node down, and this shell waits to be killed.
 async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mut AnyNode) {
+    // A client's belief is recorded at the instant of the step that changed it, before its
+    // sends are carried out: a send awaits the network, and while it does other nodes run
+    // (a Release reaches the server, which grants the next client, which adopts), so a
+    // belief recorded after the sends ended late and showed overlaps that never were.
+    record_belief(world, idx, node);
     let ratio = match idx {
         SERVER | RESOURCE => lock(world).net.crash_point_ratio[idx],
         _ => 0.0,
@@ -186,6 +191,11 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
             std::future::pending::<()>().await;
         }
     }
+    // Jitter drawn above is the only input of the loop; a belief it changed is recorded now.
+    record_belief(world, idx, node);
+}
+
+fn record_belief(world: &Mutex<World>, idx: NodeIdx, node: &AnyNode) {
     if let AnyNode::Client(c) = node {
         lock(world).update_belief(idx, c.valid_until(), c.held_token());
     }
