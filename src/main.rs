@@ -10,6 +10,12 @@ mod real_run;
 mod report;
 mod soak;
 
+/// mimalloc instead of the system allocator: the model checker allocates and frees a state
+/// part per step, and glibc's malloc and free took about a quarter of a closed check's time
+/// (`perf record`, reports/bench.md). Allocation order never reaches a result.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use leaseproof::catalog;
 
 use anyhow::Context;
