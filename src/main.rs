@@ -363,13 +363,14 @@ impl ModelArgs {
     }
 }
 
-/// Every variant's name, listed by `--help` and checked by clap.
+/// Every protocol's name, listed by `--help` and checked by clap.
 fn protocol_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
         leaseproof_impl::ProtocolKind::ALL.iter().map(|k| k.name()),
     )
 }
 
+/// Every variant's name, listed by `--help` and checked by clap.
 fn variant_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(leaseproof_impl::Variant::ALL.iter().map(|v| v.name()))
 }
