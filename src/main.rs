@@ -626,36 +626,53 @@ fn main_job() -> anyhow::Result<u8> {
         crash_points: true,
         ..ModelArgs::defaults()
     }))?;
-    eprintln!("model check (closed: leaseproof check {MAIN_CLOSED_FLAGS}):");
-    let (closed, report) = check_report(&CheckArgs::main(ModelArgs::main_closed()))?;
-    let closed = main_closed_verdict(
-        closed,
-        report.as_ref(),
-        MAIN_CLOSED_UNIQUE,
-        &[leaseproof_model::PROP_RESTART_GRANT_ACCEPTED],
-    );
-    eprintln!(
-        "model check (closed, crash points and clock rates: leaseproof check {MAIN_FAULTS_FLAGS}):"
-    );
-    let (faults, report) = check_report(&CheckArgs::main(ModelArgs::main_faults()))?;
-    let faults = main_closed_verdict(
-        faults,
-        report.as_ref(),
-        MAIN_FAULTS_UNIQUE,
-        &ONE_CLIENT_UNREACHABLE,
-    );
-    eprintln!("model check (closed, liveness: leaseproof check {MAIN_LIVENESS_FLAGS}):");
-    let (live, report) = check_report(&CheckArgs::main(ModelArgs::main_liveness()))?;
-    let live = main_closed_verdict(
-        live,
-        report.as_ref(),
-        MAIN_LIVENESS_UNIQUE,
-        &[leaseproof_model::PROP_STALE_REJECTED],
-    );
-    Ok(worst(
-        worst(code, bounded),
-        worst(worst(closed, faults), live),
-    ))
+    let mut code = worst(code, bounded);
+    for c in main_closed_checks() {
+        eprintln!("model check ({}: leaseproof check {}):", c.what, c.flags);
+        let (verdict, report) = check_report(&CheckArgs::main(c.args))?;
+        code = worst(
+            code,
+            main_closed_verdict(verdict, report.as_ref(), c.pinned, c.unreachable),
+        );
+    }
+    Ok(code)
+}
+
+/// One of the main job's closed checks: what it prints, the flags it is, its pinned count
+/// and the `Sometimes` properties its model cannot reach.
+struct MainCheck {
+    what: &'static str,
+    flags: &'static str,
+    args: ModelArgs,
+    pinned: usize,
+    unreachable: &'static [&'static str],
+}
+
+/// The main job's closed checks, in the order it runs them.
+fn main_closed_checks() -> [MainCheck; 3] {
+    [
+        MainCheck {
+            what: "closed",
+            flags: MAIN_CLOSED_FLAGS,
+            args: ModelArgs::main_closed(),
+            pinned: MAIN_CLOSED_UNIQUE,
+            unreachable: &[leaseproof_model::PROP_RESTART_GRANT_ACCEPTED],
+        },
+        MainCheck {
+            what: "closed, crash points and clock rates",
+            flags: MAIN_FAULTS_FLAGS,
+            args: ModelArgs::main_faults(),
+            pinned: MAIN_FAULTS_UNIQUE,
+            unreachable: &ONE_CLIENT_UNREACHABLE,
+        },
+        MainCheck {
+            what: "closed, liveness",
+            flags: MAIN_LIVENESS_FLAGS,
+            args: ModelArgs::main_liveness(),
+            pinned: MAIN_LIVENESS_UNIQUE,
+            unreachable: &[leaseproof_model::PROP_STALE_REJECTED],
+        },
+    ]
 }
 
 /// The main job's closed liveness check: from every state of every run of any length with
@@ -1308,11 +1325,7 @@ mod tests {
 
     #[test]
     fn the_main_jobs_closed_checks_are_the_flags_they_print() {
-        for (flags, args) in [
-            (MAIN_CLOSED_FLAGS, ModelArgs::main_closed()),
-            (MAIN_FAULTS_FLAGS, ModelArgs::main_faults()),
-            (MAIN_LIVENESS_FLAGS, ModelArgs::main_liveness()),
-        ] {
+        for MainCheck { flags, args, .. } in main_closed_checks() {
             let argv = ["leaseproof", "check"]
                 .into_iter()
                 .chain(flags.split_whitespace());
