@@ -175,8 +175,18 @@ impl LinePlot {
     /// Renders the plot; an empty plot says so in its body rather than drawing bare axes.
     #[must_use]
     pub fn render(&self) -> String {
-        let (w, h) = (640.0, 400.0);
-        let (l, r, t, b) = (70.0, 170.0, 40.0, 50.0);
+        // The legend sits right of the plot, as wide as its longest name needs (12 px
+        // sans-serif, about 7 px a character) and never narrower than 170 px; the plot keeps
+        // its 400 px.
+        let longest = self
+            .series
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        let r = f64::max(170.0, 50.0 + 7.0 * longest as f64);
+        let (w, h) = (470.0 + r, 400.0);
+        let (l, t, b) = (70.0, 40.0, 50.0);
         let mut svg = Svg::new(w, h);
         svg.text(
             w / 2.0,
@@ -475,6 +485,18 @@ mod tests {
             hline: None,
         };
         assert!(p.render().contains("no data in any cell"));
+        // The legend widens the plot for a long name (it was cut at the right edge) and
+        // leaves a short one's plot as it was.
+        let named = |name: &str| LinePlot {
+            series: vec![Series {
+                name: name.into(),
+                points: vec![(1.0, Some(1.0)), (2.0, Some(2.0))],
+            }],
+            ..p.clone()
+        };
+        assert!(named("short").render().contains(r#"viewBox="0 0 640 400""#));
+        let long = "TTL 5000 / renew 1000, intent 3000 ms"; // 37 characters
+        assert!(named(long).render().contains(r#"viewBox="0 0 779 400""#));
         assert_eq!(rate_colour(0.0), "#7fc97f");
         assert_ne!(rate_colour(0.5), rate_colour(1.0));
     }
