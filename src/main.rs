@@ -157,7 +157,7 @@ struct ModelArgs {
     /// The protocol to model-check (docs/protocols.md; the reference protocol is the only
     /// one built in so far).
     #[arg(long, default_value = "reference", value_parser = protocol_names())]
-    protocol: String,
+    protocol: leaseproof_impl::ProtocolKind,
     #[arg(long, help = bound_help("Clients in the model (at most 3)", ModelConfig::default().clients))]
     clients: Option<usize>,
     /// A known-bug variant, or the correct protocol. A variant brings the bounds at which
@@ -264,7 +264,6 @@ impl ModelArgs {
     /// The pinned model defaults (what `check` with no flags runs).
     fn defaults() -> ModelArgs {
         ModelArgs {
-            protocol: leaseproof_impl::ProtocolKind::Reference.name().into(),
             variant: leaseproof_impl::Variant::Correct.name().into(),
             ..ModelArgs::default()
         }
@@ -314,12 +313,9 @@ impl ModelArgs {
     /// The variant's catalog bounds, with every flag given put over them.
     fn config(&self) -> anyhow::Result<ModelConfig> {
         // The model drives the reference protocol's roles; a plug-in brings its own model
-        // driver (docs/protocols.md), and this match is where it will be chosen.
-        match leaseproof_impl::ProtocolKind::parse(&self.protocol)
-            .map_err(|e| anyhow::anyhow!("--protocol: {e}"))?
-        {
-            leaseproof_impl::ProtocolKind::Reference => {}
-        }
+        // driver (docs/protocols.md), and this is where it will be chosen (a second kind
+        // makes the pattern refutable: the build fails here until it is routed).
+        let leaseproof_impl::ProtocolKind::Reference = self.protocol;
         let variant = leaseproof_impl::Variant::parse(&self.variant)
             .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
         let (base, _) = leaseproof_model::variants::bounds(variant);
@@ -363,11 +359,13 @@ impl ModelArgs {
     }
 }
 
-/// Every protocol's name, listed by `--help` and checked by clap.
-fn protocol_names() -> clap::builder::PossibleValuesParser {
+/// Every protocol's name, listed by `--help` and checked by clap, parsed into its kind.
+fn protocol_names() -> impl clap::builder::TypedValueParser<Value = leaseproof_impl::ProtocolKind> {
+    use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(
         leaseproof_impl::ProtocolKind::ALL.iter().map(|k| k.name()),
     )
+    .try_map(|name| leaseproof_impl::ProtocolKind::parse(&name))
 }
 
 /// Every variant's name, listed by `--help` and checked by clap.
@@ -1254,7 +1252,7 @@ fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::
         sc.name,
         path.display(),
         sc.hash,
-        sc.class,
+        sc.class(),
         sc.config.variant
     );
     let _ = writeln!(out, "config:");

@@ -74,7 +74,7 @@ pub struct StepBound {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LossBound {
     pub field: String,
-    /// What is lost, as the scenario names it (`counter`, `table`).
+    /// What is lost, in words (the server's token counter, the resource's table).
     pub what: String,
 }
 

@@ -179,7 +179,7 @@ fn a_scenario_beyond_the_assumptions_says_what_it_finds_or_why_it_stays_safe() {
     .unwrap();
     assert!(safe.finds.is_empty());
     assert_eq!(
-        safe.class,
+        safe.class(),
         leaseproof_sim::scenario::FaultClass::BeyondAssumptions
     );
     assert_named(

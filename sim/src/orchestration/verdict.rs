@@ -177,7 +177,7 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
         name: sc.name.clone(),
         path: sc.path.display().to_string(),
         hash: sc.hash.clone(),
-        class: sc.class,
+        class: sc.class(),
         variant: sc.config.variant.name().to_string(),
         seeds: results.len(),
         passed: results.len() - j.failed_seeds.len(),

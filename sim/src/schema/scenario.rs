@@ -549,9 +549,8 @@ pub struct Scenario {
     pub always: Vec<OracleName>,
     pub sometimes: Vec<String>,
     pub finds: Vec<OracleName>,
-    pub class: FaultClass,
     /// Why the scenario is beyond its protocol's assumptions (empty: within), each breach
-    /// with its field.
+    /// with its field; [`Scenario::class`] is read from it.
     pub beyond: Vec<Breach>,
     /// The jobs' idempotency keys, by index (empty without `[jobs]`).
     pub job_keys: Vec<String>,
@@ -589,6 +588,16 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 impl Scenario {
+    /// Within or beyond its protocol's assumptions: beyond when it breaches any.
+    #[must_use]
+    pub fn class(&self) -> FaultClass {
+        if self.beyond.is_empty() {
+            FaultClass::WithinAssumptions
+        } else {
+            FaultClass::BeyondAssumptions
+        }
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let bytes = std::fs::read(path).map_err(|e| ScenarioError {
@@ -815,7 +824,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
     validate_crash_points(&src, &file)?;
     let (always, finds) = validate_expect(&src, &file)?;
     let beyond = file.protocol.breaches(&bounds);
-    let class = classify(&src, &file, &beyond, &finds)?;
+    check_class(&src, &file, &beyond, &finds)?;
     let name = path
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
@@ -830,7 +839,6 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
         always,
         sometimes: file.expect.sometimes.clone(),
         finds,
-        class,
         beyond,
         job_keys,
         lock_keys,
@@ -1016,13 +1024,17 @@ fn validate_script(
                 by_ms,
             }),
             FaultAction::Crash {
-                lose_disk: true, ..
+                node,
+                lose_disk: true,
+                ..
             } => bounds.losses.push(LossBound {
                 field: format!("faults.script[{i}].lose"),
-                what: match e.lose.as_deref() {
-                    Some("counter") => "server's token counter".into(),
-                    _ => "resource's table".into(),
-                },
+                what: if node == SERVER {
+                    "server's token counter"
+                } else {
+                    "resource's table"
+                }
+                .into(),
             }),
             _ => {}
         }
@@ -1323,14 +1335,14 @@ fn validate_expect(
     Ok((always, finds))
 }
 
-/// Within or beyond the protocol's assumptions (`beyond`: its breaches); the correct
-/// protocol beyond them must say what it finds.
-fn classify(
+/// What a scenario within or beyond the protocol's assumptions (`breaches`: none, or why it
+/// is beyond) must say: the correct protocol beyond them says what it finds.
+fn check_class(
     src: &Source,
     file: &ScenarioFile,
     breaches: &[Breach],
     finds: &[OracleName],
-) -> Result<FaultClass, ScenarioError> {
+) -> Result<(), ScenarioError> {
     let beyond = !breaches.is_empty();
     let safe_because = file.expect.safe_because.as_deref().map(str::trim);
     if safe_because == Some("") {
@@ -1373,11 +1385,7 @@ fn classify(
             ),
         ));
     }
-    Ok(if beyond {
-        FaultClass::BeyondAssumptions
-    } else {
-        FaultClass::WithinAssumptions
-    })
+    Ok(())
 }
 
 /// Every name in `names` is non-empty and listed once; the error names `field`.
