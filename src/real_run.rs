@@ -922,7 +922,10 @@ async fn judge(
     }
     seen.retain(|e| e.0 <= end_ns);
     seen.sort_by_key(|&(t, node, order, _)| (t, node, order));
-    let mut oracles = SafetyOracles::new();
+    // The named-only oracles where the scenario names them, as in the simulator (belief
+    // exclusivity is not judged here: real runs do not measure beliefs).
+    let named: Vec<_> = sc.always.iter().chain(&sc.finds).copied().collect();
+    let mut oracles = SafetyOracles::new().judging(&named);
     let mut found = Vec::new();
     let mut timed = Vec::new();
     for (t, _, _, ev) in &seen {

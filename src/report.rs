@@ -159,7 +159,7 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
         };
         let note = match (*name, p.holds) {
             (leaseproof_model::PROP_TWO_BELIEVERS, true) => {
-                "  (belief exclusivity fails: a paused holder still believes; fencing is what saves the resource)"
+                "  (belief exclusivity fails outside its assumptions: a paused or drifted holder still believes after the key moved on; fencing is what saves the resource)"
             }
             (leaseproof_model::PROP_TWO_BELIEVERS, false) if r.complete => {
                 "  (belief exclusivity holds)"

@@ -54,18 +54,40 @@ pub enum OracleName {
     Liveness,
     ExactlyOnce,
     Deadlock,
+    /// stale-write-accepted, for every protocol: the resource accepted a write whose
+    /// tenure is lower than that of a write it already accepted on the key. The ghost
+    /// tenure of a write is the latest tenure the authority began for the writing client
+    /// incarnation; for a protocol with fencing tokens (the reference) it is the token's,
+    /// so the oracle reads the fenced-writes ghost and no new state enters the model.
+    /// Judged only where a scenario names it ([`OracleName::NAMED_ONLY`]).
+    StaleWriteAccepted,
+    /// belief-exclusivity, for every protocol: two clients that may act on the same key
+    /// at one instant (reference: both Holding, with validity left on their own clocks).
+    /// Judged by the simulator at the core's own step and by the model as an `Always`
+    /// within the protocol's assumptions for it ([`crate::Assumptions::oracle_breaches`]).
+    /// Judged only where a scenario names it ([`OracleName::NAMED_ONLY`]).
+    BeliefExclusivity,
 }
 
 impl OracleName {
     /// Every oracle, in declaration order (derived: a new oracle cannot be missing).
     pub const ALL: &'static [OracleName] = <OracleName as strum::VariantArray>::VARIANTS;
-    /// The safety oracles (all but liveness and deadlock).
+    /// The safety oracles judged on every run (all but liveness, deadlock and the
+    /// [`OracleName::NAMED_ONLY`] ones, which are safety oracles judged where named).
     pub const SAFETY: [OracleName; 5] = [
         OracleName::SingleHolder,
         OracleName::TokenMonotonic,
         OracleName::FencedWrites,
         OracleName::LeaseContainment,
         OracleName::ExactlyOnce,
+    ];
+
+    /// The protocol-neutral oracles added after the first scenarios were written: judged
+    /// and reported only where a scenario's `always` or `finds` names them, so a scenario
+    /// that does not keeps its verdict and its `also_tripped`.
+    pub const NAMED_ONLY: [OracleName; 2] = [
+        OracleName::StaleWriteAccepted,
+        OracleName::BeliefExclusivity,
     ];
 
     /// The name in scenario files and reports (kebab-case, derived: the same as serde's).
@@ -90,8 +112,8 @@ impl OracleName {
         !matches!(self, OracleName::Liveness | OracleName::Deadlock)
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
@@ -149,6 +171,20 @@ pub enum Violation {
     JobAppliedAndDeadLettered { key: Key, job: Job },
     /// After heal and the settling phase, a job was neither applied nor dead-lettered.
     JobUnresolved { job: Job },
+    /// The resource accepted a write of `client` under `tenure` after one under the
+    /// higher tenure `after` (stale-write-accepted).
+    StaleWriteAccepted {
+        key: Key,
+        client: Identity,
+        tenure: u64,
+        after: u64,
+    },
+    /// Two clients may act on one key at one instant (belief-exclusivity).
+    BeliefsOverlap {
+        key: Key,
+        first: NodeId,
+        second: NodeId,
+    },
     /// A wait-for cycle that lasted from `since` (server clock) past the bound: client
     /// `cycle[i].0` waits for key `cycle[i].1`, held by the next client of the cycle.
     Deadlock {
@@ -192,6 +228,8 @@ impl Violation {
             | Violation::JobAppliedAndDeadLettered { .. }
             | Violation::JobUnresolved { .. } => OracleName::ExactlyOnce,
             Violation::Deadlock { .. } => OracleName::Deadlock,
+            Violation::StaleWriteAccepted { .. } => OracleName::StaleWriteAccepted,
+            Violation::BeliefsOverlap { .. } => OracleName::BeliefExclusivity,
         }
     }
 }
@@ -242,6 +280,14 @@ impl fmt::Display for Violation {
             Violation::JobUnresolved { job } => write!(
                 f,
                 "{o}: {job} neither applied nor dead-lettered after the run healed and settled"
+            ),
+            Violation::StaleWriteAccepted { key, client, tenure, after } => write!(
+                f,
+                "{o}: resource accepted a write of {client} under tenure {tenure} after one under tenure {after} on key {key}"
+            ),
+            Violation::BeliefsOverlap { key, first, second } => write!(
+                f,
+                "{o}: {first} and {second} may both act on key {key} at one instant"
             ),
             Violation::Deadlock { cycle, len, since } => {
                 write!(f, "{o}: wait-for cycle since server clock {since}: ")?;
@@ -296,7 +342,9 @@ pub struct SafetyOracles {
     holds: BTreeMap<Key, NodeId>,
     waits: BTreeMap<NodeId, Key>,
     cycle_since: Option<Nanos>,
-    tripped: u8,
+    /// The [`OracleName::NAMED_ONLY`] oracles to judge (bits of [`OracleName`]).
+    named: u16,
+    tripped: u16,
 }
 
 impl SafetyOracles {
@@ -315,6 +363,23 @@ impl SafetyOracles {
     #[must_use]
     pub fn any_tripped(&self) -> bool {
         self.tripped != 0
+    }
+
+    /// The same oracles, also judging those of [`OracleName::NAMED_ONLY`] that `named`
+    /// lists (a scenario's `always` and `finds`); the others in `named` are judged anyway.
+    #[must_use]
+    pub fn judging(self, named: &[OracleName]) -> Self {
+        let named = named
+            .iter()
+            .filter(|o| OracleName::NAMED_ONLY.contains(o))
+            .fold(0, |b, o| b | o.bit());
+        SafetyOracles { named, ..self }
+    }
+
+    /// Whether an oracle is judged: every oracle but the named-only ones not asked for.
+    #[must_use]
+    pub fn judges(&self, o: OracleName) -> bool {
+        !OracleName::NAMED_ONLY.contains(&o) || self.named & o.bit() != 0
     }
 
     /// Oracles for a run of lock-set clients: the deadlock oracle's wait-for graph is kept.
@@ -622,11 +687,24 @@ impl SafetyOracles {
         found: &mut Vec<Violation>,
     ) {
         match g.max_accepted.get(&key).copied() {
-            Some((high, _)) if token < high => found.push(Violation::StaleTokenAccepted {
-                key,
-                token,
-                after: high,
-            }),
+            Some((high, _)) if token < high => {
+                found.push(Violation::StaleTokenAccepted {
+                    key,
+                    token,
+                    after: high,
+                });
+                // stale-write-accepted: with fencing tokens a write's tenure is its
+                // token's (the grant that began it), so the highest accepted token is the
+                // highest accepted tenure.
+                if g.judges(OracleName::StaleWriteAccepted) {
+                    found.push(Violation::StaleWriteAccepted {
+                        key,
+                        client,
+                        tenure: token.0,
+                        after: high.0,
+                    });
+                }
+            }
             Some((high, first)) if token == high && first != client => {
                 found.push(Violation::TokenFromTwoClients {
                     key,
@@ -883,8 +961,15 @@ impl BeliefOverlap {
     }
 
     /// Accounts true time up to `true_now`, then sets the client's belief end (`None`: it
-    /// does not believe).
-    pub fn update(&mut self, true_now: u64, key: Key, node: NodeId, until: Option<u64>) {
+    /// does not believe). Returns the key and the two clients when this update began an
+    /// episode of overlap (what the belief-exclusivity oracle reports).
+    pub fn update(
+        &mut self,
+        true_now: u64,
+        key: Key,
+        node: NodeId,
+        until: Option<u64>,
+    ) -> Option<(Key, NodeId, NodeId)> {
         self.advance(true_now);
         match until.filter(|&u| u > true_now) {
             Some(u) => {
@@ -894,7 +979,18 @@ impl BeliefOverlap {
                 self.until.remove(&(key, node));
             }
         }
+        let was = self.overlapping;
         self.advance(true_now);
+        if was || !self.overlapping {
+            return None;
+        }
+        // The episode began here: `node` and another believer of `key`.
+        let other = self
+            .until
+            .keys()
+            .find(|(k, n)| *k == key && *n != node)
+            .map(|&(_, n)| n)?;
+        Some((key, other.min(node), other.max(node)))
     }
 
     /// Accounts time up to `true_now`.
@@ -1014,6 +1110,7 @@ impl RemapNodes for SafetyOracles {
             holds: self.holds.iter().map(|(k, n)| (*k, f(*n))).collect(),
             waits: self.waits.iter().map(|(n, k)| (f(*n), *k)).collect(),
             cycle_since: self.cycle_since,
+            named: self.named,
             tripped: self.tripped,
         }
     }

@@ -9,6 +9,7 @@
 //! field a user must change.
 
 use crate::config::ProtocolConfig;
+use crate::oracle::OracleName;
 use serde::{Deserialize, Serialize};
 
 /// A protocol leaseproof can run: `[protocol] kind` in a scenario, `check --protocol`.
@@ -78,15 +79,28 @@ pub struct LossBound {
     pub what: String,
 }
 
+/// A fault that can hold a node's core between two of its steps for any length of time
+/// (a process pause, a stall between the core's decision and its send, buggify's delays):
+/// while it lasts the core keeps what it believed at its last step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuspendBound {
+    pub field: String,
+    /// What suspends the core, in words (a pause, a stall before a send).
+    pub what: String,
+}
+
 /// The faults a scenario configures, as bounds any protocol's assumptions are judged
-/// against. Pauses, partitions, loss, duplication, latency and crashes that keep the disk
-/// are within every protocol's assumptions today, so they are not listed here yet; a
-/// plug-in whose assumptions bound them (a measured pause envelope) adds its field.
+/// against. Partitions, loss, duplication, latency and crashes that keep the disk are
+/// within every protocol's assumptions today, so they are not listed here yet; pauses and
+/// other suspensions are listed because an oracle's own assumptions may exclude them
+/// ([`Assumptions::oracle_breaches`]). A plug-in whose assumptions bound a fault (a
+/// measured pause envelope) adds its field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FaultBounds {
     pub drift: Vec<DriftBound>,
     pub steps: Vec<StepBound>,
     pub losses: Vec<LossBound>,
+    pub suspends: Vec<SuspendBound>,
 }
 
 /// One way a scenario leaves a protocol's assumptions: the field and why.
@@ -99,6 +113,15 @@ pub struct Breach {
 /// A protocol's assumptions: the breaches of a scenario's fault bounds (none: within).
 pub trait Assumptions {
     fn breaches(&self, bounds: &FaultBounds) -> Vec<Breach>;
+
+    /// The breaches of one oracle's own assumptions, for an oracle the protocol claims
+    /// only under narrower bounds (none: a scenario may list it in `always`). By default
+    /// none: an oracle is claimed wherever the scenario's class says (a scenario beyond
+    /// [`Assumptions::breaches`] says what it finds, whatever else it lists in `always`).
+    fn oracle_breaches(&self, oracle: OracleName, bounds: &FaultBounds) -> Vec<Breach> {
+        let _ = (oracle, bounds);
+        Vec::new()
+    }
 }
 
 /// The reference protocol's assumptions (docs/design.md, "Faults"): every clock within
@@ -154,6 +177,26 @@ impl Assumptions for ProtocolConfig {
         }
         out
     }
+
+    /// Belief exclusivity holds only within the protocol's assumptions and without
+    /// suspensions: a pause, a stall before a send
+    /// or a buggify delay can hold a client's core in Holding past its deadline (its
+    /// expiry timer cannot fire while the core takes no step), and the server grants the
+    /// key again at expiry. Fencing keeps the resource safe there; the belief is not.
+    fn oracle_breaches(&self, oracle: OracleName, bounds: &FaultBounds) -> Vec<Breach> {
+        if oracle != OracleName::BeliefExclusivity {
+            return Vec::new();
+        }
+        let mut out = self.breaches(bounds);
+        out.extend(bounds.suspends.iter().map(|s| Breach {
+            field: s.field.clone(),
+            reason: format!(
+                "{} can hold a client's core in Holding past its deadline",
+                s.what
+            ),
+        }));
+        out
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +242,7 @@ mod tests {
                 step(20, 40, true),
             ],
             losses: Vec::new(),
+            suspends: Vec::new(),
         };
         assert!(p.breaches(&within).is_empty());
         let beyond = FaultBounds {
@@ -217,6 +261,7 @@ mod tests {
                 field: "faults.script[3].lose".into(),
                 what: "counter".into(),
             }],
+            suspends: Vec::new(),
         };
         let b = p.breaches(&beyond);
         let fields: Vec<&str> = b.iter().map(|b| b.field.as_str()).collect();
@@ -230,5 +275,34 @@ mod tests {
             ]
         );
         assert!(b[2].reason.contains("add up to 101 ms"), "{}", b[2].reason);
+    }
+
+    #[test]
+    fn belief_exclusivity_is_claimed_only_without_suspensions() {
+        let p = ProtocolConfig::default();
+        let paused = FaultBounds {
+            suspends: vec![SuspendBound {
+                field: "faults.script[1].pause".into(),
+                what: "a pause".into(),
+            }],
+            ..FaultBounds::default()
+        };
+        // A pause is within the protocol's safety and fenced writes,
+        assert!(p.breaches(&paused).is_empty());
+        assert!(p
+            .oracle_breaches(OracleName::FencedWrites, &paused)
+            .is_empty());
+        // but not within belief exclusivity's own assumptions.
+        let b = p.oracle_breaches(OracleName::BeliefExclusivity, &paused);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].field, "faults.script[1].pause");
+        assert!(
+            b[0].reason.contains("Holding past its deadline"),
+            "{}",
+            b[0].reason
+        );
+        assert!(p
+            .oracle_breaches(OracleName::BeliefExclusivity, &FaultBounds::default())
+            .is_empty());
     }
 }

@@ -60,6 +60,7 @@ impl CheckReport {
     #[must_use]
     pub fn safety_failed(&self) -> bool {
         SAFETY_PROPS.iter().any(|(p, _)| self.fails(p))
+            || self.fails(crate::PROP_BELIEF_EXCLUSIVITY)
     }
 
     /// True when a wait-for cycle formed or time could not advance: the deadlock oracle
@@ -170,6 +171,7 @@ pub fn drive<C: Checker<LeaseModel>>(
     for name in ALWAYS
         .into_iter()
         .filter(|n| *n != crate::PROP_LIVENESS || m.mc.liveness)
+        .filter(|n| *n != crate::PROP_BELIEF_EXCLUSIVITY || m.belief_checked || m.checked() == *n)
     {
         let holds = last.as_ref().is_none_or(|s| holds(name, s));
         properties.insert(
@@ -183,7 +185,10 @@ pub fn drive<C: Checker<LeaseModel>>(
     }
     // The `Sometimes` properties are recorded by the model (no path is printed for them).
     let reached = m.reached();
-    for (name, bit) in SOMETIMES {
+    for (name, bit) in SOMETIMES
+        .into_iter()
+        .filter(|(n, _)| *n != crate::PROP_TWO_BELIEVERS || !m.belief_checked)
+    {
         properties.insert(
             name,
             PropertyReport {

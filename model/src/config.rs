@@ -330,6 +330,40 @@ impl ModelConfig {
 }
 
 impl ModelConfig {
+    /// The faults of this configuration as a protocol's assumptions read a scenario's
+    /// ([`leaseproof_impl::FaultBounds`]): pauses suspend a client's core (its due timer
+    /// waits). The model's clocks stay within the spread its margin covers, its crashes
+    /// keep the disk (a lost counter is the volatile-counter variant), so nothing else is
+    /// listed.
+    #[must_use]
+    pub fn fault_bounds(&self) -> leaseproof_impl::FaultBounds {
+        let mut b = leaseproof_impl::FaultBounds::default();
+        if self.pauses {
+            b.suspends.push(leaseproof_impl::protocol::SuspendBound {
+                field: match self.max_pause {
+                    Some(_) => "--max-pause".into(),
+                    None => "pauses (on by default; --no-pauses)".into(),
+                },
+                what: "a pause".into(),
+            });
+        }
+        b
+    }
+
+    /// Whether the protocol claims belief exclusivity at these bounds: its assumptions
+    /// for that oracle hold ([`leaseproof_impl::Assumptions::oracle_breaches`]; for the
+    /// reference protocol, no pauses) and the validity margin covers the clocks' spread
+    /// (`--margin` below 2ε is beyond the assumptions). The check then holds it as an
+    /// `Always`; otherwise two believers is a `Sometimes`.
+    #[must_use]
+    pub fn claims_belief_exclusivity(&self) -> bool {
+        use leaseproof_impl::Assumptions;
+        let p = ProtocolConfig::default();
+        p.oracle_breaches(OracleName::BeliefExclusivity, &self.fault_bounds())
+            .is_empty()
+            && self.margin.is_none_or(|m| m >= 2 * self.spread)
+    }
+
     /// Jobs, keys, the variants' workload preconditions and liveness: what the workload
     /// needs.
     fn validate_workload(&self) -> Result<(), String> {

@@ -133,12 +133,15 @@ pub struct LeaseModel {
     normalising: bool,
     /// A deliberately wrong normalisation, for the tests that must catch it.
     fault: NormalFault,
+    /// Belief exclusivity is an `Always` here ([`ModelConfig::claims_belief_exclusivity`]).
+    pub belief_checked: bool,
 }
 
 impl LeaseModel {
     pub fn new(mc: ModelConfig) -> Result<LeaseModel, String> {
         let cfg = mc.validate()?;
         Ok(LeaseModel {
+            belief_checked: mc.claims_belief_exclusivity(),
             mc,
             cfg,
             symmetry: false,
@@ -797,6 +800,7 @@ impl Model for LeaseModel {
                         && s.timelock == TimeLock::None
                         && !s.late()
                         && holds(PROP_NO_DEADLOCK, s)
+                        && (!m.belief_checked || holds(PROP_BELIEF_EXCLUSIVITY, s))
                 }
             },
         )]

@@ -12,6 +12,10 @@ pub const PROP_EXACTLY_ONCE: &str = "exactly-once";
 pub const PROP_NO_DEADLOCK: &str = "no wait-for cycle (deadlock)";
 pub const PROP_NO_TIMELOCK: &str = "no time-lock (local patterns only)";
 pub const PROP_LIVENESS: &str = "every waiting client holds within its bound (fault-free)";
+/// Two clients never Holding the key at once; checked only where the protocol claims it
+/// ([`crate::ModelConfig::claims_belief_exclusivity`]), else [`PROP_TWO_BELIEVERS`] is a
+/// `Sometimes`.
+pub const PROP_BELIEF_EXCLUSIVITY: &str = "belief-exclusivity";
 pub const PROP_RENEWAL: &str = "renewal confirmed";
 pub const PROP_QUEUED: &str = "queued waiter granted";
 pub const PROP_RELEASED: &str = "holder released after its work";
@@ -51,12 +55,13 @@ pub const PROP_SAFE: &str = "safety";
 
 /// Every `Always` property: the safety oracles' ([`SAFETY_PROPS`]), the deadlock oracle's
 /// and the time-lock mark's (both liveness failures). See [`holds`].
-pub const ALWAYS: [&str; 8] = [
+pub const ALWAYS: [&str; 9] = [
     PROP_SINGLE_HOLDER,
     PROP_TOKEN_MONOTONIC,
     PROP_FENCED_WRITES,
     PROP_CONTAINMENT,
     PROP_EXACTLY_ONCE,
+    PROP_BELIEF_EXCLUSIVITY,
     PROP_NO_DEADLOCK,
     PROP_NO_TIMELOCK,
     PROP_LIVENESS,
@@ -81,6 +86,9 @@ pub fn holds(name: &str, s: &State) -> bool {
     }
     if name == PROP_LIVENESS {
         return !s.late();
+    }
+    if name == PROP_BELIEF_EXCLUSIVITY {
+        return s.believers() < 2;
     }
     let (_, oracle) = SAFETY_PROPS
         .iter()

@@ -267,8 +267,8 @@ fn belief_exclusivity_holds_without_pauses_and_fails_with_them() {
     );
     assert!(calm.complete && !calm.safety_failed(), "{calm:?}");
     assert!(
-        !calm.properties[PROP_TWO_BELIEVERS].holds,
-        "without pauses no two clients believe at once"
+        calm.properties[PROP_BELIEF_EXCLUSIVITY].holds,
+        "without pauses no two clients believe at once (an Always there)"
     );
 }
 
@@ -301,4 +301,61 @@ fn the_default_bounds_are_exhausted_with_their_counts_pinned() {
     ] {
         assert!(r.properties[p].holds, "{p} is reached at the defaults");
     }
+}
+
+#[test]
+fn belief_exclusivity_is_an_always_exactly_where_the_protocol_claims_it() {
+    // No pauses (the reference protocol's assumptions for this oracle), losses that make a
+    // holder's renewals fail, a clock drift move: a takeover after expiry happens, and no
+    // two clients are ever Holding at once.
+    let within = ModelConfig {
+        max_time: 12,
+        pauses: false,
+        crashes: 0,
+        drift_moves: 1,
+        link_capacity: 1,
+        max_delay: 0,
+        losses: 2,
+        ..ModelConfig::default()
+    };
+    assert!(within.claims_belief_exclusivity());
+    let r = run(within, false);
+    assert!(r.complete && !r.safety_failed(), "{r:?}");
+    assert!(r.properties[PROP_BELIEF_EXCLUSIVITY].holds);
+    assert!(r.properties[PROP_TAKEOVER].holds, "not vacuous: a takeover");
+    assert!(!r.properties.contains_key(PROP_TWO_BELIEVERS));
+    assert_eq!(r.unique, 35_633, "pinned: `check --no-pauses --max-time 12 --crashes 0 --drift-moves 1 --link-capacity 1 --max-delay 0 --losses 2 --no-symmetry`");
+    // With pauses, or a margin below 2ε, it is not claimed: two believers is a Sometimes.
+    for beyond in [
+        ModelConfig {
+            pauses: true,
+            max_pause: Some(2),
+            ..within
+        },
+        ModelConfig {
+            margin: Some(1),
+            ..within
+        },
+    ] {
+        assert!(!beyond.claims_belief_exclusivity(), "{beyond}");
+        let r = run(beyond, false);
+        assert!(!r.properties.contains_key(PROP_BELIEF_EXCLUSIVITY));
+        assert!(r.properties.contains_key(PROP_TWO_BELIEVERS));
+    }
+    // The property can fail: with no validity margin (L = ttl) a client whose clock runs
+    // slow keeps Holding after the server has granted the key to the other. Checked as the
+    // target (the claim is off there), the checker shows it.
+    let m = LeaseModel::new(ModelConfig {
+        margin: Some(0),
+        max_time: 9,
+        max_delay: 1,
+        losses: 1,
+        ..within
+    })
+    .unwrap()
+    .with_target(PROP_BELIEF_EXCLUSIVITY)
+    .unwrap();
+    let r = run_model(m, false);
+    assert!(!r.properties[PROP_BELIEF_EXCLUSIVITY].holds, "{r:?}");
+    assert!(r.safety_failed());
 }

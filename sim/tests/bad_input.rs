@@ -118,6 +118,45 @@ fn a_scenario_beyond_the_assumptions_is_told_each_breach_and_its_field() {
 }
 
 #[test]
+fn belief_exclusivity_in_always_is_refused_where_faults_can_suspend_a_core() {
+    // The reference protocol claims belief exclusivity only without pauses, send stalls
+    // and buggify delays (impl::protocol, oracle_breaches): each is named with its field.
+    let always = "[expect]\nalways = [\"belief-exclusivity\", \"fenced-writes\"]\n";
+    let cases = [
+        (
+            "[faults]\nscript = [{ at_ms = 10, pause = \"holder\", for_ms = 5 }]\n",
+            "faults.script[0].pause: a pause can hold",
+        ),
+        (
+            "[faults.random]\nkinds = [\"cut\", \"pause\"]\n",
+            "faults.random.kinds: a random pause",
+        ),
+        (
+            "[cluster]\nsend_delay_ratio = 0.1\nsend_delay_ms = [1, 5]\n",
+            "cluster.send_delay_ratio: a stall between a decision and its send",
+        ),
+        (
+            "[cluster]\nbuggify = true\n",
+            "cluster.buggify: a buggify delay",
+        ),
+    ];
+    for (faults, reason) in cases {
+        assert_named(&format!("{faults}{always}"), "expect.always", reason);
+        // In finds it is what the scenario shows, and accepted.
+        let finds = "[expect]\nalways = [\"fenced-writes\"]\nfinds = [\"belief-exclusivity\"]\n";
+        parse(&format!("{faults}{finds}")).unwrap();
+    }
+    // Without them it may be required.
+    let sc = parse(&format!(
+        "[faults.random]\nkinds = [\"cut\", \"crash-server\"]\n{always}"
+    ))
+    .unwrap();
+    assert!(sc
+        .always
+        .contains(&leaseproof_impl::OracleName::BeliefExclusivity));
+}
+
+#[test]
 fn crash_point_ratios_and_down_times_name_the_field() {
     assert_named(
         "[faults.crash_points]\nserver = 1.5\n[expect]\nalways=[\"single-holder\"]",

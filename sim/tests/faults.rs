@@ -4,6 +4,7 @@
 #[cfg(not(madsim))]
 compile_error!("simulation tests need --cfg madsim (see .cargo/config.toml)");
 
+use leaseproof_impl::{OracleName, Violation};
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::scenario::Scenario;
 use std::path::Path;
@@ -181,4 +182,101 @@ fn a_belief_is_recorded_at_its_step_so_sends_in_flight_show_no_false_overlap() {
     assert!(r.panic.is_none() && r.found.is_empty(), "{:?}", r.found);
     assert_eq!(r.metrics.belief_overlap_episodes, 0, "{:?}", r.metrics);
     assert_eq!(r.metrics.belief_overlap_ns, 0);
+}
+
+/// A shipped scenario with its `[expect]` lines replaced by `expect`.
+fn with_expect(file: &str, expect: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text.find("[expect]").unwrap();
+    Scenario::parse(&path, &format!("{}[expect]\n{expect}\n", &text[..at])).unwrap()
+}
+
+#[test]
+fn belief_exclusivity_is_judged_where_named_and_finds_a_paused_holder() {
+    // pause-past-expiry: the holder is paused past its lease and the next client takes
+    // over while the paused core is still Holding. Named, the oracle reports the two
+    // clients; not named (the shipped file), nothing is reported and the run is as before.
+    let safe = "always = [\"single-holder\", \"fenced-writes\", \"lease-containment\"]";
+    let named = with_expect(
+        "pause-past-expiry.toml",
+        &format!("{safe}\nfinds = [\"belief-exclusivity\"]"),
+    );
+    let r = run_seed_isolated(&named, 0, RunOptions { trace: false });
+    let f = r.first(OracleName::BeliefExclusivity).expect("found");
+    let Violation::BeliefsOverlap { first, second, .. } = f.violation else {
+        panic!("{:?}", f.violation)
+    };
+    assert_ne!(first, second);
+    assert!(
+        f.violation.to_string().contains("may both act"),
+        "{}",
+        f.violation
+    );
+    let plain = with_expect("pause-past-expiry.toml", safe);
+    let p = run_seed_isolated(&plain, 0, RunOptions { trace: false });
+    assert!(p.found.is_empty(), "{:?}", p.found);
+    assert_eq!(p.trace_hash, r.trace_hash, "judging adds no step");
+}
+
+#[test]
+fn belief_exclusivity_holds_within_its_assumptions() {
+    // No pause, no send stall, no buggify: loss, duplication, reordering, crashes,
+    // partitions and clock steps keep two clients from Holding one key at once.
+    let sc = with_expect(
+        "client-crash.toml",
+        "always = [\"belief-exclusivity\", \"single-holder\", \"fenced-writes\"]",
+    );
+    for seed in 0..4 {
+        let r = run_seed_isolated(&sc, seed, RunOptions { trace: false });
+        assert!(
+            r.panic.is_none() && r.found.is_empty(),
+            "seed {seed}: {:?}",
+            r.found
+        );
+    }
+}
+
+#[test]
+fn stale_write_accepted_reads_the_tenure_of_a_token() {
+    // With fencing tokens a write's tenure is its token's: the no-fencing bug, whose
+    // resource takes a lower token after a higher one, trips both oracles at once; a
+    // scenario that does not name stale-write-accepted reports only fenced-writes.
+    let named = with_expect(
+        "bugs/no-fencing.toml",
+        "finds = [\"fenced-writes\", \"stale-write-accepted\"]",
+    );
+    let plain = with_expect("bugs/no-fencing.toml", "finds = [\"fenced-writes\"]");
+    let r = run_seed_isolated(&named, 0, RunOptions { trace: false });
+    let fenced = r
+        .first(OracleName::FencedWrites)
+        .expect("no-fencing seed 0 trips");
+    let stale = r
+        .first(OracleName::StaleWriteAccepted)
+        .expect("and the stale write");
+    let (
+        Violation::StaleTokenAccepted { token, after, .. },
+        Violation::StaleWriteAccepted {
+            tenure,
+            after: t_after,
+            ..
+        },
+    ) = (fenced.violation, stale.violation)
+    else {
+        panic!("{:?} / {:?}", fenced.violation, stale.violation)
+    };
+    assert_eq!((token.0, after.0), (tenure, t_after));
+    assert_eq!(fenced.true_ns, stale.true_ns);
+    let p = run_seed_isolated(&plain, 0, RunOptions { trace: false });
+    assert!(!p.tripped(OracleName::StaleWriteAccepted));
+    let others: Vec<_> = r
+        .found
+        .iter()
+        .filter(|f| f.violation.oracle() != OracleName::StaleWriteAccepted)
+        .map(|f| (f.true_ns, f.violation))
+        .collect();
+    let plain_found: Vec<_> = p.found.iter().map(|f| (f.true_ns, f.violation)).collect();
+    assert_eq!(plain_found, others);
 }

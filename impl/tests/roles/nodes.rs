@@ -65,12 +65,20 @@ fn oracles_are_named_parsed_and_classed() {
         assert_eq!(o.to_string(), o.name());
         assert_eq!(
             o.is_safety(),
-            OracleName::SAFETY.contains(o),
+            OracleName::SAFETY.contains(o) || OracleName::NAMED_ONLY.contains(o),
             "{}",
             o.name()
         );
     }
     assert!(!OracleName::Liveness.is_safety() && !OracleName::Deadlock.is_safety());
+    assert_eq!(
+        OracleName::parse("stale-write-accepted"),
+        Ok(OracleName::StaleWriteAccepted)
+    );
+    assert_eq!(
+        OracleName::parse("belief-exclusivity"),
+        Ok(OracleName::BeliefExclusivity)
+    );
     let e = OracleName::parse("nope").unwrap_err();
     assert!(e.contains("single-holder") && e.contains("\"nope\""), "{e}");
 }

@@ -379,7 +379,13 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
         opts.trace,
     )));
     let (crash_tx, crash_requests) = tokio::sync::mpsc::unbounded_channel();
-    lock(&world).crash_requests = Some(crash_tx);
+    {
+        let mut w = lock(&world);
+        w.crash_requests = Some(crash_tx);
+        // The named-only oracles are judged where the scenario names them.
+        let named: Vec<OracleName> = sc.always.iter().chain(&sc.finds).copied().collect();
+        w.oracles = std::mem::take(&mut w.oracles).judging(&named);
+    }
     if plan
         .clocks
         .iter()

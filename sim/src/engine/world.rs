@@ -12,7 +12,8 @@ use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
 use leaseproof_impl::{
     deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, BeliefOverlap, Config, Disk,
-    Event, Identity, Key, Liveness, LossCause, Msg, Nanos, SafetyOracles, Token, Violation,
+    Event, Identity, Key, Liveness, LossCause, Msg, Nanos, OracleName, SafetyOracles, Token,
+    Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,6 +99,9 @@ pub struct World {
     pub oracles: SafetyOracles,
     pub liveness: Liveness,
     pub overlap: BeliefOverlap,
+    /// Which clients' cores are Holding, for the belief-exclusivity oracle (kept only
+    /// when a scenario names it).
+    holding: BeliefOverlap,
     pub found: Vec<Found>,
     pub coverage: BTreeSet<String>,
     pub metrics: RunMetrics,
@@ -145,6 +149,7 @@ impl World {
             },
             liveness: Liveness::new(),
             overlap: BeliefOverlap::new(),
+            holding: BeliefOverlap::new(),
             found: Vec::new(),
             coverage: BTreeSet::new(),
             metrics: RunMetrics::default(),
@@ -356,6 +361,17 @@ impl World {
             tl.belief(t, idx, token.map(|k| k.0), until_true);
         }
         self.overlap.update(t, Key(0), node_id(idx), until_true);
+        // belief-exclusivity: the reference protocol's client may act while its core is
+        // Holding, its deadline passed or not (a core suspended after its check still
+        // acts): two such clients at one instant are a violation.
+        if self.oracles.judges(OracleName::BeliefExclusivity) {
+            let holding = token.map(|_| u64::MAX);
+            if let Some((key, first, second)) =
+                self.holding.update(t, Key(0), node_id(idx), holding)
+            {
+                self.violated(t, Violation::BeliefsOverlap { key, first, second });
+            }
+        }
     }
 
     /// A node was killed: a client's belief ends; if it held the latest grant, failover
@@ -393,6 +409,17 @@ impl World {
         }
     }
 
+    /// A violation seen at true time `t`: on the timeline and in the run's findings.
+    fn violated(&mut self, t: u64, violation: Violation) {
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.violated(t, &violation);
+        }
+        self.found.push(Found {
+            true_ns: t,
+            violation,
+        });
+    }
+
     /// Every event of every node passes here.
     pub fn record_event(&mut self, idx: NodeIdx, event: &Event) {
         let t = true_now_ns();
@@ -403,13 +430,7 @@ impl World {
             events.push((server_now, *event));
         }
         for violation in found {
-            if let Some(tl) = self.timeline.as_mut() {
-                tl.violated(t, &violation);
-            }
-            self.found.push(Found {
-                true_ns: t,
-                violation,
-            });
+            self.violated(t, violation);
         }
         self.liveness.observe(event);
         self.coverage.insert(event.kind().to_string());

@@ -393,6 +393,6 @@ mod tests {
             assert_eq!(OracleName::parse(o.name()), Ok(o));
         }
         assert_eq!(leaseproof_impl::Variant::ALL.len(), 13);
-        assert_eq!(OracleName::ALL.len(), 7);
+        assert_eq!(OracleName::ALL.len(), 9);
     }
 }

@@ -4,7 +4,7 @@
 //! the line and column, the field and the reason; unknown keys are errors.
 
 use crate::fault::FaultKind;
-use leaseproof_impl::protocol::{DriftBound, LossBound, StepBound};
+use leaseproof_impl::protocol::{DriftBound, LossBound, StepBound, SuspendBound};
 use leaseproof_impl::{
     Assumptions, Breach, Config, Event, FaultBounds, NodeId, OracleName, ProtocolConfig,
 };
@@ -823,8 +823,10 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
     validate_random(&src, &file)?;
     validate_crash_points(&src, &file)?;
     let (always, finds) = validate_expect(&src, &file)?;
+    bounds.suspends = suspends(&file);
     let beyond = file.protocol.breaches(&bounds);
     check_class(&src, &file, &beyond, &finds)?;
+    check_oracle_assumptions(&src, &file, &bounds, &always)?;
     let name = path
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
@@ -1333,6 +1335,76 @@ fn validate_expect(
         ));
     }
     Ok((always, finds))
+}
+
+/// The faults that can hold a core between its steps: scripted and random pauses, stalls
+/// between a decision and its send, buggify's delays.
+fn suspends(file: &ScenarioFile) -> Vec<SuspendBound> {
+    let mut out: Vec<SuspendBound> = file
+        .faults
+        .script
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.pause.is_some())
+        .map(|(i, _)| SuspendBound {
+            field: format!("faults.script[{i}].pause"),
+            what: "a pause".into(),
+        })
+        .collect();
+    let random_pauses = file
+        .faults
+        .random
+        .as_ref()
+        .is_some_and(|r| r.events > 0 && r.kinds.contains(&RandomKind::Pause));
+    let c = &file.cluster;
+    for (on, field, what) in [
+        (random_pauses, "faults.random.kinds", "a random pause"),
+        (
+            c.send_delay_ratio > 0.0,
+            "cluster.send_delay_ratio",
+            "a stall between a decision and its send",
+        ),
+        (c.buggify, "cluster.buggify", "a buggify delay"),
+    ] {
+        if on {
+            out.push(SuspendBound {
+                field: field.into(),
+                what: what.into(),
+            });
+        }
+    }
+    out
+}
+
+/// An oracle in `always` must lie within the protocol's assumptions for that oracle
+/// ([`Assumptions::oracle_breaches`]): belief exclusivity, for one, is not claimed under
+/// pauses.
+fn check_oracle_assumptions(
+    src: &Source,
+    file: &ScenarioFile,
+    bounds: &FaultBounds,
+    always: &[OracleName],
+) -> Result<(), ScenarioError> {
+    for &o in always {
+        let breaches = file.protocol.oracle_breaches(o, bounds);
+        if breaches.is_empty() {
+            continue;
+        }
+        let why: Vec<String> = breaches
+            .iter()
+            .map(|b| format!("{}: {}", b.field, b.reason))
+            .collect();
+        return Err(src.err(
+            "expect.always",
+            format!(
+                "{o} is outside the assumptions of the {} protocol for it ({}): list it in \
+                 finds, or drop those faults",
+                file.protocol.kind.name(),
+                why.join("; ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What a scenario within or beyond the protocol's assumptions (`breaches`: none, or why it
