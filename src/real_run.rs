@@ -21,7 +21,7 @@ use leaseproof_real::{
     run_node, run_proxy, Knobs, Net, NodeSpec, RealClock, RedbStore, SkippingSync, Store,
 };
 use leaseproof_sim::fault::FaultKind;
-use leaseproof_sim::metrics::{Failover, RunMetrics};
+use leaseproof_sim::metrics::{RunMetrics, Tenures};
 use leaseproof_sim::plan::describe;
 use leaseproof_sim::plan::{Plan, SeededRng};
 use leaseproof_sim::run::SeedResult;
@@ -1065,7 +1065,7 @@ async fn liveness_phase(
     }
 }
 
-/// The run's metrics by the simulator's definitions (`World::measure`, `metrics::Failover`),
+/// The run's metrics by the simulator's definitions on tenures (`metrics::Tenures`),
 /// from its events in true order and its kills. Not measured for real runs: belief overlap,
 /// the causes of false preemptions, messages sent.
 fn measure(seen: &Seen, kills: &[(u64, usize)], end_ns: u64) -> RunMetrics {
@@ -1073,80 +1073,22 @@ fn measure(seen: &Seen, kills: &[(u64, usize)], end_ns: u64) -> RunMetrics {
         run_ns: end_ns,
         ..RunMetrics::default()
     };
-    let mut f = Failover::default();
-    let mut asked: BTreeMap<usize, u64> = BTreeMap::new();
-    let mut adopted: BTreeMap<usize, u64> = BTreeMap::new();
-    let mut held_since: Option<u64> = None;
-    let held_ends = |m: &mut RunMetrics, held_since: &mut Option<u64>, t: u64| {
-        if let Some(s) = held_since.take() {
-            m.held_ns += t - s;
-        }
-    };
+    let mut tenures = Tenures::default();
     let mut kills = kills.iter().peekable();
-    for &(t, node, _, e) in seen {
+    for &(t, _, _, e) in seen {
         while let Some(&&(k, idx)) = kills.peek().filter(|k| k.0 <= t) {
             if scenario::is_client(idx) {
-                f.client_crashed(k, node_id(idx));
-                if let Some(since) = adopted.remove(&idx) {
-                    m.hold_ns.push(k - since);
-                }
+                tenures.client_crashed(&mut m, k, node_id(idx));
             } else if idx == SERVER {
-                f.all_ended();
-                held_ends(&mut m, &mut held_since, k);
+                tenures.all_ended(&mut m, k);
             }
             kills.next();
         }
-        match e {
-            Event::Requested { .. } => {
-                asked.insert(node, t);
-            }
-            Event::Adopted { first: true, .. } => {
-                m.acquisition_ns.extend(asked.remove(&node).map(|r| t - r));
-                adopted.insert(node, t);
-            }
-            Event::Adopted { slack_ns, .. } => {
-                m.renewals_confirmed += 1;
-                m.renewal_slack_ns.push(slack_ns);
-            }
-            Event::RenewSent { .. } => m.renewals_sent += 1,
-            Event::Lost { .. } | Event::ReleaseDecided { .. } => {
-                if let Some(since) = adopted.remove(&node) {
-                    m.hold_ns.push(t - since);
-                }
-            }
-            Event::Granted {
-                client, key, token, ..
-            } => {
-                m.grants += 1;
-                f.granted(key, client, token);
-                held_since.get_or_insert(t);
-            }
-            Event::Expired { key, token, .. } => {
-                m.expirations += 1;
-                f.expired(t, key, token);
-                if f.grant_ended(key, token) {
-                    held_ends(&mut m, &mut held_since, t);
-                }
-            }
-            Event::ReleasedAtServer { key, token, .. } if f.grant_ended(key, token) => {
-                held_ends(&mut m, &mut held_since, t);
-            }
-            Event::ServerBooted { restart: true, .. } => {
-                f.all_ended();
-                held_ends(&mut m, &mut held_since, t);
-            }
-            Event::WriteAccepted { key, token, .. } => {
-                m.writes_accepted += 1;
-                m.failover_ns.extend(f.write_accepted(t, key, token));
-            }
-            Event::WriteRejected { .. } => {
-                m.stale_writes_rejected += 1;
-                m.token_mismatches += 1;
-            }
-            _ => {}
+        if let Some(te) = e.tenure() {
+            tenures.observe(&mut m, t, te);
         }
     }
-    held_ends(&mut m, &mut held_since, end_ns);
+    tenures.finish(&mut m, end_ns);
     m
 }
 

@@ -52,6 +52,7 @@ pub mod protocol;
 pub mod resource;
 pub mod server;
 pub mod stepper;
+pub mod tenure;
 pub mod types;
 pub mod verdict;
 pub mod wire;
@@ -70,6 +71,7 @@ pub use output::{
 pub use protocol::{Assumptions, Breach, FaultBounds, ProtocolKind};
 pub use resource::FencedResource;
 pub use server::LockServer;
+pub use tenure::TenureEvent;
 pub use types::xorshift64star;
 pub use types::{
     Counter, Counters, IdemKey, Identity, Instants, Jitter, Job, JobOutcome, Key, Msg, Nanos,

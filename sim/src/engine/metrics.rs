@@ -1,89 +1,194 @@
-//! Metrics, defined once and computed from ground truth (the simulator's true time and the
-//! server's view), not from a client's belief.
+//! Metrics, defined once on tenure events ([`TenureEvent`], protocol-neutral) and computed
+//! from ground truth (the simulator's true time and the authority's view), not from a
+//! client's belief.
 //!
 //! - **failover time**: from the last true instant the previous holder could act (its crash,
-//!   or its grant's expiry, whichever is first) to the first write the resource accepts from
-//!   the next holder.
+//!   or its tenure running out at the authority, whichever is first) to the first write the
+//!   resource accepts under a later tenure.
 //! - **false preemption**: a holder that did not crash lost its lease before it meant to
 //!   release it, classified by cause (pause, partition, clock, delay).
 //! - acquisition latency, hold time, renewal success rate, renewal slack, expirations,
 //!   rejected stale writes, belief overlap.
 
-use leaseproof_impl::{Identity, Key, NodeId, Token};
+use leaseproof_impl::{Identity, Key, NodeId, TenureEvent};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The grants a run's failover time follows, from ground truth: the latest grant of each
-/// key, the grants still live, and, per key, when failover began. One definition for the
-/// simulator's world and for real runs (`leaseproof real`), fed the same events.
+/// The tenures a run's failover time follows, from ground truth: the latest tenure of
+/// each key, the tenures still live, and, per key, when failover began. Tenures are the
+/// protocol-neutral ids of [`TenureEvent`] (the reference protocol's are its tokens).
 #[derive(Clone, Debug, Default)]
 pub struct Failover {
-    latest_grant: BTreeMap<Key, (Identity, Token)>,
-    live_grants: BTreeSet<(Key, Token)>,
-    from: BTreeMap<Key, (u64, Token)>,
+    latest: BTreeMap<Key, (Identity, u64)>,
+    live: BTreeSet<(Key, u64)>,
+    from: BTreeMap<Key, (u64, u64)>,
 }
 
 impl Failover {
-    /// The server granted `token` on `key` to `client`.
-    pub fn granted(&mut self, key: Key, client: Identity, token: Token) {
-        self.latest_grant.insert(key, (client, token));
-        self.live_grants.insert((key, token));
+    /// The authority began `tenure` on `key` for `client`.
+    pub fn began(&mut self, key: Key, client: Identity, tenure: u64) {
+        self.latest.insert(key, (client, tenure));
+        self.live.insert((key, tenure));
     }
 
-    fn begin(&mut self, t: u64, key: Key, token: Token) {
-        let e = self.from.entry(key).or_insert((t, token));
+    fn begin(&mut self, t: u64, key: Key, tenure: u64) {
+        let e = self.from.entry(key).or_insert((t, tenure));
         e.0 = e.0.min(t);
     }
 
-    /// A grant expired at the server at `t`: if it was the key's latest, failover begins.
-    pub fn expired(&mut self, t: u64, key: Key, token: Token) {
-        if self.latest_grant.get(&key).is_some_and(|g| g.1 == token) {
-            self.begin(t, key, token);
+    /// A tenure ran out at the authority at `t`: if it was the key's latest, failover
+    /// begins.
+    pub fn ran_out(&mut self, t: u64, key: Key, tenure: u64) {
+        if self.latest.get(&key).is_some_and(|g| g.1 == tenure) {
+            self.begin(t, key, tenure);
         }
     }
 
-    /// Client `node` crashed at `t`: failover begins on every key whose latest grant it
-    /// held while that grant was live.
+    /// Client `node` crashed at `t`: failover begins on every key whose latest tenure it
+    /// held while that tenure was live.
     pub fn client_crashed(&mut self, t: u64, node: NodeId) {
-        let held: Vec<(Key, Token)> = self
-            .latest_grant
+        let held: Vec<(Key, u64)> = self
+            .latest
             .iter()
-            .filter(|(k, (h, tok))| h.node == node && self.live_grants.contains(&(**k, *tok)))
-            .map(|(k, (_, tok))| (*k, *tok))
+            .filter(|(k, (h, ten))| h.node == node && self.live.contains(&(**k, *ten)))
+            .map(|(k, (_, ten))| (*k, *ten))
             .collect();
-        for (key, token) in held {
-            self.begin(t, key, token);
+        for (key, tenure) in held {
+            self.begin(t, key, tenure);
         }
     }
 
-    /// A grant ended (released or expired); whether none is live any more.
-    pub fn grant_ended(&mut self, key: Key, token: Token) -> bool {
-        self.live_grants.remove(&(key, token));
-        self.live_grants.is_empty()
+    /// A tenure ended (given back or ran out); whether none is live any more.
+    pub fn ended(&mut self, key: Key, tenure: u64) -> bool {
+        self.live.remove(&(key, tenure));
+        self.live.is_empty()
     }
 
-    /// Every grant ended (the server restarted or crashed).
+    /// Every tenure ended (the authority restarted or crashed).
     pub fn all_ended(&mut self) {
-        self.live_grants.clear();
+        self.live.clear();
     }
 
     /// The resource accepted a write at `t`: a failover time if it is the first write of a
-    /// newer holder since failover began on the key.
-    pub fn write_accepted(&mut self, t: u64, key: Key, token: Token) -> Option<u64> {
+    /// later tenure since failover began on the key.
+    pub fn write_accepted(&mut self, t: u64, key: Key, tenure: u64) -> Option<u64> {
         let &(from, old) = self.from.get(&key)?;
-        if token > old {
+        if tenure > old {
             self.from.remove(&key);
             return Some(t - from);
         }
         None
     }
 
-    /// The holders of the latest live grants.
+    /// The holders of the latest live tenures.
     pub fn live_holders(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.latest_grant
+        self.latest
             .iter()
-            .filter(|(k, g)| self.live_grants.contains(&(**k, g.1)))
+            .filter(|(k, g)| self.live.contains(&(**k, g.1)))
             .map(|(_, g)| g.0.node)
+    }
+}
+
+/// The metrics defined on tenure events, for every protocol: one definition for the
+/// simulator's world and for real runs (`leaseproof real`), fed the same events in true
+/// time. What a shell adds (the cause a false preemption is classed under, which needs
+/// the fault history) it adds beside this.
+#[derive(Clone, Debug, Default)]
+pub struct Tenures {
+    failover: Failover,
+    wanted_at: BTreeMap<NodeId, u64>,
+    acting_since: BTreeMap<NodeId, u64>,
+    /// Since when some tenure has been live (for availability).
+    held_since: Option<u64>,
+}
+
+impl Tenures {
+    /// Feeds one tenure event seen at true time `t`.
+    pub fn observe(&mut self, m: &mut RunMetrics, t: u64, ev: TenureEvent) {
+        match ev {
+            TenureEvent::Wanted { client } => {
+                self.wanted_at.insert(client.node, t);
+            }
+            TenureEvent::Acting { client } => {
+                if let Some(r) = self.wanted_at.remove(&client.node) {
+                    m.acquisition_ns.push(t - r);
+                }
+                self.acting_since.insert(client.node, t);
+            }
+            TenureEvent::Extended { slack_ns } => {
+                m.renewals_confirmed += 1;
+                m.renewal_slack_ns.push(slack_ns);
+            }
+            TenureEvent::ExtendAsked => m.renewals_sent += 1,
+            TenureEvent::Stopped { client, .. } => self.stopped_acting(m, t, client.node),
+            TenureEvent::Began {
+                client,
+                key,
+                tenure,
+            } => {
+                m.grants += 1;
+                self.failover.began(key, client, tenure);
+                self.held_since.get_or_insert(t);
+            }
+            TenureEvent::Ended {
+                key,
+                tenure,
+                ran_out,
+            } => {
+                if ran_out {
+                    m.expirations += 1;
+                    self.failover.ran_out(t, key, tenure);
+                }
+                if self.failover.ended(key, tenure) {
+                    self.none_held(m, t);
+                }
+            }
+            TenureEvent::AllEnded => self.all_ended(m, t),
+            TenureEvent::WriteAccepted { key, tenure } => {
+                m.writes_accepted += 1;
+                m.failover_ns
+                    .extend(self.failover.write_accepted(t, key, tenure));
+            }
+            TenureEvent::WriteRefused => {
+                m.stale_writes_rejected += 1;
+                m.token_mismatches += 1;
+            }
+        }
+    }
+
+    fn stopped_acting(&mut self, m: &mut RunMetrics, t: u64, node: NodeId) {
+        if let Some(since) = self.acting_since.remove(&node) {
+            m.hold_ns.push(t - since);
+        }
+    }
+
+    fn none_held(&mut self, m: &mut RunMetrics, t: u64) {
+        if let Some(s) = self.held_since.take() {
+            m.held_ns += t - s;
+        }
+    }
+
+    /// Client `node` was killed at `t`: it stops acting, and failover begins on what it
+    /// held.
+    pub fn client_crashed(&mut self, m: &mut RunMetrics, t: u64, node: NodeId) {
+        self.failover.client_crashed(t, node);
+        self.stopped_acting(m, t, node);
+    }
+
+    /// The authority went down or restarted at `t`: every tenure ended.
+    pub fn all_ended(&mut self, m: &mut RunMetrics, t: u64) {
+        self.failover.all_ended();
+        self.none_held(m, t);
+    }
+
+    /// Closes the books at the end of the run.
+    pub fn finish(&mut self, m: &mut RunMetrics, t: u64) {
+        self.none_held(m, t);
+    }
+
+    /// The holders of the latest live tenures.
+    pub fn live_holders(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.failover.live_holders()
     }
 }
 

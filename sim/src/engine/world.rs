@@ -6,7 +6,7 @@
 
 use crate::clock::{true_now_ns, NodeClock};
 use crate::fault::{FaultKind, Touch};
-use crate::metrics::{Failover, RunMetrics};
+use crate::metrics::{RunMetrics, Tenures};
 use crate::scenario::{is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CLIENT, SERVER};
 use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
@@ -126,10 +126,7 @@ pub struct World {
     pub pending_stall: Vec<Option<bool>>,
     last_fault: Vec<BTreeMap<Touch, u64>>,
     pub last_server_boot_ns: u64,
-    failover: Failover,
-    requested_at: BTreeMap<NodeIdx, u64>,
-    adopted_at: BTreeMap<NodeIdx, u64>,
-    held_since: Option<u64>,
+    tenures: Tenures,
 }
 
 impl World {
@@ -165,10 +162,7 @@ impl World {
             pending_stall: vec![None; n],
             last_fault: vec![BTreeMap::new(); n],
             last_server_boot_ns: 0,
-            failover: Failover::default(),
-            requested_at: BTreeMap::new(),
-            adopted_at: BTreeMap::new(),
-            held_since: None,
+            tenures: Tenures::default(),
         }
     }
 
@@ -381,30 +375,13 @@ impl World {
         self.down[idx] = true;
         if is_client(idx) {
             self.update_belief(idx, None, None);
-            self.failover.client_crashed(t, node_id(idx));
-            if let Some(since) = self.adopted_at.remove(&idx) {
-                self.metrics.hold_ns.push(t - since);
-            }
+            self.tenures
+                .client_crashed(&mut self.metrics, t, node_id(idx));
         }
         if idx == SERVER {
-            self.end_all_grants(t);
+            self.tenures.all_ended(&mut self.metrics, t);
             if let Some(tl) = self.timeline.as_mut() {
                 tl.all_grants_ended(t, "server crashed");
-            }
-        }
-    }
-
-    fn end_all_grants(&mut self, t: u64) {
-        self.failover.all_ended();
-        if let Some(s) = self.held_since.take() {
-            self.metrics.held_ns += t - s;
-        }
-    }
-
-    fn grant_ends(&mut self, t: u64, key: Key, token: Token) {
-        if self.failover.grant_ended(key, token) {
-            if let Some(s) = self.held_since.take() {
-                self.metrics.held_ns += t - s;
             }
         }
     }
@@ -453,29 +430,18 @@ impl World {
         lifecycle_span(t, event);
     }
 
+    /// The metrics: those defined on tenures (every protocol's, [`Tenures`]), then what
+    /// this shell adds: a false preemption's cause from the fault history, the pause that
+    /// overlapped an expiry, the exactly-once workload's counts.
     fn measure(&mut self, t: u64, idx: NodeIdx, event: &Event) {
+        if let Some(te) = event.tenure() {
+            self.tenures.observe(&mut self.metrics, t, te);
+        }
         let m = &mut self.metrics;
         match *event {
-            Event::Requested { .. } => {
-                self.requested_at.insert(idx, t);
-            }
-            Event::Adopted { first: true, .. } => {
-                if let Some(r) = self.requested_at.remove(&idx) {
-                    m.acquisition_ns.push(t - r);
-                }
-                self.adopted_at.insert(idx, t);
-            }
-            Event::Adopted { slack_ns, .. } => {
-                m.renewals_confirmed += 1;
-                m.renewal_slack_ns.push(slack_ns);
-            }
-            Event::RenewSent { .. } => m.renewals_sent += 1,
             Event::Lost { cause, .. } => {
                 if cause != LossCause::Expired {
                     m.token_mismatches += 1;
-                }
-                if let Some(since) = self.adopted_at.remove(&idx) {
-                    m.hold_ns.push(t - since);
                 }
                 let cause = self.classify(t, idx, cause);
                 *self
@@ -484,38 +450,11 @@ impl World {
                     .entry(cause.into())
                     .or_default() += 1;
             }
-            Event::ReleaseDecided { .. } => {
-                if let Some(since) = self.adopted_at.remove(&idx) {
-                    m.hold_ns.push(t - since);
-                }
-            }
-            Event::Granted {
-                client, key, token, ..
-            } => {
-                m.grants += 1;
-                self.failover.granted(key, client, token);
-                self.held_since.get_or_insert(t);
-            }
-            Event::Expired { client, key, token } => {
-                m.expirations += 1;
-                self.failover.expired(t, key, token);
-                if self.paused.get(node_idx(client.node)).copied() == Some(true) {
-                    self.coverage
-                        .insert(FaultKind::PauseOverlappedExpiry.name().into());
-                }
-                self.grant_ends(t, key, token);
-            }
-            Event::ReleasedAtServer { key, token, .. } => self.grant_ends(t, key, token),
-            Event::ServerBooted { restart: true, .. } => self.end_all_grants(t),
-            Event::WriteAccepted { key, token, .. } => {
-                m.writes_accepted += 1;
-                if let Some(d) = self.failover.write_accepted(t, key, token) {
-                    m.failover_ns.push(d);
-                }
-            }
-            Event::WriteRejected { .. } => {
-                m.stale_writes_rejected += 1;
-                m.token_mismatches += 1;
+            Event::Expired { client, .. }
+                if self.paused.get(node_idx(client.node)).copied() == Some(true) =>
+            {
+                self.coverage
+                    .insert(FaultKind::PauseOverlappedExpiry.name().into());
             }
             Event::JobApplied { .. } => m.jobs_applied += 1,
             Event::JobAlreadyDone { .. } => m.jobs_already_done += 1,
@@ -612,7 +551,7 @@ impl World {
     /// The client holding the latest live grant, if it is up.
     #[must_use]
     pub fn current_holder(&self) -> Option<NodeIdx> {
-        self.failover
+        self.tenures
             .live_holders()
             .map(node_idx)
             .find(|&i| !self.down[i])
@@ -624,9 +563,7 @@ impl World {
         self.overlap.advance(t);
         self.metrics.belief_overlap_ns = self.overlap.overlap_ns;
         self.metrics.belief_overlap_episodes = self.overlap.episodes;
-        if let Some(s) = self.held_since.take() {
-            self.metrics.held_ns += t - s;
-        }
+        self.tenures.finish(&mut self.metrics, t);
         self.metrics.run_ns = t;
         if let Some(tl) = self.timeline.as_mut() {
             tl.finish(t);
