@@ -32,14 +32,14 @@ fn table(reports: &[ScenarioReport]) -> String {
     for r in reports {
         let _ = writeln!(
             s,
-            "| {} | {:?} | {} | {} | {} | {} | {:.0} | {} | {} |",
+            "| {} | {:?} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.class,
             r.variant,
             r.seeds,
             r.passed,
             run_report::found_summary(r),
-            r.metrics.failover.p99_ms,
+            r.metrics.failover.cell(|d| d.p99_ms),
             r.metrics.stale_writes_rejected,
             run_report::verdict(r).0
         );

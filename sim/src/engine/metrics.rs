@@ -265,6 +265,18 @@ pub struct Dist {
 }
 
 impl Dist {
+    /// A value of this distribution for a table, in whole ms: "n/a" when the sample is
+    /// empty (no failover happened, no renewal was confirmed), never a 0 that reads as a
+    /// measurement.
+    #[must_use]
+    pub fn cell(&self, pick: fn(&Dist) -> f64) -> String {
+        if self.n == 0 {
+            "n/a".into()
+        } else {
+            format!("{:.0}", pick(self))
+        }
+    }
+
     #[must_use]
     pub fn of(ns: &[u64]) -> Dist {
         if ns.is_empty() {

@@ -189,8 +189,8 @@ fn scenario_table(s: &mut String, reports: &[ScenarioReport]) {
             s,
             "<tr class=\"{cls}\"><td class=\"l\"><a href=\"#{id}\">{name}</a></td><td class=\"l\">{class:?}</td>\
              <td class=\"l\">{variant}</td><td>{seeds}</td><td>{passed}</td><td class=\"l\">{found}</td>\
-             <td>{p50:.0} / {p99:.0}</td><td>{avail:.3}</td><td>{fp}</td><td>{stale}</td>\
-             <td>{slack:.0}</td><td class=\"v l\">{v}</td></tr>",
+             <td>{p50} / {p99}</td><td>{avail:.3}</td><td>{fp}</td><td>{stale}</td>\
+             <td>{slack}</td><td class=\"v l\">{v}</td></tr>",
             id = esc(&file_safe(&r.name)),
             name = esc(&r.name),
             class = r.class,
@@ -198,11 +198,11 @@ fn scenario_table(s: &mut String, reports: &[ScenarioReport]) {
             seeds = r.seeds,
             passed = r.passed,
             found = esc(&found_summary(r)),
-            p50 = r.metrics.failover.p50_ms,
-            p99 = r.metrics.failover.p99_ms,
+            p50 = r.metrics.failover.cell(|d| d.p50_ms),
+            p99 = r.metrics.failover.cell(|d| d.p99_ms),
             avail = r.metrics.availability,
             stale = r.metrics.stale_writes_rejected,
-            slack = r.metrics.renewal_slack.min_ms,
+            slack = r.metrics.renewal_slack.cell(|d| d.min_ms),
         );
     }
     s.push_str("</tbody></table>\n");
