@@ -386,11 +386,13 @@ impl CheckArgs {
             bfs: false,
             json: false,
             junit: None,
+            all_protocols: false,
+            report: PathBuf::new(),
         }
     }
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct CheckArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -417,6 +419,19 @@ struct CheckArgs {
     /// its counterexample) for CI test tabs.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Check every protocol leaseproof knows, each at these bounds, one after the other,
+    /// and write one JSON report of them all (`--report`); exits with the worst verdict.
+    /// The main job checks only those whose checks fit its time (docs/protocols.md).
+    #[arg(long, conflicts_with_all = ["protocol", "junit", "json"])]
+    all_protocols: bool,
+    /// Where `--all-protocols` writes its report.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "all_protocols",
+        default_value = "reports/check-all-protocols.json"
+    )]
+    report: PathBuf,
 }
 
 const TUNE_HELP: &str = "Exit codes: 0 a recommendation for every pause level; 1 some pause \
@@ -746,7 +761,72 @@ fn main_closed_verdict(
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn check(args: &CheckArgs) -> anyhow::Result<u8> {
+    if args.all_protocols {
+        return check_all_protocols(args);
+    }
     Ok(check_report(args)?.0)
+}
+
+/// `check --all-protocols`: every protocol's check at the given bounds, printed one after
+/// the other, and one JSON report naming the command that wrote it.
+fn check_all_protocols(args: &CheckArgs) -> anyhow::Result<u8> {
+    #[derive(serde::Serialize)]
+    struct One {
+        protocol: &'static str,
+        verdict: leaseproof_impl::verdict::Verdict,
+        exit: u8,
+        check: Option<leaseproof_model::check::CheckReport>,
+    }
+    let mut all = Vec::new();
+    let mut worst_exit = EXIT_OK;
+    let mut worst_verdict = leaseproof_impl::verdict::Verdict::Pass;
+    for kind in leaseproof_impl::ProtocolKind::ALL {
+        println!("== protocol {}", kind.name());
+        let mut one = args.clone();
+        one.all_protocols = false;
+        one.model.protocol = kind;
+        let (exit, report) = check_report(&one)?;
+        let interrupted = INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
+        let verdict = report
+            .as_ref()
+            .map_or(leaseproof_impl::verdict::Verdict::Usage, |r| {
+                r.verdict(interrupted)
+            });
+        if verdict > worst_verdict {
+            (worst_verdict, worst_exit) = (verdict, exit);
+        }
+        all.push(One {
+            protocol: kind.name(),
+            verdict,
+            exit,
+            check: report,
+        });
+        if interrupted {
+            break;
+        }
+    }
+    let out = serde_json::json!({
+        "command": std::iter::once("leaseproof".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
+        "build": leaseproof::BUILD_ID,
+        "verdict": worst_verdict,
+        "protocols": all,
+    });
+    if let Some(dir) = args.report.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(
+        &args.report,
+        format!("{}\n", serde_json::to_string_pretty(&out)?),
+    )
+    .with_context(|| format!("writing {}", args.report.display()))?;
+    println!(
+        "all protocols: {worst_verdict} (exit {worst_exit}); report: {}",
+        args.report.display()
+    );
+    Ok(worst_exit)
 }
 
 /// Runs a check and prints it; its exit code, and its report unless the input was bad.

@@ -389,6 +389,51 @@ fn check_names_its_protocol_and_refuses_an_unknown_one() {
 }
 
 #[test]
+fn check_all_protocols_checks_each_and_writes_one_report() {
+    let report = format!("{}-all-protocols.json", out_dir());
+    let o = leaseproof(&[
+        "check",
+        "--all-protocols",
+        "--max-time",
+        "2",
+        "--crashes",
+        "0",
+        "--threads",
+        "1",
+        "--report",
+        &report,
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&report).unwrap();
+    let _ = std::fs::remove_file(&report);
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(j["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("leaseproof check --all-protocols"));
+    let names: Vec<&str> = j["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["protocol"].as_str().unwrap())
+        .collect();
+    let known: Vec<&str> = leaseproof_impl::ProtocolKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    assert_eq!(names, known, "every protocol, in order");
+    for p in j["protocols"].as_array().unwrap() {
+        assert_eq!(p["verdict"], "pass", "{p}");
+        assert!(p["check"]["unique"].as_u64().unwrap() > 0);
+    }
+    // One protocol or all: not both.
+    refused(
+        &["check", "--all-protocols", "--protocol", "reference"],
+        "--protocol",
+    );
+}
+
+#[test]
 fn a_closed_check_says_closed_and_what_every_run_means() {
     let o = leaseproof(&[
         "check",
