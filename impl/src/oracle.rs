@@ -21,6 +21,7 @@
 
 use crate::config::{drift, Config};
 use crate::output::Event;
+use crate::tenure::TenureEvent;
 use crate::types::{
     Counter, Counters, Identity, Instants, Job, Key, Nanos, NodeId, RemapNodes, Token, UNBOUNDED,
 };
@@ -437,9 +438,9 @@ impl SafetyOracles {
 
     /// The wait-for graph's part of an event: writes (through `g`, see [`Self::judge`]) only
     /// for the events that move the graph.
-    fn track_waits(g: &mut Cow<'_, SafetyOracles>, server_now: Nanos, ev: &Event) {
-        match *ev {
-            Event::ClientBooted { client } => {
+    fn track_waits(g: &mut Cow<'_, SafetyOracles>, server_now: Nanos, ev: TenureEvent) {
+        match ev {
+            TenureEvent::Booted { client } => {
                 if g.holds.values().any(|n| *n == client.node) || g.waits.contains_key(&client.node)
                 {
                     let o = g.to_mut();
@@ -447,22 +448,17 @@ impl SafetyOracles {
                     o.waits.remove(&client.node);
                 }
             }
-            Event::Requested { client, key } => {
+            TenureEvent::Wanted { client, key } => {
                 if g.waits.get(&client.node) != Some(&key) {
                     g.to_mut().waits.insert(client.node, key);
                 }
             }
-            Event::Withdrawn { client, key } => {
+            TenureEvent::Withdrew { client, key } => {
                 if g.waits.get(&client.node) == Some(&key) {
                     g.to_mut().waits.remove(&client.node);
                 }
             }
-            Event::Adopted {
-                client,
-                key,
-                first: true,
-                ..
-            } => {
+            TenureEvent::Acting { client, key, .. } => {
                 let waited = g.waits.get(&client.node) == Some(&key);
                 if waited || g.holds.get(&key) != Some(&client.node) {
                     let o = g.to_mut();
@@ -472,9 +468,8 @@ impl SafetyOracles {
                     o.holds.insert(key, client.node);
                 }
             }
-            Event::Lost { client, key, .. }
-            | Event::ReleaseDecided { client, key, .. }
-            | Event::ReleaseSent { client, key, .. } => {
+            TenureEvent::Stopped { client, key, .. }
+            | TenureEvent::GaveBack { client, key, .. } => {
                 if g.holds.get(&key) == Some(&client.node) {
                     g.to_mut().holds.remove(&key);
                 }
@@ -538,34 +533,48 @@ impl SafetyOracles {
         found: &mut Vec<Violation>,
     ) {
         let before = found.len();
+        // The oracles read the protocol's events as tenure events (`Event::tenure`); for
+        // protocols with tokens (token-monotonic, fenced-writes) a tenure is the token.
+        let Some(te) = ev.tenure() else { return };
         if g.waits_tracked {
-            Self::track_waits(g, server_now, ev);
+            Self::track_waits(g, server_now, te);
         }
-        match *ev {
-            Event::Granted {
+        match te {
+            TenureEvent::Began {
                 client,
                 key,
-                token,
+                tenure,
                 expiry,
-                ..
-            } => Self::granted(g, server_now, client, key, token, expiry, found),
-            Event::Renewed {
-                key, token, expiry, ..
-            } => Self::renewed(g, key, token, expiry),
-            Event::ReleaseSent { client, key, token } => Self::release_sent(g, client, key, token),
-            Event::WriteDecided {
-                client, key, token, ..
-            } => Self::lease_containment(g, server_now, client, key, token, found),
-            Event::WriteAccepted {
-                client, key, token, ..
-            } => Self::fenced_writes(g, client, key, token, found),
-            Event::JobApplied {
+            } => Self::granted(g, server_now, client, key, Token(tenure), expiry, found),
+            TenureEvent::Renewed {
+                key,
+                tenure,
+                expiry,
+            } => Self::renewed(g, key, Token(tenure), expiry),
+            TenureEvent::GaveBack {
                 client,
                 key,
-                token,
+                tenure,
+            } => Self::release_sent(g, client, key, Token(tenure)),
+            TenureEvent::WriteDecided {
+                client,
+                key,
+                tenure,
+            } => Self::lease_containment(g, server_now, client, key, Token(tenure), found),
+            TenureEvent::WriteAccepted {
+                client,
+                key,
+                tenure,
+            } => Self::fenced_writes(g, client, key, Token(tenure), found),
+            TenureEvent::JobApplied {
+                client,
+                key,
+                tenure,
                 job,
-            } => Self::job_applied(g, client, key, token, job, found),
-            Event::JobDeadLettered { key, job, .. } => Self::job_dead_lettered(g, key, job, found),
+            } => Self::job_applied(g, client, key, Token(tenure), job, found),
+            TenureEvent::JobDeadLettered { key, job } => {
+                Self::job_dead_lettered(g, key, job, found);
+            }
             _ => {}
         }
         for v in &found[before..] {
@@ -879,20 +888,21 @@ impl Liveness {
     /// Who waits: a client that wants a key until it holds it or withdraws. (No time is
     /// kept: the deadlines are set at heal, from the bound.)
     pub fn observe(&mut self, ev: &Event) {
-        match *ev {
-            Event::Requested { client, key } | Event::Lost { client, key, .. } => {
-                self.waiting.insert((key, client.node), client);
-            }
-            Event::Adopted {
+        let Some(te) = ev.tenure() else { return };
+        match te {
+            TenureEvent::Wanted { client, key }
+            | TenureEvent::Stopped {
                 client,
                 key,
-                first: true,
-                ..
+                preempted: Some(_),
             } => {
+                self.waiting.insert((key, client.node), client);
+            }
+            TenureEvent::Acting { client, key, .. } => {
                 self.waiting.remove(&(key, client.node));
                 self.deadlines.remove(&(key, client.node));
             }
-            Event::Withdrawn { client, key } => {
+            TenureEvent::Withdrew { client, key } => {
                 self.waiting.remove(&(key, client.node));
                 self.deadlines.remove(&(key, client.node));
             }

@@ -106,10 +106,10 @@ impl Tenures {
     /// Feeds one tenure event seen at true time `t`.
     pub fn observe(&mut self, m: &mut RunMetrics, t: u64, ev: TenureEvent) {
         match ev {
-            TenureEvent::Wanted { client } => {
+            TenureEvent::Wanted { client, .. } => {
                 self.wanted_at.insert(client.node, t);
             }
-            TenureEvent::Acting { client } => {
+            TenureEvent::Acting { client, .. } => {
                 if let Some(r) = self.wanted_at.remove(&client.node) {
                     m.acquisition_ns.push(t - r);
                 }
@@ -125,6 +125,7 @@ impl Tenures {
                 client,
                 key,
                 tenure,
+                ..
             } => {
                 m.grants += 1;
                 self.failover.began(key, client, tenure);
@@ -144,7 +145,7 @@ impl Tenures {
                 }
             }
             TenureEvent::AllEnded => self.all_ended(m, t),
-            TenureEvent::WriteAccepted { key, tenure } => {
+            TenureEvent::WriteAccepted { key, tenure, .. } => {
                 m.writes_accepted += 1;
                 m.failover_ns
                     .extend(self.failover.write_accepted(t, key, tenure));
@@ -153,6 +154,14 @@ impl Tenures {
                 m.stale_writes_rejected += 1;
                 m.token_mismatches += 1;
             }
+            // What the oracles read and these metrics do not.
+            TenureEvent::Booted { .. }
+            | TenureEvent::Withdrew { .. }
+            | TenureEvent::GaveBack { .. }
+            | TenureEvent::WriteDecided { .. }
+            | TenureEvent::Renewed { .. }
+            | TenureEvent::JobApplied { .. }
+            | TenureEvent::JobDeadLettered { .. } => {}
         }
     }
 
