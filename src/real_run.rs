@@ -1113,7 +1113,9 @@ fn timeline(sc: &Scenario, seen: &Seen, c: &Cluster, found: &[Found], end_ns: u6
             }
             kills.next();
         }
-        tl.server_event(t, &e);
+        if let Some(te) = e.tenure() {
+            tl.server_event(t, te);
+        }
         match e {
             Event::Adopted {
                 token,

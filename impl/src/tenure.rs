@@ -82,8 +82,8 @@ pub enum TenureEvent {
         key: Key,
         tenure: u64,
     },
-    /// The resource refused a write for a stale tenure.
-    WriteRefused,
+    /// The resource refused a write under `tenure`, a stale one.
+    WriteRefused { key: Key, tenure: u64 },
     /// An exactly-once job's effect was applied under `tenure`.
     JobApplied {
         client: Identity,
@@ -178,7 +178,10 @@ impl Event {
                 key,
                 tenure: token.0,
             },
-            Event::WriteRejected { .. } => TenureEvent::WriteRefused,
+            Event::WriteRejected { key, token, .. } => TenureEvent::WriteRefused {
+                key,
+                tenure: token.0,
+            },
             Event::JobApplied {
                 client,
                 key,

@@ -150,7 +150,7 @@ impl Tenures {
                 m.failover_ns
                     .extend(self.failover.write_accepted(t, key, tenure));
             }
-            TenureEvent::WriteRefused => {
+            TenureEvent::WriteRefused { .. } => {
                 m.stale_writes_rejected += 1;
                 m.token_mismatches += 1;
             }

@@ -236,21 +236,20 @@ impl Timeline {
         });
     }
 
-    /// What the server and the resource saw of an event at `t`: grants opening and ending,
-    /// writes accepted or rejected (other events draw nothing here).
-    pub fn server_event(&mut self, t: u64, event: &leaseproof_impl::Event) {
-        use leaseproof_impl::Event;
-        match *event {
-            Event::Granted { client, token, .. } => {
-                self.granted(t, client.node.0 as NodeIdx, token.0);
+    /// What the authority and the resource saw of a tenure event at `t`: tenures opening
+    /// and ending, writes accepted or refused (other events draw nothing here).
+    pub fn server_event(&mut self, t: u64, event: leaseproof_impl::TenureEvent) {
+        use leaseproof_impl::TenureEvent as T;
+        match event {
+            T::Began { client, tenure, .. } => {
+                self.granted(t, client.node.0 as NodeIdx, tenure);
             }
-            Event::Expired { token, .. } => self.grant_ended(t, token.0, "expired"),
-            Event::ReleasedAtServer { token, .. } => self.grant_ended(t, token.0, "released"),
-            Event::ServerBooted { restart: true, .. } => {
-                self.all_grants_ended(t, "server restarted");
-            }
-            Event::WriteAccepted { token, .. } => self.write(t, token.0, true),
-            Event::WriteRejected { token, .. } => self.write(t, token.0, false),
+            T::Ended {
+                tenure, ran_out, ..
+            } => self.grant_ended(t, tenure, if ran_out { "expired" } else { "released" }),
+            T::AllEnded => self.all_grants_ended(t, "server restarted"),
+            T::WriteAccepted { tenure, .. } => self.write(t, tenure, true),
+            T::WriteRefused { tenure, .. } => self.write(t, tenure, false),
             _ => {}
         }
     }

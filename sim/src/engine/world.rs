@@ -424,7 +424,9 @@ impl World {
             );
         }
         if let Some(tl) = self.timeline.as_mut() {
-            tl.server_event(t, event);
+            if let Some(te) = event.tenure() {
+                tl.server_event(t, te);
+            }
         }
         self.measure(t, idx, event);
         lifecycle_span(t, event);
