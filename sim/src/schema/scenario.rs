@@ -1376,6 +1376,15 @@ fn suspends(file: &ScenarioFile) -> Vec<SuspendBound> {
     out
 }
 
+/// Every breach as `field: reason`, for an error that lists them all.
+fn breach_list(breaches: &[Breach]) -> String {
+    let each: Vec<String> = breaches
+        .iter()
+        .map(|b| format!("{}: {}", b.field, b.reason))
+        .collect();
+    each.join("; ")
+}
+
 /// An oracle in `always` must lie within the protocol's assumptions for that oracle
 /// ([`Assumptions::oracle_breaches`]): belief exclusivity, for one, is not claimed under
 /// pauses.
@@ -1390,17 +1399,13 @@ fn check_oracle_assumptions(
         if breaches.is_empty() {
             continue;
         }
-        let why: Vec<String> = breaches
-            .iter()
-            .map(|b| format!("{}: {}", b.field, b.reason))
-            .collect();
         return Err(src.err(
             "expect.always",
             format!(
                 "{o} is outside the assumptions of the {} protocol for it ({}): list it in \
                  finds, or drop those faults",
                 file.protocol.kind.name(),
-                why.join("; ")
+                breach_list(&breaches)
             ),
         ));
     }
@@ -1442,10 +1447,6 @@ fn check_class(
         && safe_because.is_none()
         && file.protocol.variant == leaseproof_impl::Variant::Correct
     {
-        let why: Vec<String> = breaches
-            .iter()
-            .map(|b| format!("{}: {}", b.field, b.reason))
-            .collect();
         return Err(src.err(
             "expect.finds",
             format!(
@@ -1453,7 +1454,7 @@ fn check_class(
                  which oracle it finds, or that it stays safe with finds = [] and \
                  safe_because = \"why\"",
                 file.protocol.kind.name(),
-                why.join("; ")
+                breach_list(breaches)
             ),
         ));
     }
