@@ -330,10 +330,12 @@ fn belief_exclusivity_is_an_always_exactly_where_the_protocol_claims_it() {
         ModelConfig {
             pauses: true,
             max_pause: Some(2),
+            max_time: 4,
             ..within
         },
         ModelConfig {
             margin: Some(1),
+            max_time: 4,
             ..within
         },
     ] {
@@ -347,7 +349,7 @@ fn belief_exclusivity_is_an_always_exactly_where_the_protocol_claims_it() {
     // target (the claim is off there), the checker shows it.
     let m = LeaseModel::new(ModelConfig {
         margin: Some(0),
-        max_time: 9,
+        max_time: 5,
         max_delay: 1,
         losses: 1,
         ..within
