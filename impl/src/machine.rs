@@ -10,18 +10,29 @@ use crate::resource::FencedResource;
 use crate::server::LockServer;
 use crate::types::{Counter, Counters, Identity, Instants, Jitter, Msg, Nanos, NodeId, RemapNodes};
 
-/// The sans-IO grammar shared by every role.
+/// The sans-IO grammar shared by every role of every protocol: a role takes its
+/// protocol's messages (`Msg`) and yields its protocol's outputs (`Output`: sends,
+/// persist batches, events, jitter requests). The reference protocol's roles take
+/// [`Msg`] and yield [`Output`]; a plug-in's roles name their own types
+/// (docs/protocols.md).
 pub trait Machine {
-    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg);
+    type Msg;
+    type Output;
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Self::Msg);
     fn handle_timeout(&mut self, now: Nanos);
     fn handle_jitter(&mut self, _now: Nanos, _jitter: Jitter) {}
-    fn poll_output(&mut self) -> Option<Output>;
+    fn poll_output(&mut self) -> Option<Self::Output>;
     fn poll_timeout(&self) -> Option<(Nanos, &'static str)>;
 }
+
+/// A role of the reference protocol, as [`AnyNode`] holds it.
+type ReferenceRole = dyn Machine<Msg = Msg, Output = Output>;
 
 macro_rules! machine {
     ($t:ty $(, $jitter:ident)?) => {
         impl Machine for $t {
+            type Msg = Msg;
+            type Output = Output;
             fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
                 <$t>::handle_message(self, now, from, msg)
             }
@@ -105,7 +116,7 @@ impl AnyNode {
         }
     }
 
-    fn machine(&mut self) -> &mut dyn Machine {
+    fn machine(&mut self) -> &mut ReferenceRole {
         match self {
             AnyNode::Server(s) => s,
             AnyNode::Resource(r) => r,
@@ -125,6 +136,8 @@ impl AnyNode {
 }
 
 impl Machine for AnyNode {
+    type Msg = Msg;
+    type Output = Output;
     fn handle_message(&mut self, now: Nanos, from: NodeId, msg: Msg) {
         self.machine().handle_message(now, from, msg)
     }

@@ -22,7 +22,7 @@ fn cfg() -> Config {
         .expect("defaults are valid")
 }
 
-fn drain<M: Machine>(m: &mut M) -> Vec<Output> {
+fn drain<M: Machine<Output = Output>>(m: &mut M) -> Vec<Output> {
     std::iter::from_fn(|| m.poll_output()).collect()
 }
 
