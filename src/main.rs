@@ -778,7 +778,6 @@ fn check_all_protocols(args: &CheckArgs) -> anyhow::Result<u8> {
         check: Option<leaseproof_model::check::CheckReport>,
     }
     let mut all = Vec::new();
-    let mut worst_exit = EXIT_OK;
     let mut worst_verdict = leaseproof_impl::verdict::Verdict::Pass;
     for kind in leaseproof_impl::ProtocolKind::ALL {
         println!("== protocol {}", kind.name());
@@ -792,9 +791,7 @@ fn check_all_protocols(args: &CheckArgs) -> anyhow::Result<u8> {
             .map_or(leaseproof_impl::verdict::Verdict::Usage, |r| {
                 r.verdict(interrupted)
             });
-        if verdict > worst_verdict {
-            (worst_verdict, worst_exit) = (verdict, exit);
-        }
+        worst_verdict = worst_verdict.max(verdict);
         all.push(One {
             protocol: kind.name(),
             verdict,
@@ -822,6 +819,7 @@ fn check_all_protocols(args: &CheckArgs) -> anyhow::Result<u8> {
         format!("{}\n", serde_json::to_string_pretty(&out)?),
     )
     .with_context(|| format!("writing {}", args.report.display()))?;
+    let worst_exit = worst_verdict.exit_code();
     println!(
         "all protocols: {worst_verdict} (exit {worst_exit}); report: {}",
         args.report.display()

@@ -924,8 +924,7 @@ async fn judge(
     seen.sort_by_key(|&(t, node, order, _)| (t, node, order));
     // The named-only oracles where the scenario names them, as in the simulator (belief
     // exclusivity is not judged here: real runs do not measure beliefs).
-    let named: Vec<_> = sc.always.iter().chain(&sc.finds).copied().collect();
-    let mut oracles = SafetyOracles::new().judging(&named);
+    let mut oracles = SafetyOracles::new().judging(&sc.named_oracles());
     let mut found = Vec::new();
     let mut timed = Vec::new();
     for (t, _, _, ev) in &seen {

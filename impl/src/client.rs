@@ -430,6 +430,15 @@ impl LeaseClient {
         }
     }
 
+    /// Whether the client may act on its key, as belief-exclusivity judges it: its core is
+    /// Holding, its deadline passed or not (a core suspended after its validity check
+    /// still acts when it resumes; without a suspension its expiry timer ends Holding at
+    /// the deadline).
+    #[must_use]
+    pub fn may_act(&self) -> bool {
+        self.held_token().is_some()
+    }
+
     /// Whether the client believes it holds at `now` (its core state is Holding and valid).
     #[must_use]
     pub fn believes(&self, now: Nanos) -> bool {

@@ -62,8 +62,8 @@ pub use config::{Config, ConfigError, Jobs, ProtocolConfig, Variant};
 pub use lockset::LockSetClient;
 pub use machine::{AnyNode, Machine, RoleKind};
 pub use oracle::{
-    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, tenure_bound_ns, BeliefOverlap,
-    Liveness, OracleName, SafetyOracles, Violation,
+    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, tenure_bound_ns, ActingClients,
+    BeliefOverlap, Liveness, OracleName, SafetyOracles, Violation,
 };
 pub use output::{
     crash_points, Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome,

@@ -27,7 +27,7 @@ use crate::types::{
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// The name of an oracle, as written in scenario files.
@@ -63,7 +63,7 @@ pub enum OracleName {
     /// Judged only where a scenario names it ([`OracleName::NAMED_ONLY`]).
     StaleWriteAccepted,
     /// belief-exclusivity, for every protocol: two clients that may act on the same key
-    /// at one instant (reference: both Holding, with validity left on their own clocks).
+    /// at one instant (reference: both Holding, deadline passed or not).
     /// Judged by the simulator at the core's own step and by the model as an `Always`
     /// within the protocol's assumptions for it ([`crate::Assumptions::oracle_breaches`]).
     /// Judged only where a scenario names it ([`OracleName::NAMED_ONLY`]).
@@ -971,15 +971,8 @@ impl BeliefOverlap {
     }
 
     /// Accounts true time up to `true_now`, then sets the client's belief end (`None`: it
-    /// does not believe). Returns the key and the two clients when this update began an
-    /// episode of overlap (what the belief-exclusivity oracle reports).
-    pub fn update(
-        &mut self,
-        true_now: u64,
-        key: Key,
-        node: NodeId,
-        until: Option<u64>,
-    ) -> Option<(Key, NodeId, NodeId)> {
+    /// does not believe).
+    pub fn update(&mut self, true_now: u64, key: Key, node: NodeId, until: Option<u64>) {
         self.advance(true_now);
         match until.filter(|&u| u > true_now) {
             Some(u) => {
@@ -989,18 +982,7 @@ impl BeliefOverlap {
                 self.until.remove(&(key, node));
             }
         }
-        let was = self.overlapping;
         self.advance(true_now);
-        if was || !self.overlapping {
-            return None;
-        }
-        // The episode began here: `node` and another believer of `key`.
-        let other = self
-            .until
-            .keys()
-            .find(|(k, n)| *k == key && *n != node)
-            .map(|&(_, n)| n)?;
-        Some((key, other.min(node), other.max(node)))
     }
 
     /// Accounts time up to `true_now`.
@@ -1042,6 +1024,32 @@ impl BeliefOverlap {
             self.episodes += 1;
         }
         self.overlapping = now_overlap;
+    }
+}
+
+/// The belief-exclusivity oracle: which clients may act on each key now (each protocol
+/// says when a client may act; the reference client's rule is
+/// [`crate::LeaseClient::may_act`]). Shells report a client's "may act" after every step
+/// of its core; a second client that may act on a key begins a violation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActingClients {
+    acting: BTreeMap<Key, BTreeSet<NodeId>>,
+}
+
+impl ActingClients {
+    /// Records whether `node` may act on `key`; the violation when it is the second client
+    /// that may act there at once.
+    pub fn update(&mut self, key: Key, node: NodeId, may_act: bool) -> Option<Violation> {
+        let on_key = self.acting.entry(key).or_default();
+        if !may_act {
+            on_key.remove(&node);
+            return None;
+        }
+        if !on_key.insert(node) || on_key.len() != 2 {
+            return None;
+        }
+        let (first, second) = (*on_key.first()?, *on_key.last()?);
+        Some(Violation::BeliefsOverlap { key, first, second })
     }
 }
 

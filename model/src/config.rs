@@ -358,6 +358,8 @@ impl ModelConfig {
     #[must_use]
     pub fn claims_belief_exclusivity(&self) -> bool {
         use leaseproof_impl::Assumptions;
+        // The reference protocol's rule for this oracle reads the bounds only (the model
+        // lists no drift, step or lost disk), so any of its configs answers alike.
         let p = ProtocolConfig::default();
         p.oracle_breaches(OracleName::BeliefExclusivity, &self.fault_bounds())
             .is_empty()

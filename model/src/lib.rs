@@ -134,7 +134,7 @@ pub struct LeaseModel {
     /// A deliberately wrong normalisation, for the tests that must catch it.
     fault: NormalFault,
     /// Belief exclusivity is an `Always` here ([`ModelConfig::claims_belief_exclusivity`]).
-    pub belief_checked: bool,
+    pub(crate) belief_checked: bool,
 }
 
 impl LeaseModel {

@@ -339,14 +339,15 @@ impl State {
         self.waiting.contains(&LATE)
     }
 
-    /// Clients whose core state is Holding.
+    /// Clients that may act on the key ([`leaseproof_impl::LeaseClient::may_act`]: their
+    /// core state is Holding).
     #[must_use]
     pub fn believers(&self) -> usize {
         (2..usize::from(self.n))
             .filter(|&i| {
                 self.node(i)
                     .and_then(AnyNode::as_client)
-                    .is_some_and(|c| c.held_token().is_some())
+                    .is_some_and(leaseproof_impl::LeaseClient::may_act)
             })
             .count()
     }

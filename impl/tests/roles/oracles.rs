@@ -442,6 +442,28 @@ fn only_beliefs_that_end_later_overlap() {
 }
 
 #[test]
+fn a_second_client_that_may_act_on_a_key_begins_a_belief_exclusivity_violation() {
+    let mut a = ActingClients::default();
+    assert_eq!(a.update(Key(0), C2, true), None);
+    assert_eq!(a.update(Key(1), C1, true), None, "another key");
+    assert_eq!(
+        a.update(Key(0), C1, true),
+        Some(Violation::BeliefsOverlap {
+            key: Key(0),
+            first: C1,
+            second: C2
+        })
+    );
+    // The same episode: the first two again, or a third, report nothing new.
+    assert_eq!(a.update(Key(0), C1, true), None);
+    assert_eq!(a.update(Key(0), C3, true), None);
+    // One stops; the other two still may act, then one more leaves and one comes back.
+    assert_eq!(a.update(Key(0), C3, false), None);
+    assert_eq!(a.update(Key(0), C2, false), None);
+    assert!(a.update(Key(0), C2, true).is_some(), "a new episode");
+}
+
+#[test]
 fn renamed_oracles_know_the_grant_under_its_owners_new_name() {
     let mut o = SafetyOracles::new();
     let granted = granted_c1();

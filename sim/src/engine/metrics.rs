@@ -406,6 +406,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_sample_reads_n_a_in_a_table() {
+        assert_eq!(Dist::of(&[]).cell(|d| d.p99_ms), "n/a");
+        assert_eq!(Dist::of(&[2_400_000]).cell(|d| d.p99_ms), "2");
+        assert_eq!(
+            Dist::of(&[0]).cell(|d| d.max_ms),
+            "0",
+            "a measured 0 stays 0"
+        );
+    }
+
+    #[test]
     fn percentiles_of_a_sample() {
         let d = Dist::of(&(1..=100).map(|i| i * 1_000_000).collect::<Vec<_>>());
         assert_eq!((d.min_ms, d.max_ms, d.n), (1.0, 100.0, 100));

@@ -383,8 +383,7 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
         let mut w = lock(&world);
         w.crash_requests = Some(crash_tx);
         // The named-only oracles are judged where the scenario names them.
-        let named: Vec<OracleName> = sc.always.iter().chain(&sc.finds).copied().collect();
-        w.oracles = std::mem::take(&mut w.oracles).judging(&named);
+        w.oracles = std::mem::take(&mut w.oracles).judging(&sc.named_oracles());
     }
     if plan
         .clocks

@@ -197,7 +197,7 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
 
 fn record_belief(world: &Mutex<World>, idx: NodeIdx, node: &AnyNode) {
     if let AnyNode::Client(c) = node {
-        lock(world).update_belief(idx, c.valid_until(), c.held_token());
+        lock(world).update_belief(idx, c.valid_until(), c.held_token(), c.may_act());
     }
 }
 

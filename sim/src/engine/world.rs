@@ -11,9 +11,9 @@ use crate::scenario::{is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CL
 use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
 use leaseproof_impl::{
-    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, BeliefOverlap, Config, Disk,
-    Event, Identity, Key, Liveness, LossCause, Msg, Nanos, OracleName, SafetyOracles, Token,
-    Violation,
+    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, ActingClients, BeliefOverlap,
+    Config, Disk, Event, Identity, Key, Liveness, LossCause, Msg, Nanos, OracleName, SafetyOracles,
+    TenureEvent, Token, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,9 +99,9 @@ pub struct World {
     pub oracles: SafetyOracles,
     pub liveness: Liveness,
     pub overlap: BeliefOverlap,
-    /// Which clients' cores are Holding, for the belief-exclusivity oracle (kept only
-    /// when a scenario names it).
-    holding: BeliefOverlap,
+    /// Which clients may act, for the belief-exclusivity oracle (kept only when a
+    /// scenario names it).
+    acting: ActingClients,
     pub found: Vec<Found>,
     pub coverage: BTreeSet<String>,
     pub metrics: RunMetrics,
@@ -146,7 +146,7 @@ impl World {
             },
             liveness: Liveness::new(),
             overlap: BeliefOverlap::new(),
-            holding: BeliefOverlap::new(),
+            acting: ActingClients::default(),
             found: Vec::new(),
             coverage: BTreeSet::new(),
             metrics: RunMetrics::default(),
@@ -347,23 +347,24 @@ impl World {
         self.record_fault(idx, FaultKind::GarbageFrame, reason);
     }
 
-    /// A client's belief changed: `until` is its validity end on its own clock.
-    pub fn update_belief(&mut self, idx: NodeIdx, until: Option<Nanos>, token: Option<Token>) {
+    /// A client's belief changed: `until` is its validity end on its own clock, `may_act`
+    /// whether it may act on its key (the core's own rule, judged by belief-exclusivity).
+    pub fn update_belief(
+        &mut self,
+        idx: NodeIdx,
+        until: Option<Nanos>,
+        token: Option<Token>,
+        may_act: bool,
+    ) {
         let t = true_now_ns();
         let until_true = until.map(|u| self.clocks[idx].true_at(t, u));
         if let Some(tl) = self.timeline.as_mut() {
             tl.belief(t, idx, token.map(|k| k.0), until_true);
         }
         self.overlap.update(t, Key(0), node_id(idx), until_true);
-        // belief-exclusivity: the reference protocol's client may act while its core is
-        // Holding, its deadline passed or not (a core suspended after its check still
-        // acts): two such clients at one instant are a violation.
         if self.oracles.judges(OracleName::BeliefExclusivity) {
-            let holding = token.map(|_| u64::MAX);
-            if let Some((key, first, second)) =
-                self.holding.update(t, Key(0), node_id(idx), holding)
-            {
-                self.violated(t, Violation::BeliefsOverlap { key, first, second });
+            if let Some(v) = self.acting.update(Key(0), node_id(idx), may_act) {
+                self.violated(t, v);
             }
         }
     }
@@ -374,7 +375,7 @@ impl World {
         let t = true_now_ns();
         self.down[idx] = true;
         if is_client(idx) {
-            self.update_belief(idx, None, None);
+            self.update_belief(idx, None, None, false);
             self.tenures
                 .client_crashed(&mut self.metrics, t, node_id(idx));
         }
@@ -423,20 +424,19 @@ impl World {
                 None,
             );
         }
-        if let Some(tl) = self.timeline.as_mut() {
-            if let Some(te) = event.tenure() {
-                tl.server_event(t, te);
-            }
+        let tenure = event.tenure();
+        if let (Some(tl), Some(te)) = (self.timeline.as_mut(), tenure) {
+            tl.server_event(t, te);
         }
-        self.measure(t, idx, event);
+        self.measure(t, idx, event, tenure);
         lifecycle_span(t, event);
     }
 
     /// The metrics: those defined on tenures (every protocol's, [`Tenures`]), then what
     /// this shell adds: a false preemption's cause from the fault history, the pause that
     /// overlapped an expiry, the exactly-once workload's counts.
-    fn measure(&mut self, t: u64, idx: NodeIdx, event: &Event) {
-        if let Some(te) = event.tenure() {
+    fn measure(&mut self, t: u64, idx: NodeIdx, event: &Event, tenure: Option<TenureEvent>) {
+        if let Some(te) = tenure {
             self.tenures.observe(&mut self.metrics, t, te);
         }
         let m = &mut self.metrics;

@@ -588,6 +588,13 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 impl Scenario {
+    /// Every oracle the scenario names, in `always` and in `finds` (the named-only
+    /// oracles are judged for these: `SafetyOracles::judging`).
+    #[must_use]
+    pub fn named_oracles(&self) -> Vec<OracleName> {
+        self.always.iter().chain(&self.finds).copied().collect()
+    }
+
     /// Within or beyond its protocol's assumptions: beyond when it breaches any.
     #[must_use]
     pub fn class(&self) -> FaultClass {
