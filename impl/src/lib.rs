@@ -38,6 +38,7 @@
 //! - [`oracle`]: the observers that judge every run, in every checker.
 //! - [`verdict::Verdict`]: what a check found, ordered by severity, and its exit code.
 //! - [`machine`]: one trait over the four machines.
+//! - [`plugin`]: the plug-in boundary: what a protocol supplies to the generic engine and model driver.
 //! - [`stepper`]: an in-memory deterministic driver for tests (quinn's `Pair` idea).
 //! - [`wire`]: a message's bytes on any wire (bincode with a frame limit).
 
@@ -48,6 +49,7 @@ pub mod lockset;
 pub mod machine;
 pub mod oracle;
 pub mod output;
+pub mod plugin;
 pub mod protocol;
 pub mod resource;
 pub mod server;
@@ -68,6 +70,7 @@ pub use oracle::{
 pub use output::{
     crash_points, Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome,
 };
+pub use plugin::{Effect, Protocol, Reference};
 pub use protocol::{Assumptions, Breach, FaultBounds, ProtocolKind};
 pub use resource::FencedResource;
 pub use server::LockServer;

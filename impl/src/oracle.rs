@@ -501,8 +501,22 @@ impl SafetyOracles {
 
     /// Feeds one event, stamped with the server's clock; appends what it violates.
     pub fn observe(&mut self, server_now: Nanos, ev: &Event, found: &mut Vec<Violation>) {
+        // The oracles read the protocol's events as tenure events (`Event::tenure`).
+        if let Some(te) = ev.tenure() {
+            self.observe_tenure(server_now, te, found);
+        }
+    }
+
+    /// Feeds one tenure event, stamped with the authority's clock: what a plug-in's
+    /// events map onto ([`crate::plugin::Protocol::tenure`]). Appends what it violates.
+    pub fn observe_tenure(
+        &mut self,
+        server_now: Nanos,
+        te: TenureEvent,
+        found: &mut Vec<Violation>,
+    ) {
         let mut g = Cow::Owned(std::mem::take(self));
-        Self::judge(&mut g, server_now, ev, found);
+        Self::judge(&mut g, server_now, te, found);
         *self = g.into_owned();
     }
 
@@ -516,8 +530,9 @@ impl SafetyOracles {
         ev: &Event,
         found: &mut Vec<Violation>,
     ) -> Option<SafetyOracles> {
+        let te = ev.tenure()?;
         let mut g = Cow::Borrowed(self);
-        Self::judge(&mut g, server_now, ev, found);
+        Self::judge(&mut g, server_now, te, found);
         match g {
             Cow::Owned(o) => Some(o),
             Cow::Borrowed(_) => None,
@@ -529,13 +544,11 @@ impl SafetyOracles {
     fn judge(
         g: &mut Cow<'_, SafetyOracles>,
         server_now: Nanos,
-        ev: &Event,
+        te: TenureEvent,
         found: &mut Vec<Violation>,
     ) {
         let before = found.len();
-        // The oracles read the protocol's events as tenure events (`Event::tenure`); for
-        // protocols with tokens (token-monotonic, fenced-writes) a tenure is the token.
-        let Some(te) = ev.tenure() else { return };
+        // For protocols with tokens (token-monotonic, fenced-writes) a tenure is the token.
         if g.waits_tracked {
             Self::track_waits(g, server_now, te);
         }

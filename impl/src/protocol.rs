@@ -89,6 +89,17 @@ pub struct SuspendBound {
     pub what: String,
 }
 
+/// How far a clock may read from true time (its constant offset), and the field that
+/// allows it. The reference protocol compares only instants of one clock, so no offset
+/// leaves its assumptions; a protocol that compares one node's reading with another's
+/// (a server that trusts a client's timestamp) bounds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetBound {
+    pub field: String,
+    /// The largest |offset| in ms.
+    pub ms: u64,
+}
+
 /// The faults a scenario configures, as bounds any protocol's assumptions are judged
 /// against. Partitions, loss, duplication, latency and crashes that keep the disk are
 /// within every protocol's assumptions today, so they are not listed here yet; pauses and
@@ -101,6 +112,7 @@ pub struct FaultBounds {
     pub steps: Vec<StepBound>,
     pub losses: Vec<LossBound>,
     pub suspends: Vec<SuspendBound>,
+    pub offsets: Vec<OffsetBound>,
 }
 
 /// One way a scenario leaves a protocol's assumptions: the field and why.
@@ -121,6 +133,31 @@ pub trait Assumptions {
     fn oracle_breaches(&self, oracle: OracleName, bounds: &FaultBounds) -> Vec<Breach> {
         let _ = (oracle, bounds);
         Vec::new()
+    }
+}
+
+/// The reference protocol's assumptions on its derived configuration (the
+/// [`crate::plugin::Reference`] plug-in's config): the same rule as [`ProtocolConfig`]'s,
+/// whose three fields it keeps.
+impl Assumptions for crate::config::Config {
+    fn breaches(&self, bounds: &FaultBounds) -> Vec<Breach> {
+        self.source().breaches(bounds)
+    }
+    fn oracle_breaches(&self, oracle: OracleName, bounds: &FaultBounds) -> Vec<Breach> {
+        self.source().oracle_breaches(oracle, bounds)
+    }
+}
+
+impl crate::config::Config {
+    /// The protocol fields the assumptions read, back in the scenario's units.
+    fn source(&self) -> ProtocolConfig {
+        const MS: u64 = 1_000_000;
+        ProtocolConfig {
+            drift_ppm_max: self.drift_ppm_max,
+            ttl_ms: self.ttl_ns / MS,
+            safety_margin_ms: self.safety_margin_ns / MS,
+            ..ProtocolConfig::default()
+        }
     }
 }
 
@@ -243,6 +280,12 @@ mod tests {
             ],
             losses: Vec::new(),
             suspends: Vec::new(),
+            // The reference protocol compares instants of one clock only: no offset
+            // leaves its assumptions.
+            offsets: vec![OffsetBound {
+                field: "clock_offset_ms_max".into(),
+                ms: 3_600_000,
+            }],
         };
         assert!(p.breaches(&within).is_empty());
         let beyond = FaultBounds {
@@ -262,6 +305,7 @@ mod tests {
                 what: "counter".into(),
             }],
             suspends: Vec::new(),
+            offsets: Vec::new(),
         };
         let b = p.breaches(&beyond);
         let fields: Vec<&str> = b.iter().map(|b| b.field.as_str()).collect();

@@ -88,6 +88,7 @@
 pub mod check;
 pub mod memo;
 pub mod part;
+pub mod plugin;
 pub mod variants;
 
 use leaseproof_impl::{

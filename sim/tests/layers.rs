@@ -6,17 +6,24 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const LAYERS: [(&str, &[&str]); 4] = [
-    ("schema", &["fault", "grid", "scenario"]),
+    ("schema", &["fault", "grid", "plugin_scenario", "scenario"]),
     (
         "engine",
         &[
-            "clock", "metrics", "plan", "run", "shell", "timeline", "wire", "world",
+            "clock", "metrics", "plan", "plugin", "run", "shell", "timeline", "wire", "world",
         ],
     ),
     (
         "orchestration",
         &[
-            "corpus", "search", "shard", "shrink", "traced", "tune", "verdict",
+            "corpus",
+            "plugin_check",
+            "search",
+            "shard",
+            "shrink",
+            "traced",
+            "tune",
+            "verdict",
         ],
     ),
     (
@@ -102,5 +109,5 @@ fn every_module_imports_only_the_layers_before_it() {
             }
         }
     }
-    assert_eq!(files, 22);
+    assert_eq!(files, 25);
 }

@@ -346,19 +346,24 @@ async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
     collect(seed, plan, aimed, liveness, &sup.world)
 }
 
+/// Sets madsim's network: every datagram's latency drawn in `[lo, hi]` ms, and its loss
+/// ratio.
+pub fn configure_network(net: &NetSim, [lo, hi]: [u64; 2], loss_ratio: f64) {
+    net.update_config(|c| {
+        // A range must not be empty: a fixed latency gets a 1 µs spread.
+        c.send_latency =
+            Duration::from_millis(lo)..Duration::from_millis(hi) + Duration::from_micros(1);
+        c.packet_loss_rate = loss_ratio;
+    });
+}
+
 /// Configures the network from the plan, creates the world and every node (server and
 /// resource first, so they bind before any client sends) and the rogue node that sends
 /// garbage frames.
 async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
     let handle = Handle::current();
     let net = NetSim::current();
-    let [lo, hi] = plan.latency_ms;
-    net.update_config(|c| {
-        // A range must not be empty: a fixed latency gets a 1 µs spread.
-        c.send_latency =
-            Duration::from_millis(lo)..Duration::from_millis(hi) + Duration::from_micros(1);
-        c.packet_loss_rate = plan.loss_ratio;
-    });
+    configure_network(&net, plan.latency_ms, plan.loss_ratio);
     if plan.buggify {
         madsim::buggify::enable();
     }

@@ -45,6 +45,36 @@ pub fn lock(w: &Mutex<World>) -> MutexGuard<'_, World> {
     w.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Binds node `idx`'s address and starts its receiver task, which forwards every frame
+/// to the returned inbox (madsim's `recv_from` is not cancel-safe, so the node's loop
+/// selects on the channel instead). The sender is the inbox's, for wakes and stalls.
+pub async fn bind_node(
+    idx: NodeIdx,
+) -> (
+    Arc<Endpoint>,
+    tokio::sync::mpsc::UnboundedSender<Input>,
+    tokio::sync::mpsc::UnboundedReceiver<Input>,
+) {
+    let ep = Arc::new(
+        Endpoint::bind(node_addr(idx))
+            .await
+            .expect("a node can bind its own address"),
+    );
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let rx_ep = ep.clone();
+    let frames = tx.clone();
+    madsim::task::spawn(async move {
+        // One byte more than a frame may have, so an oversized one fails to decode.
+        let mut buf = vec![0u8; MAX_FRAME + 1];
+        while let Ok((n, from)) = rx_ep.recv_from(TAG, &mut buf).await {
+            if frames.send(Input::Frame(buf[..n].to_vec(), from)).is_err() {
+                break;
+            }
+        }
+    });
+    (ep, tx, rx)
+}
+
 /// A node's life from boot to kill: restore, then one loop.
 pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
     let (id, disk, cfg, now) = {
@@ -52,23 +82,8 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
         let (id, disk) = w.boot(idx);
         (id, disk, w.cfg, w.local_now(idx))
     };
-    let ep = Arc::new(
-        Endpoint::bind(node_addr(idx))
-            .await
-            .expect("a node can bind its own address"),
-    );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    lock(&world).inboxes[idx] = Some(tx.clone());
-    let rx_ep = ep.clone();
-    madsim::task::spawn(async move {
-        // One byte more than a frame may have, so an oversized one fails to decode.
-        let mut buf = vec![0u8; MAX_FRAME + 1];
-        while let Ok((n, from)) = rx_ep.recv_from(TAG, &mut buf).await {
-            if tx.send(Input::Frame(buf[..n].to_vec(), from)).is_err() {
-                break;
-            }
-        }
-    });
+    let (ep, tx, mut rx) = bind_node(idx).await;
+    lock(&world).inboxes[idx] = Some(tx);
     let mut node = AnyNode::restore(kind, &cfg, id, &disk, now);
     let pending = lock(&world).pending_stall[idx].take();
     if let Some(stalled) = pending {

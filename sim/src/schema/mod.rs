@@ -4,4 +4,5 @@
 
 pub mod fault;
 pub mod grid;
+pub mod plugin_scenario;
 pub mod scenario;

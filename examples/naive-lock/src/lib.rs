@@ -1,0 +1,688 @@
+//! # naive-lock: a user's own protocol, checked by leaseproof from its own crate
+//!
+//! A deliberately broken lock: the client sends its own clock's reading with every
+//! request, and the server **trusts that timestamp** to decide whether the current
+//! holder's lease has run out (`trust_client_clock = true`, the default). A client whose
+//! clock runs ahead claims a time past the holder's expiry and is granted the lock while
+//! the holder still acts: two clients may act at once. leaseproof's simulator and model
+//! checker both find it (`tests/`), and both pass the fixed variant
+//! (`trust_client_clock = false`: the server judges expiry on its own clock, and the
+//! client stops `margin_ms` before `send time + ttl` on its own).
+//!
+//! The crate uses leaseproof's public plug-in API only
+//! ([`leaseproof_impl::plugin::Protocol`]): roles with the sans-IO grammar
+//! ([`leaseproof_impl::Machine`]), their messages and events, the mapping of events onto
+//! tenures, "may act", a config validated with errors naming the field, and the
+//! protocol's assumptions (where it claims safety).
+//!
+//! The protocol, one key:
+//!
+//! - client: `Acquire { req, incarnation, client_now }` -> server; on `Granted { req,
+//!   tenure, ttl_ms }` for its current request it holds until `sent + ttl - margin` on
+//!   its own clock, works `hold_ms`, then sends `Release { tenure }`; on `Busy` or
+//!   silence it asks again after `retry_ms`.
+//! - server: grants when there is no holder, or when the holder's expiry has passed by
+//!   the judged clock (the request's timestamp when trusting the client, else its own);
+//!   a request from the holder itself extends it. The holder is persisted before the
+//!   grant is sent, so a restart keeps it.
+
+use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
+use leaseproof_impl::{
+    ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, OracleName, Protocol, RoleKind,
+    TenureEvent,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+const MS: u64 = 1_000_000;
+/// The one key this lock protects.
+pub const KEY: Key = Key(0);
+
+/// The `[protocol]` fields of a naive-lock scenario (`kind = "naive-lock"` besides).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NaiveConfig {
+    /// How long a grant lasts.
+    pub ttl_ms: u64,
+    /// How long a client works under the lock before it releases it.
+    pub hold_ms: u64,
+    /// How long a client waits before asking again (after `Busy`, silence or a release).
+    pub retry_ms: u64,
+    /// The client stops acting this long before `send time + ttl` on its own clock.
+    pub margin_ms: u64,
+    /// The bug: the server judges the holder's expiry by the requester's timestamp.
+    pub trust_client_clock: bool,
+}
+
+impl Default for NaiveConfig {
+    fn default() -> Self {
+        NaiveConfig {
+            ttl_ms: 1000,
+            hold_ms: 300,
+            retry_ms: 100,
+            margin_ms: 100,
+            trust_client_clock: true,
+        }
+    }
+}
+
+/// Where naive-lock claims safety. Trusting the client's clock, every clock must agree:
+/// any offset or drift breaches. Judging expiry on its own clock, offsets do not matter
+/// (only spans are compared), and drift is within the margin while `ρ·ttl <= margin`.
+/// A crash that loses the server's disk forgets the holder. Belief-exclusivity also
+/// needs no pauses (a paused client acts past its deadline).
+impl Assumptions for NaiveConfig {
+    fn breaches(&self, b: &FaultBounds) -> Vec<Breach> {
+        let mut out = Vec::new();
+        for o in b.offsets.iter().filter(|_| self.trust_client_clock) {
+            out.push(Breach {
+                field: o.field.clone(),
+                reason: format!(
+                    "clock offsets of up to {} ms: the server compares one client's timestamp \
+                     with another's expiry (trust_client_clock = true)",
+                    o.ms
+                ),
+            });
+        }
+        for d in &b.drift {
+            let stretch_ms = u64::from(d.ppm) * self.ttl_ms / 1_000_000;
+            if self.trust_client_clock || stretch_ms > self.margin_ms {
+                out.push(Breach {
+                    field: d.field.clone(),
+                    reason: format!(
+                        "drift of {} ppm stretches a {} ms lease by {stretch_ms} ms, beyond \
+                         margin_ms {}",
+                        d.ppm, self.ttl_ms, self.margin_ms
+                    ),
+                });
+            }
+        }
+        out.extend(b.losses.iter().map(|l| Breach {
+            field: l.field.clone(),
+            reason: format!("a crash loses the {}, and with it the holder", l.what),
+        }));
+        out
+    }
+
+    fn oracle_breaches(&self, oracle: OracleName, b: &FaultBounds) -> Vec<Breach> {
+        if oracle != OracleName::BeliefExclusivity {
+            return Vec::new();
+        }
+        let mut out = self.breaches(b);
+        out.extend(b.suspends.iter().map(|s| Breach {
+            field: s.field.clone(),
+            reason: format!("{} can hold a client in Holding past its deadline", s.what),
+        }));
+        out
+    }
+}
+
+/// The messages.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NaiveMsg {
+    Acquire {
+        req: u64,
+        incarnation: u32,
+        /// The client's clock at the send, in ns: what the naive server trusts.
+        client_now: u64,
+    },
+    Granted {
+        req: u64,
+        tenure: u64,
+        ttl_ms: u64,
+    },
+    Busy {
+        req: u64,
+    },
+    /// Gives back the grant that answered request `req`.
+    Release {
+        tenure: u64,
+        req: u64,
+    },
+}
+
+/// The events, each one a tenure event ([`NaiveEvent::tenure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NaiveEvent {
+    Booted {
+        client: Identity,
+    },
+    Wanted {
+        client: Identity,
+    },
+    Acting {
+        client: Identity,
+        tenure: u64,
+    },
+    Stopped {
+        client: Identity,
+        expired: bool,
+    },
+    GaveBack {
+        client: Identity,
+        tenure: u64,
+    },
+    Began {
+        client: Identity,
+        tenure: u64,
+        expiry: Nanos,
+    },
+    Renewed {
+        tenure: u64,
+        expiry: Nanos,
+    },
+    Ended {
+        tenure: u64,
+        ran_out: bool,
+    },
+}
+
+impl NaiveEvent {
+    /// The protocol-neutral view the oracles and the metrics read.
+    #[must_use]
+    pub fn tenure(self) -> TenureEvent {
+        use leaseproof_impl::LossCause;
+        match self {
+            NaiveEvent::Booted { client } => TenureEvent::Booted { client },
+            NaiveEvent::Wanted { client } => TenureEvent::Wanted { client, key: KEY },
+            NaiveEvent::Acting { client, tenure } => TenureEvent::Acting {
+                client,
+                key: KEY,
+                tenure,
+            },
+            NaiveEvent::Stopped { client, expired } => TenureEvent::Stopped {
+                client,
+                key: KEY,
+                preempted: expired.then_some(LossCause::Expired),
+            },
+            NaiveEvent::GaveBack { client, tenure } => TenureEvent::GaveBack {
+                client,
+                key: KEY,
+                tenure,
+            },
+            NaiveEvent::Began {
+                client,
+                tenure,
+                expiry,
+            } => TenureEvent::Began {
+                client,
+                key: KEY,
+                tenure,
+                expiry,
+            },
+            NaiveEvent::Renewed { tenure, expiry } => TenureEvent::Renewed {
+                key: KEY,
+                tenure,
+                expiry,
+            },
+            NaiveEvent::Ended { tenure, ran_out } => TenureEvent::Ended {
+                key: KEY,
+                tenure,
+                ran_out,
+            },
+        }
+    }
+}
+
+/// What a role asks its shell to do.
+pub type NaiveOutput = Effect<NaiveMsg, NaiveDisk, NaiveEvent>;
+
+/// The current holder, as the server keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Holder {
+    pub client: Identity,
+    pub tenure: u64,
+    /// When it runs out, on the judged clock (the client's when trusting it).
+    pub until: u64,
+    /// The request the last grant answered: only a release of that grant ends it.
+    pub req: u64,
+}
+
+/// What the server keeps on disk: the holder and the last tenure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct NaiveDisk {
+    pub holder: Option<Holder>,
+    pub last_tenure: u64,
+}
+
+/// The lock server.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Server {
+    ttl_ns: u64,
+    trust: bool,
+    disk: NaiveDisk,
+    out: VecDeque<NaiveOutput>,
+}
+
+impl Server {
+    #[must_use]
+    pub fn restore(cfg: &NaiveConfig, disk: &NaiveDisk) -> Server {
+        Server {
+            ttl_ns: cfg.ttl_ms * MS,
+            trust: cfg.trust_client_clock,
+            disk: *disk,
+            out: VecDeque::new(),
+        }
+    }
+
+    fn acquire(&mut self, now: Nanos, from: NodeId, req: u64, incarnation: u32, client_now: u64) {
+        let client = Identity {
+            node: from,
+            incarnation,
+        };
+        // The bug: the requester's clock decides whether the holder's time is up.
+        let judged = if self.trust { client_now } else { now.0 };
+        // The tenure's expiry as the server records it, on the judged clock (the
+        // authority's own when it does not trust the client; the oracles read it so).
+        let until = judged + self.ttl_ns;
+        let expiry = Nanos(until);
+        let tenure = match self.disk.holder {
+            Some(h) if h.client == client => {
+                self.out.push_back(Effect::Event(NaiveEvent::Renewed {
+                    tenure: h.tenure,
+                    expiry,
+                }));
+                h.tenure
+            }
+            Some(h) if judged < h.until => {
+                let msg = NaiveMsg::Busy { req };
+                self.out.push_back(Effect::Send { to: from, msg });
+                return;
+            }
+            held => {
+                if let Some(h) = held {
+                    let ev = NaiveEvent::Ended {
+                        tenure: h.tenure,
+                        ran_out: true,
+                    };
+                    self.out.push_back(Effect::Event(ev));
+                }
+                self.disk.last_tenure += 1;
+                let tenure = self.disk.last_tenure;
+                self.out.push_back(Effect::Event(NaiveEvent::Began {
+                    client,
+                    tenure,
+                    expiry,
+                }));
+                tenure
+            }
+        };
+        self.disk.holder = Some(Holder {
+            client,
+            tenure,
+            until,
+            req,
+        });
+        // Persisted before the grant is sent: a restart keeps the holder.
+        self.out.push_back(Effect::Persist(self.disk));
+        let ttl_ms = self.ttl_ns / MS;
+        let msg = NaiveMsg::Granted {
+            req,
+            tenure,
+            ttl_ms,
+        };
+        self.out.push_back(Effect::Send { to: from, msg });
+    }
+
+    /// A release ends the holder's tenure only if it gives back the holder's last grant:
+    /// the model checker found that a release overtaken by the same client's next
+    /// request (which extends the tenure) otherwise ends the tenure the client now holds
+    /// again, and the next client is granted while it acts (`tests/model.rs`).
+    fn release(&mut self, from: NodeId, tenure: u64, req: u64) {
+        let last = |h: &Holder| h.client.node == from && h.tenure == tenure && h.req == req;
+        if let Some(h) = self.disk.holder.filter(last) {
+            self.disk.holder = None;
+            self.out.push_back(Effect::Persist(self.disk));
+            let ev = NaiveEvent::Ended {
+                tenure: h.tenure,
+                ran_out: false,
+            };
+            self.out.push_back(Effect::Event(ev));
+        }
+    }
+}
+
+impl Machine for Server {
+    type Msg = NaiveMsg;
+    type Output = NaiveOutput;
+
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: NaiveMsg) {
+        match msg {
+            NaiveMsg::Acquire {
+                req,
+                incarnation,
+                client_now,
+            } => self.acquire(now, from, req, incarnation, client_now),
+            NaiveMsg::Release { tenure, req } => self.release(from, tenure, req),
+            NaiveMsg::Granted { .. } | NaiveMsg::Busy { .. } => {}
+        }
+    }
+
+    /// Judging on its own clock, the server ends a holder's tenure when it runs out.
+    fn handle_timeout(&mut self, now: Nanos) {
+        if let Some(h) = self.disk.holder.filter(|h| !self.trust && now.0 >= h.until) {
+            self.disk.holder = None;
+            self.out.push_back(Effect::Persist(self.disk));
+            let ev = NaiveEvent::Ended {
+                tenure: h.tenure,
+                ran_out: true,
+            };
+            self.out.push_back(Effect::Event(ev));
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<NaiveOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        let h = self.disk.holder.filter(|_| !self.trust)?;
+        Some((Nanos(h.until), "holder runs out"))
+    }
+}
+
+/// Where a client is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClientState {
+    /// Waiting until `at` to ask.
+    Waiting { at: u64 },
+    /// Asked at `sent` (request `req`); asks again at `sent + retry`.
+    Asking { req: u64, sent: u64 },
+    /// May act until `until` (own clock), releases at `release_at`.
+    Holding {
+        tenure: u64,
+        req: u64,
+        until: u64,
+        release_at: u64,
+    },
+}
+
+/// A lock client.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Client {
+    id: Identity,
+    cfg: NaiveConfig,
+    state: ClientState,
+    next_req: u64,
+    out: VecDeque<NaiveOutput>,
+}
+
+impl Client {
+    #[must_use]
+    pub fn restore(cfg: &NaiveConfig, id: Identity, now: Nanos) -> Client {
+        let mut c = Client {
+            id,
+            cfg: cfg.clone(),
+            state: ClientState::Waiting { at: now.0 },
+            next_req: 0,
+            out: VecDeque::new(),
+        };
+        c.out
+            .push_back(Effect::Event(NaiveEvent::Booted { client: id }));
+        c.ask(now);
+        c
+    }
+
+    /// Whether the client may act on the key: Holding, deadline passed or not (a client
+    /// checks its deadline only when its timer fires).
+    #[must_use]
+    pub fn may_act(&self) -> bool {
+        matches!(self.state, ClientState::Holding { .. })
+    }
+
+    fn ask(&mut self, now: Nanos) {
+        if matches!(self.state, ClientState::Waiting { .. }) {
+            let ev = NaiveEvent::Wanted { client: self.id };
+            self.out.push_back(Effect::Event(ev));
+        }
+        self.next_req += 1;
+        let req = self.next_req;
+        self.state = ClientState::Asking { req, sent: now.0 };
+        let msg = NaiveMsg::Acquire {
+            req,
+            incarnation: self.id.incarnation,
+            client_now: now.0,
+        };
+        self.out.push_back(Effect::Send {
+            to: NodeId::authority(0),
+            msg,
+        });
+    }
+
+    fn wait(&mut self, now: Nanos) {
+        self.state = ClientState::Waiting {
+            at: now.0 + self.cfg.retry_ms * MS,
+        };
+    }
+}
+
+impl Machine for Client {
+    type Msg = NaiveMsg;
+    type Output = NaiveOutput;
+
+    fn handle_message(&mut self, now: Nanos, _from: NodeId, msg: NaiveMsg) {
+        let ClientState::Asking { req, sent } = self.state else {
+            return;
+        };
+        match msg {
+            NaiveMsg::Granted {
+                req: r,
+                tenure,
+                ttl_ms,
+            } if r == req => {
+                let until = (sent + ttl_ms * MS).saturating_sub(self.cfg.margin_ms * MS);
+                self.state = ClientState::Holding {
+                    tenure,
+                    req,
+                    until,
+                    release_at: now.0 + self.cfg.hold_ms * MS,
+                };
+                let ev = NaiveEvent::Acting {
+                    client: self.id,
+                    tenure,
+                };
+                self.out.push_back(Effect::Event(ev));
+            }
+            NaiveMsg::Busy { req: r } if r == req => {
+                self.state = ClientState::Waiting {
+                    at: now.0 + self.cfg.retry_ms * MS,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Nanos) {
+        match self.state {
+            ClientState::Waiting { at } if now.0 >= at => self.ask(now),
+            ClientState::Asking { sent, .. } if now.0 >= sent + self.cfg.retry_ms * MS => {
+                self.ask(now);
+            }
+            ClientState::Holding { until, .. } if now.0 >= until => {
+                let ev = NaiveEvent::Stopped {
+                    client: self.id,
+                    expired: true,
+                };
+                self.out.push_back(Effect::Event(ev));
+                self.wait(now);
+            }
+            ClientState::Holding {
+                tenure,
+                req,
+                release_at,
+                ..
+            } if now.0 >= release_at => {
+                let client = self.id;
+                let stopped = NaiveEvent::Stopped {
+                    client,
+                    expired: false,
+                };
+                self.out.push_back(Effect::Event(stopped));
+                let back = NaiveEvent::GaveBack { client, tenure };
+                self.out.push_back(Effect::Event(back));
+                let msg = NaiveMsg::Release { tenure, req };
+                self.out.push_back(Effect::Send {
+                    to: NodeId::authority(0),
+                    msg,
+                });
+                self.wait(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<NaiveOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        Some(match self.state {
+            ClientState::Waiting { at } => (Nanos(at), "ask"),
+            ClientState::Asking { sent, .. } => (Nanos(sent + self.cfg.retry_ms * MS), "ask again"),
+            ClientState::Holding {
+                until, release_at, ..
+            } if until <= release_at => (Nanos(until), "lease runs out"),
+            ClientState::Holding { release_at, .. } => (Nanos(release_at), "release"),
+        })
+    }
+}
+
+/// Either role.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NaiveNode {
+    Server(Server),
+    Client(Client),
+}
+
+impl NaiveNode {
+    fn machine(&mut self) -> &mut dyn Machine<Msg = NaiveMsg, Output = NaiveOutput> {
+        match self {
+            NaiveNode::Server(s) => s,
+            NaiveNode::Client(c) => c,
+        }
+    }
+}
+
+impl Machine for NaiveNode {
+    type Msg = NaiveMsg;
+    type Output = NaiveOutput;
+
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: NaiveMsg) {
+        self.machine().handle_message(now, from, msg);
+    }
+    fn handle_timeout(&mut self, now: Nanos) {
+        self.machine().handle_timeout(now);
+    }
+    fn poll_output(&mut self) -> Option<NaiveOutput> {
+        self.machine().poll_output()
+    }
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        match self {
+            NaiveNode::Server(s) => s.poll_timeout(),
+            NaiveNode::Client(c) => c.poll_timeout(),
+        }
+    }
+}
+
+/// The plug-in.
+#[derive(Clone, Copy, Debug)]
+pub struct NaiveLock;
+
+impl Protocol for NaiveLock {
+    const NAME: &'static str = "naive-lock";
+    const HAS_RESOURCE: bool = false;
+    type Config = NaiveConfig;
+    type Msg = NaiveMsg;
+    type Event = NaiveEvent;
+    type Disk = NaiveDisk;
+    type Persist = NaiveDisk;
+    type Node = NaiveNode;
+
+    fn validate(cfg: &NaiveConfig) -> Result<(), ConfigError> {
+        let err = |field: &'static str, reason: String| Err(ConfigError { field, reason });
+        if cfg.ttl_ms == 0 || cfg.ttl_ms > 3_600_000 {
+            return err("ttl_ms", format!("{} ms is not in 1..=3600000", cfg.ttl_ms));
+        }
+        if cfg.retry_ms == 0 || cfg.retry_ms > cfg.ttl_ms {
+            return err(
+                "retry_ms",
+                format!("{} ms is not in 1..=ttl_ms", cfg.retry_ms),
+            );
+        }
+        if cfg.hold_ms == 0 {
+            return err("hold_ms", "must be above 0".into());
+        }
+        if cfg.margin_ms >= cfg.ttl_ms {
+            return err(
+                "margin_ms",
+                format!(
+                    "{} ms leaves nothing of ttl_ms {}",
+                    cfg.margin_ms, cfg.ttl_ms
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn boot(
+        cfg: &NaiveConfig,
+        role: RoleKind,
+        id: Identity,
+        disk: &NaiveDisk,
+        now: Nanos,
+    ) -> NaiveNode {
+        match role {
+            RoleKind::Client => NaiveNode::Client(Client::restore(cfg, id, now)),
+            RoleKind::Server | RoleKind::Resource => NaiveNode::Server(Server::restore(cfg, disk)),
+        }
+    }
+
+    fn effect(out: NaiveOutput) -> NaiveOutput {
+        out
+    }
+
+    fn persist(disk: &mut NaiveDisk, p: NaiveDisk) {
+        *disk = p;
+    }
+
+    fn encode(msg: &NaiveMsg) -> Vec<u8> {
+        serde_json::to_vec(msg).expect("a message serializes")
+    }
+
+    fn decode(bytes: &[u8]) -> Result<NaiveMsg, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    fn tenure(event: &NaiveEvent) -> Option<TenureEvent> {
+        Some(event.tenure())
+    }
+
+    fn may_act(node: &NaiveNode) -> Option<Key> {
+        match node {
+            NaiveNode::Client(c) if c.may_act() => Some(KEY),
+            _ => None,
+        }
+    }
+
+    fn event_kind(event: &NaiveEvent) -> &'static str {
+        match event {
+            NaiveEvent::Booted { .. } => "booted",
+            NaiveEvent::Wanted { .. } => "wanted",
+            NaiveEvent::Acting { .. } => "acting",
+            NaiveEvent::Stopped { .. } => "stopped",
+            NaiveEvent::GaveBack { .. } => "gave-back",
+            NaiveEvent::Began { .. } => "began",
+            NaiveEvent::Renewed { .. } => "renewed",
+            NaiveEvent::Ended { .. } => "ended",
+        }
+    }
+
+    fn msg_kind(msg: &NaiveMsg) -> &'static str {
+        match msg {
+            NaiveMsg::Acquire { .. } => "acquire",
+            NaiveMsg::Granted { .. } => "granted",
+            NaiveMsg::Busy { .. } => "busy",
+            NaiveMsg::Release { .. } => "release",
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The plug-in boundary (docs/protocols.md): what a protocol supplies so that the
+//! simulator's generic engine (`leaseproof_sim::plugin`) and the generic model driver
+//! (`leaseproof_model::plugin`) can run it, and the oracles judge it, without knowing
+//! anything else about it.
+//!
+//! A protocol is a type implementing [`Protocol`]: its roles are [`Machine`]s (the sans-IO
+//! grammar) over its own message type; each output of a role is read as an [`Effect`] (a
+//! send, a persist to the node's durable state, an event, a request for jitter); its events
+//! map onto [`TenureEvent`], which is all the safety oracles and the metrics read; and it
+//! says which key each client "may act" on now, which is all belief-exclusivity reads.
+//! Nothing here is the reference protocol's: [`Reference`] is its plug-in, and a user's
+//! crate writes its own with the public items of this module alone (`examples/naive-lock`).
+
+use crate::config::{Config, ConfigError};
+use crate::machine::{AnyNode, Machine, RoleKind};
+use crate::output::{Disk, Event, Output, PersistOp};
+use crate::protocol::Assumptions;
+use crate::tenure::TenureEvent;
+use crate::types::{Identity, Key, Msg, Nanos, NodeId};
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// What one output of a role asks its shell to do, in protocol-neutral terms.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Effect<M, P, E> {
+    /// Send `msg` to node `to` (a datagram: it may be lost, delayed or duplicated).
+    Send { to: NodeId, msg: M },
+    /// Apply `P` to the node's durable state before anything after it; consecutive
+    /// persists of one step are one atomic batch.
+    Persist(P),
+    /// An event for the oracles (through [`Protocol::tenure`]), the metrics and the trace.
+    Event(E),
+    /// The role wants a random draw: the shell answers with `handle_jitter` (the
+    /// simulator from its seeded RNG; the model with the draw 0).
+    NeedJitter,
+}
+
+/// A protocol, as the generic engine and the generic model driver run it.
+///
+/// Node ids follow one layout for every protocol: node 0 is the authority
+/// ([`NodeId::authority`]), node 1 the resource if the protocol has one
+/// ([`Protocol::HAS_RESOURCE`]; otherwise no node 1 exists), nodes 2.. the clients
+/// ([`NodeId::client`]).
+pub trait Protocol: 'static {
+    /// The name in reports and errors.
+    const NAME: &'static str;
+    /// Whether the protocol has a resource role (node 1).
+    const HAS_RESOURCE: bool;
+    /// The protocol's configuration, validated by [`Protocol::validate`]. Its
+    /// [`Assumptions`] classify a scenario as within (every oracle must hold) or beyond
+    /// (the scenario says what it finds).
+    type Config: Assumptions + Clone + Debug + Send + Sync + 'static;
+    /// The messages its roles exchange.
+    type Msg: Clone + Debug + Hash + Eq + Ord + Send + Sync + 'static;
+    /// The events its roles emit.
+    type Event: Clone + Debug + Hash + Eq + Ord + Send + Sync + 'static;
+    /// What one node's durable state keeps across a crash (`Default`: a new disk).
+    type Disk: Clone + Debug + Default + Hash + Eq + Ord + Send + Sync + 'static;
+    /// One write to the durable state.
+    type Persist: Clone + Debug + Send + Sync + 'static;
+    /// Any of its roles, as one type (an enum of its machines).
+    type Node: Machine<Msg = Self::Msg> + Clone + Debug + Hash + Eq + Ord + Send + Sync + 'static;
+
+    /// Checks a configuration; an error names the field and the reason.
+    ///
+    /// # Errors
+    /// The first field that is out of range.
+    fn validate(cfg: &Self::Config) -> Result<(), ConfigError>;
+    /// Boots (or restarts) the node `id` in `role`, from what its disk kept, at `now` on
+    /// its own clock.
+    fn boot(
+        cfg: &Self::Config,
+        role: RoleKind,
+        id: Identity,
+        disk: &Self::Disk,
+        now: Nanos,
+    ) -> Self::Node;
+    /// One output of a role, as an effect.
+    fn effect(
+        out: <Self::Node as Machine>::Output,
+    ) -> Effect<Self::Msg, Self::Persist, Self::Event>;
+    /// Applies a persist to a disk.
+    fn persist(disk: &mut Self::Disk, p: Self::Persist);
+    /// A message's bytes on the wire.
+    fn encode(msg: &Self::Msg) -> Vec<u8>;
+    /// A frame's message; an error says why the bytes are not one (never a panic).
+    ///
+    /// # Errors
+    /// The bytes are not a message of this protocol.
+    fn decode(bytes: &[u8]) -> Result<Self::Msg, String>;
+    /// The event as a tenure event (`None`: no oracle or metric reads it).
+    fn tenure(event: &Self::Event) -> Option<TenureEvent>;
+    /// The key a node may act on now (belief-exclusivity's "may act"; `None`: none). Asked
+    /// after every step of the node's core.
+    fn may_act(node: &Self::Node) -> Option<Key>;
+    /// A short name of the event's kind (coverage, traces).
+    fn event_kind(event: &Self::Event) -> &'static str;
+    /// A short name of the message's kind (traces).
+    fn msg_kind(msg: &Self::Msg) -> &'static str;
+}
+
+/// The role of node `idx` in a run of a protocol with `clients` clients (the layout
+/// [`Protocol`] states), or `None` where no node is.
+#[must_use]
+pub fn role_of<P: Protocol>(idx: usize) -> Option<RoleKind> {
+    match idx {
+        0 => Some(RoleKind::Server),
+        1 if P::HAS_RESOURCE => Some(RoleKind::Resource),
+        1 => None,
+        _ => Some(RoleKind::Client),
+    }
+}
+
+/// The reference protocol as a plug-in: its four machines ([`AnyNode`]), its messages,
+/// events and disk, tenure = fencing token ([`Event::tenure`]), "may act" = Holding
+/// ([`crate::LeaseClient::may_act`]). Its own shells (the simulator's engine and the
+/// model) still hold these types directly; this impl lets the generic ones run it too.
+#[derive(Clone, Copy, Debug)]
+pub struct Reference;
+
+impl Protocol for Reference {
+    const NAME: &'static str = "reference";
+    const HAS_RESOURCE: bool = true;
+    type Config = Config;
+    type Msg = Msg;
+    type Event = Event;
+    type Disk = Disk;
+    type Persist = PersistOp;
+    type Node = AnyNode;
+
+    fn validate(_cfg: &Config) -> Result<(), ConfigError> {
+        // A `Config` exists only as `ProtocolConfig::validate`'s result.
+        Ok(())
+    }
+
+    fn boot(cfg: &Config, role: RoleKind, id: Identity, disk: &Disk, now: Nanos) -> AnyNode {
+        AnyNode::restore(role, cfg, id, disk, now)
+    }
+
+    fn effect(out: Output) -> Effect<Msg, PersistOp, Event> {
+        match out {
+            Output::Send { to, msg } => Effect::Send { to, msg },
+            Output::Persist(op) => Effect::Persist(op),
+            Output::Event(e) => Effect::Event(e),
+            Output::NeedJitter => Effect::NeedJitter,
+        }
+    }
+
+    fn persist(disk: &mut Disk, p: PersistOp) {
+        disk.apply(p);
+    }
+
+    fn encode(msg: &Msg) -> Vec<u8> {
+        crate::wire::encode(msg)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Msg, String> {
+        crate::wire::decode(bytes).map_err(|e| e.to_string())
+    }
+
+    fn tenure(event: &Event) -> Option<TenureEvent> {
+        event.tenure()
+    }
+
+    fn may_act(node: &AnyNode) -> Option<Key> {
+        node.as_client().filter(|c| c.may_act()).map(|_| Key(0))
+    }
+
+    fn event_kind(event: &Event) -> &'static str {
+        event.kind()
+    }
+
+    fn msg_kind(msg: &Msg) -> &'static str {
+        msg.kind()
+    }
+}

@@ -1,0 +1,383 @@
+//! The generic model driver: any plug-in protocol ([`Protocol`]) explored exhaustively by
+//! stateright, judged by the same oracles as the simulator's generic engine (the safety
+//! oracles on the protocol's tenure events, belief-exclusivity on its "may act").
+//!
+//! The model: one global time in ticks of `tick_ns`; each node's clock reads global time
+//! plus its configured offset (no drift); a message in flight may be delivered at any
+//! time from its send until `max_delay` ticks later, or lost (at most `losses` times);
+//! a node's due timer is urgent (time does not pass while one is due); time stops at
+//! `max_time`. Every node's jitter draw is 0. Left out for now (docs/protocols.md):
+//! crashes, drift, the reference model's normalisation hooks (so a plug-in's check is
+//! bounded by `max_time`, never closed), symmetry.
+
+use leaseproof_impl::plugin::role_of;
+use leaseproof_impl::{
+    Effect, Identity, Jitter, Key, Machine, Nanos, NodeId, OracleName, Protocol, SafetyOracles,
+};
+use serde::Serialize;
+use stateright::{Checker, Model, Property};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// The bounds of a plug-in's model check.
+#[derive(Clone, Debug)]
+pub struct PluginModelConfig<C> {
+    pub protocol: C,
+    pub clients: usize,
+    /// One tick, in ns of the protocol's clocks (its tick unit).
+    pub tick_ns: u64,
+    /// Time stops here (ticks).
+    pub max_time: u64,
+    /// Each node's clock offset in ticks, by node index (missing: 0).
+    pub offsets: Vec<i64>,
+    /// The longest a message stays in flight (ticks).
+    pub max_delay: u64,
+    /// How many messages may be lost in one run.
+    pub losses: u8,
+    /// States with more messages in flight are not explored further.
+    pub max_in_flight: usize,
+    /// The oracles judged as `Always` (belief-exclusivity among them, or not).
+    pub judged: Vec<OracleName>,
+}
+
+/// A message in flight: sent at (ticks), from, to.
+type Flight<M> = (u64, u32, u32, M);
+
+/// One state of the model.
+pub struct PluginState<P: Protocol> {
+    pub time: u64,
+    /// By node index; `None` where the layout has no node.
+    pub nodes: Vec<Option<P::Node>>,
+    pub disks: Vec<P::Disk>,
+    /// Sorted, so equal multisets are equal states.
+    pub net: Vec<Flight<P::Msg>>,
+    pub losses: u8,
+    pub oracles: SafetyOracles,
+}
+
+impl<P: Protocol> Clone for PluginState<P> {
+    fn clone(&self) -> Self {
+        PluginState {
+            time: self.time,
+            nodes: self.nodes.clone(),
+            disks: self.disks.clone(),
+            net: self.net.clone(),
+            losses: self.losses,
+            oracles: self.oracles.clone(),
+        }
+    }
+}
+
+impl<P: Protocol> PartialEq for PluginState<P> {
+    fn eq(&self, o: &Self) -> bool {
+        self.time == o.time
+            && self.nodes == o.nodes
+            && self.disks == o.disks
+            && self.net == o.net
+            && self.losses == o.losses
+            && self.oracles == o.oracles
+    }
+}
+
+impl<P: Protocol> Hash for PluginState<P> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.time.hash(h);
+        self.nodes.hash(h);
+        self.disks.hash(h);
+        self.net.hash(h);
+        self.losses.hash(h);
+        self.oracles.hash(h);
+    }
+}
+
+impl<P: Protocol> fmt::Debug for PluginState<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginState")
+            .field("time", &self.time)
+            .field("nodes", &self.nodes)
+            .field("net", &self.net)
+            .field("losses", &self.losses)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one step does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PluginAction {
+    /// Global time advances one tick.
+    Tick,
+    /// A node's due timer fires.
+    Fire(u32),
+    /// The message at this index of the network is delivered.
+    Deliver(usize),
+    /// The message at this index is lost.
+    Lose(usize),
+}
+
+/// The model of protocol `P` under [`PluginModelConfig`].
+pub struct PluginModel<P: Protocol> {
+    pub mc: PluginModelConfig<P::Config>,
+    /// Added to every clock so no local reading is negative.
+    base: i64,
+    belief_judged: bool,
+}
+
+/// The property names (stateright's).
+pub const PROP_ORACLES: &str = "safety oracles hold";
+pub const PROP_BELIEF: &str = "belief-exclusivity";
+pub const PROP_SOMEONE_ACTS: &str = "a client may act";
+pub const PROP_TWO_ACT: &str = "two clients may act at once";
+
+impl<P: Protocol> PluginModel<P> {
+    #[must_use]
+    pub fn new(mc: PluginModelConfig<P::Config>) -> Self {
+        let base = mc.offsets.iter().map(|o| o.abs()).max().unwrap_or(0);
+        let belief_judged = mc.judged.contains(&OracleName::BeliefExclusivity);
+        PluginModel {
+            mc,
+            base,
+            belief_judged,
+        }
+    }
+
+    fn n(&self) -> usize {
+        2 + self.mc.clients
+    }
+
+    /// Node `idx`'s clock reading at global time `time`.
+    fn local(&self, idx: usize, time: u64) -> Nanos {
+        let off = self.mc.offsets.get(idx).copied().unwrap_or(0);
+        Nanos((time as i64 + self.base + off) as u64 * self.mc.tick_ns)
+    }
+
+    fn due(&self, s: &PluginState<P>, idx: usize) -> bool {
+        s.nodes[idx].as_ref().is_some_and(|n| {
+            n.poll_timeout()
+                .is_some_and(|(d, _)| d <= self.local(idx, s.time))
+        })
+    }
+
+    /// Feeds one input to node `idx` and drains its effects into the state.
+    fn step(&self, s: &mut PluginState<P>, idx: usize, input: impl FnOnce(&mut P::Node, Nanos)) {
+        let now = self.local(idx, s.time);
+        let server_now = self.local(0, s.time);
+        let Some(node) = s.nodes[idx].as_mut() else {
+            return;
+        };
+        input(node, now);
+        loop {
+            let Some(out) = node.poll_output() else { break };
+            match P::effect(out) {
+                Effect::Send { to, msg } => s.net.push((s.time, idx as u32, to.0, msg)),
+                Effect::Persist(p) => P::persist(&mut s.disks[idx], p),
+                Effect::Event(ev) => {
+                    if let Some(te) = P::tenure(&ev) {
+                        let mut found = Vec::new();
+                        s.oracles.observe_tenure(server_now, te, &mut found);
+                    }
+                }
+                Effect::NeedJitter => node.handle_jitter(now, Jitter { ppm: 0 }),
+            }
+        }
+        s.net.sort();
+    }
+
+    /// Which clients may act on each key.
+    fn acting(s: &PluginState<P>) -> BTreeMap<Key, usize> {
+        let mut m = BTreeMap::new();
+        for k in s.nodes.iter().flatten().filter_map(P::may_act) {
+            *m.entry(k).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+impl<P: Protocol> Model for PluginModel<P> {
+    type State = PluginState<P>;
+    type Action = PluginAction;
+
+    fn init_states(&self) -> Vec<PluginState<P>> {
+        let n = self.n();
+        let mut s = PluginState {
+            time: 0,
+            nodes: vec![None; n],
+            disks: vec![P::Disk::default(); n],
+            net: Vec::new(),
+            losses: 0,
+            oracles: SafetyOracles::new().judging(&self.mc.judged),
+        };
+        for idx in 0..n {
+            if let Some(role) = role_of::<P>(idx) {
+                let id = Identity {
+                    node: NodeId(idx as u32),
+                    incarnation: 0,
+                };
+                let now = self.local(idx, 0);
+                s.nodes[idx] = Some(P::boot(&self.mc.protocol, role, id, &s.disks[idx], now));
+                self.step(&mut s, idx, |_, _| {});
+            }
+        }
+        vec![s]
+    }
+
+    fn actions(&self, s: &PluginState<P>, actions: &mut Vec<PluginAction>) {
+        let mut any_due = false;
+        for idx in 0..self.n() {
+            if self.due(s, idx) {
+                any_due = true;
+                actions.push(PluginAction::Fire(idx as u32));
+            }
+        }
+        let mut overdue = false;
+        for (k, m) in s.net.iter().enumerate() {
+            if k > 0 && s.net[k - 1] == *m {
+                continue;
+            }
+            overdue |= s.time >= m.0 + self.mc.max_delay;
+            actions.push(PluginAction::Deliver(k));
+            if s.losses < self.mc.losses {
+                actions.push(PluginAction::Lose(k));
+            }
+        }
+        if s.time < self.mc.max_time && !any_due && !overdue {
+            actions.push(PluginAction::Tick);
+        }
+    }
+
+    fn next_state(&self, last: &PluginState<P>, action: PluginAction) -> Option<PluginState<P>> {
+        let mut s = last.clone();
+        match action {
+            PluginAction::Tick => s.time += 1,
+            PluginAction::Fire(i) => self.step(&mut s, i as usize, |n, now| n.handle_timeout(now)),
+            PluginAction::Deliver(k) => {
+                let (_, from, to, msg) = s.net.remove(k);
+                self.step(&mut s, to as usize, |n, now| {
+                    n.handle_message(now, NodeId(from), msg);
+                });
+            }
+            PluginAction::Lose(k) => {
+                s.net.remove(k);
+                s.losses += 1;
+            }
+        }
+        Some(s)
+    }
+
+    fn within_boundary(&self, s: &PluginState<P>) -> bool {
+        s.net.len() <= self.mc.max_in_flight
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let mut v = vec![
+            Property::always(PROP_ORACLES, |_: &Self, s: &PluginState<P>| {
+                !s.oracles.any_tripped()
+            }),
+            Property::sometimes(PROP_SOMEONE_ACTS, |_: &Self, s: &PluginState<P>| {
+                !Self::acting(s).is_empty()
+            }),
+        ];
+        v.push(if self.belief_judged {
+            Property::always(PROP_BELIEF, |_: &Self, s: &PluginState<P>| {
+                Self::acting(s).values().all(|&c| c < 2)
+            })
+        } else {
+            Property::sometimes(PROP_TWO_ACT, |_: &Self, s: &PluginState<P>| {
+                Self::acting(s).values().any(|&c| c >= 2)
+            })
+        });
+        v
+    }
+
+    fn format_action(&self, a: &PluginAction) -> String {
+        format!("{a:?}")
+    }
+}
+
+/// One property's verdict, with the path that decides it (an `Always` violated, a
+/// `Sometimes` reached).
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginProperty {
+    pub expectation: &'static str,
+    pub holds: bool,
+    pub path: Vec<String>,
+}
+
+/// What a plug-in's model check found.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginCheckReport {
+    pub protocol: &'static str,
+    pub unique_states: usize,
+    pub max_time: u64,
+    pub properties: BTreeMap<&'static str, PluginProperty>,
+}
+
+impl PluginCheckReport {
+    /// Whether an `Always` property failed.
+    #[must_use]
+    pub fn safety_failed(&self) -> bool {
+        self.properties
+            .values()
+            .any(|p| p.expectation == "always" && !p.holds)
+    }
+
+    /// Whether one property holds (an `Always` with no counterexample, a `Sometimes`
+    /// reached); `None` when the check has no such property.
+    #[must_use]
+    pub fn holds(&self, name: &str) -> Option<bool> {
+        self.properties.get(name).map(|p| p.holds)
+    }
+}
+
+/// Explores the model breadth-first (shortest counterexamples) and reports each
+/// property, with its path as one line per step: global time, the action, the message.
+#[must_use]
+pub fn check_plugin_model<P: Protocol>(mc: PluginModelConfig<P::Config>) -> PluginCheckReport {
+    let max_time = mc.max_time;
+    let model = PluginModel::<P>::new(mc);
+    let props = model.properties();
+    let checker = model.checker().spawn_bfs().join();
+    let mut properties = BTreeMap::new();
+    for p in props {
+        let always = matches!(p.expectation, stateright::Expectation::Always);
+        let path = checker.discovery(p.name);
+        properties.insert(
+            p.name,
+            PluginProperty {
+                expectation: if always { "always" } else { "sometimes" },
+                holds: path.is_some() != always,
+                path: path.map_or_else(Vec::new, |p| describe(&p.into_vec())),
+            },
+        );
+    }
+    PluginCheckReport {
+        protocol: P::NAME,
+        unique_states: checker.unique_state_count(),
+        max_time,
+        properties,
+    }
+}
+
+fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec<String> {
+    path.iter()
+        .filter_map(|(s, a)| {
+            let a = a.as_ref()?;
+            Some(match a {
+                PluginAction::Deliver(k) | PluginAction::Lose(k) => {
+                    let (at, from, to, msg) = &s.net[*k];
+                    let verb = if matches!(a, PluginAction::Lose(_)) {
+                        "lose"
+                    } else {
+                        "deliver"
+                    };
+                    format!(
+                        "t={} {verb} {msg:?} node {from} -> node {to} (sent t={at})",
+                        s.time
+                    )
+                }
+                PluginAction::Fire(i) => format!("t={} node {i}'s timer fires", s.time),
+                PluginAction::Tick => format!("t={} tick", s.time),
+            })
+        })
+        .collect()
+}
