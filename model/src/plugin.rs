@@ -7,7 +7,8 @@
 //! time from its send until `max_delay` ticks later, or lost (at most `losses` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. Every node's jitter draw is 0. Left out for now (docs/protocols.md):
-//! crashes, drift, the reference model's normalisation hooks (so a plug-in's check is
+//! crashes, drift, the time-lock patterns that need more than one step, the reference
+//! model's normalisation hooks (so a plug-in's check is
 //! bounded by `max_time`, never closed), symmetry.
 
 use leaseproof_impl::plugin::role_of;
@@ -54,6 +55,9 @@ pub struct PluginState<P: Protocol> {
     pub net: Vec<Flight<P::Msg>>,
     pub losses: u8,
     pub oracles: SafetyOracles,
+    /// A node whose timer fired and left it due at the same deadline: time cannot pass
+    /// (a time-lock, a liveness failure). The path ends here.
+    pub timelock: Option<u32>,
 }
 
 impl<P: Protocol> Clone for PluginState<P> {
@@ -65,6 +69,7 @@ impl<P: Protocol> Clone for PluginState<P> {
             net: self.net.clone(),
             losses: self.losses,
             oracles: self.oracles.clone(),
+            timelock: self.timelock,
         }
     }
 }
@@ -77,6 +82,7 @@ impl<P: Protocol> PartialEq for PluginState<P> {
             && self.net == o.net
             && self.losses == o.losses
             && self.oracles == o.oracles
+            && self.timelock == o.timelock
     }
 }
 
@@ -88,6 +94,7 @@ impl<P: Protocol> Hash for PluginState<P> {
         self.net.hash(h);
         self.losses.hash(h);
         self.oracles.hash(h);
+        self.timelock.hash(h);
     }
 }
 
@@ -98,6 +105,7 @@ impl<P: Protocol> fmt::Debug for PluginState<P> {
             .field("nodes", &self.nodes)
             .field("net", &self.net)
             .field("losses", &self.losses)
+            .field("timelock", &self.timelock)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +136,8 @@ pub const PROP_ORACLES: &str = "safety oracles hold";
 pub const PROP_BELIEF: &str = "belief-exclusivity";
 pub const PROP_SOMEONE_ACTS: &str = "a client may act";
 pub const PROP_TWO_ACT: &str = "two clients may act at once";
+/// No timer fires without moving on (issue 18's first time-lock pattern).
+pub const PROP_NO_TIMELOCK: &str = "time can pass";
 
 impl<P: Protocol> PluginModel<P> {
     #[must_use]
@@ -206,6 +216,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             net: Vec::new(),
             losses: 0,
             oracles: SafetyOracles::new().judging(&self.mc.judged),
+            timelock: None,
         };
         for idx in 0..n {
             if let Some(role) = role_of::<P>(idx) {
@@ -222,6 +233,9 @@ impl<P: Protocol> Model for PluginModel<P> {
     }
 
     fn actions(&self, s: &PluginState<P>, actions: &mut Vec<PluginAction>) {
+        if s.timelock.is_some() {
+            return;
+        }
         let mut any_due = false;
         for idx in 0..self.n() {
             if self.due(s, idx) {
@@ -249,7 +263,18 @@ impl<P: Protocol> Model for PluginModel<P> {
         let mut s = last.clone();
         match action {
             PluginAction::Tick => s.time += 1,
-            PluginAction::Fire(i) => self.step(&mut s, i as usize, |n, now| n.handle_timeout(now)),
+            PluginAction::Fire(i) => {
+                let idx = i as usize;
+                let deadline =
+                    |s: &PluginState<P>| s.nodes[idx].as_ref().and_then(Machine::poll_timeout);
+                let before = deadline(&s);
+                self.step(&mut s, idx, |n, now| n.handle_timeout(now));
+                // Still due, at the same deadline: it fires again and again at this
+                // instant, and urgent timers keep time from passing.
+                if self.due(&s, idx) && deadline(&s).map(|d| d.0) == before.map(|d| d.0) {
+                    s.timelock = Some(i);
+                }
+            }
             PluginAction::Deliver(k) => {
                 let (_, from, to, msg) = s.net.remove(k);
                 self.step(&mut s, to as usize, |n, now| {
@@ -275,6 +300,9 @@ impl<P: Protocol> Model for PluginModel<P> {
             }),
             Property::sometimes(PROP_SOMEONE_ACTS, |_: &Self, s: &PluginState<P>| {
                 !Self::acting(s).is_empty()
+            }),
+            Property::always(PROP_NO_TIMELOCK, |_: &Self, s: &PluginState<P>| {
+                s.timelock.is_none()
             }),
         ];
         v.push(if self.belief_judged {
@@ -317,8 +345,14 @@ impl PluginCheckReport {
     #[must_use]
     pub fn safety_failed(&self) -> bool {
         self.properties
-            .values()
-            .any(|p| p.expectation == "always" && !p.holds)
+            .iter()
+            .any(|(n, p)| *n != PROP_NO_TIMELOCK && p.expectation == "always" && !p.holds)
+    }
+
+    /// Whether a time-lock was reached (a liveness failure, exit 3 in the CLI's terms).
+    #[must_use]
+    pub fn liveness_failed(&self) -> bool {
+        self.holds(PROP_NO_TIMELOCK) == Some(false)
     }
 
     /// Whether one property holds (an `Always` with no counterexample, a `Sometimes`

@@ -15,6 +15,10 @@
 //! tenures, "may act", a config validated with errors naming the field, and the
 //! protocol's assumptions (where it claims safety).
 //!
+//! A second bug variant, `strict_deadline`, writes the client's deadline check as
+//! `now_ms > until_ms` (whole milliseconds) at a timer set for `until`: a time-lock,
+//! which both checkers report.
+//!
 //! The protocol, one key:
 //!
 //! - client: `Acquire { req, incarnation, client_now }` -> server; on `Granted { req,
@@ -52,6 +56,11 @@ pub struct NaiveConfig {
     pub margin_ms: u64,
     /// The bug: the server judges the holder's expiry by the requester's timestamp.
     pub trust_client_clock: bool,
+    /// A second bug: the client's timer at its deadline `until` checks whole milliseconds,
+    /// `now_ms > until_ms`, so in that millisecond it neither stops nor moves its timer (a
+    /// time-lock; both checkers report it as a liveness failure). Matters when `hold_ms`
+    /// outlasts the lease.
+    pub strict_deadline: bool,
 }
 
 impl Default for NaiveConfig {
@@ -62,6 +71,7 @@ impl Default for NaiveConfig {
             retry_ms: 100,
             margin_ms: 100,
             trust_client_clock: true,
+            strict_deadline: false,
         }
     }
 }
@@ -327,7 +337,7 @@ impl Server {
     /// A release ends the holder's tenure only if it gives back the holder's last grant:
     /// the model checker found that a release overtaken by the same client's next
     /// request (which extends the tenure) otherwise ends the tenure the client now holds
-    /// again, and the next client is granted while it acts (`tests/model.rs`).
+    /// again, and the next client is granted while it acts (`tests/checkers/model.rs`).
     fn release(&mut self, from: NodeId, tenure: u64, req: u64) {
         let last = |h: &Holder| h.client.node == from && h.tenure == tenure && h.req == req;
         if let Some(h) = self.disk.holder.filter(last) {
@@ -449,6 +459,17 @@ impl Client {
         });
     }
 
+    /// Whether the deadline has come. The `strict_deadline` bug compares whole
+    /// milliseconds with `>`: in its deadline's millisecond the client neither stops nor
+    /// moves its timer.
+    fn past(&self, now: Nanos, until: u64) -> bool {
+        if self.cfg.strict_deadline {
+            now.0 / MS > until / MS
+        } else {
+            now.0 >= until
+        }
+    }
+
     fn wait(&mut self, now: Nanos) {
         self.state = ClientState::Waiting {
             at: now.0 + self.cfg.retry_ms * MS,
@@ -498,7 +519,7 @@ impl Machine for Client {
             ClientState::Asking { sent, .. } if now.0 >= sent + self.cfg.retry_ms * MS => {
                 self.ask(now);
             }
-            ClientState::Holding { until, .. } if now.0 >= until => {
+            ClientState::Holding { until, .. } if self.past(now, until) => {
                 let ev = NaiveEvent::Stopped {
                     client: self.id,
                     expired: true,

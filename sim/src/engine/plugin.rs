@@ -30,6 +30,10 @@ use std::time::Duration;
 
 /// How long a node with no deadline waits before it looks again.
 const IDLE_NS: u64 = 3_600_000_000_000;
+/// A timer that fires this many times at one instant without moving its deadline is a
+/// time-lock: the shell reports it and lets each further spin cost a microsecond (never a
+/// hang).
+const MAX_SPINS: u32 = 1_000;
 
 /// What one seed of a plug-in scenario found.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -46,6 +50,9 @@ pub struct PluginSeed {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<Vec<String>>,
     pub panic: Option<String>,
+    /// A time-lock: a node whose timer fired again and again at one instant without
+    /// moving on (a liveness failure).
+    pub timelock: Option<String>,
 }
 
 impl PluginSeed {
@@ -74,6 +81,7 @@ struct PWorld<P: Protocol> {
     trace: Option<Vec<String>>,
     metrics: RunMetrics,
     tenures: Tenures,
+    timelock: Option<String>,
 }
 
 type Shared<P> = Arc<Mutex<PWorld<P>>>;
@@ -198,6 +206,7 @@ pub fn run_plugin_seed<P: Protocol>(
         metrics: RunMetrics::default(),
         clocks: Vec::new(),
         trace: None,
+        timelock: None,
         panic: Some(
             payload
                 .downcast_ref::<String>()
@@ -254,6 +263,7 @@ async fn supervise<P: Protocol>(
         trace: trace.then(Vec::new),
         metrics: RunMetrics::default(),
         tenures: Tenures::default(),
+        timelock: None,
     }));
     let mut ids = BTreeMap::new();
     for idx in 0..n {
@@ -290,6 +300,7 @@ async fn supervise<P: Protocol>(
         clocks,
         trace: w.trace.take(),
         panic: None,
+        timelock: w.timelock.take(),
     }
 }
 
@@ -389,9 +400,35 @@ async fn node_main<P: Protocol>(world: Shared<P>, idx: usize, role: RoleKind) {
     lock(&world).inboxes[idx] = Some(tx);
     let mut node = P::boot(&cfg, role, id, &disk, now);
     drain::<P>(&world, idx, &ep, &mut node).await;
+    // The deadline that fired last, and how often in a row at one instant.
+    let mut spins: (Option<Nanos>, u32) = (None, 0);
     loop {
         let wait = match node.poll_timeout() {
-            Some((deadline, _)) => lock(&world).clocks[idx].true_until(true_now_ns(), deadline),
+            Some((deadline, why)) => {
+                let wait = lock(&world).clocks[idx].true_until(true_now_ns(), deadline);
+                if wait == 0 && spins.0 == Some(deadline) {
+                    spins.1 = spins.1.saturating_add(1);
+                } else {
+                    spins = (Some(deadline), 0);
+                }
+                if wait == 0 && spins.1 >= MAX_SPINS {
+                    // Reported once; from here each spin costs a microsecond, as a
+                    // spinning CPU would, so the run goes on instead of hanging.
+                    let mut w = lock(&world);
+                    if w.timelock.is_none() {
+                        w.timelock = Some(format!(
+                            "time-lock: {}'s timer ({why}) at {} ms on its clock fired \
+                             {MAX_SPINS} times at one instant without moving on",
+                            plugin_node_name(idx),
+                            deadline.0 / 1_000_000
+                        ));
+                        w.fault(idx, "time-lock");
+                    }
+                    1_000
+                } else {
+                    wait
+                }
+            }
             None => IDLE_NS,
         };
         let fire = if wait == 0 {

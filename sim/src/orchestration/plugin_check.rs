@@ -34,6 +34,8 @@ pub struct PluginVerdict {
     pub found: BTreeMap<OracleName, FirstFound>,
     /// Seeds whose run panicked.
     pub panics: Vec<(u64, String)>,
+    /// Seeds whose run reached a time-lock, with what froze.
+    pub timelocks: Vec<(u64, String)>,
     pub verdict: Verdict,
 }
 
@@ -67,10 +69,14 @@ pub fn check_plugin<P: Protocol>(
 ) -> PluginVerdict {
     let mut found = BTreeMap::new();
     let mut panics = Vec::new();
+    let mut timelocks = Vec::new();
     for seed in seeds.clone() {
         let r: PluginSeed = run_plugin_seed::<P>(sc, seed, false);
         if let Some(p) = r.panic {
             panics.push((seed, p));
+        }
+        if let Some(t) = r.timelock {
+            timelocks.push((seed, t));
         }
         for f in &r.found {
             found
@@ -95,6 +101,7 @@ pub fn check_plugin<P: Protocol>(
         finds: sc.finds.clone(),
         found,
         panics,
+        timelocks,
         verdict: Verdict::Pass,
     };
     v.verdict = if !v.panics.is_empty() {
@@ -103,6 +110,8 @@ pub fn check_plugin<P: Protocol>(
         Verdict::Safety
     } else if !v.missing().is_empty() {
         Verdict::FindsNotFound
+    } else if !v.timelocks.is_empty() {
+        Verdict::Liveness
     } else {
         Verdict::Pass
     };
@@ -143,6 +152,9 @@ impl fmt::Display for PluginVerdict {
         }
         for (s, p) in &self.panics {
             writeln!(f, "  seed {s} panicked: {p}")?;
+        }
+        for (s, t) in &self.timelocks {
+            writeln!(f, "  seed {s}: {t}")?;
         }
         Ok(())
     }

@@ -386,6 +386,22 @@ fn validate_faults<P: Protocol>(
                 "only a crash loses the disk".into(),
             ));
         }
+        // Faults on one node do not overlap: the engine reverts each at its end, which
+        // would end an overlapping one early.
+        let end = |f: &PluginFault| f.at_ms + f.for_ms;
+        let overlap = out.iter().position(|(other, g): &(usize, PluginFault)| {
+            *other == idx && fault.at_ms < end(g) && g.at_ms < end(fault)
+        });
+        if let Some(j) = overlap {
+            return Err(err(
+                line,
+                &format!("faults[{i}]"),
+                format!(
+                    "overlaps faults[{j}] on {}: faults on one node must not overlap",
+                    fault.node
+                ),
+            ));
+        }
         out.push((idx, fault.clone()));
     }
     Ok(out)
@@ -435,6 +451,17 @@ fn expect<C: Assumptions>(
     beyond: &[Breach],
     err: &ErrFn<'_>,
 ) -> Result<(Vec<OracleName>, Vec<OracleName>), PluginScenarioError> {
+    for (field, list) in [("always", &f.always), ("finds", &f.finds)] {
+        if let Some(o) = list.iter().find(|o| !o.is_safety()) {
+            return Err(err(
+                line_of(text, field),
+                field,
+                format!(
+                    "{o}: the generic engine judges safety oracles only (no liveness phase yet)"
+                ),
+            ));
+        }
+    }
     for &o in &f.always {
         let why = cfg.oracle_breaches(o, bounds);
         if !why.is_empty() {

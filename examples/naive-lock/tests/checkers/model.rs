@@ -4,7 +4,8 @@
 
 use leaseproof_impl::OracleName;
 use leaseproof_model::plugin::{
-    check_plugin_model, PluginModelConfig, PROP_BELIEF, PROP_ORACLES, PROP_SOMEONE_ACTS,
+    check_plugin_model, PluginModelConfig, PROP_BELIEF, PROP_NO_TIMELOCK, PROP_ORACLES,
+    PROP_SOMEONE_ACTS,
 };
 use naive_lock::{NaiveConfig, NaiveLock};
 
@@ -19,6 +20,7 @@ fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {
             retry_ms: 250,
             margin_ms: 250,
             trust_client_clock,
+            strict_deadline: false,
         },
         clients: 2,
         tick_ns: 250_000_000,
@@ -57,10 +59,33 @@ fn the_fixed_lock_holds_under_the_same_clocks() {
     assert_eq!(r.unique_states, 57_465);
 }
 
+#[test]
+fn the_model_checker_reports_a_deadline_check_that_freezes_time() {
+    // Work outlasts the lease, so the client's timer is set for its deadline, where the
+    // strict check (`now_ms > until_ms`) does nothing: a time-lock, not a silent pass.
+    let mut mc = bounds(false);
+    mc.protocol.strict_deadline = true;
+    mc.protocol.hold_ms = 1000;
+    let r = check_plugin_model::<NaiveLock>(mc.clone());
+    assert!(r.liveness_failed(), "{r:?}");
+    assert!(!r.safety_failed(), "{r:?}");
+    let path = &r.properties[PROP_NO_TIMELOCK].path;
+    assert!(
+        path.last().is_some_and(|l| l.contains("timer fires")),
+        "{path:#?}"
+    );
+    // Without the mutant the same bounds pass.
+    mc.protocol.strict_deadline = false;
+    assert_eq!(
+        check_plugin_model::<NaiveLock>(mc).holds(PROP_NO_TIMELOCK),
+        Some(true)
+    );
+}
+
 /// Messages that may wait a tick, so they overtake each other across ticks: this is how
 /// the model found that a release overtaken by the same client's next request ended the
 /// tenure it held again (the server now checks the release's request id). About a
-/// million states: `cargo test -p naive-lock --test model -- --ignored`.
+/// million states: `cargo test -p naive-lock --test checkers -- --ignored`.
 #[test]
 #[ignore = "about a million states; run with -- --ignored"]
 fn the_fixed_lock_holds_when_messages_overtake_each_other() {

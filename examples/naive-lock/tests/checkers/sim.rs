@@ -52,6 +52,30 @@ fn within_its_assumptions_every_oracle_holds() {
 }
 
 #[test]
+fn the_simulator_reports_a_deadline_check_that_freezes_time_and_does_not_hang() {
+    let base = std::fs::read_to_string(scenario("synced")).expect("read");
+    let text = base.replace("hold_ms = 300", "hold_ms = 1500\nstrict_deadline = true");
+    let sc = parse::<NaiveLock>(Path::new("strict.toml"), &text).expect("a valid scenario");
+    let v = check_plugin::<NaiveLock>(&sc, 0..2);
+    println!("{v}");
+    assert_eq!(
+        v.verdict,
+        leaseproof_impl::verdict::Verdict::Liveness,
+        "{v}"
+    );
+    assert!(v.timelocks[0].1.contains("time-lock: client-"), "{v}");
+    // The spinning client stops once its millisecond has passed: nothing else breaks.
+    assert!(v.found.is_empty(), "{v}");
+    // Without the mutant the same scenario passes.
+    let fixed = base.replace("hold_ms = 300", "hold_ms = 1500");
+    let sc = parse::<NaiveLock>(Path::new("fixed.toml"), &fixed).expect("a valid scenario");
+    assert_eq!(
+        check_plugin::<NaiveLock>(&sc, 0..2).verdict,
+        leaseproof_impl::verdict::Verdict::Pass
+    );
+}
+
+#[test]
 fn runs_are_not_vacuous_and_a_seed_replays_bit_for_bit() {
     let sc = load::<NaiveLock>(&scenario("synced")).expect("a valid scenario");
     let a = run_plugin_seed::<NaiveLock>(&sc, 3, true);
@@ -115,6 +139,15 @@ fn bad_scenarios_name_the_file_the_line_and_the_field() {
         parse::<NaiveLock>(path, &node).unwrap_err().field,
         "faults[0].node"
     );
+    // Two faults on one node that overlap; an oracle the generic engine does not judge.
+    let twice = format!(
+        "{base}\n[[faults]]\nkind = \"pause\"\nnode = \"client-1\"\nat_ms = 3000\nfor_ms = 100\n"
+    );
+    let e = parse::<NaiveLock>(path, &twice).unwrap_err();
+    assert_eq!(e.field, "faults[1]", "{e}");
+    assert!(e.reason.contains("overlaps faults[0]"), "{e}");
+    let live = base.replace("clients = 3", "clients = 3\nalways = [\"liveness\"]");
+    assert_eq!(parse::<NaiveLock>(path, &live).unwrap_err().field, "always");
     let typo = base.replace("clients = 3", "client = 3");
     let e = parse::<NaiveLock>(path, &typo).unwrap_err();
     assert_eq!((e.field.as_str(), e.line), ("client", 5), "{e}");

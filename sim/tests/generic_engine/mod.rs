@@ -1,5 +1,6 @@
 //! The generic engine runs the reference protocol too, through its plug-in
-//! ([`leaseproof_impl::Reference`]): the boundary is not shaped around one plug-in.
+//! ([`leaseproof_impl::Reference`]): the boundary is not shaped around one plug-in. (A
+//! module of `faults.rs`'s test binary.)
 //! (The reference protocol's own scenarios still run on its own engine; the generic one
 //! is to replace it: docs/protocols.md, "Status".)
 
