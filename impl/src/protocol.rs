@@ -221,19 +221,32 @@ impl Assumptions for ProtocolConfig {
     /// expiry timer cannot fire while the core takes no step), and the server grants the
     /// key again at expiry. Fencing keeps the resource safe there; the belief is not.
     fn oracle_breaches(&self, oracle: OracleName, bounds: &FaultBounds) -> Vec<Breach> {
-        if oracle != OracleName::BeliefExclusivity {
-            return Vec::new();
-        }
-        let mut out = self.breaches(bounds);
-        out.extend(bounds.suspends.iter().map(|s| Breach {
-            field: s.field.clone(),
-            reason: format!(
-                "{} can hold a client's core in Holding past its deadline",
-                s.what
-            ),
-        }));
-        out
+        belief_needs_steps(oracle, bounds, || self.breaches(bounds))
     }
+}
+
+/// The usual per-oracle assumption of a lease protocol, for a plug-in's
+/// [`Assumptions::oracle_breaches`] to return: belief-exclusivity holds only within the
+/// protocol's assumptions (`breaches`) and without suspensions, since a suspended core
+/// that passed its check still acts past its deadline; every other oracle is claimed
+/// wherever the scenario's class says.
+pub fn belief_needs_steps(
+    oracle: OracleName,
+    bounds: &FaultBounds,
+    breaches: impl FnOnce() -> Vec<Breach>,
+) -> Vec<Breach> {
+    if oracle != OracleName::BeliefExclusivity {
+        return Vec::new();
+    }
+    let mut out = breaches();
+    out.extend(bounds.suspends.iter().map(|s| Breach {
+        field: s.field.clone(),
+        reason: format!(
+            "{} can hold a client's core in Holding past its deadline",
+            s.what
+        ),
+    }));
+    out
 }
 
 #[cfg(test)]

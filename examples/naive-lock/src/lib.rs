@@ -30,7 +30,7 @@
 //!   a request from the holder itself extends it. The holder is persisted before the
 //!   grant is sent, so a restart keeps it.
 
-use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
+use leaseproof_impl::protocol::{belief_needs_steps, Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
     ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, OracleName, Protocol, RoleKind,
     TenureEvent,
@@ -115,15 +115,7 @@ impl Assumptions for NaiveConfig {
     }
 
     fn oracle_breaches(&self, oracle: OracleName, b: &FaultBounds) -> Vec<Breach> {
-        if oracle != OracleName::BeliefExclusivity {
-            return Vec::new();
-        }
-        let mut out = self.breaches(b);
-        out.extend(b.suspends.iter().map(|s| Breach {
-            field: s.field.clone(),
-            reason: format!("{} can hold a client in Holding past its deadline", s.what),
-        }));
-        out
+        belief_needs_steps(oracle, b, || self.breaches(b))
     }
 }
 
