@@ -548,10 +548,10 @@ impl SafetyOracles {
         found: &mut Vec<Violation>,
     ) {
         let before = found.len();
-        // For protocols with tokens (token-monotonic, fenced-writes) a tenure is the token.
         if g.waits_tracked {
             Self::track_waits(g, server_now, te);
         }
+        // For protocols with tokens (token-monotonic, fenced-writes) a tenure is the token.
         match te {
             TenureEvent::Began {
                 client,
@@ -911,11 +911,7 @@ impl Liveness {
             } => {
                 self.waiting.insert((key, client.node), client);
             }
-            TenureEvent::Acting { client, key, .. } => {
-                self.waiting.remove(&(key, client.node));
-                self.deadlines.remove(&(key, client.node));
-            }
-            TenureEvent::Withdrew { client, key } => {
+            TenureEvent::Acting { client, key, .. } | TenureEvent::Withdrew { client, key } => {
                 self.waiting.remove(&(key, client.node));
                 self.deadlines.remove(&(key, client.node));
             }

@@ -93,10 +93,8 @@ pub trait Protocol: 'static {
     /// The key a node may act on now (belief-exclusivity's "may act"; `None`: none). Asked
     /// after every step of the node's core.
     fn may_act(node: &Self::Node) -> Option<Key>;
-    /// A short name of the event's kind (coverage, traces).
+    /// A short name of the event's kind (coverage).
     fn event_kind(event: &Self::Event) -> &'static str;
-    /// A short name of the message's kind (traces).
-    fn msg_kind(msg: &Self::Msg) -> &'static str;
 }
 
 /// The role of node `idx` in a run of a protocol with `clients` clients (the layout
@@ -168,9 +166,5 @@ impl Protocol for Reference {
 
     fn event_kind(event: &Event) -> &'static str {
         event.kind()
-    }
-
-    fn msg_kind(msg: &Msg) -> &'static str {
-        msg.kind()
     }
 }

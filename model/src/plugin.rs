@@ -128,7 +128,6 @@ pub struct PluginModel<P: Protocol> {
     pub mc: PluginModelConfig<P::Config>,
     /// Added to every clock so no local reading is negative.
     base: i64,
-    belief_judged: bool,
 }
 
 /// The property names (stateright's).
@@ -143,12 +142,7 @@ impl<P: Protocol> PluginModel<P> {
     #[must_use]
     pub fn new(mc: PluginModelConfig<P::Config>) -> Self {
         let base = mc.offsets.iter().map(|o| o.abs()).max().unwrap_or(0);
-        let belief_judged = mc.judged.contains(&OracleName::BeliefExclusivity);
-        PluginModel {
-            mc,
-            base,
-            belief_judged,
-        }
+        PluginModel { mc, base }
     }
 
     fn n(&self) -> usize {
@@ -176,8 +170,7 @@ impl<P: Protocol> PluginModel<P> {
             return;
         };
         input(node, now);
-        loop {
-            let Some(out) = node.poll_output() else { break };
+        while let Some(out) = node.poll_output() {
             match P::effect(out) {
                 Effect::Send { to, msg } => s.net.push((s.time, idx as u32, to.0, msg)),
                 Effect::Persist(p) => P::persist(&mut s.disks[idx], p),
@@ -305,7 +298,7 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.timelock.is_none()
             }),
         ];
-        v.push(if self.belief_judged {
+        v.push(if self.mc.judged.contains(&OracleName::BeliefExclusivity) {
             Property::always(PROP_BELIEF, |_: &Self, s: &PluginState<P>| {
                 Self::acting(s).values().all(|&c| c < 2)
             })
@@ -315,10 +308,6 @@ impl<P: Protocol> Model for PluginModel<P> {
             })
         });
         v
-    }
-
-    fn format_action(&self, a: &PluginAction) -> String {
-        format!("{a:?}")
     }
 }
 

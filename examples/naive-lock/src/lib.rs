@@ -267,6 +267,20 @@ impl Server {
         }
     }
 
+    fn emit(&mut self, ev: NaiveEvent) {
+        self.out.push_back(Effect::Event(ev));
+    }
+
+    /// The holder's tenure ends (given back, or run out by the server's own clock).
+    fn end(&mut self, h: Holder, ran_out: bool) {
+        self.disk.holder = None;
+        self.out.push_back(Effect::Persist(self.disk));
+        self.emit(NaiveEvent::Ended {
+            tenure: h.tenure,
+            ran_out,
+        });
+    }
+
     fn acquire(&mut self, now: Nanos, from: NodeId, req: u64, incarnation: u32, client_now: u64) {
         let client = Identity {
             node: from,
@@ -280,10 +294,10 @@ impl Server {
         let expiry = Nanos(until);
         let tenure = match self.disk.holder {
             Some(h) if h.client == client => {
-                self.out.push_back(Effect::Event(NaiveEvent::Renewed {
+                self.emit(NaiveEvent::Renewed {
                     tenure: h.tenure,
                     expiry,
-                }));
+                });
                 h.tenure
             }
             Some(h) if judged < h.until => {
@@ -293,19 +307,18 @@ impl Server {
             }
             held => {
                 if let Some(h) = held {
-                    let ev = NaiveEvent::Ended {
+                    self.emit(NaiveEvent::Ended {
                         tenure: h.tenure,
                         ran_out: true,
-                    };
-                    self.out.push_back(Effect::Event(ev));
+                    });
                 }
                 self.disk.last_tenure += 1;
                 let tenure = self.disk.last_tenure;
-                self.out.push_back(Effect::Event(NaiveEvent::Began {
+                self.emit(NaiveEvent::Began {
                     client,
                     tenure,
                     expiry,
-                }));
+                });
                 tenure
             }
         };
@@ -333,13 +346,7 @@ impl Server {
     fn release(&mut self, from: NodeId, tenure: u64, req: u64) {
         let last = |h: &Holder| h.client.node == from && h.tenure == tenure && h.req == req;
         if let Some(h) = self.disk.holder.filter(last) {
-            self.disk.holder = None;
-            self.out.push_back(Effect::Persist(self.disk));
-            let ev = NaiveEvent::Ended {
-                tenure: h.tenure,
-                ran_out: false,
-            };
-            self.out.push_back(Effect::Event(ev));
+            self.end(h, false);
         }
     }
 }
@@ -363,13 +370,7 @@ impl Machine for Server {
     /// Judging on its own clock, the server ends a holder's tenure when it runs out.
     fn handle_timeout(&mut self, now: Nanos) {
         if let Some(h) = self.disk.holder.filter(|h| !self.trust && now.0 >= h.until) {
-            self.disk.holder = None;
-            self.out.push_back(Effect::Persist(self.disk));
-            let ev = NaiveEvent::Ended {
-                tenure: h.tenure,
-                ran_out: true,
-            };
-            self.out.push_back(Effect::Event(ev));
+            self.end(h, true);
         }
     }
 
@@ -419,8 +420,7 @@ impl Client {
             next_req: 0,
             out: VecDeque::new(),
         };
-        c.out
-            .push_back(Effect::Event(NaiveEvent::Booted { client: id }));
+        c.emit(NaiveEvent::Booted { client: id });
         c.ask(now);
         c
     }
@@ -432,22 +432,33 @@ impl Client {
         matches!(self.state, ClientState::Holding { .. })
     }
 
+    fn emit(&mut self, ev: NaiveEvent) {
+        self.out.push_back(Effect::Event(ev));
+    }
+
+    fn send(&mut self, msg: NaiveMsg) {
+        self.out.push_back(Effect::Send {
+            to: NodeId::authority(0),
+            msg,
+        });
+    }
+
+    /// When a request sent at `sent` is asked again.
+    fn retry_at(&self, sent: u64) -> u64 {
+        sent + self.cfg.retry_ms * MS
+    }
+
     fn ask(&mut self, now: Nanos) {
         if matches!(self.state, ClientState::Waiting { .. }) {
-            let ev = NaiveEvent::Wanted { client: self.id };
-            self.out.push_back(Effect::Event(ev));
+            self.emit(NaiveEvent::Wanted { client: self.id });
         }
         self.next_req += 1;
         let req = self.next_req;
         self.state = ClientState::Asking { req, sent: now.0 };
-        let msg = NaiveMsg::Acquire {
+        self.send(NaiveMsg::Acquire {
             req,
             incarnation: self.id.incarnation,
             client_now: now.0,
-        };
-        self.out.push_back(Effect::Send {
-            to: NodeId::authority(0),
-            msg,
         });
     }
 
@@ -464,7 +475,7 @@ impl Client {
 
     fn wait(&mut self, now: Nanos) {
         self.state = ClientState::Waiting {
-            at: now.0 + self.cfg.retry_ms * MS,
+            at: self.retry_at(now.0),
         };
     }
 }
@@ -490,17 +501,12 @@ impl Machine for Client {
                     until,
                     release_at: now.0 + self.cfg.hold_ms * MS,
                 };
-                let ev = NaiveEvent::Acting {
+                self.emit(NaiveEvent::Acting {
                     client: self.id,
                     tenure,
-                };
-                self.out.push_back(Effect::Event(ev));
+                });
             }
-            NaiveMsg::Busy { req: r } if r == req => {
-                self.state = ClientState::Waiting {
-                    at: now.0 + self.cfg.retry_ms * MS,
-                };
-            }
+            NaiveMsg::Busy { req: r } if r == req => self.wait(now),
             _ => {}
         }
     }
@@ -508,15 +514,12 @@ impl Machine for Client {
     fn handle_timeout(&mut self, now: Nanos) {
         match self.state {
             ClientState::Waiting { at } if now.0 >= at => self.ask(now),
-            ClientState::Asking { sent, .. } if now.0 >= sent + self.cfg.retry_ms * MS => {
-                self.ask(now);
-            }
+            ClientState::Asking { sent, .. } if now.0 >= self.retry_at(sent) => self.ask(now),
             ClientState::Holding { until, .. } if self.past(now, until) => {
-                let ev = NaiveEvent::Stopped {
+                self.emit(NaiveEvent::Stopped {
                     client: self.id,
                     expired: true,
-                };
-                self.out.push_back(Effect::Event(ev));
+                });
                 self.wait(now);
             }
             ClientState::Holding {
@@ -526,18 +529,12 @@ impl Machine for Client {
                 ..
             } if now.0 >= release_at => {
                 let client = self.id;
-                let stopped = NaiveEvent::Stopped {
+                self.emit(NaiveEvent::Stopped {
                     client,
                     expired: false,
-                };
-                self.out.push_back(Effect::Event(stopped));
-                let back = NaiveEvent::GaveBack { client, tenure };
-                self.out.push_back(Effect::Event(back));
-                let msg = NaiveMsg::Release { tenure, req };
-                self.out.push_back(Effect::Send {
-                    to: NodeId::authority(0),
-                    msg,
                 });
+                self.emit(NaiveEvent::GaveBack { client, tenure });
+                self.send(NaiveMsg::Release { tenure, req });
                 self.wait(now);
             }
             _ => {}
@@ -551,7 +548,7 @@ impl Machine for Client {
     fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
         Some(match self.state {
             ClientState::Waiting { at } => (Nanos(at), "ask"),
-            ClientState::Asking { sent, .. } => (Nanos(sent + self.cfg.retry_ms * MS), "ask again"),
+            ClientState::Asking { sent, .. } => (Nanos(self.retry_at(sent)), "ask again"),
             ClientState::Holding {
                 until, release_at, ..
             } if until <= release_at => (Nanos(until), "lease runs out"),
@@ -687,15 +684,6 @@ impl Protocol for NaiveLock {
             NaiveEvent::Began { .. } => "began",
             NaiveEvent::Renewed { .. } => "renewed",
             NaiveEvent::Ended { .. } => "ended",
-        }
-    }
-
-    fn msg_kind(msg: &NaiveMsg) -> &'static str {
-        match msg {
-            NaiveMsg::Acquire { .. } => "acquire",
-            NaiveMsg::Granted { .. } => "granted",
-            NaiveMsg::Busy { .. } => "busy",
-            NaiveMsg::Release { .. } => "release",
         }
     }
 }

@@ -11,7 +11,7 @@
 use crate::clock::{true_now_ns, NodeClock};
 use crate::metrics::{RunMetrics, Tenures};
 use crate::plugin_scenario::{PluginFaultKind, PluginScenario};
-use crate::run::configure_network;
+use crate::run::{configure_network, on_seed_thread, sleep_until_ns};
 use crate::shell::{bind_node, node_addr, node_of};
 use crate::wire::TAG;
 use crate::world::{Fnv, Found, Input};
@@ -55,23 +55,13 @@ pub struct PluginSeed {
     pub timelock: Option<String>,
 }
 
-impl PluginSeed {
-    /// The first violation of an oracle, if any.
-    #[must_use]
-    pub fn first(&self, oracle: OracleName) -> Option<&Found> {
-        self.found.iter().find(|f| f.violation.oracle() == oracle)
-    }
-}
-
 /// The state the shells of one run share.
 struct PWorld<P: Protocol> {
     cfg: P::Config,
     clocks: Vec<NodeClock>,
     disks: Vec<P::Disk>,
     incarnations: Vec<u32>,
-    inboxes: Vec<Option<tokio::sync::mpsc::UnboundedSender<Input>>>,
     oracles: SafetyOracles,
-    judge_beliefs: bool,
     acting: ActingClients,
     /// The key each node may act on, as last reported.
     acting_key: Vec<Option<Key>>,
@@ -164,10 +154,9 @@ impl<P: Protocol> PWorld<P> {
             self.acting.update(k, node, false);
         }
         if let Some(k) = key {
-            if let Some(v) = self.acting.update(k, node, true) {
-                if self.judge_beliefs {
-                    self.violated(v);
-                }
+            let v = self.acting.update(k, node, true);
+            if let Some(v) = v.filter(|_| self.oracles.judges(OracleName::BeliefExclusivity)) {
+                self.violated(v);
             }
         }
     }
@@ -187,18 +176,12 @@ pub fn run_plugin_seed<P: Protocol>(
     seed: u64,
     trace: bool,
 ) -> PluginSeed {
-    let out = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name(format!("seed-{seed}"))
-            .spawn_scoped(s, || {
-                let mut rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
-                rt.set_time_limit(Duration::from_millis(sc.duration_ms + 24 * 3_600_000));
-                rt.block_on(supervise::<P>(sc.clone(), seed, trace))
-            })
-            .expect("spawn a seed thread")
-            .join()
-    });
-    out.unwrap_or_else(|payload| PluginSeed {
+    on_seed_thread(seed, || {
+        let mut rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.set_time_limit(Duration::from_millis(sc.duration_ms + 24 * 3_600_000));
+        rt.block_on(supervise::<P>(sc.clone(), seed, trace))
+    })
+    .unwrap_or_else(|panic| PluginSeed {
         seed,
         found: Vec::new(),
         trace_hash: 0,
@@ -207,13 +190,7 @@ pub fn run_plugin_seed<P: Protocol>(
         clocks: Vec::new(),
         trace: None,
         timelock: None,
-        panic: Some(
-            payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                .unwrap_or_else(|| "a panic without a message".into()),
-        ),
+        panic: Some(panic),
     })
 }
 
@@ -243,7 +220,6 @@ async fn supervise<P: Protocol>(
             (off, drift)
         })
         .collect();
-    let oracles = SafetyOracles::new().judging(&sc.judged);
     let world: Shared<P> = Arc::new(Mutex::new(PWorld {
         cfg: sc.protocol.clone(),
         clocks: clocks
@@ -252,9 +228,7 @@ async fn supervise<P: Protocol>(
             .collect(),
         disks: vec![P::Disk::default(); n],
         incarnations: vec![0; n],
-        inboxes: (0..n).map(|_| None).collect(),
-        oracles,
-        judge_beliefs: sc.judged.contains(&OracleName::BeliefExclusivity),
+        oracles: SafetyOracles::new().judging(&sc.judged),
         acting: ActingClients::default(),
         acting_key: vec![None; n],
         found: Vec::new(),
@@ -323,7 +297,7 @@ async fn script<P: Protocol>(
         if at_ms >= sc.duration_ms {
             break;
         }
-        sleep_until_ms(at_ms).await;
+        sleep_until_ns(at_ms * 1_000_000).await;
         let (idx, f) = &sc.faults[i];
         let Some(&id) = ids.get(idx) else { continue };
         match (f.kind, apply) {
@@ -353,7 +327,7 @@ async fn script<P: Protocol>(
         };
         lock(world).fault(*idx, &what);
     }
-    sleep_until_ms(sc.duration_ms).await;
+    sleep_until_ns(sc.duration_ms * 1_000_000).await;
 }
 
 /// A node was killed: it acts on nothing; a client's tenure ends for the metrics, the
@@ -362,7 +336,6 @@ fn crashed<P: Protocol>(world: &Shared<P>, idx: usize, lose_disk: bool) {
     let t = true_now_ns();
     let mut w = lock(world);
     w.update_acting(idx, None);
-    w.inboxes[idx] = None;
     if lose_disk {
         w.disks[idx] = P::Disk::default();
     }
@@ -373,14 +346,6 @@ fn crashed<P: Protocol>(world: &Shared<P>, idx: usize, lose_disk: bool) {
         tenures.all_ended(metrics, t);
     } else {
         tenures.client_crashed(metrics, t, NodeId(idx as u32));
-    }
-}
-
-async fn sleep_until_ms(ms: u64) {
-    let t = ms * 1_000_000;
-    let now = true_now_ns();
-    if t > now {
-        madsim::time::sleep(Duration::from_nanos(t - now)).await;
     }
 }
 
@@ -396,8 +361,9 @@ async fn node_main<P: Protocol>(world: Shared<P>, idx: usize, role: RoleKind) {
         };
         (id, w.disks[idx].clone(), w.cfg.clone(), w.local_now(idx))
     };
-    let (ep, tx, mut rx) = bind_node(idx).await;
-    lock(&world).inboxes[idx] = Some(tx);
+    // The inbox's sender is for wakes and stalls, which the generic engine does not send;
+    // it lives as long as the loop.
+    let (ep, _inbox, mut rx) = bind_node(idx).await;
     let mut node = P::boot(&cfg, role, id, &disk, now);
     drain::<P>(&world, idx, &ep, &mut node).await;
     // The deadline that fired last, and how often in a row at one instant.

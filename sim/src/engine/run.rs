@@ -79,36 +79,45 @@ pub fn run_seed(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResult {
     rt.block_on(supervise(sc.clone(), seed, opts))
 }
 
-/// Runs a seed on a fresh thread and turns a panic into a result.
-#[must_use]
-pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResult {
-    let out = std::thread::scope(|s| {
+/// Runs `f` (one seed) on a fresh thread named for the seed (madsim seeds std's
+/// per-thread hash keys only for the first runtime on a thread); a panic becomes its
+/// message.
+///
+/// # Errors
+/// The panic's message, when the seed's thread panicked.
+pub fn on_seed_thread<T: Send>(seed: u64, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    std::thread::scope(|s| {
         std::thread::Builder::new()
             .name(format!("seed-{seed}"))
-            .spawn_scoped(s, || run_seed(sc, seed, opts))
+            .spawn_scoped(s, f)
             .expect("spawn a seed thread")
             .join()
-    });
-    out.unwrap_or_else(|payload| {
-        let msg = payload
+    })
+    .map_err(|payload| {
+        payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
-            .unwrap_or_else(|| "a panic without a message".into());
-        SeedResult {
-            seed,
-            plan: None,
-            found: Vec::new(),
-            liveness: None,
-            coverage: BTreeSet::new(),
-            metrics: RunMetrics::default(),
-            trace_hash: 0,
-            trace: None,
-            timeline: None,
-            events: None,
-            panic: Some(msg),
-            sim_ms: 0,
-        }
+            .unwrap_or_else(|| "a panic without a message".into())
+    })
+}
+
+/// Runs a seed on a fresh thread and turns a panic into a result.
+#[must_use]
+pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+    on_seed_thread(seed, || run_seed(sc, seed, opts)).unwrap_or_else(|msg| SeedResult {
+        seed,
+        plan: None,
+        found: Vec::new(),
+        liveness: None,
+        coverage: BTreeSet::new(),
+        metrics: RunMetrics::default(),
+        trace_hash: 0,
+        trace: None,
+        timeline: None,
+        events: None,
+        panic: Some(msg),
+        sim_ms: 0,
     })
 }
 
@@ -324,7 +333,7 @@ impl Supervisor {
     }
 }
 
-async fn sleep_until_ns(t: u64) {
+pub(crate) async fn sleep_until_ns(t: u64) {
     let now = true_now_ns();
     if t > now {
         madsim::time::sleep(Duration::from_nanos(t - now)).await;

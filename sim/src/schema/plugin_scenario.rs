@@ -28,11 +28,11 @@
 //! included unless the protocol's own assumptions for it exclude the scenario's faults;
 //! beyond, the scenario must say what it `finds`.
 
+use crate::scenario::{breach_list, line_col, locate};
 use leaseproof_impl::protocol::{DriftBound, LossBound, OffsetBound, SuspendBound};
 use leaseproof_impl::{Assumptions, Breach, FaultBounds, OracleName, Protocol};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The most clients a plug-in scenario may have.
@@ -49,8 +49,9 @@ pub struct PluginScenarioError {
 }
 
 /// What a scripted fault does to its node for `for_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, strum::Display)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum PluginFaultKind {
     /// Every link to and from the node is cut.
     Isolate,
@@ -141,24 +142,6 @@ impl<C> PluginScenario<C> {
     }
 }
 
-/// The line (1-based) of a byte offset.
-fn line_at(text: &str, at: usize) -> usize {
-    text[..at.min(text.len())].matches('\n').count() + 1
-}
-
-/// The line a top-level key or `[table]` starts on (1 when it is not written).
-fn line_of(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
-                .is_some_and(|r| r.trim_start().starts_with('=') || r.starts_with(']'))
-                || l.starts_with(&format!("[{key}]"))
-                || l.starts_with(&format!("[[{key}]]"))
-        })
-        .map_or(1, |i| i + 1)
-}
-
 /// The node index of a node's name in a run with `clients` clients.
 fn node_named<P: Protocol>(name: &str, clients: usize) -> Option<usize> {
     match name {
@@ -213,7 +196,7 @@ where
                 let at = &text[s.clone()];
                 let field = at.split(['=', '\n']).next().unwrap_or("").trim();
                 (
-                    line_at(text, s.start),
+                    line_col(text, s.start).0,
                     field.trim_matches(['[', ']']).to_string(),
                 )
             }
@@ -260,19 +243,19 @@ fn protocol_config<P: Protocol>(
 where
     P::Config: DeserializeOwned,
 {
-    let line = line_of(text, "protocol");
+    let line = |field: &str| locate(text, field).0;
     match table.remove("kind") {
         Some(toml::Value::String(k)) if k == P::NAME => {}
         Some(other) => {
             return Err(err(
-                line,
+                line("protocol.kind"),
                 "protocol.kind",
                 format!("{other} is not this plug-in's name {:?}", P::NAME),
             ))
         }
         None => {
             return Err(err(
-                line,
+                line("protocol.kind"),
                 "protocol.kind",
                 format!(
                     "missing: a plug-in scenario names its protocol ({:?})",
@@ -290,20 +273,21 @@ where
                 .split('`')
                 .nth(1)
                 .map_or_else(|| "protocol".to_string(), |f| format!("protocol.{f}"));
-            let line = field
-                .strip_prefix("protocol.")
-                .map_or(line, |f| line_of(text, f).max(line));
-            err(line, &field, format!("{msg} (protocol {:?})", P::NAME))
+            err(
+                line(&field),
+                &field,
+                format!("{msg} (protocol {:?})", P::NAME),
+            )
         })?;
     P::validate(&cfg).map_err(|e| {
         let field = format!("protocol.{}", e.field);
-        err(line_of(text, e.field).max(line), &field, e.reason)
+        err(line(&field), &field, e.reason)
     })?;
     Ok(cfg)
 }
 
 fn validate_run(text: &str, f: &PluginFile, err: &ErrFn<'_>) -> Result<(), PluginScenarioError> {
-    let at = |k: &str| line_of(text, k);
+    let at = |k: &str| locate(text, k).0;
     if !(1..=MAX_CLIENTS).contains(&f.clients) {
         return Err(err(
             at("clients"),
@@ -355,14 +339,15 @@ fn validate_faults<P: Protocol>(
     f: &PluginFile,
     err: &ErrFn<'_>,
 ) -> Result<Vec<(usize, PluginFault)>, PluginScenarioError> {
-    let line = line_of(text, "faults");
+    let line = |field: &str| locate(text, field).0;
     let mut out = Vec::new();
     for (i, fault) in f.faults.iter().enumerate() {
         let Some(idx) = node_named::<P>(&fault.node, f.clients) else {
             let res = if P::HAS_RESOURCE { "resource, " } else { "" };
+            let field = format!("faults[{i}].node");
             return Err(err(
-                line,
-                &format!("faults[{i}].node"),
+                line(&field),
+                &field,
                 format!(
                     "{:?} is not a node of this run (server, {res}client-1..client-{})",
                     fault.node, f.clients
@@ -371,7 +356,7 @@ fn validate_faults<P: Protocol>(
         };
         if fault.for_ms == 0 || fault.at_ms >= f.duration_ms {
             return Err(err(
-                line,
+                line(&format!("faults[{i}].at_ms")),
                 &format!("faults[{i}]"),
                 format!(
                     "at_ms {} must be before duration_ms {} and for_ms must be above 0",
@@ -380,9 +365,10 @@ fn validate_faults<P: Protocol>(
             ));
         }
         if fault.lose_disk && fault.kind != PluginFaultKind::Crash {
+            let field = format!("faults[{i}].lose_disk");
             return Err(err(
-                line,
-                &format!("faults[{i}].lose_disk"),
+                line(&field),
+                &field,
                 "only a crash loses the disk".into(),
             ));
         }
@@ -394,7 +380,7 @@ fn validate_faults<P: Protocol>(
         });
         if let Some(j) = overlap {
             return Err(err(
-                line,
+                line(&format!("faults[{i}].at_ms")),
                 &format!("faults[{i}]"),
                 format!(
                     "overlaps faults[{j}] on {}: faults on one node must not overlap",
@@ -454,7 +440,7 @@ fn expect<C: Assumptions>(
     for (field, list) in [("always", &f.always), ("finds", &f.finds)] {
         if let Some(o) = list.iter().find(|o| !o.is_safety()) {
             return Err(err(
-                line_of(text, field),
+                locate(text, field).0,
                 field,
                 format!(
                     "{o}: the generic engine judges safety oracles only (no liveness phase yet)"
@@ -466,17 +452,17 @@ fn expect<C: Assumptions>(
         let why = cfg.oracle_breaches(o, bounds);
         if !why.is_empty() {
             return Err(err(
-                line_of(text, "always"),
+                locate(text, "always").0,
                 "always",
                 format!(
                     "{o} is outside the protocol's assumptions for it ({})",
-                    list(&why)
+                    breach_list(&why)
                 ),
             ));
         }
         if f.finds.contains(&o) {
             return Err(err(
-                line_of(text, "always"),
+                locate(text, "always").0,
                 "always",
                 format!("{o} is also in finds"),
             ));
@@ -484,18 +470,20 @@ fn expect<C: Assumptions>(
     }
     if !beyond.is_empty() && f.finds.is_empty() {
         return Err(err(
-            line_of(text, "finds"),
+            locate(text, "finds").0,
             "finds",
             format!(
                 "the scenario is beyond the protocol's assumptions ({}): say which oracle it finds",
-                list(beyond)
+                breach_list(beyond)
             ),
         ));
     }
+    // Within: every safety oracle the protocol claims here (what `always` lists is among
+    // them: one outside its own assumptions was refused above).
     let safety = OracleName::ALL.iter().copied().filter(|o| o.is_safety());
     let mut judged: Vec<OracleName> = if beyond.is_empty() {
         safety
-            .filter(|&o| f.always.contains(&o) || cfg.oracle_breaches(o, bounds).is_empty())
+            .filter(|&o| cfg.oracle_breaches(o, bounds).is_empty())
             .collect()
     } else {
         f.always.clone()
@@ -506,22 +494,4 @@ fn expect<C: Assumptions>(
         }
     }
     Ok((judged, f.finds.clone()))
-}
-
-fn list(breaches: &[Breach]) -> String {
-    breaches
-        .iter()
-        .map(|b| format!("{}: {}", b.field, b.reason))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-impl fmt::Display for PluginFaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PluginFaultKind::Isolate => "isolate",
-            PluginFaultKind::Pause => "pause",
-            PluginFaultKind::Crash => "crash",
-        })
-    }
 }

@@ -1384,7 +1384,7 @@ fn suspends(file: &ScenarioFile) -> Vec<SuspendBound> {
 }
 
 /// Every breach as `field: reason`, for an error that lists them all.
-fn breach_list(breaches: &[Breach]) -> String {
+pub(crate) fn breach_list(breaches: &[Breach]) -> String {
     let each: Vec<String> = breaches
         .iter()
         .map(|b| format!("{}: {}", b.field, b.reason))
