@@ -12,6 +12,7 @@ use crate::clock::{true_now_ns, NodeClock};
 use crate::metrics::{RunMetrics, Tenures};
 use crate::plugin_scenario::{PluginFaultKind, PluginScenario};
 use crate::run::{configure_network, on_seed_thread, sleep_until_ns};
+use crate::scenario::node_name;
 use crate::shell::{bind_node, node_addr, node_of};
 use crate::wire::TAG;
 use crate::world::{Fnv, Found, Input};
@@ -81,16 +82,6 @@ fn lock<P: Protocol>(w: &Mutex<PWorld<P>>) -> MutexGuard<'_, PWorld<P>> {
     w.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A node's name in traces: `server`, `resource`, `client-N` (1-based).
-#[must_use]
-pub fn plugin_node_name(idx: usize) -> String {
-    match idx {
-        0 => "server".into(),
-        1 => "resource".into(),
-        i => format!("client-{}", i - 1),
-    }
-}
-
 impl<P: Protocol> PWorld<P> {
     fn local_now(&self, idx: usize) -> Nanos {
         self.clocks[idx].local(true_now_ns())
@@ -112,7 +103,7 @@ impl<P: Protocol> PWorld<P> {
             tr.push(format!(
                 "{:>12.3} ms {:<10} {what:<6} {}",
                 t as f64 / 1e6,
-                plugin_node_name(idx),
+                node_name(idx),
                 line()
             ));
         }
@@ -247,7 +238,7 @@ async fn supervise<P: Protocol>(
         let w = world.clone();
         let node = handle
             .create_node()
-            .name(plugin_node_name(idx))
+            .name(node_name(idx))
             .ip(node_addr(idx).ip())
             .init(move || node_main::<P>(w.clone(), idx, role))
             .build();
@@ -330,8 +321,11 @@ async fn script<P: Protocol>(
     sleep_until_ns(sc.duration_ms * 1_000_000).await;
 }
 
-/// A node was killed: it acts on nothing; a client's tenure ends for the metrics, the
-/// authority's every tenure.
+/// A node was killed: it acts on nothing, and a client stops acting under its tenure
+/// (the metrics). Whether the authority's crash ends its tenures is the protocol's to
+/// say, through its events (`TenureEvent::AllEnded` at a restart that forgets them): a
+/// shell that ended them itself would misreport a protocol whose authority keeps its
+/// holder on disk.
 fn crashed<P: Protocol>(world: &Shared<P>, idx: usize, lose_disk: bool) {
     let t = true_now_ns();
     let mut w = lock(world);
@@ -342,10 +336,9 @@ fn crashed<P: Protocol>(world: &Shared<P>, idx: usize, lose_disk: bool) {
     let PWorld {
         tenures, metrics, ..
     } = &mut *w;
-    if idx == 0 {
-        tenures.all_ended(metrics, t);
-    } else {
-        tenures.client_crashed(metrics, t, NodeId(idx as u32));
+    let node = NodeId(idx as u32);
+    if node.is_client() {
+        tenures.client_crashed(metrics, t, node);
     }
 }
 
@@ -385,7 +378,7 @@ async fn node_main<P: Protocol>(world: Shared<P>, idx: usize, role: RoleKind) {
                         w.timelock = Some(format!(
                             "time-lock: {}'s timer ({why}) at {} ms on its clock fired \
                              {MAX_SPINS} times at one instant without moving on",
-                            plugin_node_name(idx),
+                            node_name(idx),
                             deadline.0 / 1_000_000
                         ));
                         w.fault(idx, "time-lock");
@@ -433,7 +426,7 @@ fn deliver<P: Protocol>(
     match (P::decode(bytes), node_of(from)) {
         (Ok(msg), Some(peer)) if peer < w.clocks.len() => {
             w.mix(idx, "recv", &msg, || {
-                format!("<- {}: {msg:?}", plugin_node_name(peer))
+                format!("<- {}: {msg:?}", node_name(peer))
             });
             let now = w.local_now(idx);
             drop(w);
@@ -464,7 +457,7 @@ async fn drain<P: Protocol>(world: &Shared<P>, idx: usize, ep: &Endpoint, node: 
                         let mut w = lock(world);
                         w.metrics.messages_sent += 1;
                         w.mix(idx, "send", &msg, || {
-                            format!("-> {}: {msg:?}", plugin_node_name(to))
+                            format!("-> {}: {msg:?}", node_name(to))
                         });
                     }
                     // Datagrams: a send to a dead or cut-off peer is simply lost.

@@ -18,7 +18,7 @@
 //!
 //! [[faults]]
 //! kind = "isolate"     # isolate | pause | crash
-//! node = "client-1"
+//! node = "client-0"
 //! at_ms = 5000
 //! for_ms = 2000
 //! ```
@@ -28,7 +28,7 @@
 //! included unless the protocol's own assumptions for it exclude the scenario's faults;
 //! beyond, the scenario must say what it `finds`.
 
-use crate::scenario::{breach_list, line_col, locate};
+use crate::scenario::{breach_list, line_col, locate, node_index, RESOURCE};
 use leaseproof_impl::protocol::{DriftBound, LossBound, OffsetBound, SuspendBound};
 use leaseproof_impl::{Assumptions, Breach, FaultBounds, OracleName, Protocol};
 use serde::de::DeserializeOwned;
@@ -66,7 +66,7 @@ pub enum PluginFaultKind {
 #[serde(deny_unknown_fields)]
 pub struct PluginFault {
     pub kind: PluginFaultKind,
-    /// `server`, `resource` or `client-N` (1-based).
+    /// `server`, `resource` or `client-N` (0-based, as in every scenario).
     pub node: String,
     pub at_ms: u64,
     pub for_ms: u64,
@@ -142,16 +142,11 @@ impl<C> PluginScenario<C> {
     }
 }
 
-/// The node index of a node's name in a run with `clients` clients.
+/// The node index of a node's name in a run with `clients` clients: the reference
+/// scenarios' names (`server`, `resource`, `client-0`..), without `holder` (the generic
+/// engine aims no fault) and without `resource` for a protocol that has none.
 fn node_named<P: Protocol>(name: &str, clients: usize) -> Option<usize> {
-    match name {
-        "server" => Some(0),
-        "resource" if P::HAS_RESOURCE => Some(1),
-        _ => {
-            let i: usize = name.strip_prefix("client-")?.parse().ok()?;
-            (1..=clients).contains(&i).then_some(1 + i)
-        }
-    }
+    node_index(name, clients).filter(|&i| name != "holder" && (i != RESOURCE || P::HAS_RESOURCE))
 }
 
 /// Reads and validates a plug-in scenario file for protocol `P`.
@@ -349,8 +344,9 @@ fn validate_faults<P: Protocol>(
                 line(&field),
                 &field,
                 format!(
-                    "{:?} is not a node of this run (server, {res}client-1..client-{})",
-                    fault.node, f.clients
+                    "{:?} is not a node of this run (server, {res}client-0..client-{})",
+                    fault.node,
+                    f.clients - 1
                 ),
             ));
         };

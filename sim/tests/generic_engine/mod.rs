@@ -38,7 +38,7 @@ fn scenario(faults: Vec<(usize, PluginFault)>) -> PluginScenario<leaseproof_impl
 fn the_reference_protocol_holds_every_oracle_on_the_generic_engine() {
     let isolate = PluginFault {
         kind: PluginFaultKind::Isolate,
-        node: "client-1".into(),
+        node: "client-0".into(),
         at_ms: 15_000,
         for_ms: 20_000,
         lose_disk: false,
@@ -64,7 +64,7 @@ fn a_paused_reference_client_breaks_belief_exclusivity_on_the_generic_engine_too
     // resource safe: only belief-exclusivity trips.
     let pause = PluginFault {
         kind: PluginFaultKind::Pause,
-        node: "client-1".into(),
+        node: "client-0".into(),
         at_ms: 2_000,
         for_ms: 30_000,
         lose_disk: false,

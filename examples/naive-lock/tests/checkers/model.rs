@@ -9,7 +9,7 @@ use leaseproof_model::plugin::{
 };
 use naive_lock::{NaiveConfig, NaiveLock};
 
-/// Two clients; client-2 (node 3) reads 2 s ahead. One tick is 250 ms: a lease is 4
+/// Two clients; client-1 (node 3) reads 2 s ahead. One tick is 250 ms: a lease is 4
 /// ticks, work, retries and the margin one each.
 /// Messages are delivered (in any order) or lost within the tick they were sent in.
 fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {

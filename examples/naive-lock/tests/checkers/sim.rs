@@ -134,14 +134,14 @@ fn bad_scenarios_name_the_file_the_line_and_the_field() {
     assert_eq!(e.field, "finds", "{e}");
     assert!(e.reason.contains("clock_offset_ms_max"), "{e}");
     // A node the run does not have; a field the file format does not have.
-    let node = base.replace("node = \"client-1\"", "node = \"client-9\"");
+    let node = base.replace("node = \"client-0\"", "node = \"client-9\"");
     assert_eq!(
         parse::<NaiveLock>(path, &node).unwrap_err().field,
         "faults[0].node"
     );
     // Two faults on one node that overlap; an oracle the generic engine does not judge.
     let twice = format!(
-        "{base}\n[[faults]]\nkind = \"pause\"\nnode = \"client-1\"\nat_ms = 3000\nfor_ms = 100\n"
+        "{base}\n[[faults]]\nkind = \"pause\"\nnode = \"client-0\"\nat_ms = 3000\nfor_ms = 100\n"
     );
     let e = parse::<NaiveLock>(path, &twice).unwrap_err();
     assert_eq!(e.field, "faults[1]", "{e}");
