@@ -96,6 +96,7 @@ fn the_fixed_lock_holds_when_messages_overtake_each_other() {
         max_in_flight: 2,
         ..bounds(false)
     });
+    println!("{} states", r.unique_states);
     assert!(!r.safety_failed(), "{r:?}");
     assert_eq!(r.holds(PROP_SOMEONE_ACTS), Some(true));
 }
