@@ -901,7 +901,13 @@ impl Liveness {
     /// Who waits: a client that wants a key until it holds it or withdraws. (No time is
     /// kept: the deadlines are set at heal, from the bound.)
     pub fn observe(&mut self, ev: &Event) {
-        let Some(te) = ev.tenure() else { return };
+        if let Some(te) = ev.tenure() {
+            self.observe_tenure(te);
+        }
+    }
+
+    /// Feeds one tenure event (what [`Self::observe`] reads of an event).
+    pub fn observe_tenure(&mut self, te: TenureEvent) {
         match te {
             TenureEvent::Wanted { client, key }
             | TenureEvent::Stopped {

@@ -47,25 +47,11 @@ pub enum Output {
 /// kept), and so is the point after the last (a crash after the step).
 #[must_use]
 pub fn crash_points(outputs: &[Output]) -> Vec<usize> {
-    let mut points = Vec::new();
-    let (mut effect_before, mut in_batch) = (false, false);
-    for (k, out) in outputs.iter().enumerate() {
-        let starts_effect = match out {
-            Output::Send { .. } => {
-                in_batch = false;
-                true
-            }
-            Output::Persist(_) => !std::mem::replace(&mut in_batch, true),
-            Output::NeedJitter | Output::Event(_) => false,
-        };
-        if starts_effect {
-            if effect_before {
-                points.push(k);
-            }
-            effect_before = true;
-        }
-    }
-    points
+    crate::plugin::crash_points_by(outputs.iter().map(|out| match out {
+        Output::Send { .. } => Some(true),
+        Output::Persist(_) => Some(false),
+        Output::NeedJitter | Output::Event(_) => None,
+    }))
 }
 
 /// A durable write. The shell applies it to its simulated (or real) disk with [`Disk::apply`].

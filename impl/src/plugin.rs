@@ -13,6 +13,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::machine::{AnyNode, Machine, RoleKind};
+use crate::oracle::SafetyOracles;
 use crate::output::{Disk, Event, Output, PersistOp};
 use crate::protocol::Assumptions;
 use crate::tenure::TenureEvent;
@@ -33,6 +34,57 @@ pub enum Effect<M, P, E> {
     /// The role wants a random draw: the shell answers with `handle_jitter` (the
     /// simulator from its seeded RNG; the model with the draw 0).
     NeedJitter,
+}
+
+/// The points inside one step's effects at which a crash may fall (the crash points of
+/// [`crate::output::crash_points`], for any protocol): before each effect (a send, or a
+/// batch's first persist) that follows an earlier effect of the step. `kinds` reads each
+/// effect as `Some(true)` for a send, `Some(false)` for a persist, `None` for the rest. A
+/// crash at point `k` keeps the effects before `k` and loses the rest.
+pub fn crash_points_by(kinds: impl Iterator<Item = Option<bool>>) -> Vec<usize> {
+    let mut points = Vec::new();
+    let (mut effect_before, mut in_batch) = (false, false);
+    for (k, kind) in kinds.enumerate() {
+        let starts_effect = match kind {
+            Some(true) => {
+                in_batch = false;
+                true
+            }
+            Some(false) => !std::mem::replace(&mut in_batch, true),
+            None => false,
+        };
+        if starts_effect {
+            if effect_before {
+                points.push(k);
+            }
+            effect_before = true;
+        }
+    }
+    points
+}
+
+/// The crash points of one step's effects (see [`crash_points_by`]).
+#[must_use]
+pub fn crash_points_of<M, P, E>(effects: &[Effect<M, P, E>]) -> Vec<usize> {
+    crash_points_by(effects.iter().map(|e| match e {
+        Effect::Send { .. } => Some(true),
+        Effect::Persist(_) => Some(false),
+        Effect::Event(_) | Effect::NeedJitter => None,
+    }))
+}
+
+/// What a client believes after a step of its core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Belief {
+    /// The key it would act on.
+    pub key: Key,
+    /// Whether it may act on `key` now: all belief-exclusivity reads.
+    pub may_act: bool,
+    /// Until when it believes it holds, on its own clock (the timeline and the
+    /// belief-overlap measurement; `None`: no validity it knows of).
+    pub until: Option<Nanos>,
+    /// The tenure it holds, if any (the timeline's label).
+    pub tenure: Option<u64>,
 }
 
 /// A protocol, as the generic engine and the generic model driver run it.
@@ -95,6 +147,64 @@ pub trait Protocol: 'static {
     fn may_act(node: &Self::Node) -> Option<Key>;
     /// A short name of the event's kind (coverage).
     fn event_kind(event: &Self::Event) -> &'static str;
+    /// The lease length: a client that stopped acting before it meant to has its cause
+    /// looked for among the faults that touched it (or the authority) within twice this
+    /// (the false-preemption metric's classes).
+    fn lease_ns(cfg: &Self::Config) -> u64;
+
+    /// What client `node` believes now (`None`: its beliefs are not tracked). Asked after
+    /// every step of a client's core. By default [`Protocol::may_act`] with no validity
+    /// end and no tenure.
+    fn belief(node: &Self::Node) -> Option<Belief> {
+        let key = Self::may_act(node);
+        Some(Belief {
+            key: key.unwrap_or(Key(0)),
+            may_act: key.is_some(),
+            until: None,
+            tenure: None,
+        })
+    }
+    /// A short name of the message's kind (the timeline's arrows, the trace, a crash
+    /// point's lost effects).
+    fn msg_kind(msg: &Self::Msg) -> &'static str {
+        let _ = msg;
+        "message"
+    }
+    /// A message as a reader would write it (the trace).
+    fn describe_msg(msg: &Self::Msg) -> String {
+        format!("{msg:?}")
+    }
+    /// An event as a reader would write it, with the authority's clock reading (the
+    /// trace).
+    fn describe_event(event: &Self::Event, authority_now: Nanos) -> String {
+        let _ = authority_now;
+        format!("{event:?}")
+    }
+    /// A client's worker stalls or resumes (the `stall` fault). By default a protocol has
+    /// no worker apart from its renewals, and nothing happens.
+    fn stall(node: &mut Self::Node, now: Nanos, stalled: bool) {
+        let _ = (node, now, stalled);
+    }
+    /// The oracles a run starts with (by default [`SafetyOracles::new`]; one with a
+    /// wait-for graph for the deadlock oracle where clients hold several keys).
+    fn oracles(cfg: &Self::Config) -> SafetyOracles {
+        let _ = cfg;
+        SafetyOracles::new()
+    }
+    /// Whether the authority keeps its tenures in volatile state only, so that its crash
+    /// ends every one of them at that instant (the metrics: failover and availability).
+    /// By default not: a protocol whose authority forgets them says so at its restart
+    /// through [`TenureEvent::AllEnded`] alone.
+    fn crash_ends_tenures(cfg: &Self::Config) -> bool {
+        let _ = cfg;
+        false
+    }
+    /// The client, key and tenure an event belongs to, for `tracing`'s per-lock spans
+    /// (`RUST_LOG=leaseproof=debug`; `None`: the event is in no lock's life).
+    fn lifecycle(event: &Self::Event) -> Option<(Identity, Key, Option<u64>)> {
+        let _ = event;
+        None
+    }
 }
 
 /// The role of node `idx` in a run of a protocol with `clients` clients (the layout
@@ -166,5 +276,73 @@ impl Protocol for Reference {
 
     fn event_kind(event: &Event) -> &'static str {
         event.kind()
+    }
+
+    fn lease_ns(cfg: &Config) -> u64 {
+        cfg.ttl_ns
+    }
+
+    fn belief(node: &AnyNode) -> Option<Belief> {
+        node.as_client().map(|c| Belief {
+            key: Key(0),
+            may_act: c.may_act(),
+            until: c.valid_until(),
+            tenure: c.held_token().map(|t| t.0),
+        })
+    }
+
+    fn msg_kind(msg: &Msg) -> &'static str {
+        msg.kind()
+    }
+
+    fn describe_msg(msg: &Msg) -> String {
+        msg.to_string()
+    }
+
+    fn describe_event(event: &Event, authority_now: Nanos) -> String {
+        event.describe(authority_now)
+    }
+
+    fn stall(node: &mut AnyNode, now: Nanos, stalled: bool) {
+        node.handle_stall(now, stalled);
+    }
+
+    fn oracles(cfg: &Config) -> SafetyOracles {
+        if cfg.is_lock_set() {
+            SafetyOracles::with_wait_for_graph()
+        } else {
+            SafetyOracles::new()
+        }
+    }
+
+    /// The server keeps its grants in memory only (its disk holds the token counter).
+    fn crash_ends_tenures(_cfg: &Config) -> bool {
+        true
+    }
+
+    fn lifecycle(event: &Event) -> Option<(Identity, Key, Option<u64>)> {
+        Some(match *event {
+            Event::Requested { client, key } => (client, key, None),
+            Event::Adopted {
+                client, key, token, ..
+            }
+            | Event::RenewSent { client, key, token }
+            | Event::ReleaseDecided { client, key, token }
+            | Event::ReleaseSent { client, key, token }
+            | Event::Lost {
+                client, key, token, ..
+            }
+            | Event::Granted {
+                client, key, token, ..
+            }
+            | Event::Expired { client, key, token }
+            | Event::Renewed {
+                client, key, token, ..
+            }
+            | Event::ReleasedAtServer {
+                client, key, token, ..
+            } => (client, key, Some(token.0)),
+            _ => return None,
+        })
     }
 }

@@ -67,8 +67,9 @@ pub enum TenureEvent {
         tenure: u64,
         expiry: Nanos,
     },
-    /// The authority ended a tenure: it ran out (`ran_out`) or was given back.
+    /// The authority ended `client`'s tenure: it ran out (`ran_out`) or was given back.
     Ended {
+        client: Identity,
         key: Key,
         tenure: u64,
         ran_out: bool,
@@ -93,6 +94,10 @@ pub enum TenureEvent {
     },
     /// An exactly-once job was dead-lettered.
     JobDeadLettered { key: Key, job: Job },
+    /// The resource answered a repeated attempt at a job from its record (a metric only).
+    JobRepeated { key: Key, job: Job },
+    /// The resource definitely refused an attempt at a job (a metric only).
+    JobRefused { key: Key, job: Job },
 }
 
 impl Event {
@@ -160,12 +165,16 @@ impl Event {
                 tenure: token.0,
                 expiry,
             },
-            Event::Expired { key, token, .. } => TenureEvent::Ended {
+            Event::Expired { client, key, token } => TenureEvent::Ended {
+                client,
                 key,
                 tenure: token.0,
                 ran_out: true,
             },
-            Event::ReleasedAtServer { key, token, .. } => TenureEvent::Ended {
+            Event::ReleasedAtServer {
+                client, key, token, ..
+            } => TenureEvent::Ended {
+                client,
                 key,
                 tenure: token.0,
                 ran_out: false,
@@ -182,6 +191,13 @@ impl Event {
                 key,
                 tenure: token.0,
             },
+            _ => return self.job_tenure(),
+        })
+    }
+
+    /// The exactly-once workload's events as tenure events.
+    fn job_tenure(&self) -> Option<TenureEvent> {
+        Some(match *self {
             Event::JobApplied {
                 client,
                 key,
@@ -194,6 +210,8 @@ impl Event {
                 job,
             },
             Event::JobDeadLettered { key, job, .. } => TenureEvent::JobDeadLettered { key, job },
+            Event::JobAlreadyDone { key, job, .. } => TenureEvent::JobRepeated { key, job },
+            Event::JobFailed { key, job, .. } => TenureEvent::JobRefused { key, job },
             _ => return None,
         })
     }

@@ -174,6 +174,7 @@ pub enum NaiveEvent {
         expiry: Nanos,
     },
     Ended {
+        client: Identity,
         tenure: u64,
         ran_out: bool,
     },
@@ -217,7 +218,12 @@ impl NaiveEvent {
                 tenure,
                 expiry,
             },
-            NaiveEvent::Ended { tenure, ran_out } => TenureEvent::Ended {
+            NaiveEvent::Ended {
+                client,
+                tenure,
+                ran_out,
+            } => TenureEvent::Ended {
+                client,
                 key: KEY,
                 tenure,
                 ran_out,
@@ -276,6 +282,7 @@ impl Server {
         self.disk.holder = None;
         self.out.push_back(Effect::Persist(self.disk));
         self.emit(NaiveEvent::Ended {
+            client: h.client,
             tenure: h.tenure,
             ran_out,
         });
@@ -308,6 +315,7 @@ impl Server {
             held => {
                 if let Some(h) = held {
                     self.emit(NaiveEvent::Ended {
+                        client: h.client,
                         tenure: h.tenure,
                         ran_out: true,
                     });
@@ -684,6 +692,19 @@ impl Protocol for NaiveLock {
             NaiveEvent::Began { .. } => "began",
             NaiveEvent::Renewed { .. } => "renewed",
             NaiveEvent::Ended { .. } => "ended",
+        }
+    }
+
+    fn lease_ns(cfg: &NaiveConfig) -> u64 {
+        cfg.ttl_ms * MS
+    }
+
+    fn msg_kind(msg: &NaiveMsg) -> &'static str {
+        match msg {
+            NaiveMsg::Acquire { .. } => "acquire",
+            NaiveMsg::Granted { .. } => "granted",
+            NaiveMsg::Busy { .. } => "busy",
+            NaiveMsg::Release { .. } => "release",
         }
     }
 }

@@ -135,6 +135,7 @@ impl Tenures {
                 key,
                 tenure,
                 ran_out,
+                ..
             } => {
                 if ran_out {
                     m.expirations += 1;
@@ -159,9 +160,13 @@ impl Tenures {
             | TenureEvent::Withdrew { .. }
             | TenureEvent::GaveBack { .. }
             | TenureEvent::WriteDecided { .. }
-            | TenureEvent::Renewed { .. }
-            | TenureEvent::JobApplied { .. }
-            | TenureEvent::JobDeadLettered { .. } => {}
+            | TenureEvent::Renewed { .. } => {}
+            TenureEvent::JobApplied { .. } => m.jobs_applied += 1,
+            TenureEvent::JobRepeated { .. } => m.jobs_already_done += 1,
+            TenureEvent::JobRefused { .. } => m.job_rejections += 1,
+            TenureEvent::JobDeadLettered { job, .. } => {
+                *m.dead_letters.entry(job.0).or_default() += 1;
+            }
         }
     }
 

@@ -9,7 +9,8 @@ use crate::scenario::{node_name, FaultAction, NodeIdx, Scenario, RESOURCE, SERVE
 use crate::shell::{lock, node_addr, node_main};
 use crate::wire::{MAX_FRAME, TAG};
 use crate::world::{Found, Input, NetKnobs, TraceLine, World};
-use leaseproof_impl::{Disk, OracleName, RoleKind, Violation};
+use leaseproof_impl::plugin::role_of;
+use leaseproof_impl::{OracleName, Protocol, Reference, Violation};
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, Runtime};
 use madsim::task::NodeId as SimNode;
@@ -138,8 +139,8 @@ enum Step {
     Restart(NodeIdx, String),
 }
 
-struct Supervisor {
-    world: Arc<Mutex<World>>,
+pub(crate) struct Supervisor<P: Protocol = Reference> {
+    pub(crate) world: Arc<Mutex<World<P>>>,
     handle: Handle,
     net: Arc<NetSim>,
     ids: Vec<SimNode>,
@@ -153,7 +154,7 @@ struct Supervisor {
     crash_down_ms: [u64; 2],
 }
 
-impl Supervisor {
+impl<P: Protocol> Supervisor<P> {
     /// Takes down a node whose shell crashed at a crash point; returns how long it stays
     /// down (drawn only here: a run without crash points draws nothing).
     fn crash_at_point(&mut self, node: NodeIdx, detail: String) -> u64 {
@@ -214,7 +215,7 @@ impl Supervisor {
             let mut w = lock(&self.world);
             w.on_crash(node);
             if lose_disk {
-                w.disks[node] = Disk::default();
+                w.disks[node] = P::Disk::default();
             }
         }
     }
@@ -345,7 +346,7 @@ pub(crate) async fn sleep_until_ns(t: u64) {
 async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
     let plan = Plan::derive(&sc, seed, &mut madsim::rand::thread_rng());
     let mut sup = build(&sc, &plan, opts).await;
-    let aimed = safety_phase(&sc, &plan, &mut sup).await;
+    let aimed = safety_phase(sc.file.duration_ms, &plan, &mut sup).await;
     heal(&mut sup);
     let liveness = if sc.file.liveness {
         liveness_phase(&sc, &plan, &sup.world).await
@@ -370,13 +371,25 @@ pub fn configure_network(net: &NetSim, [lo, hi]: [u64; 2], loss_ratio: f64) {
 /// resource first, so they bind before any client sends) and the rogue node that sends
 /// garbage frames.
 async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
-    let handle = Handle::current();
-    let net = NetSim::current();
-    configure_network(&net, plan.latency_ms, plan.loss_ratio);
-    if plan.buggify {
-        madsim::buggify::enable();
+    let mut world =
+        World::<Reference>::new(sc.config, plan.clocks.clone(), knobs(plan), opts.trace);
+    // The named-only oracles are judged where the scenario names them.
+    world.oracles = std::mem::take(&mut world.oracles).judging(&sc.named_oracles());
+    if plan
+        .clocks
+        .iter()
+        .any(|c| c.drift_ppm.unsigned_abs() > sc.config.drift_ppm_max)
+    {
+        world
+            .coverage
+            .insert(FaultKind::DriftBeyondBound.name().into());
     }
-    let knobs = NetKnobs {
+    start(world, plan).await
+}
+
+/// The shells' network knobs from the plan.
+fn knobs(plan: &Plan) -> NetKnobs {
+    NetKnobs {
         duplicate_ratio: plan.duplicate_ratio,
         send_delay_ratio: plan.send_delay_ratio,
         send_delay_ms: plan.send_delay_ms,
@@ -384,44 +397,40 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
             .crash_points
             .as_ref()
             .map_or([0.0; 2], |c| [c.server, c.resource]),
-    };
-    let n = sc.clients + 2;
-    let world = Arc::new(Mutex::new(World::new(
-        sc.config,
-        plan.clocks.clone(),
-        knobs,
-        opts.trace,
-    )));
+    }
+}
+
+/// Starts a run of any protocol: configures the network from the plan, then creates every
+/// node of `world` in the plug-in layout (the authority and the resource first, so they
+/// bind before any client sends; a protocol without a resource gets an empty node 1, so
+/// node numbers stay those of every scenario) and the rogue node that sends garbage
+/// frames.
+pub(crate) async fn start<P: Protocol>(world: World<P>, plan: &Plan) -> Supervisor<P> {
+    let handle = Handle::current();
+    let net = NetSim::current();
+    configure_network(&net, plan.latency_ms, plan.loss_ratio);
+    if plan.buggify {
+        madsim::buggify::enable();
+    }
+    let n = world.clocks.len();
+    let world = Arc::new(Mutex::new(world));
     let (crash_tx, crash_requests) = tokio::sync::mpsc::unbounded_channel();
-    {
-        let mut w = lock(&world);
-        w.crash_requests = Some(crash_tx);
-        // The named-only oracles are judged where the scenario names them.
-        w.oracles = std::mem::take(&mut w.oracles).judging(&sc.named_oracles());
-    }
-    if plan
-        .clocks
-        .iter()
-        .any(|c| c.drift_ppm.unsigned_abs() > sc.config.drift_ppm_max)
-    {
-        lock(&world)
-            .coverage
-            .insert(FaultKind::DriftBeyondBound.name().into());
-    }
+    lock(&world).crash_requests = Some(crash_tx);
     let mut ids = Vec::with_capacity(n);
     for idx in 0..n {
-        let kind = match idx {
-            SERVER => RoleKind::Server,
-            RESOURCE => RoleKind::Resource,
-            _ => RoleKind::Client,
-        };
-        let w = world.clone();
-        let node = handle
+        let builder = handle
             .create_node()
             .name(node_name(idx))
-            .ip(node_addr(idx).ip())
-            .init(move || node_main(w.clone(), idx, kind))
-            .build();
+            .ip(node_addr(idx).ip());
+        let node = match role_of::<P>(idx) {
+            Some(kind) => {
+                let w = world.clone();
+                builder
+                    .init(move || node_main(w.clone(), idx, kind))
+                    .build()
+            }
+            None => builder.build(),
+        };
         ids.push(node.id());
         if idx == RESOURCE {
             // The server and the resource bind before any client sends.
@@ -448,8 +457,12 @@ async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
 
 /// The safety phase: the plan's faults, each applied at its time (an aimed one at the
 /// holder of that moment) and reverted after its length. Returns each fault as applied.
-async fn safety_phase(sc: &Scenario, plan: &Plan, sup: &mut Supervisor) -> Vec<FaultAction> {
-    let end_ns = sc.file.duration_ms * 1_000_000;
+pub(crate) async fn safety_phase<P: Protocol>(
+    duration_ms: u64,
+    plan: &Plan,
+    sup: &mut Supervisor<P>,
+) -> Vec<FaultAction> {
+    let end_ns = duration_ms * 1_000_000;
     let mut steps: BTreeMap<(u64, u64), Step> = BTreeMap::new();
     for (i, p) in plan.faults.iter().enumerate() {
         steps.insert((p.fault.at_ms * 1_000_000, i as u64), Step::Apply);
@@ -496,7 +509,7 @@ async fn safety_phase(sc: &Scenario, plan: &Plan, sup: &mut Supervisor) -> Vec<F
 }
 
 /// Heal: every fault ends, the network calms down.
-fn heal(sup: &mut Supervisor) {
+pub(crate) fn heal<P: Protocol>(sup: &mut Supervisor<P>) {
     // A shell that crashed at a crash point just before heal is taken down, then restarted
     // with the rest.
     while let Ok((node, detail)) = sup.crash_requests.try_recv() {

@@ -1,5 +1,6 @@
 //! The node shell: one loop per node that feeds the core its inputs, drains its outputs and
-//! re-arms one timer. No protocol decision is made here.
+//! re-arms one timer, for any protocol ([`Protocol`]): each output is read as an
+//! [`Effect`]. No protocol decision is made here.
 //!
 //! Inputs come from a receiver task through a channel (madsim's `recv_from` is not
 //! cancel-safe: dropping it after a buggify delay would lose the frame). Every local reading
@@ -8,9 +9,9 @@
 use crate::clock::true_now_ns;
 use crate::fault::FaultKind;
 use crate::scenario::{node_id, node_idx, node_name, NodeIdx, RESOURCE, SERVER};
-use crate::wire::{self, MAX_FRAME, TAG};
+use crate::wire::{MAX_FRAME, TAG};
 use crate::world::{Input, World};
-use leaseproof_impl::{crash_points, AnyNode, Jitter, Machine, Msg, Output, RoleKind};
+use leaseproof_impl::{crash_points_of, Effect, Jitter, Machine, Nanos, Protocol, RoleKind};
 use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -19,6 +20,10 @@ use std::time::Duration;
 
 /// How long a node with no deadline waits before it looks again.
 const IDLE_NS: u64 = 3_600_000_000_000;
+/// A timer that fires this many times at one instant without moving its deadline is a
+/// time-lock: the shell reports it and lets each further spin cost a microsecond (never a
+/// hang).
+const MAX_SPINS: u32 = 1_000;
 
 /// The address of node `idx` on the simulated network.
 #[must_use]
@@ -40,7 +45,7 @@ pub fn node_of(addr: SocketAddr) -> Option<NodeIdx> {
     }
 }
 
-pub fn lock(w: &Mutex<World>) -> MutexGuard<'_, World> {
+pub fn lock<P: Protocol>(w: &Mutex<World<P>>) -> MutexGuard<'_, World<P>> {
     // A poisoned lock means a node task panicked; the run is reported as a crash anyway.
     w.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -76,26 +81,31 @@ pub async fn bind_node(
 }
 
 /// A node's life from boot to kill: restore, then one loop.
-pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
+pub async fn node_main<P: Protocol>(world: Arc<Mutex<World<P>>>, idx: NodeIdx, kind: RoleKind) {
     let (id, disk, cfg, now) = {
         let mut w = lock(&world);
         let (id, disk) = w.boot(idx);
-        (id, disk, w.cfg, w.local_now(idx))
+        (id, disk, w.cfg.clone(), w.local_now(idx))
     };
     let (ep, tx, mut rx) = bind_node(idx).await;
     lock(&world).inboxes[idx] = Some(tx);
-    let mut node = AnyNode::restore(kind, &cfg, id, &disk, now);
+    let mut node = P::boot(&cfg, kind, id, &disk, now);
     let pending = lock(&world).pending_stall[idx].take();
     if let Some(stalled) = pending {
-        node.handle_stall(now, stalled);
+        P::stall(&mut node, now, stalled);
     }
     drain(&world, idx, &ep, &mut node).await;
+    // The deadline that fired last, and how often in a row at one instant.
+    let mut spins: (Option<Nanos>, u32) = (None, 0);
     loop {
         let (wait, why) = match node.poll_timeout() {
-            Some((deadline, why)) => (
-                lock(&world).clocks[idx].true_until(true_now_ns(), deadline),
-                why,
-            ),
+            Some((deadline, why)) => {
+                let wait = lock(&world).clocks[idx].true_until(true_now_ns(), deadline);
+                (
+                    spin_guard(&world, idx, &mut spins, deadline, why, wait),
+                    why,
+                )
+            }
             None => (IDLE_NS, "idle"),
         };
         if wait == 0 {
@@ -114,7 +124,7 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
                     Some(Input::Wake) => {}
                     Some(Input::Stall(stalled)) => {
                         let now = lock(&world).local_now(idx);
-                        node.handle_stall(now, stalled);
+                        P::stall(&mut node, now, stalled);
                     }
                     None => return,
                 },
@@ -131,26 +141,69 @@ pub async fn node_main(world: Arc<Mutex<World>>, idx: NodeIdx, kind: RoleKind) {
     }
 }
 
-fn deliver(world: &Mutex<World>, idx: NodeIdx, node: &mut AnyNode, bytes: &[u8], from: SocketAddr) {
+/// A timer due now (`wait` 0) that fired at this same deadline [`MAX_SPINS`] times in a
+/// row is a time-lock: reported once, and from then each spin waits a microsecond, as a
+/// spinning CPU would, so the run goes on instead of hanging. Returns the wait to use.
+fn spin_guard<P: Protocol>(
+    world: &Mutex<World<P>>,
+    idx: NodeIdx,
+    spins: &mut (Option<Nanos>, u32),
+    deadline: Nanos,
+    why: &str,
+    wait: u64,
+) -> u64 {
+    if wait == 0 && spins.0 == Some(deadline) {
+        spins.1 = spins.1.saturating_add(1);
+    } else {
+        *spins = (Some(deadline), 0);
+    }
+    if wait > 0 || spins.1 < MAX_SPINS {
+        return wait;
+    }
+    lock(world).record_timelock(
+        idx,
+        format!(
+            "time-lock: {}'s timer ({why}) at {} ms on its clock fired {MAX_SPINS} times at \
+             one instant without moving on",
+            node_name(idx),
+            deadline.0 / 1_000_000
+        ),
+    );
+    1_000
+}
+
+fn deliver<P: Protocol>(
+    world: &Mutex<World<P>>,
+    idx: NodeIdx,
+    node: &mut P::Node,
+    bytes: &[u8],
+    from: SocketAddr,
+) {
     let mut w = lock(world);
-    match (wire::decode(bytes), node_of(from)) {
+    match (P::decode(bytes), node_of(from)) {
         (Ok(msg), Some(peer)) if peer < w.clocks.len() => {
             w.record_msg(idx, "recv", peer, &msg);
             let now = w.local_now(idx);
             drop(w);
             node.handle_message(now, node_id(peer), msg);
         }
-        (Err(e), _) => w.record_garbage(idx, e.to_string()),
+        (Err(e), _) => w.record_garbage(idx, e),
         (Ok(_), _) => w.record_garbage(idx, format!("a frame from unknown address {from}")),
     }
 }
 
-/// Drains every output: sends go on the wire (after an optional seeded stall for writes,
-/// and with an optional duplicate), persists reach the disk before anything after them,
-/// jitter is drawn from madsim's RNG, events go to the oracles. With crash points on for
-/// this node, a step that has one may crash at it: the outputs before it take effect, the
-/// supervisor is asked to take the node down, and this shell waits to be killed.
-async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mut AnyNode) {
+/// Drains every output as an effect: sends go on the wire (after an optional seeded stall
+/// for a client's write to the resource, and with an optional duplicate), persists reach
+/// the disk before anything after them, jitter is drawn from madsim's RNG, events go to
+/// the oracles. With crash points on for this node, a step that has one may crash at it:
+/// the effects before it take place, the supervisor is asked to take the node down, and
+/// this shell waits to be killed.
+async fn drain<P: Protocol>(
+    world: &Arc<Mutex<World<P>>>,
+    idx: NodeIdx,
+    ep: &Endpoint,
+    node: &mut P::Node,
+) {
     // A client's belief is recorded at the instant of the step that changed it, before its
     // sends are carried out: a send awaits the network, and while it does other nodes run
     // (a Release reaches the server, which grants the next client, which adopts), so a
@@ -161,41 +214,31 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
         _ => 0.0,
     };
     loop {
-        let outputs: Vec<Output> = std::iter::from_fn(|| node.poll_output()).collect();
-        if outputs.is_empty() {
+        let effects: Vec<_> = std::iter::from_fn(|| node.poll_output())
+            .map(P::effect)
+            .collect();
+        if effects.is_empty() {
             break;
         }
         // Nothing is drawn when the ratio is 0 (the trace hashes of scenarios without crash
         // points stay), nor for a step with no crash point.
         let points = if ratio > 0.0 {
-            crash_points(&outputs)
+            crash_points_of(&effects)
         } else {
             Vec::new()
         };
         let crash_at = (!points.is_empty() && madsim::rand::thread_rng().gen_bool(ratio))
             .then(|| points[madsim::rand::thread_rng().gen_range(0..points.len())]);
-        let kept = crash_at.unwrap_or(outputs.len());
-        for out in &outputs[..kept] {
-            effect(world, idx, ep, node, out.clone()).await;
+        let kept = crash_at.unwrap_or(effects.len());
+        let lost = crash_at.map(|at| lost_effects::<P>(&effects[at..]));
+        let total = effects.len();
+        for e in effects.into_iter().take(kept) {
+            effect(world, idx, ep, node, e).await;
         }
-        if let Some(at) = crash_at {
-            let lost: Vec<String> = outputs[at..]
-                .iter()
-                .filter_map(|o| match o {
-                    Output::Send { to, msg } => Some(format!(
-                        "send {} to {}",
-                        msg.kind(),
-                        node_name(node_idx(*to))
-                    )),
-                    Output::Persist(op) => Some(format!("persist {op:?}")),
-                    Output::NeedJitter | Output::Event(_) => None,
-                })
-                .collect();
+        if let (Some(at), Some(lost)) = (crash_at, lost) {
             let detail = format!(
-                "{} crashed after {at} of {} outputs of a step; lost: {}",
+                "{} crashed after {at} of {total} outputs of a step; lost: {lost}",
                 node_name(idx),
-                outputs.len(),
-                lost.join(", ")
             );
             let tx = lock(world).crash_requests.clone();
             if let Some(tx) = tx {
@@ -210,26 +253,50 @@ async fn drain(world: &Arc<Mutex<World>>, idx: NodeIdx, ep: &Endpoint, node: &mu
     record_belief(world, idx, node);
 }
 
-fn record_belief(world: &Mutex<World>, idx: NodeIdx, node: &AnyNode) {
-    if let AnyNode::Client(c) = node {
-        lock(world).update_belief(idx, c.valid_until(), c.held_token(), c.may_act());
+/// The sends and persists a crash at a crash point lost, as the fault's detail says them.
+fn lost_effects<P: Protocol>(lost: &[Effect<P::Msg, P::Persist, P::Event>]) -> String {
+    let lost: Vec<String> = lost
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to, msg } => Some(format!(
+                "send {} to {}",
+                P::msg_kind(msg),
+                node_name(node_idx(*to))
+            )),
+            Effect::Persist(op) => Some(format!("persist {op:?}")),
+            Effect::NeedJitter | Effect::Event(_) => None,
+        })
+        .collect();
+    lost.join(", ")
+}
+
+fn record_belief<P: Protocol>(world: &Mutex<World<P>>, idx: NodeIdx, node: &P::Node) {
+    if !node_id(idx).is_client() {
+        return;
+    }
+    if let Some(b) = P::belief(node) {
+        lock(world).update_belief(idx, b);
     }
 }
 
-/// Carries out one output.
-async fn effect(
-    world: &Arc<Mutex<World>>,
+/// Carries out one effect.
+async fn effect<P: Protocol>(
+    world: &Arc<Mutex<World<P>>>,
     idx: NodeIdx,
     ep: &Endpoint,
-    node: &mut AnyNode,
-    out: Output,
+    node: &mut P::Node,
+    e: Effect<P::Msg, P::Persist, P::Event>,
 ) {
-    match out {
-        Output::Send { to, msg } => {
+    match e {
+        Effect::Send { to, msg } => {
             let to = node_idx(to);
             let net = lock(world).net;
             let mut rng = madsim::rand::thread_rng();
-            if matches!(msg, Msg::Write { .. })
+            // A write: what a client sends the resource (the reference protocol's
+            // `Write`, its only message to the resource).
+            if to == RESOURCE
+                && P::HAS_RESOURCE
+                && node_id(idx).is_client()
                 && net.send_delay_ratio > 0.0
                 && rng.gen_bool(net.send_delay_ratio)
             {
@@ -243,25 +310,29 @@ async fn effect(
                 );
                 madsim::time::sleep(Duration::from_millis(ms)).await;
             }
-            let bytes = wire::encode(&msg);
+            let bytes = P::encode(&msg);
             lock(world).record_msg(idx, "send", to, &msg);
             // Datagrams: a send to a dead or cut-off peer is simply lost.
             let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
             if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
                 {
                     let mut w = lock(world);
-                    w.record_fault(idx, FaultKind::MessageDuplicated, msg.kind().to_string());
+                    w.record_fault(
+                        idx,
+                        FaultKind::MessageDuplicated,
+                        P::msg_kind(&msg).to_string(),
+                    );
                     w.metrics.messages_sent += 1;
                 }
                 let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
             }
         }
-        Output::Persist(op) => lock(world).disks[idx].apply(op),
-        Output::NeedJitter => {
+        Effect::Persist(op) => P::persist(&mut lock(world).disks[idx], op),
+        Effect::NeedJitter => {
             let ppm = madsim::rand::thread_rng().gen_range(0..=Jitter::MAX_PPM);
             let now = lock(world).local_now(idx);
             node.handle_jitter(now, Jitter { ppm });
         }
-        Output::Event(e) => lock(world).record_event(idx, &e),
+        Effect::Event(e) => lock(world).record_event(idx, &e),
     }
 }

@@ -11,9 +11,9 @@ use crate::scenario::{is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CL
 use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
 use leaseproof_impl::{
-    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, ActingClients, BeliefOverlap,
-    Config, Disk, Event, Identity, Key, Liveness, LossCause, Msg, Nanos, OracleName, SafetyOracles,
-    TenureEvent, Token, Violation,
+    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, ActingClients, Belief,
+    BeliefOverlap, Event, Identity, Key, Liveness, LossCause, Msg, Nanos, OracleName, Protocol,
+    Reference, SafetyOracles, TenureEvent, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,9 +38,10 @@ pub struct Found {
     pub violation: Violation,
 }
 
-/// One line of a replay trace.
+/// One line of a replay trace (of the reference protocol unless said otherwise: `E` and
+/// `M` are a protocol's events and messages).
 #[derive(Clone, Debug, Serialize)]
-pub struct TraceLine {
+pub struct TraceLine<E = Event, M = Msg> {
     pub t_ms: f64,
     pub server_ms: f64,
     pub node: String,
@@ -50,10 +51,10 @@ pub struct TraceLine {
     pub detail: String,
     /// The event itself, structured (event lines).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<Event>,
+    pub event: Option<E>,
     /// The message itself, structured (send and receive lines).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub msg: Option<Msg>,
+    pub msg: Option<M>,
 }
 
 /// Network knobs the shells read (they change at heal).
@@ -90,10 +91,12 @@ impl Hasher for Fnv {
     }
 }
 
-pub struct World {
-    pub cfg: Config,
+/// One run's shared state, for any protocol `P` ([`Protocol`]; the reference protocol by
+/// default).
+pub struct World<P: Protocol = Reference> {
+    pub cfg: P::Config,
     pub clocks: Vec<NodeClock>,
-    pub disks: Vec<Disk>,
+    pub disks: Vec<P::Disk>,
     pub incarnations: Vec<u32>,
     pub inboxes: Vec<Option<UnboundedSender<Input>>>,
     pub oracles: SafetyOracles,
@@ -106,12 +109,12 @@ pub struct World {
     pub coverage: BTreeSet<String>,
     pub metrics: RunMetrics,
     pub hash: Fnv,
-    pub trace: Option<Vec<TraceLine>>,
+    pub trace: Option<Vec<TraceLine<P::Event, P::Msg>>>,
     /// The structured timeline (kept with the trace).
     pub timeline: Option<Timeline>,
     /// Every event as the oracles saw it, stamped with the server's clock (kept with the
     /// trace).
-    pub events: Option<Vec<(Nanos, Event)>>,
+    pub events: Option<Vec<(Nanos, P::Event)>>,
     pub net: NetKnobs,
     /// Where a shell that crashed at a crash point asks the supervisor to take its node
     /// down (the node, and what the crash kept and lost).
@@ -127,23 +130,24 @@ pub struct World {
     last_fault: Vec<BTreeMap<Touch, u64>>,
     pub last_server_boot_ns: u64,
     tenures: Tenures,
+    /// A time-lock a shell saw (a timer that fired again and again at one instant without
+    /// moving on): a liveness failure.
+    pub timelock: Option<String>,
+    /// The key each client's last belief was on.
+    belief_key: Vec<Key>,
 }
 
-impl World {
+impl<P: Protocol> World<P> {
     #[must_use]
-    pub fn new(cfg: Config, clocks: Vec<NodeClock>, net: NetKnobs, trace: bool) -> World {
+    pub fn new(cfg: P::Config, clocks: Vec<NodeClock>, net: NetKnobs, trace: bool) -> World<P> {
         let n = clocks.len();
         World {
+            oracles: P::oracles(&cfg),
             cfg,
             clocks,
-            disks: vec![Disk::default(); n],
+            disks: vec![P::Disk::default(); n],
             incarnations: vec![0; n],
             inboxes: (0..n).map(|_| None).collect(),
-            oracles: if cfg.is_lock_set() {
-                SafetyOracles::with_wait_for_graph()
-            } else {
-                SafetyOracles::new()
-            },
             liveness: Liveness::new(),
             overlap: BeliefOverlap::new(),
             acting: ActingClients::default(),
@@ -163,6 +167,8 @@ impl World {
             last_fault: vec![BTreeMap::new(); n],
             last_server_boot_ns: 0,
             tenures: Tenures::default(),
+            timelock: None,
+            belief_key: vec![Key(0); n],
         }
     }
 
@@ -177,7 +183,7 @@ impl World {
     }
 
     /// A node boots: its next incarnation (the first boot is 0), and what its disk kept.
-    pub fn boot(&mut self, idx: NodeIdx) -> (Identity, Disk) {
+    pub fn boot(&mut self, idx: NodeIdx) -> (Identity, P::Disk) {
         let incarnation = self.incarnations[idx];
         self.incarnations[idx] += 1;
         self.down[idx] = false;
@@ -212,8 +218,8 @@ impl World {
         what: &'static str,
         kind: &str,
         detail: String,
-        event: Option<Event>,
-        msg: Option<Msg>,
+        event: Option<P::Event>,
+        msg: Option<P::Msg>,
     ) {
         let server_ms = self.clocks[SERVER].local(t).as_ms_f64();
         if let Some(tr) = self.trace.as_mut() {
@@ -242,6 +248,18 @@ impl World {
                 format!("timer fired: {why}"),
             );
         }
+    }
+
+    /// A shell saw a time-lock on `idx` (reported once per run): coverage, trace and hash.
+    pub fn record_timelock(&mut self, idx: NodeIdx, what: String) {
+        if self.timelock.is_some() {
+            return;
+        }
+        let t = true_now_ns();
+        self.coverage.insert("time-lock".into());
+        self.mix(t, idx, "time-lock", &what);
+        self.line(t, idx, "fault", "time-lock", what.clone());
+        self.timelock = Some(what);
     }
 
     /// A fault took effect (or ended): coverage, trace and hash.
@@ -313,7 +331,7 @@ impl World {
     }
 
     /// A message left or reached a node (hash always; trace when on).
-    pub fn record_msg(&mut self, idx: NodeIdx, what: &'static str, peer: NodeIdx, msg: &Msg) {
+    pub fn record_msg(&mut self, idx: NodeIdx, what: &'static str, peer: NodeIdx, msg: &P::Msg) {
         let t = true_now_ns();
         if what == "send" {
             self.metrics.messages_sent += 1;
@@ -323,9 +341,9 @@ impl World {
         if let Some(tl) = self.timeline.as_mut() {
             let key = format!("{msg:?}");
             if what == "send" {
-                tl.send(t, idx, peer, msg.kind(), key);
+                tl.send(t, idx, peer, P::msg_kind(msg), key);
             } else {
-                tl.recv(t, idx, peer, msg.kind(), key);
+                tl.recv(t, idx, peer, P::msg_kind(msg), key);
             }
         }
         if self.trace.is_some() {
@@ -334,10 +352,10 @@ impl World {
                 t,
                 idx,
                 what,
-                msg.kind(),
-                format!("{arrow} {}: {msg}", node_name(peer)),
+                P::msg_kind(msg),
+                format!("{arrow} {}: {}", node_name(peer), P::describe_msg(msg)),
                 None,
-                Some(*msg),
+                Some(msg.clone()),
             );
         }
     }
@@ -347,23 +365,24 @@ impl World {
         self.record_fault(idx, FaultKind::GarbageFrame, reason);
     }
 
-    /// A client's belief changed: `until` is its validity end on its own clock, `may_act`
-    /// whether it may act on its key (the core's own rule, judged by belief-exclusivity).
-    pub fn update_belief(
-        &mut self,
-        idx: NodeIdx,
-        until: Option<Nanos>,
-        token: Option<Token>,
-        may_act: bool,
-    ) {
+    /// A client's belief after a step of its core: its validity end on its own clock
+    /// (the timeline, the overlap measurement) and whether it may act on its key (the
+    /// core's own rule, judged by belief-exclusivity).
+    pub fn update_belief(&mut self, idx: NodeIdx, b: Belief) {
         let t = true_now_ns();
-        let until_true = until.map(|u| self.clocks[idx].true_at(t, u));
-        if let Some(tl) = self.timeline.as_mut() {
-            tl.belief(t, idx, token.map(|k| k.0), until_true);
+        let before = std::mem::replace(&mut self.belief_key[idx], b.key);
+        if before != b.key {
+            // It moved to another key: it believes nothing on the one it left.
+            self.overlap.update(t, before, node_id(idx), None);
+            self.acting.update(before, node_id(idx), false);
         }
-        self.overlap.update(t, Key(0), node_id(idx), until_true);
+        let until_true = b.until.map(|u| self.clocks[idx].true_at(t, u));
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.belief(t, idx, b.tenure, until_true);
+        }
+        self.overlap.update(t, b.key, node_id(idx), until_true);
         if self.oracles.judges(OracleName::BeliefExclusivity) {
-            if let Some(v) = self.acting.update(Key(0), node_id(idx), may_act) {
+            if let Some(v) = self.acting.update(b.key, node_id(idx), b.may_act) {
                 self.violated(t, v);
             }
         }
@@ -375,11 +394,20 @@ impl World {
         let t = true_now_ns();
         self.down[idx] = true;
         if is_client(idx) {
-            self.update_belief(idx, None, None, false);
+            let key = self.belief_key[idx];
+            self.update_belief(
+                idx,
+                Belief {
+                    key,
+                    may_act: false,
+                    until: None,
+                    tenure: None,
+                },
+            );
             self.tenures
                 .client_crashed(&mut self.metrics, t, node_id(idx));
         }
-        if idx == SERVER {
+        if idx == SERVER && P::crash_ends_tenures(&self.cfg) {
             self.tenures.all_ended(&mut self.metrics, t);
             if let Some(tl) = self.timeline.as_mut() {
                 tl.all_grants_ended(t, "server crashed");
@@ -399,51 +427,60 @@ impl World {
     }
 
     /// Every event of every node passes here.
-    pub fn record_event(&mut self, idx: NodeIdx, event: &Event) {
+    pub fn record_event(&mut self, idx: NodeIdx, event: &P::Event) {
         let t = true_now_ns();
         let server_now = self.clocks[SERVER].local(t);
+        let tenure = P::tenure(event);
         let mut found = Vec::new();
-        self.oracles.observe(server_now, event, &mut found);
+        if let Some(te) = tenure {
+            self.oracles.observe_tenure(server_now, te, &mut found);
+        }
         if let Some(events) = self.events.as_mut() {
-            events.push((server_now, *event));
+            events.push((server_now, event.clone()));
         }
         for violation in found {
             self.violated(t, violation);
         }
-        self.liveness.observe(event);
-        self.coverage.insert(event.kind().to_string());
+        if let Some(te) = tenure {
+            self.liveness.observe_tenure(te);
+        }
+        let kind = P::event_kind(event);
+        self.coverage.insert(kind.to_string());
         self.mix(t, idx, "event", event);
         if self.trace.is_some() {
             self.line_with(
                 t,
                 idx,
                 "event",
-                event.kind(),
-                event.describe(server_now),
-                Some(*event),
+                kind,
+                P::describe_event(event, server_now),
+                Some(event.clone()),
                 None,
             );
         }
-        let tenure = event.tenure();
-        if let (Some(tl), Some(te)) = (self.timeline.as_mut(), tenure) {
-            tl.server_event(t, te);
+        if let Some(te) = tenure {
+            if let Some(tl) = self.timeline.as_mut() {
+                tl.server_event(t, te);
+            }
+            self.measure(t, idx, te);
         }
-        self.measure(t, idx, event, tenure);
-        lifecycle_span(t, event);
+        if let Some((client, key, tenure)) = P::lifecycle(event) {
+            lifecycle_span(t, kind, client, key, tenure);
+        }
     }
 
     /// The metrics: those defined on tenures (every protocol's, [`Tenures`]), then what
-    /// this shell adds: a false preemption's cause from the fault history, the pause that
-    /// overlapped an expiry, the exactly-once workload's counts.
-    fn measure(&mut self, t: u64, idx: NodeIdx, event: &Event, tenure: Option<TenureEvent>) {
-        if let Some(te) = tenure {
-            self.tenures.observe(&mut self.metrics, t, te);
-        }
-        let m = &mut self.metrics;
-        match *event {
-            Event::Lost { cause, .. } => {
+    /// this shell adds from the fault history: a false preemption's cause, the pause that
+    /// overlapped an expiry.
+    fn measure(&mut self, t: u64, idx: NodeIdx, te: TenureEvent) {
+        self.tenures.observe(&mut self.metrics, t, te);
+        match te {
+            TenureEvent::Stopped {
+                preempted: Some(cause),
+                ..
+            } => {
                 if cause != LossCause::Expired {
-                    m.token_mismatches += 1;
+                    self.metrics.token_mismatches += 1;
                 }
                 let cause = self.classify(t, idx, cause);
                 *self
@@ -452,26 +489,22 @@ impl World {
                     .entry(cause.into())
                     .or_default() += 1;
             }
-            Event::Expired { client, .. }
-                if self.paused.get(node_idx(client.node)).copied() == Some(true) =>
-            {
+            TenureEvent::Ended {
+                client,
+                ran_out: true,
+                ..
+            } if self.paused.get(node_idx(client.node)).copied() == Some(true) => {
                 self.coverage
                     .insert(FaultKind::PauseOverlappedExpiry.name().into());
-            }
-            Event::JobApplied { .. } => m.jobs_applied += 1,
-            Event::JobAlreadyDone { .. } => m.jobs_already_done += 1,
-            Event::JobFailed { .. } => m.job_rejections += 1,
-            Event::JobDeadLettered { job, .. } => {
-                *m.dead_letters.entry(job.0).or_default() += 1;
             }
             _ => {}
         }
     }
 
     /// Why a holder that did not crash lost its lease: the fault that touched it (or the
-    /// server) within the last TTL, else network delay.
+    /// server) within twice the lease, else network delay.
     fn classify(&self, t: u64, idx: NodeIdx, cause: LossCause) -> &'static str {
-        let window = self.cfg.ttl_ns.saturating_mul(2);
+        let window = P::lease_ns(&self.cfg).saturating_mul(2);
         let recent = |node: NodeIdx, k: Touch| {
             self.last_fault[node]
                 .get(&k)
@@ -490,6 +523,32 @@ impl World {
         }
     }
 
+    /// The client holding the latest live grant, if it is up.
+    #[must_use]
+    pub fn current_holder(&self) -> Option<NodeIdx> {
+        self.tenures
+            .live_holders()
+            .map(node_idx)
+            .find(|&i| !self.down[i])
+    }
+
+    /// Closes the books at the end of the run.
+    pub fn finish(&mut self) {
+        let t = true_now_ns();
+        self.overlap.advance(t);
+        self.metrics.belief_overlap_ns = self.overlap.overlap_ns;
+        self.metrics.belief_overlap_episodes = self.overlap.episodes;
+        self.tenures.finish(&mut self.metrics, t);
+        self.metrics.run_ns = t;
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.finish(t);
+        }
+    }
+}
+
+/// The reference protocol's liveness phase: its bounds are its own config's (the
+/// liveness, deadlock and exactly-once oracles, which other plug-ins do not judge yet).
+impl World<Reference> {
     /// Whether the server restarted within the last TTL (its grace may still run).
     fn server_restarted_within_ttl(&self, t: u64) -> bool {
         t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns
@@ -549,59 +608,21 @@ impl World {
             });
         }
     }
-
-    /// The client holding the latest live grant, if it is up.
-    #[must_use]
-    pub fn current_holder(&self) -> Option<NodeIdx> {
-        self.tenures
-            .live_holders()
-            .map(node_idx)
-            .find(|&i| !self.down[i])
-    }
-
-    /// Closes the books at the end of the run.
-    pub fn finish(&mut self) {
-        let t = true_now_ns();
-        self.overlap.advance(t);
-        self.metrics.belief_overlap_ns = self.overlap.overlap_ns;
-        self.metrics.belief_overlap_episodes = self.overlap.episodes;
-        self.tenures.finish(&mut self.metrics, t);
-        self.metrics.run_ns = t;
-        if let Some(tl) = self.timeline.as_mut() {
-            tl.finish(t);
-        }
-    }
 }
 
 /// One lock's life as `tracing` sees it (`RUST_LOG=leaseproof=debug`): every lifecycle event
 /// inside a `lock{key, token}` span (a request has no token yet), in simulated time.
-fn lifecycle_span(t: u64, event: &Event) {
+fn lifecycle_span(
+    t: u64,
+    kind: &str,
+    who: Identity,
+    key: leaseproof_impl::Key,
+    token: Option<u64>,
+) {
     if !tracing::enabled!(target: "leaseproof::lock", tracing::Level::DEBUG) {
         return;
     }
-    let (key, token, who) = match *event {
-        Event::Requested { client, key } => (key.0, None, client),
-        Event::Adopted {
-            client, key, token, ..
-        }
-        | Event::RenewSent { client, key, token }
-        | Event::ReleaseDecided { client, key, token }
-        | Event::ReleaseSent { client, key, token }
-        | Event::Lost {
-            client, key, token, ..
-        }
-        | Event::Granted {
-            client, key, token, ..
-        }
-        | Event::Expired { client, key, token }
-        | Event::Renewed {
-            client, key, token, ..
-        }
-        | Event::ReleasedAtServer {
-            client, key, token, ..
-        } => (key.0, Some(token.0), client),
-        _ => return,
-    };
+    let key = key.0;
     let span = tracing::debug_span!(target: "leaseproof::lock", "lock", key, token);
     span.in_scope(|| {
         tracing::debug!(
@@ -609,7 +630,7 @@ fn lifecycle_span(t: u64, event: &Event) {
             t_ms = t as f64 / 1e6,
             client = %format!("n{}.{}", who.node.0, who.incarnation),
             "{}",
-            event.kind()
+            kind
         );
     });
 }

@@ -51,7 +51,7 @@ fn the_reference_protocol_holds_every_oracle_on_the_generic_engine() {
     assert!(r.metrics.grants >= 3, "{:?}", r.metrics);
     assert!(r.metrics.writes_accepted > 0, "{:?}", r.metrics);
     assert!(
-        r.coverage.contains("granted") && r.coverage.contains("isolate"),
+        r.coverage.contains("granted") && r.coverage.contains("partitioned"),
         "{:?}",
         r.coverage
     );

@@ -88,7 +88,7 @@ fn runs_are_not_vacuous_and_a_seed_replays_bit_for_bit() {
     // Clients took turns: tenures began, were acted under and given back.
     assert!(a.metrics.grants >= 5, "{:?}", a.metrics);
     assert!(a.metrics.hold_ns.len() >= 5, "{:?}", a.metrics);
-    for kind in ["began", "acting", "gave-back", "isolate"] {
+    for kind in ["began", "acting", "gave-back", "partitioned"] {
         assert!(a.coverage.contains(kind), "{kind} not in {:?}", a.coverage);
     }
     assert!(a
