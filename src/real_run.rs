@@ -953,6 +953,7 @@ async fn judge(
             events: None,
             panic: None,
             sim_ms: end_ns / 1_000_000,
+            timelock: None,
         },
     })
 }

@@ -11,7 +11,7 @@
 //! Nothing here is the reference protocol's: [`Reference`] is its plug-in, and a user's
 //! crate writes its own with the public items of this module alone (`examples/naive-lock`).
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Jobs, ProtocolConfig};
 use crate::machine::{AnyNode, Machine, RoleKind};
 use crate::oracle::SafetyOracles;
 use crate::output::{Disk, Event, Output, PersistOp};
@@ -87,21 +87,76 @@ pub struct Belief {
     pub tenure: Option<u64>,
 }
 
+/// The workload a scenario asks of a protocol besides plain writes: exactly-once `[jobs]`
+/// and a `[locks]` set of keys. A protocol that supports neither refuses both
+/// ([`Workload::refuse`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Workload {
+    pub jobs: Jobs,
+    /// How many keys every client takes in one critical section (0: one lease).
+    pub lock_keys: u8,
+}
+
+impl Workload {
+    /// The error for a protocol that supports no workload but plain writes, naming the
+    /// section a scenario asked for.
+    ///
+    /// # Errors
+    /// `[jobs]` or `[locks]` is present.
+    pub fn refuse(self, protocol: &str) -> Result<(), ConfigError> {
+        if self.jobs.count > 0 {
+            return Err(ConfigError {
+                field: "jobs",
+                reason: format!("the {protocol} protocol has no exactly-once workload"),
+            });
+        }
+        if self.lock_keys > 0 {
+            return Err(ConfigError {
+                field: "locks",
+                reason: format!("the {protocol} protocol takes no set of locks"),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A protocol, as the generic engine and the generic model driver run it.
 ///
 /// Node ids follow one layout for every protocol: node 0 is the authority
 /// ([`NodeId::authority`]), node 1 the resource if the protocol has one
 /// ([`Protocol::HAS_RESOURCE`]; otherwise no node 1 exists), nodes 2.. the clients
 /// ([`NodeId::client`]).
-pub trait Protocol: 'static {
+pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     /// The name in reports and errors.
     const NAME: &'static str;
     /// Whether the protocol has a resource role (node 1).
     const HAS_RESOURCE: bool;
+    /// Every event kind ([`Protocol::event_kind`]): what a scenario's `sometimes` may
+    /// name besides the engine's fault labels.
+    const EVENT_KINDS: &'static [&'static str];
+    /// Whether [`Protocol::Fields`] reads the `[protocol]` table's `kind` itself (the
+    /// reference protocol's does); otherwise the scenario reader checks it and sets it
+    /// aside.
+    const FIELDS_NAME_KIND: bool = false;
+    /// Whether belief-exclusivity is judged without being named in scenarios within the
+    /// assumptions (where [`Assumptions::oracle_breaches`] claims it). The reference
+    /// protocol's scenarios predate the oracle and name it where they want it.
+    const BELIEF_IMPLICIT: bool = true;
     /// The protocol's configuration, validated by [`Protocol::validate`]. Its
     /// [`Assumptions`] classify a scenario as within (every oracle must hold) or beyond
     /// (the scenario says what it finds).
     type Config: Assumptions + Clone + Debug + Send + Sync + 'static;
+    /// What a scenario's `[protocol]` table holds besides `kind`, as written (serde, with
+    /// `deny_unknown_fields` so another protocol's field is refused by name); `Default`
+    /// is a scenario without the table.
+    type Fields: serde::de::DeserializeOwned
+        + serde::Serialize
+        + Clone
+        + Debug
+        + Default
+        + Send
+        + Sync
+        + 'static;
     /// The messages its roles exchange.
     type Msg: Clone + Debug + Hash + Eq + Ord + Send + Sync + 'static;
     /// The events its roles emit.
@@ -118,6 +173,13 @@ pub trait Protocol: 'static {
     /// # Errors
     /// The first field that is out of range.
     fn validate(cfg: &Self::Config) -> Result<(), ConfigError>;
+    /// The config a scenario's `[protocol]` fields and its workload make, validated; an
+    /// error names the field (a workload the protocol does not support: `jobs` or
+    /// `locks`, see [`Workload::refuse`]).
+    ///
+    /// # Errors
+    /// The first field that is out of range, or an unsupported workload.
+    fn configure(fields: &Self::Fields, workload: Workload) -> Result<Self::Config, ConfigError>;
     /// Boots (or restarts) the node `id` in `role`, from what its disk kept, at `now` on
     /// its own clock.
     fn boot(
@@ -199,6 +261,64 @@ pub trait Protocol: 'static {
         let _ = cfg;
         false
     }
+    /// The variant's name: `"correct"`, or the name of a deliberate bug (a scenario beyond
+    /// the assumptions of a correct protocol must say what it finds).
+    fn variant(cfg: &Self::Config) -> &'static str {
+        let _ = cfg;
+        "correct"
+    }
+    /// The workload a config runs (by default plain writes only).
+    fn workload(cfg: &Self::Config) -> Workload {
+        let _ = cfg;
+        Workload::default()
+    }
+    /// The forward steps of the authority's clock its assumptions allow, for random
+    /// clock-step faults: `(largest step ms, ms that must pass between two)`; a largest
+    /// step of 0 (the default): none, so only clients' clocks step.
+    fn authority_steps_ms(cfg: &Self::Config) -> (u64, u64) {
+        let _ = cfg;
+        (0, 0)
+    }
+    /// The liveness claim: the longest a client waiting at heal may wait after it, on the
+    /// authority's clock, given the extra delay a message sent before heal may still
+    /// suffer (`delay_max_ns`), the network's latency bound, how many others may be
+    /// served first (`ahead`) and whether the authority restarted within a lease
+    /// (`restarted`). `None` (the default): no liveness claim, and a scenario may not ask
+    /// for the liveness oracle.
+    fn liveness_bound_ns(
+        cfg: &Self::Config,
+        delay_max_ns: u64,
+        latency_max_ns: u64,
+        ahead: u64,
+        restarted: bool,
+    ) -> Option<u64> {
+        let _ = (cfg, delay_max_ns, latency_max_ns, ahead, restarted);
+        None
+    }
+    /// How long a wait-for cycle may last before the deadlock oracle reports it (read
+    /// only where [`Protocol::oracles`] tracks waits).
+    fn deadlock_bound_ns(cfg: &Self::Config) -> u64 {
+        let _ = cfg;
+        u64::MAX
+    }
+    /// The exactly-once claim: by when after heal every job is applied or dead-lettered,
+    /// on the authority's clock (`None`: no jobs).
+    fn jobs_settle_bound_ns(
+        cfg: &Self::Config,
+        delay_max_ns: u64,
+        latency_max_ns: u64,
+        clients: u64,
+        restarted: bool,
+    ) -> Option<u64> {
+        let _ = (cfg, delay_max_ns, latency_max_ns, clients, restarted);
+        None
+    }
+    /// The largest drift its clocks are configured to stay within, ppm (stretches
+    /// bounds on the authority's clock into true time; 0 by default).
+    fn drift_ppm_max(cfg: &Self::Config) -> u32 {
+        let _ = cfg;
+        0
+    }
     /// The client, key and tenure an event belongs to, for `tracing`'s per-lock spans
     /// (`RUST_LOG=leaseproof=debug`; `None`: the event is in no lock's life).
     fn lifecycle(event: &Self::Event) -> Option<(Identity, Key, Option<u64>)> {
@@ -229,7 +349,11 @@ pub struct Reference;
 impl Protocol for Reference {
     const NAME: &'static str = "reference";
     const HAS_RESOURCE: bool = true;
+    const EVENT_KINDS: &'static [&'static str] = &Event::KINDS;
+    const FIELDS_NAME_KIND: bool = true;
+    const BELIEF_IMPLICIT: bool = false;
     type Config = Config;
+    type Fields = ProtocolConfig;
     type Msg = Msg;
     type Event = Event;
     type Disk = Disk;
@@ -239,6 +363,77 @@ impl Protocol for Reference {
     fn validate(_cfg: &Config) -> Result<(), ConfigError> {
         // A `Config` exists only as `ProtocolConfig::validate`'s result.
         Ok(())
+    }
+
+    fn configure(fields: &ProtocolConfig, workload: Workload) -> Result<Config, ConfigError> {
+        ProtocolConfig {
+            jobs: workload.jobs,
+            lock_keys: workload.lock_keys,
+            ..*fields
+        }
+        .validate()
+    }
+
+    fn variant(cfg: &Config) -> &'static str {
+        cfg.variant.name()
+    }
+
+    fn workload(cfg: &Config) -> Workload {
+        Workload {
+            jobs: cfg.jobs,
+            lock_keys: cfg.lock_keys,
+        }
+    }
+
+    /// The server's clock may step forward within the safety margin, once per TTL
+    /// (docs/design.md, "Faults").
+    fn authority_steps_ms(cfg: &Config) -> (u64, u64) {
+        const MS: u64 = 1_000_000;
+        (cfg.safety_margin_ns / MS, cfg.ttl_ns / MS)
+    }
+
+    fn liveness_bound_ns(
+        cfg: &Config,
+        delay_max_ns: u64,
+        latency_max_ns: u64,
+        ahead: u64,
+        restarted: bool,
+    ) -> Option<u64> {
+        // In a lock set every key may have its own queue ahead of a waiter.
+        let keys = u64::from(cfg.lock_keys.max(1));
+        Some(crate::oracle::liveness_bound_ns_for(
+            cfg,
+            delay_max_ns,
+            latency_max_ns,
+            ahead * keys,
+            restarted,
+        ))
+    }
+
+    fn deadlock_bound_ns(cfg: &Config) -> u64 {
+        crate::oracle::deadlock_bound_ns(cfg)
+    }
+
+    fn jobs_settle_bound_ns(
+        cfg: &Config,
+        delay_max_ns: u64,
+        latency_max_ns: u64,
+        clients: u64,
+        restarted: bool,
+    ) -> Option<u64> {
+        cfg.has_jobs().then(|| {
+            crate::oracle::jobs_settle_bound_ns(
+                cfg,
+                delay_max_ns,
+                latency_max_ns,
+                clients,
+                restarted,
+            )
+        })
+    }
+
+    fn drift_ppm_max(cfg: &Config) -> u32 {
+        cfg.drift_ppm_max
     }
 
     fn boot(cfg: &Config, role: RoleKind, id: Identity, disk: &Disk, now: Nanos) -> AnyNode {

@@ -28,7 +28,7 @@ pub mod orchestration;
 pub mod render;
 pub mod schema;
 
-pub use engine::{clock, metrics, plan, plugin, run, shell, timeline, wire, world};
-pub use orchestration::{corpus, plugin_check, search, shard, shrink, traced, tune, verdict};
+pub use engine::{clock, metrics, plan, run, shell, timeline, wire, world};
+pub use orchestration::{corpus, search, shard, shrink, traced, tune, verdict};
 pub use render::{run_report, svg, timeline_svg, tune_report};
-pub use schema::{fault, grid, plugin_scenario, scenario};
+pub use schema::{fault, grid, scenario};

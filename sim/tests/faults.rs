@@ -280,7 +280,3 @@ fn stale_write_accepted_reads_the_tenure_of_a_token() {
     let plain_found: Vec<_> = p.found.iter().map(|f| (f.true_ns, f.violation)).collect();
     assert_eq!(plain_found, others);
 }
-
-// The generic engine's tests live in this binary (each test binary links the simulator
-// again).
-mod generic_engine;

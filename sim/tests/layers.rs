@@ -6,24 +6,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const LAYERS: [(&str, &[&str]); 4] = [
-    ("schema", &["fault", "grid", "plugin_scenario", "scenario"]),
+    ("schema", &["fault", "grid", "scenario"]),
     (
         "engine",
         &[
-            "clock", "metrics", "plan", "plugin", "run", "shell", "timeline", "wire", "world",
+            "clock", "metrics", "plan", "run", "shell", "timeline", "wire", "world",
         ],
     ),
     (
         "orchestration",
         &[
-            "corpus",
-            "plugin_check",
-            "search",
-            "shard",
-            "shrink",
-            "traced",
-            "tune",
-            "verdict",
+            "corpus", "search", "shard", "shrink", "traced", "tune", "verdict",
         ],
     ),
     (
@@ -109,5 +102,5 @@ fn every_module_imports_only_the_layers_before_it() {
             }
         }
     }
-    assert_eq!(files, 25);
+    assert_eq!(files, 22);
 }

@@ -33,7 +33,7 @@
 use leaseproof_impl::protocol::{belief_needs_steps, Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
     ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, OracleName, Protocol, RoleKind,
-    TenureEvent,
+    TenureEvent, Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -96,7 +96,7 @@ impl Assumptions for NaiveConfig {
         }
         for d in &b.drift {
             let stretch_ms = u64::from(d.ppm) * self.ttl_ms / 1_000_000;
-            if self.trust_client_clock || stretch_ms > self.margin_ms {
+            if (self.trust_client_clock && d.ppm > 0) || stretch_ms > self.margin_ms {
                 out.push(Breach {
                     field: d.field.clone(),
                     reason: format!(
@@ -104,6 +104,26 @@ impl Assumptions for NaiveConfig {
                          margin_ms {}",
                         d.ppm, self.ttl_ms, self.margin_ms
                     ),
+                });
+            }
+        }
+        // A step moves a clock's offset at once. Trusting clients, any step is an offset
+        // the server compares. Not trusting them, a client's step back stretches its own
+        // span (`send time + ttl` on its clock), and the server's step forward ends its
+        // holder's lease early on the clock that judges it.
+        for st in &b.steps {
+            let harmful = self.trust_client_clock
+                || (!st.authority && st.by_ms < 0)
+                || (st.authority && st.by_ms > 0);
+            if harmful {
+                let whose = if st.authority {
+                    "the server's"
+                } else {
+                    "a client's"
+                };
+                out.push(Breach {
+                    field: st.field.clone(),
+                    reason: format!("{whose} clock stepped by {} ms", st.by_ms),
                 });
             }
         }
@@ -609,12 +629,38 @@ pub struct NaiveLock;
 impl Protocol for NaiveLock {
     const NAME: &'static str = "naive-lock";
     const HAS_RESOURCE: bool = false;
+    const EVENT_KINDS: &'static [&'static str] = &[
+        "booted",
+        "wanted",
+        "acting",
+        "stopped",
+        "gave-back",
+        "began",
+        "renewed",
+        "ended",
+    ];
     type Config = NaiveConfig;
+    type Fields = NaiveConfig;
     type Msg = NaiveMsg;
     type Event = NaiveEvent;
     type Disk = NaiveDisk;
     type Persist = NaiveDisk;
     type Node = NaiveNode;
+
+    /// The config is the `[protocol]` table as written; naive-lock has plain writes only.
+    fn configure(fields: &NaiveConfig, workload: Workload) -> Result<NaiveConfig, ConfigError> {
+        workload.refuse(Self::NAME)?;
+        Self::validate(fields)?;
+        Ok(fields.clone())
+    }
+
+    fn variant(cfg: &NaiveConfig) -> &'static str {
+        match (cfg.trust_client_clock, cfg.strict_deadline) {
+            (false, false) => "correct",
+            (true, _) => "trusts-client-clock",
+            (false, true) => "strict-deadline",
+        }
+    }
 
     fn validate(cfg: &NaiveConfig) -> Result<(), ConfigError> {
         let err = |field: &'static str, reason: String| Err(ConfigError { field, reason });

@@ -5,7 +5,6 @@
 pub mod clock;
 pub mod metrics;
 pub mod plan;
-pub mod plugin;
 pub mod run;
 pub mod shell;
 pub mod timeline;

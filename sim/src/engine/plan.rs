@@ -7,6 +7,7 @@ use crate::scenario::{
     client_idx, is_client, node_name, CrashPoints, DriftMode, Fault, FaultAction, NodeIdx,
     RandomFaults, RandomKind, Scenario, SERVER,
 };
+use leaseproof_impl::Protocol;
 use madsim::rand::Rng;
 use serde::Serialize;
 use std::fmt;
@@ -89,7 +90,7 @@ impl Plan {
     /// Derives the plan from the seed's RNG (madsim's, inside the runtime), in a fixed order:
     /// clocks, network knobs, then the random faults (the draw order is part of every pinned
     /// trace hash: change it only with a re-pin).
-    pub fn derive(sc: &Scenario, seed: u64, rng: &mut impl Rng) -> Plan {
+    pub fn derive<P: Protocol>(sc: &Scenario<P>, seed: u64, rng: &mut impl Rng) -> Plan {
         let f = &sc.file;
         let c = &f.cluster;
         let clocks = draw_clocks(sc, rng);
@@ -133,7 +134,7 @@ impl Plan {
 }
 
 /// Draw 1: every node's clock: a drift and an offset per node, in node order, unless pinned.
-fn draw_clocks(sc: &Scenario, rng: &mut impl Rng) -> Vec<NodeClock> {
+fn draw_clocks<P: Protocol>(sc: &Scenario<P>, rng: &mut impl Rng) -> Vec<NodeClock> {
     let f = &sc.file;
     let n = sc.clients + 2;
     let mut clocks = Vec::with_capacity(n);
@@ -164,7 +165,7 @@ fn draw_clocks(sc: &Scenario, rng: &mut impl Rng) -> Vec<NodeClock> {
 
 /// Draw 2: network knobs: latency range, loss and duplication (swarm: each seed its own, up to
 /// the scenario's values).
-fn draw_network(sc: &Scenario, rng: &mut impl Rng) -> ([u64; 2], f64, f64) {
+fn draw_network<P: Protocol>(sc: &Scenario<P>, rng: &mut impl Rng) -> ([u64; 2], f64, f64) {
     let c = &sc.file.cluster;
     if c.swarm {
         let hi = range(rng, [c.latency_ms[0], c.latency_ms[1]]);
@@ -198,8 +199,8 @@ fn draw_kinds(r: &RandomFaults, rng: &mut impl Rng) -> Vec<RandomKind> {
 
 /// Draw 4: one random fault: its kind, time, candidate client and node, whether it is aimed at
 /// the holder, then the kind's own draws.
-fn draw_fault(
-    sc: &Scenario,
+fn draw_fault<P: Protocol>(
+    sc: &Scenario<P>,
     r: &RandomFaults,
     kinds: &[RandomKind],
     last_server_step: &mut Option<u64>,
@@ -292,17 +293,18 @@ fn draw_split(r: &RandomFaults, n: usize, rng: &mut impl Rng) -> FaultAction {
 
 /// Clients may step forward any amount; the server's forward steps stay within the margin
 /// per TTL window (the assumptions).
-fn draw_clock_step(
-    sc: &Scenario,
+fn draw_clock_step<P: Protocol>(
+    sc: &Scenario<P>,
     r: &RandomFaults,
     at_ms: u64,
     client: NodeIdx,
     last_server_step: &mut Option<u64>,
     rng: &mut impl Rng,
 ) -> FaultAction {
-    let p = &sc.file.protocol;
-    let margin = p.safety_margin_ms;
-    let server_ok = margin > 0 && last_server_step.is_none_or(|t| at_ms >= t + p.ttl_ms);
+    // The authority's forward steps its assumptions allow (the reference protocol's:
+    // within the safety margin, once per TTL).
+    let (margin, window_ms) = P::authority_steps_ms(&sc.config);
+    let server_ok = margin > 0 && last_server_step.is_none_or(|t| at_ms >= t + window_ms);
     if server_ok && rng.gen_bool(0.3) {
         *last_server_step = Some(at_ms);
         FaultAction::ClockStep {

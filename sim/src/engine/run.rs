@@ -30,9 +30,9 @@ pub struct RunOptions {
     pub trace: bool,
 }
 
-/// What one seed found.
+/// What one seed of a scenario of protocol `P` found.
 #[derive(Clone, Debug, Serialize)]
-pub struct SeedResult {
+pub struct SeedResult<P: Protocol = Reference> {
     pub seed: u64,
     pub plan: Option<Plan>,
     pub found: Vec<Found>,
@@ -41,18 +41,22 @@ pub struct SeedResult {
     pub metrics: RunMetrics,
     pub trace_hash: u64,
     #[serde(skip)]
-    pub trace: Option<Vec<TraceLine>>,
+    pub trace: Option<Vec<TraceLine<P::Event, P::Msg>>>,
     /// The structured timeline (with the trace).
     #[serde(skip)]
     pub timeline: Option<crate::timeline::Timeline>,
     /// Every event as the oracles saw it, stamped with the server's clock (with the trace).
     #[serde(skip)]
-    pub events: Option<Vec<(leaseproof_impl::Nanos, leaseproof_impl::Event)>>,
+    pub events: Option<Vec<(leaseproof_impl::Nanos, P::Event)>>,
     pub panic: Option<String>,
     pub sim_ms: u64,
+    /// A time-lock a shell saw: a timer that fired again and again at one instant
+    /// without moving on (a liveness failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timelock: Option<String>,
 }
 
-impl SeedResult {
+impl<P: Protocol> SeedResult<P> {
     /// The first violation of an oracle, if any.
     #[must_use]
     pub fn first(&self, oracle: OracleName) -> Option<&Found> {
@@ -72,7 +76,7 @@ impl SeedResult {
 /// Runs one seed on the current thread. Run each seed on a fresh thread: madsim seeds std's
 /// per-thread hash keys only for the first runtime on a thread.
 #[must_use]
-pub fn run_seed(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+pub fn run_seed<P: Protocol>(sc: &Scenario<P>, seed: u64, opts: RunOptions) -> SeedResult<P> {
     let mut rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
     // A hang guard, far beyond any phase: a run that gets here is a bug, reported as a crash.
     let limit = sc.file.duration_ms + 24 * 3_600_000;
@@ -105,7 +109,11 @@ pub fn on_seed_thread<T: Send>(seed: u64, f: impl FnOnce() -> T + Send) -> Resul
 
 /// Runs a seed on a fresh thread and turns a panic into a result.
 #[must_use]
-pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+pub fn run_seed_isolated<P: Protocol>(
+    sc: &Scenario<P>,
+    seed: u64,
+    opts: RunOptions,
+) -> SeedResult<P> {
     on_seed_thread(seed, || run_seed(sc, seed, opts)).unwrap_or_else(|msg| SeedResult {
         seed,
         plan: None,
@@ -119,6 +127,7 @@ pub fn run_seed_isolated(sc: &Scenario, seed: u64, opts: RunOptions) -> SeedResu
         events: None,
         panic: Some(msg),
         sim_ms: 0,
+        timelock: None,
     })
 }
 
@@ -334,6 +343,12 @@ impl<P: Protocol> Supervisor<P> {
     }
 }
 
+/// Whether the scenario's protocol makes a liveness claim (the liveness phase runs only
+/// then).
+fn claims_liveness<P: Protocol>(sc: &Scenario<P>) -> bool {
+    P::liveness_bound_ns(&sc.config, 0, 0, 0, false).is_some()
+}
+
 pub(crate) async fn sleep_until_ns(t: u64) {
     let now = true_now_ns();
     if t > now {
@@ -343,13 +358,13 @@ pub(crate) async fn sleep_until_ns(t: u64) {
 
 /// One seed, in VOPR's phases: build the cluster, the safety phase (the plan's faults),
 /// heal, the bounded liveness phase, collect.
-async fn supervise(sc: Scenario, seed: u64, opts: RunOptions) -> SeedResult {
+async fn supervise<P: Protocol>(sc: Scenario<P>, seed: u64, opts: RunOptions) -> SeedResult<P> {
     let plan = Plan::derive(&sc, seed, &mut madsim::rand::thread_rng());
     let mut sup = build(&sc, &plan, opts).await;
     let aimed = safety_phase(sc.file.duration_ms, &plan, &mut sup).await;
     heal(&mut sup);
-    let liveness = if sc.file.liveness {
-        liveness_phase(&sc, &plan, &sup.world).await
+    let liveness = if sc.file.liveness && claims_liveness(&sc) {
+        liveness_phase(&plan, &sup.world).await
     } else {
         None
     };
@@ -370,15 +385,19 @@ pub fn configure_network(net: &NetSim, [lo, hi]: [u64; 2], loss_ratio: f64) {
 /// Configures the network from the plan, creates the world and every node (server and
 /// resource first, so they bind before any client sends) and the rogue node that sends
 /// garbage frames.
-async fn build(sc: &Scenario, plan: &Plan, opts: RunOptions) -> Supervisor {
-    let mut world =
-        World::<Reference>::new(sc.config, plan.clocks.clone(), knobs(plan), opts.trace);
+async fn build<P: Protocol>(sc: &Scenario<P>, plan: &Plan, opts: RunOptions) -> Supervisor<P> {
+    let mut world = World::<P>::new(
+        sc.config.clone(),
+        plan.clocks.clone(),
+        knobs(plan),
+        opts.trace,
+    );
     // The named-only oracles are judged where the scenario names them.
     world.oracles = std::mem::take(&mut world.oracles).judging(&sc.named_oracles());
     if plan
         .clocks
         .iter()
-        .any(|c| c.drift_ppm.unsigned_abs() > sc.config.drift_ppm_max)
+        .any(|c| c.drift_ppm.unsigned_abs() > P::drift_ppm_max(&sc.config))
     {
         world
             .coverage
@@ -525,10 +544,9 @@ pub(crate) fn heal<P: Protocol>(sup: &mut Supervisor<P>) {
 
 /// The liveness phase, bounded by the liveness oracle's deadlines: every waiter served (or
 /// a deadlock, or a waiter past its bound), then exactly-once work settles by its bound.
-async fn liveness_phase(
-    sc: &Scenario,
+async fn liveness_phase<P: Protocol>(
     plan: &Plan,
-    world: &Arc<Mutex<World>>,
+    world: &Arc<Mutex<World<P>>>,
 ) -> Option<Violation> {
     let mut liveness = None;
     let latency_max = plan.latency_ms[1] * 1_000_000;
@@ -561,8 +579,8 @@ async fn liveness_phase(
             break;
         }
     }
-    if liveness.is_none() && sc.config.has_jobs() {
-        let deadline = lock(world).jobs_deadline_ns(latency_max + buggify + stall, latency_max);
+    let deadline = lock(world).jobs_deadline_ns(latency_max + buggify + stall, latency_max);
+    if let Some(deadline) = deadline.filter(|_| liveness.is_none()) {
         loop {
             if lock(world).jobs_settled() || true_now_ns() >= deadline {
                 break;
@@ -575,13 +593,13 @@ async fn liveness_phase(
 }
 
 /// What the oracles and metrics saw, with the plan's faults as they were applied.
-fn collect(
+fn collect<P: Protocol>(
     seed: u64,
     mut plan: Plan,
     aimed: Vec<FaultAction>,
     liveness: Option<Violation>,
-    world: &Arc<Mutex<World>>,
-) -> SeedResult {
+    world: &Arc<Mutex<World<P>>>,
+) -> SeedResult<P> {
     let mut w = lock(world);
     w.finish();
     for (p, a) in plan.faults.iter_mut().zip(aimed) {
@@ -600,5 +618,6 @@ fn collect(
         events: w.events.take(),
         panic: None,
         sim_ms: true_now_ns() / 1_000_000,
+        timelock: w.timelock.take(),
     }
 }

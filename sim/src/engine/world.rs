@@ -11,9 +11,8 @@ use crate::scenario::{is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CL
 use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
 use leaseproof_impl::{
-    deadlock_bound_ns, jobs_settle_bound_ns, liveness_bound_ns_for, ActingClients, Belief,
-    BeliefOverlap, Event, Identity, Key, Liveness, LossCause, Msg, Nanos, OracleName, Protocol,
-    Reference, SafetyOracles, TenureEvent, Violation,
+    ActingClients, Belief, BeliefOverlap, Event, Identity, Key, Liveness, LossCause, Msg, Nanos,
+    OracleName, Protocol, Reference, SafetyOracles, TenureEvent, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -544,28 +543,24 @@ impl<P: Protocol> World<P> {
             tl.finish(t);
         }
     }
-}
 
-/// The reference protocol's liveness phase: its bounds are its own config's (the
-/// liveness, deadlock and exactly-once oracles, which other plug-ins do not judge yet).
-impl World<Reference> {
-    /// Whether the server restarted within the last TTL (its grace may still run).
+    /// Whether the server restarted within the last lease (its grace may still run).
     fn server_restarted_within_ttl(&self, t: u64) -> bool {
-        t.saturating_sub(self.last_server_boot_ns) <= self.cfg.ttl_ns
+        t.saturating_sub(self.last_server_boot_ns) <= P::lease_ns(&self.cfg)
             && self.incarnations[SERVER] > 1
     }
 
-    /// Sets the liveness deadlines at heal.
+    /// Sets the liveness deadlines at heal, from the protocol's liveness claim
+    /// ([`Protocol::liveness_bound_ns`]; a protocol without one sets none).
     pub fn heal_liveness(&mut self, delay_max_ns: u64, latency_max_ns: u64) {
         let t = true_now_ns();
         let restarted = self.server_restarted_within_ttl(t);
-        let cfg = self.cfg;
+        let cfg = &self.cfg;
         let server_now = self.clocks[SERVER].local(t);
         let clients = self.clocks.len() - FIRST_CLIENT;
-        // In a lock set every key may have its own queue ahead of a waiter.
-        let keys = u64::from(cfg.lock_keys.max(1));
         self.liveness.heal(server_now, clients, |ahead| {
-            liveness_bound_ns_for(&cfg, delay_max_ns, latency_max_ns, ahead * keys, restarted)
+            P::liveness_bound_ns(cfg, delay_max_ns, latency_max_ns, ahead, restarted)
+                .unwrap_or(u64::MAX)
         });
     }
 
@@ -573,31 +568,38 @@ impl World<Reference> {
     #[must_use]
     pub fn deadlock(&self) -> Option<Violation> {
         self.oracles
-            .deadlock(self.server_now(), deadlock_bound_ns(&self.cfg))
+            .deadlock(self.server_now(), P::deadlock_bound_ns(&self.cfg))
     }
 
     /// Whether every job is applied or dead-lettered.
     #[must_use]
     pub fn jobs_settled(&self) -> bool {
-        self.oracles.unresolved_jobs(self.cfg.jobs.count).is_empty()
+        self.oracles
+            .unresolved_jobs(P::workload(&self.cfg).jobs.count)
+            .is_empty()
     }
 
-    /// The deadline (true time) by which the jobs must be settled, from heal now.
+    /// The deadline (true time) by which the jobs must be settled, from heal now (`None`:
+    /// the run has no jobs).
     #[must_use]
-    pub fn jobs_deadline_ns(&self, delay_max_ns: u64, latency_max_ns: u64) -> u64 {
+    pub fn jobs_deadline_ns(&self, delay_max_ns: u64, latency_max_ns: u64) -> Option<u64> {
         let t = true_now_ns();
         let restarted = self.server_restarted_within_ttl(t);
         let clients = (self.clocks.len() - FIRST_CLIENT) as u64;
         let bound =
-            jobs_settle_bound_ns(&self.cfg, delay_max_ns, latency_max_ns, clients, restarted);
+            P::jobs_settle_bound_ns(&self.cfg, delay_max_ns, latency_max_ns, clients, restarted)?;
         // The bound is on the server's clock: stretch it to true time by the worst rate.
-        t.saturating_add(drift::slowest_in_true_time(bound, self.cfg.drift_ppm_max))
+        let drift = P::drift_ppm_max(&self.cfg);
+        Some(t.saturating_add(drift::slowest_in_true_time(bound, drift)))
     }
 
     /// "Never neither": after the settling phase, every unresolved job is a violation.
     pub fn judge_unresolved_jobs(&mut self) {
         let t = true_now_ns();
-        for v in self.oracles.unresolved_jobs(self.cfg.jobs.count) {
+        for v in self
+            .oracles
+            .unresolved_jobs(P::workload(&self.cfg).jobs.count)
+        {
             self.oracles.trip(&v);
             if let Some(tl) = self.timeline.as_mut() {
                 tl.violation(t, 1, v.oracle().name(), v.to_string());

@@ -3,7 +3,6 @@
 //! that reports draw, and sharded runs with their merge. A library, not the CLI. Imports `schema` and `engine`.
 
 pub mod corpus;
-pub mod plugin_check;
 pub mod search;
 pub mod shard;
 pub mod shrink;

@@ -117,6 +117,8 @@ pub struct SeedRecord {
     pub sim_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timelock: Option<String>,
 }
 
 mod hex_u64 {
@@ -141,6 +143,7 @@ impl From<&SeedResult> for SeedRecord {
             panic: r.panic.clone(),
             sim_ms: r.sim_ms,
             timeline: r.timeline.clone(),
+            timelock: r.timelock.clone(),
         }
     }
 }
@@ -162,6 +165,7 @@ impl SeedRecord {
             events: None,
             panic: self.panic,
             sim_ms: self.sim_ms,
+            timelock: self.timelock,
         }
     }
 }

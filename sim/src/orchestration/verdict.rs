@@ -5,7 +5,7 @@
 use crate::metrics::{RunMetrics, Summary};
 use crate::run::{run_seed_isolated, RunOptions, SeedResult};
 use crate::scenario::{FaultClass, Scenario};
-use leaseproof_impl::OracleName;
+use leaseproof_impl::{OracleName, Protocol, Reference};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -102,27 +102,39 @@ pub fn report_dir(
     std::path::PathBuf::from(if whole_set { "reports" } else { "reports/runs" })
 }
 
-/// The replay command for a seed.
+/// The replay command for a seed. The binary replays the reference protocol's
+/// scenarios; a plug-in's seed replays from its crate with `run_seed` and the trace on.
 #[must_use]
-pub fn replay_command(sc: &Scenario, seed: u64) -> String {
-    format!(
-        "cargo run --release -- replay {} --seed {seed} --hash {} --trace",
-        sc.path.display(),
-        sc.hash
-    )
+pub fn replay_command<P: Protocol>(sc: &Scenario<P>, seed: u64) -> String {
+    if P::NAME == Reference::NAME {
+        format!(
+            "cargo run --release -- replay {} --seed {seed} --hash {} --trace",
+            sc.path.display(),
+            sc.hash
+        )
+    } else {
+        format!(
+            "leaseproof_sim::run::run_seed(&Scenario::<{}>::load_protocol({:?}), {seed}, \
+             RunOptions {{ trace: true }}) (file hash {})",
+            std::any::type_name::<P>(),
+            sc.path.display().to_string(),
+            sc.hash
+        )
+    }
 }
 
 /// Runs seeds on `jobs` worker threads (each seed on a fresh thread), in any order, and
 /// returns the results in seed order. `progress` is called after each seed.
-pub fn run_many(
-    sc: &Scenario,
+pub fn run_many<P: Protocol>(
+    sc: &Scenario<P>,
     seeds: &[u64],
     jobs: usize,
     opts: RunOptions,
-    progress: &(dyn Fn(&SeedResult) + Sync),
-) -> Vec<SeedResult> {
+    progress: &(dyn Fn(&SeedResult<P>) + Sync),
+) -> Vec<SeedResult<P>> {
     let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<SeedResult>>> = Mutex::new((0..seeds.len()).map(|_| None).collect());
+    let out: Mutex<Vec<Option<SeedResult<P>>>> =
+        Mutex::new((0..seeds.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(seeds.len().max(1)) {
             s.spawn(|| loop {
@@ -145,7 +157,11 @@ pub fn run_many(
 /// Judges the results of a scenario's seeds. `rerun` holds a second run of some seeds for
 /// the determinism check.
 #[must_use]
-pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> ScenarioReport {
+pub fn judge<P: Protocol>(
+    sc: &Scenario<P>,
+    results: &[SeedResult<P>],
+    rerun: &[SeedResult<P>],
+) -> ScenarioReport {
     let mut j = Judged {
         failures: Vec::new(),
         failed_seeds: std::collections::BTreeSet::new(),
@@ -178,7 +194,7 @@ pub fn judge(sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) -> Sce
         path: sc.path.display().to_string(),
         hash: sc.hash.clone(),
         class: sc.class(),
-        variant: sc.config.variant.name().to_string(),
+        variant: P::variant(&sc.config).to_string(),
         seeds: results.len(),
         passed: results.len() - j.failed_seeds.len(),
         failures: j.failures,
@@ -206,7 +222,13 @@ struct Judged {
     also: BTreeMap<String, usize>,
 }
 
-fn seed_failure(sc: &Scenario, seed: u64, oracle: &str, class: Verdict, detail: String) -> Failure {
+fn seed_failure<P: Protocol>(
+    sc: &Scenario<P>,
+    seed: u64,
+    oracle: &str,
+    class: Verdict,
+    detail: String,
+) -> Failure {
     Failure {
         seed: Some(seed),
         oracle: oracle.to_string(),
@@ -220,12 +242,24 @@ fn seed_failure(sc: &Scenario, seed: u64, oracle: &str, class: Verdict, detail: 
 impl Judged {
     /// One seed: a panic is a crash; each tripped oracle fails `always`, fills `finds`, or
     /// is counted as also tripped; coverage labels are counted.
-    fn seed(&mut self, sc: &Scenario, r: &SeedResult) {
+    fn seed<P: Protocol>(&mut self, sc: &Scenario<P>, r: &SeedResult<P>) {
         if let Some(p) = &r.panic {
             self.failures
                 .push(seed_failure(sc, r.seed, "panic", Verdict::Crash, p.clone()));
             self.failed_seeds.insert(r.seed);
             return;
+        }
+        // A time-lock freezes a node's time: whatever it should have done after is
+        // silently missing, so it fails the run whatever the scenario expects.
+        if let Some(t) = &r.timelock {
+            self.failures.push(seed_failure(
+                sc,
+                r.seed,
+                "time-lock",
+                Verdict::Liveness,
+                t.clone(),
+            ));
+            self.failed_seeds.insert(r.seed);
         }
         for &o in OracleName::ALL {
             if !r.tripped(o) {
@@ -261,7 +295,7 @@ impl Judged {
     }
 
     /// After every seed: a `finds` no seed tripped, a `sometimes` no seed reached.
-    fn expectations(&mut self, sc: &Scenario, seeds: usize) {
+    fn expectations<P: Protocol>(&mut self, sc: &Scenario<P>, seeds: usize) {
         let unseeded = |oracle: &str, class: Verdict, detail: String| Failure {
             seed: None,
             oracle: oracle.to_string(),
@@ -291,7 +325,12 @@ impl Judged {
     }
 
     /// The re-run seeds must give the same traces.
-    fn determinism(&mut self, sc: &Scenario, results: &[SeedResult], rerun: &[SeedResult]) {
+    fn determinism<P: Protocol>(
+        &mut self,
+        sc: &Scenario<P>,
+        results: &[SeedResult<P>],
+        rerun: &[SeedResult<P>],
+    ) {
         for (a, b) in results.iter().zip(rerun) {
             if a.seed == b.seed && a.trace_hash != b.trace_hash && a.panic.is_none() {
                 self.failures.push(seed_failure(
@@ -311,7 +350,11 @@ impl Judged {
 }
 
 /// A warning when renewals land with less lease left than `[expect] renewal_slack_warn_ms`.
-fn slack_warnings(sc: &Scenario, metrics: &RunMetrics, summary: &Summary) -> Vec<String> {
+fn slack_warnings<P: Protocol>(
+    sc: &Scenario<P>,
+    metrics: &RunMetrics,
+    summary: &Summary,
+) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some(w) = sc.file.expect.renewal_slack_warn_ms {
         let low = metrics
@@ -332,7 +375,7 @@ fn slack_warnings(sc: &Scenario, metrics: &RunMetrics, summary: &Summary) -> Vec
 }
 
 /// Each dead-lettered job by its idempotency key, and in how many seeds.
-fn dead_letters(sc: &Scenario, metrics: &RunMetrics) -> Vec<DeadLetter> {
+fn dead_letters<P: Protocol>(sc: &Scenario<P>, metrics: &RunMetrics) -> Vec<DeadLetter> {
     metrics
         .dead_letters
         .iter()

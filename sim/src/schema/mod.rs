@@ -4,5 +4,4 @@
 
 pub mod fault;
 pub mod grid;
-pub mod plugin_scenario;
 pub mod scenario;

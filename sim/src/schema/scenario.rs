@@ -4,9 +4,10 @@
 //! the line and column, the field and the reason; unknown keys are errors.
 
 use crate::fault::FaultKind;
-use leaseproof_impl::protocol::{DriftBound, LossBound, StepBound, SuspendBound};
+use leaseproof_impl::protocol::{DriftBound, LossBound, OffsetBound, StepBound, SuspendBound};
 use leaseproof_impl::{
-    Assumptions, Breach, Config, Event, FaultBounds, NodeId, OracleName, ProtocolConfig,
+    Assumptions, Breach, FaultBounds, NodeId, OracleName, Protocol, ProtocolConfig, Reference,
+    Workload,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,9 +41,11 @@ impl fmt::Display for ScenarioError {
 // ---------------------------------------------------------------------------------------
 // The file as written.
 
+/// A scenario file as written; `F` is its protocol's `[protocol]` fields
+/// ([`Protocol::Fields`]; the reference protocol's by default).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScenarioFile {
+pub struct ScenarioFile<F = ProtocolConfig> {
     /// One sentence: why this scenario exists.
     #[serde(default)]
     pub description: String,
@@ -66,7 +69,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub clocks: Clocks,
     #[serde(default)]
-    pub protocol: ProtocolConfig,
+    pub protocol: F,
     #[serde(default)]
     pub faults: Faults,
     /// Exactly-once work: when present, the workload is this list of jobs.
@@ -533,8 +536,9 @@ pub enum FaultClass {
     BeyondAssumptions,
 }
 
+/// A validated scenario of protocol `P` (the reference protocol by default).
 #[derive(Clone, Debug)]
-pub struct Scenario {
+pub struct Scenario<P: Protocol = Reference> {
     pub path: PathBuf,
     pub name: String,
     /// First 8 hex digits of the SHA-256 of the file's bytes.
@@ -542,8 +546,8 @@ pub struct Scenario {
     /// The file's text, as hashed (a shard's partial file carries it, so a merge judges
     /// exactly what the shards ran).
     pub text: String,
-    pub file: ScenarioFile,
-    pub config: Config,
+    pub file: ScenarioFile<P::Fields>,
+    pub config: P::Config,
     pub clients: usize,
     pub script: Vec<Fault>,
     pub always: Vec<OracleName>,
@@ -587,7 +591,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
     d.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
-impl Scenario {
+impl<P: Protocol> Scenario<P> {
     /// Every oracle the scenario names, in `always` and in `finds` (the named-only
     /// oracles are judged for these: `SafetyOracles::judging`).
     #[must_use]
@@ -605,8 +609,9 @@ impl Scenario {
         }
     }
 
-    /// Reads and validates a scenario file.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    /// Reads and validates a scenario file of protocol `P`: its `[protocol]` table's
+    /// `kind` must be `P`'s name, its other fields are `P`'s own.
+    pub fn load_protocol(path: &Path) -> Result<Scenario<P>, ScenarioError> {
         let bytes = std::fs::read(path).map_err(|e| ScenarioError {
             file: path.to_path_buf(),
             line: 0,
@@ -621,19 +626,31 @@ impl Scenario {
             field: "(file)".into(),
             reason: format!("not UTF-8: {e}"),
         })?;
-        Scenario::parse(path, &text)
+        Scenario::parse_protocol(path, &text)
     }
 
-    /// Parses and validates scenario text; `path` names it in errors.
-    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let file: ScenarioFile = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-            let field = e
+    /// Parses and validates scenario text of protocol `P`; `path` names it in errors.
+    pub fn parse_protocol(path: &Path, text: &str) -> Result<Scenario<P>, ScenarioError> {
+        check_kind::<P>(path, text)?;
+        let file: ScenarioFile<Kinded<P>> = toml::from_str(text).map_err(|e| {
+            let (mut line, mut column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            let mut field = e
                 .span()
                 .and_then(|s| text.get(s))
                 .map(|s| s.trim().trim_matches('"').to_string())
                 .filter(|s| !s.is_empty() && s.len() < 60 && !s.contains('\n'))
                 .unwrap_or_else(|| "(syntax)".into());
+            // A plug-in's field refused inside `[protocol]` carries the table's span:
+            // point at the field itself.
+            if let Some(name) = e
+                .message()
+                .strip_prefix("unknown field `")
+                .and_then(|m| m.split('`').next())
+                .filter(|_| field == "(syntax)")
+            {
+                field = format!("protocol.{name}");
+                (line, column) = locate(text, &field);
+            }
             ScenarioError {
                 file: path.to_path_buf(),
                 line,
@@ -646,7 +663,7 @@ impl Scenario {
                 },
             }
         })?;
-        validate(path, text, file)
+        validate(path, text, file.map_protocol(|k| k.0))
     }
 
     /// The seeds `leaseproof run` runs from `base` (or the explicit list).
@@ -665,6 +682,149 @@ impl Scenario {
         let n = self.file.test_seeds.unwrap_or(self.file.seeds.min(20));
         self.run_seeds(0, Some(n))
     }
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file of the reference protocol (what the binary
+    /// runs): [`Scenario::load_protocol`].
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_protocol(path)
+    }
+
+    /// Parses and validates scenario text of the reference protocol; `path` names it in
+    /// errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_protocol(path, text)
+    }
+}
+
+impl<F> ScenarioFile<F> {
+    /// The same file with its `[protocol]` fields mapped.
+    pub fn map_protocol<G>(self, f: impl FnOnce(F) -> G) -> ScenarioFile<G> {
+        ScenarioFile {
+            description: self.description,
+            seeds: self.seeds,
+            test_seeds: self.test_seeds,
+            seed_list: self.seed_list,
+            duration_ms: self.duration_ms,
+            liveness: self.liveness,
+            cluster: self.cluster,
+            clocks: self.clocks,
+            protocol: f(self.protocol),
+            faults: self.faults,
+            jobs: self.jobs,
+            locks: self.locks,
+            expect: self.expect,
+        }
+    }
+}
+
+/// A protocol's `[protocol]` fields with `kind` set aside (checked before, by
+/// [`check_kind`]), unless the fields name their kind themselves
+/// ([`Protocol::FIELDS_NAME_KIND`], the reference protocol's).
+struct Kinded<P: Protocol>(P::Fields);
+
+impl<P: Protocol> Default for Kinded<P> {
+    fn default() -> Self {
+        Kinded(P::Fields::default())
+    }
+}
+
+impl<'de, P: Protocol> Deserialize<'de> for Kinded<P> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if P::FIELDS_NAME_KIND {
+            return P::Fields::deserialize(d).map(Kinded);
+        }
+        d.deserialize_map(KindedVisitor::<P>(std::marker::PhantomData))
+    }
+}
+
+struct KindedVisitor<P>(std::marker::PhantomData<P>);
+
+impl<'de, P: Protocol> serde::de::Visitor<'de> for KindedVisitor<P> {
+    type Value = Kinded<P>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "the {} protocol's fields", P::NAME)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Kinded<P>, A::Error> {
+        P::Fields::deserialize(serde::de::value::MapAccessDeserializer::new(SkipKind(map)))
+            .map(Kinded)
+    }
+}
+
+/// A table's entries without `kind`.
+struct SkipKind<A>(A);
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for SkipKind<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        while let Some(key) = self.0.next_key::<String>()? {
+            if key == "kind" {
+                self.0.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let key: serde::de::value::StringDeserializer<A::Error> =
+                serde::de::IntoDeserializer::into_deserializer(key);
+            return seed.deserialize(key).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+}
+
+/// A file of another protocol is refused before its fields are read: `[protocol] kind`
+/// must be `P`'s name (`"reference"` when absent). The reference protocol's fields read
+/// `kind` themselves, so its error (with the known names) is serde's.
+fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError> {
+    if P::FIELDS_NAME_KIND {
+        return Ok(());
+    }
+    // A file that is not TOML is reported by the typed parse, with its span.
+    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+        return Ok(());
+    };
+    let kind = match table.get("protocol").and_then(|p| p.get("kind")) {
+        None => "reference",
+        Some(toml::Value::String(k)) => k.as_str(),
+        Some(other) => {
+            let (line, column) = locate(text, "protocol.kind");
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                field: "protocol.kind".into(),
+                reason: format!("{other} is not a protocol's name (a string)"),
+            });
+        }
+    };
+    if kind == P::NAME {
+        return Ok(());
+    }
+    let (line, column) = locate(text, "protocol.kind");
+    Err(ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        field: "protocol.kind".into(),
+        reason: format!(
+            "this is a scenario of the {kind:?} protocol; it is read as one of {:?} \
+             (kind = {:?})",
+            P::NAME,
+            P::NAME
+        ),
+    })
 }
 
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -818,22 +978,41 @@ impl Source<'_> {
 }
 
 /// Validates a parsed file section by section, then classifies it.
-fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, ScenarioError> {
+fn validate<P: Protocol>(
+    path: &Path,
+    text: &str,
+    file: ScenarioFile<P::Fields>,
+) -> Result<Scenario<P>, ScenarioError> {
     let src = Source { path, text };
     let clients = validate_cluster(&src, &file)?;
-    let (config, job_keys, lock_keys) = validate_protocol(&src, &file)?;
+    let (config, job_keys, lock_keys) = validate_protocol::<P>(&src, &file)?;
+    let (drift, offsets) = validate_clocks(&src, &file, clients)?;
     let mut bounds = FaultBounds {
-        drift: validate_clocks(&src, &file, clients)?,
+        drift,
+        offsets,
         ..FaultBounds::default()
     };
     let script = validate_script(&src, &file, clients, &mut bounds)?;
     validate_random(&src, &file)?;
+    bounds.steps.extend(random_client_steps(&file));
     validate_crash_points(&src, &file)?;
-    let (always, finds) = validate_expect(&src, &file)?;
+    let (mut always, finds) = validate_expect::<P, _>(&src, &file, &config)?;
     bounds.suspends = suspends(&file);
-    let beyond = file.protocol.breaches(&bounds);
-    check_class(&src, &file, &beyond, &finds)?;
-    check_oracle_assumptions(&src, &file, &bounds, &always)?;
+    let beyond = config.breaches(&bounds);
+    check_class::<P, _>(&src, &file, &config, &beyond, &finds)?;
+    check_oracle_assumptions::<P>(&src, &config, &bounds, &always)?;
+    // Within a plug-in's assumptions belief-exclusivity is judged without being named,
+    // where the plug-in claims it (`Protocol::BELIEF_IMPLICIT`; the reference protocol's
+    // scenarios name it where they want it, and keep their verdicts).
+    let belief = OracleName::BeliefExclusivity;
+    if P::BELIEF_IMPLICIT
+        && beyond.is_empty()
+        && !always.contains(&belief)
+        && !finds.contains(&belief)
+        && config.oracle_breaches(belief, &bounds).is_empty()
+    {
+        always.push(belief);
+    }
     let name = path
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
@@ -856,7 +1035,7 @@ fn validate(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario, Sce
 }
 
 /// `seeds`, `duration_ms` and `[cluster]`; returns the number of clients.
-fn validate_cluster(src: &Source, file: &ScenarioFile) -> Result<usize, ScenarioError> {
+fn validate_cluster<F>(src: &Source, file: &ScenarioFile<F>) -> Result<usize, ScenarioError> {
     let c = &file.cluster;
     if c.clients == 0 || c.clients > 64 {
         return Err(src.err(
@@ -925,12 +1104,15 @@ fn check_range(
     Ok(())
 }
 
+/// A validated config, the job keys and the lock set's keys in order.
+type Configured<P> = (<P as Protocol>::Config, Vec<String>, Vec<String>);
+
 /// `[jobs]`, `[locks]` and `[protocol]`: the validated config, the job keys and the lock
 /// set's keys in order.
-fn validate_protocol(
+fn validate_protocol<P: Protocol>(
     src: &Source,
-    file: &ScenarioFile,
-) -> Result<(Config, Vec<String>, Vec<String>), ScenarioError> {
+    file: &ScenarioFile<P::Fields>,
+) -> Result<Configured<P>, ScenarioError> {
     let (jobs, job_keys) = match &file.jobs {
         None => (leaseproof_impl::Jobs::NONE, Vec::new()),
         Some(j) => validate_jobs(j).map_err(|(field, reason)| src.err(field, reason))?,
@@ -939,14 +1121,15 @@ fn validate_protocol(
         None => Vec::new(),
         Some(l) => lock_order(l).map_err(|(field, reason)| src.err(field, reason))?,
     };
-    let config = leaseproof_impl::ProtocolConfig {
+    let workload = Workload {
         jobs,
         lock_keys: lock_keys.len() as u8,
-        ..file.protocol
-    }
-    .validate()
-    .map_err(|e| {
-        let field = if e.field.starts_with("jobs.") || e.field.starts_with("locks.") {
+    };
+    let config = P::configure(&file.protocol, workload).map_err(|e| {
+        let field = if ["jobs", "locks"].contains(&e.field)
+            || e.field.starts_with("jobs.")
+            || e.field.starts_with("locks.")
+        {
             e.field.to_string()
         } else {
             format!("protocol.{}", e.field)
@@ -956,12 +1139,13 @@ fn validate_protocol(
     Ok((config, job_keys, lock_keys))
 }
 
-/// `[clocks]`; returns how far each configured clock may drift.
-fn validate_clocks(
+/// `[clocks]`; returns how far each configured clock may drift, and how far its offset
+/// from true time may be.
+fn validate_clocks<F>(
     src: &Source,
-    file: &ScenarioFile,
+    file: &ScenarioFile<F>,
     clients: usize,
-) -> Result<Vec<DriftBound>, ScenarioError> {
+) -> Result<(Vec<DriftBound>, Vec<OffsetBound>), ScenarioError> {
     if file.clocks.drift_ppm >= 1_000_000 {
         return Err(src.err(
             "clocks.drift_ppm",
@@ -972,6 +1156,13 @@ fn validate_clocks(
         field: "clocks.drift_ppm".into(),
         ppm: file.clocks.drift_ppm,
     }];
+    let mut offsets: Vec<OffsetBound> = (file.clocks.offset_ms > 0)
+        .then(|| OffsetBound {
+            field: "clocks.offset_ms".into(),
+            ms: file.clocks.offset_ms,
+        })
+        .into_iter()
+        .collect();
     for (i, pin) in file.clocks.pin.iter().enumerate() {
         if node_index(&pin.node, clients).is_none() {
             return Err(src.err(
@@ -989,15 +1180,34 @@ fn validate_clocks(
             field: format!("clocks.pin[{i}].drift_ppm"),
             ppm: pin.drift_ppm.unsigned_abs(),
         });
+        if pin.offset_ms != 0 {
+            offsets.push(OffsetBound {
+                field: format!("clocks.pin[{i}].offset_ms"),
+                ms: pin.offset_ms.unsigned_abs(),
+            });
+        }
     }
-    Ok(drift)
+    Ok((drift, offsets))
+}
+
+/// Random clock steps as bounds: a client's clock may step forward by up to
+/// `clock_step_ms`'s maximum, at any time (the authority's steps are drawn within its
+/// protocol's own allowance, `Protocol::authority_steps_ms`, so they stay inside).
+fn random_client_steps<F>(file: &ScenarioFile<F>) -> Option<StepBound> {
+    let r = file.faults.random.as_ref()?;
+    (r.events > 0 && r.kinds.contains(&RandomKind::ClockStep)).then(|| StepBound {
+        field: "faults.random.kinds".into(),
+        authority: false,
+        at_ms: 0,
+        by_ms: r.clock_step_ms[1].max(1) as i64,
+    })
 }
 
 /// The fault script: ordered in time, every node named exists, one action per entry. Adds
 /// its clock steps and its crashes that lose a disk to `bounds`.
-fn validate_script(
+fn validate_script<F>(
     src: &Source,
-    file: &ScenarioFile,
+    file: &ScenarioFile<F>,
     clients: usize,
     bounds: &mut FaultBounds,
 ) -> Result<Vec<Fault>, ScenarioError> {
@@ -1261,7 +1471,7 @@ impl Entry<'_> {
 }
 
 /// `[faults.crash_points]`: ratios in [0, 1], a down time ordered and positive.
-fn validate_crash_points(src: &Source, file: &ScenarioFile) -> Result<(), ScenarioError> {
+fn validate_crash_points<F>(src: &Source, file: &ScenarioFile<F>) -> Result<(), ScenarioError> {
     let Some(c) = &file.faults.crash_points else {
         return Ok(());
     };
@@ -1271,7 +1481,7 @@ fn validate_crash_points(src: &Source, file: &ScenarioFile) -> Result<(), Scenar
 }
 
 /// `[faults.random]`: ranges ordered and positive, a bounded event count with kinds.
-fn validate_random(src: &Source, file: &ScenarioFile) -> Result<(), ScenarioError> {
+fn validate_random<F>(src: &Source, file: &ScenarioFile<F>) -> Result<(), ScenarioError> {
     let Some(r) = &file.faults.random else {
         return Ok(());
     };
@@ -1300,9 +1510,10 @@ fn validate_random(src: &Source, file: &ScenarioFile) -> Result<(), ScenarioErro
 
 /// `[expect]`: known oracles, none both in always and finds, known coverage labels, and
 /// something expected. Returns `always` and `finds`.
-fn validate_expect(
+fn validate_expect<P: Protocol, F>(
     src: &Source,
-    file: &ScenarioFile,
+    file: &ScenarioFile<F>,
+    config: &P::Config,
 ) -> Result<(Vec<OracleName>, Vec<OracleName>), ScenarioError> {
     let oracles = |field: &str, list: &[String]| {
         list.iter()
@@ -1317,10 +1528,24 @@ fn validate_expect(
             format!("{o} is both in always and in finds"),
         ));
     }
+    // A protocol without a liveness claim has no liveness phase to judge these in.
+    let claims_liveness = P::liveness_bound_ns(config, 0, 0, 0, false).is_some();
+    for (field, list) in [("expect.always", &always), ("expect.finds", &finds)] {
+        if let Some(o) = list.iter().find(|o| !o.is_safety() && !claims_liveness) {
+            return Err(src.err(
+                field,
+                format!(
+                    "the {} protocol makes no liveness claim (Protocol::liveness_bound_ns), \
+                     so {o} cannot be judged",
+                    P::NAME
+                ),
+            ));
+        }
+    }
     for s in &file.expect.sometimes {
         let is_fault_label = crate::fault::coverage_labels().any(|l| l == s);
-        if !Event::KINDS.contains(&s.as_str()) && !is_fault_label {
-            let mut all: Vec<&str> = Event::KINDS
+        if !P::EVENT_KINDS.contains(&s.as_str()) && !is_fault_label {
+            let mut all: Vec<&str> = P::EVENT_KINDS
                 .iter()
                 .copied()
                 .chain(crate::fault::coverage_labels())
@@ -1346,7 +1571,7 @@ fn validate_expect(
 
 /// The faults that can hold a core between its steps: scripted and random pauses, stalls
 /// between a decision and its send, buggify's delays.
-fn suspends(file: &ScenarioFile) -> Vec<SuspendBound> {
+fn suspends<F>(file: &ScenarioFile<F>) -> Vec<SuspendBound> {
     let mut out: Vec<SuspendBound> = file
         .faults
         .script
@@ -1395,14 +1620,14 @@ pub(crate) fn breach_list(breaches: &[Breach]) -> String {
 /// An oracle in `always` must lie within the protocol's assumptions for that oracle
 /// ([`Assumptions::oracle_breaches`]): belief exclusivity, for one, is not claimed under
 /// pauses.
-fn check_oracle_assumptions(
+fn check_oracle_assumptions<P: Protocol>(
     src: &Source,
-    file: &ScenarioFile,
+    config: &P::Config,
     bounds: &FaultBounds,
     always: &[OracleName],
 ) -> Result<(), ScenarioError> {
     for &o in always {
-        let breaches = file.protocol.oracle_breaches(o, bounds);
+        let breaches = config.oracle_breaches(o, bounds);
         if breaches.is_empty() {
             continue;
         }
@@ -1411,7 +1636,7 @@ fn check_oracle_assumptions(
             format!(
                 "{o} is outside the assumptions of the {} protocol for it ({}): list it in \
                  finds, or drop those faults",
-                file.protocol.kind.name(),
+                P::NAME,
                 breach_list(&breaches)
             ),
         ));
@@ -1421,9 +1646,10 @@ fn check_oracle_assumptions(
 
 /// What a scenario within or beyond the protocol's assumptions (`breaches`: none, or why it
 /// is beyond) must say: the correct protocol beyond them says what it finds.
-fn check_class(
+fn check_class<P: Protocol, F>(
     src: &Source,
-    file: &ScenarioFile,
+    file: &ScenarioFile<F>,
+    config: &P::Config,
     breaches: &[Breach],
     finds: &[OracleName],
 ) -> Result<(), ScenarioError> {
@@ -1449,18 +1675,14 @@ fn check_class(
                 .into(),
         ));
     }
-    if beyond
-        && finds.is_empty()
-        && safe_because.is_none()
-        && file.protocol.variant == leaseproof_impl::Variant::Correct
-    {
+    if beyond && finds.is_empty() && safe_because.is_none() && P::variant(config) == "correct" {
         return Err(src.err(
             "expect.finds",
             format!(
                 "this scenario uses faults beyond the assumptions of the {} protocol ({}): say \
                  which oracle it finds, or that it stays safe with finds = [] and \
                  safe_because = \"why\"",
-                file.protocol.kind.name(),
+                P::NAME,
                 breach_list(breaches)
             ),
         ));
