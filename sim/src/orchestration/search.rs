@@ -5,6 +5,7 @@
 use crate::run::{run_seed_isolated, RunOptions};
 use crate::scenario::Scenario;
 use leaseproof_impl::oracle::OracleName;
+use leaseproof_impl::Protocol;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,7 +24,13 @@ pub struct Search {
 /// Runs `start, start+1, ...` on `jobs` threads until a seed trips any of `oracles` (the
 /// lowest such seed counts, so the answer does not depend on thread timing), at most `max`.
 #[must_use]
-pub fn search(sc: &Scenario, oracles: &[OracleName], start: u64, max: u64, jobs: usize) -> Search {
+pub fn search<P: Protocol>(
+    sc: &Scenario<P>,
+    oracles: &[OracleName],
+    start: u64,
+    max: u64,
+    jobs: usize,
+) -> Search {
     let next = AtomicU64::new(0);
     // The lowest failing offset found so far; workers stop taking offsets beyond it.
     let best = AtomicU64::new(u64::MAX);
@@ -52,8 +59,8 @@ pub fn search(sc: &Scenario, oracles: &[OracleName], start: u64, max: u64, jobs:
 
 /// `searches` searches from start seeds `k * START_STRIDE`.
 #[must_use]
-pub fn searches(
-    sc: &Scenario,
+pub fn searches<P: Protocol>(
+    sc: &Scenario<P>,
     oracles: &[OracleName],
     searches: u64,
     max: u64,

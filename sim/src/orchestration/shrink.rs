@@ -16,6 +16,7 @@ use crate::scenario::{
     SERVER,
 };
 use leaseproof_impl::oracle::OracleName;
+use leaseproof_impl::Protocol;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -125,8 +126,8 @@ fn entry(p: &PlannedFault) -> ScriptEntry {
 
 /// The scripted scenario of `plan` keeping only `faults`, expecting `oracle` to be found by
 /// `seed`.
-pub fn scripted_text(
-    sc: &Scenario,
+pub fn scripted_text<P: Protocol>(
+    sc: &Scenario<P>,
     plan: &Plan,
     faults: &[PlannedFault],
     oracle: OracleName,
@@ -163,20 +164,28 @@ pub fn scripted_text(
     f.expect.finds = vec![oracle.name().to_string()];
     f.expect.always.retain(|o| o != oracle.name());
     f.expect.sometimes.clear();
-    toml::to_string(&f)
+    if P::FIELDS_NAME_KIND {
+        return toml::to_string(&f);
+    }
+    // A plug-in's fields do not carry their kind: the file names it.
+    let mut t = toml::Table::try_from(&f)?;
+    if let Some(toml::Value::Table(p)) = t.get_mut("protocol") {
+        p.insert("kind".into(), toml::Value::String(P::NAME.into()));
+    }
+    toml::to_string(&t)
 }
 
-struct Probe<'a> {
-    sc: &'a Scenario,
+struct Probe<'a, P: Protocol> {
+    sc: &'a Scenario<P>,
     plan: &'a Plan,
     oracle: OracleName,
     runs: usize,
 }
 
-impl Probe<'_> {
+impl<P: Protocol> Probe<'_, P> {
     fn fails(&mut self, faults: &[PlannedFault], seed: u64) -> Result<bool, ShrinkError> {
         let text = scripted_text(self.sc, self.plan, faults, self.oracle, seed)?;
-        let s = Scenario::parse(&self.sc.path, &text)?;
+        let s = Scenario::<P>::parse_protocol(&self.sc.path, &text)?;
         self.runs += 1;
         Ok(run_seed_isolated(&s, seed, RunOptions::default()).tripped(self.oracle))
     }
@@ -231,7 +240,11 @@ fn ddmin<T: Clone>(
 }
 
 /// Shrinks `seed` of `sc`: the oracle is `oracle`, or the seed's first violation.
-pub fn shrink(sc: &Scenario, seed: u64, oracle: Option<OracleName>) -> Result<Shrunk, ShrinkError> {
+pub fn shrink<P: Protocol>(
+    sc: &Scenario<P>,
+    seed: u64,
+    oracle: Option<OracleName>,
+) -> Result<Shrunk, ShrinkError> {
     let r = run_seed_isolated(sc, seed, RunOptions::default());
     let oracle = match oracle {
         Some(o) if r.tripped(o) => o,
@@ -267,7 +280,7 @@ pub fn shrink(sc: &Scenario, seed: u64, oracle: Option<OracleName>) -> Result<Sh
     let minimal = ddmin(all.clone(), &mut |faults| probe.fails(faults, fixed))?;
     let text = scripted_text(sc, &plan, &minimal, oracle, fixed)?;
     let confirmed = {
-        let s = Scenario::parse(&sc.path, &text)?;
+        let s = Scenario::<P>::parse_protocol(&sc.path, &text)?;
         probe.runs += 1;
         run_seed_isolated(&s, fixed, RunOptions::default()).tripped(oracle)
     };

@@ -5,6 +5,7 @@
 use crate::run::{run_seed_isolated, RunOptions, SeedResult};
 use crate::scenario::Scenario;
 use crate::verdict::ScenarioReport;
+use leaseproof_impl::Protocol;
 use std::collections::BTreeSet;
 
 /// At most this many timelines per scenario (each is a traced re-run).
@@ -26,7 +27,10 @@ pub fn timeline_seeds(rep: &ScenarioReport, cap: usize) -> Vec<u64> {
 
 /// Each report's worth-seeing seeds, re-run with the trace on (per report, same order).
 #[must_use]
-pub fn rerun_failing(scenarios: &[Scenario], reports: &[ScenarioReport]) -> Vec<Vec<SeedResult>> {
+pub fn rerun_failing<P: Protocol>(
+    scenarios: &[Scenario<P>],
+    reports: &[ScenarioReport],
+) -> Vec<Vec<SeedResult<P>>> {
     scenarios
         .iter()
         .zip(reports)

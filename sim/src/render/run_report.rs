@@ -5,13 +5,14 @@ use crate::run::SeedResult;
 use crate::scenario::Scenario;
 use crate::svg::esc;
 use crate::verdict::{ScenarioReport, Verdict};
+use leaseproof_impl::Protocol;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Renders a traced run's timeline, titled with its first violation; the detail window
 /// spans two TTLs around it.
 #[must_use]
-pub fn timeline_of(sc: &Scenario, r: &SeedResult) -> Option<String> {
+pub fn timeline_of<P: Protocol>(sc: &Scenario<P>, r: &SeedResult<P>) -> Option<String> {
     let tl = r.timeline.as_ref()?;
     let what = r
         .found
@@ -21,23 +22,23 @@ pub fn timeline_of(sc: &Scenario, r: &SeedResult) -> Option<String> {
         .or_else(|| r.panic.clone())
         .unwrap_or_else(|| "no violation".into());
     let title = format!("{} seed {}: {what}", sc.name, r.seed);
-    let window = sc.file.protocol.ttl_ms.saturating_mul(2).max(1_000) * 1_000_000;
+    let window = P::lease_ns(&sc.config).saturating_mul(2).max(1_000_000_000);
     Some(tl.render(&title, window))
 }
 
 /// The file name of a seed's timeline, relative to the report folder.
 #[must_use]
-pub fn timeline_file(sc: &Scenario, seed: u64) -> String {
+pub fn timeline_file<P: Protocol>(sc: &Scenario<P>, seed: u64) -> String {
     format!("timelines/{}-{seed}.svg", file_safe(&sc.name))
 }
 
 /// Writes the timelines of the traced re-runs (`traced`, per report in the same order, from
 /// [`crate::traced::rerun_failing`]) into `out/timelines/`; returns, per report, the seeds
 /// and the file names relative to `out`.
-pub fn write_timelines(
+pub fn write_timelines<P: Protocol>(
     out: &Path,
-    scenarios: &[Scenario],
-    traced: &[Vec<SeedResult>],
+    scenarios: &[Scenario<P>],
+    traced: &[Vec<SeedResult<P>>],
 ) -> std::io::Result<Vec<Vec<(u64, String)>>> {
     let dir = out.join("timelines");
     // Timelines of an earlier run would be linked from nowhere: start the folder afresh.

@@ -210,3 +210,29 @@ fn bad_scenarios_name_the_file_the_line_and_the_field() {
         "{e}"
     );
 }
+
+#[test]
+fn a_finding_shrinks_to_a_scenario_file_of_its_own_and_draws_a_timeline() {
+    let sc = load("fast-clock");
+    let seed = check(&sc).finds["belief-exclusivity"].expect("found");
+    // The seed's plan, as a scripted scenario of naive-lock that names its kind, pins
+    // the seed's clocks and still finds it.
+    let shrunk = leaseproof_sim::shrink::shrink(&sc, seed, Some(OracleName::BeliefExclusivity))
+        .expect("shrinks");
+    assert!(shrunk.confirmed, "{}", shrunk.text);
+    assert!(
+        shrunk.text.contains("kind = \"naive-lock\""),
+        "{}",
+        shrunk.text
+    );
+    let again: Scenario<NaiveLock> =
+        Scenario::parse_protocol(Path::new("shrunk.toml"), &shrunk.text).expect("valid");
+    assert_eq!(again.finds, vec![OracleName::BeliefExclusivity]);
+    // The traced run draws the same timeline the reference protocol's reports draw.
+    let r = run_seed_isolated(&sc, seed, RunOptions { trace: true });
+    let svg = leaseproof_sim::run_report::timeline_of(&sc, &r).expect("a timeline");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("belief-exclusivity"),
+        "{svg}"
+    );
+}
