@@ -55,11 +55,15 @@ fn the_simulator_finds_a_fast_clock_stealing_the_lock() {
     assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
     let seed = report.finds["belief-exclusivity"].expect("some seed finds two clients acting");
     let r = run_seed_isolated(&sc, seed, RunOptions::default());
-    let found = r
+    let first = r
         .first(OracleName::BeliefExclusivity)
-        .expect("the seed replays its finding")
-        .violation
-        .to_string();
+        .expect("the seed replays its finding");
+    println!(
+        "fast-clock seed {seed}: {} at {:.1} ms",
+        first.violation,
+        first.true_ns as f64 / 1e6
+    );
+    let found = first.violation.to_string();
     // Both clients (nodes 2 and 3) may act at once.
     assert!(found.contains("n2") && found.contains("n3"), "{found}");
 }
@@ -235,4 +239,8 @@ fn a_finding_shrinks_to_a_scenario_file_of_its_own_and_draws_a_timeline() {
         svg.starts_with("<svg") && svg.contains("belief-exclusivity"),
         "{svg}"
     );
+    // `NAIVE_LOCK_TIMELINE=path` keeps it, to look at.
+    if let Ok(out) = std::env::var("NAIVE_LOCK_TIMELINE") {
+        std::fs::write(out, svg).expect("write the timeline");
+    }
 }
