@@ -32,8 +32,8 @@
 
 use leaseproof_impl::protocol::{belief_needs_steps, Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
-    ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, OracleName, Protocol, RoleKind,
-    TenureEvent, Workload,
+    Belief, ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, OracleName, Protocol,
+    RoleKind, TenureEvent, Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -726,6 +726,24 @@ impl Protocol for NaiveLock {
             NaiveNode::Client(c) if c.may_act() => Some(KEY),
             _ => None,
         }
+    }
+
+    /// A holding client believes until its deadline, on its own clock, under its tenure
+    /// (the timeline's belief bars and the belief-overlap measurement).
+    fn belief(node: &NaiveNode) -> Option<Belief> {
+        let NaiveNode::Client(c) = node else {
+            return None;
+        };
+        let (until, tenure) = match c.state {
+            ClientState::Holding { until, tenure, .. } => (Some(Nanos(until)), Some(tenure)),
+            _ => (None, None),
+        };
+        Some(Belief {
+            key: KEY,
+            may_act: c.may_act(),
+            until,
+            tenure,
+        })
     }
 
     fn event_kind(event: &NaiveEvent) -> &'static str {
