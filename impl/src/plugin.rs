@@ -17,7 +17,7 @@ use crate::oracle::SafetyOracles;
 use crate::output::{Disk, Event, Output, PersistOp};
 use crate::protocol::Assumptions;
 use crate::tenure::TenureEvent;
-use crate::types::{Identity, Key, Msg, Nanos, NodeId};
+use crate::types::{Counter, Identity, Key, Msg, Nanos, NodeId};
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -142,6 +142,11 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     /// assumptions (where [`Assumptions::oracle_breaches`] claims it). The reference
     /// protocol's scenarios predate the oracle and name it where they want it.
     const BELIEF_IMPLICIT: bool = true;
+    /// Whether the protocol lists its instants and counters (the hooks `*_instants` and
+    /// `*_counters` below), so the generic model driver may store time relative to now,
+    /// clamp stale instants and rank counters: a check that closes over runs of any
+    /// length. `false` (the default): its checks stay bounded by `max_time`.
+    const NORMALISES: bool = false;
     /// The protocol's configuration, validated by [`Protocol::validate`]. Its
     /// [`Assumptions`] classify a scenario as within (every oracle must hold) or beyond
     /// (the scenario says what it finds).
@@ -318,6 +323,45 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     fn drift_ppm_max(cfg: &Self::Config) -> u32 {
         let _ = cfg;
         0
+    }
+    /// Every instant a node keeps, passed through `f(instant, bound)`, where `bound` is
+    /// the largest duration the code adds to it before comparing it with the node's `now`
+    /// or with an instant a message brought ([`crate::UNBOUNDED`]: never clamp it); the
+    /// returned value replaces it. The model driver shifts every instant by the same
+    /// amount (the core only adds durations and compares, so nothing it does changes)
+    /// and clamps an instant further in the past than its bound, plus the longest a
+    /// compared instant may lag (messages' age, clock offsets), where every comparison
+    /// gives what it gave (docs/protocols.md, "Normalisation hooks").
+    fn node_instants(node: &mut Self::Node, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        let _ = (node, f);
+    }
+    /// [`Protocol::node_instants`] for what a disk keeps.
+    fn disk_instants(disk: &mut Self::Disk, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        let _ = (disk, f);
+    }
+    /// [`Protocol::node_instants`] for a message in flight.
+    fn msg_instants(msg: &mut Self::Msg, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        let _ = (msg, f);
+    }
+    /// Every counter value a node keeps, with its rank domain ([`Counter`]: every place
+    /// whose values are compared with or copied into one another), passed through
+    /// `f(domain, value)`; the returned value replaces it. The model driver ranks each
+    /// domain as a whole, 0 kept (see [`crate::Counters`] for why that keeps behaviour).
+    fn node_counters(node: &mut Self::Node, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        let _ = (node, f);
+    }
+    /// [`Protocol::node_counters`] for what a disk keeps.
+    fn disk_counters(disk: &mut Self::Disk, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        let _ = (disk, f);
+    }
+    /// [`Protocol::node_counters`] for a message in flight from `from` to `to`.
+    fn msg_counters(
+        msg: &mut Self::Msg,
+        from: NodeId,
+        to: NodeId,
+        f: &mut dyn FnMut(Counter, u64) -> u64,
+    ) {
+        let _ = (msg, from, to, f);
     }
     /// The client, key and tenure an event belongs to, for `tracing`'s per-lock spans
     /// (`RUST_LOG=leaseproof=debug`; `None`: the event is in no lock's life).

@@ -1,23 +1,31 @@
 //! The generic model driver: any plug-in protocol ([`Protocol`]) explored exhaustively by
-//! stateright, judged by the same oracles as the simulator's generic engine (the safety
+//! stateright, judged by the same oracles as the simulator (the safety
 //! oracles on the protocol's tenure events, belief-exclusivity on its "may act").
 //!
 //! The model: one global time in ticks of `tick_ns`; each node's clock reads global time
 //! plus its configured offset (no drift); a message in flight may be delivered at any
 //! time from its send until `max_delay` ticks later, or lost (at most `losses` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
-//! `max_time`. Every node's jitter draw is 0. Left out for now (docs/protocols.md):
-//! crashes, drift, the time-lock patterns that need more than one step, the reference
-//! model's normalisation hooks (so a plug-in's check is
-//! bounded by `max_time`, never closed), symmetry.
+//! `max_time`. Every node's jitter draw is 0.
+//!
+//! **Closed checks** (`closed`, for a protocol that lists its instants and counters,
+//! [`Protocol::NORMALISES`]): global time stays at [`ANCHOR`] and a tick shifts every
+//! instant back instead (in node state, on disk, in messages in flight, in the oracles'
+//! ghost state; messages keep their age), an instant further in the past than its bound
+//! plus the longest a compared instant may lag is clamped, and every counter domain is
+//! ranked, so states that behave alike are one state and the check closes with no time
+//! bound. Left out for now (docs/protocols.md): crashes, drift, the time-lock patterns
+//! that need more than one step, dead-data rules, symmetry.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
-    Effect, Identity, Jitter, Key, Machine, Nanos, NodeId, OracleName, Protocol, SafetyOracles,
+    Counter, Counters, Effect, Identity, Instants, Jitter, Key, Machine, Nanos, NodeId, OracleName,
+    Protocol, SafetyOracles, UNBOUNDED,
 };
 use serde::Serialize;
 use stateright::{Checker, Model, Property};
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -40,7 +48,15 @@ pub struct PluginModelConfig<C> {
     pub max_in_flight: usize,
     /// The oracles judged as `Always` (belief-exclusivity among them, or not).
     pub judged: Vec<OracleName>,
+    /// Normalise (time relative to now, clamping, ranked counters) so the check closes
+    /// with no time bound (`max_time` is then not read). Needs
+    /// [`Protocol::NORMALISES`].
+    pub closed: bool,
 }
+
+/// A closed check's global time, in ticks: every state's `now`. Far enough from zero that
+/// no instant a closed check keeps saturates.
+pub const ANCHOR: u64 = 1 << 20;
 
 /// A message in flight: sent at (ticks), from, to.
 type Flight<M> = (u64, u32, u32, M);
@@ -149,6 +165,100 @@ impl<P: Protocol> PluginModel<P> {
         2 + self.mc.clients
     }
 
+    fn closed(&self) -> bool {
+        self.mc.closed && P::NORMALISES
+    }
+
+    /// The global time of the first state.
+    fn start(&self) -> u64 {
+        if self.closed() {
+            ANCHOR
+        } else {
+            0
+        }
+    }
+
+    /// Every instant of a state through `f`: nodes, disks, messages in flight, the
+    /// oracles' ghost state.
+    fn each_instant(s: &mut PluginState<P>, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        for node in s.nodes.iter_mut().flatten() {
+            P::node_instants(node, f);
+        }
+        for disk in &mut s.disks {
+            P::disk_instants(disk, f);
+        }
+        for m in &mut s.net {
+            P::msg_instants(&mut m.3, f);
+        }
+        s.oracles.map_instants(f);
+    }
+
+    /// Every counter of a state through `f`.
+    fn each_counter(s: &mut PluginState<P>, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        for node in s.nodes.iter_mut().flatten() {
+            P::node_counters(node, f);
+        }
+        for disk in &mut s.disks {
+            P::disk_counters(disk, f);
+        }
+        for m in &mut s.net {
+            P::msg_counters(&mut m.3, NodeId(m.1), NodeId(m.2), f);
+        }
+        s.oracles.map_counters(f);
+    }
+
+    /// A closed check's tick: global time stays, every instant moves one tick back, and
+    /// every message in flight one tick older.
+    fn shift_back(&self, s: &mut PluginState<P>) {
+        let tick = self.mc.tick_ns;
+        Self::each_instant(s, &mut |t, _| {
+            if t == Nanos::MAX {
+                t
+            } else {
+                Nanos(t.0.saturating_sub(tick))
+            }
+        });
+        for m in &mut s.net {
+            m.0 = m.0.saturating_sub(1);
+        }
+    }
+
+    /// A closed check's normal form: stale instants clamped, counters ranked.
+    fn normalise(&self, s: &mut PluginState<P>) {
+        if !self.closed() {
+            return;
+        }
+        let tick = self.mc.tick_ns;
+        let offsets = (0..self.n()).map(|i| self.mc.offsets.get(i).copied().unwrap_or(0));
+        let (lo, hi) = offsets.fold((0i64, 0i64), |(lo, hi), o| (lo.min(o), hi.max(o)));
+        // The slowest clock's reading, and the longest a compared instant may lag it: a
+        // message's age, and the spread of the offsets.
+        let min_now = (s.time as i64 + self.base + lo) as u64 * tick;
+        let lag = (self.mc.max_delay + (hi - lo) as u64) * tick;
+        Self::each_instant(s, &mut |t, bound| {
+            if bound == UNBOUNDED || t == Nanos::MAX {
+                return t;
+            }
+            let floor = min_now.saturating_sub(bound.saturating_add(lag).saturating_add(tick));
+            Nanos(t.0.max(floor))
+        });
+        let mut domains: BTreeMap<Counter, BTreeSet<u64>> = BTreeMap::new();
+        Self::each_counter(s, &mut |d, v| {
+            if v != 0 {
+                domains.entry(d).or_default().insert(v);
+            }
+            v
+        });
+        let ranks: BTreeMap<Counter, BTreeMap<u64, u64>> = domains
+            .into_iter()
+            .map(|(d, vs)| (d, vs.into_iter().zip(1..).collect()))
+            .collect();
+        Self::each_counter(s, &mut |d, v| {
+            ranks.get(&d).and_then(|r| r.get(&v)).copied().unwrap_or(v)
+        });
+        s.net.sort();
+    }
+
     /// Node `idx`'s clock reading at global time `time`.
     fn local(&self, idx: usize, time: u64) -> Nanos {
         let off = self.mc.offsets.get(idx).copied().unwrap_or(0);
@@ -203,7 +313,7 @@ impl<P: Protocol> Model for PluginModel<P> {
     fn init_states(&self) -> Vec<PluginState<P>> {
         let n = self.n();
         let mut s = PluginState {
-            time: 0,
+            time: self.start(),
             nodes: vec![None; n],
             disks: vec![P::Disk::default(); n],
             net: Vec::new(),
@@ -217,11 +327,12 @@ impl<P: Protocol> Model for PluginModel<P> {
                     node: NodeId(idx as u32),
                     incarnation: 0,
                 };
-                let now = self.local(idx, 0);
+                let now = self.local(idx, s.time);
                 s.nodes[idx] = Some(P::boot(&self.mc.protocol, role, id, &s.disks[idx], now));
                 self.step(&mut s, idx, |_, _| {});
             }
         }
+        self.normalise(&mut s);
         vec![s]
     }
 
@@ -247,7 +358,7 @@ impl<P: Protocol> Model for PluginModel<P> {
                 actions.push(PluginAction::Lose(k));
             }
         }
-        if s.time < self.mc.max_time && !any_due && !overdue {
+        if (self.closed() || s.time < self.mc.max_time) && !any_due && !overdue {
             actions.push(PluginAction::Tick);
         }
     }
@@ -255,6 +366,7 @@ impl<P: Protocol> Model for PluginModel<P> {
     fn next_state(&self, last: &PluginState<P>, action: PluginAction) -> Option<PluginState<P>> {
         let mut s = last.clone();
         match action {
+            PluginAction::Tick if self.closed() => self.shift_back(&mut s),
             PluginAction::Tick => s.time += 1,
             PluginAction::Fire(i) => {
                 let idx = i as usize;
@@ -279,6 +391,7 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.losses += 1;
             }
         }
+        self.normalise(&mut s);
         Some(s)
     }
 

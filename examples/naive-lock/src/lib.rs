@@ -17,7 +17,12 @@
 //!
 //! A second bug variant, `strict_deadline`, writes the client's deadline check as
 //! `now_ms > until_ms` (whole milliseconds) at a timer set for `until`: a time-lock,
-//! which both checkers report.
+//! which both checkers report. A third, `release_any_grant`, is the first version of the
+//! fix: a release overtaken by its client's next request ends the tenure that request
+//! extended, which the model checker refutes when messages overtake each other.
+//!
+//! It also lists its instants and counters (the normalisation hooks), so the model
+//! checker's closed checks cover runs of any length.
 //!
 //! The protocol, one key:
 //!
@@ -32,8 +37,8 @@
 
 use leaseproof_impl::protocol::{belief_needs_steps, Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
-    Belief, ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, OracleName, Protocol,
-    RoleKind, TenureEvent, Workload,
+    Belief, ConfigError, Counter, Effect, Identity, Key, Machine, Nanos, NodeId, OracleName,
+    Protocol, RoleKind, TenureEvent, Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -61,6 +66,11 @@ pub struct NaiveConfig {
     /// time-lock; both checkers report it as a liveness failure). Matters when `hold_ms`
     /// outlasts the lease.
     pub strict_deadline: bool,
+    /// A third bug, the first version of the fix: a release ends the holder's tenure
+    /// whichever of its grants it gives back, so a release overtaken by the same client's
+    /// next request (which extends the tenure) ends the tenure it holds again. The model
+    /// checker found it with messages that overtake each other.
+    pub release_any_grant: bool,
 }
 
 impl Default for NaiveConfig {
@@ -72,6 +82,7 @@ impl Default for NaiveConfig {
             margin_ms: 100,
             trust_client_clock: true,
             strict_deadline: false,
+            release_any_grant: false,
         }
     }
 }
@@ -273,11 +284,31 @@ pub struct NaiveDisk {
     pub last_tenure: u64,
 }
 
+impl NaiveDisk {
+    /// The holder's expiry: compared with the judged time (now, or a trusted timestamp
+    /// a message brought; the driver's lag covers its age), and, judging on its own
+    /// clock, the server's timer, which fires before time passes it.
+    fn instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        if let Some(h) = &mut self.holder {
+            h.until = f(Nanos(h.until), 0).0;
+        }
+    }
+
+    fn counters(&mut self, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        self.last_tenure = f(Counter::Token, self.last_tenure);
+        if let Some(h) = &mut self.holder {
+            h.tenure = f(Counter::Token, h.tenure);
+            h.req = f(Counter::Seq(h.client.node, h.client.incarnation), h.req);
+        }
+    }
+}
+
 /// The lock server.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Server {
     ttl_ns: u64,
     trust: bool,
+    release_any_grant: bool,
     disk: NaiveDisk,
     out: VecDeque<NaiveOutput>,
 }
@@ -288,6 +319,7 @@ impl Server {
         Server {
             ttl_ns: cfg.ttl_ms * MS,
             trust: cfg.trust_client_clock,
+            release_any_grant: cfg.release_any_grant,
             disk: *disk,
             out: VecDeque::new(),
         }
@@ -372,7 +404,9 @@ impl Server {
     /// request (which extends the tenure) otherwise ends the tenure the client now holds
     /// again, and the next client is granted while it acts (`tests/checkers/model.rs`).
     fn release(&mut self, from: NodeId, tenure: u64, req: u64) {
-        let last = |h: &Holder| h.client.node == from && h.tenure == tenure && h.req == req;
+        let any = self.release_any_grant;
+        let last =
+            |h: &Holder| h.client.node == from && h.tenure == tenure && (any || h.req == req);
         if let Some(h) = self.disk.holder.filter(last) {
             self.end(h, false);
         }
@@ -655,10 +689,14 @@ impl Protocol for NaiveLock {
     }
 
     fn variant(cfg: &NaiveConfig) -> &'static str {
-        match (cfg.trust_client_clock, cfg.strict_deadline) {
-            (false, false) => "correct",
-            (true, _) => "trusts-client-clock",
-            (false, true) => "strict-deadline",
+        if cfg.trust_client_clock {
+            "trusts-client-clock"
+        } else if cfg.strict_deadline {
+            "strict-deadline"
+        } else if cfg.release_any_grant {
+            "release-any-grant"
+        } else {
+            "correct"
         }
     }
 
@@ -725,6 +763,97 @@ impl Protocol for NaiveLock {
         match node {
             NaiveNode::Client(c) if c.may_act() => Some(KEY),
             _ => None,
+        }
+    }
+
+    // Normalisation hooks: every instant and counter each part keeps, and why its bound
+    // keeps every comparison (the generic model driver's closed checks).
+    const NORMALISES: bool = true;
+
+    fn node_instants(node: &mut NaiveNode, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        match node {
+            NaiveNode::Server(s) => s.disk.instants(f),
+            NaiveNode::Client(c) => {
+                let sent_bound = (c.cfg.retry_ms.max(c.cfg.ttl_ms)) * MS;
+                let mut g = |t: &mut u64, bound: u64| *t = f(Nanos(*t), bound).0;
+                match &mut c.state {
+                    // Compared with now: due, or not yet.
+                    ClientState::Waiting { at } => g(at, 0),
+                    // `sent + retry` is compared with now, and `sent + ttl - margin`
+                    // becomes the deadline when the grant comes.
+                    ClientState::Asking { sent, .. } => g(sent, sent_bound),
+                    // Compared with now (due or not), and with each other to pick the
+                    // timer: both are at or after now (a due timer fires before time
+                    // passes), so neither is ever clamped.
+                    ClientState::Holding {
+                        until, release_at, ..
+                    } => {
+                        g(until, 0);
+                        g(release_at, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    fn disk_instants(disk: &mut NaiveDisk, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        disk.instants(f);
+    }
+
+    fn msg_instants(msg: &mut NaiveMsg, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        // The trusted timestamp: copied into an expiry (`+ ttl`) and compared with the
+        // holder's; the driver's lag covers the message's age.
+        if let NaiveMsg::Acquire { client_now, .. } = msg {
+            *client_now = f(Nanos(*client_now), 0).0;
+        }
+    }
+
+    // Two domains: tenures (`Counter::Token`: the disk's last tenure, the holder's,
+    // a holding client's, in grants and releases, the oracles' ghosts), and each client's
+    // request ids (`Counter::Seq`: its counter, its asking or holding request, the
+    // holder's record, the messages to and from it). The generic model restarts no
+    // client, so a message to a client ranks with incarnation 0.
+    fn node_counters(node: &mut NaiveNode, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        match node {
+            NaiveNode::Server(s) => s.disk.counters(f),
+            NaiveNode::Client(c) => {
+                let seq = Counter::Seq(c.id.node, c.id.incarnation);
+                c.next_req = f(seq, c.next_req);
+                match &mut c.state {
+                    ClientState::Waiting { .. } => {}
+                    ClientState::Asking { req, .. } => *req = f(seq, *req),
+                    ClientState::Holding { tenure, req, .. } => {
+                        *tenure = f(Counter::Token, *tenure);
+                        *req = f(seq, *req);
+                    }
+                }
+            }
+        }
+    }
+
+    fn disk_counters(disk: &mut NaiveDisk, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        disk.counters(f);
+    }
+
+    fn msg_counters(
+        msg: &mut NaiveMsg,
+        from: NodeId,
+        to: NodeId,
+        f: &mut dyn FnMut(Counter, u64) -> u64,
+    ) {
+        match msg {
+            NaiveMsg::Acquire {
+                req, incarnation, ..
+            } => *req = f(Counter::Seq(from, *incarnation), *req),
+            NaiveMsg::Granted { req, tenure, .. } => {
+                *req = f(Counter::Seq(to, 0), *req);
+                *tenure = f(Counter::Token, *tenure);
+            }
+            NaiveMsg::Busy { req } => *req = f(Counter::Seq(to, 0), *req),
+            NaiveMsg::Release { tenure, req } => {
+                *tenure = f(Counter::Token, *tenure);
+                *req = f(Counter::Seq(from, 0), *req);
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! leaseproof's model checker explores naive-lock from this crate's own tests, through
 //! the generic model driver: the shortest run in which a client with a fast clock steals
-//! the lock, and the fixed variant's check, which holds.
+//! the lock, the fixed variant's check, which holds, bounded and closed (over runs of any
+//! length), and its two other bug variants refuted.
 
 use leaseproof_impl::OracleName;
 use leaseproof_model::plugin::{
@@ -21,6 +22,7 @@ fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {
             margin_ms: 250,
             trust_client_clock,
             strict_deadline: false,
+            release_any_grant: false,
         },
         clients: 2,
         tick_ns: 250_000_000,
@@ -30,6 +32,7 @@ fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {
         losses: 1,
         max_in_flight: 3,
         judged: vec![OracleName::BeliefExclusivity],
+        closed: false,
     }
 }
 
@@ -99,4 +102,62 @@ fn the_fixed_lock_holds_when_messages_overtake_each_other() {
     println!("{} states", r.unique_states);
     assert!(!r.safety_failed(), "{r:?}");
     assert_eq!(r.holds(PROP_SOMEONE_ACTS), Some(true));
+}
+
+/// The same bounds with no time bound: time relative to now, stale instants clamped,
+/// tenures and request ids ranked (naive-lock's normalisation hooks), so the check closes
+/// over runs of any length, where the bounded one stops at 16 ticks.
+#[test]
+fn the_fixed_lock_holds_over_runs_of_any_length() {
+    let r = check_plugin_model::<NaiveLock>(PluginModelConfig {
+        closed: true,
+        ..bounds(false)
+    });
+    println!("closed: {} states", r.unique_states);
+    assert_eq!(r.unique_states, 203);
+    assert!(!r.safety_failed(), "{r:?}");
+    assert_eq!(r.holds(PROP_BELIEF), Some(true));
+    assert_eq!(r.holds(PROP_SOMEONE_ACTS), Some(true));
+    assert_eq!(r.holds(PROP_NO_TIMELOCK), Some(true));
+    // And the trusting server's bug is found the same way.
+    let bug = check_plugin_model::<NaiveLock>(PluginModelConfig {
+        closed: true,
+        ..bounds(true)
+    });
+    assert_eq!(bug.holds(PROP_BELIEF), Some(false));
+    // A deadline check that freezes time is reported in a closed check too.
+    let mut lock = PluginModelConfig {
+        closed: true,
+        ..bounds(false)
+    };
+    lock.protocol.strict_deadline = true;
+    lock.protocol.hold_ms = 1000;
+    assert!(check_plugin_model::<NaiveLock>(lock).liveness_failed());
+}
+
+/// Messages that may wait a tick, closed: the fixed lock holds over runs of any length
+/// (the bounded check above needs a million states for ten ticks), and the first version
+/// of the fix (`release_any_grant`) is refuted the same way.
+#[test]
+fn a_release_overtaken_by_the_next_request_is_found_in_a_closed_check() {
+    let overtaking = |release_any_grant: bool| {
+        let mut mc = PluginModelConfig {
+            closed: true,
+            max_delay: 1,
+            losses: 0,
+            max_in_flight: 2,
+            ..bounds(false)
+        };
+        mc.protocol.release_any_grant = release_any_grant;
+        check_plugin_model::<NaiveLock>(mc)
+    };
+    let fixed = overtaking(false);
+    println!("closed, overtaking: {} states", fixed.unique_states);
+    assert!(!fixed.safety_failed(), "{fixed:?}");
+    assert_eq!(fixed.holds(PROP_SOMEONE_ACTS), Some(true));
+    assert_eq!(fixed.unique_states, 1_842);
+    let first_fix = overtaking(true);
+    assert_eq!(first_fix.holds(PROP_BELIEF), Some(false), "{first_fix:?}");
+    let path = &first_fix.properties[PROP_BELIEF].path;
+    assert!(path.iter().any(|l| l.contains("Release")), "{path:#?}");
 }
