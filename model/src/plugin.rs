@@ -6,7 +6,8 @@
 //! plus its configured offset (no drift); a message in flight may be delivered at any
 //! time from its send until `max_delay` ticks later, or lost (at most `losses` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
-//! `max_time`. Every node's jitter draw is 0.
+//! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not)
+//! and restart, a new incarnation. Every node's jitter draw is 0.
 //!
 //! **Closed checks** (`closed`, for a protocol that lists its instants and counters,
 //! [`Protocol::NORMALISES`]): global time stays at [`ANCHOR`] and a tick shifts every
@@ -14,8 +15,8 @@
 //! ghost state; messages keep their age), an instant further in the past than its bound
 //! plus the longest a compared instant may lag is clamped, and every counter domain is
 //! ranked, so states that behave alike are one state and the check closes with no time
-//! bound. Left out for now (docs/protocols.md): crashes, drift, the time-lock patterns
-//! that need more than one step, dead-data rules, symmetry.
+//! bound. Left out for now (docs/protocols.md): client and resource crashes, drift, the
+//! time-lock patterns that need more than one step, dead-data rules, symmetry.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
@@ -48,6 +49,11 @@ pub struct PluginModelConfig<C> {
     pub max_in_flight: usize,
     /// The oracles judged as `Always` (belief-exclusivity among them, or not).
     pub judged: Vec<OracleName>,
+    /// How many crashes of the authority one run may have (each followed, in any later
+    /// state, by its restart from what its disk kept).
+    pub crashes: u8,
+    /// Whether a crash loses the authority's disk (its restart begins from a new one).
+    pub crash_loses_disk: bool,
     /// Normalise (time relative to now, clamping, ranked counters) so the check closes
     /// with no time bound (`max_time` is then not read). Needs
     /// [`Protocol::NORMALISES`].
@@ -70,6 +76,9 @@ pub struct PluginState<P: Protocol> {
     /// Sorted, so equal multisets are equal states.
     pub net: Vec<Flight<P::Msg>>,
     pub losses: u8,
+    /// Crashes so far, and each node's next incarnation.
+    pub crashes: u8,
+    pub incarnations: Vec<u32>,
     pub oracles: SafetyOracles,
     /// A node whose timer fired and left it due at the same deadline: time cannot pass
     /// (a time-lock, a liveness failure). The path ends here.
@@ -84,6 +93,8 @@ impl<P: Protocol> Clone for PluginState<P> {
             disks: self.disks.clone(),
             net: self.net.clone(),
             losses: self.losses,
+            crashes: self.crashes,
+            incarnations: self.incarnations.clone(),
             oracles: self.oracles.clone(),
             timelock: self.timelock,
         }
@@ -97,6 +108,8 @@ impl<P: Protocol> PartialEq for PluginState<P> {
             && self.disks == o.disks
             && self.net == o.net
             && self.losses == o.losses
+            && self.crashes == o.crashes
+            && self.incarnations == o.incarnations
             && self.oracles == o.oracles
             && self.timelock == o.timelock
     }
@@ -109,6 +122,8 @@ impl<P: Protocol> Hash for PluginState<P> {
         self.disks.hash(h);
         self.net.hash(h);
         self.losses.hash(h);
+        self.crashes.hash(h);
+        self.incarnations.hash(h);
         self.oracles.hash(h);
         self.timelock.hash(h);
     }
@@ -137,6 +152,11 @@ pub enum PluginAction {
     Deliver(usize),
     /// The message at this index is lost.
     Lose(usize),
+    /// The authority crashes: its volatile state is gone (its disk too, with
+    /// `crash_loses_disk`); messages to it are lost until it restarts.
+    Crash,
+    /// The crashed authority restarts, a new incarnation, from what its disk kept.
+    Restart,
 }
 
 /// The model of protocol `P` under [`PluginModelConfig`].
@@ -163,6 +183,22 @@ impl<P: Protocol> PluginModel<P> {
 
     fn n(&self) -> usize {
         2 + self.mc.clients
+    }
+
+    /// Boots node `idx` (its next incarnation) from its disk, and drains its first step.
+    fn boot(&self, s: &mut PluginState<P>, idx: usize) {
+        let Some(role) = role_of::<P>(idx) else {
+            return;
+        };
+        let incarnation = s.incarnations[idx];
+        s.incarnations[idx] += 1;
+        let id = Identity {
+            node: NodeId(idx as u32),
+            incarnation,
+        };
+        let now = self.local(idx, s.time);
+        s.nodes[idx] = Some(P::boot(&self.mc.protocol, role, id, &s.disks[idx], now));
+        self.step(s, idx, |_, _| {});
     }
 
     fn closed(&self) -> bool {
@@ -318,19 +354,13 @@ impl<P: Protocol> Model for PluginModel<P> {
             disks: vec![P::Disk::default(); n],
             net: Vec::new(),
             losses: 0,
+            crashes: 0,
+            incarnations: vec![0; n],
             oracles: SafetyOracles::new().judging(&self.mc.judged),
             timelock: None,
         };
         for idx in 0..n {
-            if let Some(role) = role_of::<P>(idx) {
-                let id = Identity {
-                    node: NodeId(idx as u32),
-                    incarnation: 0,
-                };
-                let now = self.local(idx, s.time);
-                s.nodes[idx] = Some(P::boot(&self.mc.protocol, role, id, &s.disks[idx], now));
-                self.step(&mut s, idx, |_, _| {});
-            }
+            self.boot(&mut s, idx);
         }
         self.normalise(&mut s);
         vec![s]
@@ -357,6 +387,11 @@ impl<P: Protocol> Model for PluginModel<P> {
             if s.losses < self.mc.losses {
                 actions.push(PluginAction::Lose(k));
             }
+        }
+        match s.nodes.first() {
+            Some(Some(_)) if s.crashes < self.mc.crashes => actions.push(PluginAction::Crash),
+            Some(None) => actions.push(PluginAction::Restart),
+            _ => {}
         }
         if (self.closed() || s.time < self.mc.max_time) && !any_due && !overdue {
             actions.push(PluginAction::Tick);
@@ -390,6 +425,14 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.net.remove(k);
                 s.losses += 1;
             }
+            PluginAction::Crash => {
+                s.nodes[0] = None;
+                s.crashes += 1;
+                if self.mc.crash_loses_disk {
+                    s.disks[0] = P::Disk::default();
+                }
+            }
+            PluginAction::Restart => self.boot(&mut s, 0),
         }
         self.normalise(&mut s);
         Some(s)
@@ -513,6 +556,8 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 }
                 PluginAction::Fire(i) => format!("t={} node {i}'s timer fires", s.time),
                 PluginAction::Tick => format!("t={} tick", s.time),
+                PluginAction::Crash => format!("t={} the authority crashes", s.time),
+                PluginAction::Restart => format!("t={} the authority restarts", s.time),
             })
         })
         .collect()

@@ -32,6 +32,8 @@ fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {
         losses: 1,
         max_in_flight: 3,
         judged: vec![OracleName::BeliefExclusivity],
+        crashes: 0,
+        crash_loses_disk: false,
         closed: false,
     }
 }
@@ -160,4 +162,30 @@ fn a_release_overtaken_by_the_next_request_is_found_in_a_closed_check() {
     assert_eq!(first_fix.holds(PROP_BELIEF), Some(false), "{first_fix:?}");
     let path = &first_fix.properties[PROP_BELIEF].path;
     assert!(path.iter().any(|l| l.contains("Release")), "{path:#?}");
+}
+
+/// The server crashes once and restarts: keeping its holder on disk, the fixed lock holds
+/// (closed: over runs of any length); losing its disk, it grants the lock again while the
+/// holder acts (beyond naive-lock's assumptions, which say a lost disk loses the holder).
+#[test]
+fn a_server_crash_keeps_the_lock_only_with_its_disk() {
+    let crash = |crash_loses_disk: bool| {
+        check_plugin_model::<NaiveLock>(PluginModelConfig {
+            closed: true,
+            crashes: 1,
+            crash_loses_disk,
+            ..bounds(false)
+        })
+    };
+    let durable = crash(false);
+    println!("closed, one crash: {} states", durable.unique_states);
+    assert!(!durable.safety_failed(), "{durable:?}");
+    assert_eq!(durable.holds(PROP_SOMEONE_ACTS), Some(true));
+    let lost = crash(true);
+    assert_eq!(lost.holds(PROP_BELIEF), Some(false), "{lost:?}");
+    let path = &lost.properties[PROP_BELIEF].path;
+    assert!(
+        path.iter().any(|l| l.contains("the authority crashes")),
+        "{path:#?}"
+    );
 }
