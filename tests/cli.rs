@@ -185,6 +185,16 @@ fn bad_input_exits_2_with_file_line_and_field() {
     assert_eq!(code(&leaseproof(&["run", "no/such/file.toml"])), 2);
     assert_eq!(code(&leaseproof(&["run", "--seeds", "nope"])), 2);
     assert_eq!(code(&leaseproof(&["frobnicate"])), 2);
+    // A plug-in's scenario is refused by the binary, which runs the reference protocol:
+    // the field is the kind, and the message says where such a file runs.
+    let o = leaseproof(&["run", "examples/naive-lock/scenarios/synced.toml"]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("synced.toml:18:8: protocol.kind: unknown variant `naive-lock`")
+            && err.contains("its own crate"),
+        "{err}"
+    );
 }
 
 #[test]

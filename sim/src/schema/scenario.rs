@@ -785,12 +785,8 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for SkipKind<A
 }
 
 /// A file of another protocol is refused before its fields are read: `[protocol] kind`
-/// must be `P`'s name (`"reference"` when absent). The reference protocol's fields read
-/// `kind` themselves, so its error (with the known names) is serde's.
+/// must be `P`'s name (`"reference"` when absent). The error points at the value.
 fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError> {
-    if P::FIELDS_NAME_KIND {
-        return Ok(());
-    }
     // A file that is not TOML is reported by the typed parse, with its span.
     let Ok(table) = toml::from_str::<toml::Table>(text) else {
         return Ok(());
@@ -812,15 +808,26 @@ fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError>
     if kind == P::NAME {
         return Ok(());
     }
-    let (line, column) = locate(text, "protocol.kind");
+    let (line, key_column) = locate(text, "protocol.kind");
+    // The value's column: after the `=` and its spaces.
+    let column = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .and_then(|l| {
+            let eq = l.find('=')?;
+            let after = &l[eq + 1..];
+            Some(eq + 2 + (after.len() - after.trim_start().len()))
+        })
+        .unwrap_or(key_column);
     Err(ScenarioError {
         file: path.to_path_buf(),
         line,
         column,
         field: "protocol.kind".into(),
         reason: format!(
-            "this is a scenario of the {kind:?} protocol; it is read as one of {:?} \
-             (kind = {:?})",
+            "unknown variant `{kind}`, expected `{}`: this reads scenarios of the {} \
+             protocol (a plug-in's scenarios run from its own crate's tests: \
+             docs/protocols.md)",
             P::NAME,
             P::NAME
         ),
