@@ -38,7 +38,7 @@
 //! - [`oracle`]: the observers that judge every run, in every checker.
 //! - [`verdict::Verdict`]: what a check found, ordered by severity, and its exit code.
 //! - [`machine`]: one trait over the four machines.
-//! - [`plugin`]: the plug-in boundary: what a protocol supplies to the generic engine and model driver.
+//! - [`plugin`]: the plug-in boundary: what a protocol supplies to the simulator and the model driver.
 //! - [`stepper`]: an in-memory deterministic driver for tests (quinn's `Pair` idea).
 //! - [`wire`]: a message's bytes on any wire (bincode with a frame limit).
 

@@ -1,7 +1,7 @@
 //! The plug-in boundary (docs/protocols.md): what a protocol supplies so that the
-//! simulator's generic engine (`leaseproof_sim::plugin`) and the generic model driver
-//! (`leaseproof_model::plugin`) can run it, and the oracles judge it, without knowing
-//! anything else about it.
+//! simulator (its one engine, generic over [`Protocol`]: `leaseproof_sim::run`) and the
+//! generic model driver (`leaseproof_model::plugin`) can run it, and the oracles judge
+//! it, without knowing anything else about it.
 //!
 //! A protocol is a type implementing [`Protocol`]: its roles are [`Machine`]s (the sans-IO
 //! grammar) over its own message type; each output of a role is read as an [`Effect`] (a
@@ -120,7 +120,7 @@ impl Workload {
     }
 }
 
-/// A protocol, as the generic engine and the generic model driver run it.
+/// A protocol, as the simulator and the generic model driver run it.
 ///
 /// Node ids follow one layout for every protocol: node 0 is the authority
 /// ([`NodeId::authority`]), node 1 the resource if the protocol has one

@@ -1,6 +1,6 @@
-//! leaseproof's two checkers on naive-lock, from this crate's own tests: the simulator's
-//! generic engine (`sim`) and the generic model driver (`model`). One test binary: each
-//! binary links leaseproof's crates again.
+//! leaseproof's two checkers on naive-lock, from this crate's own tests: the simulator
+//! (`sim`) and the generic model driver (`model`). One test binary: each binary links
+//! leaseproof's crates again.
 
 #[path = "checkers/model.rs"]
 mod model;
