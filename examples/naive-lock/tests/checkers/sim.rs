@@ -70,7 +70,7 @@ fn the_simulator_finds_a_fast_clock_stealing_the_lock() {
 
 #[test]
 fn within_its_assumptions_every_oracle_holds() {
-    for name in ["synced", "fixed-fast-clock"] {
+    for name in ["synced", "fixed-fast-clock", "swarm-fixed"] {
         let sc = load(name);
         assert!(sc.beyond.is_empty(), "{name}: {:?}", sc.beyond);
         assert!(sc.always.contains(&OracleName::BeliefExclusivity), "{name}");
