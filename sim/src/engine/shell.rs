@@ -163,10 +163,10 @@ fn spin_guard<P: Protocol>(
     lock(world).record_timelock(
         idx,
         format!(
-            "time-lock: {}'s timer ({why}) at {} ms on its clock fired {MAX_SPINS} times at \
-             one instant without moving on",
+            "time-lock: {}'s timer ({why}) fired {MAX_SPINS} times at {:.3} s of the run \
+             without moving its deadline",
             node_name(idx),
-            deadline.0 / 1_000_000
+            true_now_ns() as f64 / 1e9
         ),
     );
     1_000
