@@ -7,7 +7,8 @@
 //! time from its send until `max_delay` ticks later, or lost (at most `losses` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not)
-//! and restart, a new incarnation. Every node's jitter draw is 0.
+//! and clients up to `client_crashes` times; each restarts, a new incarnation, from its
+//! disk. Every node's jitter draw is 0.
 //!
 //! **Closed checks** (`closed`, for a protocol that lists its instants and counters,
 //! [`Protocol::NORMALISES`]): global time stays at [`ANCHOR`] and a tick shifts every
@@ -15,8 +16,8 @@
 //! ghost state; messages keep their age), an instant further in the past than its bound
 //! plus the longest a compared instant may lag is clamped, and every counter domain is
 //! ranked, so states that behave alike are one state and the check closes with no time
-//! bound. Left out for now (docs/protocols.md): client and resource crashes, drift, the
-//! time-lock patterns that need more than one step, dead-data rules, symmetry.
+//! bound. Left out for now (docs/protocols.md): resource crashes, drift, the time-lock
+//! patterns that need more than one step, dead-data rules, symmetry.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
@@ -54,6 +55,9 @@ pub struct PluginModelConfig<C> {
     pub crashes: u8,
     /// Whether a crash loses the authority's disk (its restart begins from a new one).
     pub crash_loses_disk: bool,
+    /// How many client crashes one run may have (each client restarts, a new incarnation,
+    /// in any later state).
+    pub client_crashes: u8,
     /// Normalise (time relative to now, clamping, ranked counters) so the check closes
     /// with no time bound (`max_time` is then not read). Needs
     /// [`Protocol::NORMALISES`].
@@ -76,8 +80,9 @@ pub struct PluginState<P: Protocol> {
     /// Sorted, so equal multisets are equal states.
     pub net: Vec<Flight<P::Msg>>,
     pub losses: u8,
-    /// Crashes so far, and each node's next incarnation.
+    /// Crashes so far (the authority's, the clients'), and each node's next incarnation.
     pub crashes: u8,
+    pub client_crashes: u8,
     pub incarnations: Vec<u32>,
     pub oracles: SafetyOracles,
     /// A node whose timer fired and left it due at the same deadline: time cannot pass
@@ -94,6 +99,7 @@ impl<P: Protocol> Clone for PluginState<P> {
             net: self.net.clone(),
             losses: self.losses,
             crashes: self.crashes,
+            client_crashes: self.client_crashes,
             incarnations: self.incarnations.clone(),
             oracles: self.oracles.clone(),
             timelock: self.timelock,
@@ -109,6 +115,7 @@ impl<P: Protocol> PartialEq for PluginState<P> {
             && self.net == o.net
             && self.losses == o.losses
             && self.crashes == o.crashes
+            && self.client_crashes == o.client_crashes
             && self.incarnations == o.incarnations
             && self.oracles == o.oracles
             && self.timelock == o.timelock
@@ -123,6 +130,7 @@ impl<P: Protocol> Hash for PluginState<P> {
         self.net.hash(h);
         self.losses.hash(h);
         self.crashes.hash(h);
+        self.client_crashes.hash(h);
         self.incarnations.hash(h);
         self.oracles.hash(h);
         self.timelock.hash(h);
@@ -157,6 +165,10 @@ pub enum PluginAction {
     Crash,
     /// The crashed authority restarts, a new incarnation, from what its disk kept.
     Restart,
+    /// A client crashes (it acts on nothing; messages to it are lost until it restarts).
+    CrashClient(u32),
+    /// A crashed client restarts, a new incarnation, from what its disk kept.
+    RestartClient(u32),
 }
 
 /// The model of protocol `P` under [`PluginModelConfig`].
@@ -355,6 +367,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             net: Vec::new(),
             losses: 0,
             crashes: 0,
+            client_crashes: 0,
             incarnations: vec![0; n],
             oracles: SafetyOracles::new().judging(&self.mc.judged),
             timelock: None,
@@ -392,6 +405,15 @@ impl<P: Protocol> Model for PluginModel<P> {
             Some(Some(_)) if s.crashes < self.mc.crashes => actions.push(PluginAction::Crash),
             Some(None) => actions.push(PluginAction::Restart),
             _ => {}
+        }
+        for idx in 2..self.n() {
+            match s.nodes[idx] {
+                Some(_) if s.client_crashes < self.mc.client_crashes => {
+                    actions.push(PluginAction::CrashClient(idx as u32));
+                }
+                None => actions.push(PluginAction::RestartClient(idx as u32)),
+                Some(_) => {}
+            }
         }
         if (self.closed() || s.time < self.mc.max_time) && !any_due && !overdue {
             actions.push(PluginAction::Tick);
@@ -433,6 +455,11 @@ impl<P: Protocol> Model for PluginModel<P> {
                 }
             }
             PluginAction::Restart => self.boot(&mut s, 0),
+            PluginAction::CrashClient(i) => {
+                s.nodes[i as usize] = None;
+                s.client_crashes += 1;
+            }
+            PluginAction::RestartClient(i) => self.boot(&mut s, i as usize),
         }
         self.normalise(&mut s);
         Some(s)
@@ -558,6 +585,8 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 PluginAction::Tick => format!("t={} tick", s.time),
                 PluginAction::Crash => format!("t={} the authority crashes", s.time),
                 PluginAction::Restart => format!("t={} the authority restarts", s.time),
+                PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
+                PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
             })
         })
         .collect()

@@ -19,7 +19,10 @@
 //! `now_ms > until_ms` (whole milliseconds) at a timer set for `until`: a time-lock,
 //! which both checkers report. A third, `release_any_grant`, is the first version of the
 //! fix: a release overtaken by its client's next request ends the tenure that request
-//! extended, which the model checker refutes when messages overtake each other.
+//! extended, which the model checker refutes when messages overtake each other. A fourth,
+//! `reply_without_incarnation`, sends replies that name no incarnation: a restarted
+//! client takes its earlier incarnation's grant as its own, which the model checker found
+//! once it could crash clients.
 //!
 //! It also lists its instants and counters (the normalisation hooks), so the model
 //! checker's closed checks cover runs of any length.
@@ -27,9 +30,9 @@
 //! The protocol, one key:
 //!
 //! - client: `Acquire { req, incarnation, client_now }` -> server; on `Granted { req,
-//!   tenure, ttl_ms }` for its current request it holds until `sent + ttl - margin` on
-//!   its own clock, works `hold_ms`, then sends `Release { tenure }`; on `Busy` or
-//!   silence it asks again after `retry_ms`.
+//!   incarnation, tenure, ttl_ms }` for its current request (and incarnation) it holds
+//!   until `sent + ttl - margin` on its own clock, works `hold_ms`, then sends
+//!   `Release { tenure, req }`; on `Busy` or silence it asks again after `retry_ms`.
 //! - server: grants when there is no holder, or when the holder's expiry has passed by
 //!   the judged clock (the request's timestamp when trusting the client, else its own);
 //!   a request from the holder itself extends it. The holder is persisted before the
@@ -71,6 +74,11 @@ pub struct NaiveConfig {
     /// next request (which extends the tenure) ends the tenure it holds again. The model
     /// checker found it with messages that overtake each other.
     pub release_any_grant: bool,
+    /// A fourth bug: replies name no incarnation, so a restarted client (its request ids
+    /// start again) takes a grant that answered its earlier incarnation's request as its
+    /// own, and acts past the lease the server keeps. The model checker found it with one
+    /// client crash and messages that overtake each other.
+    pub reply_without_incarnation: bool,
 }
 
 impl Default for NaiveConfig {
@@ -83,6 +91,7 @@ impl Default for NaiveConfig {
             trust_client_clock: true,
             strict_deadline: false,
             release_any_grant: false,
+            reply_without_incarnation: false,
         }
     }
 }
@@ -159,13 +168,17 @@ pub enum NaiveMsg {
         /// The client's clock at the send, in ns: what the naive server trusts.
         client_now: u64,
     },
+    /// Answers request `req` of the client's incarnation `incarnation` (request ids
+    /// restart with a client, so a reply names the incarnation it answers).
     Granted {
         req: u64,
+        incarnation: u32,
         tenure: u64,
         ttl_ms: u64,
     },
     Busy {
         req: u64,
+        incarnation: u32,
     },
     /// Gives back the grant that answered request `req`.
     Release {
@@ -298,7 +311,7 @@ impl NaiveDisk {
         self.last_tenure = f(Counter::Token, self.last_tenure);
         if let Some(h) = &mut self.holder {
             h.tenure = f(Counter::Token, h.tenure);
-            h.req = f(Counter::Seq(h.client.node, h.client.incarnation), h.req);
+            h.req = f(Counter::Seq(h.client.node, 0), h.req);
         }
     }
 }
@@ -360,7 +373,7 @@ impl Server {
                 h.tenure
             }
             Some(h) if judged < h.until => {
-                let msg = NaiveMsg::Busy { req };
+                let msg = NaiveMsg::Busy { req, incarnation };
                 self.out.push_back(Effect::Send { to: from, msg });
                 return;
             }
@@ -393,6 +406,7 @@ impl Server {
         let ttl_ms = self.ttl_ns / MS;
         let msg = NaiveMsg::Granted {
             req,
+            incarnation,
             tenure,
             ttl_ms,
         };
@@ -550,12 +564,18 @@ impl Machine for Client {
         let ClientState::Asking { req, sent } = self.state else {
             return;
         };
+        // A reply answers this incarnation's request, not an earlier incarnation's of the
+        // same id (the `reply_without_incarnation` bug skips the incarnation).
+        let mine = |r: u64, i: u32| {
+            r == req && (self.cfg.reply_without_incarnation || i == self.id.incarnation)
+        };
         match msg {
             NaiveMsg::Granted {
                 req: r,
+                incarnation: i,
                 tenure,
                 ttl_ms,
-            } if r == req => {
+            } if mine(r, i) => {
                 let until = (sent + ttl_ms * MS).saturating_sub(self.cfg.margin_ms * MS);
                 self.state = ClientState::Holding {
                     tenure,
@@ -568,7 +588,10 @@ impl Machine for Client {
                     tenure,
                 });
             }
-            NaiveMsg::Busy { req: r } if r == req => self.wait(now),
+            NaiveMsg::Busy {
+                req: r,
+                incarnation: i,
+            } if mine(r, i) => self.wait(now),
             _ => {}
         }
     }
@@ -695,6 +718,8 @@ impl Protocol for NaiveLock {
             "strict-deadline"
         } else if cfg.release_any_grant {
             "release-any-grant"
+        } else if cfg.reply_without_incarnation {
+            "reply-without-incarnation"
         } else {
             "correct"
         }
@@ -809,15 +834,16 @@ impl Protocol for NaiveLock {
     }
 
     // Two domains: tenures (`Counter::Token`: the disk's last tenure, the holder's,
-    // a holding client's, in grants and releases, the oracles' ghosts), and each client's
-    // request ids (`Counter::Seq`: its counter, its asking or holding request, the
-    // holder's record, the messages to and from it). The generic model restarts no
-    // client, so a message to a client ranks with incarnation 0.
+    // a holding client's, in grants and releases, the oracles' ghosts), and each client
+    // node's request ids (`Counter::Seq(node, 0)`: its counter, its asking or holding
+    // request, the holder's record, the messages to and from it). One domain per node, not
+    // per incarnation: a reply carries no incarnation, so a restarted client compares its
+    // requests with replies to its earlier incarnation's.
     fn node_counters(node: &mut NaiveNode, f: &mut dyn FnMut(Counter, u64) -> u64) {
         match node {
             NaiveNode::Server(s) => s.disk.counters(f),
             NaiveNode::Client(c) => {
-                let seq = Counter::Seq(c.id.node, c.id.incarnation);
+                let seq = Counter::Seq(c.id.node, 0);
                 c.next_req = f(seq, c.next_req);
                 match &mut c.state {
                     ClientState::Waiting { .. } => {}
@@ -842,14 +868,12 @@ impl Protocol for NaiveLock {
         f: &mut dyn FnMut(Counter, u64) -> u64,
     ) {
         match msg {
-            NaiveMsg::Acquire {
-                req, incarnation, ..
-            } => *req = f(Counter::Seq(from, *incarnation), *req),
+            NaiveMsg::Acquire { req, .. } => *req = f(Counter::Seq(from, 0), *req),
             NaiveMsg::Granted { req, tenure, .. } => {
                 *req = f(Counter::Seq(to, 0), *req);
                 *tenure = f(Counter::Token, *tenure);
             }
-            NaiveMsg::Busy { req } => *req = f(Counter::Seq(to, 0), *req),
+            NaiveMsg::Busy { req, .. } => *req = f(Counter::Seq(to, 0), *req),
             NaiveMsg::Release { tenure, req } => {
                 *tenure = f(Counter::Token, *tenure);
                 *req = f(Counter::Seq(from, 0), *req);

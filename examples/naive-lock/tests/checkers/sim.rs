@@ -244,3 +244,34 @@ fn a_finding_shrinks_to_a_scenario_file_of_its_own_and_draws_a_timeline() {
         std::fs::write(out, svg).expect("write the timeline");
     }
 }
+
+#[test]
+fn a_restarted_client_takes_its_earlier_incarnations_grant_unless_replies_name_it() {
+    let sc = load("restarted-client");
+    assert!(
+        sc.beyond.is_empty(),
+        "client crashes are within: {:?}",
+        sc.beyond
+    );
+    let report = check(&sc);
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    let seed = report.finds["single-holder"].expect("found");
+    let r = run_seed_isolated(&sc, seed, RunOptions::default());
+    let found = r.first(OracleName::SingleHolder).expect("replays");
+    println!(
+        "restarted-client seed {seed}: {} at {:.1} ms",
+        found.violation,
+        found.true_ns as f64 / 1e6
+    );
+    // The fixed lock on the same faults: every oracle holds.
+    let text = std::fs::read_to_string(scenario("restarted-client"))
+        .expect("read")
+        .replace("reply_without_incarnation = true", "")
+        .replace(
+            "finds = [\"single-holder\"]",
+            "always = [\"single-holder\", \"token-monotonic\"]",
+        );
+    let report = check(&parse(&text).expect("a valid scenario"));
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    assert!(report.also_tripped.is_empty(), "{:?}", report.also_tripped);
+}
