@@ -73,8 +73,28 @@ fn errors_name_file_line_column_field_and_reason() {
         "expect.finds",
         "beyond the assumptions",
     );
-    assert_named("seeds = \"many\"\n", "many", "invalid type");
+    assert_named("seeds = \"many\"\n", "seeds", "invalid type");
     assert_named("[cluster\nclients = 3\n", "(syntax)", "");
+}
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_field_not_its_text() {
+    // The value's span is where toml points; the field is the key it belongs to, with
+    // its table.
+    let e = parse("seeds = 3\n[protocol]\nttl_ms = \"x\"\n[expect]\nalways=[\"single-holder\"]")
+        .unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.line, e.column),
+        ("protocol.ttl_ms", 3, 10),
+        "{e}"
+    );
+    assert!(e.reason.contains("expected u64"), "{e}");
+    let e = parse("seeds = \"many\"\n[expect]\nalways=[\"single-holder\"]").unwrap_err();
+    assert_eq!((e.field.as_str(), e.line), ("seeds", 1), "{e}");
+    // A key the schema does not have still names the key.
+    let e = parse("seeds = 3\n[cluster]\nlatency = [1, 2]\n[expect]\nalways=[\"single-holder\"]")
+        .unwrap_err();
+    assert_eq!(e.field, "latency", "{e}");
 }
 
 #[test]

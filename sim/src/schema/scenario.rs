@@ -634,11 +634,17 @@ impl<P: Protocol> Scenario<P> {
         check_kind::<P>(path, text)?;
         let file: ScenarioFile<Kinded<P>> = toml::from_str(text).map_err(|e| {
             let (mut line, mut column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            // A bad value names the field it is the value of; otherwise the span is the
+            // key (an unknown field) or the text at fault.
             let mut field = e
                 .span()
-                .and_then(|s| text.get(s))
-                .map(|s| s.trim().trim_matches('"').to_string())
-                .filter(|s| !s.is_empty() && s.len() < 60 && !s.contains('\n'))
+                .and_then(|s| value_field(text, s.start))
+                .or_else(|| {
+                    e.span()
+                        .and_then(|s| text.get(s))
+                        .map(|s| s.trim().trim_matches('"').to_string())
+                        .filter(|s| !s.is_empty() && s.len() < 60 && !s.contains('\n'))
+                })
                 .unwrap_or_else(|| "(syntax)".into());
             // A plug-in's field refused inside `[protocol]` carries the table's span:
             // point at the field itself.
@@ -831,6 +837,36 @@ fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError>
             P::NAME,
             P::NAME
         ),
+    })
+}
+
+/// The dotted path of the field whose value starts at `offset`, for a `key = value` line
+/// (`protocol.ttl_ms` for `ttl_ms = "x"` under `[protocol]`); `None` when the offset is
+/// not a plain line's value (a key, an inline table's entry, an array's element).
+fn value_field(text: &str, offset: usize) -> Option<String> {
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |n| n + 1);
+    let line = text.get(start..)?.lines().next()?;
+    let (key, value) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    // The offset must be where the value begins (after `=` and its spaces).
+    let value_at = start + line.find('=')? + 1 + (value.len() - value.trim_start().len());
+    if !bare(key) || offset != value_at {
+        return None;
+    }
+    let table = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
     })
 }
 
