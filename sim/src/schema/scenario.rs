@@ -797,7 +797,8 @@ fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError>
     let Ok(table) = toml::from_str::<toml::Table>(text) else {
         return Ok(());
     };
-    let kind = match table.get("protocol").and_then(|p| p.get("kind")) {
+    let written = table.get("protocol").and_then(|p| p.get("kind"));
+    let kind = match written {
         None => "reference",
         Some(toml::Value::String(k)) => k.as_str(),
         Some(other) => {
@@ -830,13 +831,22 @@ fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError>
         line,
         column,
         field: "protocol.kind".into(),
-        reason: format!(
-            "unknown variant `{kind}`, expected `{}`: this reads scenarios of the {} \
-             protocol (a plug-in's scenarios run from its own crate's tests: \
-             docs/protocols.md)",
-            P::NAME,
-            P::NAME
-        ),
+        reason: if written.is_none() {
+            format!(
+                "missing: without it a scenario is the reference protocol's; this reads \
+                 scenarios of the {} protocol, so write kind = \"{}\" in [protocol]",
+                P::NAME,
+                P::NAME
+            )
+        } else {
+            format!(
+                "unknown variant `{kind}`, expected `{}`: this reads scenarios of the {} \
+                 protocol (a plug-in's scenarios run from its own crate's tests: \
+                 docs/protocols.md)",
+                P::NAME,
+                P::NAME
+            )
+        },
     })
 }
 

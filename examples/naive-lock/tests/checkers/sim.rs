@@ -156,6 +156,11 @@ fn bad_scenarios_name_the_file_the_line_and_the_field() {
     let e = parse(&kind).unwrap_err();
     assert_eq!(e.field, "protocol.kind", "{e}");
     assert_eq!(e.line, line_of(&kind, "kind ="), "{e}");
+    // No kind at all: a scenario without one is the reference protocol's.
+    let none = base.replace("kind = \"naive-lock\"\n", "");
+    let e = parse(&none).unwrap_err();
+    assert_eq!(e.field, "protocol.kind", "{e}");
+    assert!(e.reason.contains("write kind = \"naive-lock\""), "{e}");
     // A value the protocol refuses.
     let ttl = base.replace("ttl_ms = 1000", "ttl_ms = 0");
     let e = parse(&ttl).unwrap_err();
