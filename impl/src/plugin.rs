@@ -147,6 +147,11 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     /// clamp stale instants and rank counters: a check that closes over runs of any
     /// length. `false` (the default): its checks stay bounded by `max_time`.
     const NORMALISES: bool = false;
+    /// Whether clients are interchangeable and the protocol renames them through the
+    /// `remap_*` hooks below, so the generic model driver may explore one state per orbit
+    /// of client renamings (clients with equal clock offsets only). `false` (the
+    /// default): no symmetry reduction.
+    const SYMMETRIC: bool = false;
     /// The protocol's configuration, validated by [`Protocol::validate`]. Its
     /// [`Assumptions`] classify a scenario as within (every oracle must hold) or beyond
     /// (the scenario says what it finds).
@@ -362,6 +367,22 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
         f: &mut dyn FnMut(Counter, u64) -> u64,
     ) {
         let _ = (msg, from, to, f);
+    }
+    /// The node with every node id it keeps renamed by `f` (a permutation of clients).
+    fn remap_node(node: &Self::Node, f: &dyn Fn(NodeId) -> NodeId) -> Self::Node {
+        let _ = f;
+        node.clone()
+    }
+    /// [`Protocol::remap_node`] for a disk.
+    fn remap_disk(disk: &Self::Disk, f: &dyn Fn(NodeId) -> NodeId) -> Self::Disk {
+        let _ = f;
+        disk.clone()
+    }
+    /// [`Protocol::remap_node`] for a message's contents (the driver renames its sender
+    /// and receiver).
+    fn remap_msg(msg: &Self::Msg, f: &dyn Fn(NodeId) -> NodeId) -> Self::Msg {
+        let _ = f;
+        msg.clone()
     }
     /// The client, key and tenure an event belongs to, for `tracing`'s per-lock spans
     /// (`RUST_LOG=leaseproof=debug`; `None`: the event is in no lock's life).

@@ -16,13 +16,15 @@
 //! ghost state; messages keep their age), an instant further in the past than its bound
 //! plus the longest a compared instant may lag is clamped, and every counter domain is
 //! ranked, so states that behave alike are one state and the check closes with no time
-//! bound. Left out for now (docs/protocols.md): resource crashes, drift, the time-lock
-//! patterns that need more than one step, dead-data rules, symmetry.
+//! bound. **Symmetry** (`symmetry`, for a protocol that renames, [`Protocol::SYMMETRIC`]):
+//! one state per orbit of renamings of clients with equal offsets. Left out for now
+//! (docs/protocols.md): resource crashes, drift, the time-lock patterns that need more
+//! than one step, dead-data rules.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
     Counter, Counters, Effect, Identity, Instants, Jitter, Key, Machine, Nanos, NodeId, OracleName,
-    Protocol, SafetyOracles, UNBOUNDED,
+    Protocol, RemapNodes, SafetyOracles, UNBOUNDED,
 };
 use serde::Serialize;
 use stateright::{Checker, Model, Property};
@@ -58,6 +60,9 @@ pub struct PluginModelConfig<C> {
     /// How many client crashes one run may have (each client restarts, a new incarnation,
     /// in any later state).
     pub client_crashes: u8,
+    /// Explore one state per orbit of client renamings (clients with equal offsets), for
+    /// a protocol that renames ([`Protocol::SYMMETRIC`]).
+    pub symmetry: bool,
     /// Normalise (time relative to now, clamping, ranked counters) so the check closes
     /// with no time bound (`max_time` is then not read). Needs
     /// [`Protocol::NORMALISES`].
@@ -176,6 +181,24 @@ pub struct PluginModel<P: Protocol> {
     pub mc: PluginModelConfig<P::Config>,
     /// Added to every clock so no local reading is negative.
     base: i64,
+    /// The client renamings symmetry reduces by (the identity alone without it).
+    perms: Vec<Vec<usize>>,
+}
+
+/// FNV-1a, a fixed hasher (std's may change between Rust versions): the symmetry
+/// representative must not depend on the build.
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// The property names (stateright's).
@@ -190,7 +213,13 @@ impl<P: Protocol> PluginModel<P> {
     #[must_use]
     pub fn new(mc: PluginModelConfig<P::Config>) -> Self {
         let base = mc.offsets.iter().map(|o| o.abs()).max().unwrap_or(0);
-        PluginModel { mc, base }
+        let mut m = PluginModel {
+            mc,
+            base,
+            perms: Vec::new(),
+        };
+        m.perms = m.renamings();
+        m
     }
 
     fn n(&self) -> usize {
@@ -271,8 +300,107 @@ impl<P: Protocol> PluginModel<P> {
         }
     }
 
-    /// A closed check's normal form: stale instants clamped, counters ranked.
+    /// The normal form: in a closed check stale instants clamped and counters ranked;
+    /// with symmetry the orbit's representative.
     fn normalise(&self, s: &mut PluginState<P>) {
+        self.clamp_and_rank(s);
+        self.canonicalise(s);
+    }
+
+    /// The client renamings that keep every clock: permutations of clients with equal
+    /// offsets (as `node index -> node index` maps, the identity first).
+    fn renamings(&self) -> Vec<Vec<usize>> {
+        let n = self.n();
+        let mut perms: Vec<Vec<usize>> = vec![(0..n).collect()];
+        if !(self.mc.symmetry && P::SYMMETRIC) {
+            return perms;
+        }
+        let off = |i: usize| self.mc.offsets.get(i).copied().unwrap_or(0);
+        // Every ordering of the clients (Heap's algorithm), kept when offsets match.
+        let clients: Vec<usize> = (2..n).collect();
+        let mut all = vec![clients.clone()];
+        let mut c = clients.clone();
+        let mut stack = vec![0usize; c.len()];
+        let mut i = 0;
+        while i < c.len() {
+            if stack[i] < i {
+                if i % 2 == 0 {
+                    c.swap(0, i);
+                } else {
+                    c.swap(stack[i], i);
+                }
+                all.push(c.clone());
+                stack[i] += 1;
+                i = 0;
+            } else {
+                stack[i] = 0;
+                i += 1;
+            }
+        }
+        for image in all.into_iter().skip(1) {
+            let mut p: Vec<usize> = (0..n).collect();
+            for (k, &to) in image.iter().enumerate() {
+                p[clients[k]] = to;
+            }
+            if (0..n).all(|i| off(i) == off(p[i])) {
+                perms.push(p);
+            }
+        }
+        perms
+    }
+
+    /// The state under renaming `p` (node `i` becomes node `p[i]`).
+    fn renamed(s: &PluginState<P>, p: &[usize]) -> PluginState<P> {
+        let f = |id: NodeId| p.get(id.0 as usize).map_or(id, |&to| NodeId(to as u32));
+        let mut out = s.clone();
+        for (i, &to) in p.iter().enumerate() {
+            out.nodes[to] = s.nodes[i].as_ref().map(|n| P::remap_node(n, &f));
+            out.disks[to] = P::remap_disk(&s.disks[i], &f);
+            out.incarnations[to] = s.incarnations[i];
+        }
+        out.net = s
+            .net
+            .iter()
+            .map(|(at, from, to, m)| {
+                (
+                    *at,
+                    f(NodeId(*from)).0,
+                    f(NodeId(*to)).0,
+                    P::remap_msg(m, &f),
+                )
+            })
+            .collect();
+        out.net.sort();
+        out.oracles = s.oracles.remap_nodes(&f);
+        out
+    }
+
+    /// With symmetry, the orbit's representative: the renaming whose state hashes least
+    /// (FNV, fixed); a tie keeps the first, which costs reduction, never soundness.
+    fn canonicalise(&self, s: &mut PluginState<P>) {
+        if self.perms.len() < 2 {
+            return;
+        }
+        let key = |st: &PluginState<P>| {
+            let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+            st.hash(&mut h);
+            h.0
+        };
+        let mut best = (key(s), None);
+        for p in self.perms.iter().skip(1) {
+            let r = Self::renamed(s, p);
+            let k = key(&r);
+            if k < best.0 {
+                best = (k, Some(r));
+            }
+        }
+        if let (_, Some(r)) = best {
+            *s = r;
+        }
+    }
+
+    /// A closed check's normal form: stale instants clamped, counters ranked.
+    fn clamp_and_rank(&self, s: &mut PluginState<P>) {
         if !self.closed() {
             return;
         }

@@ -794,6 +794,30 @@ impl Protocol for NaiveLock {
     // Normalisation hooks: every instant and counter each part keeps, and why its bound
     // keeps every comparison (the generic model driver's closed checks).
     const NORMALISES: bool = true;
+    // Clients are interchangeable: the node ids a part keeps are a client's own and the
+    // holder's (messages carry none; the driver renames their sender and receiver).
+    const SYMMETRIC: bool = true;
+
+    fn remap_node(node: &NaiveNode, f: &dyn Fn(NodeId) -> NodeId) -> NaiveNode {
+        let mut node = node.clone();
+        match &mut node {
+            NaiveNode::Server(s) => s.disk = Self::remap_disk(&s.disk, f),
+            NaiveNode::Client(c) => {
+                c.id.node = f(c.id.node);
+                // Outputs are drained at the end of every step: none is pending here.
+                debug_assert!(c.out.is_empty());
+            }
+        }
+        node
+    }
+
+    fn remap_disk(disk: &NaiveDisk, f: &dyn Fn(NodeId) -> NodeId) -> NaiveDisk {
+        let mut disk = *disk;
+        if let Some(h) = &mut disk.holder {
+            h.client.node = f(h.client.node);
+        }
+        disk
+    }
 
     fn node_instants(node: &mut NaiveNode, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
         match node {
