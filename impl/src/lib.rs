@@ -75,7 +75,7 @@ pub use protocol::{Assumptions, Breach, FaultBounds, ProtocolKind};
 pub use resource::FencedResource;
 pub use server::LockServer;
 pub use tenure::TenureEvent;
-pub use types::xorshift64star;
+pub use types::{xorshift64star, Fnv};
 pub use types::{
     Counter, Counters, IdemKey, Identity, Instants, Jitter, Job, JobOutcome, Key, Msg, Nanos,
     NodeId, RefuseReason, RemapNodes, ReqId, Token, UNBOUNDED,

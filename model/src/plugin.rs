@@ -23,8 +23,8 @@
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
-    Counter, Counters, Effect, Identity, Instants, Jitter, Key, Machine, Nanos, NodeId, OracleName,
-    Protocol, RemapNodes, SafetyOracles, UNBOUNDED,
+    Counter, Counters, Effect, Fnv, Identity, Instants, Jitter, Key, Machine, Nanos, NodeId,
+    OracleName, Protocol, RemapNodes, SafetyOracles, UNBOUNDED,
 };
 use serde::Serialize;
 use stateright::{Checker, Model, Property};
@@ -183,22 +183,6 @@ pub struct PluginModel<P: Protocol> {
     base: i64,
     /// The client renamings symmetry reduces by (the identity alone without it).
     perms: Vec<Vec<usize>>,
-}
-
-/// FNV-1a, a fixed hasher (std's may change between Rust versions): the symmetry
-/// representative must not depend on the build.
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
 }
 
 /// The property names (stateright's).
@@ -382,7 +366,7 @@ impl<P: Protocol> PluginModel<P> {
             return;
         }
         let key = |st: &PluginState<P>| {
-            let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+            let mut h = Fnv::default();
             st.hash(&mut h);
             h.0
         };

@@ -16,7 +16,7 @@ use leaseproof_impl::{
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::net::SocketAddr;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -67,28 +67,7 @@ pub struct NetKnobs {
     pub crash_point_ratio: [f64; 2],
 }
 
-/// FNV-1a: a fixed, portable hasher for trace hashes (std's hasher may change between
-/// Rust versions).
-#[derive(Clone, Copy, Debug)]
-pub struct Fnv(pub u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
+pub use leaseproof_impl::Fnv;
 
 /// One run's shared state, for any protocol `P` ([`Protocol`]; the reference protocol by
 /// default).
