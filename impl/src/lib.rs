@@ -70,7 +70,7 @@ pub use oracle::{
 pub use output::{
     crash_points, Disk, Event, JobRecord, LossCause, Output, PersistOp, WriteOutcome,
 };
-pub use plugin::{crash_points_of, Belief, Effect, Protocol, Reference, Workload};
+pub use plugin::{claims_liveness, crash_points_of, Belief, Effect, Protocol, Reference, Workload};
 pub use protocol::{Assumptions, Breach, FaultBounds, ProtocolKind};
 pub use resource::FencedResource;
 pub use server::LockServer;

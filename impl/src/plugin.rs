@@ -126,7 +126,7 @@ impl Workload {
 /// ([`NodeId::authority`]), node 1 the resource if the protocol has one
 /// ([`Protocol::HAS_RESOURCE`]; otherwise no node 1 exists), nodes 2.. the clients
 /// ([`NodeId::client`]).
-pub trait Protocol: Copy + Debug + Send + Sync + 'static {
+pub trait Protocol: Copy + Debug + Eq + Hash + Send + Sync + 'static {
     /// The name in reports and errors.
     const NAME: &'static str;
     /// Whether the protocol has a resource role (node 1).
@@ -152,7 +152,7 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     /// of client renamings (clients with equal clock offsets only). `false` (the
     /// default): no symmetry reduction.
     const SYMMETRIC: bool = false;
-    /// The protocol's configuration, validated by [`Protocol::validate`]. Its
+    /// The protocol's configuration, made and validated by [`Protocol::configure`]. Its
     /// [`Assumptions`] classify a scenario as within (every oracle must hold) or beyond
     /// (the scenario says what it finds).
     type Config: Assumptions + Clone + Debug + Send + Sync + 'static;
@@ -178,11 +178,6 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     /// Any of its roles, as one type (an enum of its machines).
     type Node: Machine<Msg = Self::Msg> + Clone + Debug + Hash + Eq + Ord + Send + Sync + 'static;
 
-    /// Checks a configuration; an error names the field and the reason.
-    ///
-    /// # Errors
-    /// The first field that is out of range.
-    fn validate(cfg: &Self::Config) -> Result<(), ConfigError>;
     /// The config a scenario's `[protocol]` fields and its workload make, validated; an
     /// error names the field (a workload the protocol does not support: `jobs` or
     /// `locks`, see [`Workload::refuse`]).
@@ -214,9 +209,6 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     fn decode(bytes: &[u8]) -> Result<Self::Msg, String>;
     /// The event as a tenure event (`None`: no oracle or metric reads it).
     fn tenure(event: &Self::Event) -> Option<TenureEvent>;
-    /// The key a node may act on now (belief-exclusivity's "may act"; `None`: none). Asked
-    /// after every step of the node's core.
-    fn may_act(node: &Self::Node) -> Option<Key>;
     /// A short name of the event's kind (coverage).
     fn event_kind(event: &Self::Event) -> &'static str;
     /// The lease length: a client that stopped acting before it meant to has its cause
@@ -224,17 +216,15 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     /// (the false-preemption metric's classes).
     fn lease_ns(cfg: &Self::Config) -> u64;
 
-    /// What client `node` believes now (`None`: its beliefs are not tracked). Asked after
-    /// every step of a client's core. By default [`Protocol::may_act`] with no validity
-    /// end and no tenure.
-    fn belief(node: &Self::Node) -> Option<Belief> {
-        let key = Self::may_act(node);
-        Some(Belief {
-            key: key.unwrap_or(Key(0)),
-            may_act: key.is_some(),
-            until: None,
-            tenure: None,
-        })
+    /// What node `node` believes now (`None`: a node that acts on nothing, such as the
+    /// authority). Asked after every step of a client's core (the simulator) and of every
+    /// state (the model).
+    fn belief(node: &Self::Node) -> Option<Belief>;
+
+    /// The key a node may act on now, read from its [`Protocol::belief`]
+    /// (belief-exclusivity's "may act"; `None`: none).
+    fn may_act(node: &Self::Node) -> Option<Key> {
+        Self::belief(node).filter(|b| b.may_act).map(|b| b.key)
     }
     /// A short name of the message's kind (the timeline's arrows, the trace, a crash
     /// point's lost effects).
@@ -392,6 +382,14 @@ pub trait Protocol: Copy + Debug + Send + Sync + 'static {
     }
 }
 
+/// Whether a protocol makes a liveness claim under `cfg` ([`Protocol::liveness_bound_ns`]
+/// gives a bound): only then does a run have a liveness phase, and may a scenario name
+/// the liveness or deadlock oracle.
+#[must_use]
+pub fn claims_liveness<P: Protocol>(cfg: &P::Config) -> bool {
+    P::liveness_bound_ns(cfg, 0, 0, 0, false).is_some()
+}
+
 /// The role of node `idx` in a run of a protocol with `clients` clients (the layout
 /// [`Protocol`] states), or `None` where no node is.
 #[must_use]
@@ -406,9 +404,9 @@ pub fn role_of<P: Protocol>(idx: usize) -> Option<RoleKind> {
 
 /// The reference protocol as a plug-in: its four machines ([`AnyNode`]), its messages,
 /// events and disk, tenure = fencing token ([`Event::tenure`]), "may act" = Holding
-/// ([`crate::LeaseClient::may_act`]). Its own shells (the simulator's engine and the
-/// model) still hold these types directly; this impl lets the generic ones run it too.
-#[derive(Clone, Copy, Debug)]
+/// ([`crate::LeaseClient::may_act`]). The simulator runs it through this impl; its own
+/// model (`leaseproof_model`'s reference driver) still holds these types directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Reference;
 
 impl Protocol for Reference {
@@ -424,11 +422,6 @@ impl Protocol for Reference {
     type Disk = Disk;
     type Persist = PersistOp;
     type Node = AnyNode;
-
-    fn validate(_cfg: &Config) -> Result<(), ConfigError> {
-        // A `Config` exists only as `ProtocolConfig::validate`'s result.
-        Ok(())
-    }
 
     fn configure(fields: &ProtocolConfig, workload: Workload) -> Result<Config, ConfigError> {
         ProtocolConfig {
@@ -528,10 +521,6 @@ impl Protocol for Reference {
 
     fn tenure(event: &Event) -> Option<TenureEvent> {
         event.tenure()
-    }
-
-    fn may_act(node: &AnyNode) -> Option<Key> {
-        node.as_client().filter(|c| c.may_act()).map(|_| Key(0))
     }
 
     fn event_kind(event: &Event) -> &'static str {

@@ -31,7 +31,7 @@ use stateright::{Checker, Model, Property};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 /// The bounds of a plug-in's model check.
 #[derive(Clone, Debug)]
@@ -77,6 +77,7 @@ pub const ANCHOR: u64 = 1 << 20;
 type Flight<M> = (u64, u32, u32, M);
 
 /// One state of the model.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PluginState<P: Protocol> {
     pub time: u64,
     /// By node index; `None` where the layout has no node.
@@ -93,53 +94,6 @@ pub struct PluginState<P: Protocol> {
     /// A node whose timer fired and left it due at the same deadline: time cannot pass
     /// (a time-lock, a liveness failure). The path ends here.
     pub timelock: Option<u32>,
-}
-
-impl<P: Protocol> Clone for PluginState<P> {
-    fn clone(&self) -> Self {
-        PluginState {
-            time: self.time,
-            nodes: self.nodes.clone(),
-            disks: self.disks.clone(),
-            net: self.net.clone(),
-            losses: self.losses,
-            crashes: self.crashes,
-            client_crashes: self.client_crashes,
-            incarnations: self.incarnations.clone(),
-            oracles: self.oracles.clone(),
-            timelock: self.timelock,
-        }
-    }
-}
-
-impl<P: Protocol> PartialEq for PluginState<P> {
-    fn eq(&self, o: &Self) -> bool {
-        self.time == o.time
-            && self.nodes == o.nodes
-            && self.disks == o.disks
-            && self.net == o.net
-            && self.losses == o.losses
-            && self.crashes == o.crashes
-            && self.client_crashes == o.client_crashes
-            && self.incarnations == o.incarnations
-            && self.oracles == o.oracles
-            && self.timelock == o.timelock
-    }
-}
-
-impl<P: Protocol> Hash for PluginState<P> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.time.hash(h);
-        self.nodes.hash(h);
-        self.disks.hash(h);
-        self.net.hash(h);
-        self.losses.hash(h);
-        self.crashes.hash(h);
-        self.client_crashes.hash(h);
-        self.incarnations.hash(h);
-        self.oracles.hash(h);
-        self.timelock.hash(h);
-    }
 }
 
 impl<P: Protocol> fmt::Debug for PluginState<P> {
@@ -174,6 +128,23 @@ pub enum PluginAction {
     CrashClient(u32),
     /// A crashed client restarts, a new incarnation, from what its disk kept.
     RestartClient(u32),
+}
+
+/// Every ordering of `items`, `items` itself first.
+fn orderings(items: &[usize]) -> Vec<Vec<usize>> {
+    if items.len() < 2 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for (i, &first) in items.iter().enumerate() {
+        let mut rest = items.to_vec();
+        rest.remove(i);
+        for mut o in orderings(&rest) {
+            o.insert(0, first);
+            out.push(o);
+        }
+    }
+    out
 }
 
 /// The model of protocol `P` under [`PluginModelConfig`].
@@ -300,28 +271,9 @@ impl<P: Protocol> PluginModel<P> {
             return perms;
         }
         let off = |i: usize| self.mc.offsets.get(i).copied().unwrap_or(0);
-        // Every ordering of the clients (Heap's algorithm), kept when offsets match.
+        // Every ordering of the clients, kept when offsets match.
         let clients: Vec<usize> = (2..n).collect();
-        let mut all = vec![clients.clone()];
-        let mut c = clients.clone();
-        let mut stack = vec![0usize; c.len()];
-        let mut i = 0;
-        while i < c.len() {
-            if stack[i] < i {
-                if i % 2 == 0 {
-                    c.swap(0, i);
-                } else {
-                    c.swap(stack[i], i);
-                }
-                all.push(c.clone());
-                stack[i] += 1;
-                i = 0;
-            } else {
-                stack[i] = 0;
-                i += 1;
-            }
-        }
-        for image in all.into_iter().skip(1) {
+        for image in orderings(&clients).into_iter().skip(1) {
             let mut p: Vec<usize> = (0..n).collect();
             for (k, &to) in image.iter().enumerate() {
                 p[clients[k]] = to;

@@ -81,6 +81,39 @@ pub struct NaiveConfig {
     pub reply_without_incarnation: bool,
 }
 
+impl NaiveConfig {
+    /// Checks the fields; an error names the field and the reason.
+    ///
+    /// # Errors
+    /// The first field that is out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let cfg = self;
+        let err = |field: &'static str, reason: String| Err(ConfigError { field, reason });
+        if cfg.ttl_ms == 0 || cfg.ttl_ms > 3_600_000 {
+            return err("ttl_ms", format!("{} ms is not in 1..=3600000", cfg.ttl_ms));
+        }
+        if cfg.retry_ms == 0 || cfg.retry_ms > cfg.ttl_ms {
+            return err(
+                "retry_ms",
+                format!("{} ms is not in 1..=ttl_ms", cfg.retry_ms),
+            );
+        }
+        if cfg.hold_ms == 0 {
+            return err("hold_ms", "must be above 0".into());
+        }
+        if cfg.margin_ms >= cfg.ttl_ms {
+            return err(
+                "margin_ms",
+                format!(
+                    "{} ms leaves nothing of ttl_ms {}",
+                    cfg.margin_ms, cfg.ttl_ms
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for NaiveConfig {
     fn default() -> Self {
         NaiveConfig {
@@ -680,7 +713,7 @@ impl Machine for NaiveNode {
 }
 
 /// The plug-in.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NaiveLock;
 
 impl Protocol for NaiveLock {
@@ -707,7 +740,7 @@ impl Protocol for NaiveLock {
     /// The config is the `[protocol]` table as written; naive-lock has plain writes only.
     fn configure(fields: &NaiveConfig, workload: Workload) -> Result<NaiveConfig, ConfigError> {
         workload.refuse(Self::NAME)?;
-        Self::validate(fields)?;
+        fields.validate()?;
         Ok(fields.clone())
     }
 
@@ -723,32 +756,6 @@ impl Protocol for NaiveLock {
         } else {
             "correct"
         }
-    }
-
-    fn validate(cfg: &NaiveConfig) -> Result<(), ConfigError> {
-        let err = |field: &'static str, reason: String| Err(ConfigError { field, reason });
-        if cfg.ttl_ms == 0 || cfg.ttl_ms > 3_600_000 {
-            return err("ttl_ms", format!("{} ms is not in 1..=3600000", cfg.ttl_ms));
-        }
-        if cfg.retry_ms == 0 || cfg.retry_ms > cfg.ttl_ms {
-            return err(
-                "retry_ms",
-                format!("{} ms is not in 1..=ttl_ms", cfg.retry_ms),
-            );
-        }
-        if cfg.hold_ms == 0 {
-            return err("hold_ms", "must be above 0".into());
-        }
-        if cfg.margin_ms >= cfg.ttl_ms {
-            return err(
-                "margin_ms",
-                format!(
-                    "{} ms leaves nothing of ttl_ms {}",
-                    cfg.margin_ms, cfg.ttl_ms
-                ),
-            );
-        }
-        Ok(())
     }
 
     fn boot(
@@ -782,13 +789,6 @@ impl Protocol for NaiveLock {
 
     fn tenure(event: &NaiveEvent) -> Option<TenureEvent> {
         Some(event.tenure())
-    }
-
-    fn may_act(node: &NaiveNode) -> Option<Key> {
-        match node {
-            NaiveNode::Client(c) if c.may_act() => Some(KEY),
-            _ => None,
-        }
     }
 
     // Normalisation hooks: every instant and counter each part keeps, and why its bound

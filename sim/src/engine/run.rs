@@ -10,7 +10,7 @@ use crate::shell::{lock, node_addr, node_main};
 use crate::wire::{MAX_FRAME, TAG};
 use crate::world::{Found, Input, NetKnobs, TraceLine, World};
 use leaseproof_impl::plugin::role_of;
-use leaseproof_impl::{OracleName, Protocol, Reference, Violation};
+use leaseproof_impl::{claims_liveness, OracleName, Protocol, Reference, Violation};
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, Runtime};
 use madsim::task::NodeId as SimNode;
@@ -90,7 +90,7 @@ pub fn run_seed<P: Protocol>(sc: &Scenario<P>, seed: u64, opts: RunOptions) -> S
 ///
 /// # Errors
 /// The panic's message, when the seed's thread panicked.
-pub fn on_seed_thread<T: Send>(seed: u64, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+fn on_seed_thread<T: Send>(seed: u64, f: impl FnOnce() -> T + Send) -> Result<T, String> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name(format!("seed-{seed}"))
@@ -148,8 +148,8 @@ enum Step {
     Restart(NodeIdx, String),
 }
 
-pub(crate) struct Supervisor<P: Protocol = Reference> {
-    pub(crate) world: Arc<Mutex<World<P>>>,
+struct Supervisor<P: Protocol = Reference> {
+    world: Arc<Mutex<World<P>>>,
     handle: Handle,
     net: Arc<NetSim>,
     ids: Vec<SimNode>,
@@ -343,13 +343,7 @@ impl<P: Protocol> Supervisor<P> {
     }
 }
 
-/// Whether the scenario's protocol makes a liveness claim (the liveness phase runs only
-/// then).
-fn claims_liveness<P: Protocol>(sc: &Scenario<P>) -> bool {
-    P::liveness_bound_ns(&sc.config, 0, 0, 0, false).is_some()
-}
-
-pub(crate) async fn sleep_until_ns(t: u64) {
+async fn sleep_until_ns(t: u64) {
     let now = true_now_ns();
     if t > now {
         madsim::time::sleep(Duration::from_nanos(t - now)).await;
@@ -363,7 +357,8 @@ async fn supervise<P: Protocol>(sc: Scenario<P>, seed: u64, opts: RunOptions) ->
     let mut sup = build(&sc, &plan, opts).await;
     let aimed = safety_phase(sc.file.duration_ms, &plan, &mut sup).await;
     heal(&mut sup);
-    let liveness = if sc.file.liveness && claims_liveness(&sc) {
+    // The liveness phase runs only where the protocol makes a liveness claim.
+    let liveness = if sc.file.liveness && claims_liveness::<P>(&sc.config) {
         liveness_phase(&plan, &sup.world).await
     } else {
         None
@@ -373,7 +368,7 @@ async fn supervise<P: Protocol>(sc: Scenario<P>, seed: u64, opts: RunOptions) ->
 
 /// Sets madsim's network: every datagram's latency drawn in `[lo, hi]` ms, and its loss
 /// ratio.
-pub fn configure_network(net: &NetSim, [lo, hi]: [u64; 2], loss_ratio: f64) {
+fn configure_network(net: &NetSim, [lo, hi]: [u64; 2], loss_ratio: f64) {
     net.update_config(|c| {
         // A range must not be empty: a fixed latency gets a 1 µs spread.
         c.send_latency =
@@ -382,10 +377,17 @@ pub fn configure_network(net: &NetSim, [lo, hi]: [u64; 2], loss_ratio: f64) {
     });
 }
 
-/// Configures the network from the plan, creates the world and every node (server and
-/// resource first, so they bind before any client sends) and the rogue node that sends
-/// garbage frames.
+/// Configures the network from the plan, creates the world and every node in the
+/// plug-in layout (the authority and the resource first, so they bind before any client
+/// sends; a protocol without a resource gets an empty node 1, so node numbers stay those
+/// of every scenario) and the rogue node that sends garbage frames.
 async fn build<P: Protocol>(sc: &Scenario<P>, plan: &Plan, opts: RunOptions) -> Supervisor<P> {
+    let handle = Handle::current();
+    let net = NetSim::current();
+    configure_network(&net, plan.latency_ms, plan.loss_ratio);
+    if plan.buggify {
+        madsim::buggify::enable();
+    }
     let mut world = World::<P>::new(
         sc.config.clone(),
         plan.clocks.clone(),
@@ -403,38 +405,10 @@ async fn build<P: Protocol>(sc: &Scenario<P>, plan: &Plan, opts: RunOptions) -> 
             .coverage
             .insert(FaultKind::DriftBeyondBound.name().into());
     }
-    start(world, plan).await
-}
-
-/// The shells' network knobs from the plan.
-fn knobs(plan: &Plan) -> NetKnobs {
-    NetKnobs {
-        duplicate_ratio: plan.duplicate_ratio,
-        send_delay_ratio: plan.send_delay_ratio,
-        send_delay_ms: plan.send_delay_ms,
-        crash_point_ratio: plan
-            .crash_points
-            .as_ref()
-            .map_or([0.0; 2], |c| [c.server, c.resource]),
-    }
-}
-
-/// Starts a run of any protocol: configures the network from the plan, then creates every
-/// node of `world` in the plug-in layout (the authority and the resource first, so they
-/// bind before any client sends; a protocol without a resource gets an empty node 1, so
-/// node numbers stay those of every scenario) and the rogue node that sends garbage
-/// frames.
-pub(crate) async fn start<P: Protocol>(world: World<P>, plan: &Plan) -> Supervisor<P> {
-    let handle = Handle::current();
-    let net = NetSim::current();
-    configure_network(&net, plan.latency_ms, plan.loss_ratio);
-    if plan.buggify {
-        madsim::buggify::enable();
-    }
+    let (crash_tx, crash_requests) = tokio::sync::mpsc::unbounded_channel();
+    world.crash_requests = Some(crash_tx);
     let n = world.clocks.len();
     let world = Arc::new(Mutex::new(world));
-    let (crash_tx, crash_requests) = tokio::sync::mpsc::unbounded_channel();
-    lock(&world).crash_requests = Some(crash_tx);
     let mut ids = Vec::with_capacity(n);
     for idx in 0..n {
         let builder = handle
@@ -474,9 +448,22 @@ pub(crate) async fn start<P: Protocol>(world: World<P>, plan: &Plan) -> Supervis
     }
 }
 
+/// The shells' network knobs from the plan.
+fn knobs(plan: &Plan) -> NetKnobs {
+    NetKnobs {
+        duplicate_ratio: plan.duplicate_ratio,
+        send_delay_ratio: plan.send_delay_ratio,
+        send_delay_ms: plan.send_delay_ms,
+        crash_point_ratio: plan
+            .crash_points
+            .as_ref()
+            .map_or([0.0; 2], |c| [c.server, c.resource]),
+    }
+}
+
 /// The safety phase: the plan's faults, each applied at its time (an aimed one at the
 /// holder of that moment) and reverted after its length. Returns each fault as applied.
-pub(crate) async fn safety_phase<P: Protocol>(
+async fn safety_phase<P: Protocol>(
     duration_ms: u64,
     plan: &Plan,
     sup: &mut Supervisor<P>,
@@ -528,7 +515,7 @@ pub(crate) async fn safety_phase<P: Protocol>(
 }
 
 /// Heal: every fault ends, the network calms down.
-pub(crate) fn heal<P: Protocol>(sup: &mut Supervisor<P>) {
+fn heal<P: Protocol>(sup: &mut Supervisor<P>) {
     // A shell that crashed at a crash point just before heal is taken down, then restarted
     // with the rest.
     while let Ok((node, detail)) = sup.crash_requests.try_recv() {

@@ -53,7 +53,7 @@ pub fn lock<P: Protocol>(w: &Mutex<World<P>>) -> MutexGuard<'_, World<P>> {
 /// Binds node `idx`'s address and starts its receiver task, which forwards every frame
 /// to the returned inbox (madsim's `recv_from` is not cancel-safe, so the node's loop
 /// selects on the channel instead). The sender is the inbox's, for wakes and stalls.
-pub async fn bind_node(
+async fn bind_node(
     idx: NodeIdx,
 ) -> (
     Arc<Endpoint>,
@@ -230,15 +230,15 @@ async fn drain<P: Protocol>(
         let crash_at = (!points.is_empty() && madsim::rand::thread_rng().gen_bool(ratio))
             .then(|| points[madsim::rand::thread_rng().gen_range(0..points.len())]);
         let kept = crash_at.unwrap_or(effects.len());
-        let lost = crash_at.map(|at| lost_effects::<P>(&effects[at..]));
-        let total = effects.len();
-        for e in effects.into_iter().take(kept) {
-            effect(world, idx, ep, node, e).await;
+        for e in &effects[..kept] {
+            effect(world, idx, ep, node, e.clone()).await;
         }
-        if let (Some(at), Some(lost)) = (crash_at, lost) {
+        if let Some(at) = crash_at {
             let detail = format!(
-                "{} crashed after {at} of {total} outputs of a step; lost: {lost}",
+                "{} crashed after {at} of {} outputs of a step; lost: {}",
                 node_name(idx),
+                effects.len(),
+                lost_effects::<P>(&effects[at..])
             );
             let tx = lock(world).crash_requests.clone();
             if let Some(tx) = tx {

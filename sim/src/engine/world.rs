@@ -11,8 +11,8 @@ use crate::scenario::{is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CL
 use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
 use leaseproof_impl::{
-    ActingClients, Belief, BeliefOverlap, Event, Identity, Key, Liveness, LossCause, Msg, Nanos,
-    OracleName, Protocol, Reference, SafetyOracles, TenureEvent, Violation,
+    ActingClients, Belief, BeliefOverlap, Event, Fnv, Identity, Key, Liveness, LossCause, Msg,
+    Nanos, OracleName, Protocol, Reference, SafetyOracles, TenureEvent, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,8 +66,6 @@ pub struct NetKnobs {
     /// crashes at one (0 after heal: crash points are faults).
     pub crash_point_ratio: [f64; 2],
 }
-
-pub use leaseproof_impl::Fnv;
 
 /// One run's shared state, for any protocol `P` ([`Protocol`]; the reference protocol by
 /// default).

@@ -799,7 +799,7 @@ fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError>
     };
     let written = table.get("protocol").and_then(|p| p.get("kind"));
     let kind = match written {
-        None => "reference",
+        None => Reference::NAME,
         Some(toml::Value::String(k)) => k.as_str(),
         Some(other) => {
             let (line, column) = locate(text, "protocol.kind");
@@ -816,16 +816,11 @@ fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError>
         return Ok(());
     }
     let (line, key_column) = locate(text, "protocol.kind");
-    // The value's column: after the `=` and its spaces.
     let column = text
         .lines()
         .nth(line.saturating_sub(1))
-        .and_then(|l| {
-            let eq = l.find('=')?;
-            let after = &l[eq + 1..];
-            Some(eq + 2 + (after.len() - after.trim_start().len()))
-        })
-        .unwrap_or(key_column);
+        .and_then(value_start)
+        .map_or(key_column, |at| at + 1);
     Err(ScenarioError {
         file: path.to_path_buf(),
         line,
@@ -850,22 +845,25 @@ fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError>
     })
 }
 
+/// Where a `key = value` line's value begins (0-based, after the `=` and its spaces).
+fn value_start(line: &str) -> Option<usize> {
+    let eq = line.find('=')?;
+    let after = &line[eq + 1..];
+    Some(eq + 1 + (after.len() - after.trim_start().len()))
+}
+
 /// The dotted path of the field whose value starts at `offset`, for a `key = value` line
 /// (`protocol.ttl_ms` for `ttl_ms = "x"` under `[protocol]`); `None` when the offset is
 /// not a plain line's value (a key, an inline table's entry, an array's element).
 fn value_field(text: &str, offset: usize) -> Option<String> {
     let start = text.get(..offset)?.rfind('\n').map_or(0, |n| n + 1);
     let line = text.get(start..)?.lines().next()?;
-    let (key, value) = line.split_once('=')?;
-    let key = key.trim();
-    let bare = |k: &str| {
-        !k.is_empty()
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    };
-    // The offset must be where the value begins (after `=` and its spaces).
-    let value_at = start + line.find('=')? + 1 + (value.len() - value.trim_start().len());
-    if !bare(key) || offset != value_at {
+    let key = line.split_once('=')?.0.trim();
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !bare || offset != start + value_start(line)? {
         return None;
     }
     let table = text[..start]
@@ -1582,7 +1580,7 @@ fn validate_expect<P: Protocol, F>(
         ));
     }
     // A protocol without a liveness claim has no liveness phase to judge these in.
-    let claims_liveness = P::liveness_bound_ns(config, 0, 0, 0, false).is_some();
+    let claims_liveness = leaseproof_impl::claims_liveness::<P>(config);
     for (field, list) in [("expect.always", &always), ("expect.finds", &finds)] {
         if let Some(o) = list.iter().find(|o| !o.is_safety() && !claims_liveness) {
             return Err(src.err(
