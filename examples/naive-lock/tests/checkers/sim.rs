@@ -280,3 +280,25 @@ fn a_restarted_client_takes_its_earlier_incarnations_grant_unless_replies_name_i
     assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
     assert!(report.also_tripped.is_empty(), "{:?}", report.also_tripped);
 }
+
+/// `swarm-fixed` on 1,000 seeds rather than its 20 test seeds:
+/// `cargo test -p naive-lock --test checkers -- --ignored --nocapture`.
+#[test]
+#[ignore = "1,000 seeds; run with -- --ignored"]
+fn swarm_fixed_holds_on_a_thousand_seeds() {
+    let sc = load("swarm-fixed");
+    let results = run_many(
+        &sc,
+        &sc.run_seeds(0, Some(1000)),
+        2,
+        RunOptions::default(),
+        &|_| {},
+    );
+    let report = judge(&sc, &results, &[]);
+    println!(
+        "swarm-fixed: {} of {} seeds passed",
+        report.passed, report.seeds
+    );
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    assert!(report.also_tripped.is_empty(), "{:?}", report.also_tripped);
+}
