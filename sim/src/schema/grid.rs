@@ -2,7 +2,7 @@
 //! and validated (every error names the file, line, field and reason) and expanded into
 //! cells, each a scenario of its own. The shipped presets are compiled in.
 
-use crate::scenario::{line_col, locate, Expect, Scenario, ScenarioError, ScenarioFile};
+use crate::scenario::{line_col, locate, table_at, Expect, Scenario, ScenarioError, ScenarioFile};
 use leaseproof_impl::{OracleName, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -203,12 +203,7 @@ impl GridFile {
             let start = e.span().map_or(0, |s| s.start.min(text.len()));
             let (line, column) = line_col(text, start);
             // The table the error is in: the last header before it.
-            let table = text[..start]
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|l| l.starts_with('['))
-                .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+            let table = table_at(text, start);
             ScenarioError {
                 file: path.to_path_buf(),
                 line,

@@ -866,16 +866,21 @@ fn value_field(text: &str, offset: usize) -> Option<String> {
     if !bare || offset != start + value_start(line)? {
         return None;
     }
-    let table = text[..start]
+    Some(match table_at(text, start) {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
+/// The table the text at `offset` is in: the last `[header]` before it (`None`: the
+/// top level).
+pub(crate) fn table_at(text: &str, offset: usize) -> Option<String> {
+    text[..offset.min(text.len())]
         .lines()
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('['))
-        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    Some(match table {
-        Some(t) if !t.is_empty() => format!("{t}.{key}"),
-        _ => key.to_string(),
-    })
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string())
 }
 
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
