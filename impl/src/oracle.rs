@@ -206,6 +206,8 @@ pub enum NotLive {
         late_ns: u64,
     },
     Released,
+    /// The authority ended it (another client took over).
+    Ended,
     /// No such grant exists (it expired and was forgotten, or never was).
     Unknown,
     /// The grant belongs to another client.
@@ -263,6 +265,7 @@ impl fmt::Display for Violation {
                         late_ns as f64 / 1e6
                     ),
                     NotLive::Released => write!(f, "after releasing it"),
+                    NotLive::Ended => write!(f, "after the authority ended it"),
                     NotLive::Unknown => write!(f, "that is not a live grant"),
                     NotLive::NotOwner { owner } => write!(f, "but the grant is {owner}'s"),
                 }
@@ -311,11 +314,14 @@ struct GrantGhost {
     owner: Identity,
     expiry: Nanos,
     released: bool,
+    /// The authority ended it, a grant without expiry (a takeover, for a protocol whose
+    /// authority expires nothing: [`TenureEvent::Ended`]).
+    ended: bool,
 }
 
 impl GrantGhost {
     fn live(&self, server_now: Nanos) -> bool {
-        server_now < self.expiry && !self.released
+        server_now < self.expiry && !self.released && !self.ended
     }
 }
 
@@ -569,6 +575,12 @@ impl SafetyOracles {
                 key,
                 tenure,
             } => Self::release_sent(g, client, key, Token(tenure)),
+            TenureEvent::Ended {
+                client,
+                key,
+                tenure,
+                ..
+            } => Self::ended(g, server_now, client, key, Token(tenure)),
             TenureEvent::WriteDecided {
                 client,
                 key,
@@ -627,6 +639,7 @@ impl SafetyOracles {
                 owner: client,
                 expiry,
                 released: false,
+                ended: false,
             },
         );
         let max = o.max_granted.entry(key).or_default();
@@ -671,6 +684,30 @@ impl SafetyOracles {
         }
     }
 
+    /// The authority ended a grant that has no expiry (a protocol whose authority expires
+    /// nothing ends a tenure only so: a takeover, a release). A grant with an expiry (the
+    /// reference protocol's) ends by it or by its release as before: an `Ended` for one
+    /// still live is what a buggy server does (releasing another client's grant), which
+    /// the oracles must go on catching by its consequences, not take as the truth.
+    fn ended(
+        g: &mut Cow<'_, SafetyOracles>,
+        server_now: Nanos,
+        client: Identity,
+        key: Key,
+        token: Token,
+    ) {
+        let live = g
+            .grants
+            .get(&key)
+            .and_then(|m| m.get(&token))
+            .is_some_and(|gg| gg.owner == client && gg.expiry == Nanos::MAX && gg.live(server_now));
+        if live {
+            if let Some(gg) = g.to_mut().grants.entry(key).or_default().get_mut(&token) {
+                gg.ended = true;
+            }
+        }
+    }
+
     /// lease-containment: a client decides to write only under a live grant of its own.
     fn lease_containment(
         g: &SafetyOracles,
@@ -684,6 +721,7 @@ impl SafetyOracles {
             None => Some(NotLive::Unknown),
             Some(gg) if gg.owner != client => Some(NotLive::NotOwner { owner: gg.owner }),
             Some(gg) if gg.released => Some(NotLive::Released),
+            Some(gg) if gg.ended => Some(NotLive::Ended),
             Some(gg) if server_now >= gg.expiry => Some(NotLive::Expired {
                 late_ns: server_now.since(gg.expiry),
             }),

@@ -87,6 +87,10 @@ pub struct SuspendBound {
     pub field: String,
     /// What suspends the core, in words (a pause, a stall before a send).
     pub what: String,
+    /// The longest such suspension, ms ([`u64::MAX`]: no bound is configured, as for
+    /// buggify's delays or a pause of any length the model may take): what a plug-in
+    /// whose envelope bounds pauses reads.
+    pub ms: u64,
 }
 
 /// How far a clock may read from true time (its constant offset), and the field that
@@ -113,6 +117,17 @@ pub struct FaultBounds {
     pub losses: Vec<LossBound>,
     pub suspends: Vec<SuspendBound>,
     pub offsets: Vec<OffsetBound>,
+    /// The longest one-way message latency configured, ms, and the field that sets it
+    /// (a reply's delay and a write's flight time are bounded by it): what a plug-in whose
+    /// envelope bounds reply delays reads. Empty where no field sets it.
+    pub latency: Option<LatencyBound>,
+}
+
+/// The longest one-way latency a scenario configures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatencyBound {
+    pub field: String,
+    pub ms: u64,
 }
 
 /// One way a scenario leaves a protocol's assumptions: the field and why.
@@ -299,6 +314,10 @@ mod tests {
                 field: "clock_offset_ms_max".into(),
                 ms: 3_600_000,
             }],
+            latency: Some(LatencyBound {
+                field: "cluster.latency_ms".into(),
+                ms: 60_000,
+            }),
         };
         assert!(p.breaches(&within).is_empty());
         let beyond = FaultBounds {
@@ -319,6 +338,7 @@ mod tests {
             }],
             suspends: Vec::new(),
             offsets: Vec::new(),
+            latency: None,
         };
         let b = p.breaches(&beyond);
         let fields: Vec<&str> = b.iter().map(|b| b.field.as_str()).collect();
@@ -341,6 +361,7 @@ mod tests {
             suspends: vec![SuspendBound {
                 field: "faults.script[1].pause".into(),
                 what: "a pause".into(),
+                ms: 1_000,
             }],
             ..FaultBounds::default()
         };

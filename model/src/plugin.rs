@@ -8,7 +8,7 @@
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not)
 //! and clients up to `client_crashes` times; each restarts, a new incarnation, from its
-//! disk. Every node's jitter draw is 0.
+//! disk. Every jitter draw is the configured one (`jitter_ppm`, 0 by default).
 //!
 //! **Closed checks** (`closed`, for a protocol that lists its instants and counters,
 //! [`Protocol::NORMALISES`]): global time stays at [`ANCHOR`] and a tick shifts every
@@ -67,7 +67,23 @@ pub struct PluginModelConfig<C> {
     /// with no time bound (`max_time` is then not read). Needs
     /// [`Protocol::NORMALISES`].
     pub closed: bool,
+    /// Event kinds ([`Protocol::event_kind`], at most [`MAX_REACH`]) each checked as a
+    /// `Sometimes` property named by the kind: coverage, so a check that passes shows
+    /// it reached a renewal, a takeover, ... (a bit per kind in the state; empty: none,
+    /// and no state grows).
+    pub reach: Vec<&'static str>,
+    /// The draw every jitter request gets, ppm of its range (0: the shortest wait; a
+    /// second check with a high draw covers the longest).
+    pub jitter_ppm: u32,
+    /// How many client pauses one run may have (a GC pause, SIGSTOP), each `pause_ticks`
+    /// long: the client takes no step (its timers wait, messages to it stay in flight)
+    /// and keeps what it believed at its last step.
+    pub pauses: u8,
+    pub pause_ticks: u64,
 }
+
+/// The most event kinds one check can ask to reach ([`PluginModelConfig::reach`]).
+pub const MAX_REACH: usize = 8;
 
 /// A closed check's global time, in ticks: every state's `now`. Far enough from zero that
 /// no instant a closed check keeps saturates.
@@ -94,6 +110,11 @@ pub struct PluginState<P: Protocol> {
     /// A node whose timer fired and left it due at the same deadline: time cannot pass
     /// (a time-lock, a liveness failure). The path ends here.
     pub timelock: Option<u32>,
+    /// Which of [`PluginModelConfig::reach`]'s event kinds some step emitted (bit `i`).
+    pub seen: u8,
+    /// Pauses so far, and each node's remaining pause in ticks (0: running).
+    pub pauses: u8,
+    pub paused: Vec<u64>,
 }
 
 impl<P: Protocol> fmt::Debug for PluginState<P> {
@@ -128,6 +149,8 @@ pub enum PluginAction {
     CrashClient(u32),
     /// A crashed client restarts, a new incarnation, from what its disk kept.
     RestartClient(u32),
+    /// A client pauses for `pause_ticks`.
+    Pause(u32),
 }
 
 /// Every ordering of `items`, `items` itself first.
@@ -293,6 +316,7 @@ impl<P: Protocol> PluginModel<P> {
             out.nodes[to] = s.nodes[i].as_ref().map(|n| P::remap_node(n, &f));
             out.disks[to] = P::remap_disk(&s.disks[i], &f);
             out.incarnations[to] = s.incarnations[i];
+            out.paused[to] = s.paused[i];
         }
         out.net = s
             .net
@@ -378,10 +402,11 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     fn due(&self, s: &PluginState<P>, idx: usize) -> bool {
-        s.nodes[idx].as_ref().is_some_and(|n| {
-            n.poll_timeout()
-                .is_some_and(|(d, _)| d <= self.local(idx, s.time))
-        })
+        s.paused[idx] == 0
+            && s.nodes[idx].as_ref().is_some_and(|n| {
+                n.poll_timeout()
+                    .is_some_and(|(d, _)| d <= self.local(idx, s.time))
+            })
     }
 
     /// Feeds one input to node `idx` and drains its effects into the state.
@@ -397,12 +422,21 @@ impl<P: Protocol> PluginModel<P> {
                 Effect::Send { to, msg } => s.net.push((s.time, idx as u32, to.0, msg)),
                 Effect::Persist(p) => P::persist(&mut s.disks[idx], p),
                 Effect::Event(ev) => {
+                    let kind = P::event_kind(&ev);
+                    if let Some(i) = self.mc.reach.iter().position(|k| *k == kind) {
+                        s.seen |= 1 << i;
+                    }
                     if let Some(te) = P::tenure(&ev) {
                         let mut found = Vec::new();
                         s.oracles.observe_tenure(server_now, te, &mut found);
                     }
                 }
-                Effect::NeedJitter => node.handle_jitter(now, Jitter { ppm: 0 }),
+                Effect::NeedJitter => node.handle_jitter(
+                    now,
+                    Jitter {
+                        ppm: self.mc.jitter_ppm,
+                    },
+                ),
             }
         }
         s.net.sort();
@@ -435,6 +469,9 @@ impl<P: Protocol> Model for PluginModel<P> {
             incarnations: vec![0; n],
             oracles: SafetyOracles::new().judging(&self.mc.judged),
             timelock: None,
+            seen: 0,
+            pauses: 0,
+            paused: vec![0; n],
         };
         for idx in 0..n {
             self.boot(&mut s, idx);
@@ -456,7 +493,8 @@ impl<P: Protocol> Model for PluginModel<P> {
         }
         let mut overdue = false;
         for (k, m) in s.net.iter().enumerate() {
-            if k > 0 && s.net[k - 1] == *m {
+            // A paused node receives nothing; what waits for it holds no time back.
+            if (k > 0 && s.net[k - 1] == *m) || s.paused[m.2 as usize] > 0 {
                 continue;
             }
             overdue |= s.time >= m.0 + self.mc.max_delay;
@@ -478,6 +516,9 @@ impl<P: Protocol> Model for PluginModel<P> {
                 None => actions.push(PluginAction::RestartClient(idx as u32)),
                 Some(_) => {}
             }
+            if s.nodes[idx].is_some() && s.paused[idx] == 0 && s.pauses < self.mc.pauses {
+                actions.push(PluginAction::Pause(idx as u32));
+            }
         }
         if (self.closed() || s.time < self.mc.max_time) && !any_due && !overdue {
             actions.push(PluginAction::Tick);
@@ -487,8 +528,20 @@ impl<P: Protocol> Model for PluginModel<P> {
     fn next_state(&self, last: &PluginState<P>, action: PluginAction) -> Option<PluginState<P>> {
         let mut s = last.clone();
         match action {
-            PluginAction::Tick if self.closed() => self.shift_back(&mut s),
-            PluginAction::Tick => s.time += 1,
+            PluginAction::Tick => {
+                if self.closed() {
+                    self.shift_back(&mut s);
+                } else {
+                    s.time += 1;
+                }
+                for p in &mut s.paused {
+                    *p = p.saturating_sub(1);
+                }
+            }
+            PluginAction::Pause(i) => {
+                s.paused[i as usize] = self.mc.pause_ticks;
+                s.pauses += 1;
+            }
             PluginAction::Fire(i) => {
                 let idx = i as usize;
                 let deadline =
@@ -521,6 +574,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             PluginAction::Restart => self.boot(&mut s, 0),
             PluginAction::CrashClient(i) => {
                 s.nodes[i as usize] = None;
+                s.paused[i as usize] = 0;
                 s.client_crashes += 1;
             }
             PluginAction::RestartClient(i) => self.boot(&mut s, i as usize),
@@ -545,6 +599,10 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.timelock.is_none()
             }),
         ];
+        let reached = reach_conditions::<P>();
+        for (i, kind) in self.mc.reach.iter().enumerate().take(MAX_REACH) {
+            v.push(Property::sometimes(kind, reached[i]));
+        }
         v.push(if self.mc.judged.contains(&OracleName::BeliefExclusivity) {
             Property::always(PROP_BELIEF, |_: &Self, s: &PluginState<P>| {
                 Self::acting(s).values().all(|&c| c < 2)
@@ -556,6 +614,27 @@ impl<P: Protocol> Model for PluginModel<P> {
         });
         v
     }
+}
+
+/// Whether a state's run emitted the `I`th kind to reach.
+fn reached<P: Protocol, const I: usize>(_: &PluginModel<P>, s: &PluginState<P>) -> bool {
+    s.seen & (1 << I) != 0
+}
+
+type Condition<P> = fn(&PluginModel<P>, &PluginState<P>) -> bool;
+
+/// One condition per bit (a property's condition is a plain function).
+fn reach_conditions<P: Protocol>() -> [Condition<P>; MAX_REACH] {
+    [
+        reached::<P, 0>,
+        reached::<P, 1>,
+        reached::<P, 2>,
+        reached::<P, 3>,
+        reached::<P, 4>,
+        reached::<P, 5>,
+        reached::<P, 6>,
+        reached::<P, 7>,
+    ]
 }
 
 /// One property's verdict, with the path that decides it (an `Always` violated, a
@@ -651,6 +730,7 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 PluginAction::Restart => format!("t={} the authority restarts", s.time),
                 PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
                 PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
+                PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
             })
         })
         .collect()

@@ -4,7 +4,9 @@
 //! the line and column, the field and the reason; unknown keys are errors.
 
 use crate::fault::FaultKind;
-use leaseproof_impl::protocol::{DriftBound, LossBound, OffsetBound, StepBound, SuspendBound};
+use leaseproof_impl::protocol::{
+    DriftBound, LatencyBound, LossBound, OffsetBound, StepBound, SuspendBound,
+};
 use leaseproof_impl::{
     Assumptions, Breach, FaultBounds, NodeId, OracleName, Protocol, ProtocolConfig, Reference,
     Workload,
@@ -1054,6 +1056,10 @@ fn validate<P: Protocol>(
     validate_crash_points(&src, &file)?;
     let (mut always, finds) = validate_expect::<P, _>(&src, &file, &config)?;
     bounds.suspends = suspends(&file);
+    bounds.latency = Some(LatencyBound {
+        field: "cluster.latency_ms".into(),
+        ms: file.cluster.latency_ms[1],
+    });
     let beyond = config.breaches(&bounds);
     check_class::<P, _>(&src, &file, &config, &beyond, &finds)?;
     check_oracle_assumptions::<P>(&src, &config, &bounds, &always)?;
@@ -1634,30 +1640,40 @@ fn suspends<F>(file: &ScenarioFile<F>) -> Vec<SuspendBound> {
         .iter()
         .enumerate()
         .filter(|(_, e)| e.pause.is_some())
-        .map(|(i, _)| SuspendBound {
+        .map(|(i, e)| SuspendBound {
             field: format!("faults.script[{i}].pause"),
             what: "a pause".into(),
+            ms: e.for_ms.unwrap_or(u64::MAX),
         })
         .collect();
-    let random_pauses = file
+    let random = file
         .faults
         .random
         .as_ref()
-        .is_some_and(|r| r.events > 0 && r.kinds.contains(&RandomKind::Pause));
+        .filter(|r| r.events > 0 && r.kinds.contains(&RandomKind::Pause));
     let c = &file.cluster;
-    for (on, field, what) in [
-        (random_pauses, "faults.random.kinds", "a random pause"),
+    for (on, field, what, ms) in [
+        (
+            random.is_some(),
+            "faults.random.kinds",
+            "a random pause",
+            random.map_or(0, |r| r.pause_ms[1]),
+        ),
         (
             c.send_delay_ratio > 0.0,
             "cluster.send_delay_ratio",
             "a stall between a decision and its send",
+            c.send_delay_ms[1],
         ),
-        (c.buggify, "cluster.buggify", "a buggify delay"),
+        // madsim's buggify delays are its own (1-5 s on 10 % of operations, by its doc);
+        // no scenario field bounds them.
+        (c.buggify, "cluster.buggify", "a buggify delay", u64::MAX),
     ] {
         if on {
             out.push(SuspendBound {
                 field: field.into(),
                 what: what.into(),
+                ms,
             });
         }
     }

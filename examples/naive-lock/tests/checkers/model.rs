@@ -38,6 +38,10 @@ fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {
         client_crashes: 0,
         symmetry: false,
         closed: false,
+        reach: vec![],
+        jitter_ppm: 0,
+        pauses: 0,
+        pause_ticks: 0,
     }
 }
 
