@@ -1,0 +1,1610 @@
+//! # Kubernetes client-go leader election, as it really works
+//!
+//! Sources (cited per rule below as `le.go` for
+//! `staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go`, `leaselock.go`
+//! for `.../resourcelock/leaselock.go`; the exact rules are collected in
+//! `../shared/notes/real-systems.md` §1 and `docs/protocols/k8s.md` has one row per
+//! rule):
+//!
+//! - **The store** (API server + etcd, node 0): one `Lease` object, optimistic concurrency
+//!   on `metadata.resourceVersion`: Get, Create (409 if it exists), Update with the
+//!   resourceVersion the writer last read (409 if it changed). It keeps no clock and
+//!   expires nothing: the lease's life is entirely in the candidates' heads.
+//! - **Each candidate** (nodes 2..) runs `tryAcquireOrRenew` as written: the leader's fast
+//!   path (an Update on its cached object while its own view of the lease is valid); else
+//!   a Get, `observedTime` set on its own clock when the record it read changed; a holder
+//!   other than itself whose lease it has not seen run out for the record's
+//!   `leaseDurationSeconds` makes it wait; otherwise an Update, `leaseTransitions` + 1 on a
+//!   change of holder. `acquire` retries with `wait.JitterUntil(RetryPeriod, 1.2,
+//!   sliding)`; `renew` gives up when a round of retries passes `RenewDeadline` and
+//!   cancels the leading context, then (`release_on_cancel`) writes an empty holder.
+//! - **The guarded work** the library leaves to its user, as its doc says: it checks its
+//!   context every `work_check_ms` and, when it is not cancelled, writes to the resource
+//!   (node 1). When it sees the cancel it stops, and the process starts a new elector (a
+//!   new incarnation with the same identity: kube components exit on `OnStoppedLeading`
+//!   and are restarted).
+//! - **The resource** accepts every write (client-go has no fencing: "This
+//!   implementation does not guarantee that only one client is acting as a leader (a.k.a.
+//!   fencing)", le.go package doc), or with `fencing` refuses a token below the highest
+//!   it accepted: `transitions` hands `leaseTransitions` to it, `resource-version` the
+//!   acquiring Update's `resourceVersion`.
+//!
+//! Tenures (what the oracles judge): the store's commit that makes a candidate
+//! incarnation the holder begins a tenure numbered by that commit's resourceVersion; a
+//! commit by another incarnation (a takeover, or a release) ends it.
+//!
+//! Left out, and why: `acquireTime`/`renewTime` (client-go writes them but never reads
+//! them: "The client does not consider timestamps in the leader election record to be
+//! accurate", le.go package doc), so a record's bytes change exactly when its
+//! resourceVersion does, which is what the raw-record comparison reads here; `OnNewLeader`
+//! and metrics; the `EndOfTerm`/coordinated leader election alpha fields; the
+//! `PollImmediateUntil` ticker's phase (the next try of a failing round is `RetryPeriod`
+//! after the last one ended, not on the ticker's grid: equal when calls are fast);
+//! several Lease objects (one key).
+
+use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
+use leaseproof_impl::{
+    Belief, ConfigError, Effect, Identity, Jitter, Key, LossCause, Machine, Nanos, NodeId,
+    OracleName, Protocol, RoleKind, TenureEvent, Workload,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+const MS: u64 = 1_000_000;
+const SECOND: u64 = 1_000 * MS;
+/// The one Lease object.
+pub const KEY: Key = Key(0);
+/// le.go: `JitterFactor = 1.2`.
+pub const JITTER_FACTOR_PPM: u64 = 1_200_000;
+/// A process's lives (electors it started after losing leadership) per engine
+/// incarnation: a candidate's identity for the oracles is `incarnation * LIVES + life`.
+pub const LIVES: u32 = 1 << 16;
+
+/// What the resource is handed with each write.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fencing {
+    /// Nothing: client-go as shipped (no fencing, le.go package doc).
+    #[default]
+    None,
+    /// `leaseTransitions` of the record the leader wrote, as a token (an inference of the
+    /// notes, for the checkers to confirm or refute).
+    Transitions,
+    /// The `resourceVersion` of the Update (or Create) that made this incarnation the
+    /// holder.
+    ResourceVersion,
+}
+
+/// The `[protocol]` fields of a k8s scenario (`kind = "k8s"` besides). Defaults are the
+/// `--leader-elect-*` flags of Kubernetes' components (client-go itself has none: "Core
+/// clients default this value to 15 seconds", le.go `LeaseDuration` doc, and 10 s, 2 s).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct K8sConfig {
+    /// `LeaseDuration`: how long a candidate waits without seeing the record change.
+    pub lease_duration_ms: u64,
+    /// `RenewDeadline`: how long the leader retries a renewal before giving up.
+    pub renew_deadline_ms: u64,
+    /// `RetryPeriod`: the wait between tries.
+    pub retry_period_ms: u64,
+    /// `ReleaseOnCancel`: write an empty holder when leadership ends.
+    pub release_on_cancel: bool,
+    /// c: how often the guarded work checks its context (it writes at each check that
+    /// finds it live).
+    pub work_check_ms: u64,
+    /// The API client's request timeout. kube-controller-manager sets it to
+    /// RenewDeadline (`config.Timeout = s.Generic.LeaderElection.RenewDeadline.Duration`,
+    /// cmd/kube-controller-manager/app/options/options.go); 0 means that.
+    pub call_timeout_ms: u64,
+    /// What the resource is handed with each write.
+    pub fencing: Fencing,
+}
+
+impl Default for K8sConfig {
+    fn default() -> Self {
+        K8sConfig {
+            lease_duration_ms: 15_000,
+            renew_deadline_ms: 10_000,
+            retry_period_ms: 2_000,
+            release_on_cancel: false,
+            work_check_ms: 1_000,
+            call_timeout_ms: 0,
+            fencing: Fencing::None,
+        }
+    }
+}
+
+impl K8sConfig {
+    /// client-go's own validation (le.go `NewLeaderElector`), plus what this model needs;
+    /// an error names the field.
+    ///
+    /// # Errors
+    /// The first field out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |field: &'static str, reason: String| Err(ConfigError { field, reason });
+        let (ld, rd, rp) = (
+            self.lease_duration_ms,
+            self.renew_deadline_ms,
+            self.retry_period_ms,
+        );
+        if rp == 0 {
+            return err(
+                "retry_period_ms",
+                "retryPeriod must be greater than zero".into(),
+            );
+        }
+        // le.go: "leaseDuration must be greater than renewDeadline".
+        if ld <= rd {
+            return err(
+                "renew_deadline_ms",
+                format!(
+                    "{rd} ms is not below lease_duration_ms {ld}: client-go refuses it \
+                     (leaseDuration must be greater than renewDeadline)"
+                ),
+            );
+        }
+        // le.go: `RenewDeadline <= time.Duration(JitterFactor*float64(RetryPeriod))`.
+        if rd * 1_000_000 <= rp * JITTER_FACTOR_PPM {
+            return err(
+                "retry_period_ms",
+                format!(
+                    "{rp} ms is too large for renew_deadline_ms {rd}: client-go refuses it \
+                     (renewDeadline must be greater than retryPeriod*JitterFactor, 1.2)"
+                ),
+            );
+        }
+        // The record keeps `int(LeaseDuration / time.Second)` (le.go tryAcquireOrRenew).
+        if ld < 1_000 {
+            return err(
+                "lease_duration_ms",
+                format!(
+                    "{ld} ms is written to the record as 0 whole seconds \
+                     (leaseDurationSeconds = int(LeaseDuration / time.Second))"
+                ),
+            );
+        }
+        if self.work_check_ms == 0 {
+            return err("work_check_ms", "must be above 0".into());
+        }
+        Ok(())
+    }
+
+    fn lease_s(&self) -> u32 {
+        u32::try_from(self.lease_duration_ms / 1_000).unwrap_or(u32::MAX)
+    }
+
+    fn call_timeout_ns(&self) -> u64 {
+        match self.call_timeout_ms {
+            0 => self.renew_deadline_ms * MS,
+            t => t * MS,
+        }
+    }
+
+    /// How much longer the slowest clock's span may last than the fastest's, in ppm of
+    /// the span (drift `±ρ`: `(1 + ρ) / (1 − ρ)`).
+    fn rate_ppm(drift_ppm: u32) -> u64 {
+        let r = u64::from(drift_ppm.min(999_999));
+        (1_000_000 + r) * 1_000_000 / (1_000_000 - r)
+    }
+}
+
+/// The envelope (docs/protocols/k8s.md, "Envelope"): a leader whose last renewal's reply
+/// took `reply` after the store committed it gives up `RetryPeriod + RenewDeadline` later
+/// on its own clock and its work stops within `c`; a candidate that saw that record
+/// change takes over no sooner than `LeaseDuration` on its clock. So two clients never act
+/// at once, and the resource never takes a stale write, while
+///
+/// `reply + k·(RetryPeriod + RenewDeadline + c) + pause + stall + write flight + steps <
+/// LeaseDuration`
+///
+/// with `k` the rate ratio the drift allows, `reply` and `write flight` the longest
+/// latency, `pause` the longest pause, `stall` the longest stall between a write's
+/// decision and its send, `steps` the clients' clock steps added up. Offsets do not
+/// matter (a candidate compares only readings of its own clock); a crash that loses the
+/// store's data does.
+impl Assumptions for K8sConfig {
+    fn breaches(&self, b: &FaultBounds) -> Vec<Breach> {
+        let mut out: Vec<Breach> = b
+            .losses
+            .iter()
+            .map(|l| Breach {
+                field: l.field.clone(),
+                reason: format!("a crash loses the {}: the Lease object", l.what),
+            })
+            .collect();
+        let env = Envelope::of(self, b);
+        if env.lhs_ms() >= u128::from(self.lease_duration_ms) {
+            out.push(Breach {
+                field: env.largest_field(),
+                reason: format!(
+                    "{} >= lease_duration_ms {}: beyond the envelope",
+                    env.describe(),
+                    self.lease_duration_ms
+                ),
+            });
+        }
+        out
+    }
+
+    fn oracle_breaches(&self, oracle: OracleName, b: &FaultBounds) -> Vec<Breach> {
+        // Every oracle has the same envelope: the pause term is already in it.
+        let _ = oracle;
+        let _ = b;
+        Vec::new()
+    }
+}
+
+/// The envelope's terms for one scenario's fault bounds, each with the field that sets
+/// it.
+#[derive(Clone, Debug, Default)]
+pub struct Envelope {
+    /// (field, ms) of each additive term.
+    pub terms: Vec<(String, u128)>,
+}
+
+impl Envelope {
+    /// The terms of the inequality for `cfg` under `b`.
+    #[must_use]
+    pub fn of(cfg: &K8sConfig, b: &FaultBounds) -> Envelope {
+        let mut terms = Vec::new();
+        let latency = b.latency.as_ref().map_or(0, |l| l.ms);
+        let lat_field = b
+            .latency
+            .as_ref()
+            .map_or("cluster.latency_ms".to_string(), |l| l.field.clone());
+        // A reply's delay (r − w), and the write's flight.
+        terms.push((lat_field.clone(), u128::from(latency)));
+        terms.push((lat_field, u128::from(latency)));
+        let drift = b.drift.iter().map(|d| d.ppm).max().unwrap_or(0);
+        let k = u128::from(K8sConfig::rate_ppm(drift));
+        let span = u128::from(cfg.retry_period_ms + cfg.renew_deadline_ms + cfg.work_check_ms);
+        terms.push((
+            b.drift
+                .iter()
+                .max_by_key(|d| d.ppm)
+                .map_or("protocol.renew_deadline_ms".into(), |d| d.field.clone()),
+            span * k / 1_000_000,
+        ));
+        let longest = |stall: bool| {
+            b.suspends
+                .iter()
+                .filter(|s| s.field.contains("send_delay") == stall)
+                .max_by_key(|s| s.ms)
+                .map(|s| (s.field.clone(), u128::from(s.ms)))
+        };
+        terms.extend(longest(false));
+        terms.extend(longest(true));
+        for st in b.steps.iter().filter(|s| !s.authority) {
+            terms.push((st.field.clone(), u128::from(st.by_ms.unsigned_abs())));
+        }
+        Envelope { terms }
+    }
+
+    /// The left side, ms.
+    #[must_use]
+    pub fn lhs_ms(&self) -> u128 {
+        self.terms.iter().map(|t| t.1).sum()
+    }
+
+    fn largest_field(&self) -> String {
+        self.terms
+            .iter()
+            .max_by_key(|t| t.1)
+            .map_or_else(String::new, |t| t.0.clone())
+    }
+
+    fn describe(&self) -> String {
+        let each: Vec<String> = self
+            .terms
+            .iter()
+            .filter(|t| t.1 > 0)
+            .map(|t| format!("{} ms ({})", t.1, t.0))
+            .collect();
+        format!("{} = {} ms", each.join(" + "), self.lhs_ms())
+    }
+}
+
+/// The Lease spec as client-go writes it (`LeaderElectionRecord`), less the times it
+/// never reads.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Spec {
+    /// `holderIdentity`: a candidate's stable name (its node), or empty.
+    pub holder: Option<u32>,
+    /// `leaseDurationSeconds`.
+    pub lease_s: u32,
+    /// `leaseTransitions`.
+    pub transitions: u32,
+}
+
+/// The store's answer to a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Answer {
+    /// Get: the object and its resourceVersion.
+    Found { rv: u64, spec: Spec },
+    /// 404.
+    NotFound,
+    /// Create or Update committed, at this resourceVersion. `tenure` is the harness's
+    /// ghost (never read by client-go's rules): the tenure the store's commits have the
+    /// writer in, 0 if none, which the writer's guarded work writes under.
+    Written { rv: u64, tenure: u64 },
+    /// 409: the object exists (Create) or its resourceVersion moved on (Update).
+    Conflict,
+}
+
+/// The messages. Calls and answers carry the candidate's call id and incarnation (the
+/// HTTP connection a real answer comes back on).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum K8sMsg {
+    Get {
+        call: u64,
+        inc: u32,
+    },
+    Create {
+        call: u64,
+        inc: u32,
+        spec: Spec,
+    },
+    /// `Leases().Update(ctx, ll.lease)`: the whole cached object, with the resourceVersion
+    /// it was read or written at (leaselock.go `Update`).
+    Update {
+        call: u64,
+        inc: u32,
+        rv: u64,
+        spec: Spec,
+    },
+    Answer {
+        call: u64,
+        inc: u32,
+        answer: Answer,
+    },
+    /// A write of the guarded work. `token` is what the fencing option hands the
+    /// resource (0 without); `tenure` is the harness's ghost (the tenure the writer
+    /// believes it acts under), which an unfenced resource never reads.
+    Write {
+        inc: u32,
+        token: u64,
+        tenure: u64,
+    },
+}
+
+/// The events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum K8sEvent {
+    // ---- a candidate ----
+    /// A new elector started (a process, or a life after losing leadership).
+    Booted {
+        client: Identity,
+    },
+    /// It wants leadership (its `acquire` loop started).
+    Wanted {
+        client: Identity,
+    },
+    /// A 409 answered one of its writes.
+    Conflict {
+        client: Identity,
+    },
+    /// `OnStartedLeading`: its guarded work starts under `tenure`.
+    Acting {
+        client: Identity,
+        tenure: u64,
+    },
+    /// A renewal succeeded.
+    Renewed {
+        client: Identity,
+    },
+    /// `renew` gave up after `RenewDeadline`: the leading context is cancelled.
+    GaveUp {
+        client: Identity,
+    },
+    /// The guarded work saw the cancel and stopped.
+    Stopped {
+        client: Identity,
+    },
+    /// `ReleaseOnCancel`: it sent the empty holder.
+    GaveBack {
+        client: Identity,
+        tenure: u64,
+    },
+    /// The guarded work decided a write.
+    WriteDecided {
+        client: Identity,
+        tenure: u64,
+    },
+    // ---- the store ----
+    /// A commit made `client` the holder: a tenure begins.
+    Began {
+        client: Identity,
+        tenure: u64,
+    },
+    /// The holder's own renewal committed.
+    Extended {
+        tenure: u64,
+    },
+    /// A commit by another incarnation ended the tenure: a takeover (`taken_over`) or
+    /// its own release.
+    Ended {
+        client: Identity,
+        tenure: u64,
+        taken_over: bool,
+    },
+    // ---- the resource ----
+    Accepted {
+        client: Identity,
+        tenure: u64,
+    },
+    Refused {
+        tenure: u64,
+    },
+}
+
+impl K8sEvent {
+    /// The protocol-neutral view the oracles and the metrics read.
+    #[must_use]
+    pub fn tenure(self) -> Option<TenureEvent> {
+        Some(match self {
+            K8sEvent::Booted { client } => TenureEvent::Booted { client },
+            K8sEvent::Wanted { client } => TenureEvent::Wanted { client, key: KEY },
+            K8sEvent::Acting { client, tenure } => TenureEvent::Acting {
+                client,
+                key: KEY,
+                tenure,
+            },
+            K8sEvent::Stopped { client } => TenureEvent::Stopped {
+                client,
+                key: KEY,
+                preempted: Some(LossCause::Expired),
+            },
+            K8sEvent::GaveBack { client, tenure } => TenureEvent::GaveBack {
+                client,
+                key: KEY,
+                tenure,
+            },
+            K8sEvent::WriteDecided { client, tenure } => TenureEvent::WriteDecided {
+                client,
+                key: KEY,
+                tenure,
+            },
+            // The store expires nothing: a tenure is live until a commit ends it.
+            K8sEvent::Began { client, tenure } => TenureEvent::Began {
+                client,
+                key: KEY,
+                tenure,
+                expiry: Nanos::MAX,
+            },
+            K8sEvent::Extended { tenure } => TenureEvent::Renewed {
+                key: KEY,
+                tenure,
+                expiry: Nanos::MAX,
+            },
+            K8sEvent::Ended {
+                client,
+                tenure,
+                taken_over,
+            } => TenureEvent::Ended {
+                client,
+                key: KEY,
+                tenure,
+                ran_out: taken_over,
+            },
+            K8sEvent::Accepted { client, tenure } => TenureEvent::WriteAccepted {
+                client,
+                key: KEY,
+                tenure,
+            },
+            K8sEvent::Refused { tenure } => TenureEvent::WriteRefused { key: KEY, tenure },
+            K8sEvent::Conflict { .. } | K8sEvent::Renewed { .. } | K8sEvent::GaveUp { .. } => {
+                return None
+            }
+        })
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            K8sEvent::Booted { .. } => "booted",
+            K8sEvent::Wanted { .. } => "wanted",
+            K8sEvent::Conflict { .. } => "conflict",
+            K8sEvent::Acting { .. } => "acting",
+            K8sEvent::Renewed { .. } => "renewed",
+            K8sEvent::GaveUp { .. } => "gave-up",
+            K8sEvent::Stopped { .. } => "stopped",
+            K8sEvent::GaveBack { .. } => "gave-back",
+            K8sEvent::WriteDecided { .. } => "write-decided",
+            K8sEvent::Began { .. } => "began",
+            K8sEvent::Extended { .. } => "extended",
+            K8sEvent::Ended {
+                taken_over: true, ..
+            } => "taken-over",
+            K8sEvent::Ended { .. } => "released",
+            K8sEvent::Accepted { .. } => "accepted",
+            K8sEvent::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// What a role asks its shell to do.
+pub type K8sOutput = Effect<K8sMsg, K8sDisk, K8sEvent>;
+
+/// What a node keeps on disk: the store its object (etcd is durable), the resource the
+/// highest token it accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct K8sDisk {
+    /// The Lease object and its resourceVersion.
+    pub record: Option<(u64, Spec)>,
+    /// etcd's revision: every commit's resourceVersion is the next one.
+    pub revision: u64,
+    /// The harness's ghost: the live tenure (its holder incarnation and number).
+    pub tenure: Option<(Identity, u64)>,
+    /// The resource's highest accepted token.
+    pub high: u64,
+}
+
+/// The API server and etcd.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Store {
+    disk: K8sDisk,
+    out: VecDeque<K8sOutput>,
+}
+
+impl Store {
+    fn answer(&mut self, to: NodeId, call: u64, inc: u32, answer: Answer) {
+        self.out.push_back(Effect::Send {
+            to,
+            msg: K8sMsg::Answer { call, inc, answer },
+        });
+    }
+
+    /// Commits `spec` written by `writer`: the next revision, the tenure ghost moved on,
+    /// persisted before the answer leaves. Returns the answer.
+    fn commit(&mut self, writer: Identity, spec: Spec) -> Answer {
+        let d = &mut self.disk;
+        d.revision += 1;
+        let rv = d.revision;
+        d.record = Some((rv, spec));
+        let holds = spec.holder == Some(writer.node.0);
+        let mut events = Vec::new();
+        match d.tenure {
+            Some((who, t)) if who == writer && holds => {
+                events.push(K8sEvent::Extended { tenure: t })
+            }
+            prev => {
+                if let Some((who, t)) = prev {
+                    events.push(K8sEvent::Ended {
+                        client: who,
+                        tenure: t,
+                        taken_over: who != writer,
+                    });
+                }
+                d.tenure = None;
+                if holds {
+                    d.tenure = Some((writer, rv));
+                    events.push(K8sEvent::Began {
+                        client: writer,
+                        tenure: rv,
+                    });
+                }
+            }
+        }
+        self.out.push_back(Effect::Persist(self.disk));
+        self.out.extend(events.into_iter().map(Effect::Event));
+        let tenure = match self.disk.tenure {
+            Some((who, t)) if who == writer => t,
+            _ => 0,
+        };
+        Answer::Written { rv, tenure }
+    }
+}
+
+impl Machine for Store {
+    type Msg = K8sMsg;
+    type Output = K8sOutput;
+
+    fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: K8sMsg) {
+        let writer = |inc: u32| Identity {
+            node: from,
+            incarnation: inc,
+        };
+        match msg {
+            K8sMsg::Get { call, inc } => {
+                let a = match self.disk.record {
+                    Some((rv, spec)) => Answer::Found { rv, spec },
+                    None => Answer::NotFound,
+                };
+                self.answer(from, call, inc, a);
+            }
+            // 409 AlreadyExists.
+            K8sMsg::Create { call, inc, spec } => {
+                let a = if self.disk.record.is_some() {
+                    Answer::Conflict
+                } else {
+                    self.commit(writer(inc), spec)
+                };
+                self.answer(from, call, inc, a);
+            }
+            // Optimistic concurrency: 409 Conflict unless the resourceVersion is current.
+            K8sMsg::Update {
+                call,
+                inc,
+                rv,
+                spec,
+            } => {
+                let a = match self.disk.record {
+                    None => Answer::NotFound,
+                    Some((cur, _)) if cur != rv => Answer::Conflict,
+                    Some(_) => self.commit(writer(inc), spec),
+                };
+                self.answer(from, call, inc, a);
+            }
+            K8sMsg::Answer { .. } | K8sMsg::Write { .. } => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, _now: Nanos) {}
+
+    fn poll_output(&mut self) -> Option<K8sOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        None
+    }
+}
+
+/// The resource the guarded work writes to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Resource {
+    fencing: Fencing,
+    high: u64,
+    out: VecDeque<K8sOutput>,
+}
+
+impl Machine for Resource {
+    type Msg = K8sMsg;
+    type Output = K8sOutput;
+
+    fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: K8sMsg) {
+        let K8sMsg::Write { inc, token, tenure } = msg else {
+            return;
+        };
+        if self.fencing != Fencing::None && token < self.high {
+            self.out
+                .push_back(Effect::Event(K8sEvent::Refused { tenure }));
+            return;
+        }
+        if token > self.high {
+            self.high = token;
+            self.out.push_back(Effect::Persist(K8sDisk {
+                high: token,
+                ..K8sDisk::default()
+            }));
+        }
+        self.out.push_back(Effect::Event(K8sEvent::Accepted {
+            client: Identity {
+                node: from,
+                incarnation: inc,
+            },
+            tenure,
+        }));
+    }
+
+    fn handle_timeout(&mut self, _now: Nanos) {}
+
+    fn poll_output(&mut self) -> Option<K8sOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        None
+    }
+}
+
+/// Which call of `tryAcquireOrRenew` is in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Stage {
+    /// 1. the leader's optimistic Update on its cached object.
+    Fast,
+    /// 2. Get.
+    Get,
+    /// 2. Create, the object not found.
+    Create,
+    /// 4. Update.
+    Update,
+    /// `release()`: the empty holder.
+    Release,
+}
+
+/// One call in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Call {
+    stage: Stage,
+    id: u64,
+    /// `now` at the start of `tryAcquireOrRenew` (its validity check reads it).
+    start: u64,
+    /// The record it writes.
+    spec: Spec,
+    /// When the client gives up on it (the request timeout, or the round's deadline).
+    timeout_at: u64,
+}
+
+/// Where the elector's loops are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Phase {
+    /// `acquire`: the next try at `next` (`None`: a try in flight, or its jitter asked).
+    Acquiring { next: Option<u64> },
+    /// `renew`: the current round's deadline (`None` between rounds) and the next try.
+    Leading {
+        round: Option<u64>,
+        next: Option<u64>,
+    },
+    /// `renew` gave up; the release (if any) is in flight while `releasing`.
+    Stopping { releasing: bool },
+}
+
+/// The guarded work (`OnStartedLeading`'s goroutine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Work {
+    tenure: u64,
+    token: u64,
+    next_check: u64,
+    /// The leading context is cancelled (the work sees it at its next check).
+    cancelled: bool,
+}
+
+/// A candidate: client-go's `LeaderElector` and the process's guarded work.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Elector {
+    cfg: K8sConfig,
+    id: Identity,
+    life: u32,
+    /// `observedRecord` (`None`: the zero record).
+    observed: Option<Spec>,
+    /// `observedRawRecord`, as the resourceVersion of the bytes (see the module doc).
+    observed_raw: Option<u64>,
+    /// `observedTime`, on this candidate's clock.
+    observed_time: u64,
+    /// The resourceVersion of `LeaseLock`'s cached object.
+    cached_rv: Option<u64>,
+    /// The harness's ghost from the last successful write's answer (see
+    /// [`Answer::Written`]).
+    ghost: u64,
+    phase: Phase,
+    call: Option<Call>,
+    next_call: u64,
+    work: Option<Work>,
+    out: VecDeque<K8sOutput>,
+}
+
+impl Elector {
+    fn boot(cfg: &K8sConfig, id: Identity, now: Nanos) -> Elector {
+        let mut e = Elector {
+            cfg: cfg.clone(),
+            id,
+            life: 0,
+            observed: None,
+            observed_raw: None,
+            observed_time: 0,
+            cached_rv: None,
+            ghost: 0,
+            phase: Phase::Acquiring { next: None },
+            call: None,
+            next_call: 0,
+            work: None,
+            out: VecDeque::new(),
+        };
+        e.start_life(now);
+        e
+    }
+
+    /// The identity the oracles know this life by.
+    fn who(&self) -> Identity {
+        Identity {
+            node: self.id.node,
+            incarnation: self.id.incarnation * LIVES + self.life,
+        }
+    }
+
+    fn emit(&mut self, e: K8sEvent) {
+        self.out.push_back(Effect::Event(e));
+    }
+
+    /// `Run`: a new `LeaderElector` (zero observed record), `acquire` at once.
+    fn start_life(&mut self, now: Nanos) {
+        self.observed = None;
+        self.observed_raw = None;
+        self.observed_time = 0;
+        self.cached_rv = None;
+        self.ghost = 0;
+        self.call = None;
+        self.phase = Phase::Acquiring { next: None };
+        let client = self.who();
+        self.emit(K8sEvent::Booted { client });
+        self.emit(K8sEvent::Wanted { client });
+        // `JitterUntil` runs its first try at once.
+        self.try_start(now.0);
+    }
+
+    /// `IsLeader()`: the observed holder is this candidate's name.
+    fn is_leader(&self) -> bool {
+        self.observed.and_then(|s| s.holder) == Some(self.id.node.0)
+    }
+
+    /// `isLeaseValid(now)`: `observedTime + observedRecord.LeaseDurationSeconds > now`.
+    fn lease_valid(&self, now: u64) -> bool {
+        let lease = u64::from(self.observed.map_or(0, |s| s.lease_s)) * SECOND;
+        self.observed_time + lease > now
+    }
+
+    fn send(&mut self, stage: Stage, start: u64, now: u64, spec: Spec) {
+        self.next_call += 1;
+        let (id, inc) = (self.next_call, self.who().incarnation);
+        let mut timeout_at = now + self.cfg.call_timeout_ns();
+        if let Phase::Leading {
+            round: Some(deadline),
+            ..
+        } = self.phase
+        {
+            timeout_at = timeout_at.min(deadline);
+        }
+        let msg = match stage {
+            Stage::Get => K8sMsg::Get { call: id, inc },
+            Stage::Create => K8sMsg::Create {
+                call: id,
+                inc,
+                spec,
+            },
+            Stage::Fast | Stage::Update | Stage::Release => K8sMsg::Update {
+                call: id,
+                inc,
+                rv: self.cached_rv.unwrap_or(0),
+                spec,
+            },
+        };
+        self.call = Some(Call {
+            stage,
+            id,
+            start,
+            spec,
+            timeout_at,
+        });
+        self.out.push_back(Effect::Send {
+            to: NodeId::authority(0),
+            msg,
+        });
+    }
+
+    /// `tryAcquireOrRenew` starts.
+    fn try_start(&mut self, now: u64) {
+        let mut spec = Spec {
+            holder: Some(self.id.node.0),
+            lease_s: self.cfg.lease_s(),
+            transitions: 0,
+        };
+        // 1. fast path: `if le.IsLeader() && le.isLeaseValid(now.Time)`, keeping
+        // AcquireTime and LeaderTransitions of the observed record.
+        if self.is_leader() && self.lease_valid(now) && self.cached_rv.is_some() {
+            spec.transitions = self.observed.map_or(0, |s| s.transitions);
+            self.send(Stage::Fast, now, now, spec);
+        } else {
+            self.send(Stage::Get, now, now, spec);
+        }
+    }
+
+    /// An answer (or a timeout, `None`) to the call in flight.
+    fn on_answer(&mut self, now: u64, answer: Option<Answer>) {
+        let Some(c) = self.call.take() else {
+            return;
+        };
+        if matches!(answer, Some(Answer::Conflict)) {
+            let client = self.who();
+            self.emit(K8sEvent::Conflict { client });
+        }
+        match (c.stage, answer) {
+            (Stage::Release, _) => {
+                if let Some(Answer::Written { rv, .. }) = answer {
+                    // `setObservedRecord(&leaderElectionRecord)`.
+                    self.cached_rv = Some(rv);
+                    self.observed = Some(c.spec);
+                    self.observed_time = now;
+                }
+                self.phase = Phase::Stopping { releasing: false };
+                self.maybe_next_life(Nanos(now));
+            }
+            (Stage::Fast | Stage::Create | Stage::Update, Some(Answer::Written { rv, tenure })) => {
+                // `le.setObservedRecord(&leaderElectionRecord)`: observedTime is read
+                // after the reply returned.
+                self.cached_rv = Some(rv);
+                self.observed = Some(c.spec);
+                self.observed_time = now;
+                self.ghost = tenure;
+                self.try_done(now, true);
+            }
+            // "Failed to update lock optimistically ..., falling back to slow path".
+            (Stage::Fast, _) => self.send(Stage::Get, c.start, now, c.spec),
+            (Stage::Get, Some(Answer::NotFound)) => self.send(Stage::Create, c.start, now, c.spec),
+            (Stage::Get, Some(Answer::Found { rv, spec: old })) => self.got(now, c, rv, old),
+            _ => self.try_done(now, false),
+        }
+    }
+
+    /// Steps 3 and 4 of `tryAcquireOrRenew` after its Get returned `old` at `rv`.
+    fn got(&mut self, now: u64, c: Call, rv: u64, old: Spec) {
+        self.cached_rv = Some(rv);
+        // 3. `if !bytes.Equal(le.observedRawRecord, oldLeaderElectionRawRecord)`:
+        // observedTime := now, on this candidate's clock.
+        if self.observed_raw != Some(rv) {
+            self.observed = Some(old);
+            self.observed_raw = Some(rv);
+            self.observed_time = now;
+        }
+        // `len(HolderIdentity) > 0 && le.isLeaseValid(now.Time) && !le.IsLeader()`:
+        // `now` is the try's start.
+        if old.holder.is_some() && self.lease_valid(c.start) && !self.is_leader() {
+            self.try_done(now, false);
+            return;
+        }
+        let mut spec = c.spec;
+        spec.transitions = if self.is_leader() {
+            old.transitions
+        } else {
+            old.transitions + 1
+        };
+        self.send(Stage::Update, c.start, now, spec);
+    }
+
+    /// `tryAcquireOrRenew` returned `ok`.
+    fn try_done(&mut self, now: u64, ok: bool) {
+        match self.phase {
+            Phase::Acquiring { .. } if ok => {
+                // The tenure the store began (the ghost its answer carried): a try whose
+                // first Update timed out after committing, retried, began the tenure at
+                // that first commit, not at the retry's.
+                let tenure = self.ghost;
+                let token = match self.cfg.fencing {
+                    Fencing::None => 0,
+                    Fencing::Transitions => u64::from(self.observed.map_or(0, |s| s.transitions)),
+                    // What the application can read: the acquiring write's version.
+                    Fencing::ResourceVersion => self.cached_rv.unwrap_or(0),
+                };
+                let client = self.who();
+                self.emit(K8sEvent::Acting { client, tenure });
+                // `go OnStartedLeading(ctx)`, then `renew`: `wait.Until` runs its first
+                // round at once.
+                self.work = Some(Work {
+                    tenure,
+                    token,
+                    next_check: now,
+                    cancelled: false,
+                });
+                self.phase = Phase::Leading {
+                    round: None,
+                    next: Some(now),
+                };
+            }
+            // `wait.JitterUntil(..., RetryPeriod, JitterFactor, sliding = true)`: the
+            // wait is drawn after the try returned.
+            Phase::Acquiring { .. } => {
+                self.phase = Phase::Acquiring { next: None };
+                self.out.push_back(Effect::NeedJitter);
+            }
+            Phase::Leading { round, .. } => {
+                let rp = self.cfg.retry_period_ms * MS;
+                if ok {
+                    let client = self.who();
+                    self.emit(K8sEvent::Renewed { client });
+                    // The round succeeded: `wait.Until(..., RetryPeriod)` starts the next
+                    // one a RetryPeriod later.
+                    self.phase = Phase::Leading {
+                        round: None,
+                        next: Some(now + rp),
+                    };
+                } else {
+                    // `PollImmediateUntil(RetryPeriod, ...)`: try again a RetryPeriod
+                    // later, unless the round's deadline comes first.
+                    self.phase = Phase::Leading {
+                        round,
+                        next: Some(now + rp),
+                    };
+                }
+            }
+            Phase::Stopping { .. } => {}
+        }
+    }
+
+    /// The round's deadline passed: `renew` gives up, cancels the leading context and,
+    /// with `ReleaseOnCancel`, releases (le.go `renew`, `release`).
+    fn give_up(&mut self, now: u64) {
+        let client = self.who();
+        self.emit(K8sEvent::GaveUp { client });
+        // The call in flight used the round's context: it fails now.
+        self.call = None;
+        if let Some(w) = &mut self.work {
+            w.cancelled = true;
+        }
+        self.phase = Phase::Stopping { releasing: false };
+        if self.cfg.release_on_cancel && self.is_leader() {
+            // `LeaderElectionRecord{LeaderTransitions: observed, LeaseDurationSeconds: 1}`,
+            // the holder empty, under a RenewDeadline timeout.
+            let spec = Spec {
+                holder: None,
+                lease_s: 1,
+                transitions: self.observed.map_or(0, |s| s.transitions),
+            };
+            if let Some(w) = self.work {
+                self.emit(K8sEvent::GaveBack {
+                    client,
+                    tenure: w.tenure,
+                });
+            }
+            self.phase = Phase::Stopping { releasing: true };
+            self.send(Stage::Release, now, now, spec);
+        }
+        self.maybe_next_life(Nanos(now));
+    }
+
+    /// Leadership over, the release done and the work stopped: the process exits and
+    /// starts again (kube components `klog.Fatalf` in `OnStoppedLeading`; their
+    /// supervisor restarts them), a new elector with the same identity.
+    fn maybe_next_life(&mut self, now: Nanos) {
+        if matches!(self.phase, Phase::Stopping { releasing: false }) && self.work.is_none() {
+            self.life += 1;
+            self.start_life(now);
+        }
+    }
+
+    /// The guarded work's check: cancelled, it stops; else it writes.
+    fn check_work(&mut self, now: u64) {
+        let Some(mut w) = self.work else {
+            return;
+        };
+        let client = self.who();
+        if w.cancelled {
+            self.work = None;
+            self.emit(K8sEvent::Stopped { client });
+            self.maybe_next_life(Nanos(now));
+            return;
+        }
+        self.emit(K8sEvent::WriteDecided {
+            client,
+            tenure: w.tenure,
+        });
+        self.out.push_back(Effect::Send {
+            to: NodeId::RESOURCE,
+            msg: K8sMsg::Write {
+                inc: client.incarnation,
+                token: w.token,
+                tenure: w.tenure,
+            },
+        });
+        w.next_check = now + self.cfg.work_check_ms * MS;
+        self.work = Some(w);
+    }
+
+    fn next_timer(&self) -> Option<(u64, &'static str)> {
+        let mut t: Option<(u64, &'static str)> = None;
+        let mut at = |x: Option<u64>, why: &'static str| {
+            if let Some(x) = x {
+                if t.is_none_or(|(y, _)| x < y) {
+                    t = Some((x, why));
+                }
+            }
+        };
+        at(self.call.map(|c| c.timeout_at), "call times out");
+        match self.phase {
+            Phase::Acquiring { next } => at(next.filter(|_| self.call.is_none()), "try to acquire"),
+            Phase::Leading { round, next } => {
+                at(round, "renew deadline");
+                at(next.filter(|_| self.call.is_none()), "try to renew");
+            }
+            Phase::Stopping { .. } => {}
+        }
+        at(self.work.map(|w| w.next_check), "work checks its context");
+        t
+    }
+}
+
+impl Machine for Elector {
+    type Msg = K8sMsg;
+    type Output = K8sOutput;
+
+    fn handle_message(&mut self, now: Nanos, _from: NodeId, msg: K8sMsg) {
+        let K8sMsg::Answer { call, inc, answer } = msg else {
+            return;
+        };
+        // An answer to a call this life no longer waits for is dropped (its context
+        // is gone).
+        if self.call.is_some_and(|c| c.id == call) && inc == self.who().incarnation {
+            self.on_answer(now.0, Some(answer));
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Nanos) {
+        let now = now.0;
+        if let Phase::Leading {
+            round: Some(deadline),
+            ..
+        } = self.phase
+        {
+            if now >= deadline {
+                self.give_up(now);
+            }
+        }
+        if self.call.is_some_and(|c| now >= c.timeout_at) {
+            self.on_answer(now, None);
+        }
+        if self.call.is_none() {
+            match self.phase {
+                Phase::Acquiring { next: Some(t) } if now >= t => {
+                    self.phase = Phase::Acquiring { next: None };
+                    self.try_start(now);
+                }
+                Phase::Leading {
+                    round,
+                    next: Some(t),
+                } if now >= t => {
+                    let rd = self.cfg.renew_deadline_ms * MS;
+                    // A round starts: `context.WithTimeout(ctx, RenewDeadline)`.
+                    self.phase = Phase::Leading {
+                        round: Some(round.unwrap_or(now + rd)),
+                        next: None,
+                    };
+                    self.try_start(now);
+                }
+                _ => {}
+            }
+        }
+        if self.work.is_some_and(|w| now >= w.next_check) {
+            self.check_work(now);
+        }
+    }
+
+    /// The acquire loop's wait: `RetryPeriod · (1 + 1.2 · u)`, `u` in [0, 1)
+    /// (`wait.Jitter`).
+    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
+        if let Phase::Acquiring { next: None } = self.phase {
+            if self.call.is_none() {
+                let rp = self.cfg.retry_period_ms * MS;
+                let extra = u128::from(rp)
+                    * u128::from(JITTER_FACTOR_PPM)
+                    * u128::from(jitter.ppm.min(Jitter::MAX_PPM - 1))
+                    / 1_000_000_000_000;
+                let wait = rp + u64::try_from(extra).unwrap_or(u64::MAX);
+                self.phase = Phase::Acquiring {
+                    next: Some(now.0 + wait),
+                };
+            }
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<K8sOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        self.next_timer().map(|(t, why)| (Nanos(t), why))
+    }
+}
+
+/// Any role.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum K8sNode {
+    Store(Store),
+    Resource(Resource),
+    Elector(Box<Elector>),
+}
+
+impl K8sNode {
+    fn machine(&mut self) -> &mut dyn Machine<Msg = K8sMsg, Output = K8sOutput> {
+        match self {
+            K8sNode::Store(s) => s,
+            K8sNode::Resource(r) => r,
+            K8sNode::Elector(e) => e.as_mut(),
+        }
+    }
+}
+
+impl Machine for K8sNode {
+    type Msg = K8sMsg;
+    type Output = K8sOutput;
+
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: K8sMsg) {
+        self.machine().handle_message(now, from, msg);
+    }
+    fn handle_timeout(&mut self, now: Nanos) {
+        self.machine().handle_timeout(now);
+    }
+    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
+        self.machine().handle_jitter(now, jitter);
+    }
+    fn poll_output(&mut self) -> Option<K8sOutput> {
+        self.machine().poll_output()
+    }
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        match self {
+            K8sNode::Elector(e) => e.poll_timeout(),
+            K8sNode::Store(_) | K8sNode::Resource(_) => None,
+        }
+    }
+}
+
+/// The plug-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct K8s;
+
+impl Protocol for K8s {
+    const NAME: &'static str = "k8s";
+    const HAS_RESOURCE: bool = true;
+    const EVENT_KINDS: &'static [&'static str] = &[
+        "booted",
+        "wanted",
+        "conflict",
+        "acting",
+        "renewed",
+        "gave-up",
+        "stopped",
+        "gave-back",
+        "write-decided",
+        "began",
+        "extended",
+        "taken-over",
+        "released",
+        "accepted",
+        "refused",
+    ];
+    type Config = K8sConfig;
+    type Fields = K8sConfig;
+    type Msg = K8sMsg;
+    type Event = K8sEvent;
+    type Disk = K8sDisk;
+    type Persist = K8sDisk;
+    type Node = K8sNode;
+
+    fn configure(fields: &K8sConfig, workload: Workload) -> Result<K8sConfig, ConfigError> {
+        workload.refuse(Self::NAME)?;
+        fields.validate()?;
+        Ok(fields.clone())
+    }
+
+    fn variant(cfg: &K8sConfig) -> &'static str {
+        match cfg.fencing {
+            Fencing::None => "client-go",
+            Fencing::Transitions => "fenced-by-transitions",
+            Fencing::ResourceVersion => "fenced-by-resource-version",
+        }
+    }
+
+    fn boot(cfg: &K8sConfig, role: RoleKind, id: Identity, disk: &K8sDisk, now: Nanos) -> K8sNode {
+        match role {
+            RoleKind::Server => K8sNode::Store(Store {
+                disk: *disk,
+                out: VecDeque::new(),
+            }),
+            RoleKind::Resource => K8sNode::Resource(Resource {
+                fencing: cfg.fencing,
+                high: disk.high,
+                out: VecDeque::new(),
+            }),
+            RoleKind::Client => K8sNode::Elector(Box::new(Elector::boot(cfg, id, now))),
+        }
+    }
+
+    fn effect(out: K8sOutput) -> K8sOutput {
+        out
+    }
+
+    fn persist(disk: &mut K8sDisk, p: K8sDisk) {
+        *disk = p;
+    }
+
+    fn encode(msg: &K8sMsg) -> Vec<u8> {
+        serde_json::to_vec(msg).expect("a message serializes")
+    }
+
+    fn decode(bytes: &[u8]) -> Result<K8sMsg, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    fn tenure(event: &K8sEvent) -> Option<TenureEvent> {
+        event.tenure()
+    }
+
+    fn event_kind(event: &K8sEvent) -> &'static str {
+        event.kind()
+    }
+
+    fn lease_ns(cfg: &K8sConfig) -> u64 {
+        cfg.lease_duration_ms * MS
+    }
+
+    /// A candidate may act while its guarded work runs (until it sees the cancel); it
+    /// believes until `observedTime + leaseDurationSeconds` on its own clock.
+    fn belief(node: &K8sNode) -> Option<Belief> {
+        let K8sNode::Elector(e) = node else {
+            return None;
+        };
+        let leading = matches!(e.phase, Phase::Leading { .. });
+        Some(Belief {
+            key: KEY,
+            may_act: e.work.is_some(),
+            until: leading.then(|| {
+                Nanos(e.observed_time + u64::from(e.observed.map_or(0, |s| s.lease_s)) * SECOND)
+            }),
+            tenure: e.work.map(|w| w.tenure),
+        })
+    }
+
+    fn msg_kind(msg: &K8sMsg) -> &'static str {
+        match msg {
+            K8sMsg::Get { .. } => "get",
+            K8sMsg::Create { .. } => "create",
+            K8sMsg::Update { .. } => "update",
+            K8sMsg::Answer { answer, .. } => match answer {
+                Answer::Found { .. } => "found",
+                Answer::NotFound => "not-found",
+                Answer::Written { .. } => "written",
+                Answer::Conflict => "conflict",
+            },
+            K8sMsg::Write { .. } => "write",
+        }
+    }
+
+    fn lifecycle(event: &K8sEvent) -> Option<(Identity, Key, Option<u64>)> {
+        Some(match *event {
+            K8sEvent::Booted { client }
+            | K8sEvent::Wanted { client }
+            | K8sEvent::Conflict { client }
+            | K8sEvent::Renewed { client }
+            | K8sEvent::GaveUp { client }
+            | K8sEvent::Stopped { client } => (client, KEY, None),
+            K8sEvent::Acting { client, tenure }
+            | K8sEvent::GaveBack { client, tenure }
+            | K8sEvent::WriteDecided { client, tenure }
+            | K8sEvent::Began { client, tenure }
+            | K8sEvent::Ended { client, tenure, .. }
+            | K8sEvent::Accepted { client, tenure } => (client, KEY, Some(tenure)),
+            K8sEvent::Extended { .. } | K8sEvent::Refused { .. } => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule of docs/protocols/k8s.md's fidelity table that a run does not
+    //! pin down by itself: each drives one machine by hand.
+    use super::*;
+
+    const S: u64 = SECOND;
+
+    fn drain(m: &mut impl Machine<Output = K8sOutput>) -> Vec<K8sOutput> {
+        std::iter::from_fn(|| m.poll_output()).collect()
+    }
+
+    fn sent(out: &[K8sOutput]) -> Vec<K8sMsg> {
+        out.iter()
+            .filter_map(|o| match o {
+                Effect::Send { msg, .. } => Some(msg.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn elector(cfg: &K8sConfig, node: u32, at: u64) -> Elector {
+        Elector::boot(
+            cfg,
+            Identity {
+                node: NodeId(node),
+                incarnation: 0,
+            },
+            Nanos(at),
+        )
+    }
+
+    fn found(call: u64, rv: u64, spec: Spec) -> K8sMsg {
+        K8sMsg::Answer {
+            call,
+            inc: 0,
+            answer: Answer::Found { rv, spec },
+        }
+    }
+
+    fn holder(node: u32, transitions: u32) -> Spec {
+        Spec {
+            holder: Some(node),
+            lease_s: 15,
+            transitions,
+        }
+    }
+
+    #[test]
+    fn the_store_answers_409_to_a_stale_resource_version_and_an_existing_create() {
+        let mut st = Store {
+            disk: K8sDisk::default(),
+            out: VecDeque::new(),
+        };
+        let from = NodeId(2);
+        st.handle_message(
+            Nanos(0),
+            from,
+            K8sMsg::Create {
+                call: 1,
+                inc: 0,
+                spec: holder(2, 0),
+            },
+        );
+        st.handle_message(
+            Nanos(0),
+            from,
+            K8sMsg::Create {
+                call: 2,
+                inc: 0,
+                spec: holder(2, 0),
+            },
+        );
+        st.handle_message(
+            Nanos(0),
+            from,
+            K8sMsg::Update {
+                call: 3,
+                inc: 0,
+                rv: 1,
+                spec: holder(2, 0),
+            },
+        );
+        st.handle_message(
+            Nanos(0),
+            from,
+            K8sMsg::Update {
+                call: 4,
+                inc: 0,
+                rv: 1,
+                spec: holder(2, 0),
+            },
+        );
+        let answers: Vec<Answer> = sent(&drain(&mut st))
+            .into_iter()
+            .filter_map(|m| match m {
+                K8sMsg::Answer { answer, .. } => Some(answer),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            answers,
+            [
+                Answer::Written { rv: 1, tenure: 1 },
+                Answer::Conflict,
+                Answer::Written { rv: 2, tenure: 1 },
+                Answer::Conflict,
+            ]
+        );
+    }
+
+    /// client-go #448: a candidate that first reads a record at t waits a full
+    /// LeaseDuration from t, however old the record's renewTime is.
+    #[test]
+    fn a_fresh_candidate_waits_a_full_lease_from_its_first_read() {
+        let cfg = K8sConfig::default();
+        let t0 = 100 * S;
+        let mut e = elector(&cfg, 3, t0);
+        assert!(matches!(
+            sent(&drain(&mut e))[..],
+            [K8sMsg::Get { call: 1, .. }]
+        ));
+        let mut call = 1;
+        let mut now = t0;
+        // Every 2 s (the shortest jitter draw) it reads the same record again.
+        let update_at = loop {
+            e.handle_message(Nanos(now), NodeId(0), found(call, 7, holder(2, 4)));
+            let out = drain(&mut e);
+            if let [K8sMsg::Update { spec, rv, .. }] = &sent(&out)[..] {
+                assert_eq!((*rv, spec.transitions), (7, 5), "a change of holder: + 1");
+                break now;
+            }
+            assert!(out.iter().any(|o| matches!(o, Effect::NeedJitter)));
+            e.handle_jitter(Nanos(now), Jitter { ppm: 0 });
+            now = e.poll_timeout().expect("a next try").0 .0;
+            e.handle_timeout(Nanos(now));
+            call += 1;
+            assert!(matches!(sent(&drain(&mut e))[..], [K8sMsg::Get { .. }]));
+        };
+        // The try that starts at t0 + 16 s is the first not to see it valid
+        // (`observedTime + 15 s > now` is false from t0 + 15 s on).
+        assert_eq!(update_at, t0 + 16 * S);
+    }
+
+    /// A restarted elector with a stable identity reads its own name: `IsLeader()` is
+    /// true, so it skips the wait and keeps leaseTransitions.
+    #[test]
+    fn a_restarted_elector_takes_over_at_once_keeping_transitions() {
+        let mut e = elector(&K8sConfig::default(), 2, 5 * S);
+        drain(&mut e);
+        e.handle_message(Nanos(5 * S), NodeId(0), found(1, 9, holder(2, 3)));
+        match &sent(&drain(&mut e))[..] {
+            [K8sMsg::Update { rv: 9, spec, .. }] => assert_eq!(*spec, holder(2, 3)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// `wait.JitterUntil(..., RetryPeriod, 1.2, sliding)`: 2 s to 4.4 s at the defaults.
+    #[test]
+    fn the_acquire_wait_is_retry_period_times_one_plus_1_2_u() {
+        let wait = |ppm: u32| {
+            let mut e = elector(&K8sConfig::default(), 3, 0);
+            drain(&mut e);
+            e.handle_message(Nanos(0), NodeId(0), found(1, 7, holder(2, 0)));
+            drain(&mut e);
+            e.handle_jitter(Nanos(0), Jitter { ppm });
+            e.poll_timeout().expect("a next try").0 .0
+        };
+        assert_eq!(wait(0), 2 * S);
+        assert_eq!(wait(500_000), 3_200 * MS);
+        assert!(wait(Jitter::MAX_PPM) < 4_400 * MS && wait(Jitter::MAX_PPM) > 4_399 * MS);
+    }
+
+    /// `renew` gives up when a round passes RenewDeadline without success, cancels the
+    /// leading context, and with ReleaseOnCancel writes the empty holder with
+    /// `leaseDurationSeconds: 1`, keeping leaseTransitions.
+    #[test]
+    fn renew_gives_up_after_the_deadline_and_releases_on_cancel() {
+        let cfg = K8sConfig {
+            release_on_cancel: true,
+            ..K8sConfig::default()
+        };
+        let mut e = elector(&cfg, 2, 0);
+        drain(&mut e);
+        e.handle_message(
+            Nanos(0),
+            NodeId(0),
+            K8sMsg::Answer {
+                call: 1,
+                inc: 0,
+                answer: Answer::NotFound,
+            },
+        );
+        drain(&mut e);
+        e.handle_message(
+            Nanos(0),
+            NodeId(0),
+            K8sMsg::Answer {
+                call: 2,
+                inc: 0,
+                answer: Answer::Written { rv: 1, tenure: 1 },
+            },
+        );
+        assert!(drain(&mut e)
+            .iter()
+            .any(|o| matches!(o, Effect::Event(K8sEvent::Acting { tenure: 1, .. }))));
+        // From here every call goes unanswered: the round that starts at 0 ends at 10 s.
+        let mut gave_up = None;
+        let mut released = None;
+        for _ in 0..64 {
+            let Some((t, _)) = e.poll_timeout() else {
+                break;
+            };
+            e.handle_timeout(t);
+            for o in drain(&mut e) {
+                match o {
+                    Effect::Event(K8sEvent::GaveUp { .. }) => gave_up = Some(t.0),
+                    Effect::Send {
+                        msg: K8sMsg::Update { spec, .. },
+                        ..
+                    } if spec.holder.is_none() => released = Some(spec),
+                    _ => {}
+                }
+            }
+            if released.is_some() {
+                break;
+            }
+        }
+        assert_eq!(gave_up, Some(10 * S));
+        assert_eq!(
+            released,
+            Some(Spec {
+                holder: None,
+                lease_s: 1,
+                transitions: 0
+            })
+        );
+    }
+}
