@@ -42,18 +42,19 @@
 //! after the last one ended, not on the ticker's grid: equal when calls are fast);
 //! several Lease objects (one key).
 
+use crate::cas::{
+    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store, KEY,
+};
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
-    Belief, ConfigError, Effect, Identity, Jitter, Key, LossCause, Machine, Nanos, NodeId,
-    OracleName, Protocol, RoleKind, TenureEvent, Workload,
+    Belief, ConfigError, Effect, Identity, Jitter, Key, Machine, Nanos, NodeId, OracleName,
+    Protocol, RoleKind, TenureEvent, Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 const MS: u64 = 1_000_000;
 const SECOND: u64 = 1_000 * MS;
-/// The one Lease object.
-pub const KEY: Key = Key(0);
 /// le.go: `JitterFactor = 1.2`.
 pub const JITTER_FACTOR_PPM: u64 = 1_200_000;
 /// A process's lives (electors it started after losing leadership) per engine
@@ -320,386 +321,24 @@ pub struct Spec {
     pub transitions: u32,
 }
 
-/// The store's answer to a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Answer {
-    /// Get: the object and its resourceVersion.
-    Found { rv: u64, spec: Spec },
-    /// 404.
-    NotFound,
-    /// Create or Update committed, at this resourceVersion. `tenure` is the harness's
-    /// ghost (never read by client-go's rules): the tenure the store's commits have the
-    /// writer in, 0 if none, which the writer's guarded work writes under.
-    Written { rv: u64, tenure: u64 },
-    /// 409: the object exists (Create) or its resourceVersion moved on (Update).
-    Conflict,
+impl Record for Spec {
+    fn holder(&self) -> Option<u32> {
+        self.holder
+    }
 }
 
-/// The messages. Calls and answers carry the candidate's call id and incarnation (the
-/// HTTP connection a real answer comes back on).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum K8sMsg {
-    Get {
-        call: u64,
-        inc: u32,
-    },
-    Create {
-        call: u64,
-        inc: u32,
-        spec: Spec,
-    },
-    /// `Leases().Update(ctx, ll.lease)`: the whole cached object, with the resourceVersion
-    /// it was read or written at (leaselock.go `Update`).
-    Update {
-        call: u64,
-        inc: u32,
-        rv: u64,
-        spec: Spec,
-    },
-    Answer {
-        call: u64,
-        inc: u32,
-        answer: Answer,
-    },
-    /// A write of the guarded work. `token` is what the fencing option hands the
-    /// resource (0 without); `tenure` is the harness's ghost (the tenure the writer
-    /// believes it acts under), which an unfenced resource never reads.
-    Write {
-        inc: u32,
-        token: u64,
-        tenure: u64,
-    },
-}
-
+/// The messages: calls to the store as Get, Create (`Put` expecting no object) and
+/// Update (`Put` expecting the resourceVersion the writer last read: leaselock.go
+/// `Update` sends the whole cached object with it), its answers, and the work's writes.
+pub type K8sMsg = CasMsg<Spec>;
 /// The events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum K8sEvent {
-    // ---- a candidate ----
-    /// A new elector started (a process, or a life after losing leadership).
-    Booted {
-        client: Identity,
-    },
-    /// It wants leadership (its `acquire` loop started).
-    Wanted {
-        client: Identity,
-    },
-    /// A 409 answered one of its writes.
-    Conflict {
-        client: Identity,
-    },
-    /// `OnStartedLeading`: its guarded work starts under `tenure`.
-    Acting {
-        client: Identity,
-        tenure: u64,
-    },
-    /// A renewal succeeded.
-    Renewed {
-        client: Identity,
-    },
-    /// `renew` gave up after `RenewDeadline`: the leading context is cancelled.
-    GaveUp {
-        client: Identity,
-    },
-    /// The guarded work saw the cancel and stopped.
-    Stopped {
-        client: Identity,
-    },
-    /// `ReleaseOnCancel`: it sent the empty holder.
-    GaveBack {
-        client: Identity,
-        tenure: u64,
-    },
-    /// The guarded work decided a write.
-    WriteDecided {
-        client: Identity,
-        tenure: u64,
-    },
-    // ---- the store ----
-    /// A commit made `client` the holder: a tenure begins.
-    Began {
-        client: Identity,
-        tenure: u64,
-    },
-    /// The holder's own renewal committed.
-    Extended {
-        tenure: u64,
-    },
-    /// A commit by another incarnation ended the tenure: a takeover (`taken_over`) or
-    /// its own release.
-    Ended {
-        client: Identity,
-        tenure: u64,
-        taken_over: bool,
-    },
-    // ---- the resource ----
-    Accepted {
-        client: Identity,
-        tenure: u64,
-    },
-    Refused {
-        tenure: u64,
-    },
-}
-
-impl K8sEvent {
-    /// The protocol-neutral view the oracles and the metrics read.
-    #[must_use]
-    pub fn tenure(self) -> Option<TenureEvent> {
-        Some(match self {
-            K8sEvent::Booted { client } => TenureEvent::Booted { client },
-            K8sEvent::Wanted { client } => TenureEvent::Wanted { client, key: KEY },
-            K8sEvent::Acting { client, tenure } => TenureEvent::Acting {
-                client,
-                key: KEY,
-                tenure,
-            },
-            K8sEvent::Stopped { client } => TenureEvent::Stopped {
-                client,
-                key: KEY,
-                preempted: Some(LossCause::Expired),
-            },
-            K8sEvent::GaveBack { client, tenure } => TenureEvent::GaveBack {
-                client,
-                key: KEY,
-                tenure,
-            },
-            K8sEvent::WriteDecided { client, tenure } => TenureEvent::WriteDecided {
-                client,
-                key: KEY,
-                tenure,
-            },
-            // The store expires nothing: a tenure is live until a commit ends it.
-            K8sEvent::Began { client, tenure } => TenureEvent::Began {
-                client,
-                key: KEY,
-                tenure,
-                expiry: Nanos::MAX,
-            },
-            K8sEvent::Extended { tenure } => TenureEvent::Renewed {
-                key: KEY,
-                tenure,
-                expiry: Nanos::MAX,
-            },
-            K8sEvent::Ended {
-                client,
-                tenure,
-                taken_over,
-            } => TenureEvent::Ended {
-                client,
-                key: KEY,
-                tenure,
-                ran_out: taken_over,
-            },
-            K8sEvent::Accepted { client, tenure } => TenureEvent::WriteAccepted {
-                client,
-                key: KEY,
-                tenure,
-            },
-            K8sEvent::Refused { tenure } => TenureEvent::WriteRefused { key: KEY, tenure },
-            K8sEvent::Conflict { .. } | K8sEvent::Renewed { .. } | K8sEvent::GaveUp { .. } => {
-                return None
-            }
-        })
-    }
-
-    fn kind(self) -> &'static str {
-        match self {
-            K8sEvent::Booted { .. } => "booted",
-            K8sEvent::Wanted { .. } => "wanted",
-            K8sEvent::Conflict { .. } => "conflict",
-            K8sEvent::Acting { .. } => "acting",
-            K8sEvent::Renewed { .. } => "renewed",
-            K8sEvent::GaveUp { .. } => "gave-up",
-            K8sEvent::Stopped { .. } => "stopped",
-            K8sEvent::GaveBack { .. } => "gave-back",
-            K8sEvent::WriteDecided { .. } => "write-decided",
-            K8sEvent::Began { .. } => "began",
-            K8sEvent::Extended { .. } => "extended",
-            K8sEvent::Ended {
-                taken_over: true, ..
-            } => "taken-over",
-            K8sEvent::Ended { .. } => "released",
-            K8sEvent::Accepted { .. } => "accepted",
-            K8sEvent::Refused { .. } => "refused",
-        }
-    }
-}
-
+pub type K8sEvent = CasEvent;
 /// What a role asks its shell to do.
-pub type K8sOutput = Effect<K8sMsg, K8sDisk, K8sEvent>;
-
-/// What a node keeps on disk: the store its object (etcd is durable), the resource the
-/// highest token it accepted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct K8sDisk {
-    /// The Lease object and its resourceVersion.
-    pub record: Option<(u64, Spec)>,
-    /// etcd's revision: every commit's resourceVersion is the next one.
-    pub revision: u64,
-    /// The harness's ghost: the live tenure (its holder incarnation and number).
-    pub tenure: Option<(Identity, u64)>,
-    /// The resource's highest accepted token.
-    pub high: u64,
-}
-
-/// The API server and etcd.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Store {
-    disk: K8sDisk,
-    out: VecDeque<K8sOutput>,
-}
-
-impl Store {
-    fn answer(&mut self, to: NodeId, call: u64, inc: u32, answer: Answer) {
-        self.out.push_back(Effect::Send {
-            to,
-            msg: K8sMsg::Answer { call, inc, answer },
-        });
-    }
-
-    /// Commits `spec` written by `writer`: the next revision, the tenure ghost moved on,
-    /// persisted before the answer leaves. Returns the answer.
-    fn commit(&mut self, writer: Identity, spec: Spec) -> Answer {
-        let d = &mut self.disk;
-        d.revision += 1;
-        let rv = d.revision;
-        d.record = Some((rv, spec));
-        let holds = spec.holder == Some(writer.node.0);
-        let mut events = Vec::new();
-        match d.tenure {
-            Some((who, t)) if who == writer && holds => {
-                events.push(K8sEvent::Extended { tenure: t })
-            }
-            prev => {
-                if let Some((who, t)) = prev {
-                    events.push(K8sEvent::Ended {
-                        client: who,
-                        tenure: t,
-                        taken_over: who != writer,
-                    });
-                }
-                d.tenure = None;
-                if holds {
-                    d.tenure = Some((writer, rv));
-                    events.push(K8sEvent::Began {
-                        client: writer,
-                        tenure: rv,
-                    });
-                }
-            }
-        }
-        self.out.push_back(Effect::Persist(self.disk));
-        self.out.extend(events.into_iter().map(Effect::Event));
-        let tenure = match self.disk.tenure {
-            Some((who, t)) if who == writer => t,
-            _ => 0,
-        };
-        Answer::Written { rv, tenure }
-    }
-}
-
-impl Machine for Store {
-    type Msg = K8sMsg;
-    type Output = K8sOutput;
-
-    fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: K8sMsg) {
-        let writer = |inc: u32| Identity {
-            node: from,
-            incarnation: inc,
-        };
-        match msg {
-            K8sMsg::Get { call, inc } => {
-                let a = match self.disk.record {
-                    Some((rv, spec)) => Answer::Found { rv, spec },
-                    None => Answer::NotFound,
-                };
-                self.answer(from, call, inc, a);
-            }
-            // 409 AlreadyExists.
-            K8sMsg::Create { call, inc, spec } => {
-                let a = if self.disk.record.is_some() {
-                    Answer::Conflict
-                } else {
-                    self.commit(writer(inc), spec)
-                };
-                self.answer(from, call, inc, a);
-            }
-            // Optimistic concurrency: 409 Conflict unless the resourceVersion is current.
-            K8sMsg::Update {
-                call,
-                inc,
-                rv,
-                spec,
-            } => {
-                let a = match self.disk.record {
-                    None => Answer::NotFound,
-                    Some((cur, _)) if cur != rv => Answer::Conflict,
-                    Some(_) => self.commit(writer(inc), spec),
-                };
-                self.answer(from, call, inc, a);
-            }
-            K8sMsg::Answer { .. } | K8sMsg::Write { .. } => {}
-        }
-    }
-
-    fn handle_timeout(&mut self, _now: Nanos) {}
-
-    fn poll_output(&mut self) -> Option<K8sOutput> {
-        self.out.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
-        None
-    }
-}
-
-/// The resource the guarded work writes to.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Resource {
-    fencing: Fencing,
-    high: u64,
-    out: VecDeque<K8sOutput>,
-}
-
-impl Machine for Resource {
-    type Msg = K8sMsg;
-    type Output = K8sOutput;
-
-    fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: K8sMsg) {
-        let K8sMsg::Write { inc, token, tenure } = msg else {
-            return;
-        };
-        if self.fencing != Fencing::None && token < self.high {
-            self.out
-                .push_back(Effect::Event(K8sEvent::Refused { tenure }));
-            return;
-        }
-        if token > self.high {
-            self.high = token;
-            self.out.push_back(Effect::Persist(K8sDisk {
-                high: token,
-                ..K8sDisk::default()
-            }));
-        }
-        self.out.push_back(Effect::Event(K8sEvent::Accepted {
-            client: Identity {
-                node: from,
-                incarnation: inc,
-            },
-            tenure,
-        }));
-    }
-
-    fn handle_timeout(&mut self, _now: Nanos) {}
-
-    fn poll_output(&mut self) -> Option<K8sOutput> {
-        self.out.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
-        None
-    }
-}
+pub type K8sOutput = CasOutput<Spec>;
+/// What a node keeps on disk (the store its Lease object: etcd is durable).
+pub type K8sDisk = CasDisk<Spec>;
+/// Any role: the store (the API server and etcd), the resource, a candidate.
+pub type K8sNode = CasNode<Spec, Elector>;
 
 /// Which call of `tryAcquireOrRenew` is in flight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -848,20 +487,18 @@ impl Elector {
         {
             timeout_at = timeout_at.min(deadline);
         }
-        let msg = match stage {
-            Stage::Get => K8sMsg::Get { call: id, inc },
-            Stage::Create => K8sMsg::Create {
-                call: id,
-                inc,
-                spec,
+        let op = match stage {
+            Stage::Get => Op::Get,
+            Stage::Create => Op::Put {
+                expect: Expect::Absent,
+                value: spec,
             },
-            Stage::Fast | Stage::Update | Stage::Release => K8sMsg::Update {
-                call: id,
-                inc,
-                rv: self.cached_rv.unwrap_or(0),
-                spec,
+            Stage::Fast | Stage::Update | Stage::Release => Op::Put {
+                expect: Expect::Version(self.cached_rv.unwrap_or(0)),
+                value: spec,
             },
         };
+        let msg = CasMsg::Call { call: id, inc, op };
         self.call = Some(Call {
             stage,
             id,
@@ -893,7 +530,7 @@ impl Elector {
     }
 
     /// An answer (or a timeout, `None`) to the call in flight.
-    fn on_answer(&mut self, now: u64, answer: Option<Answer>) {
+    fn on_answer(&mut self, now: u64, answer: Option<Answer<Spec>>) {
         let Some(c) = self.call.take() else {
             return;
         };
@@ -903,7 +540,7 @@ impl Elector {
         }
         match (c.stage, answer) {
             (Stage::Release, _) => {
-                if let Some(Answer::Written { rv, .. }) = answer {
+                if let Some(Answer::Written { version: rv, .. }) = answer {
                     // `setObservedRecord(&leaderElectionRecord)`.
                     self.cached_rv = Some(rv);
                     self.observed = Some(c.spec);
@@ -912,7 +549,13 @@ impl Elector {
                 self.phase = Phase::Stopping { releasing: false };
                 self.maybe_next_life(Nanos(now));
             }
-            (Stage::Fast | Stage::Create | Stage::Update, Some(Answer::Written { rv, tenure })) => {
+            (
+                Stage::Fast | Stage::Create | Stage::Update,
+                Some(Answer::Written {
+                    version: rv,
+                    tenure,
+                }),
+            ) => {
                 // `le.setObservedRecord(&leaderElectionRecord)`: observedTime is read
                 // after the reply returned.
                 self.cached_rv = Some(rv);
@@ -924,7 +567,13 @@ impl Elector {
             // "Failed to update lock optimistically ..., falling back to slow path".
             (Stage::Fast, _) => self.send(Stage::Get, c.start, now, c.spec),
             (Stage::Get, Some(Answer::NotFound)) => self.send(Stage::Create, c.start, now, c.spec),
-            (Stage::Get, Some(Answer::Found { rv, spec: old })) => self.got(now, c, rv, old),
+            (
+                Stage::Get,
+                Some(Answer::Found {
+                    version: rv,
+                    value: old,
+                }),
+            ) => self.got(now, c, rv, old),
             _ => self.try_done(now, false),
         }
     }
@@ -1072,7 +721,7 @@ impl Elector {
         });
         self.out.push_back(Effect::Send {
             to: NodeId::RESOURCE,
-            msg: K8sMsg::Write {
+            msg: CasMsg::Write {
                 inc: client.incarnation,
                 token: w.token,
                 tenure: w.tenure,
@@ -1110,7 +759,7 @@ impl Machine for Elector {
     type Output = K8sOutput;
 
     fn handle_message(&mut self, now: Nanos, _from: NodeId, msg: K8sMsg) {
-        let K8sMsg::Answer { call, inc, answer } = msg else {
+        let CasMsg::Answer { call, inc, answer } = msg else {
             return;
         };
         // An answer to a call this life no longer waits for is dropped (its context
@@ -1187,48 +836,6 @@ impl Machine for Elector {
     }
 }
 
-/// Any role.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum K8sNode {
-    Store(Store),
-    Resource(Resource),
-    Elector(Box<Elector>),
-}
-
-impl K8sNode {
-    fn machine(&mut self) -> &mut dyn Machine<Msg = K8sMsg, Output = K8sOutput> {
-        match self {
-            K8sNode::Store(s) => s,
-            K8sNode::Resource(r) => r,
-            K8sNode::Elector(e) => e.as_mut(),
-        }
-    }
-}
-
-impl Machine for K8sNode {
-    type Msg = K8sMsg;
-    type Output = K8sOutput;
-
-    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: K8sMsg) {
-        self.machine().handle_message(now, from, msg);
-    }
-    fn handle_timeout(&mut self, now: Nanos) {
-        self.machine().handle_timeout(now);
-    }
-    fn handle_jitter(&mut self, now: Nanos, jitter: Jitter) {
-        self.machine().handle_jitter(now, jitter);
-    }
-    fn poll_output(&mut self) -> Option<K8sOutput> {
-        self.machine().poll_output()
-    }
-    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
-        match self {
-            K8sNode::Elector(e) => e.poll_timeout(),
-            K8sNode::Store(_) | K8sNode::Resource(_) => None,
-        }
-    }
-}
-
 /// The plug-in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct K8s;
@@ -1236,23 +843,7 @@ pub struct K8s;
 impl Protocol for K8s {
     const NAME: &'static str = "k8s";
     const HAS_RESOURCE: bool = true;
-    const EVENT_KINDS: &'static [&'static str] = &[
-        "booted",
-        "wanted",
-        "conflict",
-        "acting",
-        "renewed",
-        "gave-up",
-        "stopped",
-        "gave-back",
-        "write-decided",
-        "began",
-        "extended",
-        "taken-over",
-        "released",
-        "accepted",
-        "refused",
-    ];
+    const EVENT_KINDS: &'static [&'static str] = &CasEvent::KINDS;
     type Config = K8sConfig;
     type Fields = K8sConfig;
     type Msg = K8sMsg;
@@ -1277,16 +868,11 @@ impl Protocol for K8s {
 
     fn boot(cfg: &K8sConfig, role: RoleKind, id: Identity, disk: &K8sDisk, now: Nanos) -> K8sNode {
         match role {
-            RoleKind::Server => K8sNode::Store(Store {
-                disk: *disk,
-                out: VecDeque::new(),
-            }),
-            RoleKind::Resource => K8sNode::Resource(Resource {
-                fencing: cfg.fencing,
-                high: disk.high,
-                out: VecDeque::new(),
-            }),
-            RoleKind::Client => K8sNode::Elector(Box::new(Elector::boot(cfg, id, now))),
+            RoleKind::Server => CasNode::Store(Store::restore(disk)),
+            RoleKind::Resource => {
+                CasNode::Resource(Resource::restore(cfg.fencing != Fencing::None, disk))
+            }
+            RoleKind::Client => CasNode::Client(Box::new(Elector::boot(cfg, id, now))),
         }
     }
 
@@ -1321,7 +907,7 @@ impl Protocol for K8s {
     /// A candidate may act while its guarded work runs (until it sees the cancel); it
     /// believes until `observedTime + leaseDurationSeconds` on its own clock.
     fn belief(node: &K8sNode) -> Option<Belief> {
-        let K8sNode::Elector(e) = node else {
+        let CasNode::Client(e) = node else {
             return None;
         };
         let leading = matches!(e.phase, Phase::Leading { .. });
@@ -1336,36 +922,11 @@ impl Protocol for K8s {
     }
 
     fn msg_kind(msg: &K8sMsg) -> &'static str {
-        match msg {
-            K8sMsg::Get { .. } => "get",
-            K8sMsg::Create { .. } => "create",
-            K8sMsg::Update { .. } => "update",
-            K8sMsg::Answer { answer, .. } => match answer {
-                Answer::Found { .. } => "found",
-                Answer::NotFound => "not-found",
-                Answer::Written { .. } => "written",
-                Answer::Conflict => "conflict",
-            },
-            K8sMsg::Write { .. } => "write",
-        }
+        msg.kind()
     }
 
     fn lifecycle(event: &K8sEvent) -> Option<(Identity, Key, Option<u64>)> {
-        Some(match *event {
-            K8sEvent::Booted { client }
-            | K8sEvent::Wanted { client }
-            | K8sEvent::Conflict { client }
-            | K8sEvent::Renewed { client }
-            | K8sEvent::GaveUp { client }
-            | K8sEvent::Stopped { client } => (client, KEY, None),
-            K8sEvent::Acting { client, tenure }
-            | K8sEvent::GaveBack { client, tenure }
-            | K8sEvent::WriteDecided { client, tenure }
-            | K8sEvent::Began { client, tenure }
-            | K8sEvent::Ended { client, tenure, .. }
-            | K8sEvent::Accepted { client, tenure } => (client, KEY, Some(tenure)),
-            K8sEvent::Extended { .. } | K8sEvent::Refused { .. } => return None,
-        })
+        event.lifecycle()
     }
 }
 
@@ -1405,8 +966,46 @@ mod tests {
         K8sMsg::Answer {
             call,
             inc: 0,
-            answer: Answer::Found { rv, spec },
+            answer: Answer::Found {
+                version: rv,
+                value: spec,
+            },
         }
+    }
+
+    fn create(call: u64, spec: Spec) -> K8sMsg {
+        let op = Op::Put {
+            expect: Expect::Absent,
+            value: spec,
+        };
+        CasMsg::Call { call, inc: 0, op }
+    }
+
+    fn update(call: u64, rv: u64, spec: Spec) -> K8sMsg {
+        let op = Op::Put {
+            expect: Expect::Version(rv),
+            value: spec,
+        };
+        CasMsg::Call { call, inc: 0, op }
+    }
+
+    /// The Update a message is, as (resourceVersion, spec).
+    fn as_update(m: &K8sMsg) -> Option<(u64, Spec)> {
+        match m {
+            CasMsg::Call {
+                op:
+                    Op::Put {
+                        expect: Expect::Version(rv),
+                        value,
+                    },
+                ..
+            } => Some((*rv, *value)),
+            _ => None,
+        }
+    }
+
+    fn is_get(m: &[K8sMsg]) -> bool {
+        matches!(m, [CasMsg::Call { op: Op::Get, .. }])
     }
 
     fn holder(node: u32, transitions: u32) -> Spec {
@@ -1419,50 +1018,13 @@ mod tests {
 
     #[test]
     fn the_store_answers_409_to_a_stale_resource_version_and_an_existing_create() {
-        let mut st = Store {
-            disk: K8sDisk::default(),
-            out: VecDeque::new(),
-        };
+        let mut st = Store::restore(&K8sDisk::default());
         let from = NodeId(2);
-        st.handle_message(
-            Nanos(0),
-            from,
-            K8sMsg::Create {
-                call: 1,
-                inc: 0,
-                spec: holder(2, 0),
-            },
-        );
-        st.handle_message(
-            Nanos(0),
-            from,
-            K8sMsg::Create {
-                call: 2,
-                inc: 0,
-                spec: holder(2, 0),
-            },
-        );
-        st.handle_message(
-            Nanos(0),
-            from,
-            K8sMsg::Update {
-                call: 3,
-                inc: 0,
-                rv: 1,
-                spec: holder(2, 0),
-            },
-        );
-        st.handle_message(
-            Nanos(0),
-            from,
-            K8sMsg::Update {
-                call: 4,
-                inc: 0,
-                rv: 1,
-                spec: holder(2, 0),
-            },
-        );
-        let answers: Vec<Answer> = sent(&drain(&mut st))
+        st.handle_message(Nanos(0), from, create(1, holder(2, 0)));
+        st.handle_message(Nanos(0), from, create(2, holder(2, 0)));
+        st.handle_message(Nanos(0), from, update(3, 1, holder(2, 0)));
+        st.handle_message(Nanos(0), from, update(4, 1, holder(2, 0)));
+        let answers: Vec<Answer<Spec>> = sent(&drain(&mut st))
             .into_iter()
             .filter_map(|m| match m {
                 K8sMsg::Answer { answer, .. } => Some(answer),
@@ -1472,9 +1034,15 @@ mod tests {
         assert_eq!(
             answers,
             [
-                Answer::Written { rv: 1, tenure: 1 },
+                Answer::Written {
+                    version: 1,
+                    tenure: 1
+                },
                 Answer::Conflict,
-                Answer::Written { rv: 2, tenure: 1 },
+                Answer::Written {
+                    version: 2,
+                    tenure: 1
+                },
                 Answer::Conflict,
             ]
         );
@@ -1487,18 +1055,16 @@ mod tests {
         let cfg = K8sConfig::default();
         let t0 = 100 * S;
         let mut e = elector(&cfg, 3, t0);
-        assert!(matches!(
-            sent(&drain(&mut e))[..],
-            [K8sMsg::Get { call: 1, .. }]
-        ));
+        assert!(is_get(&sent(&drain(&mut e))));
         let mut call = 1;
         let mut now = t0;
         // Every 2 s (the shortest jitter draw) it reads the same record again.
         let update_at = loop {
             e.handle_message(Nanos(now), NodeId(0), found(call, 7, holder(2, 4)));
             let out = drain(&mut e);
-            if let [K8sMsg::Update { spec, rv, .. }] = &sent(&out)[..] {
-                assert_eq!((*rv, spec.transitions), (7, 5), "a change of holder: + 1");
+            if let [m] = &sent(&out)[..] {
+                let (rv, spec) = as_update(m).expect("an Update");
+                assert_eq!((rv, spec.transitions), (7, 5), "a change of holder: + 1");
                 break now;
             }
             assert!(out.iter().any(|o| matches!(o, Effect::NeedJitter)));
@@ -1506,7 +1072,7 @@ mod tests {
             now = e.poll_timeout().expect("a next try").0 .0;
             e.handle_timeout(Nanos(now));
             call += 1;
-            assert!(matches!(sent(&drain(&mut e))[..], [K8sMsg::Get { .. }]));
+            assert!(is_get(&sent(&drain(&mut e))));
         };
         // The try that starts at t0 + 16 s is the first not to see it valid
         // (`observedTime + 15 s > now` is false from t0 + 15 s on).
@@ -1520,10 +1086,9 @@ mod tests {
         let mut e = elector(&K8sConfig::default(), 2, 5 * S);
         drain(&mut e);
         e.handle_message(Nanos(5 * S), NodeId(0), found(1, 9, holder(2, 3)));
-        match &sent(&drain(&mut e))[..] {
-            [K8sMsg::Update { rv: 9, spec, .. }] => assert_eq!(*spec, holder(2, 3)),
-            other => panic!("{other:?}"),
-        }
+        let out = sent(&drain(&mut e));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(as_update(&out[0]), Some((9, holder(2, 3))));
     }
 
     /// `wait.JitterUntil(..., RetryPeriod, 1.2, sliding)`: 2 s to 4.4 s at the defaults.
@@ -1569,12 +1134,15 @@ mod tests {
             K8sMsg::Answer {
                 call: 2,
                 inc: 0,
-                answer: Answer::Written { rv: 1, tenure: 1 },
+                answer: Answer::Written {
+                    version: 1,
+                    tenure: 1,
+                },
             },
         );
         assert!(drain(&mut e)
             .iter()
-            .any(|o| matches!(o, Effect::Event(K8sEvent::Acting { tenure: 1, .. }))));
+            .any(|o| matches!(o, Effect::Event(CasEvent::Acting { tenure: 1, .. }))));
         // From here every call goes unanswered: the round that starts at 0 ends at 10 s.
         let mut gave_up = None;
         let mut released = None;
@@ -1585,11 +1153,12 @@ mod tests {
             e.handle_timeout(t);
             for o in drain(&mut e) {
                 match o {
-                    Effect::Event(K8sEvent::GaveUp { .. }) => gave_up = Some(t.0),
-                    Effect::Send {
-                        msg: K8sMsg::Update { spec, .. },
-                        ..
-                    } if spec.holder.is_none() => released = Some(spec),
+                    Effect::Event(CasEvent::GaveUp { .. }) => gave_up = Some(t.0),
+                    Effect::Send { msg, .. } => {
+                        if let Some((_, spec)) = as_update(&msg).filter(|u| u.1.holder.is_none()) {
+                            released = Some(spec);
+                        }
+                    }
                     _ => {}
                 }
             }

@@ -8,4 +8,5 @@
 //!   compare-and-set record on `resourceVersion` observed over time, with the guarded work
 //!   around it.
 
+pub mod cas;
 pub mod k8s;

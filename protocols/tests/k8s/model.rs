@@ -51,6 +51,8 @@ fn at_the_defaults_one_leader_at_a_time() {
         assert_eq!(r.holds(kind), Some(true), "{kind} not reached");
     }
     println!("unique states {}", r.unique_states);
+    // Pinned: the same rules explore the same states.
+    assert_eq!(r.unique_states, 70_693);
 }
 
 /// `RetryPeriod · (1 + 1.2·u)` at the largest draw the one-second tick can tell from
@@ -66,6 +68,7 @@ fn at_the_longest_acquire_wait_one_leader_at_a_time() {
         assert_eq!(r.holds(kind), Some(true), "{kind} not reached");
     }
     println!("unique states {}", r.unique_states);
+    assert_eq!(r.unique_states, 31_957);
 }
 
 /// A leader paused for 16 s, past the envelope (the defaults leave 2 s of pause): two

@@ -1,0 +1,574 @@
+//! The machine both client-go leader election and the DynamoDB lock client run against: a
+//! versioned record with conditional writes, observed over time. The store keeps one
+//! record and a version that changes on every write (etcd's revision, which is the
+//! Lease's `resourceVersion`; the DynamoDB item's record version number, a fresh UUID per
+//! write, which a counter stands for here since only its equality is ever read). A write
+//! names what it expects (no record, or the version it read) and is refused otherwise
+//! (409 Conflict; `ConditionalCheckFailedException`). The store keeps no clock and
+//! expires nothing. The systems differ in their record (`S`), their clients and their
+//! rules, not in this.
+//!
+//! The resource the clients' work writes to is shared too: it accepts every write, or
+//! with a fencing token refuses one below the highest it accepted.
+//!
+//! Tenures (what the oracles judge): a commit that makes a client incarnation the holder
+//! begins a tenure numbered by the commit's version; the holder's own writes extend it; a
+//! commit by anyone else, or a delete, ends it.
+
+use leaseproof_impl::{Effect, Identity, Key, LossCause, Machine, Nanos, NodeId, TenureEvent};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// The one record.
+pub const KEY: Key = Key(0);
+
+/// What a record says about who holds the lock.
+pub trait Record:
+    Copy + Debug + Default + Eq + Ord + Hash + Send + Sync + Serialize + 'static
+{
+    /// The holder's stable name (its node), or `None`.
+    fn holder(&self) -> Option<u32>;
+}
+
+/// The condition of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Expect {
+    /// No record exists (a Create; `attribute_not_exists`).
+    Absent,
+    /// The record is at this version (an Update; `recordVersionNumber = :rvn`).
+    Version(u64),
+}
+
+/// A call to the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Op<S> {
+    /// Read the record (`Get`; `GetItem` with `ConsistentRead`).
+    Get,
+    /// Write `value` if `expect` holds.
+    Put { expect: Expect, value: S },
+    /// Delete the record if `expect` holds.
+    Delete { expect: Expect },
+}
+
+/// The store's answer to a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Answer<S> {
+    /// The record and its version.
+    Found { version: u64, value: S },
+    /// No record (404; no item).
+    NotFound,
+    /// The write or delete committed, at this version. `tenure` is the harness's ghost
+    /// (no client rule reads it): the tenure the store's commits have the writer in, 0 if
+    /// none, which the writer's work writes under.
+    Written { version: u64, tenure: u64 },
+    /// The condition failed (409 Conflict; `ConditionalCheckFailedException`).
+    Conflict,
+    /// The store is unavailable (HTTP 503) and did nothing: a fault of the DynamoDB
+    /// plug-in.
+    Unavailable,
+}
+
+/// The messages. Calls and answers carry the client's call id and incarnation (the
+/// connection a real answer comes back on).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CasMsg<S> {
+    Call {
+        call: u64,
+        inc: u32,
+        op: Op<S>,
+    },
+    Answer {
+        call: u64,
+        inc: u32,
+        answer: Answer<S>,
+    },
+    /// A write of the client's work. `token` is what a fencing option hands the resource
+    /// (0 without); `tenure` is the harness's ghost (the tenure the writer believes it
+    /// acts under), which an unfenced resource never reads.
+    Write {
+        inc: u32,
+        token: u64,
+        tenure: u64,
+    },
+}
+
+impl<S> CasMsg<S> {
+    /// A short name of the message's kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CasMsg::Call { op, .. } => match op {
+                Op::Get => "get",
+                Op::Put {
+                    expect: Expect::Absent,
+                    ..
+                } => "create",
+                Op::Put { .. } => "update",
+                Op::Delete { .. } => "delete",
+            },
+            CasMsg::Answer { answer, .. } => match answer {
+                Answer::Found { .. } => "found",
+                Answer::NotFound => "not-found",
+                Answer::Written { .. } => "written",
+                Answer::Conflict => "conflict",
+                Answer::Unavailable => "unavailable",
+            },
+            CasMsg::Write { .. } => "write",
+        }
+    }
+}
+
+/// The events of every role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CasEvent {
+    // ---- a client ----
+    /// A new client started (a process, or a life after losing the lock).
+    Booted {
+        client: Identity,
+    },
+    /// It wants the lock.
+    Wanted {
+        client: Identity,
+    },
+    /// A conditional write of its was refused.
+    Conflict {
+        client: Identity,
+    },
+    /// Its work starts under `tenure`.
+    Acting {
+        client: Identity,
+        tenure: u64,
+    },
+    /// A renewal (heartbeat) succeeded.
+    Renewed {
+        client: Identity,
+    },
+    /// Its own rule ended its hold: the renew deadline passed (client-go), the lease
+    /// looks expired (DynamoDB's `isExpired()`).
+    GaveUp {
+        client: Identity,
+    },
+    /// Its work saw that and stopped.
+    Stopped {
+        client: Identity,
+    },
+    /// It sent a release.
+    GaveBack {
+        client: Identity,
+        tenure: u64,
+    },
+    /// Its work decided a write.
+    WriteDecided {
+        client: Identity,
+        tenure: u64,
+    },
+    /// A 503 was taken as a successful heartbeat (`holdLockOnServiceUnavailable`).
+    HeldOnUnavailable {
+        client: Identity,
+    },
+    // ---- the store ----
+    /// A commit made `client` the holder: a tenure begins.
+    Began {
+        client: Identity,
+        tenure: u64,
+    },
+    /// The holder's own write committed.
+    Extended {
+        tenure: u64,
+    },
+    /// A commit by another incarnation (a takeover) or a release ended the tenure.
+    Ended {
+        client: Identity,
+        tenure: u64,
+        taken_over: bool,
+    },
+    /// The store answered 503.
+    Unavailable,
+    // ---- the resource ----
+    Accepted {
+        client: Identity,
+        tenure: u64,
+    },
+    Refused {
+        tenure: u64,
+    },
+}
+
+impl CasEvent {
+    /// Every event kind ([`CasEvent::kind`]).
+    pub const KINDS: [&'static str; 17] = [
+        "booted",
+        "wanted",
+        "conflict",
+        "acting",
+        "renewed",
+        "gave-up",
+        "stopped",
+        "gave-back",
+        "write-decided",
+        "held-on-unavailable",
+        "began",
+        "extended",
+        "taken-over",
+        "released",
+        "unavailable",
+        "accepted",
+        "refused",
+    ];
+
+    /// The protocol-neutral view the oracles and the metrics read.
+    #[must_use]
+    pub fn tenure(self) -> Option<TenureEvent> {
+        Some(match self {
+            CasEvent::Booted { client } => TenureEvent::Booted { client },
+            CasEvent::Wanted { client } => TenureEvent::Wanted { client, key: KEY },
+            CasEvent::Acting { client, tenure } => TenureEvent::Acting {
+                client,
+                key: KEY,
+                tenure,
+            },
+            CasEvent::Stopped { client } => TenureEvent::Stopped {
+                client,
+                key: KEY,
+                preempted: Some(LossCause::Expired),
+            },
+            CasEvent::GaveBack { client, tenure } => TenureEvent::GaveBack {
+                client,
+                key: KEY,
+                tenure,
+            },
+            CasEvent::WriteDecided { client, tenure } => TenureEvent::WriteDecided {
+                client,
+                key: KEY,
+                tenure,
+            },
+            // The store expires nothing: a tenure is live until a commit ends it.
+            CasEvent::Began { client, tenure } => TenureEvent::Began {
+                client,
+                key: KEY,
+                tenure,
+                expiry: Nanos::MAX,
+            },
+            CasEvent::Extended { tenure } => TenureEvent::Renewed {
+                key: KEY,
+                tenure,
+                expiry: Nanos::MAX,
+            },
+            CasEvent::Ended {
+                client,
+                tenure,
+                taken_over,
+            } => TenureEvent::Ended {
+                client,
+                key: KEY,
+                tenure,
+                ran_out: taken_over,
+            },
+            CasEvent::Accepted { client, tenure } => TenureEvent::WriteAccepted {
+                client,
+                key: KEY,
+                tenure,
+            },
+            CasEvent::Refused { tenure } => TenureEvent::WriteRefused { key: KEY, tenure },
+            CasEvent::Conflict { .. }
+            | CasEvent::Renewed { .. }
+            | CasEvent::GaveUp { .. }
+            | CasEvent::HeldOnUnavailable { .. }
+            | CasEvent::Unavailable => return None,
+        })
+    }
+
+    /// A short name of the event's kind (coverage).
+    #[must_use]
+    pub fn kind(self) -> &'static str {
+        match self {
+            CasEvent::Booted { .. } => "booted",
+            CasEvent::Wanted { .. } => "wanted",
+            CasEvent::Conflict { .. } => "conflict",
+            CasEvent::Acting { .. } => "acting",
+            CasEvent::Renewed { .. } => "renewed",
+            CasEvent::GaveUp { .. } => "gave-up",
+            CasEvent::Stopped { .. } => "stopped",
+            CasEvent::GaveBack { .. } => "gave-back",
+            CasEvent::WriteDecided { .. } => "write-decided",
+            CasEvent::HeldOnUnavailable { .. } => "held-on-unavailable",
+            CasEvent::Began { .. } => "began",
+            CasEvent::Extended { .. } => "extended",
+            CasEvent::Ended {
+                taken_over: true, ..
+            } => "taken-over",
+            CasEvent::Ended { .. } => "released",
+            CasEvent::Unavailable => "unavailable",
+            CasEvent::Accepted { .. } => "accepted",
+            CasEvent::Refused { .. } => "refused",
+        }
+    }
+
+    /// The client, key and tenure an event belongs to (`tracing`'s per-lock spans).
+    #[must_use]
+    pub fn lifecycle(self) -> Option<(Identity, Key, Option<u64>)> {
+        Some(match self {
+            CasEvent::Booted { client }
+            | CasEvent::Wanted { client }
+            | CasEvent::Conflict { client }
+            | CasEvent::Renewed { client }
+            | CasEvent::GaveUp { client }
+            | CasEvent::HeldOnUnavailable { client }
+            | CasEvent::Stopped { client } => (client, KEY, None),
+            CasEvent::Acting { client, tenure }
+            | CasEvent::GaveBack { client, tenure }
+            | CasEvent::WriteDecided { client, tenure }
+            | CasEvent::Began { client, tenure }
+            | CasEvent::Ended { client, tenure, .. }
+            | CasEvent::Accepted { client, tenure } => (client, KEY, Some(tenure)),
+            CasEvent::Extended { .. } | CasEvent::Refused { .. } | CasEvent::Unavailable => {
+                return None
+            }
+        })
+    }
+}
+
+/// What a role asks its shell to do.
+pub type CasOutput<S> = Effect<CasMsg<S>, CasDisk<S>, CasEvent>;
+
+/// What a node keeps on disk: the store its record (etcd and DynamoDB are durable), the
+/// resource the highest token it accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CasDisk<S> {
+    /// The record and its version.
+    pub record: Option<(u64, S)>,
+    /// The last version given out: every commit's version is the next one.
+    pub versions: u64,
+    /// The harness's ghost: the live tenure (its holder incarnation and number).
+    pub tenure: Option<(Identity, u64)>,
+    /// The resource's highest accepted token.
+    pub high: u64,
+}
+
+/// The store.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Store<S> {
+    pub(crate) disk: CasDisk<S>,
+    /// Answer every write with 503 while set (the DynamoDB plug-in's fault; see
+    /// [`Store::set_unavailable`]).
+    unavailable: bool,
+    out: VecDeque<CasOutput<S>>,
+}
+
+impl<S: Record> Store<S> {
+    #[must_use]
+    pub fn restore(disk: &CasDisk<S>) -> Store<S> {
+        Store {
+            disk: *disk,
+            unavailable: false,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Writes answer 503 (and change nothing) while `on`.
+    pub fn set_unavailable(&mut self, on: bool) {
+        self.unavailable = on;
+    }
+
+    fn answer(&mut self, to: NodeId, call: u64, inc: u32, answer: Answer<S>) {
+        self.out.push_back(Effect::Send {
+            to,
+            msg: CasMsg::Answer { call, inc, answer },
+        });
+    }
+
+    /// Commits `record` (`None`: a delete) written by `writer`: the next version, the
+    /// tenure ghost moved on, persisted before the answer leaves.
+    fn commit(&mut self, writer: Identity, record: Option<S>) -> Answer<S> {
+        let d = &mut self.disk;
+        d.versions += 1;
+        let version = d.versions;
+        d.record = record.map(|r| (version, r));
+        let holds = record.and_then(|r| r.holder()) == Some(writer.node.0);
+        let mut events = Vec::new();
+        match d.tenure {
+            Some((who, t)) if who == writer && holds => {
+                events.push(CasEvent::Extended { tenure: t });
+            }
+            prev => {
+                if let Some((who, t)) = prev {
+                    events.push(CasEvent::Ended {
+                        client: who,
+                        tenure: t,
+                        taken_over: who != writer,
+                    });
+                }
+                d.tenure = None;
+                if holds {
+                    d.tenure = Some((writer, version));
+                    events.push(CasEvent::Began {
+                        client: writer,
+                        tenure: version,
+                    });
+                }
+            }
+        }
+        self.out.push_back(Effect::Persist(self.disk));
+        self.out.extend(events.into_iter().map(Effect::Event));
+        let tenure = match self.disk.tenure {
+            Some((who, t)) if who == writer => t,
+            _ => 0,
+        };
+        Answer::Written { version, tenure }
+    }
+
+    fn holds(&self, expect: Expect) -> bool {
+        match (expect, self.disk.record) {
+            (Expect::Absent, r) => r.is_none(),
+            (Expect::Version(v), Some((cur, _))) => cur == v,
+            (Expect::Version(_), None) => false,
+        }
+    }
+}
+
+impl<S: Record> Machine for Store<S> {
+    type Msg = CasMsg<S>;
+    type Output = CasOutput<S>;
+
+    fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: CasMsg<S>) {
+        let CasMsg::Call { call, inc, op } = msg else {
+            return;
+        };
+        let writer = Identity {
+            node: from,
+            incarnation: inc,
+        };
+        let answer = match op {
+            Op::Get => match self.disk.record {
+                Some((version, value)) => Answer::Found { version, value },
+                None => Answer::NotFound,
+            },
+            Op::Put { .. } | Op::Delete { .. } if self.unavailable => {
+                self.out.push_back(Effect::Event(CasEvent::Unavailable));
+                Answer::Unavailable
+            }
+            // An Update of a missing object is a 404 (client-go counts it a failure).
+            Op::Put {
+                expect: Expect::Version(_),
+                ..
+            } if self.disk.record.is_none() => Answer::NotFound,
+            Op::Put { expect, value } if self.holds(expect) => self.commit(writer, Some(value)),
+            Op::Delete { expect } if self.holds(expect) => self.commit(writer, None),
+            Op::Put { .. } | Op::Delete { .. } => Answer::Conflict,
+        };
+        self.answer(from, call, inc, answer);
+    }
+
+    fn handle_timeout(&mut self, _now: Nanos) {}
+
+    fn poll_output(&mut self) -> Option<CasOutput<S>> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        None
+    }
+}
+
+/// The resource the clients' work writes to: every write accepted, or with `fenced` a
+/// token below the highest accepted refused.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Resource<S> {
+    fenced: bool,
+    high: u64,
+    out: VecDeque<CasOutput<S>>,
+}
+
+impl<S: Record> Resource<S> {
+    #[must_use]
+    pub fn restore(fenced: bool, disk: &CasDisk<S>) -> Resource<S> {
+        Resource {
+            fenced,
+            high: disk.high,
+            out: VecDeque::new(),
+        }
+    }
+}
+
+impl<S: Record> Machine for Resource<S> {
+    type Msg = CasMsg<S>;
+    type Output = CasOutput<S>;
+
+    fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: CasMsg<S>) {
+        let CasMsg::Write { inc, token, tenure } = msg else {
+            return;
+        };
+        if self.fenced && token < self.high {
+            self.out
+                .push_back(Effect::Event(CasEvent::Refused { tenure }));
+            return;
+        }
+        if token > self.high {
+            self.high = token;
+            self.out.push_back(Effect::Persist(CasDisk {
+                high: token,
+                ..CasDisk::default()
+            }));
+        }
+        self.out.push_back(Effect::Event(CasEvent::Accepted {
+            client: Identity {
+                node: from,
+                incarnation: inc,
+            },
+            tenure,
+        }));
+    }
+
+    fn handle_timeout(&mut self, _now: Nanos) {}
+
+    fn poll_output(&mut self) -> Option<CasOutput<S>> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        None
+    }
+}
+
+/// Any role of a protocol on the store, `C` its client.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CasNode<S, C> {
+    Store(Store<S>),
+    Resource(Resource<S>),
+    Client(Box<C>),
+}
+
+impl<S: Record, C: Machine<Msg = CasMsg<S>, Output = CasOutput<S>>> CasNode<S, C> {
+    fn machine(&mut self) -> &mut dyn Machine<Msg = CasMsg<S>, Output = CasOutput<S>> {
+        match self {
+            CasNode::Store(s) => s,
+            CasNode::Resource(r) => r,
+            CasNode::Client(c) => c.as_mut(),
+        }
+    }
+}
+
+impl<S: Record, C: Machine<Msg = CasMsg<S>, Output = CasOutput<S>>> Machine for CasNode<S, C> {
+    type Msg = CasMsg<S>;
+    type Output = CasOutput<S>;
+
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: CasMsg<S>) {
+        self.machine().handle_message(now, from, msg);
+    }
+    fn handle_timeout(&mut self, now: Nanos) {
+        self.machine().handle_timeout(now);
+    }
+    fn handle_jitter(&mut self, now: Nanos, jitter: leaseproof_impl::Jitter) {
+        self.machine().handle_jitter(now, jitter);
+    }
+    fn poll_output(&mut self) -> Option<CasOutput<S>> {
+        self.machine().poll_output()
+    }
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        match self {
+            CasNode::Client(c) => c.poll_timeout(),
+            CasNode::Store(_) | CasNode::Resource(_) => None,
+        }
+    }
+}
