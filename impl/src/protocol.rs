@@ -123,11 +123,12 @@ pub struct FaultBounds {
     pub latency: Option<LatencyBound>,
 }
 
-/// The longest one-way latency a scenario configures.
+/// The one-way latency a scenario configures: the longest, and the shortest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LatencyBound {
     pub field: String,
     pub ms: u64,
+    pub min_ms: u64,
 }
 
 /// One way a scenario leaves a protocol's assumptions: the field and why.
@@ -317,6 +318,7 @@ mod tests {
             latency: Some(LatencyBound {
                 field: "cluster.latency_ms".into(),
                 ms: 60_000,
+                min_ms: 1,
             }),
         };
         assert!(p.breaches(&within).is_empty());

@@ -350,25 +350,20 @@ pub struct CasDisk<S> {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Store<S> {
     pub(crate) disk: CasDisk<S>,
-    /// Answer every write with 503 while set (the DynamoDB plug-in's fault; see
-    /// [`Store::set_unavailable`]).
-    unavailable: bool,
+    /// Writes arriving in this window (the store's clock, ns) are answered 503 and do
+    /// nothing: the DynamoDB plug-in's fault.
+    outage: Option<(u64, u64)>,
     out: VecDeque<CasOutput<S>>,
 }
 
 impl<S: Record> Store<S> {
     #[must_use]
-    pub fn restore(disk: &CasDisk<S>) -> Store<S> {
+    pub fn restore(disk: &CasDisk<S>, outage: Option<(u64, u64)>) -> Store<S> {
         Store {
             disk: *disk,
-            unavailable: false,
+            outage,
             out: VecDeque::new(),
         }
-    }
-
-    /// Writes answer 503 (and change nothing) while `on`.
-    pub fn set_unavailable(&mut self, on: bool) {
-        self.unavailable = on;
     }
 
     fn answer(&mut self, to: NodeId, call: u64, inc: u32, answer: Answer<S>) {
@@ -431,10 +426,11 @@ impl<S: Record> Machine for Store<S> {
     type Msg = CasMsg<S>;
     type Output = CasOutput<S>;
 
-    fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: CasMsg<S>) {
+    fn handle_message(&mut self, now: Nanos, from: NodeId, msg: CasMsg<S>) {
         let CasMsg::Call { call, inc, op } = msg else {
             return;
         };
+        let unavailable = self.outage.is_some_and(|(a, b)| a <= now.0 && now.0 < b);
         let writer = Identity {
             node: from,
             incarnation: inc,
@@ -444,7 +440,7 @@ impl<S: Record> Machine for Store<S> {
                 Some((version, value)) => Answer::Found { version, value },
                 None => Answer::NotFound,
             },
-            Op::Put { .. } | Op::Delete { .. } if self.unavailable => {
+            Op::Put { .. } | Op::Delete { .. } if unavailable => {
                 self.out.push_back(Effect::Event(CasEvent::Unavailable));
                 Answer::Unavailable
             }

@@ -868,7 +868,7 @@ impl Protocol for K8s {
 
     fn boot(cfg: &K8sConfig, role: RoleKind, id: Identity, disk: &K8sDisk, now: Nanos) -> K8sNode {
         match role {
-            RoleKind::Server => CasNode::Store(Store::restore(disk)),
+            RoleKind::Server => CasNode::Store(Store::restore(disk, None)),
             RoleKind::Resource => {
                 CasNode::Resource(Resource::restore(cfg.fencing != Fencing::None, disk))
             }
@@ -1018,7 +1018,7 @@ mod tests {
 
     #[test]
     fn the_store_answers_409_to_a_stale_resource_version_and_an_existing_create() {
-        let mut st = Store::restore(&K8sDisk::default());
+        let mut st = Store::restore(&K8sDisk::default(), None);
         let from = NodeId(2);
         st.handle_message(Nanos(0), from, create(1, holder(2, 0)));
         st.handle_message(Nanos(0), from, create(2, holder(2, 0)));

@@ -7,6 +7,9 @@
 //! - [`k8s`]: Kubernetes client-go leader election (`tools/leaderelection`), a
 //!   compare-and-set record on `resourceVersion` observed over time, with the guarded work
 //!   around it.
+//! - [`dynamodb`]: the Amazon DynamoDB lock client, on the same store ([`cas`]), with the
+//!   application that checks `isExpired()` before each write.
 
 pub mod cas;
+pub mod dynamodb;
 pub mod k8s;

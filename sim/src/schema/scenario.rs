@@ -1059,6 +1059,7 @@ fn validate<P: Protocol>(
     bounds.latency = Some(LatencyBound {
         field: "cluster.latency_ms".into(),
         ms: file.cluster.latency_ms[1],
+        min_ms: file.cluster.latency_ms[0],
     });
     let beyond = config.breaches(&bounds);
     check_class::<P, _>(&src, &file, &config, &beyond, &finds)?;

@@ -1,0 +1,823 @@
+//! # The Amazon DynamoDB lock client, as it really works
+//!
+//! Sources (cited per rule below; the rules are collected in
+//! `../shared/notes/real-systems.md` §4, and `docs/protocols/dynamodb.md` has one row per
+//! rule): awslabs/amazon-dynamodb-lock-client `AmazonDynamoDBLockClient.java` (`ADLC`),
+//! `AmazonDynamoDBLockClientOptions.java` (`options`), `LockItem.java`, `README.md`.
+//!
+//! - **The store** is the DynamoDB table ([`crate::cas`], shared with client-go leader
+//!   election): one item per lock, conditional writes on its record version number (RVN:
+//!   "a random UUID per write", so only its equality is read: the store's version stands
+//!   for it).
+//! - **Each client** runs `acquireLock`: it polls the item every `refreshPeriod`; no item
+//!   → a conditional put expecting none; a released item → a put expecting its RVN; an
+//!   item it has seen with the same RVN for the item's `leaseDuration` on its own clock,
+//!   counted from when its first read of that RVN *returned* → a put expecting that RVN
+//!   (the owner is not checked). Holding, its heartbeat thread updates the item every
+//!   `heartbeatPeriod` (a new RVN, conditional on the RVN and the owner), taking its time
+//!   *before* sending; `isExpired()` is `now − lastUpdate > leaseDuration` on its clock.
+//!   Release deletes the item (`deleteLockOnRelease`, the default) or marks it released.
+//!   `holdLockOnServiceUnavailable`: a 503 counts as a successful heartbeat.
+//! - **The application** the library leaves to its user, as its README says: it checks
+//!   `isExpired()` before each write (every `write_every_ms`) and stops at the expiry it
+//!   knows of; it works `hold_ms`, releases, rests `think_ms` and asks again.
+//! - **The resource** (node 1) accepts every write: the client hands it nothing to fence
+//!   with (the RVN is a UUID: issue #62).
+//!
+//! Left out, and why: the item's `data` and sort key; `additionalTimeToWaitForLock` and
+//! `LockNotGrantedException` (the application is modelled as calling `acquireLock` again
+//! at once, so the wait it gives up on is the one it starts over: issue #34's "a stale
+//! lock always needs a full leaseDuration wait" holds either way); session monitors;
+//! `shouldSkipBlockingWait`; several locks.
+
+use crate::cas::{
+    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store, KEY,
+};
+use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
+use leaseproof_impl::{
+    Belief, ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, Protocol, RoleKind,
+    TenureEvent, Workload,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+const MS: u64 = 1_000_000;
+
+/// The `[protocol]` fields of a dynamodb scenario (`kind = "dynamodb"` besides). Defaults
+/// from the code: `leaseDuration = 20`, `heartbeatPeriod = 5` seconds (options builder),
+/// `refreshPeriod` 1 s (`DEFAULT_BUFFER_MS`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamoConfig {
+    /// `leaseDuration`.
+    pub lease_duration_ms: u64,
+    /// `heartbeatPeriod`.
+    pub heartbeat_period_ms: u64,
+    /// `refreshPeriod`: how often a waiter reads the item.
+    pub refresh_period_ms: u64,
+    /// `deleteLockOnRelease`: release deletes the item (else marks it released).
+    pub delete_on_release: bool,
+    /// `holdLockOnServiceUnavailable`: a 503 counts as a successful heartbeat.
+    pub hold_on_unavailable: bool,
+    /// The application writes (after checking `isExpired()`) this often.
+    pub write_every_ms: u64,
+    /// The application holds the lock this long, then releases it.
+    pub hold_ms: u64,
+    /// And rests this long before asking again.
+    pub think_ms: u64,
+    /// A call unanswered this long is given up (the SDK's timeout); 0: the heartbeat
+    /// period.
+    pub call_timeout_ms: u64,
+    /// The table answers writes 503 from `[0]` to `[1]` ms after it starts, on its clock
+    /// (`[0, 0]`: never; a restart starts the window again): this plug-in's fault.
+    pub unavailable_ms: [u64; 2],
+}
+
+impl Default for DynamoConfig {
+    fn default() -> Self {
+        DynamoConfig {
+            lease_duration_ms: 20_000,
+            heartbeat_period_ms: 5_000,
+            refresh_period_ms: 1_000,
+            delete_on_release: true,
+            hold_on_unavailable: false,
+            write_every_ms: 1_000,
+            hold_ms: 30_000,
+            think_ms: 1_000,
+            call_timeout_ms: 0,
+            unavailable_ms: [0, 0],
+        }
+    }
+}
+
+impl DynamoConfig {
+    /// Checks the fields; an error names the field.
+    ///
+    /// # Errors
+    /// The first field out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |field: &'static str, reason: String| Err(ConfigError { field, reason });
+        if self.lease_duration_ms == 0 {
+            return err("lease_duration_ms", "must be above 0".into());
+        }
+        // The builder's doc: the heartbeat period should be several times smaller than
+        // the lease; at or above it the lock expires between two heartbeats.
+        if self.heartbeat_period_ms == 0 || self.heartbeat_period_ms >= self.lease_duration_ms {
+            return err(
+                "heartbeat_period_ms",
+                format!(
+                    "{} ms is not in 1..lease_duration_ms {}: the lock would expire between \
+                     two heartbeats",
+                    self.heartbeat_period_ms, self.lease_duration_ms
+                ),
+            );
+        }
+        for (field, v) in [
+            ("refresh_period_ms", self.refresh_period_ms),
+            ("write_every_ms", self.write_every_ms),
+            ("hold_ms", self.hold_ms),
+            ("think_ms", self.think_ms),
+        ] {
+            if v == 0 {
+                return err(field, "must be above 0".into());
+            }
+        }
+        if self.unavailable_ms[0] > self.unavailable_ms[1] {
+            return err(
+                "unavailable_ms",
+                format!(
+                    "[{}, {}] ends before it starts",
+                    self.unavailable_ms[0], self.unavailable_ms[1]
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn call_timeout_ns(&self) -> u64 {
+        match self.call_timeout_ms {
+            0 => self.heartbeat_period_ms * MS,
+            t => t * MS,
+        }
+    }
+}
+
+/// The envelope (docs/protocols/dynamodb.md): a holder's validity runs from its last
+/// heartbeat's *send* on its clock, a waiter's from its read's *return* on its own, so with
+/// equal clock rates the holder expires first, by at least a request's flight. Its last
+/// write, decided before its expiry, can still arrive after the new holder's first
+/// (put, answer, write: three flights later than the waiter's expiry). So safe while
+///
+/// `(k − 1)·leaseDuration + pause + stall + latency_max < 4 · latency_min`
+///
+/// with `k` the rate ratio the drift allows. It is a thin envelope: the library has no
+/// margin but message flight, and a 503 answered while `holdLockOnServiceUnavailable` is
+/// set leaves it at once.
+impl Assumptions for DynamoConfig {
+    fn breaches(&self, b: &FaultBounds) -> Vec<Breach> {
+        let mut out: Vec<Breach> = b
+            .losses
+            .iter()
+            .map(|l| Breach {
+                field: l.field.clone(),
+                reason: format!("a crash loses the {}: the lock item", l.what),
+            })
+            .collect();
+        if self.hold_on_unavailable && self.unavailable_ms[1] > self.unavailable_ms[0] {
+            out.push(Breach {
+                field: "protocol.hold_on_unavailable".into(),
+                reason: "a 503 counts as a heartbeat while the table may have granted the \
+                         lock to another (the option's doc: \"possible that two different \
+                         clients can hold the lock\")"
+                    .into(),
+            });
+        }
+        let drift = u128::from(
+            b.drift
+                .iter()
+                .map(|d| d.ppm)
+                .max()
+                .unwrap_or(0)
+                .min(999_999),
+        );
+        let k_excess = u128::from(self.lease_duration_ms) * (2 * drift) / (1_000_000 - drift);
+        let suspended: u128 = b
+            .suspends
+            .iter()
+            .map(|s| u128::from(s.ms))
+            .fold(0, u128::saturating_add);
+        let steps: u128 = b
+            .steps
+            .iter()
+            .filter(|s| !s.authority)
+            .map(|s| u128::from(s.by_ms.unsigned_abs()))
+            .sum();
+        let (lat_max, lat_min) = b.latency.as_ref().map_or((0, 0), |l| (l.ms, l.min_ms));
+        let lhs = k_excess + suspended + steps + u128::from(lat_max);
+        let rhs = 4 * u128::from(lat_min);
+        if lhs >= rhs {
+            out.push(Breach {
+                field: b
+                    .latency
+                    .as_ref()
+                    .map_or("cluster.latency_ms".into(), |l| l.field.clone()),
+                reason: format!(
+                    "drift {k_excess} ms over a lease + suspensions {suspended} ms + clock \
+                     steps {steps} ms + latency {lat_max} ms = {lhs} ms is not below 4 x the \
+                     shortest latency ({rhs} ms): beyond the envelope"
+                ),
+            });
+        }
+        out
+    }
+}
+
+/// The lock item (`key`, `ownerName`, `leaseDuration`, `isReleased`; the RVN is the
+/// store's version).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Item {
+    /// `ownerName`: the client's stable name (its node).
+    pub owner: u32,
+    /// `leaseDuration`, ms.
+    pub lease_ms: u64,
+    /// `isReleased`.
+    pub released: bool,
+}
+
+impl Record for Item {
+    fn holder(&self) -> Option<u32> {
+        (!self.released).then_some(self.owner)
+    }
+}
+
+/// The messages.
+pub type DynamoMsg = CasMsg<Item>;
+/// What a role asks its shell to do.
+pub type DynamoOutput = CasOutput<Item>;
+/// What a node keeps on disk.
+pub type DynamoDisk = CasDisk<Item>;
+/// Any role.
+pub type DynamoNode = CasNode<Item, LockClient>;
+
+/// Which call is in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Stage {
+    /// `acquireLock`'s `GetItem`.
+    Read,
+    /// `acquireLock`'s conditional put.
+    Take,
+    /// The heartbeat's conditional update.
+    Heartbeat,
+    /// `releaseLock`.
+    Release,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Call {
+    stage: Stage,
+    id: u64,
+    /// When it was sent (`lastUpdateOfLock` is taken before sending).
+    sent: u64,
+    timeout_at: u64,
+}
+
+/// What a waiter has seen: the RVN, when its read returned, the item's lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Sighting {
+    rvn: u64,
+    lookup: u64,
+    lease_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Phase {
+    /// `acquireLock`: the next read at `next` (`None` while a call is in flight).
+    Acquiring {
+        next: Option<u64>,
+        trying: Option<Sighting>,
+    },
+    /// Holding: the item's RVN, `lastUpdate` (when the last successful heartbeat, or the
+    /// acquiring put, was sent), the next heartbeat, when the work is done.
+    Holding {
+        rvn: u64,
+        last_update: u64,
+        lease_ns: u64,
+        next_heartbeat: Option<u64>,
+        release_at: u64,
+        /// The heartbeat thread stopped (it found the lock expired, or lost).
+        stopped: bool,
+    },
+    /// Resting after a release or a loss, until `until`.
+    Resting { until: u64 },
+}
+
+/// The application's work under the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Work {
+    tenure: u64,
+    next_write: u64,
+}
+
+/// A client: the lock client and the application around it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LockClient {
+    cfg: DynamoConfig,
+    id: Identity,
+    phase: Phase,
+    call: Option<Call>,
+    next_call: u64,
+    work: Option<Work>,
+    /// The harness's ghost from the acquiring put's answer.
+    ghost: u64,
+    out: VecDeque<DynamoOutput>,
+}
+
+impl LockClient {
+    fn boot(cfg: &DynamoConfig, id: Identity, now: Nanos) -> LockClient {
+        let mut c = LockClient {
+            cfg: cfg.clone(),
+            id,
+            phase: Phase::Resting { until: now.0 },
+            call: None,
+            next_call: 0,
+            work: None,
+            ghost: 0,
+            out: VecDeque::new(),
+        };
+        c.emit(CasEvent::Booted { client: id });
+        c.acquire(now.0);
+        c
+    }
+
+    fn emit(&mut self, e: CasEvent) {
+        self.out.push_back(Effect::Event(e));
+    }
+
+    /// `acquireLock` starts: its first read at once.
+    fn acquire(&mut self, now: u64) {
+        let client = self.id;
+        self.emit(CasEvent::Wanted { client });
+        self.phase = Phase::Acquiring {
+            next: None,
+            trying: None,
+        };
+        self.send(Stage::Read, now, Op::Get);
+    }
+
+    fn send(&mut self, stage: Stage, now: u64, op: Op<Item>) {
+        self.next_call += 1;
+        let call = self.next_call;
+        self.call = Some(Call {
+            stage,
+            id: call,
+            sent: now,
+            timeout_at: now + self.cfg.call_timeout_ns(),
+        });
+        self.out.push_back(Effect::Send {
+            to: NodeId::authority(0),
+            msg: CasMsg::Call {
+                call,
+                inc: self.id.incarnation,
+                op,
+            },
+        });
+    }
+
+    fn mine(&self) -> Item {
+        Item {
+            owner: self.id.node.0,
+            lease_ms: self.cfg.lease_duration_ms,
+            released: false,
+        }
+    }
+
+    /// `acquireLock`'s loop after its read returned at `now` (ADLC
+    /// `acquireLock`; the rules in the module doc).
+    fn on_read(&mut self, now: u64, found: Option<(u64, Item)>) {
+        let Phase::Acquiring { trying, .. } = self.phase else {
+            return;
+        };
+        let put = |expect| Op::Put {
+            expect,
+            value: self.mine(),
+        };
+        match found {
+            // No item: `attribute_not_exists(key)`.
+            None => self.send(Stage::Take, now, put(Expect::Absent)),
+            // Released: a put expecting its RVN (and isReleased).
+            Some((rvn, item)) if item.released => {
+                self.send(Stage::Take, now, put(Expect::Version(rvn)));
+            }
+            Some((rvn, item)) => {
+                let seen = match trying {
+                    // The same RVN: expired once it stayed so for its leaseDuration on
+                    // this client's clock from when the first read of it returned.
+                    Some(t) if t.rvn == rvn => t,
+                    // A first sighting, or a changed RVN: the timer starts again.
+                    _ => Sighting {
+                        rvn,
+                        lookup: now,
+                        lease_ns: item.lease_ms * MS,
+                    },
+                };
+                if now - seen.lookup > seen.lease_ns {
+                    // `attribute_exists(key) AND rvn = :rvn`: the owner is not checked.
+                    self.send(Stage::Take, now, put(Expect::Version(rvn)));
+                    self.phase = Phase::Acquiring {
+                        next: None,
+                        trying: Some(seen),
+                    };
+                } else {
+                    self.phase = Phase::Acquiring {
+                        next: Some(now + self.cfg.refresh_period_ms * MS),
+                        trying: Some(seen),
+                    };
+                }
+            }
+        }
+    }
+
+    fn on_answer(&mut self, now: u64, c: Call, answer: Option<Answer<Item>>) {
+        if matches!(answer, Some(Answer::Conflict)) {
+            let client = self.id;
+            self.emit(CasEvent::Conflict { client });
+        }
+        match (c.stage, answer) {
+            (Stage::Read, Some(Answer::Found { version, value })) => {
+                self.on_read(now, Some((version, value)));
+            }
+            (Stage::Read, Some(Answer::NotFound)) => self.on_read(now, None),
+            (Stage::Take, Some(Answer::Written { version, tenure })) => {
+                self.ghost = tenure;
+                self.acquired(now, version, c);
+            }
+            // A failed read or put: the loop goes on (`LockNotGrantedException` from a
+            // failed condition ends one acquireLock; the application calls it again).
+            (Stage::Read | Stage::Take, _) => {
+                let trying = match self.phase {
+                    Phase::Acquiring { trying, .. } => trying,
+                    _ => None,
+                };
+                self.phase = Phase::Acquiring {
+                    next: Some(now + self.cfg.refresh_period_ms * MS),
+                    trying,
+                };
+            }
+            (Stage::Heartbeat, a) => self.heartbeat_answered(now, c.sent, a),
+            (Stage::Release, _) => {}
+        }
+    }
+
+    /// The put won: the lock is held, `lastUpdate` the time the put was sent.
+    fn acquired(&mut self, now: u64, rvn: u64, c: Call) {
+        let sent = c.sent;
+        let client = self.id;
+        let tenure = self.ghost;
+        self.emit(CasEvent::Acting { client, tenure });
+        self.phase = Phase::Holding {
+            rvn,
+            last_update: sent,
+            lease_ns: self.cfg.lease_duration_ms * MS,
+            next_heartbeat: Some(now + self.cfg.heartbeat_period_ms * MS),
+            release_at: now + self.cfg.hold_ms * MS,
+            stopped: false,
+        };
+        self.work = Some(Work {
+            tenure,
+            next_write: now,
+        });
+    }
+
+    fn heartbeat_answered(&mut self, now: u64, sent: u64, a: Option<Answer<Item>>) {
+        let Phase::Holding {
+            rvn,
+            last_update,
+            lease_ns,
+            release_at,
+            stopped,
+            ..
+        } = self.phase
+        else {
+            return;
+        };
+        let client = self.id;
+        let (rvn, last_update, stopped) = match a {
+            Some(Answer::Written { version, .. }) => {
+                self.emit(CasEvent::Renewed { client });
+                (version, sent, stopped)
+            }
+            // `holdLockOnServiceUnavailable`: the 503 is taken as success (lookupTime
+            // reset), the RVN unchanged.
+            Some(Answer::Unavailable) if self.cfg.hold_on_unavailable => {
+                self.emit(CasEvent::HeldOnUnavailable { client });
+                (rvn, sent, stopped)
+            }
+            // The condition failed: the lock is no longer ours; the heartbeat stops.
+            Some(Answer::Conflict) => (rvn, last_update, true),
+            _ => (rvn, last_update, stopped),
+        };
+        self.phase = Phase::Holding {
+            rvn,
+            last_update,
+            lease_ns,
+            next_heartbeat: (!stopped).then_some(now + self.cfg.heartbeat_period_ms * MS),
+            release_at,
+            stopped,
+        };
+    }
+
+    /// `LockItem.isExpired()`: `now − lastUpdate > leaseDuration`.
+    fn expired(&self, now: u64) -> bool {
+        match self.phase {
+            Phase::Holding {
+                last_update,
+                lease_ns,
+                ..
+            } => now.saturating_sub(last_update) > lease_ns,
+            _ => true,
+        }
+    }
+
+    /// When `isExpired()` turns true.
+    fn expiry(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Holding {
+                last_update,
+                lease_ns,
+                ..
+            } => Some(last_update + lease_ns + 1),
+            _ => None,
+        }
+    }
+
+    /// The application: at each write it checks `isExpired()`; expired, it stops (and
+    /// rests); its work done, it releases.
+    fn work_step(&mut self, now: u64) {
+        let Some(w) = self.work else {
+            return;
+        };
+        let client = self.id;
+        if self.expired(now) {
+            self.work = None;
+            self.emit(CasEvent::GaveUp { client });
+            self.emit(CasEvent::Stopped { client });
+            self.call = None;
+            self.phase = Phase::Resting {
+                until: now + self.cfg.think_ms * MS,
+            };
+            return;
+        }
+        if let Phase::Holding {
+            rvn, release_at, ..
+        } = self.phase
+        {
+            if now >= release_at {
+                self.work = None;
+                self.emit(CasEvent::Stopped { client });
+                self.emit(CasEvent::GaveBack {
+                    client,
+                    tenure: w.tenure,
+                });
+                let op = if self.cfg.delete_on_release {
+                    Op::Delete {
+                        expect: Expect::Version(rvn),
+                    }
+                } else {
+                    Op::Put {
+                        expect: Expect::Version(rvn),
+                        value: Item {
+                            released: true,
+                            ..self.mine()
+                        },
+                    }
+                };
+                self.send(Stage::Release, now, op);
+                self.phase = Phase::Resting {
+                    until: now + self.cfg.think_ms * MS,
+                };
+                return;
+            }
+        }
+        if now >= w.next_write {
+            self.emit(CasEvent::WriteDecided {
+                client,
+                tenure: w.tenure,
+            });
+            self.out.push_back(Effect::Send {
+                to: NodeId::RESOURCE,
+                msg: CasMsg::Write {
+                    inc: client.incarnation,
+                    token: 0,
+                    tenure: w.tenure,
+                },
+            });
+            self.work = Some(Work {
+                next_write: now + self.cfg.write_every_ms * MS,
+                ..w
+            });
+        }
+    }
+
+    fn next_timer(&self) -> Option<(u64, &'static str)> {
+        let mut t: Option<(u64, &'static str)> = None;
+        let mut at = |x: Option<u64>, why: &'static str| {
+            if let Some(x) = x {
+                if t.is_none_or(|(y, _)| x < y) {
+                    t = Some((x, why));
+                }
+            }
+        };
+        at(self.call.map(|c| c.timeout_at), "call times out");
+        match self.phase {
+            Phase::Acquiring { next, .. } => {
+                at(next.filter(|_| self.call.is_none()), "read the item");
+            }
+            Phase::Holding {
+                next_heartbeat,
+                release_at,
+                ..
+            } => {
+                at(next_heartbeat.filter(|_| self.call.is_none()), "heartbeat");
+                at(self.work.map(|_| release_at), "work done");
+            }
+            Phase::Resting { until } => {
+                at(Some(until).filter(|_| self.call.is_none()), "ask again");
+            }
+        }
+        if let Some(w) = self.work {
+            at(Some(w.next_write), "write");
+            at(self.expiry(), "lock expires");
+        }
+        t
+    }
+}
+
+impl Machine for LockClient {
+    type Msg = DynamoMsg;
+    type Output = DynamoOutput;
+
+    fn handle_message(&mut self, now: Nanos, _from: NodeId, msg: DynamoMsg) {
+        let CasMsg::Answer { call, inc, answer } = msg else {
+            return;
+        };
+        if inc != self.id.incarnation {
+            return;
+        }
+        if let Some(c) = self.call.filter(|c| c.id == call) {
+            self.call = None;
+            self.on_answer(now.0, c, Some(answer));
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Nanos) {
+        let now = now.0;
+        if let Some(c) = self.call.filter(|c| now >= c.timeout_at) {
+            self.call = None;
+            self.on_answer(now, c, None);
+        }
+        self.work_step(now);
+        if self.call.is_some() {
+            return;
+        }
+        match self.phase {
+            Phase::Acquiring {
+                next: Some(t),
+                trying,
+            } if now >= t => {
+                self.phase = Phase::Acquiring { next: None, trying };
+                self.send(Stage::Read, now, Op::Get);
+            }
+            Phase::Holding {
+                next_heartbeat: Some(t),
+                rvn,
+                last_update,
+                lease_ns,
+                release_at,
+                stopped,
+            } if now >= t => {
+                // The heartbeat thread: an expired lock is not renewed.
+                if self.expired(now) {
+                    let client = self.id;
+                    self.emit(CasEvent::GaveUp { client });
+                    self.phase = Phase::Holding {
+                        rvn,
+                        last_update,
+                        lease_ns,
+                        next_heartbeat: None,
+                        release_at,
+                        stopped: true,
+                    };
+                    return;
+                }
+                // `lastUpdateOfLock` taken before sending; a new RVN, conditional on the
+                // RVN and the owner (the RVN fixes the owner).
+                self.phase = Phase::Holding {
+                    rvn,
+                    last_update,
+                    lease_ns,
+                    next_heartbeat: None,
+                    release_at,
+                    stopped,
+                };
+                let op = Op::Put {
+                    expect: Expect::Version(rvn),
+                    value: self.mine(),
+                };
+                self.send(Stage::Heartbeat, now, op);
+            }
+            Phase::Resting { until } if now >= until && self.work.is_none() => {
+                self.acquire(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<DynamoOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
+        self.next_timer().map(|(t, why)| (Nanos(t), why))
+    }
+}
+
+/// The plug-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DynamoDb;
+
+impl Protocol for DynamoDb {
+    const NAME: &'static str = "dynamodb";
+    const HAS_RESOURCE: bool = true;
+    const EVENT_KINDS: &'static [&'static str] = &CasEvent::KINDS;
+    type Config = DynamoConfig;
+    type Fields = DynamoConfig;
+    type Msg = DynamoMsg;
+    type Event = CasEvent;
+    type Disk = DynamoDisk;
+    type Persist = DynamoDisk;
+    type Node = DynamoNode;
+
+    fn configure(fields: &DynamoConfig, workload: Workload) -> Result<DynamoConfig, ConfigError> {
+        workload.refuse(Self::NAME)?;
+        fields.validate()?;
+        Ok(fields.clone())
+    }
+
+    fn variant(cfg: &DynamoConfig) -> &'static str {
+        if cfg.hold_on_unavailable {
+            "hold-on-unavailable"
+        } else {
+            "lock-client"
+        }
+    }
+
+    fn boot(
+        cfg: &DynamoConfig,
+        role: RoleKind,
+        id: Identity,
+        disk: &DynamoDisk,
+        now: Nanos,
+    ) -> DynamoNode {
+        match role {
+            RoleKind::Server => {
+                let [a, b] = cfg.unavailable_ms;
+                let outage = (b > a).then_some((now.0 + a * MS, now.0 + b * MS));
+                CasNode::Store(Store::restore(disk, outage))
+            }
+            RoleKind::Resource => CasNode::Resource(Resource::restore(false, disk)),
+            RoleKind::Client => CasNode::Client(Box::new(LockClient::boot(cfg, id, now))),
+        }
+    }
+
+    fn effect(out: DynamoOutput) -> DynamoOutput {
+        out
+    }
+
+    fn persist(disk: &mut DynamoDisk, p: DynamoDisk) {
+        *disk = p;
+    }
+
+    fn encode(msg: &DynamoMsg) -> Vec<u8> {
+        serde_json::to_vec(msg).expect("a message serializes")
+    }
+
+    fn decode(bytes: &[u8]) -> Result<DynamoMsg, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    fn tenure(event: &CasEvent) -> Option<TenureEvent> {
+        event.tenure()
+    }
+
+    fn event_kind(event: &CasEvent) -> &'static str {
+        event.kind()
+    }
+
+    fn lease_ns(cfg: &DynamoConfig) -> u64 {
+        cfg.lease_duration_ms * MS
+    }
+
+    /// A client may act while its application works (until it sees `isExpired()`); it
+    /// believes until `lastUpdate + leaseDuration` on its own clock.
+    fn belief(node: &DynamoNode) -> Option<Belief> {
+        let CasNode::Client(c) = node else {
+            return None;
+        };
+        Some(Belief {
+            key: KEY,
+            may_act: c.work.is_some(),
+            until: c.work.and(c.expiry()).map(Nanos),
+            tenure: c.work.map(|w| w.tenure),
+        })
+    }
+
+    fn msg_kind(msg: &DynamoMsg) -> &'static str {
+        msg.kind()
+    }
+
+    fn lifecycle(event: &CasEvent) -> Option<(Identity, Key, Option<u64>)> {
+        event.lifecycle()
+    }
+}
