@@ -11,5 +11,6 @@
 //!   application that checks `isExpired()` before each write.
 
 pub mod cas;
+pub mod checks;
 pub mod dynamodb;
 pub mod k8s;

@@ -1,56 +1,32 @@
-//! The generic model driver on client-go leader election, at one tick a second: at the
-//! defaults (15/10/2) the check holds and reaches a leader; with replies that may take
-//! longer than the envelope allows, it finds two leaders.
+//! The generic model driver on client-go leader election, through the named checks the
+//! binary runs (`leaseproof_protocols::checks`, `check --protocol k8s --variant NAME`):
+//! at the defaults the check holds and reaches a renewal, a 409, a give-up and a takeover;
+//! a pause beyond the envelope gives two leaders; leaseTransitions as a token is refuted
+//! and the acquiring resourceVersion holds.
 
-use leaseproof_impl::OracleName;
-use leaseproof_model::plugin::{
-    check_plugin_model, PluginModelConfig, PROP_BELIEF, PROP_ORACLES, PROP_SOMEONE_ACTS,
-};
-use leaseproof_protocols::k8s::{K8s, K8sConfig};
+use leaseproof_model::plugin::{PROP_BELIEF, PROP_ORACLES, PROP_SOMEONE_ACTS};
+use leaseproof_protocols::checks::{self, K8S_REACH};
 
-/// Two candidates, one tick a second, the defaults (the work checks its context every
-/// second).
-fn bounds() -> PluginModelConfig<K8sConfig> {
-    PluginModelConfig {
-        protocol: K8sConfig::default(),
-        clients: 2,
-        tick_ns: 1_000_000_000,
-        max_time: 25,
-        offsets: vec![],
-        max_delay: 0,
-        losses: 1,
-        max_in_flight: 3,
-        judged: vec![
-            OracleName::BeliefExclusivity,
-            OracleName::StaleWriteAccepted,
-        ],
-        crashes: 0,
-        crash_loses_disk: false,
-        client_crashes: 0,
-        symmetry: false,
-        closed: false,
-        reach: REACH.to_vec(),
-        jitter_ppm: 0,
-        pauses: 0,
-        pause_ticks: 0,
-    }
+fn run(name: &str) -> leaseproof_model::plugin::PluginCheckReport {
+    let r = checks::run("k8s", name).expect("a k8s check");
+    println!("k8s {name}: {} states", r.unique_states);
+    assert_eq!(
+        checks::find("k8s", name).unwrap().holds,
+        !r.safety_failed(),
+        "{name} as the catalog of checks says"
+    );
+    r
 }
-
-/// What a default check must reach (the coverage list).
-const REACH: [&str; 4] = ["renewed", "conflict", "gave-up", "taken-over"];
 
 #[test]
 fn at_the_defaults_one_leader_at_a_time() {
-    let r = check_plugin_model::<K8s>(bounds());
-    println!("{}", serde_json::to_string_pretty(&r).unwrap());
-    assert!(!r.safety_failed(), "{r:?}");
+    let r = run("correct");
     assert_eq!(r.holds(PROP_BELIEF), Some(true));
     assert_eq!(r.holds(PROP_ORACLES), Some(true));
     assert_eq!(r.holds(PROP_SOMEONE_ACTS), Some(true));
-    for kind in REACH {
+    for kind in K8S_REACH {
         assert_eq!(r.holds(kind), Some(true), "{kind} not reached");
     }
-    println!("unique states {}", r.unique_states);
     // Pinned: the same rules explore the same states.
     assert_eq!(r.unique_states, 70_693);
 }
@@ -60,14 +36,10 @@ fn at_the_defaults_one_leader_at_a_time() {
 /// round up to 5 ticks; rounding shortens the longest wait to 4).
 #[test]
 fn at_the_longest_acquire_wait_one_leader_at_a_time() {
-    let mut mc = bounds();
-    mc.jitter_ppm = 833_333;
-    let r = check_plugin_model::<K8s>(mc);
-    assert!(!r.safety_failed(), "{r:?}");
-    for kind in REACH {
+    let r = run("longest-wait");
+    for kind in K8S_REACH {
         assert_eq!(r.holds(kind), Some(true), "{kind} not reached");
     }
-    println!("unique states {}", r.unique_states);
     assert_eq!(r.unique_states, 31_957);
 }
 
@@ -75,12 +47,7 @@ fn at_the_longest_acquire_wait_one_leader_at_a_time() {
 /// leaders. The model half of the paused-leader finding.
 #[test]
 fn a_pause_beyond_the_envelope_gives_two_leaders() {
-    let mut mc = bounds();
-    mc.pauses = 1;
-    mc.pause_ticks = 16;
-    mc.losses = 0;
-    let r = check_plugin_model::<K8s>(mc);
-    println!("unique states {}", r.unique_states);
+    let r = run("paused");
     assert_eq!(r.holds(PROP_BELIEF), Some(false), "{r:?}");
     for line in &r.properties[PROP_BELIEF].path {
         println!("{line}");
@@ -95,28 +62,14 @@ fn a_pause_beyond_the_envelope_gives_two_leaders() {
 /// fix the notes offer, refuses it under the same bounds.
 #[test]
 fn leader_transitions_as_a_token_is_refuted_and_the_resource_version_holds() {
-    use leaseproof_protocols::k8s::Fencing;
-    let mc = |fencing| PluginModelConfig {
-        protocol: K8sConfig {
-            fencing,
-            ..K8sConfig::default()
-        },
-        clients: 1,
-        max_delay: 1,
-        max_time: 14,
-        reach: vec!["gave-up", "refused"],
-        ..bounds()
-    };
-    let r = check_plugin_model::<K8s>(mc(Fencing::Transitions));
-    println!("transitions: {} states", r.unique_states);
+    let r = run("fenced-by-transitions");
     assert_eq!(r.holds(PROP_ORACLES), Some(false), "{r:?}");
     let path = &r.properties[PROP_ORACLES].path;
     for line in path {
         println!("{line}");
     }
     assert!(path.iter().any(|l| l.contains("Write")), "{path:#?}");
-    let fixed = check_plugin_model::<K8s>(mc(Fencing::ResourceVersion));
-    println!("resource-version: {} states", fixed.unique_states);
+    let fixed = run("fenced-by-resource-version");
     assert_eq!(fixed.holds(PROP_ORACLES), Some(true), "{fixed:?}");
     assert_eq!(fixed.holds("gave-up"), Some(true));
     assert_eq!(
@@ -124,4 +77,5 @@ fn leader_transitions_as_a_token_is_refuted_and_the_resource_version_holds() {
         Some(true),
         "the stale write was sent, and refused"
     );
+    assert_eq!(fixed.unique_states, 9_380);
 }

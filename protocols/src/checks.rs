@@ -1,0 +1,214 @@
+//! Each system's model checks, by name: what `leaseproof check --protocol P [--variant
+//! NAME]` runs and the crate's tests assert on. A check states its bounds (the tick, the
+//! clients, the faults), what it must reach (coverage: a renewal, a takeover, ...) and
+//! whether it is expected to hold (inside the envelope) or to find a counterexample
+//! (beyond it, or a refuted fencing option).
+
+use crate::dynamodb::{DynamoConfig, DynamoDb};
+use crate::k8s::{Fencing, K8s, K8sConfig};
+use leaseproof_impl::OracleName;
+use leaseproof_model::plugin::{check_plugin_model, PluginCheckReport, PluginModelConfig};
+
+/// The systems, by the name a scenario's `kind` and `check --protocol` use.
+pub const PROTOCOLS: [&str; 2] = ["k8s", "dynamodb"];
+
+/// One named check.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedCheck {
+    pub protocol: &'static str,
+    pub name: &'static str,
+    /// What it checks, in a line.
+    pub about: &'static str,
+    /// Whether it is expected to hold (exit 0) or to find a counterexample (exit 1).
+    pub holds: bool,
+}
+
+/// Every check, each system's `correct` first (its default check).
+pub const CHECKS: [NamedCheck; 7] = [
+    NamedCheck {
+        protocol: "k8s",
+        name: "correct",
+        about: "the defaults (15/10/2 s, work checks every 1 s), one tick a second, two \
+                candidates, one loss, 25 s: one leader at a time; reaches a renewal, a 409, \
+                a give-up after RenewDeadline and a takeover",
+        holds: true,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "longest-wait",
+        about: "the same with every acquire wait at its longest draw (4 ticks: 4.4 s \
+                rounded down by the one-second tick)",
+        holds: true,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "paused",
+        about: "one 16 s pause of a candidate, beyond the envelope: two leaders",
+        holds: false,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "fenced-by-transitions",
+        about: "leaseTransitions handed to the resource as a token (one candidate, one \
+                loss, messages up to a tick late): refuted, a stale write is accepted",
+        holds: false,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "fenced-by-resource-version",
+        about: "the acquiring Update's resourceVersion as the token, the same bounds: holds",
+        holds: true,
+    },
+    NamedCheck {
+        protocol: "dynamodb",
+        name: "correct",
+        about: "lease 6 s, heartbeat 2 s, refresh 1 s, one tick a second, two clients, two \
+                losses, 14 s: no stale write; reaches a heartbeat, a failed condition, a \
+                heartbeat-lost expiry and a takeover (belief-exclusivity is not judged: \
+                the model's messages may take no time, the client's only margin)",
+        holds: true,
+    },
+    NamedCheck {
+        protocol: "dynamodb",
+        name: "hold-on-unavailable",
+        about: "holdLockOnServiceUnavailable and writes answered 503 from 2 s to 10 s: \
+                two holders",
+        holds: false,
+    },
+];
+
+/// The check `protocol`/`name`, if there is one.
+#[must_use]
+pub fn find(protocol: &str, name: &str) -> Option<NamedCheck> {
+    CHECKS
+        .into_iter()
+        .find(|c| c.protocol == protocol && c.name == name)
+}
+
+/// The names of `protocol`'s checks.
+#[must_use]
+pub fn names(protocol: &str) -> Vec<&'static str> {
+    CHECKS
+        .iter()
+        .filter(|c| c.protocol == protocol)
+        .map(|c| c.name)
+        .collect()
+}
+
+/// What a k8s check reaches.
+pub const K8S_REACH: [&str; 4] = ["renewed", "conflict", "gave-up", "taken-over"];
+/// What a dynamodb check reaches.
+pub const DYNAMODB_REACH: [&str; 4] = ["renewed", "conflict", "gave-up", "taken-over"];
+
+/// The bounds of a k8s check.
+#[must_use]
+pub fn k8s_bounds(name: &str) -> Option<PluginModelConfig<K8sConfig>> {
+    let base = PluginModelConfig {
+        protocol: K8sConfig::default(),
+        clients: 2,
+        tick_ns: 1_000_000_000,
+        max_time: 25,
+        offsets: vec![],
+        max_delay: 0,
+        losses: 1,
+        max_in_flight: 3,
+        judged: vec![
+            OracleName::BeliefExclusivity,
+            OracleName::StaleWriteAccepted,
+        ],
+        crashes: 0,
+        crash_loses_disk: false,
+        client_crashes: 0,
+        symmetry: false,
+        closed: false,
+        reach: K8S_REACH.to_vec(),
+        jitter_ppm: 0,
+        pauses: 0,
+        pause_ticks: 0,
+    };
+    let fenced = |fencing| PluginModelConfig {
+        protocol: K8sConfig {
+            fencing,
+            ..K8sConfig::default()
+        },
+        clients: 1,
+        max_delay: 1,
+        max_time: 14,
+        reach: vec!["gave-up", "refused"],
+        ..base.clone()
+    };
+    Some(match name {
+        "correct" => base,
+        "longest-wait" => PluginModelConfig {
+            jitter_ppm: 833_333,
+            ..base
+        },
+        "paused" => PluginModelConfig {
+            pauses: 1,
+            pause_ticks: 16,
+            losses: 0,
+            ..base
+        },
+        "fenced-by-transitions" => fenced(Fencing::Transitions),
+        "fenced-by-resource-version" => fenced(Fencing::ResourceVersion),
+        _ => return None,
+    })
+}
+
+/// The bounds of a dynamodb check.
+#[must_use]
+pub fn dynamodb_bounds(name: &str) -> Option<PluginModelConfig<DynamoConfig>> {
+    let base = PluginModelConfig {
+        protocol: DynamoConfig {
+            lease_duration_ms: 6_000,
+            heartbeat_period_ms: 2_000,
+            refresh_period_ms: 1_000,
+            write_every_ms: 1_000,
+            hold_ms: 60_000,
+            call_timeout_ms: 1_000,
+            ..DynamoConfig::default()
+        },
+        clients: 2,
+        tick_ns: 1_000_000_000,
+        max_time: 14,
+        offsets: vec![],
+        max_delay: 0,
+        losses: 2,
+        max_in_flight: 3,
+        judged: vec![OracleName::StaleWriteAccepted],
+        crashes: 0,
+        crash_loses_disk: false,
+        client_crashes: 0,
+        symmetry: false,
+        closed: false,
+        reach: DYNAMODB_REACH.to_vec(),
+        jitter_ppm: 0,
+        pauses: 0,
+        pause_ticks: 0,
+    };
+    Some(match name {
+        "correct" => base,
+        "hold-on-unavailable" => {
+            let mut mc = base;
+            mc.protocol.hold_on_unavailable = true;
+            mc.protocol.unavailable_ms = [2_000, 10_000];
+            mc.losses = 0;
+            mc.judged = vec![
+                OracleName::BeliefExclusivity,
+                OracleName::StaleWriteAccepted,
+            ];
+            mc
+        }
+        _ => return None,
+    })
+}
+
+/// Runs the check `protocol`/`name` (`None`: no such check).
+#[must_use]
+pub fn run(protocol: &str, name: &str) -> Option<PluginCheckReport> {
+    match protocol {
+        "k8s" => k8s_bounds(name).map(check_plugin_model::<K8s>),
+        "dynamodb" => dynamodb_bounds(name).map(check_plugin_model::<DynamoDb>),
+        _ => None,
+    }
+}
