@@ -154,10 +154,11 @@ fn bound_help(what: &str, default: impl std::fmt::Display) -> String {
 /// correct protocol are the pinned defaults ([`ModelConfig::default`]).
 #[derive(clap::Args, Clone, Default)]
 struct ModelArgs {
-    /// The protocol to model-check (docs/protocols.md; the reference protocol is the only
-    /// one built in so far).
+    /// The protocol to model-check: the reference protocol (every bound flag below
+    /// applies), or a real system (docs/protocols/): its named checks, chosen with
+    /// `--variant` (default `correct`), at their own bounds.
     #[arg(long, default_value = "reference", value_parser = protocol_names())]
-    protocol: leaseproof_impl::ProtocolKind,
+    protocol: String,
     #[arg(long, help = bound_help("Clients in the model (at most 3)", ModelConfig::default().clients))]
     clients: Option<usize>,
     /// A known-bug variant, or the correct protocol. A variant brings the bounds at which
@@ -310,12 +311,22 @@ impl ModelArgs {
         }
     }
 
+    /// Whether the reference protocol is checked (the default: the flag's own, or empty in
+    /// the `ModelArgs` the main job builds).
+    fn is_reference(&self) -> bool {
+        self.protocol.is_empty() || self.protocol == leaseproof_impl::ProtocolKind::Reference.name()
+    }
+
     /// The variant's catalog bounds, with every flag given put over them.
     fn config(&self) -> anyhow::Result<ModelConfig> {
-        // The model drives the reference protocol's roles; a plug-in brings its own model
-        // driver (docs/protocols.md), and this is where it will be chosen (a second kind
-        // makes the pattern refutable: the build fails here until it is routed).
-        let leaseproof_impl::ProtocolKind::Reference = self.protocol;
+        // The reference protocol's own model driver; the real systems' checks run on the
+        // generic one (`plugin_check`), routed before this is called.
+        if !self.is_reference() {
+            anyhow::bail!(
+                "--protocol {}: the bound flags apply to the reference protocol only",
+                self.protocol
+            );
+        }
         let variant = leaseproof_impl::Variant::parse(&self.variant)
             .map_err(|e| anyhow::anyhow!("--variant: {e}"))?;
         let (base, _) = leaseproof_model::variants::bounds(variant);
@@ -359,18 +370,33 @@ impl ModelArgs {
     }
 }
 
-/// Every protocol's name, listed by `--help` and checked by clap, parsed into its kind.
-fn protocol_names() -> impl clap::builder::TypedValueParser<Value = leaseproof_impl::ProtocolKind> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(
-        leaseproof_impl::ProtocolKind::ALL.iter().map(|k| k.name()),
-    )
-    .try_map(|name| leaseproof_impl::ProtocolKind::parse(&name))
+/// Every protocol's name: the reference protocol's kinds, then the real systems'.
+fn all_protocols() -> impl Iterator<Item = &'static str> {
+    leaseproof_impl::ProtocolKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(leaseproof_protocols::checks::PROTOCOLS)
+}
+
+/// Every protocol's name, listed by `--help` and checked by clap.
+fn protocol_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(all_protocols())
 }
 
 /// Every variant's name, listed by `--help` and checked by clap.
+/// The reference protocol's variants, then the real systems' named checks (each
+/// protocol takes its own: `check --protocol P --variant NAME` refuses another's).
 fn variant_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(leaseproof_impl::Variant::ALL.iter().map(|v| v.name()))
+    let mut names: Vec<&'static str> = leaseproof_impl::Variant::ALL
+        .iter()
+        .map(|v| v.name())
+        .collect();
+    for c in leaseproof_protocols::checks::CHECKS {
+        if !names.contains(&c.name) {
+            names.push(c.name);
+        }
+    }
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 impl CheckArgs {
@@ -764,7 +790,112 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     if args.all_protocols {
         return check_all_protocols(args);
     }
+    if !args.model.is_reference() {
+        return Ok(plugin_check(args).0.exit_code());
+    }
     Ok(check_report(args)?.0)
+}
+
+/// `check --protocol P` for a real system: its named check (`--variant`, default
+/// `correct`) on the generic model driver, printed (or `--json`). Exit 0 when the check
+/// is as the catalog of checks says it is clean (every `Always` holds, every coverage
+/// property reached), 1 on a counterexample or an unreached property, 3 on a time-lock,
+/// 2 for a flag that does not apply.
+fn plugin_check(
+    args: &CheckArgs,
+) -> (
+    leaseproof_impl::verdict::Verdict,
+    Option<leaseproof_model::plugin::PluginCheckReport>,
+) {
+    use leaseproof_impl::verdict::Verdict;
+    let protocol = args.model.protocol.as_str();
+    let name = args.model.variant.as_str();
+    let Some(named) = leaseproof_protocols::checks::find(protocol, name) else {
+        eprintln!(
+            "error: --variant {name}: {protocol} has no such check (its checks: {})",
+            leaseproof_protocols::checks::names(protocol).join(", ")
+        );
+        return (Verdict::Usage, None);
+    };
+    if args.junit.is_some() {
+        eprintln!("error: --junit: not yet for {protocol}'s checks");
+        return (Verdict::Usage, None);
+    }
+    let Some(r) = leaseproof_protocols::checks::run(protocol, name) else {
+        return (Verdict::Usage, None);
+    };
+    let unreached: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|(_, p)| p.expectation == "sometimes" && !p.holds)
+        .map(|(n, _)| *n)
+        .collect();
+    let verdict = if r.liveness_failed() {
+        Verdict::Liveness
+    } else if r.safety_failed() {
+        Verdict::Safety
+    } else if !unreached.is_empty() {
+        Verdict::Vacuous
+    } else {
+        Verdict::Pass
+    };
+    if args.json {
+        let out = serde_json::json!({
+            "protocol": protocol,
+            "check": name,
+            "about": named.about,
+            "expected_to_hold": named.holds,
+            "verdict": verdict,
+            "report": r,
+        });
+        report::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&out).expect("a report serializes")
+        ));
+    } else {
+        report::emit(&plugin_check_text(protocol, &named, &r, verdict));
+    }
+    (verdict, Some(r))
+}
+
+/// A real system's check as text: the bounds in a line, each property, and the path of
+/// each that failed.
+fn plugin_check_text(
+    protocol: &str,
+    named: &leaseproof_protocols::checks::NamedCheck,
+    r: &leaseproof_model::plugin::PluginCheckReport,
+    verdict: leaseproof_impl::verdict::Verdict,
+) -> String {
+    use std::fmt::Write as _;
+    let mut t = format!(
+        "model: {protocol} check {}: {}\n{} states, time bound {} ticks\n",
+        named.name, named.about, r.unique_states, r.max_time
+    );
+    for (name, p) in &r.properties {
+        let word = match (p.expectation, p.holds) {
+            ("always", true) => "holds",
+            ("always", false) => "REFUTED",
+            (_, true) => "reached",
+            (_, false) => "NOT REACHED",
+        };
+        let _ = writeln!(t, "  {word:<11} {name} ({})", p.expectation);
+        if p.expectation == "always" && !p.holds {
+            for line in &p.path {
+                let _ = writeln!(t, "      {line}");
+            }
+        }
+    }
+    let _ = writeln!(
+        t,
+        "verdict: {verdict} (exit {}){}",
+        verdict.exit_code(),
+        if named.holds {
+            ""
+        } else {
+            " — this check is expected to find a counterexample"
+        }
+    );
+    t
 }
 
 /// `check --all-protocols`: every protocol's check at the given bounds, printed one after
@@ -775,29 +906,44 @@ fn check_all_protocols(args: &CheckArgs) -> anyhow::Result<u8> {
         protocol: &'static str,
         verdict: leaseproof_impl::verdict::Verdict,
         exit: u8,
+        /// The reference protocol's check (at the given bounds).
+        #[serde(skip_serializing_if = "Option::is_none")]
         check: Option<leaseproof_model::check::CheckReport>,
+        /// A real system's default check (its own bounds; `check --protocol P`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        plugin: Option<leaseproof_model::plugin::PluginCheckReport>,
     }
     let mut all = Vec::new();
     let mut worst_verdict = leaseproof_impl::verdict::Verdict::Pass;
-    for kind in leaseproof_impl::ProtocolKind::ALL {
-        println!("== protocol {}", kind.name());
+    for name in all_protocols() {
+        println!("== protocol {name}");
         let mut one = args.clone();
         one.all_protocols = false;
-        one.model.protocol = kind;
-        let (exit, report) = check_report(&one)?;
-        let interrupted = INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
-        let verdict = report
-            .as_ref()
-            .map_or(leaseproof_impl::verdict::Verdict::Usage, |r| {
-                r.verdict(interrupted)
-            });
+        one.model.protocol = name.to_string();
+        let interrupted = || INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
+        let (exit, verdict, check, plugin) =
+            if name == leaseproof_impl::ProtocolKind::Reference.name() {
+                let (exit, report) = check_report(&one)?;
+                let verdict = report
+                    .as_ref()
+                    .map_or(leaseproof_impl::verdict::Verdict::Usage, |r| {
+                        r.verdict(interrupted())
+                    });
+                (exit, verdict, report, None)
+            } else {
+                one.model.variant = "correct".into();
+                let (verdict, report) = plugin_check(&one);
+                (verdict.exit_code(), verdict, None, report)
+            };
         worst_verdict = worst_verdict.max(verdict);
         all.push(One {
-            protocol: kind.name(),
+            protocol: name,
             verdict,
             exit,
-            check: report,
+            check,
+            plugin,
         });
+        let interrupted = interrupted();
         if interrupted {
             break;
         }

@@ -398,6 +398,28 @@ fn check_names_its_protocol_and_refuses_an_unknown_one() {
     assert!(err.contains("etcd") && err.contains("reference"), "{err}");
 }
 
+/// A real system's named checks from the binary: the default one holds and reaches its
+/// coverage (exit 0), one beyond the envelope finds its counterexample (exit 1), and a
+/// check another system has is refused naming this one's (exit 2).
+#[test]
+fn check_runs_a_real_systems_named_checks() {
+    let o = leaseproof(&["check", "--protocol", "k8s"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}");
+    for kind in leaseproof_protocols::checks::K8S_REACH {
+        assert!(out.contains(&format!("reached     {kind}")), "{out}");
+    }
+    let o = leaseproof(&["check", "--protocol", "k8s", "--variant", "paused"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("REFUTED     belief-exclusivity"), "{out}");
+    let err = refused(
+        &["check", "--protocol", "dynamodb", "--variant", "paused"],
+        "--variant",
+    );
+    assert!(err.contains("correct, hold-on-unavailable"), "{err}");
+}
+
 #[test]
 fn check_all_protocols_checks_each_and_writes_one_report() {
     let report = format!("{}-all-protocols.json", out_dir());
@@ -430,11 +452,17 @@ fn check_all_protocols_checks_each_and_writes_one_report() {
     let known: Vec<&str> = leaseproof_impl::ProtocolKind::ALL
         .iter()
         .map(|k| k.name())
+        .chain(leaseproof_protocols::checks::PROTOCOLS)
         .collect();
     assert_eq!(names, known, "every protocol, in order");
     for p in j["protocols"].as_array().unwrap() {
         assert_eq!(p["verdict"], "pass", "{p}");
-        assert!(p["check"]["unique"].as_u64().unwrap() > 0);
+        // The reference protocol's check at the given bounds; a real system's default
+        // check at its own.
+        let unique = p["check"]["unique"]
+            .as_u64()
+            .or_else(|| p["plugin"]["unique_states"].as_u64());
+        assert!(unique.unwrap() > 0, "{p}");
     }
     // One protocol or all: not both.
     refused(
