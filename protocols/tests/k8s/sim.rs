@@ -120,7 +120,7 @@ fn sweep_point(protocol: &str, axis: &str, seeds: u64) -> (usize, usize, bool) {
 /// at +ρ or −ρ) with the holder cut off, and the work's check interval c with the holder
 /// cut off. Prints, per point, whether the plug-in's envelope claims it and the seeds
 /// that found two leaders or a stale write; a point the envelope claims must find none.
-/// `cargo test -p leaseproof-protocols --test k8s -- --ignored --nocapture envelope`
+/// `cargo test -p leaseproof-protocols --test systems -- --ignored --nocapture envelope`
 /// (about 15 s); docs/protocols/k8s.md quotes its table.
 #[test]
 #[ignore = "a sweep of 12,500 seeds; run with -- --ignored"]
