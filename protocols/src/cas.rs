@@ -527,6 +527,49 @@ impl<S: Record> Machine for Resource<S> {
     }
 }
 
+/// The parts of [`leaseproof_impl::Protocol`] every protocol on this store implements
+/// alike (its outputs are already effects, its disk is replaced whole by a persist, its
+/// messages are JSON, its events and messages are the shared ones), for its `impl
+/// Protocol` to include: `cas_plumbing!(Record)`.
+macro_rules! cas_plumbing {
+    ($record:ty) => {
+        fn effect(out: $crate::cas::CasOutput<$record>) -> $crate::cas::CasOutput<$record> {
+            out
+        }
+
+        fn persist(disk: &mut $crate::cas::CasDisk<$record>, p: $crate::cas::CasDisk<$record>) {
+            *disk = p;
+        }
+
+        fn encode(msg: &$crate::cas::CasMsg<$record>) -> Vec<u8> {
+            serde_json::to_vec(msg).expect("a message serializes")
+        }
+
+        fn decode(bytes: &[u8]) -> Result<$crate::cas::CasMsg<$record>, String> {
+            serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        }
+
+        fn tenure(event: &$crate::cas::CasEvent) -> Option<leaseproof_impl::TenureEvent> {
+            event.tenure()
+        }
+
+        fn event_kind(event: &$crate::cas::CasEvent) -> &'static str {
+            event.kind()
+        }
+
+        fn msg_kind(msg: &$crate::cas::CasMsg<$record>) -> &'static str {
+            msg.kind()
+        }
+
+        fn lifecycle(
+            event: &$crate::cas::CasEvent,
+        ) -> Option<(leaseproof_impl::Identity, leaseproof_impl::Key, Option<u64>)> {
+            event.lifecycle()
+        }
+    };
+}
+pub(crate) use cas_plumbing;
+
 /// Any role of a protocol on the store, `C` its client.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CasNode<S, C> {

@@ -35,8 +35,7 @@ use crate::cas::{
 };
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
-    Belief, ConfigError, Effect, Identity, Key, Machine, Nanos, NodeId, Protocol, RoleKind,
-    TenureEvent, Workload,
+    Belief, ConfigError, Effect, Identity, Machine, Nanos, NodeId, Protocol, RoleKind, Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -739,6 +738,8 @@ impl Protocol for DynamoDb {
     type Persist = DynamoDisk;
     type Node = DynamoNode;
 
+    crate::cas::cas_plumbing!(Item);
+
     fn configure(fields: &DynamoConfig, workload: Workload) -> Result<DynamoConfig, ConfigError> {
         workload.refuse(Self::NAME)?;
         fields.validate()?;
@@ -771,30 +772,6 @@ impl Protocol for DynamoDb {
         }
     }
 
-    fn effect(out: DynamoOutput) -> DynamoOutput {
-        out
-    }
-
-    fn persist(disk: &mut DynamoDisk, p: DynamoDisk) {
-        *disk = p;
-    }
-
-    fn encode(msg: &DynamoMsg) -> Vec<u8> {
-        serde_json::to_vec(msg).expect("a message serializes")
-    }
-
-    fn decode(bytes: &[u8]) -> Result<DynamoMsg, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
-    }
-
-    fn tenure(event: &CasEvent) -> Option<TenureEvent> {
-        event.tenure()
-    }
-
-    fn event_kind(event: &CasEvent) -> &'static str {
-        event.kind()
-    }
-
     fn lease_ns(cfg: &DynamoConfig) -> u64 {
         cfg.lease_duration_ms * MS
     }
@@ -811,13 +788,5 @@ impl Protocol for DynamoDb {
             until: c.work.and(c.expiry()).map(Nanos),
             tenure: c.work.map(|w| w.tenure),
         })
-    }
-
-    fn msg_kind(msg: &DynamoMsg) -> &'static str {
-        msg.kind()
-    }
-
-    fn lifecycle(event: &CasEvent) -> Option<(Identity, Key, Option<u64>)> {
-        event.lifecycle()
     }
 }

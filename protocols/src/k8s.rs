@@ -47,8 +47,8 @@ use crate::cas::{
 };
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
-    Belief, ConfigError, Effect, Identity, Jitter, Key, Machine, Nanos, NodeId, OracleName,
-    Protocol, RoleKind, TenureEvent, Workload,
+    Belief, ConfigError, Effect, Identity, Jitter, Machine, Nanos, NodeId, OracleName, Protocol,
+    RoleKind, Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -852,6 +852,8 @@ impl Protocol for K8s {
     type Persist = K8sDisk;
     type Node = K8sNode;
 
+    crate::cas::cas_plumbing!(Spec);
+
     fn configure(fields: &K8sConfig, workload: Workload) -> Result<K8sConfig, ConfigError> {
         workload.refuse(Self::NAME)?;
         fields.validate()?;
@@ -876,30 +878,6 @@ impl Protocol for K8s {
         }
     }
 
-    fn effect(out: K8sOutput) -> K8sOutput {
-        out
-    }
-
-    fn persist(disk: &mut K8sDisk, p: K8sDisk) {
-        *disk = p;
-    }
-
-    fn encode(msg: &K8sMsg) -> Vec<u8> {
-        serde_json::to_vec(msg).expect("a message serializes")
-    }
-
-    fn decode(bytes: &[u8]) -> Result<K8sMsg, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
-    }
-
-    fn tenure(event: &K8sEvent) -> Option<TenureEvent> {
-        event.tenure()
-    }
-
-    fn event_kind(event: &K8sEvent) -> &'static str {
-        event.kind()
-    }
-
     fn lease_ns(cfg: &K8sConfig) -> u64 {
         cfg.lease_duration_ms * MS
     }
@@ -919,14 +897,6 @@ impl Protocol for K8s {
             }),
             tenure: e.work.map(|w| w.tenure),
         })
-    }
-
-    fn msg_kind(msg: &K8sMsg) -> &'static str {
-        msg.kind()
-    }
-
-    fn lifecycle(event: &K8sEvent) -> Option<(Identity, Key, Option<u64>)> {
-        event.lifecycle()
     }
 }
 

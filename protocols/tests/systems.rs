@@ -3,6 +3,8 @@
 //! (`model`), and bad input (`bad_input`). One test binary for both systems (each binary
 //! links leaseproof's crates again); `k8s::` or `dynamodb::` picks one.
 
+mod common;
+
 mod k8s {
     mod bad_input;
     mod model;

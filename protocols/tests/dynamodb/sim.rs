@@ -2,45 +2,20 @@
 //! write stalled after its `isExpired()` check is accepted stale; a slow holder clock and
 //! 503s taken as heartbeats give two holders; a seed replays exactly.
 
+use crate::common::check;
 use leaseproof_impl::verdict::Verdict;
 use leaseproof_impl::OracleName;
 use leaseproof_protocols::dynamodb::DynamoDb;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::scenario::Scenario;
-use leaseproof_sim::verdict::{judge, run_many, ScenarioReport};
-use std::path::Path;
 
 fn load(name: &str) -> Scenario<DynamoDb> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/dynamodb")
-        .join(format!("{name}.toml"));
-    Scenario::load_protocol(&path).expect("a valid scenario")
-}
-
-fn check(sc: &Scenario<DynamoDb>) -> ScenarioReport {
-    let results = run_many(sc, &sc.test_seeds(), 2, RunOptions::default(), &|_| {});
-    let report = judge(sc, &results, &[]);
-    println!(
-        "{}: {} ({} of {} seeds passed) failures {:?} finds {:?} also {:?} coverage {:?}",
-        report.name,
-        report.verdict,
-        report.passed,
-        report.seeds,
-        report.failures,
-        report.finds,
-        report.also_tripped,
-        report.sometimes
-    );
-    report
+    crate::common::load("dynamodb", name)
 }
 
 #[test]
 fn inside_the_envelope_every_oracle_holds() {
-    let sc = load("within-envelope");
-    assert!(sc.beyond.is_empty(), "{:?}", sc.beyond);
-    assert!(sc.always.contains(&OracleName::BeliefExclusivity));
-    let report = check(&sc);
-    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    crate::common::inside_the_envelope_every_oracle_holds::<DynamoDb>("dynamodb");
 }
 
 #[test]

@@ -3,50 +3,22 @@
 //! the unfenced resource and refused by a resource fenced with the acquiring
 //! resourceVersion; a seed replays exactly.
 
+use crate::common::check;
 use leaseproof_impl::verdict::Verdict;
 use leaseproof_impl::OracleName;
 use leaseproof_protocols::k8s::K8s;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::scenario::Scenario;
-use leaseproof_sim::verdict::{judge, run_many, ScenarioReport};
-use std::path::{Path, PathBuf};
+use leaseproof_sim::verdict::run_many;
+use std::path::Path;
 
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/k8s")
-        .join(format!("{name}.toml"))
-}
-
-pub(crate) fn load(name: &str) -> Scenario<K8s> {
-    Scenario::load_protocol(&scenario(name)).expect("a valid scenario")
-}
-
-/// Runs the scenario's test seeds and judges them, as `cargo test` does the reference
-/// protocol's scenarios.
-fn check(sc: &Scenario<K8s>) -> ScenarioReport {
-    let results = run_many(sc, &sc.test_seeds(), 2, RunOptions::default(), &|_| {});
-    let report = judge(sc, &results, &[]);
-    println!(
-        "{}: {} ({} of {} seeds passed) failures {:?} finds {:?} also {:?} coverage {:?}",
-        report.name,
-        report.verdict,
-        report.passed,
-        report.seeds,
-        report.failures,
-        report.finds,
-        report.also_tripped,
-        report.sometimes
-    );
-    report
+fn load(name: &str) -> Scenario<K8s> {
+    crate::common::load("k8s", name)
 }
 
 #[test]
 fn inside_the_envelope_every_oracle_holds() {
-    let sc = load("within-envelope");
-    assert!(sc.beyond.is_empty(), "{:?}", sc.beyond);
-    assert!(sc.always.contains(&OracleName::BeliefExclusivity));
-    let report = check(&sc);
-    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    crate::common::inside_the_envelope_every_oracle_holds::<K8s>("k8s");
 }
 
 #[test]
