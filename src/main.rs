@@ -1072,6 +1072,13 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         args.paths.clone()
     };
     let out = verdict::report_dir(&paths, args.out.as_deref());
+    match scenario_protocol(&paths)? {
+        Some("k8s") => return run_plugin::<leaseproof_protocols::k8s::K8s>(args, &paths, &out),
+        Some("dynamodb") => {
+            return run_plugin::<leaseproof_protocols::dynamodb::DynamoDb>(args, &paths, &out);
+        }
+        _ => {}
+    }
     let scenarios = match load_all(&paths)? {
         Ok(s) => s,
         Err(errors) => {
@@ -1085,20 +1092,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
              (e.g. `date +%s`) and give every shard that number"
         );
     }
-    let base = match args.seed_base.as_str() {
-        "random" => {
-            let b = random_base();
-            eprintln!("seed base: {b}");
-            b
-        }
-        s => s
-            .parse::<u64>()
-            .with_context(|| format!("--seed-base: {s:?} is not a number or `random`"))?,
-    };
-    if args.seeds == Some(0) {
-        anyhow::bail!("--seeds: must be at least 1");
-    }
-    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let (base, jobs) = seed_base_and_jobs(args)?;
     if let Some(spec) = args.shard {
         let params = leaseproof_sim::shard::RunParams {
             paths: paths.iter().map(|p| p.display().to_string()).collect(),
@@ -1115,6 +1109,118 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
             args.json,
         );
     }
+    let (reports, code) = run_scenarios(args, &scenarios, base, jobs);
+    if let Some(dir) = &args.save_failures {
+        save_failures(&scenarios, &reports, dir, args.json);
+    }
+    write_run(
+        &out,
+        &scenarios,
+        &reports,
+        args.json,
+        args.junit.as_deref(),
+        || leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
+    )?;
+    Ok(code)
+}
+
+/// `--seed-base` (printed when drawn) and the worker count, `--seeds 0` refused.
+fn seed_base_and_jobs(args: &RunArgs) -> anyhow::Result<(u64, usize)> {
+    let base = match args.seed_base.as_str() {
+        "random" => {
+            let b = random_base();
+            eprintln!("seed base: {b}");
+            b
+        }
+        s => s
+            .parse::<u64>()
+            .with_context(|| format!("--seed-base: {s:?} is not a number or `random`"))?,
+    };
+    if args.seeds == Some(0) {
+        anyhow::bail!("--seeds: must be at least 1");
+    }
+    Ok((base, args.jobs.unwrap_or_else(default_jobs).max(1)))
+}
+
+/// The real system (`leaseproof_protocols::checks::PROTOCOLS`) whose scenarios `paths`
+/// hold, or `None` for the reference protocol's (and for files the reference reader
+/// should refuse: unreadable ones, unknown kinds). A run takes one protocol.
+fn scenario_protocol(paths: &[PathBuf]) -> anyhow::Result<Option<&'static str>> {
+    let files = discover(paths).context("finding scenario files")?;
+    let mut seen: Vec<(&'static str, PathBuf)> = Vec::new();
+    for f in files {
+        let kind = std::fs::read_to_string(&f)
+            .ok()
+            .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+            .and_then(|t| t.get("protocol")?.get("kind")?.as_str().map(str::to_string));
+        let system = leaseproof_protocols::checks::PROTOCOLS
+            .into_iter()
+            .find(|p| kind.as_deref() == Some(*p))
+            .unwrap_or(leaseproof_impl::ProtocolKind::Reference.name());
+        if let Some((other, at)) = seen.iter().find(|(k, _)| *k != system) {
+            anyhow::bail!(
+                "one run takes one protocol: {} is {system}'s, {} is {other}'s",
+                f.display(),
+                at.display()
+            );
+        }
+        seen.push((system, f));
+    }
+    Ok(seen
+        .first()
+        .map(|(k, _)| *k)
+        .filter(|k| *k != leaseproof_impl::ProtocolKind::Reference.name()))
+}
+
+/// `run` for a real system's scenarios: the same seeds, verdicts, table, reports and
+/// timelines as the reference protocol's (sharding and the regression corpus are the
+/// reference protocol's only, for now).
+fn run_plugin<P: leaseproof_impl::Protocol>(
+    args: &RunArgs,
+    paths: &[PathBuf],
+    out: &Path,
+) -> anyhow::Result<u8> {
+    if args.shard.is_some() || args.save_failures.is_some() {
+        eprintln!(
+            "error: --shard and --save-failures take the reference protocol's scenarios only \
+             (not yet {}'s)",
+            P::NAME
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
+    for f in discover(paths).context("finding scenario files")? {
+        match Scenario::<P>::load_protocol(&f) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        eprintln!("{}", errors.join("\n"));
+        return Ok(EXIT_USAGE);
+    }
+    let (base, jobs) = seed_base_and_jobs(args)?;
+    let (reports, code) = run_scenarios(args, &scenarios, base, jobs);
+    write_run(
+        out,
+        &scenarios,
+        &reports,
+        args.json,
+        args.junit.as_deref(),
+        || leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
+    )?;
+    Ok(code)
+}
+
+/// Runs every scenario's seeds from `base` and judges them, with a progress bar (none with
+/// `--json`); the reports and the worst exit code. Any protocol.
+fn run_scenarios<P: leaseproof_impl::Protocol>(
+    args: &RunArgs,
+    scenarios: &[Scenario<P>],
+    base: u64,
+    jobs: usize,
+) -> (Vec<ScenarioReport>, u8) {
     let total: u64 = scenarios
         .iter()
         .map(|s| s.run_seeds(base, args.seeds).len() as u64)
@@ -1130,7 +1236,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     );
     let mut reports: Vec<ScenarioReport> = Vec::new();
     let mut code = EXIT_OK;
-    for sc in &scenarios {
+    for sc in scenarios {
         bar.set_message(sc.name.clone());
         let seeds = sc.run_seeds(base, args.seeds);
         let results = run_many(sc, &seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
@@ -1148,18 +1254,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         reports.push(rep);
     }
     bar.finish_and_clear();
-    if let Some(dir) = &args.save_failures {
-        save_failures(&scenarios, &reports, dir, args.json);
-    }
-    write_run(
-        &out,
-        &scenarios,
-        &reports,
-        args.json,
-        args.junit.as_deref(),
-        || leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
-    )?;
-    Ok(code)
+    (reports, code)
 }
 
 /// Saves the failing seeds of `reports` into the regression corpus `dir` (at most
@@ -1217,13 +1312,13 @@ fn save_failures(scenarios: &[Scenario], reports: &[ScenarioReport], dir: &Path,
 /// A run's outputs from its reports: the table (or the JSON document) on the terminal,
 /// run.json, run.md, the timelines of the seeds `traced` gives (a traced re-run, or a
 /// merge's recorded ones) and index.html, all in `out`.
-fn write_run(
+fn write_run<P: leaseproof_impl::Protocol>(
     out: &Path,
-    scenarios: &[Scenario],
+    scenarios: &[Scenario<P>],
     reports: &[ScenarioReport],
     json: bool,
     junit: Option<&Path>,
-    traced: impl FnOnce() -> Vec<Vec<SeedResult>>,
+    traced: impl FnOnce() -> Vec<Vec<SeedResult<P>>>,
 ) -> anyhow::Result<()> {
     if let Some(j) = junit {
         junit::write(j, "leaseproof run", &junit::run_cases(reports))?;

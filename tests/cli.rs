@@ -420,6 +420,43 @@ fn check_runs_a_real_systems_named_checks() {
     assert!(err.contains("correct, hold-on-unavailable"), "{err}");
 }
 
+/// `run` takes a real system's scenarios as it takes the reference protocol's (same
+/// table, reports and timelines), and refuses a run that mixes protocols.
+#[test]
+fn run_takes_a_real_systems_scenarios() {
+    let out = format!("{}-k8s-run", out_dir());
+    let o = leaseproof(&[
+        "run",
+        "protocols/scenarios/k8s/paused-leader.toml",
+        "--seeds",
+        "8",
+        "--out",
+        &out,
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        code(&o),
+        0,
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("paused-leader"), "{stdout}");
+    assert!(stdout.contains("belief-exclusivity (seed"), "{stdout}");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{out}/run.json")).unwrap()).unwrap();
+    assert_eq!(run["scenarios"][0]["variant"], "client-go", "{run}");
+    let _ = std::fs::remove_dir_all(&out);
+    let err = refused(
+        &[
+            "run",
+            "protocols/scenarios/k8s/paused-leader.toml",
+            "scenarios/happy-path.toml",
+        ],
+        "one run takes one protocol",
+    );
+    assert!(err.contains("happy-path.toml"), "{err}");
+}
+
 #[test]
 fn check_all_protocols_checks_each_and_writes_one_report() {
     let report = format!("{}-all-protocols.json", out_dir());
