@@ -24,12 +24,22 @@ use std::hash::Hash;
 /// The one record.
 pub const KEY: Key = Key(0);
 
+/// A client's lives per engine incarnation (a k8s elector started after losing
+/// leadership; a DynamoDB client's next `acquireLock`): its identity for the oracles is
+/// `incarnation * LIVES + life`, so each hold is a tenure of its own.
+pub const LIVES: u32 = 1 << 16;
+
 /// What a record says about who holds the lock.
 pub trait Record:
     Copy + Debug + Default + Eq + Ord + Hash + Send + Sync + Serialize + 'static
 {
     /// The holder's stable name (its node), or `None`.
     fn holder(&self) -> Option<u32>;
+    /// A version number the record itself carries, which [`Expect::Rvn`] compares (the
+    /// DynamoDB item's counter RVN); `None` where it carries none.
+    fn rvn(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The condition of a write.
@@ -37,8 +47,13 @@ pub trait Record:
 pub enum Expect {
     /// No record exists (a Create; `attribute_not_exists`).
     Absent,
-    /// The record is at this version (an Update; `recordVersionNumber = :rvn`).
+    /// The record is at this version (an Update; `recordVersionNumber = :rvn` where the
+    /// RVN is unique per write).
     Version(u64),
+    /// The record exists and carries this RVN ([`Record::rvn`]): the same condition on an
+    /// RVN that is a counter, which a delete starts again (so, unlike a version, it can
+    /// come back).
+    Rvn(u64),
 }
 
 /// A call to the store.
@@ -417,7 +432,8 @@ impl<S: Record> Store<S> {
         match (expect, self.disk.record) {
             (Expect::Absent, r) => r.is_none(),
             (Expect::Version(v), Some((cur, _))) => cur == v,
-            (Expect::Version(_), None) => false,
+            (Expect::Rvn(v), Some((_, r))) => r.rvn() == Some(v),
+            (Expect::Version(_) | Expect::Rvn(_), None) => false,
         }
     }
 }
@@ -446,7 +462,7 @@ impl<S: Record> Machine for Store<S> {
             }
             // An Update of a missing object is a 404 (client-go counts it a failure).
             Op::Put {
-                expect: Expect::Version(_),
+                expect: Expect::Version(_) | Expect::Rvn(_),
                 ..
             } if self.disk.record.is_none() => Answer::NotFound,
             Op::Put { expect, value } if self.holds(expect) => self.commit(writer, Some(value)),

@@ -31,7 +31,8 @@
 //! `shouldSkipBlockingWait`; several locks.
 
 use crate::cas::{
-    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store, KEY,
+    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store,
+    KEY, LIVES,
 };
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
@@ -70,6 +71,25 @@ pub struct DynamoConfig {
     /// The table answers writes 503 from `[0]` to `[1]` ms after it starts, on its clock
     /// (`[0, 0]`: never; a restart starts the window again): this plug-in's fault.
     pub unavailable_ms: [u64; 2],
+    /// What the RVN is: a UUID (the library) or a counter handed to the resource as a
+    /// fencing token (the fix issue #62 asks for; see [`Rvn`]).
+    pub rvn: Rvn,
+}
+
+/// The record version number.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rvn {
+    /// A fresh UUID per write (ADLC): nothing to fence with.
+    #[default]
+    Uuid,
+    /// A counter: each write sets the old value + 1 (a new item: 1), the conditions
+    /// compare it, and the application hands the current value to the resource, which
+    /// refuses a lower one. A delete (`deleteLockOnRelease`) starts it again at 1; with
+    /// `delete_on_release = false` (release by `isReleased`) it survives.
+    Counter,
 }
 
 impl Default for DynamoConfig {
@@ -85,6 +105,7 @@ impl Default for DynamoConfig {
             think_ms: 1_000,
             call_timeout_ms: 0,
             unavailable_ms: [0, 0],
+            rvn: Rvn::Uuid,
         }
     }
 }
@@ -223,11 +244,17 @@ pub struct Item {
     pub lease_ms: u64,
     /// `isReleased`.
     pub released: bool,
+    /// The RVN when it is a counter ([`Rvn::Counter`]; 0 when it is a UUID, which the
+    /// store's version stands for).
+    pub counter: u64,
 }
 
 impl Record for Item {
     fn holder(&self) -> Option<u32> {
         (!self.released).then_some(self.owner)
+    }
+    fn rvn(&self) -> Option<u64> {
+        Some(self.counter)
     }
 }
 
@@ -260,6 +287,8 @@ struct Call {
     /// When it was sent (`lastUpdateOfLock` is taken before sending).
     sent: u64,
     timeout_at: u64,
+    /// The RVN counter a put writes (0 for a UUID RVN, or no put).
+    counter: u64,
 }
 
 /// What a waiter has seen: the RVN, when its read returned, the item's lease.
@@ -304,6 +333,9 @@ struct Work {
 pub struct LockClient {
     cfg: DynamoConfig,
     id: Identity,
+    /// `acquireLock` calls before the current one ([`LockClient::who`]).
+    life: u32,
+    wanted_before: bool,
     phase: Phase,
     call: Option<Call>,
     next_call: u64,
@@ -318,6 +350,8 @@ impl LockClient {
         let mut c = LockClient {
             cfg: cfg.clone(),
             id,
+            life: 0,
+            wanted_before: false,
             phase: Phase::Resting { until: now.0 },
             call: None,
             next_call: 0,
@@ -330,13 +364,28 @@ impl LockClient {
         c
     }
 
+    /// The identity the oracles know this client's current `acquireLock` by: a tenure is
+    /// one acquisition's hold, and a client that gave its lock back and takes the same
+    /// item again (its release lost, say) holds a new one, though the table's record
+    /// never changed hands (`incarnation * LIVES + acquisitions`).
+    fn who(&self) -> Identity {
+        Identity {
+            node: self.id.node,
+            incarnation: self.id.incarnation * LIVES + self.life,
+        }
+    }
+
     fn emit(&mut self, e: CasEvent) {
         self.out.push_back(Effect::Event(e));
     }
 
     /// `acquireLock` starts: its first read at once.
     fn acquire(&mut self, now: u64) {
-        let client = self.id;
+        if self.wanted_before {
+            self.life += 1;
+        }
+        self.wanted_before = true;
+        let client = self.who();
         self.emit(CasEvent::Wanted { client });
         self.phase = Phase::Acquiring {
             next: None,
@@ -348,27 +397,66 @@ impl LockClient {
     fn send(&mut self, stage: Stage, now: u64, op: Op<Item>) {
         self.next_call += 1;
         let call = self.next_call;
+        let counter = match op {
+            Op::Put { value, .. } => value.counter,
+            Op::Get | Op::Delete { .. } => 0,
+        };
         self.call = Some(Call {
             stage,
             id: call,
             sent: now,
             timeout_at: now + self.cfg.call_timeout_ns(),
+            counter,
         });
         self.out.push_back(Effect::Send {
             to: NodeId::authority(0),
             msg: CasMsg::Call {
                 call,
-                inc: self.id.incarnation,
+                inc: self.who().incarnation,
                 op,
             },
         });
     }
 
-    fn mine(&self) -> Item {
+    /// This client's item, at RVN counter `counter` (ignored for a UUID RVN).
+    fn mine(&self, counter: u64) -> Item {
         Item {
             owner: self.id.node.0,
             lease_ms: self.cfg.lease_duration_ms,
             released: false,
+            counter: if self.counter() { counter } else { 0 },
+        }
+    }
+
+    fn counter(&self) -> bool {
+        self.cfg.rvn == Rvn::Counter
+    }
+
+    /// The RVN of an item read at `version`: the version for a UUID RVN, the item's
+    /// counter for a counter.
+    fn rvn_of(&self, version: u64, item: &Item) -> u64 {
+        if self.counter() {
+            item.counter
+        } else {
+            version
+        }
+    }
+
+    /// The condition on an RVN.
+    fn expect(&self, rvn: u64) -> Expect {
+        if self.counter() {
+            Expect::Rvn(rvn)
+        } else {
+            Expect::Version(rvn)
+        }
+    }
+
+    /// A put of this client's item over the RVN `rvn` (`None`: no item), the counter one
+    /// above it.
+    fn put_over(&self, rvn: Option<u64>) -> Op<Item> {
+        Op::Put {
+            expect: rvn.map_or(Expect::Absent, |r| self.expect(r)),
+            value: self.mine(rvn.map_or(1, |r| r + 1)),
         }
     }
 
@@ -378,18 +466,16 @@ impl LockClient {
         let Phase::Acquiring { trying, .. } = self.phase else {
             return;
         };
-        let put = |expect| Op::Put {
-            expect,
-            value: self.mine(),
-        };
         match found {
             // No item: `attribute_not_exists(key)`.
-            None => self.send(Stage::Take, now, put(Expect::Absent)),
+            None => self.send(Stage::Take, now, self.put_over(None)),
             // Released: a put expecting its RVN (and isReleased).
-            Some((rvn, item)) if item.released => {
-                self.send(Stage::Take, now, put(Expect::Version(rvn)));
+            Some((version, item)) if item.released => {
+                let rvn = self.rvn_of(version, &item);
+                self.send(Stage::Take, now, self.put_over(Some(rvn)));
             }
-            Some((rvn, item)) => {
+            Some((version, item)) => {
+                let rvn = self.rvn_of(version, &item);
                 let seen = match trying {
                     // The same RVN: expired once it stayed so for its leaseDuration on
                     // this client's clock from when the first read of it returned.
@@ -403,7 +489,7 @@ impl LockClient {
                 };
                 if now - seen.lookup > seen.lease_ns {
                     // `attribute_exists(key) AND rvn = :rvn`: the owner is not checked.
-                    self.send(Stage::Take, now, put(Expect::Version(rvn)));
+                    self.send(Stage::Take, now, self.put_over(Some(rvn)));
                     self.phase = Phase::Acquiring {
                         next: None,
                         trying: Some(seen),
@@ -420,7 +506,7 @@ impl LockClient {
 
     fn on_answer(&mut self, now: u64, c: Call, answer: Option<Answer<Item>>) {
         if matches!(answer, Some(Answer::Conflict)) {
-            let client = self.id;
+            let client = self.who();
             self.emit(CasEvent::Conflict { client });
         }
         match (c.stage, answer) {
@@ -430,7 +516,8 @@ impl LockClient {
             (Stage::Read, Some(Answer::NotFound)) => self.on_read(now, None),
             (Stage::Take, Some(Answer::Written { version, tenure })) => {
                 self.ghost = tenure;
-                self.acquired(now, version, c);
+                let rvn = if self.counter() { c.counter } else { version };
+                self.acquired(now, rvn, c);
             }
             // A failed read or put: the loop goes on (`LockNotGrantedException` from a
             // failed condition ends one acquireLock; the application calls it again).
@@ -444,7 +531,7 @@ impl LockClient {
                     trying,
                 };
             }
-            (Stage::Heartbeat, a) => self.heartbeat_answered(now, c.sent, a),
+            (Stage::Heartbeat, a) => self.heartbeat_answered(now, c, a),
             (Stage::Release, _) => {}
         }
     }
@@ -452,7 +539,7 @@ impl LockClient {
     /// The put won: the lock is held, `lastUpdate` the time the put was sent.
     fn acquired(&mut self, now: u64, rvn: u64, c: Call) {
         let sent = c.sent;
-        let client = self.id;
+        let client = self.who();
         let tenure = self.ghost;
         self.emit(CasEvent::Acting { client, tenure });
         self.phase = Phase::Holding {
@@ -469,7 +556,8 @@ impl LockClient {
         });
     }
 
-    fn heartbeat_answered(&mut self, now: u64, sent: u64, a: Option<Answer<Item>>) {
+    fn heartbeat_answered(&mut self, now: u64, c: Call, a: Option<Answer<Item>>) {
+        let sent = c.sent;
         let Phase::Holding {
             rvn,
             last_update,
@@ -481,11 +569,12 @@ impl LockClient {
         else {
             return;
         };
-        let client = self.id;
+        let client = self.who();
         let (rvn, last_update, stopped) = match a {
             Some(Answer::Written { version, .. }) => {
                 self.emit(CasEvent::Renewed { client });
-                (version, sent, stopped)
+                let rvn = if self.counter() { c.counter } else { version };
+                (rvn, sent, stopped)
             }
             // `holdLockOnServiceUnavailable`: the 503 is taken as success (lookupTime
             // reset), the RVN unchanged.
@@ -537,7 +626,7 @@ impl LockClient {
         let Some(w) = self.work else {
             return;
         };
-        let client = self.id;
+        let client = self.who();
         if self.expired(now) {
             self.work = None;
             self.emit(CasEvent::GaveUp { client });
@@ -561,14 +650,14 @@ impl LockClient {
                 });
                 let op = if self.cfg.delete_on_release {
                     Op::Delete {
-                        expect: Expect::Version(rvn),
+                        expect: self.expect(rvn),
                     }
                 } else {
                     Op::Put {
-                        expect: Expect::Version(rvn),
+                        expect: self.expect(rvn),
                         value: Item {
                             released: true,
-                            ..self.mine()
+                            ..self.mine(rvn + 1)
                         },
                     }
                 };
@@ -584,11 +673,16 @@ impl LockClient {
                 client,
                 tenure: w.tenure,
             });
+            // A counter RVN is handed to the resource: the lock item's current one.
+            let token = match self.phase {
+                Phase::Holding { rvn, .. } if self.counter() => rvn,
+                _ => 0,
+            };
             self.out.push_back(Effect::Send {
                 to: NodeId::RESOURCE,
                 msg: CasMsg::Write {
                     inc: client.incarnation,
-                    token: 0,
+                    token,
                     tenure: w.tenure,
                 },
             });
@@ -641,7 +735,7 @@ impl Machine for LockClient {
         let CasMsg::Answer { call, inc, answer } = msg else {
             return;
         };
-        if inc != self.id.incarnation {
+        if inc != self.who().incarnation {
             return;
         }
         if let Some(c) = self.call.filter(|c| c.id == call) {
@@ -678,7 +772,7 @@ impl Machine for LockClient {
             } if now >= t => {
                 // The heartbeat thread: an expired lock is not renewed.
                 if self.expired(now) {
-                    let client = self.id;
+                    let client = self.who();
                     self.emit(CasEvent::GaveUp { client });
                     self.phase = Phase::Holding {
                         rvn,
@@ -700,10 +794,7 @@ impl Machine for LockClient {
                     release_at,
                     stopped,
                 };
-                let op = Op::Put {
-                    expect: Expect::Version(rvn),
-                    value: self.mine(),
-                };
+                let op = self.put_over(Some(rvn));
                 self.send(Stage::Heartbeat, now, op);
             }
             Phase::Resting { until } if now >= until && self.work.is_none() => {
@@ -747,10 +838,11 @@ impl Protocol for DynamoDb {
     }
 
     fn variant(cfg: &DynamoConfig) -> &'static str {
-        if cfg.hold_on_unavailable {
-            "hold-on-unavailable"
-        } else {
-            "lock-client"
+        match (cfg.hold_on_unavailable, cfg.rvn, cfg.delete_on_release) {
+            (true, _, _) => "hold-on-unavailable",
+            (false, Rvn::Counter, true) => "counter-rvn-deleted",
+            (false, Rvn::Counter, false) => "counter-rvn-kept",
+            (false, Rvn::Uuid, _) => "lock-client",
         }
     }
 
@@ -767,7 +859,9 @@ impl Protocol for DynamoDb {
                 let outage = (b > a).then_some((now.0 + a * MS, now.0 + b * MS));
                 CasNode::Store(Store::restore(disk, outage))
             }
-            RoleKind::Resource => CasNode::Resource(Resource::restore(false, disk)),
+            RoleKind::Resource => {
+                CasNode::Resource(Resource::restore(cfg.rvn == Rvn::Counter, disk))
+            }
             RoleKind::Client => CasNode::Client(Box::new(LockClient::boot(cfg, id, now))),
         }
     }

@@ -43,7 +43,8 @@
 //! several Lease objects (one key).
 
 use crate::cas::{
-    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store, KEY,
+    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store,
+    KEY, LIVES,
 };
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
@@ -57,9 +58,6 @@ const MS: u64 = 1_000_000;
 const SECOND: u64 = 1_000 * MS;
 /// le.go: `JitterFactor = 1.2`.
 pub const JITTER_FACTOR_PPM: u64 = 1_200_000;
-/// A process's lives (electors it started after losing leadership) per engine
-/// incarnation: a candidate's identity for the oracles is `incarnation * LIVES + life`.
-pub const LIVES: u32 = 1 << 16;
 
 /// What the resource is handed with each write.
 #[derive(

@@ -42,6 +42,32 @@ fn each_finding_is_found() {
     }
 }
 
+/// A counter RVN handed to the resource is a fix only if it survives release. Deleted on
+/// release (the library's default) it starts again at 1: the new holder's writes are
+/// refused until its counter passes the old one, and the RVN repeats, so a waiter that saw
+/// "RVN 1" under the last holder keeps its lease timer through that holder's release and
+/// new acquisition (same RVN, same lock to it) and takes the live lock: two holders.
+/// Kept (`isReleased`) it never repeats, and no stale write is accepted.
+#[test]
+fn a_counter_rvn_fences_only_if_it_survives_release() {
+    let deleted = check(&load("counter-rvn-deleted"));
+    assert_eq!(deleted.verdict, Verdict::Pass, "{:?}", deleted.failures);
+    let seed = deleted.finds["belief-exclusivity"].expect("two holders");
+    let sc = load("counter-rvn-deleted");
+    let r = run_seed_isolated(&sc, seed, RunOptions::default());
+    let first = r.first(OracleName::BeliefExclusivity).expect("replays");
+    println!("counter-rvn-deleted seed {seed}: {}", first.violation);
+    assert!(
+        deleted.sometimes["refused"] > 0,
+        "the new holder's writes refused"
+    );
+    let kept_sc = load("counter-rvn-kept");
+    assert!(kept_sc.always.contains(&OracleName::StaleWriteAccepted));
+    assert!(kept_sc.always.contains(&OracleName::LeaseContainment));
+    let kept = check(&kept_sc);
+    assert_eq!(kept.verdict, Verdict::Pass, "{:?}", kept.failures);
+}
+
 #[test]
 fn a_seed_replays_bit_for_bit() {
     let sc = load("within-envelope");
