@@ -884,3 +884,162 @@ impl Protocol for DynamoDb {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule of docs/protocols/dynamodb.md's fidelity table that a run does
+    //! not pin down by itself: each drives the lock client by hand.
+    use super::*;
+
+    const S: u64 = 1_000 * MS;
+
+    fn drain(c: &mut LockClient) -> Vec<DynamoOutput> {
+        std::iter::from_fn(|| c.poll_output()).collect()
+    }
+
+    fn calls(out: &[DynamoOutput]) -> Vec<Op<Item>> {
+        out.iter()
+            .filter_map(|o| match o {
+                Effect::Send {
+                    msg: CasMsg::Call { op, .. },
+                    ..
+                } => Some(*op),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn client(cfg: &DynamoConfig, at: u64) -> LockClient {
+        let id = Identity {
+            node: NodeId(3),
+            incarnation: 0,
+        };
+        LockClient::boot(cfg, id, Nanos(at))
+    }
+
+    fn answer(c: &mut LockClient, at: u64, answer: Answer<Item>) -> Vec<DynamoOutput> {
+        let call = c.call.expect("a call in flight").id;
+        let inc = c.who().incarnation;
+        c.handle_message(Nanos(at), NodeId(0), CasMsg::Answer { call, inc, answer });
+        drain(c)
+    }
+
+    fn held_by(owner: u32) -> Item {
+        Item {
+            owner,
+            lease_ms: 20_000,
+            released: false,
+            counter: 0,
+        }
+    }
+
+    /// Polls the item every refresh period, answering `found(t)`, until the client puts;
+    /// returns when, and the put.
+    fn wait_for_put(
+        c: &mut LockClient,
+        mut now: u64,
+        found: impl Fn(u64) -> (u64, Item),
+    ) -> (u64, Op<Item>) {
+        for _ in 0..100 {
+            let (version, value) = found(now);
+            let out = answer(c, now, Answer::Found { version, value });
+            if let [op @ Op::Put { .. }] = calls(&out)[..] {
+                return (now, op);
+            }
+            now = c.poll_timeout().expect("a next read").0 .0;
+            c.handle_timeout(Nanos(now));
+            assert!(matches!(calls(&drain(c))[..], [Op::Get]));
+        }
+        panic!("no put");
+    }
+
+    /// ADLC `acquireLock`: the waiter puts over a held item only once its RVN stayed the
+    /// same for the item's leaseDuration, counted from when its first read of that RVN
+    /// returned; a changed RVN starts the wait again; the put expects the RVN (not the
+    /// owner).
+    #[test]
+    fn a_waiter_takes_over_after_a_lease_of_one_unchanged_rvn() {
+        let mut c = client(&DynamoConfig::default(), 0);
+        drain(&mut c);
+        // The RVN is 7 until 10 s, then 8 (a heartbeat).
+        let (at, op) = wait_for_put(&mut c, 0, |t| (if t < 10 * S { 7 } else { 8 }, held_by(2)));
+        assert_eq!(
+            op,
+            Op::Put {
+                expect: Expect::Version(8),
+                value: held_by(3)
+            }
+        );
+        // First read of RVN 8 at 10 s; `now − lookup > 20 s` first holds at the read at
+        // 31 s (reads every second).
+        assert_eq!(at, 31 * S);
+    }
+
+    /// A released item is taken at once, expecting its RVN.
+    #[test]
+    fn a_released_item_is_taken_at_once() {
+        let mut c = client(&DynamoConfig::default(), 0);
+        drain(&mut c);
+        let released = Item {
+            released: true,
+            ..held_by(2)
+        };
+        let (at, op) = wait_for_put(&mut c, 0, |_| (4, released));
+        assert_eq!(at, 0);
+        assert!(matches!(
+            op,
+            Op::Put {
+                expect: Expect::Version(4),
+                ..
+            }
+        ));
+    }
+
+    /// The holder: `lastUpdate` is taken before the heartbeat is sent, `isExpired()` counts
+    /// from it; a 503 counts as a successful heartbeat only with
+    /// `holdLockOnServiceUnavailable`.
+    #[test]
+    fn heartbeats_time_from_the_send_and_503_counts_only_if_asked() {
+        for hold in [false, true] {
+            let cfg = DynamoConfig {
+                hold_on_unavailable: hold,
+                ..DynamoConfig::default()
+            };
+            let mut c = client(&cfg, 0);
+            drain(&mut c);
+            answer(&mut c, 0, Answer::NotFound);
+            // The put was sent at 0 and is answered at 0.5 s.
+            answer(
+                &mut c,
+                S / 2,
+                Answer::Written {
+                    version: 1,
+                    tenure: 1,
+                },
+            );
+            let Phase::Holding { last_update, .. } = c.phase else {
+                panic!("holding");
+            };
+            assert_eq!(last_update, 0, "taken before the put was sent");
+            // The heartbeat at 5.5 s is answered 503 at 6 s.
+            let now = loop {
+                let now = c.poll_timeout().unwrap().0 .0;
+                c.handle_timeout(Nanos(now));
+                if calls(&drain(&mut c))
+                    .iter()
+                    .any(|o| matches!(o, Op::Put { .. }))
+                {
+                    break now;
+                }
+            };
+            assert_eq!(now, 5 * S + S / 2);
+            answer(&mut c, 6 * S, Answer::Unavailable);
+            let Phase::Holding { last_update, .. } = c.phase else {
+                panic!("holding");
+            };
+            let expected = if hold { 5 * S + S / 2 } else { 0 };
+            assert_eq!(last_update, expected, "hold_on_unavailable = {hold}");
+            assert_eq!(c.expired(20 * S + 1), !hold);
+        }
+    }
+}
