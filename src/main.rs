@@ -1113,14 +1113,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if let Some(dir) = &args.save_failures {
         save_failures(&scenarios, &reports, dir, args.json);
     }
-    write_run(
-        &out,
-        &scenarios,
-        &reports,
-        args.json,
-        args.junit.as_deref(),
-        || leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
-    )?;
+    finish_run(args, &out, &scenarios, &reports)?;
     Ok(code)
 }
 
@@ -1151,8 +1144,7 @@ fn scenario_protocol(paths: &[PathBuf]) -> anyhow::Result<Option<&'static str>> 
     for f in files {
         let kind = std::fs::read_to_string(&f)
             .ok()
-            .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
-            .and_then(|t| t.get("protocol")?.get("kind")?.as_str().map(str::to_string));
+            .and_then(|t| leaseproof_sim::scenario::protocol_of(&t));
         let system = leaseproof_protocols::checks::PROTOCOLS
             .into_iter()
             .find(|p| kind.as_deref() == Some(*p))
@@ -1202,15 +1194,26 @@ fn run_plugin<P: leaseproof_impl::Protocol>(
     }
     let (base, jobs) = seed_base_and_jobs(args)?;
     let (reports, code) = run_scenarios(args, &scenarios, base, jobs);
+    finish_run(args, out, &scenarios, &reports)?;
+    Ok(code)
+}
+
+/// Writes an unsharded run's reports (`write_run`), its failing seeds re-run traced for
+/// their timelines.
+fn finish_run<P: leaseproof_impl::Protocol>(
+    args: &RunArgs,
+    out: &Path,
+    scenarios: &[Scenario<P>],
+    reports: &[ScenarioReport],
+) -> anyhow::Result<()> {
     write_run(
         out,
-        &scenarios,
-        &reports,
+        scenarios,
+        reports,
         args.json,
         args.junit.as_deref(),
-        || leaseproof_sim::traced::rerun_failing(&scenarios, &reports),
-    )?;
-    Ok(code)
+        || leaseproof_sim::traced::rerun_failing(scenarios, reports),
+    )
 }
 
 /// Runs every scenario's seeds from `base` and judges them, with a progress bar (none with

@@ -406,7 +406,7 @@ fn check_runs_a_real_systems_named_checks() {
     let o = leaseproof(&["check", "--protocol", "k8s"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 0, "{out}");
-    for kind in leaseproof_protocols::checks::K8S_REACH {
+    for kind in leaseproof_protocols::checks::REACH {
         assert!(out.contains(&format!("reached     {kind}")), "{out}");
     }
     let o = leaseproof(&["check", "--protocol", "k8s", "--variant", "paused"]);

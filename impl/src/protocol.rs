@@ -87,10 +87,23 @@ pub struct SuspendBound {
     pub field: String,
     /// What suspends the core, in words (a pause, a stall before a send).
     pub what: String,
+    /// Which fault it is.
+    pub kind: Suspension,
     /// The longest such suspension, ms ([`u64::MAX`]: no bound is configured, as for
     /// buggify's delays or a pause of any length the model may take): what a plug-in
     /// whose envelope bounds pauses reads.
     pub ms: u64,
+}
+
+/// A fault that suspends a core ([`SuspendBound`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suspension {
+    /// The whole process stops (a GC pause, SIGSTOP): scripted or random pauses.
+    Pause,
+    /// A stall between a core's decision to write and the write's send.
+    StallBeforeSend,
+    /// madsim's buggify delays.
+    Buggify,
 }
 
 /// How far a clock may read from true time (its constant offset), and the field that
@@ -363,6 +376,7 @@ mod tests {
             suspends: vec![SuspendBound {
                 field: "faults.script[1].pause".into(),
                 what: "a pause".into(),
+                kind: Suspension::Pause,
                 ms: 1_000,
             }],
             ..FaultBounds::default()

@@ -345,6 +345,7 @@ impl ModelConfig {
                     None => "pauses (on by default; --no-pauses)".into(),
                 },
                 what: "a pause".into(),
+                kind: leaseproof_impl::protocol::Suspension::Pause,
                 // One tick is 1 ms (`protocol_in_ticks`).
                 ms: self.max_pause.map_or(u64::MAX, u64::from),
             });

@@ -67,7 +67,7 @@ pub struct PluginModelConfig<C> {
     /// with no time bound (`max_time` is then not read). Needs
     /// [`Protocol::NORMALISES`].
     pub closed: bool,
-    /// Event kinds ([`Protocol::event_kind`], at most [`MAX_REACH`]) each checked as a
+    /// Event kinds ([`Protocol::event_kind`]; the first [`MAX_REACH`]) each checked as a
     /// `Sometimes` property named by the kind: coverage, so a check that passes shows
     /// it reached a renewal, a takeover, ... (a bit per kind in the state; empty: none,
     /// and no state grows).
@@ -80,6 +80,36 @@ pub struct PluginModelConfig<C> {
     /// and keeps what it believed at its last step.
     pub pauses: u8,
     pub pause_ticks: u64,
+}
+
+impl<C> PluginModelConfig<C> {
+    /// A bounded check of `protocol` with ticks of `tick_ns` up to `max_time`, and nothing
+    /// else: two clients with clocks that agree, messages delivered within their tick, no
+    /// loss, crash or pause, no symmetry, only the safety oracles on tenures judged,
+    /// nothing to reach, jitter draws 0. The caller sets what its check needs.
+    #[must_use]
+    pub fn new(protocol: C, tick_ns: u64, max_time: u64) -> Self {
+        PluginModelConfig {
+            protocol,
+            clients: 2,
+            tick_ns,
+            max_time,
+            offsets: Vec::new(),
+            max_delay: 0,
+            losses: 0,
+            max_in_flight: 3,
+            judged: Vec::new(),
+            crashes: 0,
+            crash_loses_disk: false,
+            client_crashes: 0,
+            symmetry: false,
+            closed: false,
+            reach: Vec::new(),
+            jitter_ppm: 0,
+            pauses: 0,
+            pause_ticks: 0,
+        }
+    }
 }
 
 /// The most event kinds one check can ask to reach ([`PluginModelConfig::reach`]).
@@ -423,7 +453,8 @@ impl<P: Protocol> PluginModel<P> {
                 Effect::Persist(p) => P::persist(&mut s.disks[idx], p),
                 Effect::Event(ev) => {
                     let kind = P::event_kind(&ev);
-                    if let Some(i) = self.mc.reach.iter().position(|k| *k == kind) {
+                    let mut reach = self.mc.reach.iter().take(MAX_REACH);
+                    if let Some(i) = reach.position(|k| *k == kind) {
                         s.seen |= 1 << i;
                     }
                     if let Some(te) = P::tenure(&ev) {

@@ -29,6 +29,34 @@ pub const KEY: Key = Key(0);
 /// `incarnation * LIVES + life`, so each hold is a tenure of its own.
 pub const LIVES: u32 = 1 << 16;
 
+/// How much longer one span may last on the slowest clock than on the fastest, in ppm of
+/// the span, when every clock drifts within `±drift_ppm`: `(1 + ρ) / (1 − ρ)` (what an
+/// envelope's rate-skew term reads).
+#[must_use]
+pub fn rate_ratio_ppm(drift_ppm: u32) -> u64 {
+    let r = u64::from(drift_ppm.min(999_999));
+    (1_000_000 + r) * 1_000_000 / (1_000_000 - r)
+}
+
+/// The earliest of a client's timers and its reason (`Machine::poll_timeout`).
+#[derive(Default)]
+pub(crate) struct Earliest(Option<(u64, &'static str)>);
+
+impl Earliest {
+    /// Counts timer `t` (`None`: not set) with its reason.
+    pub(crate) fn at(&mut self, t: Option<u64>, why: &'static str) {
+        if let Some(t) = t {
+            if self.0.is_none_or(|(e, _)| t < e) {
+                self.0 = Some((t, why));
+            }
+        }
+    }
+
+    pub(crate) fn get(self) -> Option<(Nanos, &'static str)> {
+        self.0.map(|(t, why)| (Nanos(t), why))
+    }
+}
+
 /// What a record says about who holds the lock.
 pub trait Record:
     Copy + Debug + Default + Eq + Ord + Hash + Send + Sync + Serialize + 'static

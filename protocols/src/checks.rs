@@ -95,36 +95,25 @@ pub fn names(protocol: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// What a k8s check reaches.
-pub const K8S_REACH: [&str; 4] = ["renewed", "conflict", "gave-up", "taken-over"];
-/// What a dynamodb check reaches.
-pub const DYNAMODB_REACH: [&str; 4] = ["renewed", "conflict", "gave-up", "taken-over"];
+/// What each system's default check reaches: a renewal (a heartbeat), a refused
+/// conditional write (409), a hold ended by the client's own rule (a give-up after
+/// RenewDeadline, a heartbeat-lost expiry) and a takeover.
+pub const REACH: [&str; 4] = ["renewed", "conflict", "gave-up", "taken-over"];
+
+/// Both systems' checks run at one tick a second.
+const SECOND_TICK: u64 = 1_000_000_000;
 
 /// The bounds of a k8s check.
 #[must_use]
 pub fn k8s_bounds(name: &str) -> Option<PluginModelConfig<K8sConfig>> {
     let base = PluginModelConfig {
-        protocol: K8sConfig::default(),
-        clients: 2,
-        tick_ns: 1_000_000_000,
-        max_time: 25,
-        offsets: vec![],
-        max_delay: 0,
         losses: 1,
-        max_in_flight: 3,
         judged: vec![
             OracleName::BeliefExclusivity,
             OracleName::StaleWriteAccepted,
         ],
-        crashes: 0,
-        crash_loses_disk: false,
-        client_crashes: 0,
-        symmetry: false,
-        closed: false,
-        reach: K8S_REACH.to_vec(),
-        jitter_ppm: 0,
-        pauses: 0,
-        pause_ticks: 0,
+        reach: REACH.to_vec(),
+        ..PluginModelConfig::new(K8sConfig::default(), SECOND_TICK, 25)
     };
     let fenced = |fencing| PluginModelConfig {
         protocol: K8sConfig {
@@ -158,33 +147,20 @@ pub fn k8s_bounds(name: &str) -> Option<PluginModelConfig<K8sConfig>> {
 /// The bounds of a dynamodb check.
 #[must_use]
 pub fn dynamodb_bounds(name: &str) -> Option<PluginModelConfig<DynamoConfig>> {
+    let scaled = DynamoConfig {
+        lease_duration_ms: 6_000,
+        heartbeat_period_ms: 2_000,
+        refresh_period_ms: 1_000,
+        write_every_ms: 1_000,
+        hold_ms: 60_000,
+        call_timeout_ms: 1_000,
+        ..DynamoConfig::default()
+    };
     let base = PluginModelConfig {
-        protocol: DynamoConfig {
-            lease_duration_ms: 6_000,
-            heartbeat_period_ms: 2_000,
-            refresh_period_ms: 1_000,
-            write_every_ms: 1_000,
-            hold_ms: 60_000,
-            call_timeout_ms: 1_000,
-            ..DynamoConfig::default()
-        },
-        clients: 2,
-        tick_ns: 1_000_000_000,
-        max_time: 14,
-        offsets: vec![],
-        max_delay: 0,
         losses: 2,
-        max_in_flight: 3,
         judged: vec![OracleName::StaleWriteAccepted],
-        crashes: 0,
-        crash_loses_disk: false,
-        client_crashes: 0,
-        symmetry: false,
-        closed: false,
-        reach: DYNAMODB_REACH.to_vec(),
-        jitter_ppm: 0,
-        pauses: 0,
-        pause_ticks: 0,
+        reach: REACH.to_vec(),
+        ..PluginModelConfig::new(scaled, SECOND_TICK, 14)
     };
     Some(match name {
         "correct" => base,

@@ -31,8 +31,8 @@
 //! `shouldSkipBlockingWait`; several locks.
 
 use crate::cas::{
-    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store,
-    KEY, LIVES,
+    rate_ratio_ppm, Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Earliest, Expect, Op,
+    Record, Resource, Store, KEY, LIVES,
 };
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
@@ -192,15 +192,11 @@ impl Assumptions for DynamoConfig {
                     .into(),
             });
         }
-        let drift = u128::from(
-            b.drift
-                .iter()
-                .map(|d| d.ppm)
-                .max()
-                .unwrap_or(0)
-                .min(999_999),
-        );
-        let k_excess = u128::from(self.lease_duration_ms) * (2 * drift) / (1_000_000 - drift);
+        let drift = b.drift.iter().map(|d| d.ppm).max().unwrap_or(0);
+        // (k − 1)·leaseDuration.
+        let k_excess = u128::from(self.lease_duration_ms)
+            * u128::from(rate_ratio_ppm(drift) - 1_000_000)
+            / 1_000_000;
         let suspended: u128 = b
             .suspends
             .iter()
@@ -307,15 +303,14 @@ enum Phase {
         trying: Option<Sighting>,
     },
     /// Holding: the item's RVN, `lastUpdate` (when the last successful heartbeat, or the
-    /// acquiring put, was sent), the next heartbeat, when the work is done.
+    /// acquiring put, was sent), the next heartbeat (`None` while one is in flight, or
+    /// once the heartbeat thread stopped: it found the lock expired, or lost), when the
+    /// work is done.
     Holding {
         rvn: u64,
         last_update: u64,
-        lease_ns: u64,
         next_heartbeat: Option<u64>,
         release_at: u64,
-        /// The heartbeat thread stopped (it found the lock expired, or lost).
-        stopped: bool,
     },
     /// Resting after a release or a loss, until `until`.
     Resting { until: u64 },
@@ -335,13 +330,10 @@ pub struct LockClient {
     id: Identity,
     /// `acquireLock` calls before the current one ([`LockClient::who`]).
     life: u32,
-    wanted_before: bool,
     phase: Phase,
     call: Option<Call>,
     next_call: u64,
     work: Option<Work>,
-    /// The harness's ghost from the acquiring put's answer.
-    ghost: u64,
     out: VecDeque<DynamoOutput>,
 }
 
@@ -351,12 +343,10 @@ impl LockClient {
             cfg: cfg.clone(),
             id,
             life: 0,
-            wanted_before: false,
             phase: Phase::Resting { until: now.0 },
             call: None,
             next_call: 0,
             work: None,
-            ghost: 0,
             out: VecDeque::new(),
         };
         c.emit(CasEvent::Booted { client: id });
@@ -381,10 +371,6 @@ impl LockClient {
 
     /// `acquireLock` starts: its first read at once.
     fn acquire(&mut self, now: u64) {
-        if self.wanted_before {
-            self.life += 1;
-        }
-        self.wanted_before = true;
         let client = self.who();
         self.emit(CasEvent::Wanted { client });
         self.phase = Phase::Acquiring {
@@ -515,9 +501,8 @@ impl LockClient {
             }
             (Stage::Read, Some(Answer::NotFound)) => self.on_read(now, None),
             (Stage::Take, Some(Answer::Written { version, tenure })) => {
-                self.ghost = tenure;
                 let rvn = if self.counter() { c.counter } else { version };
-                self.acquired(now, rvn, c);
+                self.acquired(now, rvn, c.sent, tenure);
             }
             // A failed read or put: the loop goes on (`LockNotGrantedException` from a
             // failed condition ends one acquireLock; the application calls it again).
@@ -536,19 +521,16 @@ impl LockClient {
         }
     }
 
-    /// The put won: the lock is held, `lastUpdate` the time the put was sent.
-    fn acquired(&mut self, now: u64, rvn: u64, c: Call) {
-        let sent = c.sent;
+    /// The put sent at `sent` won: the lock is held under `tenure` (the ghost the answer
+    /// carried), `lastUpdate` the time the put was sent.
+    fn acquired(&mut self, now: u64, rvn: u64, sent: u64, tenure: u64) {
         let client = self.who();
-        let tenure = self.ghost;
         self.emit(CasEvent::Acting { client, tenure });
         self.phase = Phase::Holding {
             rvn,
             last_update: sent,
-            lease_ns: self.cfg.lease_duration_ms * MS,
             next_heartbeat: Some(now + self.cfg.heartbeat_period_ms * MS),
             release_at: now + self.cfg.hold_ms * MS,
-            stopped: false,
         };
         self.work = Some(Work {
             tenure,
@@ -557,53 +539,53 @@ impl LockClient {
     }
 
     fn heartbeat_answered(&mut self, now: u64, c: Call, a: Option<Answer<Item>>) {
-        let sent = c.sent;
+        let client = self.who();
+        let counter = self.counter();
+        let period = self.cfg.heartbeat_period_ms * MS;
+        let hold_on_unavailable = self.cfg.hold_on_unavailable;
         let Phase::Holding {
             rvn,
             last_update,
-            lease_ns,
-            release_at,
-            stopped,
+            next_heartbeat,
             ..
-        } = self.phase
+        } = &mut self.phase
         else {
             return;
         };
-        let client = self.who();
-        let (rvn, last_update, stopped) = match a {
+        *next_heartbeat = Some(now + period);
+        let event = match a {
             Some(Answer::Written { version, .. }) => {
-                self.emit(CasEvent::Renewed { client });
-                let rvn = if self.counter() { c.counter } else { version };
-                (rvn, sent, stopped)
+                *rvn = if counter { c.counter } else { version };
+                *last_update = c.sent;
+                Some(CasEvent::Renewed { client })
             }
             // `holdLockOnServiceUnavailable`: the 503 is taken as success (lookupTime
             // reset), the RVN unchanged.
-            Some(Answer::Unavailable) if self.cfg.hold_on_unavailable => {
-                self.emit(CasEvent::HeldOnUnavailable { client });
-                (rvn, sent, stopped)
+            Some(Answer::Unavailable) if hold_on_unavailable => {
+                *last_update = c.sent;
+                Some(CasEvent::HeldOnUnavailable { client })
             }
             // The condition failed: the lock is no longer ours; the heartbeat stops.
-            Some(Answer::Conflict) => (rvn, last_update, true),
-            _ => (rvn, last_update, stopped),
+            Some(Answer::Conflict) => {
+                *next_heartbeat = None;
+                None
+            }
+            _ => None,
         };
-        self.phase = Phase::Holding {
-            rvn,
-            last_update,
-            lease_ns,
-            next_heartbeat: (!stopped).then_some(now + self.cfg.heartbeat_period_ms * MS),
-            release_at,
-            stopped,
-        };
+        if let Some(e) = event {
+            self.emit(e);
+        }
+    }
+
+    /// The lease this client holds under: its own `leaseDuration`, the one its puts write.
+    fn lease_ns(&self) -> u64 {
+        self.cfg.lease_duration_ms * MS
     }
 
     /// `LockItem.isExpired()`: `now − lastUpdate > leaseDuration`.
     fn expired(&self, now: u64) -> bool {
         match self.phase {
-            Phase::Holding {
-                last_update,
-                lease_ns,
-                ..
-            } => now.saturating_sub(last_update) > lease_ns,
+            Phase::Holding { last_update, .. } => now.saturating_sub(last_update) > self.lease_ns(),
             _ => true,
         }
     }
@@ -611,11 +593,7 @@ impl LockClient {
     /// When `isExpired()` turns true.
     fn expiry(&self) -> Option<u64> {
         match self.phase {
-            Phase::Holding {
-                last_update,
-                lease_ns,
-                ..
-            } => Some(last_update + lease_ns + 1),
+            Phase::Holding { last_update, .. } => Some(last_update + self.lease_ns() + 1),
             _ => None,
         }
     }
@@ -693,35 +671,25 @@ impl LockClient {
         }
     }
 
-    fn next_timer(&self) -> Option<(u64, &'static str)> {
-        let mut t: Option<(u64, &'static str)> = None;
-        let mut at = |x: Option<u64>, why: &'static str| {
-            if let Some(x) = x {
-                if t.is_none_or(|(y, _)| x < y) {
-                    t = Some((x, why));
-                }
-            }
-        };
-        at(self.call.map(|c| c.timeout_at), "call times out");
+    fn next_timer(&self) -> Earliest {
+        let mut t = Earliest::default();
+        let idle = |at: Option<u64>| at.filter(|_| self.call.is_none());
+        t.at(self.call.map(|c| c.timeout_at), "call times out");
         match self.phase {
-            Phase::Acquiring { next, .. } => {
-                at(next.filter(|_| self.call.is_none()), "read the item");
-            }
+            Phase::Acquiring { next, .. } => t.at(idle(next), "read the item"),
             Phase::Holding {
                 next_heartbeat,
                 release_at,
                 ..
             } => {
-                at(next_heartbeat.filter(|_| self.call.is_none()), "heartbeat");
-                at(self.work.map(|_| release_at), "work done");
+                t.at(idle(next_heartbeat), "heartbeat");
+                t.at(self.work.map(|_| release_at), "work done");
             }
-            Phase::Resting { until } => {
-                at(Some(until).filter(|_| self.call.is_none()), "ask again");
-            }
+            Phase::Resting { until } => t.at(idle(Some(until)), "ask again"),
         }
         if let Some(w) = self.work {
-            at(Some(w.next_write), "write");
-            at(self.expiry(), "lock expires");
+            t.at(Some(w.next_write), "write");
+            t.at(self.expiry(), "lock expires");
         }
         t
     }
@@ -765,39 +733,26 @@ impl Machine for LockClient {
             Phase::Holding {
                 next_heartbeat: Some(t),
                 rvn,
-                last_update,
-                lease_ns,
-                release_at,
-                stopped,
+                ..
             } if now >= t => {
-                // The heartbeat thread: an expired lock is not renewed.
-                if self.expired(now) {
+                let expired = self.expired(now);
+                if let Phase::Holding { next_heartbeat, .. } = &mut self.phase {
+                    *next_heartbeat = None;
+                }
+                if expired {
+                    // The heartbeat thread: an expired lock is not renewed; it stops.
                     let client = self.who();
                     self.emit(CasEvent::GaveUp { client });
-                    self.phase = Phase::Holding {
-                        rvn,
-                        last_update,
-                        lease_ns,
-                        next_heartbeat: None,
-                        release_at,
-                        stopped: true,
-                    };
-                    return;
+                } else {
+                    // `lastUpdateOfLock` taken before sending; a new RVN, conditional on
+                    // the RVN and the owner (the RVN fixes the owner).
+                    let op = self.put_over(Some(rvn));
+                    self.send(Stage::Heartbeat, now, op);
                 }
-                // `lastUpdateOfLock` taken before sending; a new RVN, conditional on the
-                // RVN and the owner (the RVN fixes the owner).
-                self.phase = Phase::Holding {
-                    rvn,
-                    last_update,
-                    lease_ns,
-                    next_heartbeat: None,
-                    release_at,
-                    stopped,
-                };
-                let op = self.put_over(Some(rvn));
-                self.send(Stage::Heartbeat, now, op);
             }
-            Phase::Resting { until } if now >= until && self.work.is_none() => {
+            // The application calls `acquireLock` again: a new hold, a new tenure.
+            Phase::Resting { until } if now >= until => {
+                self.life += 1;
                 self.acquire(now);
             }
             _ => {}
@@ -809,7 +764,7 @@ impl Machine for LockClient {
     }
 
     fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
-        self.next_timer().map(|(t, why)| (Nanos(t), why))
+        self.next_timer().get()
     }
 }
 

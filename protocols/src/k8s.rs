@@ -43,13 +43,13 @@
 //! several Lease objects (one key).
 
 use crate::cas::{
-    Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Expect, Op, Record, Resource, Store,
-    KEY, LIVES,
+    rate_ratio_ppm, Answer, CasDisk, CasEvent, CasMsg, CasNode, CasOutput, Earliest, Expect, Op,
+    Record, Resource, Store, KEY, LIVES,
 };
-use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
+use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds, Suspension};
 use leaseproof_impl::{
-    Belief, ConfigError, Effect, Identity, Jitter, Machine, Nanos, NodeId, OracleName, Protocol,
-    RoleKind, Workload,
+    Belief, ConfigError, Effect, Identity, Jitter, Machine, Nanos, NodeId, Protocol, RoleKind,
+    Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -180,13 +180,6 @@ impl K8sConfig {
             t => t * MS,
         }
     }
-
-    /// How much longer the slowest clock's span may last than the fastest's, in ppm of
-    /// the span (drift `±ρ`: `(1 + ρ) / (1 − ρ)`).
-    fn rate_ppm(drift_ppm: u32) -> u64 {
-        let r = u64::from(drift_ppm.min(999_999));
-        (1_000_000 + r) * 1_000_000 / (1_000_000 - r)
-    }
 }
 
 /// The envelope (docs/protocols/k8s.md, "Envelope"): a leader whose last renewal's reply
@@ -226,13 +219,8 @@ impl Assumptions for K8sConfig {
         }
         out
     }
-
-    fn oracle_breaches(&self, oracle: OracleName, b: &FaultBounds) -> Vec<Breach> {
-        // Every oracle has the same envelope: the pause term is already in it.
-        let _ = oracle;
-        let _ = b;
-        Vec::new()
-    }
+    // Every oracle has the same envelope (the pause term is already in it): the default
+    // `oracle_breaches`.
 }
 
 /// The envelope's terms for one scenario's fault bounds, each with the field that sets
@@ -257,7 +245,7 @@ impl Envelope {
         terms.push((lat_field.clone(), u128::from(latency)));
         terms.push((lat_field, u128::from(latency)));
         let drift = b.drift.iter().map(|d| d.ppm).max().unwrap_or(0);
-        let k = u128::from(K8sConfig::rate_ppm(drift));
+        let k = u128::from(rate_ratio_ppm(drift));
         let span = u128::from(cfg.retry_period_ms + cfg.renew_deadline_ms + cfg.work_check_ms);
         terms.push((
             b.drift
@@ -269,7 +257,7 @@ impl Envelope {
         let longest = |stall: bool| {
             b.suspends
                 .iter()
-                .filter(|s| s.field.contains("send_delay") == stall)
+                .filter(|s| (s.kind == Suspension::StallBeforeSend) == stall)
                 .max_by_key(|s| s.ms)
                 .map(|s| (s.field.clone(), u128::from(s.ms)))
         };
@@ -376,8 +364,8 @@ enum Phase {
         round: Option<u64>,
         next: Option<u64>,
     },
-    /// `renew` gave up; the release (if any) is in flight while `releasing`.
-    Stopping { releasing: bool },
+    /// `renew` gave up; the release, if any, is the call in flight.
+    Stopping,
 }
 
 /// The guarded work (`OnStartedLeading`'s goroutine).
@@ -404,9 +392,6 @@ pub struct Elector {
     observed_time: u64,
     /// The resourceVersion of `LeaseLock`'s cached object.
     cached_rv: Option<u64>,
-    /// The harness's ghost from the last successful write's answer (see
-    /// [`Answer::Written`]).
-    ghost: u64,
     phase: Phase,
     call: Option<Call>,
     next_call: u64,
@@ -424,7 +409,6 @@ impl Elector {
             observed_raw: None,
             observed_time: 0,
             cached_rv: None,
-            ghost: 0,
             phase: Phase::Acquiring { next: None },
             call: None,
             next_call: 0,
@@ -453,7 +437,6 @@ impl Elector {
         self.observed_raw = None;
         self.observed_time = 0;
         self.cached_rv = None;
-        self.ghost = 0;
         self.call = None;
         self.phase = Phase::Acquiring { next: None };
         let client = self.who();
@@ -544,7 +527,6 @@ impl Elector {
                     self.observed = Some(c.spec);
                     self.observed_time = now;
                 }
-                self.phase = Phase::Stopping { releasing: false };
                 self.maybe_next_life(Nanos(now));
             }
             (
@@ -559,8 +541,7 @@ impl Elector {
                 self.cached_rv = Some(rv);
                 self.observed = Some(c.spec);
                 self.observed_time = now;
-                self.ghost = tenure;
-                self.try_done(now, true);
+                self.try_done(now, Some(tenure));
             }
             // "Failed to update lock optimistically ..., falling back to slow path".
             (Stage::Fast, _) => self.send(Stage::Get, c.start, now, c.spec),
@@ -572,7 +553,7 @@ impl Elector {
                     value: old,
                 }),
             ) => self.got(now, c, rv, old),
-            _ => self.try_done(now, false),
+            _ => self.try_done(now, None),
         }
     }
 
@@ -589,7 +570,7 @@ impl Elector {
         // `len(HolderIdentity) > 0 && le.isLeaseValid(now.Time) && !le.IsLeader()`:
         // `now` is the try's start.
         if old.holder.is_some() && self.lease_valid(c.start) && !self.is_leader() {
-            self.try_done(now, false);
+            self.try_done(now, None);
             return;
         }
         let mut spec = c.spec;
@@ -601,14 +582,15 @@ impl Elector {
         self.send(Stage::Update, c.start, now, spec);
     }
 
-    /// `tryAcquireOrRenew` returned `ok`.
-    fn try_done(&mut self, now: u64, ok: bool) {
-        match self.phase {
-            Phase::Acquiring { .. } if ok => {
+    /// `tryAcquireOrRenew` returned: `Some(tenure)` when it succeeded, with the ghost
+    /// tenure its write's answer carried ([`Answer::Written`]).
+    fn try_done(&mut self, now: u64, won: Option<u64>) {
+        let ok = won.is_some();
+        match (self.phase, won) {
+            (Phase::Acquiring { .. }, Some(tenure)) => {
                 // The tenure the store began (the ghost its answer carried): a try whose
                 // first Update timed out after committing, retried, began the tenure at
                 // that first commit, not at the retry's.
-                let tenure = self.ghost;
                 let token = match self.cfg.fencing {
                     Fencing::None => 0,
                     Fencing::Transitions => u64::from(self.observed.map_or(0, |s| s.transitions)),
@@ -632,31 +614,25 @@ impl Elector {
             }
             // `wait.JitterUntil(..., RetryPeriod, JitterFactor, sliding = true)`: the
             // wait is drawn after the try returned.
-            Phase::Acquiring { .. } => {
+            (Phase::Acquiring { .. }, None) => {
                 self.phase = Phase::Acquiring { next: None };
                 self.out.push_back(Effect::NeedJitter);
             }
-            Phase::Leading { round, .. } => {
-                let rp = self.cfg.retry_period_ms * MS;
+            // A round that succeeded ends: `wait.Until(..., RetryPeriod)` starts the next
+            // one a RetryPeriod later. One that failed goes on:
+            // `PollImmediateUntil(RetryPeriod, ...)` tries again a RetryPeriod later,
+            // unless the round's deadline comes first.
+            (Phase::Leading { round, .. }, _) => {
                 if ok {
                     let client = self.who();
                     self.emit(K8sEvent::Renewed { client });
-                    // The round succeeded: `wait.Until(..., RetryPeriod)` starts the next
-                    // one a RetryPeriod later.
-                    self.phase = Phase::Leading {
-                        round: None,
-                        next: Some(now + rp),
-                    };
-                } else {
-                    // `PollImmediateUntil(RetryPeriod, ...)`: try again a RetryPeriod
-                    // later, unless the round's deadline comes first.
-                    self.phase = Phase::Leading {
-                        round,
-                        next: Some(now + rp),
-                    };
                 }
+                self.phase = Phase::Leading {
+                    round: if ok { None } else { round },
+                    next: Some(now + self.cfg.retry_period_ms * MS),
+                };
             }
-            Phase::Stopping { .. } => {}
+            (Phase::Stopping, _) => {}
         }
     }
 
@@ -670,7 +646,7 @@ impl Elector {
         if let Some(w) = &mut self.work {
             w.cancelled = true;
         }
-        self.phase = Phase::Stopping { releasing: false };
+        self.phase = Phase::Stopping;
         if self.cfg.release_on_cancel && self.is_leader() {
             // `LeaderElectionRecord{LeaderTransitions: observed, LeaseDurationSeconds: 1}`,
             // the holder empty, under a RenewDeadline timeout.
@@ -685,7 +661,6 @@ impl Elector {
                     tenure: w.tenure,
                 });
             }
-            self.phase = Phase::Stopping { releasing: true };
             self.send(Stage::Release, now, now, spec);
         }
         self.maybe_next_life(Nanos(now));
@@ -695,7 +670,7 @@ impl Elector {
     /// starts again (kube components `klog.Fatalf` in `OnStoppedLeading`; their
     /// supervisor restarts them), a new elector with the same identity.
     fn maybe_next_life(&mut self, now: Nanos) {
-        if matches!(self.phase, Phase::Stopping { releasing: false }) && self.work.is_none() {
+        if self.phase == Phase::Stopping && self.call.is_none() && self.work.is_none() {
             self.life += 1;
             self.start_life(now);
         }
@@ -729,25 +704,19 @@ impl Elector {
         self.work = Some(w);
     }
 
-    fn next_timer(&self) -> Option<(u64, &'static str)> {
-        let mut t: Option<(u64, &'static str)> = None;
-        let mut at = |x: Option<u64>, why: &'static str| {
-            if let Some(x) = x {
-                if t.is_none_or(|(y, _)| x < y) {
-                    t = Some((x, why));
-                }
-            }
-        };
-        at(self.call.map(|c| c.timeout_at), "call times out");
+    fn next_timer(&self) -> Earliest {
+        let mut t = Earliest::default();
+        let idle = |next: Option<u64>| next.filter(|_| self.call.is_none());
+        t.at(self.call.map(|c| c.timeout_at), "call times out");
         match self.phase {
-            Phase::Acquiring { next } => at(next.filter(|_| self.call.is_none()), "try to acquire"),
+            Phase::Acquiring { next } => t.at(idle(next), "try to acquire"),
             Phase::Leading { round, next } => {
-                at(round, "renew deadline");
-                at(next.filter(|_| self.call.is_none()), "try to renew");
+                t.at(round, "renew deadline");
+                t.at(idle(next), "try to renew");
             }
-            Phase::Stopping { .. } => {}
+            Phase::Stopping => {}
         }
-        at(self.work.map(|w| w.next_check), "work checks its context");
+        t.at(self.work.map(|w| w.next_check), "work checks its context");
         t
     }
 }
@@ -830,7 +799,7 @@ impl Machine for Elector {
     }
 
     fn poll_timeout(&self) -> Option<(Nanos, &'static str)> {
-        self.next_timer().map(|(t, why)| (Nanos(t), why))
+        self.next_timer().get()
     }
 }
 
@@ -1143,5 +1112,49 @@ mod tests {
                 transitions: 0
             })
         );
+    }
+
+    /// The envelope's numbers docs/protocols/k8s.md quotes, at the defaults: the left
+    /// side under `within-envelope.toml`'s bounds (latency up to 20 ms, drift ±2 %), and
+    /// each axis's largest value inside it with the envelope sweep's latency (10 ms).
+    #[test]
+    fn the_envelope_at_the_defaults() {
+        use leaseproof_impl::protocol::{DriftBound, LatencyBound, SuspendBound};
+        let cfg = K8sConfig::default();
+        let bounds = |latency_ms: u64, drift_ppm: u32, pause_ms: u64| FaultBounds {
+            latency: Some(LatencyBound {
+                field: "cluster.latency_ms".into(),
+                ms: latency_ms,
+                min_ms: 1,
+            }),
+            drift: vec![DriftBound {
+                field: "clocks.drift_ppm".into(),
+                ppm: drift_ppm,
+            }],
+            suspends: vec![SuspendBound {
+                field: "faults.random.kinds".into(),
+                what: "a random pause".into(),
+                kind: Suspension::Pause,
+                ms: pause_ms,
+            }],
+            ..FaultBounds::default()
+        };
+        assert_eq!(Envelope::of(&cfg, &bounds(20, 20_000, 0)).lhs_ms(), 13_570);
+        // The largest value of one axis the envelope still claims.
+        let largest = |inside: &dyn Fn(u64) -> bool| (0..).take_while(|&v| inside(v)).last();
+        let drift = largest(&|ppm| {
+            let ppm = u32::try_from(ppm).unwrap();
+            cfg.breaches(&bounds(10, ppm, 0)).is_empty()
+        });
+        let c = largest(&|c| {
+            let cfg = K8sConfig {
+                work_check_ms: c.max(1),
+                ..K8sConfig::default()
+            };
+            cfg.breaches(&bounds(10, 0, 0)).is_empty()
+        });
+        let pause = largest(&|p| cfg.breaches(&bounds(10, 0, p)).is_empty());
+        println!("inside: drift ±{drift:?} ppm, c {c:?} ms, pause {pause:?} ms");
+        assert_eq!((drift, c, pause), (Some(70_764), Some(2_979), Some(1_979)));
     }
 }

@@ -18,17 +18,7 @@ pub fn load<P: Protocol>(system: &str, name: &str) -> Scenario<P> {
 pub fn check<P: Protocol>(sc: &Scenario<P>) -> ScenarioReport {
     let results = run_many(sc, &sc.test_seeds(), 2, RunOptions::default(), &|_| {});
     let report = judge(sc, &results, &[]);
-    println!(
-        "{}: {} ({} of {} seeds passed) failures {:?} finds {:?} also {:?} coverage {:?}",
-        report.name,
-        report.verdict,
-        report.passed,
-        report.seeds,
-        report.failures,
-        report.finds,
-        report.also_tripped,
-        report.sometimes
-    );
+    println!("{}", report.summary());
     report
 }
 

@@ -11,7 +11,7 @@
 //! interleaves them both ways.
 
 use leaseproof_model::plugin::{PROP_BELIEF, PROP_ORACLES, PROP_SOMEONE_ACTS};
-use leaseproof_protocols::checks::{self, DYNAMODB_REACH};
+use leaseproof_protocols::checks::{self, REACH};
 
 #[test]
 fn at_scaled_defaults_no_stale_write_is_accepted() {
@@ -20,7 +20,7 @@ fn at_scaled_defaults_no_stale_write_is_accepted() {
     assert!(!r.safety_failed(), "{r:?}");
     assert_eq!(r.holds(PROP_ORACLES), Some(true));
     assert_eq!(r.holds(PROP_SOMEONE_ACTS), Some(true));
-    for kind in DYNAMODB_REACH {
+    for kind in REACH {
         assert_eq!(r.holds(kind), Some(true), "{kind} not reached");
     }
     // Pinned: the same rules explore the same states.

@@ -5,7 +5,7 @@
 //! and the acquiring resourceVersion holds.
 
 use leaseproof_model::plugin::{PROP_BELIEF, PROP_ORACLES, PROP_SOMEONE_ACTS};
-use leaseproof_protocols::checks::{self, K8S_REACH};
+use leaseproof_protocols::checks::{self, REACH};
 
 fn run(name: &str) -> leaseproof_model::plugin::PluginCheckReport {
     let r = checks::run("k8s", name).expect("a k8s check");
@@ -24,7 +24,7 @@ fn at_the_defaults_one_leader_at_a_time() {
     assert_eq!(r.holds(PROP_BELIEF), Some(true));
     assert_eq!(r.holds(PROP_ORACLES), Some(true));
     assert_eq!(r.holds(PROP_SOMEONE_ACTS), Some(true));
-    for kind in K8S_REACH {
+    for kind in REACH {
         assert_eq!(r.holds(kind), Some(true), "{kind} not reached");
     }
     // Pinned: the same rules explore the same states.
@@ -37,7 +37,7 @@ fn at_the_defaults_one_leader_at_a_time() {
 #[test]
 fn at_the_longest_acquire_wait_one_leader_at_a_time() {
     let r = run("longest-wait");
-    for kind in K8S_REACH {
+    for kind in REACH {
         assert_eq!(r.holds(kind), Some(true), "{kind} not reached");
     }
     assert_eq!(r.unique_states, 31_957);

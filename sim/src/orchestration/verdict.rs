@@ -74,6 +74,25 @@ pub struct ScenarioReport {
     pub exit: u8,
 }
 
+impl ScenarioReport {
+    /// The verdict, the seeds, what failed and what was found, on one line (a plug-in
+    /// crate's tests print it).
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} ({} of {} seeds passed) failures {:?} finds {:?} also {:?} coverage {:?}",
+            self.name,
+            self.verdict,
+            self.passed,
+            self.seeds,
+            self.failures,
+            self.finds,
+            self.also_tripped,
+            self.sometimes
+        )
+    }
+}
+
 /// A job in the dead-letter list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeadLetter {

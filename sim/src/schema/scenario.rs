@@ -5,7 +5,7 @@
 
 use crate::fault::FaultKind;
 use leaseproof_impl::protocol::{
-    DriftBound, LatencyBound, LossBound, OffsetBound, StepBound, SuspendBound,
+    DriftBound, LatencyBound, LossBound, OffsetBound, StepBound, SuspendBound, Suspension,
 };
 use leaseproof_impl::{
     Assumptions, Breach, FaultBounds, NodeId, OracleName, Protocol, ProtocolConfig, Reference,
@@ -792,14 +792,33 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for SkipKind<A
     }
 }
 
+/// `[protocol] kind` as a scenario's text writes it (`None`: absent), or `Err` when the
+/// text is not TOML.
+fn written_kind(text: &str) -> Result<Option<toml::Value>, toml::de::Error> {
+    let table = toml::from_str::<toml::Table>(text)?;
+    Ok(table.get("protocol").and_then(|p| p.get("kind")).cloned())
+}
+
+/// The name of the protocol a scenario file's text is a scenario of: its `[protocol]
+/// kind`, the reference protocol's when absent; `None` when the text is not TOML or the
+/// kind is not a string (the typed reader then says why, with the file and the line).
+#[must_use]
+pub fn protocol_of(text: &str) -> Option<String> {
+    match written_kind(text).ok()? {
+        None => Some(Reference::NAME.to_string()),
+        Some(toml::Value::String(k)) => Some(k),
+        Some(_) => None,
+    }
+}
+
 /// A file of another protocol is refused before its fields are read: `[protocol] kind`
 /// must be `P`'s name (`"reference"` when absent). The error points at the value.
 fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError> {
     // A file that is not TOML is reported by the typed parse, with its span.
-    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+    let Ok(written) = written_kind(text) else {
         return Ok(());
     };
-    let written = table.get("protocol").and_then(|p| p.get("kind"));
+    let written = written.as_ref();
     let kind = match written {
         None => Reference::NAME,
         Some(toml::Value::String(k)) => k.as_str(),
@@ -1644,6 +1663,7 @@ fn suspends<F>(file: &ScenarioFile<F>) -> Vec<SuspendBound> {
         .map(|(i, e)| SuspendBound {
             field: format!("faults.script[{i}].pause"),
             what: "a pause".into(),
+            kind: Suspension::Pause,
             ms: e.for_ms.unwrap_or(u64::MAX),
         })
         .collect();
@@ -1653,27 +1673,36 @@ fn suspends<F>(file: &ScenarioFile<F>) -> Vec<SuspendBound> {
         .as_ref()
         .filter(|r| r.events > 0 && r.kinds.contains(&RandomKind::Pause));
     let c = &file.cluster;
-    for (on, field, what, ms) in [
+    for (on, field, what, kind, ms) in [
         (
             random.is_some(),
             "faults.random.kinds",
             "a random pause",
+            Suspension::Pause,
             random.map_or(0, |r| r.pause_ms[1]),
         ),
         (
             c.send_delay_ratio > 0.0,
             "cluster.send_delay_ratio",
             "a stall between a decision and its send",
+            Suspension::StallBeforeSend,
             c.send_delay_ms[1],
         ),
         // madsim's buggify delays are its own (1-5 s on 10 % of operations, by its doc);
         // no scenario field bounds them.
-        (c.buggify, "cluster.buggify", "a buggify delay", u64::MAX),
+        (
+            c.buggify,
+            "cluster.buggify",
+            "a buggify delay",
+            Suspension::Buggify,
+            u64::MAX,
+        ),
     ] {
         if on {
             out.push(SuspendBound {
                 field: field.into(),
                 what: what.into(),
+                kind,
                 ms,
             });
         }

@@ -31,16 +31,7 @@ fn parse(text: &str) -> Result<Scenario<NaiveLock>, leaseproof_sim::scenario::Sc
 fn check(sc: &Scenario<NaiveLock>) -> ScenarioReport {
     let results = run_many(sc, &sc.test_seeds(), 2, RunOptions::default(), &|_| {});
     let report = judge(sc, &results, &[]);
-    println!(
-        "{}: {} ({} of {} seeds passed) failures {:?} finds {:?} also {:?}",
-        report.name,
-        report.verdict,
-        report.passed,
-        report.seeds,
-        report.failures,
-        report.finds,
-        report.also_tripped
-    );
+    println!("{}", report.summary());
     report
 }
 
