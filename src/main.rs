@@ -1451,11 +1451,14 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
         target_failover_ms: args.target_failover_ms.or(g.target.failover_ms),
         pause_p99_ms: args.pause_p99_ms.or(g.target.pause_p99_ms),
     };
+    if let Some(code) = tune_plugin_preflight(&g, args) {
+        return Ok(code);
+    }
     if let Some(spec) = args.shard {
         return merge::run_tune_shard(&g, &opts, spec, args.out.as_deref(), args.json);
     }
     let cells = g.cells();
-    let runnable = cells.iter().filter(|(_, sc)| sc.is_ok()).count() as u64;
+    let runnable = cells.iter().filter(|(_, run)| runnable(run)).count() as u64;
     eprintln!(
         "tune {}: {} cells ({} impossible, skipped), {seeds} seeds each, {} ms simulated per seed",
         g.name,
@@ -1477,7 +1480,16 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
     );
     #[allow(clippy::disallowed_methods)] // wall time of the sweep, for the report only
     let started = std::time::Instant::now();
-    let results = tune::sweep(&g, &opts, &|_| bar.inc(1));
+    let results = tune::sweep_with(&g, &opts, &|_| bar.inc(1), &|cell, p, seeds| match p
+        .kind
+        .as_str()
+    {
+        "k8s" => plugin_cell::<leaseproof_protocols::k8s::K8s>(cell, p, seeds, opts.jobs, &bar),
+        "dynamodb" => {
+            plugin_cell::<leaseproof_protocols::dynamodb::DynamoDb>(cell, p, seeds, opts.jobs, &bar)
+        }
+        other => Err(format!("this build has no protocol {other:?}")),
+    });
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let report = tune::report(&g, &opts, results, seconds);
@@ -1494,6 +1506,68 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
         report::emit(&report::tune_text(&report, &out, written.len()));
     }
     Ok(report.verdict().exit_code())
+}
+
+/// A real system's grid: its base read as the plug-in reads its scenarios (a bad field is
+/// exit 2 with the file, line and field), and no sharding yet. `Some(exit code)` stops.
+fn tune_plugin_preflight(g: &leaseproof_sim::tune::GridFile, args: &TuneArgs) -> Option<u8> {
+    g.plugin.as_ref()?;
+    if let Err(e) = plugin_parse(&g.kind, &g.path, &g.plugin_base_text()) {
+        eprintln!("{e}");
+        return Some(EXIT_USAGE);
+    }
+    if args.shard.is_some() {
+        eprintln!(
+            "error: --shard: a {} grid is not sharded yet (the reference protocol's are)",
+            g.kind
+        );
+        return Some(EXIT_USAGE);
+    }
+    None
+}
+
+/// Whether a cell will run: the reference protocol's when its scenario parsed, a plug-in's
+/// when the plug-in accepts its config.
+fn runnable(run: &Result<leaseproof_sim::tune::CellRun, String>) -> bool {
+    match run {
+        Ok(leaseproof_sim::tune::CellRun::Plugin(p)) => {
+            plugin_parse(&p.kind, &p.path, &p.text).is_ok()
+        }
+        other => other.is_ok(),
+    }
+}
+
+/// Reads a real system's scenario text as its plug-in does (a grid's base, or one cell):
+/// the error names the file, line, field and reason.
+fn plugin_parse(kind: &str, path: &Path, text: &str) -> Result<(), String> {
+    fn parse<P: leaseproof_impl::Protocol>(path: &Path, text: &str) -> Result<(), String> {
+        Scenario::<P>::parse_protocol(path, text)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+    match kind {
+        "k8s" => parse::<leaseproof_protocols::k8s::K8s>(path, text),
+        "dynamodb" => parse::<leaseproof_protocols::dynamodb::DynamoDb>(path, text),
+        other => Err(format!(
+            "{}: [protocol] kind {other:?}: this build has no such protocol",
+            path.display()
+        )),
+    }
+}
+
+/// One cell of a real system's grid over the seeds; an impossible config (the plug-in's
+/// own validation) is the reason the cell does not run.
+fn plugin_cell<P: leaseproof_impl::Protocol>(
+    cell: &leaseproof_sim::tune::CellSpec,
+    p: &leaseproof_sim::tune::PluginCell,
+    seeds: &[u64],
+    jobs: usize,
+    bar: &ProgressBar,
+) -> Result<leaseproof_sim::tune::CellResult, String> {
+    let sc = Scenario::<P>::parse_protocol(&p.path, &p.text)
+        .map_err(|e| format!("{}: {}", e.field, e.reason))?;
+    let results = run_many(&sc, seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
+    Ok(leaseproof_sim::tune::measure(cell.clone(), &results))
 }
 
 /// Loads a scenario for a replay, refusing one whose content hash is not the asked one.

@@ -192,9 +192,11 @@ pub enum CasEvent {
     GaveUp {
         client: Identity,
     },
-    /// Its work saw that and stopped.
+    /// Its work stopped: it saw its leadership lost (`lost`), or its hold was done and it
+    /// is about to release (a voluntary stop, not a preemption).
     Stopped {
         client: Identity,
+        lost: bool,
     },
     /// It sent a release.
     GaveBack {
@@ -271,10 +273,10 @@ impl CasEvent {
                 key: KEY,
                 tenure,
             },
-            CasEvent::Stopped { client } => TenureEvent::Stopped {
+            CasEvent::Stopped { client, lost } => TenureEvent::Stopped {
                 client,
                 key: KEY,
-                preempted: Some(LossCause::Expired),
+                preempted: lost.then_some(LossCause::Expired),
             },
             CasEvent::GaveBack { client, tenure } => TenureEvent::GaveBack {
                 client,
@@ -358,7 +360,7 @@ impl CasEvent {
             | CasEvent::Renewed { client }
             | CasEvent::GaveUp { client }
             | CasEvent::HeldOnUnavailable { client }
-            | CasEvent::Stopped { client } => (client, KEY, None),
+            | CasEvent::Stopped { client, .. } => (client, KEY, None),
             CasEvent::Acting { client, tenure }
             | CasEvent::GaveBack { client, tenure }
             | CasEvent::WriteDecided { client, tenure }

@@ -608,7 +608,7 @@ impl LockClient {
         if self.expired(now) {
             self.work = None;
             self.emit(CasEvent::GaveUp { client });
-            self.emit(CasEvent::Stopped { client });
+            self.emit(CasEvent::Stopped { client, lost: true });
             self.call = None;
             self.phase = Phase::Resting {
                 until: now + self.cfg.think_ms * MS,
@@ -621,7 +621,11 @@ impl LockClient {
         {
             if now >= release_at {
                 self.work = None;
-                self.emit(CasEvent::Stopped { client });
+                // Its work is done: a stop it meant, not a preemption.
+                self.emit(CasEvent::Stopped {
+                    client,
+                    lost: false,
+                });
                 self.emit(CasEvent::GaveBack {
                     client,
                     tenure: w.tenure,

@@ -684,7 +684,7 @@ impl Elector {
         let client = self.who();
         if w.cancelled {
             self.work = None;
-            self.emit(K8sEvent::Stopped { client });
+            self.emit(K8sEvent::Stopped { client, lost: true });
             self.maybe_next_life(Nanos(now));
             return;
         }

@@ -42,21 +42,82 @@ fencing = [true, false]
 "#;
 
 #[test]
-fn every_preset_parses_and_k8s_has_sixty_cells() {
+fn every_preset_parses_and_the_real_systems_sweep_their_own_rules_beside_the_reference() {
     for (name, _) in PRESETS {
         let g = GridFile::preset(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!g.cells().is_empty(), "{name}");
     }
+    // k8s: LeaseDuration 3 x RetryPeriod 2 x RenewDeadline 2 x pause 3 x rate skew 2 of
+    // client-go's rules, and the reference protocol at each (TTL, renew, pause, skew): it
+    // has no deadline, so one reference cell stands beside both deadlines.
     let k8s = GridFile::preset("k8s").expect("k8s");
     let cells = k8s.cells();
-    assert_eq!(cells.len(), 60);
-    // renew 5 s with a 5 s TTL cannot run; the report shows why.
-    let impossible: Vec<_> = cells.iter().filter(|(_, sc)| sc.is_err()).collect();
-    assert_eq!(impossible.len(), 6, "{impossible:?}");
-    assert!(impossible
+    assert_eq!(cells.len(), 108);
+    let plugin: Vec<_> = cells
         .iter()
-        .all(|(c, _)| c.ttl_ms == 5_000 && c.renew_ms == 5_000));
+        .filter_map(|(c, run)| match run {
+            Ok(tune::CellRun::Plugin(p)) => Some((c, p)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(plugin.len(), 72);
+    assert!(plugin
+        .iter()
+        .all(|(c, p)| c.protocol == "k8s" && p.kind == "k8s"));
+    // Each plug-in cell's text sets the fields the grid names to the cell's values.
+    let (c, p) = plugin[0];
+    for (field, v) in [
+        ("lease_duration_ms", c.ttl_ms),
+        ("retry_period_ms", c.renew_ms),
+        ("renew_deadline_ms", c.deadline_ms),
+    ] {
+        assert!(
+            p.text.contains(&format!("{field} = {v}")),
+            "{field}: {}",
+            p.text
+        );
+    }
+    let reference: Vec<_> = cells
+        .iter()
+        .filter(|(c, _)| c.protocol == "reference")
+        .collect();
+    assert_eq!(reference.len(), 36);
+    assert!(reference.iter().all(|(c, run)| c.deadline_ms == 0
+        && c.fencing
+        && matches!(run, Ok(tune::CellRun::Reference(sc))
+            if sc.file.protocol.hold_ms == 120_000
+                && sc.file.protocol.ttl_ms == c.ttl_ms
+                && sc.file.protocol.drift_ppm_max >= c.drift_ppm)));
+    // DynamoDB: lease 3 x heartbeat 2 x pause 3, each beside the reference.
+    let dynamo = GridFile::preset("dynamodb").expect("dynamodb").cells();
+    assert_eq!(dynamo.len(), 36);
+    assert_eq!(
+        dynamo
+            .iter()
+            .filter(|(c, _)| c.protocol == "dynamodb")
+            .count(),
+        18
+    );
     assert!(GridFile::preset("nope").unwrap_err().contains("k8s"));
+}
+
+#[test]
+fn a_real_systems_grid_names_its_fields_and_its_protocols() {
+    let k8s = PRESETS.iter().find(|p| p.0 == "k8s").expect("k8s").1;
+    let e = grid(&k8s.replace("ttl_ms = \"lease_duration_ms\"\n", "")).unwrap_err();
+    assert_eq!(e.field, "grid.fields", "{e}");
+    assert!(e.reason.contains("fields.ttl_ms"), "{e}");
+    let e = grid(&k8s.replace(
+        "protocol = [\"k8s\", \"reference\"]",
+        "protocol = [\"k8s\", \"etcd\"]",
+    ))
+    .unwrap_err();
+    assert_eq!(e.field, "grid.protocol", "{e}");
+    let e = grid(&k8s.replace("[grid.reference]\n", "[grid.reference]\nholdms = 1\n")).unwrap_err();
+    assert_eq!(e.field, "grid.reference", "{e}");
+    assert!(e.reason.contains("holdms"), "{e}");
+    let e = grid(&format!("{SMALL}renew_deadline_ms = [5_000]\n")).unwrap_err();
+    assert_eq!(e.field, "grid.renew_deadline_ms", "{e}");
 }
 
 #[test]

@@ -763,7 +763,11 @@ pub fn run_tune_shard(
         .cells()
         .into_iter()
         .map(|(_, sc)| {
-            let Ok(sc) = sc else { return Vec::new() };
+            // A plug-in's cells run through the binary, which shards the reference
+            // protocol's grids only.
+            let Ok(crate::tune::CellRun::Reference(sc)) = sc else {
+                return Vec::new();
+            };
             let mine: Vec<u64> = (0..u64::from(opts.seeds))
                 .filter(|_| {
                     k += 1;
@@ -808,6 +812,12 @@ pub fn merge_tune(files: &[PathBuf]) -> Result<MergedTune, MergeError> {
     let opts = first.params.options(1);
     let mut cells = Vec::new();
     for (i, (cell, sc)) in g.cells().into_iter().enumerate() {
+        if g.plugin.is_some() {
+            return Err(merr(
+                first_file,
+                format!("{}: a {} grid is not sharded", g.path.display(), g.kind),
+            ));
+        }
         if let Err(why) = sc {
             cells.push(CellResult {
                 cell,

@@ -6,11 +6,13 @@
 //! All cells run the same seeds (common random numbers), so two cells differ by their
 //! settings, not by luck of the draw.
 
-pub use crate::grid::{CellSpec, Grid, GridFile, Target, MAX_CELLS, PRESETS};
+pub use crate::grid::{
+    CellRun, CellSpec, Fields, Grid, GridFile, PluginCell, Target, MAX_CELLS, PRESETS,
+};
 use crate::metrics::{Rate, RunMetrics, Summary};
 use crate::run::{RunOptions, SeedResult};
 use crate::verdict::run_many;
-use leaseproof_impl::OracleName;
+use leaseproof_impl::{OracleName, Protocol};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -23,7 +25,8 @@ pub struct CellResult {
     pub seeds: u64,
     /// Runs where any safety oracle tripped.
     pub unsafe_runs: Rate,
-    /// Runs where the resource accepted a stale token (fenced-writes).
+    /// Runs where the resource accepted a stale write (fenced-writes; and, where the grid
+    /// sweeps a plug-in, stale-write-accepted by tenure).
     pub stale_write_accepted_runs: Rate,
     /// Runs where two clients believed they held the lease at once.
     pub belief_overlap_runs: Rate,
@@ -37,13 +40,17 @@ pub struct CellResult {
     pub metrics: Summary,
 }
 
-/// The recommendation for one pause level.
+/// The recommendation for one pause level (and, in a plug-in's grid, one protocol).
 #[derive(Clone, Debug, Serialize)]
 pub struct Recommendation {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
     pub pause_p99_ms: u64,
     /// The smallest TTL meeting every target, with its renew interval; `None` if none does.
     pub ttl_ms: Option<u64>,
     pub renew_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
     /// The worst false-preemption rate and failover p99 over the cells behind the choice
     /// (or the best candidate's, when nothing meets the targets).
     pub false_preemption: Rate,
@@ -84,13 +91,13 @@ impl TuneReport {
     }
 }
 
-/// Summarises one cell's seeds.
+/// Summarises one cell's seeds (any protocol's).
 #[must_use]
-pub fn measure(cell: CellSpec, results: &[SeedResult]) -> CellResult {
+pub fn measure<P: Protocol>(cell: CellSpec, results: &[SeedResult<P>]) -> CellResult {
     let n = results.len() as u64;
     let mut m = RunMetrics::default();
     let mut by_cause: BTreeMap<String, u64> = BTreeMap::new();
-    let count = |f: &dyn Fn(&SeedResult) -> bool| results.iter().filter(|r| f(r)).count() as u64;
+    let count = |f: &dyn Fn(&SeedResult<P>) -> bool| results.iter().filter(|r| f(r)).count() as u64;
     for r in results {
         m.merge(&r.metrics);
         for (cause, k) in &r.metrics.false_preemptions {
@@ -104,11 +111,22 @@ pub fn measure(cell: CellSpec, results: &[SeedResult]) -> CellResult {
         cell,
         skipped: None,
         seeds: n,
+        // The named-only oracles trip only where a cell names them (a plug-in's grid).
         unsafe_runs: Rate::wilson(
-            count(&|r| OracleName::SAFETY.iter().any(|o| r.tripped(*o))),
+            count(&|r| {
+                OracleName::SAFETY
+                    .iter()
+                    .chain(&OracleName::NAMED_ONLY)
+                    .any(|o| r.tripped(*o))
+            }),
             n,
         ),
-        stale_write_accepted_runs: Rate::wilson(count(&|r| r.tripped(OracleName::FencedWrites)), n),
+        stale_write_accepted_runs: Rate::wilson(
+            count(&|r| {
+                r.tripped(OracleName::FencedWrites) || r.tripped(OracleName::StaleWriteAccepted)
+            }),
+            n,
+        ),
         belief_overlap_runs: Rate::wilson(count(&|r| r.metrics.belief_overlap_episodes > 0), n),
         false_preemption_runs: Rate::wilson(
             count(&|r| r.metrics.false_preemptions.values().any(|v| *v > 0)),
@@ -153,25 +171,49 @@ pub fn check_target(rate: f64, seeds: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs every cell; `progress` is called after each seed.
+/// Runs a plug-in's cell over the seeds: the caller knows the plug-in's types (parse the
+/// text with `Scenario::<P>::parse_protocol`, run, [`measure`]); `Err` is why the cell
+/// cannot run (an impossible config, a protocol this build does not have).
+pub type PluginRunner<'a> =
+    dyn Fn(&CellSpec, &PluginCell, &[u64]) -> Result<CellResult, String> + Sync + 'a;
+
+/// Runs every cell of a reference-protocol grid; `progress` is called after each seed. A
+/// plug-in's cell is reported as not run: use [`sweep_with`].
 pub fn sweep(
     g: &GridFile,
     opts: &TuneOptions,
     progress: &(dyn Fn(&SeedResult) + Sync),
 ) -> Vec<CellResult> {
+    sweep_with(g, opts, progress, &|_, p, _| {
+        Err(format!("a {} cell needs the plug-in's runner", p.kind))
+    })
+}
+
+/// Runs every cell: the reference protocol's here, a plug-in's through `plugin`.
+pub fn sweep_with(
+    g: &GridFile,
+    opts: &TuneOptions,
+    progress: &(dyn Fn(&SeedResult) + Sync),
+    plugin: &PluginRunner<'_>,
+) -> Vec<CellResult> {
     let seeds: Vec<u64> = (0..u64::from(opts.seeds)).collect();
     g.cells()
         .into_iter()
-        .map(|(cell, sc)| match sc {
-            Ok(sc) => {
-                let results = run_many(&sc, &seeds, opts.jobs, RunOptions::default(), progress);
-                measure(cell, &results)
+        .map(|(cell, run)| {
+            match run.and_then(|run| match run {
+                CellRun::Reference(sc) => {
+                    let results = run_many(&sc, &seeds, opts.jobs, RunOptions::default(), progress);
+                    Ok(measure(cell.clone(), &results))
+                }
+                CellRun::Plugin(p) => plugin(&cell, &p, &seeds),
+            }) {
+                Ok(r) => r,
+                Err(why) => CellResult {
+                    cell,
+                    skipped: Some(why),
+                    ..CellResult::default()
+                },
             }
-            Err(why) => CellResult {
-                cell,
-                skipped: Some(why),
-                ..CellResult::default()
-            },
         })
         .collect()
 }
@@ -199,7 +241,8 @@ pub fn report(
     }
 }
 
-/// The recommendations, one per pause level (or just the asked one).
+/// The recommendations, one per pause level (or just the asked one); in a plug-in's grid,
+/// one set per protocol, in the order the grid names them.
 #[must_use]
 pub fn recommend(cells: &[CellResult], opts: &TuneOptions) -> Vec<Recommendation> {
     let mut levels: Vec<u64> = cells.iter().map(|c| c.cell.pause_p99_ms).collect();
@@ -210,16 +253,38 @@ pub fn recommend(cells: &[CellResult], opts: &TuneOptions) -> Vec<Recommendation
             levels = vec![nearest];
         }
     }
-    levels
+    let mut protocols: Vec<&str> = Vec::new();
+    for c in cells {
+        if !protocols.contains(&c.cell.protocol.as_str()) {
+            protocols.push(&c.cell.protocol);
+        }
+    }
+    protocols
         .into_iter()
-        .map(|level| recommend_at(cells, opts, level))
+        .flat_map(|p| {
+            levels
+                .iter()
+                .map(move |&level| recommend_at(cells, opts, p, level))
+        })
         .collect()
 }
 
-/// One TTL / renew pair at one pause level, judged against the targets over its cells.
+/// Whether a cell is one a recommendation for `protocol` weighs: in the reference
+/// protocol's own grids, its fencing-on cells; in a plug-in's, that protocol's cells.
+fn weighed(c: &CellSpec, protocol: &str) -> bool {
+    if protocol.is_empty() {
+        c.protocol.is_empty() && c.fencing
+    } else {
+        c.protocol == protocol
+    }
+}
+
+/// One TTL / renew (/ deadline) set at one pause level, judged against the targets over
+/// its cells.
 struct Candidate {
     ttl: u64,
     renew: u64,
+    deadline: u64,
     fp: Rate,
     failover: f64,
     n: usize,
@@ -229,30 +294,53 @@ struct Candidate {
 
 /// The recommendation at one pause level: the smallest TTL (then the longest renew interval)
 /// whose every cell meets the targets, or the closest miss.
-fn recommend_at(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Recommendation {
-    let cands = candidates(cells, opts, level);
-    let best = cands
-        .iter()
-        .filter(|c| c.ok)
-        .min_by_key(|c| (c.ttl, std::cmp::Reverse(c.renew)));
+fn recommend_at(
+    cells: &[CellResult],
+    opts: &TuneOptions,
+    protocol: &str,
+    level: u64,
+) -> Recommendation {
+    let cands = candidates(cells, opts, protocol, level);
+    let best = cands.iter().filter(|c| c.ok).min_by_key(|c| {
+        (
+            c.ttl,
+            std::cmp::Reverse(c.renew),
+            std::cmp::Reverse(c.deadline),
+        )
+    });
+    let who = if protocol.is_empty() {
+        String::new()
+    } else {
+        format!("{protocol}: ")
+    };
+    let deadline = |d: u64| {
+        if d > 0 {
+            format!(" (renew deadline {d} ms)")
+        } else {
+            String::new()
+        }
+    };
     let failover_txt = opts
         .target_failover_ms
         .map_or_else(String::new, |t| format!(" and failover p99 <= {t} ms"));
     match best {
         Some(c) => Recommendation {
+            protocol: protocol.to_string(),
             pause_p99_ms: level,
             ttl_ms: Some(c.ttl),
             renew_ms: Some(c.renew),
+            deadline_ms: (c.deadline > 0).then_some(c.deadline),
             false_preemption: c.fp.clone(),
             failover_p99_ms: c.failover,
             cells: c.n,
             explanation: format!(
-                "with pauses up to p99 {level} ms, TTL {} ms renewing every {} ms is the smallest \
-                 TTL meeting false preemption <= {}{failover_txt} with no unsafe run: worst \
-                 false preemption {:.3} (95% CI {:.3}-{:.3}), worst failover p99 {:.0} ms over \
-                 {} cell(s)",
+                "{who}with pauses up to p99 {level} ms, TTL {} ms renewing every {} ms{} is the \
+                 smallest TTL meeting false preemption <= {}{failover_txt} with no unsafe run: \
+                 worst false preemption {:.3} (95% CI {:.3}-{:.3}), worst failover p99 {:.0} ms \
+                 over {} cell(s)",
                 c.ttl,
                 c.renew,
+                deadline(c.deadline),
                 opts.target_false_preemption,
                 c.fp.rate,
                 c.fp.lo,
@@ -264,22 +352,33 @@ fn recommend_at(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Recomme
         None => {
             let closest = cands.iter().min_by(|a, b| a.fp.rate.total_cmp(&b.fp.rate));
             Recommendation {
+                protocol: protocol.to_string(),
                 pause_p99_ms: level,
                 ttl_ms: None,
                 renew_ms: None,
+                deadline_ms: None,
                 false_preemption: closest.map(|c| c.fp.clone()).unwrap_or_default(),
                 failover_p99_ms: closest.map_or(0.0, |c| c.failover),
                 cells: closest.map_or(0, |c| c.n),
                 explanation: match closest {
                     Some(c) => format!(
-                        "with pauses up to p99 {level} ms, NO swept TTL meets false preemption \
-                         <= {}{failover_txt}; the closest is TTL {} ms / renew {} ms ({}); sweep \
-                         longer TTLs or relax the target",
-                        opts.target_false_preemption, c.ttl, c.renew, c.why
+                        "{who}with pauses up to p99 {level} ms, NO swept TTL meets false \
+                         preemption <= {}{failover_txt}; the closest is TTL {} ms / renew {} \
+                         ms{} ({}); sweep longer TTLs or relax the target",
+                        opts.target_false_preemption,
+                        c.ttl,
+                        c.renew,
+                        deadline(c.deadline),
+                        c.why
                     ),
                     None => format!(
-                        "with pauses up to p99 {level} ms, no fencing-on cell ran, so nothing \
-                         can be recommended"
+                        "{who}with pauses up to p99 {level} ms, no {} cell ran, so nothing can \
+                         be recommended",
+                        if protocol.is_empty() {
+                            "fencing-on"
+                        } else {
+                            protocol
+                        }
                     ),
                 },
             }
@@ -289,23 +388,29 @@ fn recommend_at(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Recomme
 
 /// Every (ttl, renew) pair with fencing on at this pause level whose cells all ran, with its
 /// worst false preemption and failover over them, and why it misses the targets (if it does).
-fn candidates(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Vec<Candidate> {
-    let mut pairs: Vec<(u64, u64)> = cells
+fn candidates(
+    cells: &[CellResult],
+    opts: &TuneOptions,
+    protocol: &str,
+    level: u64,
+) -> Vec<Candidate> {
+    let mut sets: Vec<(u64, u64, u64)> = cells
         .iter()
-        .filter(|c| c.cell.fencing && c.cell.pause_p99_ms == level)
-        .map(|c| (c.cell.ttl_ms, c.cell.renew_ms))
+        .filter(|c| weighed(&c.cell, protocol) && c.cell.pause_p99_ms == level)
+        .map(|c| (c.cell.ttl_ms, c.cell.renew_ms, c.cell.deadline_ms))
         .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
+    sets.sort_unstable();
+    sets.dedup();
     let mut cands = Vec::new();
-    for (ttl, renew) in pairs {
+    for (ttl, renew, deadline) in sets {
         let group: Vec<&CellResult> = cells
             .iter()
             .filter(|c| {
-                c.cell.fencing
+                weighed(&c.cell, protocol)
                     && c.cell.pause_p99_ms == level
                     && c.cell.ttl_ms == ttl
                     && c.cell.renew_ms == renew
+                    && c.cell.deadline_ms == deadline
             })
             .collect();
         if group.iter().any(|c| c.skipped.is_some()) {
@@ -339,6 +444,7 @@ fn candidates(cells: &[CellResult], opts: &TuneOptions, level: u64) -> Vec<Candi
         cands.push(Candidate {
             ttl,
             renew,
+            deadline,
             fp,
             failover,
             n: group.len(),

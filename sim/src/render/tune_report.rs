@@ -14,7 +14,12 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
     let ttls: Vec<u64> = uniq(r.cells.iter().map(|c| c.cell.ttl_ms));
     let pauses: Vec<u64> = uniq(r.cells.iter().map(|c| c.cell.pause_p99_ms));
     let mut out = safety_heatmaps(r, &ran, &ttls, &pauses);
-    let on: Vec<&CellResult> = ran.iter().copied().filter(|c| c.cell.fencing).collect();
+    // The cells a recommendation weighs: fencing on, or every protocol of a plug-in's grid.
+    let on: Vec<&CellResult> = ran
+        .iter()
+        .copied()
+        .filter(|c| c.cell.fencing || !c.cell.protocol.is_empty())
+        .collect();
     // With an intent-tier axis, tiered and flat leases are separate series.
     let tiers: Vec<u64> = uniq(on.iter().map(|c| c.cell.intent_ms));
     let tier_name = |i: u64| match (tiers.len() > 1, i) {
@@ -27,7 +32,52 @@ pub fn plots(r: &TuneReport) -> Vec<(String, String)> {
     out
 }
 
-/// Unsafe runs over TTL × pause p99, one heatmap with fencing and one without.
+/// Whether the report is of a plug-in's grid (its cells name their protocol).
+fn plugin_grid(r: &TuneReport) -> bool {
+    r.cells.iter().any(|c| !c.cell.protocol.is_empty())
+}
+
+/// The heatmaps' groups: (file, title, which cells): fencing on and off, or one per
+/// protocol of a plug-in's grid.
+type Group = (String, String, Box<dyn Fn(&CellSpec) -> bool>);
+
+fn groups(r: &TuneReport) -> Vec<Group> {
+    if plugin_grid(r) {
+        let protocols: Vec<String> = r.cells.iter().fold(Vec::new(), |mut v, c| {
+            if !v.contains(&c.cell.protocol) {
+                v.push(c.cell.protocol.clone());
+            }
+            v
+        });
+        return protocols
+            .into_iter()
+            .map(|p| -> Group {
+                (
+                    format!("safety-{p}.svg"),
+                    format!("Unsafe runs, {p} (worst cell over the other axes)"),
+                    Box::new(move |c: &CellSpec| c.protocol == p),
+                )
+            })
+            .collect();
+    }
+    [true, false]
+        .into_iter()
+        .filter(|f| r.cells.iter().any(|c| c.cell.fencing == *f))
+        .map(|fencing| -> Group {
+            (
+                format!("safety-{}fencing.svg", if fencing { "" } else { "no-" }),
+                format!(
+                    "Unsafe runs, fencing {} (worst cell over the other axes)",
+                    if fencing { "on" } else { "off" }
+                ),
+                Box::new(move |c: &CellSpec| c.fencing == fencing),
+            )
+        })
+        .collect()
+}
+
+/// Unsafe runs over TTL × pause p99, one heatmap with fencing and one without (one per
+/// protocol in a plug-in's grid).
 fn safety_heatmaps(
     r: &TuneReport,
     ran: &[&CellResult],
@@ -35,13 +85,7 @@ fn safety_heatmaps(
     pauses: &[u64],
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (fencing, file) in [
-        (true, "safety-fencing.svg"),
-        (false, "safety-no-fencing.svg"),
-    ] {
-        if !r.cells.iter().any(|c| c.cell.fencing == fencing) {
-            continue;
-        }
+    for (file, title, keep) in groups(r) {
         let cells = pauses
             .iter()
             .map(|&p| {
@@ -50,9 +94,7 @@ fn safety_heatmaps(
                         let group: Vec<&&CellResult> = ran
                             .iter()
                             .filter(|c| {
-                                c.cell.fencing == fencing
-                                    && c.cell.ttl_ms == t
-                                    && c.cell.pause_p99_ms == p
+                                keep(&c.cell) && c.cell.ttl_ms == t && c.cell.pause_p99_ms == p
                             })
                             .collect();
                         let worst = group
@@ -67,17 +109,14 @@ fn safety_heatmaps(
             })
             .collect();
         let hm = Heatmap {
-            title: format!(
-                "Unsafe runs, fencing {} (worst cell over the other axes)",
-                if fencing { "on" } else { "off" }
-            ),
+            title,
             x_label: "TTL (ms)".into(),
             y_label: "pause p99 (ms)".into(),
             xs: ttls.iter().map(u64::to_string).collect(),
             ys: pauses.iter().map(u64::to_string).collect(),
             cells,
         };
-        out.push((file.to_string(), hm.render()));
+        out.push((file, hm.render()));
     }
     out
 }
@@ -89,21 +128,34 @@ fn failover_plot(
     ttls: &[u64],
     tier_name: &dyn Fn(u64) -> String,
 ) -> (String, String) {
-    let renews: Vec<(u64, u64)> = uniq(on.iter().map(|c| (c.cell.renew_ms, c.cell.intent_ms)));
+    let renews: Vec<(&str, u64, u64, u64)> = uniq(on.iter().map(|c| {
+        (
+            c.cell.protocol.as_str(),
+            c.cell.renew_ms,
+            c.cell.deadline_ms,
+            c.cell.intent_ms,
+        )
+    }));
     let failover = LinePlot {
-        title: "Failover p99 against TTL (fencing on, worst cell)".into(),
+        title: format!("Failover p99 against TTL ({}, worst cell)", scope(r)),
         x_label: "TTL (ms)".into(),
         y_label: "failover p99 (ms)".into(),
         series: renews
             .iter()
-            .map(|&(rn, it)| Series {
-                name: format!("renew {rn} ms{}", tier_name(it)),
+            .map(|&(p, rn, d, it)| Series {
+                name: format!("{}renew {rn} ms{}{}", who(p), deadline(d), tier_name(it)),
                 points: ttls
                     .iter()
                     .map(|&t| {
                         let y = worst(
                             on,
-                            |k| k.renew_ms == rn && k.intent_ms == it && k.ttl_ms == t,
+                            |k| {
+                                k.protocol == p
+                                    && k.renew_ms == rn
+                                    && k.deadline_ms == d
+                                    && k.intent_ms == it
+                                    && k.ttl_ms == t
+                            },
                             |c| (c.metrics.failover.n > 0).then_some(c.metrics.failover.p99_ms),
                         );
                         (t as f64, y)
@@ -126,23 +178,35 @@ fn pause_plots(
     tier_name: &dyn Fn(u64) -> String,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let pairs: Vec<(u64, u64, u64)> = uniq(
-        on.iter()
-            .map(|c| (c.cell.ttl_ms, c.cell.renew_ms, c.cell.intent_ms)),
-    );
+    let pairs: Vec<(&str, u64, u64, u64, u64)> = uniq(on.iter().map(|c| {
+        (
+            c.cell.protocol.as_str(),
+            c.cell.ttl_ms,
+            c.cell.renew_ms,
+            c.cell.deadline_ms,
+            c.cell.intent_ms,
+        )
+    }));
     let per_pair = |f: &dyn Fn(&CellResult) -> Option<f64>| -> Vec<Series> {
         pairs
             .iter()
-            .map(|&(t, rn, it)| Series {
-                name: format!("TTL {t} / renew {rn}{}", tier_name(it)),
+            .map(|&(proto, t, rn, d, it)| Series {
+                name: format!(
+                    "{}TTL {t} / renew {rn}{}{}",
+                    who(proto),
+                    deadline(d),
+                    tier_name(it)
+                ),
                 points: pauses
                     .iter()
                     .map(|&p| {
                         let y = worst(
                             on,
                             |k| {
-                                k.ttl_ms == t
+                                k.protocol == proto
+                                    && k.ttl_ms == t
                                     && k.renew_ms == rn
+                                    && k.deadline_ms == d
                                     && k.intent_ms == it
                                     && k.pause_p99_ms == p
                             },
@@ -155,7 +219,10 @@ fn pause_plots(
             .collect()
     };
     let fp = LinePlot {
-        title: "False preemption against pause p99 (fencing on, worst cell)".into(),
+        title: format!(
+            "False preemption against pause p99 ({}, worst cell)",
+            scope(r)
+        ),
         x_label: "pause p99 (ms)".into(),
         y_label: "runs with a false preemption (fraction)".into(),
         series: per_pair(&|c| Some(c.false_preemption_runs.rate)),
@@ -166,7 +233,10 @@ fn pause_plots(
     };
     out.push(("false-preemption.svg".into(), fp.render()));
     let slack = LinePlot {
-        title: "Renewal slack, smallest seen, against pause p99 (fencing on)".into(),
+        title: format!(
+            "Renewal slack, smallest seen, against pause p99 ({})",
+            scope(r)
+        ),
         x_label: "pause p99 (ms)".into(),
         y_label: "lease time left at a confirmed renewal, min (ms)".into(),
         series: per_pair(&|c| {
@@ -176,6 +246,33 @@ fn pause_plots(
     };
     out.push(("renewal-slack.svg".into(), slack.render()));
     out
+}
+
+/// Which cells the line plots show: fencing on, or every protocol of a plug-in's grid.
+fn scope(r: &TuneReport) -> &'static str {
+    if plugin_grid(r) {
+        "each protocol"
+    } else {
+        "fencing on"
+    }
+}
+
+/// A series' protocol prefix (a plug-in's grid only).
+fn who(p: &str) -> String {
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("{p}: ")
+    }
+}
+
+/// A series' renew deadline (a plug-in's only).
+fn deadline(d: u64) -> String {
+    if d > 0 {
+        format!(" / deadline {d}")
+    } else {
+        String::new()
+    }
 }
 
 /// The largest value over the cells that `keep` selects and that have one; `None` if no
@@ -192,7 +289,7 @@ fn worst(
         .reduce(f64::max)
 }
 
-fn uniq<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Vec<T> {
+fn uniq<T: Ord>(it: impl Iterator<Item = T>) -> Vec<T> {
     it.collect::<BTreeSet<T>>().into_iter().collect()
 }
 
@@ -206,12 +303,19 @@ pub fn csv(r: &TuneReport) -> String {
          failover_max_ms,false_preemption_runs,false_preemption_rate,false_preemption_lo,\
          false_preemption_hi,fp_pause,fp_partition,fp_delay,fp_clock,fp_server,\
          false_preemptions_per_grant,slack_p50_ms,slack_p99_ms,slack_min_ms,renewal_success,\
-         stale_writes_rejected,grants,availability,crashed_runs,intent_ms\n",
+         stale_writes_rejected,grants,availability,crashed_runs,intent_ms",
     );
+    // A plug-in's grid adds each cell's protocol and renew deadline.
+    let plugin = plugin_grid(r);
+    s.push_str(if plugin {
+        ",deadline_ms,protocol\n"
+    } else {
+        "\n"
+    });
     for c in &r.cells {
         let k = &c.cell;
         let cause = |n: &str| c.false_preemption_by_cause.get(n).map_or(0, |r| r.hits);
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{},{},{:.1},{},{:.1},{:.1},{:.1},{},{:.4},{:.4},{:.4},{},{},{},{},{},{:.4},{:.1},{:.1},{:.1},{:.4},{},{},{:.4},{},{}",
             k.ttl_ms,
@@ -256,20 +360,30 @@ pub fn csv(r: &TuneReport) -> String {
             c.crashed_runs,
             k.intent_ms,
         );
+        if plugin {
+            let _ = write!(s, ",{},{}", k.deadline_ms, k.protocol);
+        }
+        s.push('\n');
     }
     s
 }
 
 fn cell_rows(r: &TuneReport, html: bool) -> String {
     let mut s = String::new();
+    let plugin = plugin_grid(r);
     let head = [
         "TTL ms",
-        "renew ms",
+        if plugin {
+            "renew / deadline ms"
+        } else {
+            "renew ms"
+        },
         "pause p99 ms",
         "drift ppm",
         "latency ms",
-        "fencing",
+        if plugin { "protocol" } else { "fencing" },
         "unsafe runs",
+        "two believers (runs)",
         "false preemption (95% CI)",
         "failover p50 / p99 / max ms",
         "slack min ms",
@@ -304,15 +418,27 @@ fn cell_rows(r: &TuneReport, html: bool) -> String {
 /// One cell's columns, as text; a cell not run shows why, and dashes.
 fn cell_columns(c: &CellResult, ncols: usize) -> Vec<String> {
     let k = &c.cell;
+    let renew = if k.deadline_ms > 0 {
+        format!("{} / {}", k.renew_ms, k.deadline_ms)
+    } else {
+        k.renew_ms.to_string()
+    };
+    let fencing: String = if !k.protocol.is_empty() {
+        k.protocol.clone()
+    } else if k.fencing {
+        "on".into()
+    } else {
+        "off".into()
+    };
     match &c.skipped {
         Some(why) => {
             let mut v = vec![
                 k.ttl_ms.to_string(),
-                k.renew_ms.to_string(),
+                renew,
                 k.pause_p99_ms.to_string(),
                 k.drift_ppm.to_string(),
                 format!("{}..{}", k.latency_ms[0], k.latency_ms[1]),
-                if k.fencing { "on" } else { "off" }.into(),
+                fencing,
                 format!("not run: {why}"),
             ];
             v.resize(ncols, "-".into());
@@ -320,12 +446,13 @@ fn cell_columns(c: &CellResult, ncols: usize) -> Vec<String> {
         }
         None => vec![
             k.ttl_ms.to_string(),
-            k.renew_ms.to_string(),
+            renew,
             k.pause_p99_ms.to_string(),
             k.drift_ppm.to_string(),
             format!("{}..{}", k.latency_ms[0], k.latency_ms[1]),
-            if k.fencing { "on" } else { "off" }.into(),
+            fencing,
             format!("{}/{}", c.unsafe_runs.hits, c.unsafe_runs.n),
+            format!("{}/{}", c.belief_overlap_runs.hits, c.belief_overlap_runs.n),
             format!(
                 "{:.3} ({:.3}-{:.3})",
                 c.false_preemption_runs.rate,
