@@ -24,7 +24,7 @@ pub struct NamedCheck {
 }
 
 /// Every check, each system's `correct` first (its default check).
-pub const CHECKS: [NamedCheck; 7] = [
+pub const CHECKS: [NamedCheck; 8] = [
     NamedCheck {
         protocol: "k8s",
         name: "correct",
@@ -44,6 +44,14 @@ pub const CHECKS: [NamedCheck; 7] = [
         protocol: "k8s",
         name: "paused",
         about: "one 16 s pause of a candidate, beyond the envelope: two leaders",
+        holds: false,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "release-on-cancel",
+        about: "the defaults with ReleaseOnCancel, one loss: the leader's renewal reply is \
+                lost, it gives up and releases, and a candidate leads while the guarded \
+                work still writes (two actors)",
         holds: false,
     },
     NamedCheck {
@@ -136,6 +144,14 @@ pub fn k8s_bounds(name: &str) -> Option<PluginModelConfig<K8sConfig>> {
             pauses: 1,
             pause_ticks: 16,
             losses: 0,
+            ..base
+        },
+        "release-on-cancel" => PluginModelConfig {
+            protocol: K8sConfig {
+                release_on_cancel: true,
+                ..K8sConfig::default()
+            },
+            reach: vec!["gave-up", "gave-back", "taken-over"],
             ..base
         },
         "fenced-by-transitions" => fenced(Fencing::Transitions),

@@ -17,7 +17,7 @@
 //!   `leaseDurationSeconds` makes it wait; otherwise an Update, `leaseTransitions` + 1 on a
 //!   change of holder. `acquire` retries with `wait.JitterUntil(RetryPeriod, 1.2,
 //!   sliding)`; `renew` gives up when a round of retries passes `RenewDeadline` and
-//!   cancels the leading context, then (`release_on_cancel`) writes an empty holder.
+//!   (`release_on_cancel`) writes an empty holder, and then cancels the leading context.
 //! - **The guarded work** the library leaves to its user, as its doc says: it checks its
 //!   context every `work_check_ms` and, when it is not cancelled, writes to the resource
 //!   (node 1). When it sees the cancel it stops, and the process starts a new elector (a
@@ -206,6 +206,17 @@ impl Assumptions for K8sConfig {
                 reason: format!("a crash loses the {}: the Lease object", l.what),
             })
             .collect();
+        if self.release_on_cancel {
+            // le.go `renew` releases before it returns and `Run` cancels the work's context
+            // only after: the released lease is free at once while the work still runs.
+            out.push(Breach {
+                field: "protocol.release_on_cancel".into(),
+                reason: "ReleaseOnCancel frees the lease before the guarded work's context is \
+                         cancelled: a candidate may lead while the work still writes (up to \
+                         the release's reply plus work_check_ms)"
+                    .into(),
+            });
+        }
         let env = Envelope::of(self, b);
         if env.lhs_ms() >= u128::from(self.lease_duration_ms) {
             out.push(Breach {
@@ -527,6 +538,9 @@ impl Elector {
                     self.observed = Some(c.spec);
                     self.observed_time = now;
                 }
+                // `renew` returns after `release()`; only then does `Run`'s deferred
+                // `cancel()` cancel the context the guarded work watches.
+                self.cancel_work();
                 self.maybe_next_life(Nanos(now));
             }
             (
@@ -643,11 +657,12 @@ impl Elector {
         self.emit(K8sEvent::GaveUp { client });
         // The call in flight used the round's context: it fails now.
         self.call = None;
-        if let Some(w) = &mut self.work {
-            w.cancelled = true;
-        }
         self.phase = Phase::Stopping;
-        if self.cfg.release_on_cancel && self.is_leader() {
+        let releasing = self.cfg.release_on_cancel && self.is_leader();
+        if !releasing {
+            self.cancel_work();
+        }
+        if releasing {
             // `LeaderElectionRecord{LeaderTransitions: observed, LeaseDurationSeconds: 1}`,
             // the holder empty, under a RenewDeadline timeout.
             let spec = Spec {
@@ -664,6 +679,17 @@ impl Elector {
             self.send(Stage::Release, now, now, spec);
         }
         self.maybe_next_life(Nanos(now));
+    }
+
+    /// `Run`'s `cancel()`: the guarded work sees it at its next check. le.go `Run` cancels
+    /// the context it handed `OnStartedLeading` when `renew` returns, which is after
+    /// `release()` returns (`renew` releases before returning), so with ReleaseOnCancel a
+    /// candidate may take the released lease while the work still runs (up to `c` after
+    /// the release's reply).
+    fn cancel_work(&mut self) {
+        if let Some(w) = &mut self.work {
+            w.cancelled = true;
+        }
     }
 
     /// Leadership over, the release done and the work stopped: the process exits and

@@ -54,6 +54,17 @@ fn a_pause_beyond_the_envelope_gives_two_leaders() {
     }
 }
 
+/// ReleaseOnCancel with one lost renewal reply: the leader gives up, writes the empty
+/// holder, and a candidate leads before the guarded work sees its context cancelled
+/// (le.go cancels it only after `release()` returns). The model half of the finding.
+#[test]
+fn release_on_cancel_gives_two_actors() {
+    let r = run("release-on-cancel");
+    assert_eq!(r.holds(PROP_BELIEF), Some(false), "{r:?}");
+    assert_eq!(r.holds("gave-back"), Some(true));
+    assert_eq!(r.unique_states, 52_729);
+}
+
 /// `fencing = "transitions"` (the notes' inference: leaseTransitions as a token) is
 /// refuted: a leader whose renewals fail gives up, its process restarts with the same
 /// identity, reads its own name and takes over at once keeping leaseTransitions, so its

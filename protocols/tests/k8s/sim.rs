@@ -44,6 +44,28 @@ fn a_stalled_write_is_accepted_stale_unfenced_and_refused_fenced() {
     assert_eq!(fenced.verdict, Verdict::Pass, "{:?}", fenced.failures);
 }
 
+/// ReleaseOnCancel frees the lease before the work's context is cancelled: with the
+/// store's replies cut, a candidate leads while the old leader's work still writes. The
+/// same cut without ReleaseOnCancel is inside the envelope and every oracle holds.
+#[test]
+fn release_on_cancel_gives_two_actors_and_its_twin_passes() {
+    let on = load("release-on-cancel");
+    assert!(
+        on.beyond
+            .iter()
+            .any(|b| b.field == "protocol.release_on_cancel"),
+        "{:?}",
+        on.beyond
+    );
+    let report = check(&on);
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    assert!(report.finds["belief-exclusivity"].is_some());
+    let off = load("release-on-cancel-off");
+    assert!(off.beyond.is_empty(), "{:?}", off.beyond);
+    let twin = check(&off);
+    assert_eq!(twin.verdict, Verdict::Pass, "{:?}", twin.failures);
+}
+
 #[test]
 fn a_seed_replays_bit_for_bit() {
     let sc = load("within-envelope");
