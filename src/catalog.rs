@@ -65,10 +65,31 @@ pub struct Reproduction {
     pub twin_passed: bool,
 }
 
+/// A real system's finding (`protocols/`), by both checkers where the model can express
+/// it: its scenario searched to the first failing seed, its twin (the fix, or the same
+/// faults inside the envelope) run, its model check to its counterexample.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RealFinding {
+    pub protocol: String,
+    pub what: String,
+    pub scenario: Option<String>,
+    pub oracle: String,
+    pub found: Option<u64>,
+    pub twin: Option<String>,
+    pub twin_passed: bool,
+    /// `leaseproof check --protocol P --variant NAME`, when the model can express it.
+    pub model_command: Option<String>,
+    pub model_found: Option<bool>,
+    pub model_states: usize,
+    /// Why a half is missing (a model that cannot express the fault, no scenario yet).
+    pub note: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Catalog {
     pub variants: Vec<Row>,
     pub reproductions: Vec<Reproduction>,
+    pub real_systems: Vec<RealFinding>,
     pub seconds: f64,
 }
 
@@ -167,6 +188,7 @@ pub enum Unit {
     Variant(Variant),
     Correct,
     Reproduction(usize),
+    RealSystem(usize),
 }
 
 /// Every unit, in report order.
@@ -179,6 +201,7 @@ pub fn units() -> Vec<Unit> {
         .map(Unit::Variant)
         .chain([Unit::Correct])
         .chain((0..REPRODUCTIONS.len()).map(Unit::Reproduction))
+        .chain((0..REAL_SYSTEMS.len()).map(Unit::RealSystem))
         .collect()
 }
 
@@ -193,6 +216,8 @@ pub struct CatalogPartial {
     pub rows: Vec<Row>,
     pub correct: Option<ModelResult>,
     pub reproductions: Vec<(usize, Reproduction)>,
+    #[serde(default)]
+    pub real_systems: Vec<(usize, RealFinding)>,
     /// (path relative to the root, text) of each shrunk scenario written.
     pub shrunk: Vec<(String, String)>,
     pub seconds: f64,
@@ -247,6 +272,7 @@ pub fn run_units(
         rows: Vec::new(),
         correct: None,
         reproductions: Vec::new(),
+        real_systems: Vec::new(),
         shrunk: Vec::new(),
         seconds: 0.0,
     };
@@ -272,6 +298,10 @@ pub fn run_units(
                 part.reproductions
                     .push((i, reproduction(root, &bugs, i, jobs, progress)?));
             }
+            Unit::RealSystem(i) => {
+                part.real_systems
+                    .push((i, real_finding(root, i, jobs, progress)?));
+            }
         }
     }
     Ok(part)
@@ -284,11 +314,14 @@ pub fn assemble(parts: Vec<CatalogPartial>) -> anyhow::Result<Catalog> {
     let mut rows: Vec<Row> = Vec::new();
     let mut correct = None;
     let mut repros: Vec<(usize, Reproduction)> = Vec::new();
+    let mut real: Vec<(usize, RealFinding)> = Vec::new();
     for p in parts {
         rows.extend(p.rows);
         correct = correct.or(p.correct);
         repros.extend(p.reproductions);
+        real.extend(p.real_systems);
     }
+    real.sort_by_key(|(i, _)| *i);
     let order = |name: &str| {
         Variant::ALL
             .iter()
@@ -304,6 +337,7 @@ pub fn assemble(parts: Vec<CatalogPartial>) -> anyhow::Result<Catalog> {
     Ok(Catalog {
         variants: rows,
         reproductions: repros.into_iter().map(|(_, r)| r).collect(),
+        real_systems: real.into_iter().map(|(_, r)| r).collect(),
         seconds,
     })
 }
@@ -452,6 +486,186 @@ fn reproduction(
     })
 }
 
+/// One real system's finding: its scenario and twin under `protocols/scenarios/<protocol>/`
+/// (none where only the model shows it), its named model check (none where the model
+/// cannot express the fault), and why a half is missing.
+struct RealCase {
+    protocol: &'static str,
+    what: &'static str,
+    scenario: Option<&'static str>,
+    twin: Option<&'static str>,
+    check: Option<&'static str>,
+    note: &'static str,
+}
+
+/// The real systems' findings (docs/protocols/k8s.md, docs/protocols/dynamodb.md).
+const REAL_SYSTEMS: [RealCase; 8] = [
+    RealCase {
+        protocol: "k8s",
+        what: "a leader paused past the envelope keeps leading for a whole RenewDeadline \
+               after it resumes: two leaders",
+        scenario: Some("paused-leader.toml"),
+        twin: Some("within-envelope.toml"),
+        check: Some("paused"),
+        note: "the twin is client-go inside its envelope; no setting of client-go stops the \
+               belief (fencing stops the write: stalled-write-fenced.toml)",
+    },
+    RealCase {
+        protocol: "k8s",
+        what: "a write stalled past the envelope after its context check is accepted \
+               stale by an unfenced resource",
+        scenario: Some("stalled-write.toml"),
+        twin: Some("stalled-write-fenced.toml"),
+        check: None,
+        note: "simulator only: the model pauses a whole node, it has no stall between a \
+               check and its send yet",
+    },
+    RealCase {
+        protocol: "k8s",
+        what: "ReleaseOnCancel frees the lease before the guarded work's context is \
+               cancelled: two actors",
+        scenario: Some("release-on-cancel.toml"),
+        twin: Some("release-on-cancel-off.toml"),
+        check: Some("release-on-cancel"),
+        note: "",
+    },
+    RealCase {
+        protocol: "k8s",
+        what: "leaseTransitions as a fencing token: a restarted elector keeps it, so a \
+               late write of its old tenure is accepted (the acquiring resourceVersion \
+               holds: check --protocol k8s --variant fenced-by-resource-version)",
+        scenario: None,
+        twin: None,
+        check: Some("fenced-by-transitions"),
+        note: "model only: no scenario of the simulator has been written for it yet",
+    },
+    RealCase {
+        protocol: "dynamodb",
+        what: "a write stalled after its isExpired() check is accepted stale (the RVN \
+               is a UUID: no fencing)",
+        scenario: Some("stalled-write.toml"),
+        twin: Some("within-envelope.toml"),
+        check: None,
+        note: "simulator only: the dynamodb checks have no pause or stall yet",
+    },
+    RealCase {
+        protocol: "dynamodb",
+        what: "a holder clock slower than the waiter's: two holders",
+        scenario: Some("slow-holder-clock.toml"),
+        twin: Some("within-envelope.toml"),
+        check: None,
+        note: "simulator only: the generic model driver has no rate-skewed clocks yet",
+    },
+    RealCase {
+        protocol: "dynamodb",
+        what: "503s counted as heartbeats (holdLockOnServiceUnavailable): two holders",
+        scenario: Some("unavailable.toml"),
+        twin: Some("within-envelope.toml"),
+        check: Some("hold-on-unavailable"),
+        note: "",
+    },
+    RealCase {
+        protocol: "dynamodb",
+        what: "a counter RVN with delete-on-release repeats: a waiter takes a live lock \
+               and the new holder's writes are refused",
+        scenario: Some("counter-rvn-deleted.toml"),
+        twin: Some("counter-rvn-kept.toml"),
+        check: None,
+        note: "simulator only: no model check of a counter RVN yet; the twin keeps the item \
+               across release (isReleased), the fix",
+    },
+];
+
+/// A real system's scenario: searched to its first failing seed (for what it finds), or
+/// run whole and judged (a twin): (first failing seed, passed every seed).
+fn real_scenario<P: leaseproof_impl::Protocol>(
+    path: &Path,
+    jobs: usize,
+) -> anyhow::Result<(Option<u64>, bool, String)> {
+    let sc = Scenario::<P>::load_protocol(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let s = leaseproof_sim::search::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
+    let seeds = sc.run_seeds(0, None);
+    let rep = judge(
+        &sc,
+        &run_many(&sc, &seeds, jobs, RunOptions::default(), &|_| {}),
+        &[],
+    );
+    let oracle = sc
+        .finds
+        .iter()
+        .map(|o| o.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok((s.first_failing_seed, rep.exit == EXIT_OK, oracle))
+}
+
+fn real_run(
+    protocol: &str,
+    path: &Path,
+    jobs: usize,
+) -> anyhow::Result<(Option<u64>, bool, String)> {
+    match protocol {
+        "k8s" => real_scenario::<leaseproof_protocols::k8s::K8s>(path, jobs),
+        "dynamodb" => real_scenario::<leaseproof_protocols::dynamodb::DynamoDb>(path, jobs),
+        other => anyhow::bail!("no protocol {other:?}"),
+    }
+}
+
+/// Real-system finding `i`: its scenario's first failing seed, its twin, its model check.
+fn real_finding(
+    root: &Path,
+    i: usize,
+    jobs: usize,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<RealFinding> {
+    let c = &REAL_SYSTEMS[i];
+    let dir = root.join("protocols").join("scenarios").join(c.protocol);
+    progress(&format!(
+        "{}: {}",
+        c.protocol,
+        c.scenario.or(c.check).unwrap_or("-")
+    ));
+    let (found, oracle) = match c.scenario {
+        Some(f) => {
+            let (found, _, oracle) = real_run(c.protocol, &dir.join(f), jobs)?;
+            (found, oracle)
+        }
+        None => (None, String::new()),
+    };
+    let twin_passed = match c.twin {
+        Some(f) => real_run(c.protocol, &dir.join(f), jobs)?.1,
+        None => true,
+    };
+    let model = c
+        .check
+        .map(|name| {
+            leaseproof_protocols::checks::run(c.protocol, name)
+                .ok_or_else(|| anyhow::anyhow!("{}: no check {name}", c.protocol))
+        })
+        .transpose()?;
+    Ok(RealFinding {
+        protocol: c.protocol.into(),
+        what: c.what.into(),
+        scenario: c.scenario.map(|f| rel(root, &dir.join(f))),
+        oracle: if oracle.is_empty() {
+            "belief-exclusivity or stale-write-accepted (model)".into()
+        } else {
+            oracle
+        },
+        found,
+        twin: c.twin.map(|f| rel(root, &dir.join(f))),
+        twin_passed,
+        model_command: c
+            .check
+            .map(|n| format!("leaseproof check --protocol {} --variant {n}", c.protocol)),
+        model_found: model
+            .as_ref()
+            .map(leaseproof_model::plugin::PluginCheckReport::safety_failed),
+        model_states: model.as_ref().map_or(0, |r| r.unique_states),
+        note: c.note.into(),
+    })
+}
+
 /// The oracles a scenario must find, comma-separated.
 fn finds(sc: &Scenario) -> String {
     sc.finds
@@ -535,7 +749,12 @@ impl Catalog {
             }) && self
                 .reproductions
                 .iter()
-                .all(|r| r.found.is_some() && r.twin_passed);
+                .all(|r| r.found.is_some() && r.twin_passed)
+                && self.real_systems.iter().all(|r| {
+                    (r.scenario.is_none() || r.found.is_some())
+                        && r.twin_passed
+                        && r.model_found != Some(false)
+                });
         if ok {
             EXIT_OK
         } else {
@@ -603,7 +822,45 @@ impl Catalog {
                 }
             );
         }
+        s.push_str(&self.real_markdown());
         let _ = writeln!(s, "\nThe whole catalog took {:.0} s.", self.seconds);
+        s
+    }
+
+    /// The real systems' findings: scenario (first failing seed), twin, model check.
+    fn real_markdown(&self) -> String {
+        let mut s = String::from(
+            "\n## Real systems' findings\n\nEach real system (`protocols/`, run by its own \
+             rules) with what the checkers found: the finding's scenario searched to its first \
+             failing seed (at most 200), its twin (the fix, or the same faults inside the \
+             envelope) run over its seeds, and its model check (`leaseproof check --protocol \
+             P --variant NAME`) to its counterexample, where the model can express the fault.\n\n\
+             | system | finding | scenario: first failing seed | twin | model | note |\n\
+             |---|---|---|---|---|---|\n",
+        );
+        for r in &self.real_systems {
+            let sim = match (&r.scenario, r.found) {
+                (None, _) => "-".to_string(),
+                (Some(f), Some(seed)) => format!("`{f}`: {} (seed {seed})", r.oracle),
+                (Some(f), None) => format!("`{f}`: NOT FOUND in {MAX_SEEDS} seeds"),
+            };
+            let twin = match &r.twin {
+                None => "-".to_string(),
+                Some(f) => format!("`{f}`: {}", if r.twin_passed { "passes" } else { "FAILS" }),
+            };
+            let model = match (&r.model_command, r.model_found) {
+                (Some(cmd), Some(true)) => {
+                    format!("`{cmd}`: counterexample ({} states)", r.model_states)
+                }
+                (Some(cmd), _) => format!("`{cmd}`: NOT FOUND"),
+                _ => "-".to_string(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {sim} | {twin} | {model} | {} |",
+                r.protocol, r.what, r.note
+            );
+        }
         s
     }
 
