@@ -1213,7 +1213,21 @@ fn finish_run<P: leaseproof_impl::Protocol>(
         args.json,
         args.junit.as_deref(),
         || leaseproof_sim::traced::rerun_failing(scenarios, reports),
-    )
+    )?;
+    if args.seeds.is_some() {
+        // Not each scenario's own seeds: the report names the command that ran it.
+        let command = std::iter::once("leaseproof".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" ");
+        report::rename_author(
+            out,
+            &format!("`{command}`"),
+            &format!("<code>{}</code>", leaseproof_sim::svg::esc(&command)),
+            true,
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs every scenario's seeds from `base` and judges them, with a progress bar (none with

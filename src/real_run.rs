@@ -732,24 +732,12 @@ fn write_reports(
     std::fs::write(&index, run_report::index_html(out, reports, &timelines))
         .with_context(|| format!("writing {}", index.display()))?;
     // The shared writers name `run` as their author; these are a real run's.
-    for (file, from, to) in [
-        (
-            "run.md",
-            "Written by `cargo run --release` (or `leaseproof run`)",
-            "Written by `leaseproof real` (real processes on loopback)",
-        ),
-        (
-            "index.html",
-            "Written by <code>cargo run --release</code> (or <code>leaseproof run</code>)",
-            "Written by <code>leaseproof real</code> (real processes on loopback)",
-        ),
-    ] {
-        let path = out.join(file);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        std::fs::write(&path, text.replace(from, to))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    crate::report::rename_author(
+        out,
+        "`leaseproof real` (real processes on loopback)",
+        "<code>leaseproof real</code> (real processes on loopback)",
+        false,
+    )?;
     eprintln!("report: {}", index.display());
     Ok(())
 }

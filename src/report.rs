@@ -80,6 +80,43 @@ pub fn emit(s: &str) {
     let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
 }
 
+/// The shared writers of `run.md` and `index.html` name the main job as their author:
+/// rewrites that to `md` / `html` (the author, as Markdown and as HTML), and with
+/// `seeds_given` drops the note that each scenario ran its own seeds.
+pub fn rename_author(out: &Path, md: &str, html: &str, seeds_given: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let (md_seeds, html_seeds) = if seeds_given {
+        (
+            "; the seeds are each scenario's own.",
+            "; each scenario runs its own seeds.",
+        )
+    } else {
+        ("", "")
+    };
+    for (file, from, to) in [
+        (
+            "run.md",
+            format!("Written by `cargo run --release` (or `leaseproof run`){md_seeds}"),
+            format!("Written by {md}{}", if seeds_given { "." } else { "" }),
+        ),
+        (
+            "index.html",
+            format!(
+                "Written by <code>cargo run --release</code> (or <code>leaseproof \
+                 run</code>){html_seeds}"
+            ),
+            format!("Written by {html}{}", if seeds_given { "." } else { "" }),
+        ),
+    ] {
+        let path = out.join(file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        std::fs::write(&path, text.replace(&from, &to))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Writes `run.json` and `run.md` into the report folder.
 pub fn write_run_reports(out: &Path, reports: &[ScenarioReport]) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;

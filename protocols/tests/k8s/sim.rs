@@ -66,6 +66,35 @@ fn release_on_cancel_gives_two_actors_and_its_twin_passes() {
     assert_eq!(twin.verdict, Verdict::Pass, "{:?}", twin.failures);
 }
 
+/// The no-false-alarm points (`scenarios/k8s-envelope/`): every axis on one ray with the
+/// envelope's left side at 90 % of LeaseDuration, and each axis alone at 90 % of its
+/// single-axis bound (pinned by `the_envelope_at_the_defaults`). Each is inside the
+/// plug-in's assumptions, at the left side its comment states, and passes every oracle on
+/// its 20 seeds (1,000 seeds: reports/k8s-envelope/).
+#[test]
+fn the_envelope_points_at_ninety_percent_pass() {
+    for (name, lhs) in [
+        ("ray-90", 13_500),
+        ("pause-90", 14_801),
+        ("skew-90", 14_788),
+        ("work-check-90", 14_701),
+        ("latency-90", 14_798),
+    ] {
+        let sc: Scenario<K8s> = crate::common::load("k8s-envelope", name);
+        assert!(sc.beyond.is_empty(), "{name}: {:?}", sc.beyond);
+        let env = leaseproof_protocols::k8s::Envelope::of(&sc.config, &sc.bounds);
+        assert_eq!(env.lhs_ms(), lhs, "{name}: {env:?}");
+        let report = check(&sc);
+        assert_eq!(report.seeds, 20, "{name}");
+        assert_eq!(
+            report.verdict,
+            Verdict::Pass,
+            "{name}: {:?}",
+            report.failures
+        );
+    }
+}
+
 #[test]
 fn a_seed_replays_bit_for_bit() {
     let sc = load("within-envelope");

@@ -558,6 +558,8 @@ pub struct Scenario<P: Protocol = Reference> {
     /// Why the scenario is beyond its protocol's assumptions (empty: within), each breach
     /// with its field; [`Scenario::class`] is read from it.
     pub beyond: Vec<Breach>,
+    /// The fault bounds its assumptions were judged on (a plug-in's envelope reads them).
+    pub bounds: FaultBounds,
     /// The jobs' idempotency keys, by index (empty without `[jobs]`).
     pub job_keys: Vec<String>,
     /// A lock set's key names in the global order (key `k` is `lock_keys[k]`).
@@ -1110,6 +1112,7 @@ fn validate<P: Protocol>(
         sometimes: file.expect.sometimes.clone(),
         finds,
         beyond,
+        bounds,
         job_keys,
         lock_keys,
         file,
