@@ -95,6 +95,42 @@ fn the_envelope_points_at_ninety_percent_pass() {
     }
 }
 
+/// The twins (`scenarios/k8s-envelope-twins/`): the same points at 110 %, faults scripted
+/// at the worst moment on deterministic timing, 200 seeds each. c and rate skew trip (the
+/// inequality is tight there); a pause, reply delay and the ray stay safe, each with its
+/// reason (`safe_because`: the inequality is conservative on those terms).
+#[test]
+fn the_envelope_twins_at_one_hundred_and_ten_percent() {
+    for (name, lhs, trips) in [
+        ("work-check-110", 15_279, true),
+        ("skew-110", 15_196, true),
+        ("pause-110", 15_197, false),
+        ("latency-110", 15_198, false),
+        ("ray-110", 16_500, false),
+    ] {
+        let sc: Scenario<K8s> = crate::common::load("k8s-envelope-twins", name);
+        assert!(!sc.beyond.is_empty(), "{name} is beyond the envelope");
+        let env = leaseproof_protocols::k8s::Envelope::of(&sc.config, &sc.bounds);
+        assert_eq!(env.lhs_ms(), lhs, "{name}: {env:?}");
+        let report = check(&sc);
+        assert_eq!(report.seeds, 200, "{name}");
+        assert_eq!(
+            report.verdict,
+            Verdict::Pass,
+            "{name}: {:?}",
+            report.failures
+        );
+        assert_eq!(
+            report
+                .finds
+                .get("belief-exclusivity")
+                .is_some_and(Option::is_some),
+            trips,
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn a_seed_replays_bit_for_bit() {
     let sc = load("within-envelope");
