@@ -634,10 +634,32 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             shrink,
             oracle,
         }) => {
-            if shrink {
-                shrink_seed(&scenario, seed, hash.as_deref(), oracle.as_deref(), trace)
-            } else {
-                replay(&scenario, seed, hash.as_deref(), trace)
+            let protocol = scenario_protocol(std::slice::from_ref(&scenario))?;
+            match (protocol, shrink) {
+                (Some(p), true) => {
+                    eprintln!(
+                        "error: --shrink: the reference protocol's scenarios only (not yet {p}'s)"
+                    );
+                    Ok(EXIT_USAGE)
+                }
+                (Some("k8s"), false) => replay_as::<leaseproof_protocols::k8s::K8s>(
+                    &scenario,
+                    seed,
+                    hash.as_deref(),
+                    trace,
+                    &protocol_lines,
+                ),
+                (Some("dynamodb"), false) => replay_as::<leaseproof_protocols::dynamodb::DynamoDb>(
+                    &scenario,
+                    seed,
+                    hash.as_deref(),
+                    trace,
+                    &protocol_lines,
+                ),
+                (_, true) => {
+                    shrink_seed(&scenario, seed, hash.as_deref(), oracle.as_deref(), trace)
+                }
+                (_, false) => replay(&scenario, seed, hash.as_deref(), trace),
             }
         }
     }
@@ -1263,7 +1285,13 @@ fn run_scenarios<P: leaseproof_impl::Protocol>(
         } else {
             Vec::new()
         };
-        let rep = judge(sc, &results, &rerun);
+        let mut rep = judge(sc, &results, &rerun);
+        // This binary replays every protocol it runs.
+        for f in &mut rep.failures {
+            if let (Some(seed), Some(_)) = (f.seed, &f.replay) {
+                f.replay = Some(verdict::cli_replay_command(sc, seed));
+            }
+        }
         code = worst(code, rep.exit);
         if !args.json {
             bar.suspend(|| report::print_failures(&rep));
@@ -1585,8 +1613,11 @@ fn plugin_cell<P: leaseproof_impl::Protocol>(
 }
 
 /// Loads a scenario for a replay, refusing one whose content hash is not the asked one.
-fn load_for_replay(path: &Path, hash: Option<&str>) -> Result<Scenario, String> {
-    let sc = Scenario::load(path).map_err(|e| e.to_string())?;
+fn load_for_replay<P: leaseproof_impl::Protocol>(
+    path: &Path,
+    hash: Option<&str>,
+) -> Result<Scenario<P>, String> {
+    let sc = Scenario::<P>::load_protocol(path).map_err(|e| e.to_string())?;
     if let Some(h) = hash {
         if !h.eq_ignore_ascii_case(&sc.hash) {
             return Err(format!(
@@ -1607,7 +1638,7 @@ fn shrink_seed(
     oracle: Option<&str>,
     verbose: bool,
 ) -> anyhow::Result<u8> {
-    let sc = match load_for_replay(path, hash) {
+    let sc = match load_for_replay::<leaseproof_impl::Reference>(path, hash) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -1647,7 +1678,29 @@ fn shrink_seed(
 }
 
 fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::Result<u8> {
-    let sc = match load_for_replay(path, hash) {
+    replay_as::<leaseproof_impl::Reference>(path, seed, hash, verbose, &|sc| sc.config.to_string())
+}
+
+/// A real system's `[protocol]` table as the scenario sets it (defaults filled in).
+fn protocol_lines<P: leaseproof_impl::Protocol>(sc: &Scenario<P>) -> String {
+    toml::to_string(&sc.file.protocol).unwrap_or_else(|e| format!("(not shown: {e})"))
+}
+
+/// Replays one seed of a scenario of protocol `P` with the trace on: its plan, the
+/// timeline (messages with `verbose`), its violations, the JSON-lines trace and the SVG
+/// timeline under reports/runs/; `config` describes the protocol's configuration.
+fn replay_as<P: leaseproof_impl::Protocol>(
+    path: &Path,
+    seed: u64,
+    hash: Option<&str>,
+    verbose: bool,
+    config: &dyn Fn(&Scenario<P>) -> String,
+) -> anyhow::Result<u8>
+where
+    P::Event: serde::Serialize,
+    P::Msg: serde::Serialize,
+{
+    let sc = match load_for_replay::<P>(path, hash) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -1663,10 +1716,10 @@ fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::
         path.display(),
         sc.hash,
         sc.class(),
-        sc.config.variant
+        P::variant(&sc.config)
     );
     let _ = writeln!(out, "config:");
-    for line in sc.config.to_string().lines() {
+    for line in config(&sc).lines() {
         let _ = writeln!(out, "  {line}");
     }
     if let Some(plan) = &r.plan {

@@ -244,6 +244,28 @@ fn replay_prints_plan_timeline_and_hash_and_refuses_a_changed_scenario() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to replay"));
 }
 
+/// A real system's seed replays from the binary too: the paused-leader finding's seed 0
+/// shows its plan, client-go's config, the two leaders and a trace; the run's failure
+/// lines name this command; `--shrink` is the reference protocol's only (exit 2).
+#[test]
+fn replay_takes_a_real_systems_seed() {
+    let path = "protocols/scenarios/k8s/paused-leader.toml";
+    let o = leaseproof(&["replay", path, "--seed", "0"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("variant client-go"), "{text}");
+    assert!(text.contains("  renew_deadline_ms = 10000"), "{text}");
+    assert!(text.contains("plan for seed 0"), "{text}");
+    assert!(
+        text.contains("violation at") && text.contains("belief-exclusivity"),
+        "{text}"
+    );
+    assert!(text.contains("trace hash: "), "{text}");
+    let o = leaseproof(&["replay", path, "--seed", "0", "--shrink"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not yet k8s's"));
+}
+
 /// Two cells (TTL 2 s and 4 s) of a small scenario with pauses.
 const GRID: &str = include_str!("fixtures/tiny-grid.toml");
 

@@ -163,7 +163,7 @@ impl<S> CasMsg<S> {
 }
 
 /// The events of every role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum CasEvent {
     // ---- a client ----
     /// A new client started (a process, or a life after losing the lock).

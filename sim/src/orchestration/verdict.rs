@@ -122,15 +122,12 @@ pub fn report_dir(
 }
 
 /// The replay command for a seed. The binary replays the reference protocol's
-/// scenarios; a plug-in's seed replays from its crate with `run_seed` and the trace on.
+/// scenarios; a plug-in's seed replays from its crate with `run_seed` and the trace on
+/// (a binary that runs `P`'s scenarios names its own: [`cli_replay_command`]).
 #[must_use]
 pub fn replay_command<P: Protocol>(sc: &Scenario<P>, seed: u64) -> String {
     if P::NAME == Reference::NAME {
-        format!(
-            "cargo run --release -- replay {} --seed {seed} --hash {} --trace",
-            sc.path.display(),
-            sc.hash
-        )
+        cli_replay_command(sc, seed)
     } else {
         format!(
             "leaseproof_sim::run::run_seed(&Scenario::<{}>::load_protocol({:?}), {seed}, \
@@ -140,6 +137,16 @@ pub fn replay_command<P: Protocol>(sc: &Scenario<P>, seed: u64) -> String {
             sc.hash
         )
     }
+}
+
+/// `leaseproof replay` for a seed of `sc`, for a binary that replays `P`'s scenarios.
+#[must_use]
+pub fn cli_replay_command<P: Protocol>(sc: &Scenario<P>, seed: u64) -> String {
+    format!(
+        "cargo run --release -- replay {} --seed {seed} --hash {} --trace",
+        sc.path.display(),
+        sc.hash
+    )
 }
 
 /// Runs seeds on `jobs` worker threads (each seed on a fresh thread), in any order, and
