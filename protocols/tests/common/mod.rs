@@ -38,3 +38,56 @@ pub fn inside_the_envelope_every_oracle_holds<P: Protocol>(system: &str) {
         report.failures
     );
 }
+
+/// One point of an envelope sweep: `base` (the `[protocol]` kind line and the cluster),
+/// the protocol's `fields`, no other fault than the `axis`'s, 120 s runs on `seeds` seeds;
+/// how many seeds had two clients acting at once (belief-exclusivity), how many a stale
+/// write accepted, and whether the plug-in's assumptions claim the point.
+pub fn sweep_point<P: Protocol>(
+    base: &str,
+    fields: &str,
+    axis: &str,
+    seeds: u64,
+) -> (usize, usize, bool) {
+    use leaseproof_impl::OracleName;
+    let (kind, cluster) = base
+        .split_once('\n')
+        .expect("a kind line, then the cluster");
+    // The two oracles are judged where named: in `finds` beyond the envelope, in
+    // `always` inside it (where a finding would be a counterexample to the envelope).
+    let text = |expect: &str| {
+        format!(
+            "description = \"envelope sweep\"\nduration_ms = 120_000\nliveness = false\n\n\
+             {cluster}\n\n[protocol]\n{kind}\n{fields}\n{axis}\n\n[expect]\nalways = \
+             [\"single-holder\"]\n{expect} = [\"belief-exclusivity\", \"stale-write-accepted\"]\n"
+        )
+    };
+    let parse = |t: String| Scenario::<P>::parse_protocol(Path::new("sweep.toml"), &t);
+    let sc = parse(text("finds"))
+        .or_else(|_| parse(text("always").replace("always = [\"single-holder\"]\n", "")))
+        .unwrap_or_else(|e| panic!("{e}\n{}", text("always")));
+    let ids: Vec<u64> = (0..seeds).collect();
+    let results = run_many(&sc, &ids, 2, RunOptions::default(), &|_| {});
+    if let Some(p) = results.iter().find_map(|r| r.panic.clone()) {
+        panic!("a run panicked: {p}");
+    }
+    let count = |o: OracleName| results.iter().filter(|r| r.first(o).is_some()).count();
+    (
+        count(OracleName::BeliefExclusivity),
+        count(OracleName::StaleWriteAccepted),
+        sc.beyond.is_empty(),
+    )
+}
+
+/// Prints a sweep's table (docs/protocols/*.md quote it) and fails if a point the
+/// envelope claims found anything.
+pub fn sweep_table(rows: &[(String, (usize, usize, bool))], seeds: u64) {
+    println!("| point | envelope | two actors | stale write |\n|---|---|---|---|");
+    for (name, (two, stale, within)) in rows {
+        let claim = if *within { "inside" } else { "beyond" };
+        println!("| {name} | {claim} | {two}/{seeds} | {stale}/{seeds} |");
+        if *within {
+            assert_eq!((*two, *stale), (0, 0), "{name}: inside the envelope");
+        }
+    }
+}

@@ -75,3 +75,46 @@ fn a_seed_replays_bit_for_bit() {
     let b = run_seed_isolated(&sc, 5, RunOptions::default());
     assert_eq!(a.trace_hash, b.trace_hash);
 }
+
+/// The envelope measured by the simulator, one axis at a time at the library's defaults
+/// (lease 20 s, heartbeat 5 s, refresh 1 s): holder pauses (12 a run, aimed at the holder),
+/// clock rate skew (each clock at +ρ or −ρ) with the holder cut off for 30-40 s, and the
+/// latency spread with the holder cut off. Prints, per point, whether the plug-in's
+/// envelope claims it and the seeds that found two holders or a stale write; a point the
+/// envelope claims must find none.
+/// `cargo test -p leaseproof-protocols --test systems -- --ignored --nocapture dynamodb_envelope`
+/// (about 8 s); docs/protocols/dynamodb.md quotes its table.
+#[test]
+#[ignore = "a sweep of 8,000 seeds; run with -- --ignored"]
+fn dynamodb_envelope_sweep() {
+    const SEEDS: u64 = 500;
+    let base = |latency: &str| {
+        format!("kind = \"dynamodb\"\n[cluster]\nclients = 3\nlatency_ms = {latency}")
+    };
+    let cut_off = "\n[faults.random]\nevents = 3\nkinds = [\"isolate\"]\nswarm = false\naim = true\npartition_ms = [30_000, 40_000]";
+    let mut rows = Vec::new();
+    for pause_ms in [4, 50, 500, 2_000, 5_000, 10_000, 20_000] {
+        let axis = format!(
+            "\n[faults.random]\nevents = 12\nkinds = [\"pause\"]\nswarm = false\naim = true\n\
+             pause_ms = [{pause_ms}, {pause_ms}]"
+        );
+        rows.push((
+            format!("pause {pause_ms} ms"),
+            crate::common::sweep_point::<DynamoDb>(&base("[5, 15]"), "", &axis, SEEDS),
+        ));
+    }
+    for ppm in [100, 1_000, 5_000, 20_000, 50_000] {
+        let axis = format!("\n[clocks]\ndrift_ppm = {ppm}\ndrift_mode = \"extreme\"{cut_off}");
+        rows.push((
+            format!("drift ±{ppm} ppm"),
+            crate::common::sweep_point::<DynamoDb>(&base("[5, 15]"), "", &axis, SEEDS),
+        ));
+    }
+    for latency in ["[5, 19]", "[5, 30]", "[5, 100]", "[1, 500]"] {
+        rows.push((
+            format!("latency {latency} ms"),
+            crate::common::sweep_point::<DynamoDb>(&base(latency), "", cut_off, SEEDS),
+        ));
+    }
+    crate::common::sweep_table(&rows, SEEDS);
+}

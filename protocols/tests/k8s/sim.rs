@@ -9,8 +9,6 @@ use leaseproof_impl::OracleName;
 use leaseproof_protocols::k8s::K8s;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
 use leaseproof_sim::scenario::Scenario;
-use leaseproof_sim::verdict::run_many;
-use std::path::Path;
 
 fn load(name: &str) -> Scenario<K8s> {
     crate::common::load("k8s", name)
@@ -143,37 +141,6 @@ fn a_seed_replays_bit_for_bit() {
     );
 }
 
-/// One point of the envelope sweep: the scenario `within-envelope`'s cluster with three
-/// clients, no other fault than the axis's, run on `seeds` seeds; how many seeds had two
-/// leaders at once (belief-exclusivity) and how many a stale write accepted.
-fn sweep_point(protocol: &str, axis: &str, seeds: u64) -> (usize, usize, bool) {
-    // The two oracles are judged where named: in `finds` beyond the envelope, in
-    // `always` inside it (where a finding would be a counterexample to the envelope).
-    let text = |expect: &str| {
-        format!(
-            "description = \"envelope sweep\"\nduration_ms = 120_000\nliveness = false\n\n\
-             [cluster]\nclients = 3\nlatency_ms = [1, 10]\n\n[protocol]\nkind = \"k8s\"\n\
-             {protocol}\n{axis}\n\n[expect]\nalways = [\"single-holder\"]\n{expect} = \
-             [\"belief-exclusivity\", \"stale-write-accepted\"]\n"
-        )
-    };
-    let parse = |t: String| Scenario::<K8s>::parse_protocol(Path::new("sweep.toml"), &t);
-    let sc = parse(text("finds"))
-        .or_else(|_| parse(text("always").replace("always = [\"single-holder\"]\n", "")))
-        .unwrap_or_else(|e| panic!("{e}\n{}", text("always")));
-    let ids: Vec<u64> = (0..seeds).collect();
-    let results = run_many(&sc, &ids, 2, RunOptions::default(), &|_| {});
-    if let Some(p) = results.iter().find_map(|r| r.panic.clone()) {
-        panic!("a run panicked: {p}");
-    }
-    let count = |o: OracleName| results.iter().filter(|r| r.first(o).is_some()).count();
-    (
-        count(OracleName::BeliefExclusivity),
-        count(OracleName::StaleWriteAccepted),
-        sc.beyond.is_empty(),
-    )
-}
-
 /// The envelope measured by the simulator, one axis at a time at the defaults (15/10/2 s,
 /// c = 1 s): leader pauses aimed at the holder (12 per run), clock rate skew (each clock
 /// at +ρ or −ρ) with the holder cut off, and the work's check interval c with the holder
@@ -186,6 +153,7 @@ fn sweep_point(protocol: &str, axis: &str, seeds: u64) -> (usize, usize, bool) {
 fn envelope_sweep() {
     const SEEDS: u64 = 500;
     let partitions = "\n[faults.random]\nevents = 6\nkinds = [\"isolate\"]\nswarm = false\naim = true\npartition_ms = [20_000, 30_000]";
+    const K8S: &str = "kind = \"k8s\"\n[cluster]\nclients = 3\nlatency_ms = [1, 10]";
     let mut rows = Vec::new();
     for pause_ms in [
         1_000, 1_900, 3_000, 4_000, 4_500, 5_000, 5_500, 6_000, 8_000,
@@ -196,28 +164,24 @@ fn envelope_sweep() {
         );
         rows.push((
             format!("pause {pause_ms} ms"),
-            sweep_point("", &axis, SEEDS),
+            crate::common::sweep_point::<K8s>(K8S, "", &axis, SEEDS),
         ));
     }
     for ppm in [
         50_000, 60_000, 70_000, 80_000, 90_000, 100_000, 150_000, 200_000,
     ] {
         let axis = format!("\n[clocks]\ndrift_ppm = {ppm}\ndrift_mode = \"extreme\"{partitions}");
-        rows.push((format!("drift ±{ppm} ppm"), sweep_point("", &axis, SEEDS)));
+        rows.push((
+            format!("drift ±{ppm} ppm"),
+            crate::common::sweep_point::<K8s>(K8S, "", &axis, SEEDS),
+        ));
     }
     for c in [1_000, 1_900, 2_500, 3_000, 3_500, 4_000, 5_000, 6_000] {
         let c_field = format!("work_check_ms = {c}");
         rows.push((
             format!("c = {c} ms"),
-            sweep_point(&c_field, partitions, SEEDS),
+            crate::common::sweep_point::<K8s>(K8S, &c_field, partitions, SEEDS),
         ));
     }
-    println!("| point | envelope | two leaders | stale write |\n|---|---|---|---|");
-    for (name, (two, stale, within)) in &rows {
-        let claim = if *within { "inside" } else { "beyond" };
-        println!("| {name} | {claim} | {two}/{SEEDS} | {stale}/{SEEDS} |");
-        if *within {
-            assert_eq!((*two, *stale), (0, 0), "{name}: inside the envelope");
-        }
-    }
+    crate::common::sweep_table(&rows, SEEDS);
 }
