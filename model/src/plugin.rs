@@ -3,7 +3,7 @@
 //! oracles on the protocol's tenure events, belief-exclusivity on its "may act").
 //!
 //! The model: one global time in ticks of `tick_ns`; each node's clock reads global time
-//! plus its configured offset (no drift); a message in flight may be delivered at any
+//! plus its configured offset, at its configured rate (`rates_ppm`, bounded checks only); a message in flight may be delivered at any
 //! time from its send until `max_delay` ticks later, or lost (at most `losses` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not)
@@ -18,7 +18,7 @@
 //! ranked, so states that behave alike are one state and the check closes with no time
 //! bound. **Symmetry** (`symmetry`, for a protocol that renames, [`Protocol::SYMMETRIC`]):
 //! one state per orbit of renamings of clients with equal offsets. Left out for now
-//! (docs/protocols.md): resource crashes, drift, the time-lock patterns that need more
+//! (docs/protocols.md): resource crashes, drift that moves, the time-lock patterns that need more
 //! than one step, dead-data rules.
 
 use leaseproof_impl::plugin::role_of;
@@ -80,6 +80,10 @@ pub struct PluginModelConfig<C> {
     /// and keeps what it believed at its last step.
     pub pauses: u8,
     pub pause_ticks: u64,
+    /// Each node's clock rate, ppm off true time, by node index (missing: 0): its reading
+    /// at global tick t is (t + offset)·tick·(1 + ppm/10⁶). A bounded check only (a
+    /// closed check shifts every instant back by one tick a tick, which needs one rate).
+    pub rates_ppm: Vec<i32>,
 }
 
 impl<C> PluginModelConfig<C> {
@@ -108,6 +112,7 @@ impl<C> PluginModelConfig<C> {
             jitter_ppm: 0,
             pauses: 0,
             pause_ticks: 0,
+            rates_ppm: Vec::new(),
         }
     }
 }
@@ -219,7 +224,16 @@ pub const PROP_NO_TIMELOCK: &str = "time can pass";
 
 impl<P: Protocol> PluginModel<P> {
     #[must_use]
+    ///
+    /// # Panics
+    ///
+    /// If a closed check is asked with clocks at different rates (see
+    /// [`PluginModelConfig::rates_ppm`]): the bounds are the caller's code, not input.
     pub fn new(mc: PluginModelConfig<P::Config>) -> Self {
+        assert!(
+            !(mc.closed && mc.rates_ppm.iter().any(|r| *r != 0)),
+            "a closed check needs every clock at one rate (rates_ppm)"
+        );
         let base = mc.offsets.iter().map(|o| o.abs()).max().unwrap_or(0);
         let mut m = PluginModel {
             mc,
@@ -323,8 +337,13 @@ impl<P: Protocol> PluginModel<P> {
         if !(self.mc.symmetry && P::SYMMETRIC) {
             return perms;
         }
-        let off = |i: usize| self.mc.offsets.get(i).copied().unwrap_or(0);
-        // Every ordering of the clients, kept when offsets match.
+        let off = |i: usize| {
+            (
+                self.mc.offsets.get(i).copied().unwrap_or(0),
+                self.mc.rates_ppm.get(i).copied().unwrap_or(0),
+            )
+        };
+        // Every ordering of the clients, kept when clocks (offset and rate) match.
         let clients: Vec<usize> = (2..n).collect();
         for image in orderings(&clients).into_iter().skip(1) {
             let mut p: Vec<usize> = (0..n).collect();
@@ -428,7 +447,14 @@ impl<P: Protocol> PluginModel<P> {
     /// Node `idx`'s clock reading at global time `time`.
     fn local(&self, idx: usize, time: u64) -> Nanos {
         let off = self.mc.offsets.get(idx).copied().unwrap_or(0);
-        Nanos((time as i64 + self.base + off) as u64 * self.mc.tick_ns)
+        let ns = (time as i64 + self.base + off) as u64 * self.mc.tick_ns;
+        match self.mc.rates_ppm.get(idx).copied().unwrap_or(0) {
+            0 => Nanos(ns),
+            ppm => {
+                let rate = u128::try_from(1_000_000 + i64::from(ppm)).unwrap_or(0);
+                Nanos(u64::try_from(u128::from(ns) * rate / 1_000_000).unwrap_or(u64::MAX))
+            }
+        }
     }
 
     fn due(&self, s: &PluginState<P>, idx: usize) -> bool {

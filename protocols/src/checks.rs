@@ -24,7 +24,7 @@ pub struct NamedCheck {
 }
 
 /// Every check, each system's `correct` first (its default check).
-pub const CHECKS: [NamedCheck; 8] = [
+pub const CHECKS: [NamedCheck; 10] = [
     NamedCheck {
         protocol: "k8s",
         name: "correct",
@@ -52,6 +52,20 @@ pub const CHECKS: [NamedCheck; 8] = [
         about: "the defaults with ReleaseOnCancel, one loss: the leader's renewal reply is \
                 lost, it gives up and releases, and a candidate leads while the guarded \
                 work still writes (two actors)",
+        holds: false,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "skew-inside",
+        about: "the defaults with one candidate's clock 5 % slow and the other's 5 % fast \
+                (inside the envelope's ±7 %), one loss, ticks of 100 ms: one leader at a time",
+        holds: true,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "skew-beyond",
+        about: "the same with ±12 % (beyond the envelope): a slow leader whose renewal is \
+                lost still acts when a fast candidate's lease has run out (two leaders)",
         holds: false,
     },
     NamedCheck {
@@ -134,6 +148,16 @@ pub fn k8s_bounds(name: &str) -> Option<PluginModelConfig<K8sConfig>> {
         reach: vec!["gave-up", "refused"],
         ..base.clone()
     };
+    // Rate skew: the two candidates' clocks at -ppm and +ppm (either may lead), at ticks
+    // of 100 ms so a few per cent show, one loss, the horizon long enough for a leader's
+    // lost renewal, its RenewDeadline and a candidate's lease.
+    let skewed = |ppm: i32| PluginModelConfig {
+        tick_ns: SECOND_TICK / 10,
+        max_time: 200,
+        rates_ppm: vec![0, 0, -ppm, ppm],
+        reach: vec!["gave-up", "taken-over"],
+        ..base.clone()
+    };
     Some(match name {
         "correct" => base,
         "longest-wait" => PluginModelConfig {
@@ -154,6 +178,8 @@ pub fn k8s_bounds(name: &str) -> Option<PluginModelConfig<K8sConfig>> {
             reach: vec!["gave-up", "gave-back", "taken-over"],
             ..base
         },
+        "skew-inside" => skewed(50_000),
+        "skew-beyond" => skewed(120_000),
         "fenced-by-transitions" => fenced(Fencing::Transitions),
         "fenced-by-resource-version" => fenced(Fencing::ResourceVersion),
         _ => return None,
