@@ -24,7 +24,7 @@ pub struct NamedCheck {
 }
 
 /// Every check, each system's `correct` first (its default check).
-pub const CHECKS: [NamedCheck; 10] = [
+pub const CHECKS: [NamedCheck; 11] = [
     NamedCheck {
         protocol: "k8s",
         name: "correct",
@@ -89,6 +89,14 @@ pub const CHECKS: [NamedCheck; 10] = [
                 heartbeat-lost expiry and a takeover (belief-exclusivity is not judged: \
                 the model's messages may take no time, the client's only margin)",
         holds: true,
+    },
+    NamedCheck {
+        protocol: "dynamodb",
+        name: "slow-holder-clock",
+        about: "one client's clock 10 % slow and the other's 10 % fast (either may hold), \
+                ticks of 100 ms, two losses: a slow holder whose heartbeats are lost still \
+                believes its lock when a fast waiter takes it over (two holders)",
+        holds: false,
     },
     NamedCheck {
         protocol: "dynamodb",
@@ -206,6 +214,17 @@ pub fn dynamodb_bounds(name: &str) -> Option<PluginModelConfig<DynamoConfig>> {
     };
     Some(match name {
         "correct" => base,
+        "slow-holder-clock" => PluginModelConfig {
+            tick_ns: SECOND_TICK / 10,
+            max_time: 140,
+            rates_ppm: vec![0, 0, -100_000, 100_000],
+            judged: vec![
+                OracleName::BeliefExclusivity,
+                OracleName::StaleWriteAccepted,
+            ],
+            reach: vec!["taken-over"],
+            ..base
+        },
         "hold-on-unavailable" => {
             let mut mc = base;
             mc.protocol.hold_on_unavailable = true;

@@ -37,3 +37,25 @@ fn unavailable_taken_as_a_heartbeat_gives_two_holders() {
     }
     assert_eq!(r.unique_states, 2_227);
 }
+
+/// A holder clock slower than the waiter's, in the model (clocks at fixed rates, ticks of
+/// 100 ms, two losses): at ±10 % a slow holder whose heartbeats are lost still believes
+/// its lock when a fast waiter takes it over; with both clocks at one rate the same
+/// bounds hold (the model half of slow-holder-clock.toml).
+#[test]
+fn a_slow_holder_clock_gives_two_holders_and_one_rate_none() {
+    let r = leaseproof_protocols::checks::run("dynamodb", "slow-holder-clock").unwrap();
+    assert_eq!(r.holds(PROP_BELIEF), Some(false));
+    assert_eq!(r.unique_states, 57_028);
+    let mut mc = leaseproof_protocols::checks::dynamodb_bounds("slow-holder-clock").unwrap();
+    mc.rates_ppm = Vec::new();
+    let same = leaseproof_model::plugin::check_plugin_model::<
+        leaseproof_protocols::dynamodb::DynamoDb,
+    >(mc);
+    assert_eq!(
+        same.holds(PROP_BELIEF),
+        Some(true),
+        "{:?}",
+        same.properties[PROP_BELIEF].path
+    );
+}

@@ -129,6 +129,21 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
     }
 }
 
+/// Clock rates at ±12 % with the leader cut off: two leaders (beyond the envelope's
+/// ±7.08 %); the same cut-offs at ±6 % are inside it and every oracle holds.
+#[test]
+fn skewed_clocks_beyond_the_envelope_give_two_leaders_and_inside_it_none() {
+    let beyond = load("skewed-clocks");
+    assert!(!beyond.beyond.is_empty());
+    let report = check(&beyond);
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    assert!(report.finds["belief-exclusivity"].is_some());
+    let inside = load("skewed-clocks-inside");
+    assert!(inside.beyond.is_empty(), "{:?}", inside.beyond);
+    let twin = check(&inside);
+    assert_eq!(twin.verdict, Verdict::Pass, "{:?}", twin.failures);
+}
+
 #[test]
 fn a_seed_replays_bit_for_bit() {
     let sc = load("within-envelope");
