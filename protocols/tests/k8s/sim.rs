@@ -47,7 +47,7 @@ fn a_stalled_write_is_accepted_stale_unfenced_and_refused_fenced() {
 /// same cut without ReleaseOnCancel is inside the envelope and every oracle holds.
 #[test]
 fn release_on_cancel_gives_two_actors_and_its_twin_passes() {
-    let on = load("release-on-cancel");
+    let on = finding_and_twin("release-on-cancel", "release-on-cancel-off");
     assert!(
         on.beyond
             .iter()
@@ -55,13 +55,29 @@ fn release_on_cancel_gives_two_actors_and_its_twin_passes() {
         "{:?}",
         on.beyond
     );
-    let report = check(&on);
+}
+
+/// A finding beyond the envelope (it finds two clients acting at once, and its verdict
+/// passes) and its twin inside it (every oracle holds); the finding's scenario.
+fn finding_and_twin(finding: &str, twin: &str) -> Scenario<K8s> {
+    let beyond = load(finding);
+    assert!(
+        !beyond.beyond.is_empty(),
+        "{finding} is beyond the envelope"
+    );
+    let report = check(&beyond);
     assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
-    assert!(report.finds["belief-exclusivity"].is_some());
-    let off = load("release-on-cancel-off");
-    assert!(off.beyond.is_empty(), "{:?}", off.beyond);
-    let twin = check(&off);
-    assert_eq!(twin.verdict, Verdict::Pass, "{:?}", twin.failures);
+    assert!(report.finds["belief-exclusivity"].is_some(), "{finding}");
+    let inside = load(twin);
+    assert!(inside.beyond.is_empty(), "{twin}: {:?}", inside.beyond);
+    let report = check(&inside);
+    assert_eq!(
+        report.verdict,
+        Verdict::Pass,
+        "{twin}: {:?}",
+        report.failures
+    );
+    beyond
 }
 
 /// The no-false-alarm points (`scenarios/k8s-envelope/`): every axis on one ray with the
@@ -133,15 +149,7 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
 /// ±7.08 %); the same cut-offs at ±6 % are inside it and every oracle holds.
 #[test]
 fn skewed_clocks_beyond_the_envelope_give_two_leaders_and_inside_it_none() {
-    let beyond = load("skewed-clocks");
-    assert!(!beyond.beyond.is_empty());
-    let report = check(&beyond);
-    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
-    assert!(report.finds["belief-exclusivity"].is_some());
-    let inside = load("skewed-clocks-inside");
-    assert!(inside.beyond.is_empty(), "{:?}", inside.beyond);
-    let twin = check(&inside);
-    assert_eq!(twin.verdict, Verdict::Pass, "{:?}", twin.failures);
+    finding_and_twin("skewed-clocks", "skewed-clocks-inside");
 }
 
 #[test]
