@@ -1116,12 +1116,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     }
     let (base, jobs) = seed_base_and_jobs(args)?;
     if let Some(spec) = args.shard {
-        let params = leaseproof_sim::shard::RunParams {
-            paths: paths.iter().map(|p| p.display().to_string()).collect(),
-            seed_base: base,
-            seeds: args.seeds,
-            check_determinism: args.check_determinism,
-        };
+        let params = run_params(args, &paths, base);
         return merge::run_shard(
             args.out.as_deref(),
             &scenarios,
@@ -1135,7 +1130,13 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if let Some(dir) = &args.save_failures {
         save_failures(&scenarios, &reports, dir, args.json);
     }
-    finish_run(args, &out, &scenarios, &reports)?;
+    finish_run(
+        args,
+        &out,
+        &scenarios,
+        &reports,
+        &run_params(args, &paths, base),
+    )?;
     Ok(code)
 }
 
@@ -1216,8 +1217,25 @@ fn run_plugin<P: leaseproof_impl::Protocol>(
     }
     let (base, jobs) = seed_base_and_jobs(args)?;
     let (reports, code) = run_scenarios(args, &scenarios, base, jobs);
-    finish_run(args, out, &scenarios, &reports)?;
+    finish_run(
+        args,
+        out,
+        &scenarios,
+        &reports,
+        &run_params(args, paths, base),
+    )?;
     Ok(code)
+}
+
+/// What a run was asked: its paths, seed base, seed count and determinism re-runs (a
+/// shard carries them; the reports name them when the seeds were not the scenarios' own).
+fn run_params(args: &RunArgs, paths: &[PathBuf], base: u64) -> leaseproof_sim::shard::RunParams {
+    leaseproof_sim::shard::RunParams {
+        paths: paths.iter().map(|p| p.display().to_string()).collect(),
+        seed_base: base,
+        seeds: args.seeds,
+        check_determinism: args.check_determinism,
+    }
 }
 
 /// Writes an unsharded run's reports (`write_run`), its failing seeds re-run traced for
@@ -1227,6 +1245,7 @@ fn finish_run<P: leaseproof_impl::Protocol>(
     out: &Path,
     scenarios: &[Scenario<P>],
     reports: &[ScenarioReport],
+    params: &leaseproof_sim::shard::RunParams,
 ) -> anyhow::Result<()> {
     write_run(
         out,
@@ -1236,20 +1255,7 @@ fn finish_run<P: leaseproof_impl::Protocol>(
         args.junit.as_deref(),
         || leaseproof_sim::traced::rerun_failing(scenarios, reports),
     )?;
-    if args.seeds.is_some() {
-        // Not each scenario's own seeds: the report names the command that ran it.
-        let command = std::iter::once("leaseproof".to_string())
-            .chain(std::env::args().skip(1))
-            .collect::<Vec<_>>()
-            .join(" ");
-        report::rename_author(
-            out,
-            &format!("`{command}`"),
-            &format!("<code>{}</code>", leaseproof_sim::svg::esc(&command)),
-            true,
-        )?;
-    }
-    Ok(())
+    report::name_run(out, params)
 }
 
 /// Runs every scenario's seeds from `base` and judges them, with a progress bar (none with

@@ -271,5 +271,6 @@ fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
         args.junit.as_deref(),
         || traced,
     )?;
+    report::name_run(&out, &merged.params)?;
     Ok(code)
 }

@@ -117,6 +117,31 @@ pub fn rename_author(out: &Path, md: &str, html: &str, seeds_given: bool) -> any
     Ok(())
 }
 
+/// A run given `--seeds` (not each scenario's own seeds): its `run.md` and `index.html`
+/// name the run, from what it was asked (the same for a run and the merge of its shards).
+pub fn name_run(out: &Path, p: &leaseproof_sim::shard::RunParams) -> anyhow::Result<()> {
+    let Some(seeds) = p.seeds else {
+        return Ok(());
+    };
+    let mut command = format!("leaseproof run --seeds {seeds}");
+    if p.seed_base != 0 {
+        command.push_str(&format!(" --seed-base {}", p.seed_base));
+    }
+    if p.check_determinism {
+        command.push_str(" --check-determinism");
+    }
+    for path in &p.paths {
+        command.push(' ');
+        command.push_str(path);
+    }
+    rename_author(
+        out,
+        &format!("`{command}`"),
+        &format!("<code>{}</code>", leaseproof_sim::svg::esc(&command)),
+        true,
+    )
+}
+
 /// Writes `run.json` and `run.md` into the report folder.
 pub fn write_run_reports(out: &Path, reports: &[ScenarioReport]) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;

@@ -439,7 +439,10 @@ fn check_runs_a_real_systems_named_checks() {
         &["check", "--protocol", "dynamodb", "--variant", "paused"],
         "--variant",
     );
-    assert!(err.contains("correct, hold-on-unavailable"), "{err}");
+    assert!(
+        err.contains("correct, slow-holder-clock, hold-on-unavailable"),
+        "{err}"
+    );
 }
 
 /// `run` takes a real system's scenarios as it takes the reference protocol's (same
