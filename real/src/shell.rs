@@ -77,6 +77,7 @@ pub async fn run_node<S: Store>(
         outbound.insert(peer, tx);
         tasks.spawn(connect(spec.id.node, addr, rx, stop.clone()));
     }
+    let boot_true = spec.clock.true_ns();
     let mut shell = Shell {
         rng: spec.jitter_seed | 1,
         node: AnyNode::restore(
@@ -84,30 +85,36 @@ pub async fn run_node<S: Store>(
             &spec.cfg,
             spec.id,
             &store.disk(),
-            spec.clock.now(),
+            spec.clock.at(boot_true),
         ),
         spec,
         outbound,
         events,
+        step_true: boot_true,
     };
     let clock = shell.spec.clock.clone();
     let result = async {
         shell.drain(&mut store)?;
         loop {
-            let wait = shell
-                .node
-                .poll_timeout()
-                .map_or(IDLE, |(t, _)| Duration::from_nanos(shell.spec.clock.until(t)));
+            let wait = shell.node.poll_timeout().map_or(IDLE, |(t, _)| {
+                Duration::from_nanos(shell.spec.clock.until(t))
+            });
             tokio::select! {
                 biased;
                 _ = stop.changed() => return Ok(()),
                 // A clock step: the deadline's true wait changed; compute it again.
                 () = clock.stepped() => continue,
                 input = inputs.recv() => match input {
-                    Some((from, msg)) => shell.node.handle_message(shell.spec.clock.now(), from, msg),
+                    Some((from, msg)) => {
+                        let now = shell.step_now();
+                        shell.node.handle_message(now, from, msg);
+                    }
                     None => return Ok(()),
                 },
-                () = tokio::time::sleep(wait) => shell.node.handle_timeout(shell.spec.clock.now()),
+                () = tokio::time::sleep(wait) => {
+                    let now = shell.step_now();
+                    shell.node.handle_timeout(now);
+                }
             }
             shell.drain(&mut store)?;
         }
@@ -124,9 +131,20 @@ struct Shell {
     events: mpsc::UnboundedSender<Stamped>,
     /// The jitter draws' generator state ([`Jitter::xorshift`]).
     rng: u64,
+    /// True time of the step being drained: the instant the core decided at, which its
+    /// events carry (as the simulator stamps them at the core's own step). Read once per
+    /// step, so a node descheduled between deciding and logging (a loaded machine) does
+    /// not log a decision later than it made it.
+    step_true: u64,
 }
 
 impl Shell {
+    /// Starts a step: reads true time once and returns this node's reading of it.
+    fn step_now(&mut self) -> Nanos {
+        self.step_true = self.spec.clock.true_ns();
+        self.spec.clock.at(self.step_true)
+    }
+
     /// Drains every output in order; consecutive persists are one batch, applied before
     /// the send that ends it.
     ///
@@ -150,10 +168,10 @@ impl Shell {
                 }
                 Output::NeedJitter => {
                     let jitter = Jitter::xorshift(&mut self.rng);
-                    let now = self.spec.clock.now();
+                    let now = self.step_now();
                     self.node.handle_jitter(now, jitter);
                 }
-                Output::Event(event) if batch.is_empty() => self.log(event),
+                Output::Event(event) if batch.is_empty() => self.log(event, self.step_true),
                 Output::Event(event) => waiting.push(event),
             }
         }
@@ -184,14 +202,16 @@ impl Shell {
             store.apply(batch)?;
             batch.clear();
         }
+        // An event that waited for a batch is stamped when it is written: it claims
+        // nothing a crash could still undo.
+        let written = self.spec.clock.true_ns();
         for event in waiting.drain(..) {
-            self.log(event);
+            self.log(event, written);
         }
         Ok(())
     }
 
-    fn log(&self, event: Event) {
-        let true_ns = self.spec.clock.true_ns();
+    fn log(&self, event: Event, true_ns: u64) {
         let _ = self.events.send(Stamped {
             true_ns,
             local: self.spec.clock.at(true_ns),
