@@ -839,12 +839,15 @@ fn a_real_run_refuses_a_fault_it_cannot_play_with_exit_2() {
         "faults.script[0]",
     );
     assert!(err.contains("stall"), "{err}");
+    // A data dir of this test's own (a fixed path could be a file left by anything).
+    let data = std::env::temp_dir().join(format!("leaseproof-cli-data-{}", std::process::id()));
+    let data = data.to_str().expect("a path");
     let serve = [
         "serve",
         "--scenario",
         "scenarios/happy-path.toml",
         "--data-dir",
-        "/tmp/x",
+        data,
     ];
     refused(&[&serve[..], &["client-9"]].concat(), "client-9");
     // An address in use, and a data dir that cannot be made (under a file).
