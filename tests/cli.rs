@@ -261,6 +261,9 @@ fn replay_takes_a_real_systems_seed() {
         "{text}"
     );
     assert!(text.contains("trace hash: "), "{text}");
+    // Events as a reader would write them, not Rust Debug dumps.
+    assert!(text.contains("acts under tenure 1"), "{text}");
+    assert!(!text.contains("Identity {"), "{text}");
     let o = leaseproof(&["replay", path, "--seed", "0", "--shrink"]);
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not yet k8s's"));

@@ -241,6 +241,79 @@ pub enum CasEvent {
 }
 
 impl CasEvent {
+    /// The event as a reader would write it (the trace and `replay`): clients by name, an
+    /// incarnation or life after a restart, tenures by number.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        // The oracles' identity is `incarnation * LIVES + life` ([`LIVES`]).
+        let who = |c: &Identity| {
+            let (incarnation, life) = (c.incarnation / LIVES, c.incarnation % LIVES);
+            match (incarnation, life) {
+                (0, 0) => c.node.name(),
+                (0, l) => format!("{} (life {l})", c.node.name()),
+                (i, 0) => format!("{} (incarnation {i})", c.node.name()),
+                (i, l) => format!("{} (incarnation {i}, life {l})", c.node.name()),
+            }
+        };
+        match self {
+            CasEvent::Booted { client } => format!("{} started", who(client)),
+            CasEvent::Wanted { client } => format!("{} wants the lock", who(client)),
+            CasEvent::Conflict { client } => {
+                format!("{}'s conditional write was refused (409)", who(client))
+            }
+            CasEvent::Acting { client, tenure } => {
+                format!("{} acts under tenure {tenure}", who(client))
+            }
+            CasEvent::Renewed { client } => format!("{} renewed", who(client)),
+            CasEvent::GaveUp { client } => {
+                format!("{} gave up its hold by its own rule", who(client))
+            }
+            CasEvent::Stopped { client, lost: true } => {
+                format!("{}'s work saw the loss and stopped", who(client))
+            }
+            CasEvent::Stopped {
+                client,
+                lost: false,
+            } => {
+                format!("{}'s work is done: it stops to release", who(client))
+            }
+            CasEvent::GaveBack { client, tenure } => {
+                format!("{} releases tenure {tenure}", who(client))
+            }
+            CasEvent::WriteDecided { client, tenure } => {
+                format!("{} decides a write under tenure {tenure}", who(client))
+            }
+            CasEvent::HeldOnUnavailable { client } => {
+                format!("{} counted a 503 as a heartbeat", who(client))
+            }
+            CasEvent::Began { client, tenure } => {
+                format!("tenure {tenure} begins: {} holds the record", who(client))
+            }
+            CasEvent::Extended { tenure } => format!("the holder of tenure {tenure} wrote"),
+            CasEvent::Ended {
+                client,
+                tenure,
+                taken_over,
+            } => format!(
+                "tenure {tenure} of {} ends ({})",
+                who(client),
+                if *taken_over {
+                    "taken over"
+                } else {
+                    "released"
+                }
+            ),
+            CasEvent::Unavailable => "the store answered 503".into(),
+            CasEvent::Accepted { client, tenure } => format!(
+                "the resource accepted {}'s write under tenure {tenure}",
+                who(client)
+            ),
+            CasEvent::Refused { tenure } => {
+                format!("the resource refused a write under tenure {tenure}")
+            }
+        }
+    }
+
     /// Every event kind ([`CasEvent::kind`]).
     pub const KINDS: [&'static str; 17] = [
         "booted",
@@ -601,6 +674,10 @@ macro_rules! cas_plumbing {
 
         fn event_kind(event: &$crate::cas::CasEvent) -> &'static str {
             event.kind()
+        }
+
+        fn describe_event(event: &$crate::cas::CasEvent, _now: leaseproof_impl::Nanos) -> String {
+            event.describe()
         }
 
         fn msg_kind(msg: &$crate::cas::CasMsg<$record>) -> &'static str {
