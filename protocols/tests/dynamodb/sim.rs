@@ -118,3 +118,24 @@ fn dynamodb_envelope_sweep() {
     }
     crate::common::sweep_table(&rows, SEEDS);
 }
+
+/// The no-false-alarm points (`scenarios/dynamodb-envelope/`): every axis on one ray at
+/// 90 % of the envelope's right side, and pauses, rate skew and the latency spread each
+/// at 90 % of its single-axis bound, the holder cut off for 30-40 s. Each is inside the
+/// plug-in's assumptions and passes every oracle on its 20 seeds (1,000 seeds:
+/// reports/dynamodb-envelope/).
+#[test]
+fn the_envelope_points_at_ninety_percent_pass() {
+    for name in ["ray-90", "pause-90", "skew-90", "latency-90"] {
+        let sc: Scenario<DynamoDb> = crate::common::load("dynamodb-envelope", name);
+        assert!(sc.beyond.is_empty(), "{name}: {:?}", sc.beyond);
+        let report = check(&sc);
+        assert_eq!(report.seeds, 20, "{name}");
+        assert_eq!(
+            report.verdict,
+            Verdict::Pass,
+            "{name}: {:?}",
+            report.failures
+        );
+    }
+}
