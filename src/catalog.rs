@@ -93,11 +93,11 @@ pub struct Catalog {
     pub seconds: f64,
 }
 
-fn load(p: &Path) -> anyhow::Result<Scenario> {
-    Scenario::load(p).map_err(|e| anyhow::anyhow!("{e}"))
+fn load<P: leaseproof_impl::Protocol>(p: &Path) -> anyhow::Result<Scenario<P>> {
+    Scenario::<P>::load_protocol(p).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn twin_passes(tw: &Scenario, jobs: usize) -> (usize, bool) {
+fn twin_passes<P: leaseproof_impl::Protocol>(tw: &Scenario<P>, jobs: usize) -> (usize, bool) {
     let seeds = tw.run_seeds(0, None);
     let rep = judge(
         tw,
@@ -353,7 +353,7 @@ fn variant_row(
 ) -> anyhow::Result<Row> {
     progress(&format!("{v}: simulator"));
     let path = bugs.join(format!("{}.toml", v.name()));
-    let sc = load(&path)?;
+    let sc: Scenario = load(&path)?;
     if sc.finds.is_empty() || sc.config.variant != v {
         anyhow::bail!(
             "{}: a catalog scenario must run variant {v} and name what it finds",
@@ -368,7 +368,7 @@ fn variant_row(
         shrink_first(root, &sc, s.iter().find_map(|x| x.first_failing_seed))?;
     progress(&format!("{v}: correct twin"));
     let twin_path = bugs.join(format!("{}-twin.toml", v.name()));
-    let tw = load(&twin_path)?;
+    let tw: Scenario = load(&twin_path)?;
     let (twin_seeds, twin_passed) = twin_passes(&tw, jobs);
     progress(&format!("{v}: model checker"));
     let model = model_row(v, jobs)?;
@@ -472,9 +472,9 @@ fn reproduction(
 ) -> anyhow::Result<Reproduction> {
     let (what, bug, twin) = REPRODUCTIONS[i];
     progress(&format!("reproduction: {bug}"));
-    let sc = load(&bugs.join(bug))?;
+    let sc: Scenario = load(&bugs.join(bug))?;
     let s = leaseproof_sim::search::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
-    let tw = load(&bugs.join(twin))?;
+    let tw: Scenario = load(&bugs.join(twin))?;
     let (_, twin_passed) = twin_passes(&tw, jobs);
     Ok(Reproduction {
         what: what.into(),
@@ -585,39 +585,15 @@ const REAL_SYSTEMS: [RealCase; 9] = [
     },
 ];
 
-/// A real system's scenario: searched to its first failing seed (for what it finds), or
-/// run whole and judged (a twin): (first failing seed, passed every seed).
-fn real_scenario<P: leaseproof_impl::Protocol>(
+/// A real system's finding scenario searched to its first failing seed (within
+/// [`MAX_SEEDS`]), with the oracles it finds.
+fn real_search<P: leaseproof_impl::Protocol>(
     path: &Path,
     jobs: usize,
-) -> anyhow::Result<(Option<u64>, bool, String)> {
-    let sc = Scenario::<P>::load_protocol(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+) -> anyhow::Result<(Option<u64>, String)> {
+    let sc = load::<P>(path)?;
     let s = leaseproof_sim::search::search(&sc, &sc.finds, 0, MAX_SEEDS, jobs);
-    let seeds = sc.run_seeds(0, None);
-    let rep = judge(
-        &sc,
-        &run_many(&sc, &seeds, jobs, RunOptions::default(), &|_| {}),
-        &[],
-    );
-    let oracle = sc
-        .finds
-        .iter()
-        .map(|o| o.name())
-        .collect::<Vec<_>>()
-        .join(", ");
-    Ok((s.first_failing_seed, rep.exit == EXIT_OK, oracle))
-}
-
-fn real_run(
-    protocol: &str,
-    path: &Path,
-    jobs: usize,
-) -> anyhow::Result<(Option<u64>, bool, String)> {
-    match protocol {
-        "k8s" => real_scenario::<leaseproof_protocols::k8s::K8s>(path, jobs),
-        "dynamodb" => real_scenario::<leaseproof_protocols::dynamodb::DynamoDb>(path, jobs),
-        other => anyhow::bail!("no protocol {other:?}"),
-    }
+    Ok((s.first_failing_seed, finds(&sc)))
 }
 
 /// Real-system finding `i`: its scenario's first failing seed, its twin, its model check.
@@ -634,15 +610,21 @@ fn real_finding(
         c.protocol,
         c.scenario.or(c.check).unwrap_or("-")
     ));
+    let no_system = || anyhow::anyhow!("no protocol {:?}", c.protocol);
     let (found, oracle) = match c.scenario {
-        Some(f) => {
-            let (found, _, oracle) = real_run(c.protocol, &dir.join(f), jobs)?;
-            (found, oracle)
-        }
+        Some(f) => crate::with_real_system!(
+            c.protocol,
+            |P| real_search::<P>(&dir.join(f), jobs)?,
+            else return Err(no_system())
+        ),
         None => (None, String::new()),
     };
     let twin_passed = match c.twin {
-        Some(f) => real_run(c.protocol, &dir.join(f), jobs)?.1,
+        Some(f) => crate::with_real_system!(
+            c.protocol,
+            |P| twin_passes(&load::<P>(&dir.join(f))?, jobs).1,
+            else return Err(no_system())
+        ),
         None => true,
     };
     let model = c
@@ -676,7 +658,7 @@ fn real_finding(
 }
 
 /// The oracles a scenario must find, comma-separated.
-fn finds(sc: &Scenario) -> String {
+fn finds<P: leaseproof_impl::Protocol>(sc: &Scenario<P>) -> String {
     sc.finds
         .iter()
         .map(|o| o.name())

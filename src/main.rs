@@ -642,19 +642,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     );
                     Ok(EXIT_USAGE)
                 }
-                (Some("k8s"), false) => replay_as::<leaseproof_protocols::k8s::K8s>(
-                    &scenario,
-                    seed,
-                    hash.as_deref(),
-                    trace,
-                    &protocol_lines,
-                ),
-                (Some("dynamodb"), false) => replay_as::<leaseproof_protocols::dynamodb::DynamoDb>(
-                    &scenario,
-                    seed,
-                    hash.as_deref(),
-                    trace,
-                    &protocol_lines,
+                (Some(p), false) => leaseproof::with_real_system!(
+                    p,
+                    |P| replay_as::<P>(&scenario, seed, hash.as_deref(), trace, &protocol_lines),
+                    else anyhow::bail!("no real system {p:?}")
                 ),
                 (_, true) => {
                     shrink_seed(&scenario, seed, hash.as_deref(), oracle.as_deref(), trace)
@@ -1094,12 +1085,10 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         args.paths.clone()
     };
     let out = verdict::report_dir(&paths, args.out.as_deref());
-    match scenario_protocol(&paths)? {
-        Some("k8s") => return run_plugin::<leaseproof_protocols::k8s::K8s>(args, &paths, &out),
-        Some("dynamodb") => {
-            return run_plugin::<leaseproof_protocols::dynamodb::DynamoDb>(args, &paths, &out);
-        }
-        _ => {}
+    if let Some(p) = scenario_protocol(&paths)? {
+        return leaseproof::with_real_system!(p, |P| run_plugin::<P>(args, &paths, &out), else {
+            anyhow::bail!("no real system {p:?}")
+        });
     }
     let scenarios = match load_all(&paths)? {
         Ok(s) => s,
@@ -1253,9 +1242,9 @@ fn finish_run<P: leaseproof_impl::Protocol>(
         reports,
         args.json,
         args.junit.as_deref(),
+        &report::run_author(params),
         || leaseproof_sim::traced::rerun_failing(scenarios, reports),
-    )?;
-    report::name_run(out, params)
+    )
 }
 
 /// Runs every scenario's seeds from `base` and judges them, with a progress bar (none with
@@ -1363,12 +1352,14 @@ fn save_failures(scenarios: &[Scenario], reports: &[ScenarioReport], dir: &Path,
 /// A run's outputs from its reports: the table (or the JSON document) on the terminal,
 /// run.json, run.md, the timelines of the seeds `traced` gives (a traced re-run, or a
 /// merge's recorded ones) and index.html, all in `out`.
+#[allow(clippy::too_many_arguments)]
 fn write_run<P: leaseproof_impl::Protocol>(
     out: &Path,
     scenarios: &[Scenario<P>],
     reports: &[ScenarioReport],
     json: bool,
     junit: Option<&Path>,
+    author: &run_report::Author,
     traced: impl FnOnce() -> Vec<Vec<SeedResult<P>>>,
 ) -> anyhow::Result<()> {
     if let Some(j) = junit {
@@ -1380,7 +1371,7 @@ fn write_run<P: leaseproof_impl::Protocol>(
     } else {
         report::print_table(reports);
     }
-    report::write_run_reports(out, reports).context("writing reports")?;
+    report::write_run_reports(out, reports, author).context("writing reports")?;
     // Timelines are drawn for seeds that tripped an oracle: a failing seed, or one that
     // found what a scenario `finds`.
     let tripped = reports.iter().any(|r| {
@@ -1392,8 +1383,11 @@ fn write_run<P: leaseproof_impl::Protocol>(
     let timelines =
         run_report::write_timelines(out, scenarios, &traced()).context("writing timelines")?;
     let index = out.join("index.html");
-    std::fs::write(&index, run_report::index_html(out, reports, &timelines))
-        .with_context(|| format!("writing {}", index.display()))?;
+    std::fs::write(
+        &index,
+        run_report::index_html(out, reports, &timelines, author),
+    )
+    .with_context(|| format!("writing {}", index.display()))?;
     if !json {
         eprintln!("report: {}", index.display());
         if let Some(line) = report::closing_line(reports) {
@@ -1528,15 +1522,12 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
     );
     #[allow(clippy::disallowed_methods)] // wall time of the sweep, for the report only
     let started = std::time::Instant::now();
-    let results = tune::sweep_with(&g, &opts, &|_| bar.inc(1), &|cell, p, seeds| match p
-        .kind
-        .as_str()
-    {
-        "k8s" => plugin_cell::<leaseproof_protocols::k8s::K8s>(cell, p, seeds, opts.jobs, &bar),
-        "dynamodb" => {
-            plugin_cell::<leaseproof_protocols::dynamodb::DynamoDb>(cell, p, seeds, opts.jobs, &bar)
-        }
-        other => Err(format!("this build has no protocol {other:?}")),
+    let results = tune::sweep_with(&g, &opts, &|_| bar.inc(1), &|cell, p, seeds| {
+        leaseproof::with_real_system!(
+            p.kind.as_str(),
+            |P| plugin_cell::<P>(cell, p, seeds, opts.jobs, &bar),
+            else Err(format!("this build has no protocol {:?}", p.kind))
+        )
     });
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -1593,14 +1584,12 @@ fn plugin_parse(kind: &str, path: &Path, text: &str) -> Result<(), String> {
             .map(drop)
             .map_err(|e| e.to_string())
     }
-    match kind {
-        "k8s" => parse::<leaseproof_protocols::k8s::K8s>(path, text),
-        "dynamodb" => parse::<leaseproof_protocols::dynamodb::DynamoDb>(path, text),
-        other => Err(format!(
-            "{}: [protocol] kind {other:?}: this build has no such protocol",
+    leaseproof::with_real_system!(kind, |P| parse::<P>(path, text), else {
+        Err(format!(
+            "{}: [protocol] kind {kind:?}: this build has no such protocol",
             path.display()
-        )),
-    }
+        ))
+    })
 }
 
 /// One cell of a real system's grid over the seeds; an impossible config (the plug-in's

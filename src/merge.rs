@@ -269,8 +269,8 @@ fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
         &merged.reports,
         args.json,
         args.junit.as_deref(),
+        &report::run_author(&merged.params),
         || traced,
     )?;
-    report::name_run(&out, &merged.params)?;
     Ok(code)
 }

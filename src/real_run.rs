@@ -724,20 +724,17 @@ fn write_reports(
     results: Vec<SeedResult>,
 ) -> anyhow::Result<()> {
     let reports = std::slice::from_ref(report);
-    crate::report::write_run_reports(out, reports)
+    let author = run_report::Author::real();
+    crate::report::write_run_reports(out, reports, &author)
         .with_context(|| format!("--out {}: writing the reports", out.display()))?;
     let timelines = run_report::write_timelines(out, std::slice::from_ref(sc), &[results])
         .with_context(|| format!("--out {}: writing the timelines", out.display()))?;
     let index = out.join("index.html");
-    std::fs::write(&index, run_report::index_html(out, reports, &timelines))
-        .with_context(|| format!("writing {}", index.display()))?;
-    // The shared writers name `run` as their author; these are a real run's.
-    crate::report::rename_author(
-        out,
-        "`leaseproof real` (real processes on loopback)",
-        "<code>leaseproof real</code> (real processes on loopback)",
-        false,
-    )?;
+    std::fs::write(
+        &index,
+        run_report::index_html(out, reports, &timelines, &author),
+    )
+    .with_context(|| format!("writing {}", index.display()))?;
     eprintln!("report: {}", index.display());
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Human-readable output of runs: failure blocks, the summary table, report files.
 
-use leaseproof_sim::run_report;
+use leaseproof_sim::run_report::{self, Author};
 use leaseproof_sim::verdict::{ScenarioReport, Verdict};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -80,48 +80,12 @@ pub fn emit(s: &str) {
     let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
 }
 
-/// The shared writers of `run.md` and `index.html` name the main job as their author:
-/// rewrites that to `md` / `html` (the author, as Markdown and as HTML), and with
-/// `seeds_given` drops the note that each scenario ran its own seeds.
-pub fn rename_author(out: &Path, md: &str, html: &str, seeds_given: bool) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let (md_seeds, html_seeds) = if seeds_given {
-        (
-            "; the seeds are each scenario's own.",
-            "; each scenario runs its own seeds.",
-        )
-    } else {
-        ("", "")
-    };
-    for (file, from, to) in [
-        (
-            "run.md",
-            format!("Written by `cargo run --release` (or `leaseproof run`){md_seeds}"),
-            format!("Written by {md}{}", if seeds_given { "." } else { "" }),
-        ),
-        (
-            "index.html",
-            format!(
-                "Written by <code>cargo run --release</code> (or <code>leaseproof \
-                 run</code>){html_seeds}"
-            ),
-            format!("Written by {html}{}", if seeds_given { "." } else { "" }),
-        ),
-    ] {
-        let path = out.join(file);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        std::fs::write(&path, text.replace(&from, &to))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// A run given `--seeds` (not each scenario's own seeds): its `run.md` and `index.html`
-/// name the run, from what it was asked (the same for a run and the merge of its shards).
-pub fn name_run(out: &Path, p: &leaseproof_sim::shard::RunParams) -> anyhow::Result<()> {
+/// Who wrote a run's reports: a run given `--seeds` (not each scenario's own seeds) names
+/// itself from what it was asked, the same for a run and the merge of its shards.
+#[must_use]
+pub fn run_author(p: &leaseproof_sim::shard::RunParams) -> Author {
     let Some(seeds) = p.seeds else {
-        return Ok(());
+        return Author::run();
     };
     let mut command = format!("leaseproof run --seeds {seeds}");
     if p.seed_base != 0 {
@@ -134,24 +98,20 @@ pub fn name_run(out: &Path, p: &leaseproof_sim::shard::RunParams) -> anyhow::Res
         command.push(' ');
         command.push_str(path);
     }
-    rename_author(
-        out,
-        &format!("`{command}`"),
-        &format!("<code>{}</code>", leaseproof_sim::svg::esc(&command)),
-        true,
-    )
+    Author::command(&command)
 }
 
 /// Writes `run.json` and `run.md` into the report folder.
-pub fn write_run_reports(out: &Path, reports: &[ScenarioReport]) -> std::io::Result<()> {
+pub fn write_run_reports(
+    out: &Path,
+    reports: &[ScenarioReport],
+    author: &Author,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     let json = serde_json::to_string_pretty(&serde_json::json!({ "scenarios": reports }))
         .map_err(std::io::Error::other)?;
     std::fs::write(out.join("run.json"), json)?;
-    let mut md = String::from(
-        "# Scenario run\n\nWritten by `cargo run --release` (or `leaseproof run`); the seeds \
-         are each scenario's own.\n\n",
-    );
+    let mut md = format!("# Scenario run\n\nWritten by {}.\n\n", author.md);
     md.push_str(&table(reports));
     md.push('\n');
     for r in reports {

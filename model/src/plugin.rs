@@ -3,8 +3,9 @@
 //! oracles on the protocol's tenure events, belief-exclusivity on its "may act").
 //!
 //! The model: one global time in ticks of `tick_ns`; each node's clock reads global time
-//! plus its configured offset, at its configured rate (`rates_ppm`, bounded checks only); a message in flight may be delivered at any
-//! time from its send until `max_delay` ticks later, or lost (at most `losses` times);
+//! plus its configured offset, at its configured rate (`rates_ppm`, bounded checks
+//! only); a message in flight may be delivered at any time from its send until
+//! `max_delay` ticks later, or lost (at most `losses` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not)
 //! and clients up to `client_crashes` times; each restarts, a new incarnation, from its
@@ -18,8 +19,8 @@
 //! ranked, so states that behave alike are one state and the check closes with no time
 //! bound. **Symmetry** (`symmetry`, for a protocol that renames, [`Protocol::SYMMETRIC`]):
 //! one state per orbit of renamings of clients with equal offsets. Left out for now
-//! (docs/protocols.md): resource crashes, drift that moves, the time-lock patterns that need more
-//! than one step, dead-data rules.
+//! (docs/protocols.md): resource crashes, drift that moves, the time-lock patterns that
+//! need more than one step, dead-data rules.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
@@ -337,7 +338,7 @@ impl<P: Protocol> PluginModel<P> {
         if !(self.mc.symmetry && P::SYMMETRIC) {
             return perms;
         }
-        let off = |i: usize| {
+        let clock = |i: usize| {
             (
                 self.mc.offsets.get(i).copied().unwrap_or(0),
                 self.mc.rates_ppm.get(i).copied().unwrap_or(0),
@@ -350,7 +351,7 @@ impl<P: Protocol> PluginModel<P> {
             for (k, &to) in image.iter().enumerate() {
                 p[clients[k]] = to;
             }
-            if (0..n).all(|i| off(i) == off(p[i])) {
+            if (0..n).all(|i| clock(i) == clock(p[i])) {
                 perms.push(p);
             }
         }

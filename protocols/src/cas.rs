@@ -648,10 +648,21 @@ impl<S: Record> Machine for Resource<S> {
 
 /// The parts of [`leaseproof_impl::Protocol`] every protocol on this store implements
 /// alike (its outputs are already effects, its disk is replaced whole by a persist, its
-/// messages are JSON, its events and messages are the shared ones), for its `impl
-/// Protocol` to include: `cas_plumbing!(Record)`.
+/// messages are JSON, its events and messages are the shared ones, its `[protocol]` fields
+/// are its config), for its `impl Protocol` to include: `cas_plumbing!(Record, Config)`.
 macro_rules! cas_plumbing {
-    ($record:ty) => {
+    ($record:ty, $config:ty) => {
+        /// Its fields are its config, checked as the library checks its own (no
+        /// workload of the harness's).
+        fn configure(
+            fields: &$config,
+            workload: leaseproof_impl::Workload,
+        ) -> Result<$config, leaseproof_impl::ConfigError> {
+            workload.refuse(Self::NAME)?;
+            fields.validate()?;
+            Ok(fields.clone())
+        }
+
         fn effect(out: $crate::cas::CasOutput<$record>) -> $crate::cas::CasOutput<$record> {
             out
         }

@@ -36,7 +36,7 @@ use crate::cas::{
 };
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds};
 use leaseproof_impl::{
-    Belief, ConfigError, Effect, Identity, Machine, Nanos, NodeId, Protocol, RoleKind, Workload,
+    Belief, ConfigError, Effect, Identity, Machine, Nanos, NodeId, Protocol, RoleKind,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -788,13 +788,7 @@ impl Protocol for DynamoDb {
     type Persist = DynamoDisk;
     type Node = DynamoNode;
 
-    crate::cas::cas_plumbing!(Item);
-
-    fn configure(fields: &DynamoConfig, workload: Workload) -> Result<DynamoConfig, ConfigError> {
-        workload.refuse(Self::NAME)?;
-        fields.validate()?;
-        Ok(fields.clone())
-    }
+    crate::cas::cas_plumbing!(Item, DynamoConfig);
 
     fn variant(cfg: &DynamoConfig) -> &'static str {
         match (cfg.hold_on_unavailable, cfg.rvn, cfg.delete_on_release) {

@@ -49,7 +49,6 @@ use crate::cas::{
 use leaseproof_impl::protocol::{Assumptions, Breach, FaultBounds, Suspension};
 use leaseproof_impl::{
     Belief, ConfigError, Effect, Identity, Jitter, Machine, Nanos, NodeId, Protocol, RoleKind,
-    Workload,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -845,13 +844,7 @@ impl Protocol for K8s {
     type Persist = K8sDisk;
     type Node = K8sNode;
 
-    crate::cas::cas_plumbing!(Spec);
-
-    fn configure(fields: &K8sConfig, workload: Workload) -> Result<K8sConfig, ConfigError> {
-        workload.refuse(Self::NAME)?;
-        fields.validate()?;
-        Ok(fields.clone())
-    }
+    crate::cas::cas_plumbing!(Spec, K8sConfig);
 
     fn variant(cfg: &K8sConfig) -> &'static str {
         match cfg.fencing {

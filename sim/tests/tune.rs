@@ -324,7 +324,7 @@ fn a_run_report_links_a_timeline_for_each_finding() {
     assert!(doc.descendants().any(|n| n
         .attribute("class")
         .is_some_and(|c| c.contains("violation"))));
-    let html = run_report::index_html(&dir, &reports, &tls);
+    let html = run_report::index_html(&dir, &reports, &tls, &run_report::Author::run());
     let page = well_formed("index.html", &html);
     let rows = page.descendants().filter(|n| n.has_tag_name("tr")).count();
     assert_eq!(rows, 3, "a header and one row per scenario");

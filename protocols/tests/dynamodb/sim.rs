@@ -83,7 +83,7 @@ fn a_seed_replays_bit_for_bit() {
 /// envelope claims it and the seeds that found two holders or a stale write; a point the
 /// envelope claims must find none.
 /// `cargo test -p leaseproof-protocols --test systems -- --ignored --nocapture dynamodb_envelope`
-/// (about 8 s); docs/protocols/dynamodb.md quotes its table.
+/// (about 9 s); docs/protocols/dynamodb.md quotes its table.
 #[test]
 #[ignore = "a sweep of 8,000 seeds; run with -- --ignored"]
 fn dynamodb_envelope_sweep() {

@@ -111,6 +111,50 @@ pub fn found_summary(rep: &ScenarioReport) -> String {
     }
 }
 
+/// Who wrote a run's reports, as `run.md` (Markdown) and `index.html` (HTML) say it after
+/// "Written by ".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Author {
+    pub md: String,
+    pub html: String,
+}
+
+impl Author {
+    /// The main job, or `leaseproof run` on each scenario's own seeds.
+    #[must_use]
+    pub fn run() -> Author {
+        Author {
+            md: "`cargo run --release` (or `leaseproof run`); the seeds are each scenario's own"
+                .into(),
+            html: "<code>cargo run --release</code> (or <code>leaseproof run</code>); each \
+                   scenario runs its own seeds"
+                .into(),
+        }
+    }
+
+    /// `leaseproof real`.
+    #[must_use]
+    pub fn real() -> Author {
+        Author {
+            md: "`leaseproof real` (real processes on loopback); the seeds are each scenario's \
+                 own"
+            .into(),
+            html: "<code>leaseproof real</code> (real processes on loopback); each scenario \
+                   runs its own seeds"
+                .into(),
+        }
+    }
+
+    /// A command, as given.
+    #[must_use]
+    pub fn command(command: &str) -> Author {
+        Author {
+            md: format!("`{command}`"),
+            html: format!("<code>{}</code>", esc(command)),
+        }
+    }
+}
+
 /// `reports/index.html`: one row per scenario (verdict, findings, metrics), each failure
 /// with its replay command, the timelines inline, and links to the other reports found in
 /// `out` (tune sweeps, the bug catalog, the benchmarks).
@@ -119,6 +163,7 @@ pub fn index_html(
     out: &Path,
     reports: &[ScenarioReport],
     timelines: &[Vec<(u64, String)>],
+    author: &Author,
 ) -> String {
     let mut s = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\
@@ -132,11 +177,11 @@ pub fn index_html(
     let failed = reports.iter().filter(|r| r.exit != 0).count();
     let _ = writeln!(
         s,
-        "<p class=\"meta\">{} scenarios, {} with a failure. Written by <code>cargo run \
-         --release</code> (or <code>leaseproof run</code>); each scenario runs its own seeds. \
-         Data: <a href=\"run.json\">run.json</a>, <a href=\"run.md\">run.md</a>.</p>",
+        "<p class=\"meta\">{} scenarios, {} with a failure. Written by {}. Data: <a \
+         href=\"run.json\">run.json</a>, <a href=\"run.md\">run.md</a>.</p>",
         reports.len(),
-        failed
+        failed,
+        author.html
     );
     let others = other_reports(out);
     if !others.is_empty() {

@@ -420,28 +420,29 @@ impl GridFile {
             ));
         }
         if self.plugin.is_none() {
-            if g.renew_deadline_ms.is_some() {
-                return Err(e(
+            // A plug-in's axes and tables, on the reference protocol's own grid.
+            for (field, set, reason) in [
+                (
                     "grid.renew_deadline_ms",
+                    g.renew_deadline_ms.is_some(),
                     "the reference protocol has no renew deadline (a plug-in's axis, set \
-                     through grid.fields)"
-                        .into(),
-                ));
-            }
-            if g.reference.is_some() {
-                return Err(e(
+                     through grid.fields)",
+                ),
+                (
                     "grid.reference",
-                    "this scenario is the reference protocol's: set its fields in [protocol]"
-                        .into(),
-                ));
-            }
-            if g.fields.is_some() {
-                return Err(e(
+                    g.reference.is_some(),
+                    "this scenario is the reference protocol's: set its fields in [protocol]",
+                ),
+                (
                     "grid.fields",
-                    "fields name a plug-in's [protocol] fields; this scenario is the reference \
-                     protocol's"
-                        .into(),
-                ));
+                    g.fields.is_some(),
+                    "fields name a plug-in's [protocol] fields; this scenario is the \
+                     reference protocol's",
+                ),
+            ] {
+                if set {
+                    return Err(e(field, reason.into()));
+                }
             }
             return Ok(());
         }
