@@ -38,6 +38,19 @@ pub fn rate_ratio_ppm(drift_ppm: u32) -> u64 {
     (1_000_000 + r) * 1_000_000 / (1_000_000 - r)
 }
 
+/// A breach for every crash in `b` that loses the store's data (the `record`: "the Lease
+/// object", "the lock item"): beyond either system's assumptions at any setting.
+#[must_use]
+pub fn lost_record(b: &leaseproof_impl::FaultBounds, record: &str) -> Vec<leaseproof_impl::Breach> {
+    b.losses
+        .iter()
+        .map(|l| leaseproof_impl::Breach {
+            field: l.field.clone(),
+            reason: format!("a crash loses the {}: {record}", l.what),
+        })
+        .collect()
+}
+
 /// The earliest of a client's timers and its reason (`Machine::poll_timeout`).
 #[derive(Default)]
 pub(crate) struct Earliest(Option<(u64, &'static str)>);

@@ -175,14 +175,7 @@ impl DynamoConfig {
 /// set leaves it at once.
 impl Assumptions for DynamoConfig {
     fn breaches(&self, b: &FaultBounds) -> Vec<Breach> {
-        let mut out: Vec<Breach> = b
-            .losses
-            .iter()
-            .map(|l| Breach {
-                field: l.field.clone(),
-                reason: format!("a crash loses the {}: the lock item", l.what),
-            })
-            .collect();
+        let mut out = crate::cas::lost_record(b, "the lock item");
         if self.hold_on_unavailable && self.unavailable_ms[1] > self.unavailable_ms[0] {
             out.push(Breach {
                 field: "protocol.hold_on_unavailable".into(),

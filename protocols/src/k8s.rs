@@ -197,14 +197,7 @@ impl K8sConfig {
 /// store's data does.
 impl Assumptions for K8sConfig {
     fn breaches(&self, b: &FaultBounds) -> Vec<Breach> {
-        let mut out: Vec<Breach> = b
-            .losses
-            .iter()
-            .map(|l| Breach {
-                field: l.field.clone(),
-                reason: format!("a crash loses the {}: the Lease object", l.what),
-            })
-            .collect();
+        let mut out = crate::cas::lost_record(b, "the Lease object");
         if self.release_on_cancel {
             // le.go `renew` releases before it returns and `Run` cancels the work's context
             // only after: the released lease is free at once while the work still runs.
