@@ -517,8 +517,9 @@ const REAL_SYSTEMS: [RealCase; 9] = [
         scenario: Some("stalled-write.toml"),
         twin: Some("stalled-write-fenced.toml"),
         check: None,
-        note: "simulator only: the model pauses a whole node, it has no stall between a \
-               check and its send yet",
+        note: "simulator only: a model pause that holds the write (pause_holds_sends) \
+               finds the resumed leader's own later writes first (the paused-leader \
+               finding), not the held one",
     },
     RealCase {
         protocol: "k8s",
@@ -554,8 +555,8 @@ const REAL_SYSTEMS: [RealCase; 9] = [
                is a UUID: no fencing)",
         scenario: Some("stalled-write.toml"),
         twin: Some("within-envelope.toml"),
-        check: None,
-        note: "simulator only: the dynamodb checks have no pause or stall yet",
+        check: Some("paused"),
+        note: "the model's pause holds the write decided before it (pause_holds_sends)",
     },
     RealCase {
         protocol: "dynamodb",
@@ -579,9 +580,9 @@ const REAL_SYSTEMS: [RealCase; 9] = [
                and the new holder's writes are refused",
         scenario: Some("counter-rvn-deleted.toml"),
         twin: Some("counter-rvn-kept.toml"),
-        check: None,
-        note: "simulator only: no model check of a counter RVN yet; the twin keeps the item \
-               across release (isReleased), the fix",
+        check: Some("counter-rvn-deleted"),
+        note: "the twin keeps the item across release (isReleased), the fix; in the model \
+               too (check --protocol dynamodb --variant counter-rvn-kept holds)",
     },
 ];
 

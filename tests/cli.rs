@@ -439,11 +439,20 @@ fn check_runs_a_real_systems_named_checks() {
     assert_eq!(code(&o), 1, "{out}");
     assert!(out.contains("REFUTED     belief-exclusivity"), "{out}");
     let err = refused(
-        &["check", "--protocol", "dynamodb", "--variant", "paused"],
+        &[
+            "check",
+            "--protocol",
+            "dynamodb",
+            "--variant",
+            "longest-wait",
+        ],
         "--variant",
     );
     assert!(
-        err.contains("correct, slow-holder-clock, hold-on-unavailable"),
+        err.contains(
+            "correct, paused, counter-rvn-deleted, counter-rvn-kept, slow-holder-clock, \
+             hold-on-unavailable"
+        ),
         "{err}"
     );
 }

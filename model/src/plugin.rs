@@ -9,7 +9,8 @@
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not)
 //! and clients up to `client_crashes` times; each restarts, a new incarnation, from its
-//! disk. Every jitter draw is the configured one (`jitter_ppm`, 0 by default).
+//! disk; a client may pause (`pauses`), holding its unsent writes with it
+//! (`pause_holds_sends`) or not. Every jitter draw is the configured one (`jitter_ppm`, 0 by default).
 //!
 //! **Closed checks** (`closed`, for a protocol that lists its instants and counters,
 //! [`Protocol::NORMALISES`]): global time stays at [`ANCHOR`] and a tick shifts every
@@ -81,6 +82,11 @@ pub struct PluginModelConfig<C> {
     /// and keeps what it believed at its last step.
     pub pauses: u8,
     pub pause_ticks: u64,
+    /// Whether a pause also holds what the client sent and is not yet delivered: the pause
+    /// falls between a step and its sends leaving (a GC pause between an application's
+    /// check and its write), so they leave when it resumes. Off: they fly on (SIGSTOP
+    /// after the bytes left).
+    pub pause_holds_sends: bool,
     /// Each node's clock rate, ppm off true time, by node index (missing: 0): its reading
     /// at global tick t is (t + offset)·tick·(1 + ppm/10⁶). A bounded check only (a
     /// closed check shifts every instant back by one tick a tick, which needs one rate).
@@ -113,6 +119,7 @@ impl<C> PluginModelConfig<C> {
             jitter_ppm: 0,
             pauses: 0,
             pause_ticks: 0,
+            pause_holds_sends: false,
             rates_ppm: Vec::new(),
         }
     }
@@ -551,8 +558,10 @@ impl<P: Protocol> Model for PluginModel<P> {
         }
         let mut overdue = false;
         for (k, m) in s.net.iter().enumerate() {
-            // A paused node receives nothing; what waits for it holds no time back.
-            if (k > 0 && s.net[k - 1] == *m) || s.paused[m.2 as usize] > 0 {
+            // A paused node receives nothing (nor, holding its sends, sends anything); what
+            // waits for it holds no time back.
+            let held = self.mc.pause_holds_sends && s.paused[m.1 as usize] > 0;
+            if (k > 0 && s.net[k - 1] == *m) || s.paused[m.2 as usize] > 0 || held {
                 continue;
             }
             overdue |= s.time >= m.0 + self.mc.max_delay;
@@ -765,11 +774,26 @@ pub fn check_plugin_model<P: Protocol>(mc: PluginModelConfig<P::Config>) -> Plug
     }
 }
 
+/// One line per step; a step after which an oracle has failed that had not before names
+/// it (`[trips stale-write-accepted]`), so a path shows which rule it breaks and where.
 fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec<String> {
     path.iter()
-        .filter_map(|(s, a)| {
+        .enumerate()
+        .filter_map(|(i, (s, a))| {
             let a = a.as_ref()?;
-            Some(match a {
+            let trips = path.get(i + 1).map_or_else(String::new, |(next, _)| {
+                let new: Vec<&str> = OracleName::ALL
+                    .iter()
+                    .filter(|&&o| next.oracles.tripped(o) && !s.oracles.tripped(o))
+                    .map(|o| o.name())
+                    .collect();
+                if new.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [trips {}]", new.join(", "))
+                }
+            });
+            let line = match a {
                 PluginAction::Deliver(k) | PluginAction::Lose(k) => {
                     let (at, from, to, msg) = &s.net[*k];
                     let verb = if matches!(a, PluginAction::Lose(_)) {
@@ -789,7 +813,8 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
                 PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
                 PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
-            })
+            };
+            Some(line + &trips)
         })
         .collect()
 }

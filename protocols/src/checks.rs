@@ -4,7 +4,7 @@
 //! whether it is expected to hold (inside the envelope) or to find a counterexample
 //! (beyond it, or a refuted fencing option).
 
-use crate::dynamodb::{DynamoConfig, DynamoDb};
+use crate::dynamodb::{DynamoConfig, DynamoDb, Rvn};
 use crate::k8s::{Fencing, K8s, K8sConfig};
 use leaseproof_impl::OracleName;
 use leaseproof_model::plugin::{check_plugin_model, PluginCheckReport, PluginModelConfig};
@@ -24,7 +24,7 @@ pub struct NamedCheck {
 }
 
 /// Every check, each system's `correct` first (its default check).
-pub const CHECKS: [NamedCheck; 11] = [
+pub const CHECKS: [NamedCheck; 14] = [
     NamedCheck {
         protocol: "k8s",
         name: "correct",
@@ -88,6 +88,29 @@ pub const CHECKS: [NamedCheck; 11] = [
                 losses, 14 s: no stale write; reaches a heartbeat, a failed condition, a \
                 heartbeat-lost expiry and a takeover (belief-exclusivity is not judged: \
                 the model's messages may take no time, the client's only margin)",
+        holds: true,
+    },
+    NamedCheck {
+        protocol: "dynamodb",
+        name: "paused",
+        about: "one 9 s pause of a client between its isExpired() check and its write \
+                leaving (lease 6 s), beyond the envelope: two holders, and the write \
+                accepted stale after the new holder's",
+        holds: false,
+    },
+    NamedCheck {
+        protocol: "dynamodb",
+        name: "counter-rvn-deleted",
+        about: "a counter RVN with delete-on-release (holds of 2 s): the counter starts \
+                again at 1, a waiter that saw RVN 1 under the last holder puts over the \
+                live lock of the next (two holders)",
+        holds: false,
+    },
+    NamedCheck {
+        protocol: "dynamodb",
+        name: "counter-rvn-kept",
+        about: "the same with release by isReleased (the item and its counter survive): \
+                one holder at a time, no stale write",
         holds: true,
     },
     NamedCheck {
@@ -214,6 +237,40 @@ pub fn dynamodb_bounds(name: &str) -> Option<PluginModelConfig<DynamoConfig>> {
     };
     Some(match name {
         "correct" => base,
+        // The holder's write, decided at a check that found the lease valid, waits out
+        // the pause with it (`pause_holds_sends`): the simulator's stalled write.
+        "paused" => PluginModelConfig {
+            pauses: 1,
+            pause_ticks: 9,
+            pause_holds_sends: true,
+            losses: 0,
+            judged: vec![
+                OracleName::BeliefExclusivity,
+                OracleName::StaleWriteAccepted,
+            ],
+            reach: vec!["taken-over"],
+            ..base
+        },
+        // No loss: the repeat alone breaks it. Short holds, so a release and a re-take
+        // fall inside a waiter's lease timer.
+        "counter-rvn-deleted" | "counter-rvn-kept" => {
+            let mut mc = base;
+            mc.protocol.rvn = Rvn::Counter;
+            mc.protocol.hold_ms = 2_000;
+            mc.protocol.think_ms = 1_000;
+            mc.protocol.delete_on_release = name == "counter-rvn-deleted";
+            mc.losses = 0;
+            mc.judged = vec![
+                OracleName::BeliefExclusivity,
+                OracleName::StaleWriteAccepted,
+            ];
+            mc.reach = if mc.protocol.delete_on_release {
+                vec!["released", "taken-over", "refused"]
+            } else {
+                vec!["released", "conflict"]
+            };
+            mc
+        }
         "slow-holder-clock" => PluginModelConfig {
             tick_ns: SECOND_TICK / 10,
             max_time: 140,

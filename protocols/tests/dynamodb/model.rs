@@ -59,3 +59,84 @@ fn a_slow_holder_clock_gives_two_holders_and_one_rate_none() {
         same.properties[PROP_BELIEF].path
     );
 }
+
+/// A holder paused between its `isExpired()` check and its write leaving (the pause holds
+/// the sends, `pause_holds_sends`), 9 s against a 6 s lease: two holders, and the write
+/// decided before the pause accepted stale after the new holder's (the model half of
+/// stalled-write.toml). The same pause after the bytes left finds no stale write: the
+/// resumed holder's next check finds its lease expired and stops.
+#[test]
+fn a_pause_between_check_and_write_gives_a_stale_write() {
+    let r = checks::run("dynamodb", "paused").unwrap();
+    assert_eq!(r.holds(PROP_BELIEF), Some(false), "{r:?}");
+    assert_eq!(r.holds(PROP_ORACLES), Some(false), "{r:?}");
+    // The write accepted stale (the first delivered below a tenure already written) is
+    // the one that waited out the pause: sent at or before it.
+    let path = &r.properties[PROP_ORACLES].path;
+    let num = |l: &str, after: &str| -> u64 {
+        l.rsplit(after)
+            .next()
+            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no {after} in {l}"))
+    };
+    let paused_at = path
+        .iter()
+        .find(|l| l.contains("pauses"))
+        .map(|l| num(l, "t="))
+        .expect("a pause");
+    let mut highest = 0;
+    let stale = path
+        .iter()
+        .filter(|l| l.contains("deliver Write"))
+        .find(|l| {
+            let tenure = num(l, "tenure: ");
+            highest = highest.max(tenure);
+            tenure < highest
+        })
+        .expect("a write below a tenure already written");
+    assert!(
+        num(stale, "sent t=") <= paused_at,
+        "{stale}, paused at {paused_at}"
+    );
+    assert_eq!(r.unique_states, 51_757);
+    let mut mc = checks::dynamodb_bounds("paused").unwrap();
+    mc.pause_holds_sends = false;
+    let flown = leaseproof_model::plugin::check_plugin_model::<
+        leaseproof_protocols::dynamodb::DynamoDb,
+    >(mc);
+    assert_eq!(
+        flown.holds(PROP_ORACLES),
+        Some(true),
+        "{:?}",
+        flown.properties[PROP_ORACLES].path
+    );
+}
+
+/// A counter RVN with the library's delete-on-release: the counter starts again at 1, so
+/// a waiter that saw RVN 1 under the last holder keeps its timer through the release and
+/// the next holder's take and puts over a live lock (two holders, a holder acting outside
+/// its tenure), and a new holder's writes are refused until its counter passes the old
+/// one. Released by `isReleased` instead, the item and its counter survive: the same
+/// bounds hold (the model half of counter-rvn-deleted.toml and its twin).
+#[test]
+fn a_counter_rvn_repeats_when_release_deletes_and_not_when_it_marks() {
+    let r = checks::run("dynamodb", "counter-rvn-deleted").unwrap();
+    assert_eq!(r.holds(PROP_BELIEF), Some(false), "{r:?}");
+    assert_eq!(r.holds(PROP_ORACLES), Some(false), "{r:?}");
+    assert!(
+        r.properties[PROP_ORACLES]
+            .path
+            .iter()
+            .any(|l| l.contains("[trips lease-containment]")),
+        "{:?}",
+        r.properties[PROP_ORACLES].path
+    );
+    assert_eq!(r.holds("refused"), Some(true));
+    assert_eq!(r.unique_states, 138_511);
+    let kept = checks::run("dynamodb", "counter-rvn-kept").unwrap();
+    assert!(!kept.safety_failed(), "{kept:?}");
+    assert_eq!(kept.holds("released"), Some(true));
+    assert_eq!(kept.holds("conflict"), Some(true));
+    assert_eq!(kept.unique_states, 66_525);
+}

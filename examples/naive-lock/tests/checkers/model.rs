@@ -42,6 +42,7 @@ fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {
         jitter_ppm: 0,
         pauses: 0,
         pause_ticks: 0,
+        pause_holds_sends: false,
         rates_ppm: vec![],
     }
 }
