@@ -580,13 +580,15 @@ pub fn playable(sc: &Scenario) -> anyhow::Result<()> {
             sc.path.display()
         );
     }
-    let stall = sc
-        .script
-        .iter()
-        .position(|f| matches!(f.action, FaultAction::Stall { .. }));
+    let stall = sc.script.iter().position(|f| {
+        matches!(
+            f.action,
+            FaultAction::Stall { .. } | FaultAction::DelayWrite { .. }
+        )
+    });
     if let Some(i) = stall {
         bail!(
-            "{}: faults.script[{i}]: a stall (a client's worker stuck between decision and send) happens inside the simulator's shell; real mechanisms cannot place it",
+            "{}: faults.script[{i}]: a stall (a client's worker stuck) or a delayed write happens inside the simulator's shell; real mechanisms cannot place it",
             sc.path.display()
         );
     }
@@ -1216,7 +1218,9 @@ async fn fire(
                 let addr = c.procs.get(node).map(|p| p.addr).context("a node")?;
                 garbage(addr).await;
             }
-            FaultAction::Stall { .. } => unreachable!("refused by playable()"),
+            FaultAction::Stall { .. } | FaultAction::DelayWrite { .. } => {
+                unreachable!("refused by playable()")
+            }
         }
         c.log_fault(action.node(), action.kind(), describe(&action));
         fired.revert = action.len_ms().map(|len| (len, action));

@@ -296,6 +296,29 @@ fn bad_job_lists_stalls_and_windows_name_the_field() {
         "faults.script[0].stall",
         "not a client",
     );
+    // A delayed write: a client's only, and it needs its delay.
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, delay_write = \"server\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].delay_write",
+        "not a client",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, delay_write = \"client-0\" }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].for_ms",
+        "",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, delay_write = \"client-0\", pause = \"client-1\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].at_ms",
+        "delay_write",
+    );
+    // It suspends a core after its check: the reference protocol does not claim
+    // belief-exclusivity under it.
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, delay_write = \"client-0\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\", \"belief-exclusivity\"]",
+        "expect.always",
+        "faults.script[0].delay_write: a write delayed after its decision",
+    );
     assert_named(
         &format!("[locks]\norder = [\"user\", \"cart\", \"user\"]\n{ok}"),
         "locks.order",

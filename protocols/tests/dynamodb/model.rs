@@ -6,7 +6,7 @@
 //!
 //! Belief-exclusivity is not judged in the first check: the model's messages may take no
 //! time at all, and the lock client's only margin is message flight (its envelope needs
-//! the longest latency under 4 x the shortest, docs/protocols/dynamodb.md). At zero flight
+//! five flights against the longest, docs/protocols/dynamodb.md). At zero flight
 //! a holder's expiry and a waiter's takeover fall in the same tick, and the model
 //! interleaves them both ways.
 

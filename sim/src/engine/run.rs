@@ -301,6 +301,9 @@ impl<P: Protocol> Supervisor<P> {
                 });
             }
             FaultAction::Stall { node, .. } => self.stall(*node, true),
+            FaultAction::DelayWrite { node, for_ms } => {
+                lock(&self.world).write_delays[*node] = Some(*for_ms);
+            }
             FaultAction::ClockStep { node, by_ms } => {
                 let mut w = lock(&self.world);
                 w.clocks[*node].step(by_ms * 1_000_000);
@@ -322,7 +325,9 @@ impl<P: Protocol> Supervisor<P> {
             }
             FaultAction::Crash { node, .. } => self.restart(*node),
             FaultAction::Stall { node, .. } => self.stall(*node, false),
-            FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => return,
+            FaultAction::ClockStep { .. }
+            | FaultAction::Garbage { .. }
+            | FaultAction::DelayWrite { .. } => return,
         }
         lock(&self.world).record_fault(a.node(), FaultKind::Healed, describe(a));
     }

@@ -294,14 +294,27 @@ async fn effect<P: Protocol>(
             let mut rng = madsim::rand::thread_rng();
             // A write: what a client sends the resource (the reference protocol's
             // `Write`, its only message to the resource).
-            if to == RESOURCE
-                && P::HAS_RESOURCE
-                && node_id(idx).is_client()
-                && net.send_delay_ratio > 0.0
-                && rng.gen_bool(net.send_delay_ratio)
-            {
-                let [a, b] = net.send_delay_ms;
-                let ms = if a >= b { a } else { rng.gen_range(a..=b) };
+            let write = to == RESOURCE && P::HAS_RESOURCE && node_id(idx).is_client();
+            // A scripted delay armed for this write, else a random one (no draw when a
+            // scripted one applies).
+            let armed = if write {
+                lock(world).write_delays[idx].take()
+            } else {
+                None
+            };
+            let delay = armed.or_else(|| {
+                (write && net.send_delay_ratio > 0.0 && rng.gen_bool(net.send_delay_ratio)).then(
+                    || {
+                        let [a, b] = net.send_delay_ms;
+                        if a >= b {
+                            a
+                        } else {
+                            rng.gen_range(a..=b)
+                        }
+                    },
+                )
+            });
+            if let Some(ms) = delay {
                 lock(world).record_fault_span(
                     idx,
                     FaultKind::SendDelayed,

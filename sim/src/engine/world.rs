@@ -103,6 +103,8 @@ pub struct World<P: Protocol = Reference> {
     pub down: Vec<bool>,
     /// A stall that fired before the client's shell was listening: applied at its boot.
     pub pending_stall: Vec<Option<bool>>,
+    /// A scripted delay armed for each client's next write to the resource, ms.
+    pub write_delays: Vec<Option<u64>>,
     last_fault: Vec<BTreeMap<Touch, u64>>,
     pub last_server_boot_ns: u64,
     tenures: Tenures,
@@ -140,6 +142,7 @@ impl<P: Protocol> World<P> {
             pauses: vec![0; n],
             down: vec![false; n],
             pending_stall: vec![None; n],
+            write_delays: vec![None; n],
             last_fault: vec![BTreeMap::new(); n],
             last_server_boot_ns: 0,
             tenures: Tenures::default(),

@@ -120,6 +120,10 @@ fn entry(p: &PlannedFault) -> ScriptEntry {
             e.stall = Some(name(*node));
             e.for_ms = *for_ms;
         }
+        FaultAction::DelayWrite { node, for_ms } => {
+            e.delay_write = Some(name(*node));
+            e.for_ms = Some(*for_ms);
+        }
     }
     e
 }

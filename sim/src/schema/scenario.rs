@@ -267,6 +267,11 @@ pub struct ScriptEntry {
     /// the application's state, not the network's). A restart does.
     #[serde(default)]
     pub stall: Option<String>,
+    /// The client's next write to the resource decided at or after `at_ms` waits `for_ms`
+    /// before it leaves: a GC pause between the application's check and its send, placed
+    /// at one write (the scripted form of `cluster.send_delay_ratio`).
+    #[serde(default)]
+    pub delay_write: Option<String>,
     /// Size of a clock step (negative: backward).
     #[serde(default)]
     pub by_ms: Option<i64>,
@@ -425,6 +430,11 @@ pub enum FaultAction {
         node: NodeIdx,
         for_ms: Option<u64>,
     },
+    /// The client's next write to the resource waits `for_ms` before it leaves.
+    DelayWrite {
+        node: NodeIdx,
+        for_ms: u64,
+    },
 }
 
 impl FaultAction {
@@ -441,6 +451,7 @@ impl FaultAction {
             FaultAction::ClockStep { .. } => FaultKind::ClockStepped,
             FaultAction::Garbage { .. } => FaultKind::GarbageSent,
             FaultAction::Stall { .. } => FaultKind::Stalled,
+            FaultAction::DelayWrite { .. } => FaultKind::SendDelayed,
         }
     }
 
@@ -453,6 +464,7 @@ impl FaultAction {
             | FaultAction::Crash { node, .. }
             | FaultAction::ClockStep { node, .. }
             | FaultAction::Stall { node, .. }
+            | FaultAction::DelayWrite { node, .. }
             | FaultAction::Garbage { node } => *node,
             FaultAction::Cut { from, .. } => *from,
             FaultAction::Split { .. } => SERVER,
@@ -469,7 +481,9 @@ impl FaultAction {
             | FaultAction::Split { for_ms, .. } => Some(*for_ms),
             FaultAction::Crash { down_ms, .. } => Some(*down_ms),
             FaultAction::Stall { for_ms, .. } => *for_ms,
-            FaultAction::ClockStep { .. } | FaultAction::Garbage { .. } => None,
+            FaultAction::ClockStep { .. }
+            | FaultAction::Garbage { .. }
+            | FaultAction::DelayWrite { .. } => None,
         }
     }
 
@@ -508,7 +522,8 @@ impl FaultAction {
             FaultAction::Pause { node, .. }
             | FaultAction::Isolate { node, .. }
             | FaultAction::Crash { node, .. }
-            | FaultAction::Stall { node, .. } => *node = holder,
+            | FaultAction::Stall { node, .. }
+            | FaultAction::DelayWrite { node, .. } => *node = holder,
             FaultAction::Cut { from, to, .. } => {
                 if *from == SERVER {
                     *to = holder;
@@ -1389,6 +1404,7 @@ impl Entry<'_> {
             e.clock_step.is_some(),
             e.garbage.is_some(),
             e.stall.is_some(),
+            e.delay_write.is_some(),
         ]
         .iter()
         .filter(|&&b| b)
@@ -1398,7 +1414,7 @@ impl Entry<'_> {
                 "at_ms",
                 format!(
                     "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step, \
-                     garbage, stall (found {actions})"
+                     garbage, stall, delay_write (found {actions})"
                 ),
             ));
         }
@@ -1426,6 +1442,18 @@ impl Entry<'_> {
             self.crash(n)
         } else if let Some(n) = &e.stall {
             self.stall(n)
+        } else if let Some(n) = &e.delay_write {
+            let node = self.node("delay_write", n)?;
+            if !is_client(node) {
+                return Err(self.err(
+                    "delay_write",
+                    format!("{n:?} is not a client: only a client's writes can be delayed"),
+                ));
+            }
+            Ok(FaultAction::DelayWrite {
+                node,
+                for_ms: self.need_for()?,
+            })
         } else if let Some(n) = &e.garbage {
             Ok(FaultAction::Garbage {
                 node: self.node("garbage", n)?,
@@ -1532,9 +1560,16 @@ impl Entry<'_> {
     /// cut only with the server on its other end).
     fn fault(&self, action: FaultAction) -> Result<Fault, ScenarioError> {
         let e = self.e;
-        let names_holder = [&e.pause, &e.isolate, &e.crash, &e.clock_step, &e.stall]
-            .iter()
-            .any(|n| n.as_deref() == Some("holder"))
+        let names_holder = [
+            &e.pause,
+            &e.isolate,
+            &e.crash,
+            &e.clock_step,
+            &e.stall,
+            &e.delay_write,
+        ]
+        .iter()
+        .any(|n| n.as_deref() == Some("holder"))
             || e.cut.iter().flatten().any(|n| n == "holder");
         if names_holder && e.split.is_some() {
             return Err(self.err("split", "\"holder\" cannot be used in a split".into()));
@@ -1662,12 +1697,24 @@ fn suspends<F>(file: &ScenarioFile<F>) -> Vec<SuspendBound> {
         .script
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.pause.is_some())
-        .map(|(i, e)| SuspendBound {
-            field: format!("faults.script[{i}].pause"),
-            what: "a pause".into(),
-            kind: Suspension::Pause,
-            ms: e.for_ms.unwrap_or(u64::MAX),
+        .filter_map(|(i, e)| {
+            let (name, what, kind) = if e.pause.is_some() {
+                ("pause", "a pause", Suspension::Pause)
+            } else if e.delay_write.is_some() {
+                (
+                    "delay_write",
+                    "a write delayed after its decision",
+                    Suspension::StallBeforeSend,
+                )
+            } else {
+                return None;
+            };
+            Some(SuspendBound {
+                field: format!("faults.script[{i}].{name}"),
+                what: what.into(),
+                kind,
+                ms: e.for_ms.unwrap_or(u64::MAX),
+            })
         })
         .collect();
     let random = file
