@@ -499,7 +499,7 @@ struct RealCase {
 }
 
 /// The real systems' findings (docs/protocols/k8s.md, docs/protocols/dynamodb.md).
-const REAL_SYSTEMS: [RealCase; 9] = [
+const REAL_SYSTEMS: [RealCase; 10] = [
     RealCase {
         protocol: "k8s",
         what: "a leader paused past the envelope keeps leading for a whole RenewDeadline \
@@ -544,10 +544,21 @@ const REAL_SYSTEMS: [RealCase; 9] = [
         what: "leaseTransitions as a fencing token: a restarted elector keeps it, so a \
                late write of its old tenure is accepted (the acquiring resourceVersion \
                holds: check --protocol k8s --variant fenced-by-resource-version)",
-        scenario: None,
-        twin: None,
+        scenario: Some("transitions-token.toml"),
+        twin: Some("restarted-elector-fenced.toml"),
         check: Some("fenced-by-transitions"),
-        note: "model only: no scenario of the simulator has been written for it yet",
+        note: "the twin fences with the acquiring resourceVersion, the fix",
+    },
+    RealCase {
+        protocol: "k8s",
+        what: "a restarted elector leads again at once under its stable identity: a write \
+               its previous process left in flight lands after the new one's first and is \
+               accepted stale",
+        scenario: Some("restarted-elector.toml"),
+        twin: Some("restarted-elector-later.toml"),
+        check: Some("restarted-elector"),
+        note: "the twin restarts slower than any flight, inside the envelope; \
+               restarted-elector-fenced.toml is the fix",
     },
     RealCase {
         protocol: "dynamodb",

@@ -79,6 +79,15 @@ pub struct LossBound {
     pub what: String,
 }
 
+/// A client that crashes and restarts (a new process under the same name), and the
+/// shortest it stays down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestartBound {
+    pub field: String,
+    /// The shortest down time, ms.
+    pub down_ms: u64,
+}
+
 /// A fault that can hold a node's core between two of its steps for any length of time
 /// (a process pause, a stall between the core's decision and its send, buggify's delays):
 /// while it lasts the core keeps what it believed at its last step.
@@ -134,6 +143,9 @@ pub struct FaultBounds {
     /// (a reply's delay and a write's flight time are bounded by it): what a plug-in whose
     /// envelope bounds reply delays reads. Empty where no field sets it.
     pub latency: Option<LatencyBound>,
+    /// Client restarts, each with its shortest down time: what a plug-in whose restarted
+    /// client takes its hold back at once (client-go's stable identity) reads.
+    pub restarts: Vec<RestartBound>,
 }
 
 /// The one-way latency a scenario configures: the longest, and the shortest.
@@ -333,6 +345,7 @@ mod tests {
                 ms: 60_000,
                 min_ms: 1,
             }),
+            restarts: Vec::new(),
         };
         assert!(p.breaches(&within).is_empty());
         let beyond = FaultBounds {
@@ -354,6 +367,7 @@ mod tests {
             suspends: Vec::new(),
             offsets: Vec::new(),
             latency: None,
+            restarts: Vec::new(),
         };
         let b = p.breaches(&beyond);
         let fields: Vec<&str> = b.iter().map(|b| b.field.as_str()).collect();

@@ -24,7 +24,7 @@ pub struct NamedCheck {
 }
 
 /// Every check, each system's `correct` first (its default check).
-pub const CHECKS: [NamedCheck; 14] = [
+pub const CHECKS: [NamedCheck; 15] = [
     NamedCheck {
         protocol: "k8s",
         name: "correct",
@@ -66,6 +66,14 @@ pub const CHECKS: [NamedCheck; 14] = [
         name: "skew-beyond",
         about: "the same with ±12 % (beyond the envelope): a slow leader whose renewal is \
                 lost still acts when a fast candidate's lease has run out (two leaders)",
+        holds: false,
+    },
+    NamedCheck {
+        protocol: "k8s",
+        name: "restarted-elector",
+        about: "client-go unfenced, one candidate, one loss, messages up to a tick late: \
+                the leader gives up, its restarted process leads again at once under its \
+                stable identity, and its previous process's late write is accepted stale",
         holds: false,
     },
     NamedCheck {
@@ -211,6 +219,10 @@ pub fn k8s_bounds(name: &str) -> Option<PluginModelConfig<K8sConfig>> {
         },
         "skew-inside" => skewed(50_000),
         "skew-beyond" => skewed(120_000),
+        "restarted-elector" => PluginModelConfig {
+            reach: vec!["gave-up"],
+            ..fenced(Fencing::None)
+        },
         "fenced-by-transitions" => fenced(Fencing::Transitions),
         "fenced-by-resource-version" => fenced(Fencing::ResourceVersion),
         _ => return None,

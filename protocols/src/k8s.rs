@@ -209,6 +209,46 @@ impl Assumptions for K8sConfig {
                     .into(),
             });
         }
+        // A restarted elector with a stable identity finds its own name in the record and
+        // leads again at once (le.go `tryAcquireOrRenew`: `!le.IsLeader()` is false when
+        // the observed holder is its own identity), so a write its previous process left
+        // in flight can land after the new process's first: after its down time the new
+        // process's Get and Update (two round trips) and its first write take five
+        // flights. The elector restarts after a give-up too (the components exit on lost
+        // leadership), at the work's next context check, at least work_check_ms after its
+        // last write was decided.
+        let (lat_max, lat_min) = b.latency.as_ref().map_or((0, 0), |l| (l.ms, l.min_ms));
+        let lat_field = || {
+            b.latency
+                .as_ref()
+                .map_or("cluster.latency_ms".to_string(), |l| l.field.clone())
+        };
+        if let Some(r) = b.restarts.iter().min_by_key(|r| r.down_ms) {
+            if lat_max >= r.down_ms.saturating_add(5 * lat_min) {
+                out.push(Breach {
+                    field: r.field.clone(),
+                    reason: format!(
+                        "a client restarted after {} ms leads again at once under its stable \
+                         identity; a write its previous process left in flight ({} ms at \
+                         most) can land after the new one's first (the down time + 5 \
+                         flights of {} ms at least)",
+                        r.down_ms, lat_max, lat_min
+                    ),
+                });
+            }
+        }
+        if lat_max >= self.work_check_ms.saturating_add(5 * lat_min) {
+            out.push(Breach {
+                field: lat_field(),
+                reason: format!(
+                    "a leader that gives up restarts at its work's next context check and \
+                     leads again at once; a write decided before ({lat_max} ms in flight at \
+                     most) can land after its new process's first (work_check_ms {} + 5 \
+                     flights of {lat_min} ms at least)",
+                    self.work_check_ms
+                ),
+            });
+        }
         let env = Envelope::of(self, b);
         if env.lhs_ms() >= u128::from(self.lease_duration_ms) {
             out.push(Breach {
@@ -1158,13 +1198,17 @@ mod tests {
             let ppm = u32::try_from(ppm).unwrap();
             cfg.breaches(&bounds(10, ppm, 0)).is_empty()
         });
-        let c = largest(&|c| {
+        let c_inside = |c: u64| {
             let cfg = K8sConfig {
-                work_check_ms: c.max(1),
+                work_check_ms: c,
                 ..K8sConfig::default()
             };
             cfg.breaches(&bounds(10, 0, 0)).is_empty()
-        });
+        };
+        // c has a floor too: the restart after a give-up comes at the work's next
+        // check, and a write decided before must land first (10 ms < c + 5 x 1 ms).
+        assert!(!c_inside(5) && c_inside(6));
+        let c = (6..).take_while(|&c| c_inside(c)).last();
         let pause = largest(&|p| cfg.breaches(&bounds(10, 0, p)).is_empty());
         println!("inside: drift ±{drift:?} ppm, c {c:?} ms, pause {pause:?} ms");
         assert_eq!((drift, c, pause), (Some(70_764), Some(2_979), Some(1_979)));

@@ -115,4 +115,15 @@ fn leader_transitions_as_a_token_is_refuted_and_the_resource_version_holds() {
         "the stale write was sent, and refused"
     );
     assert_eq!(fixed.unique_states, 9_380);
+    // Unfenced (client-go as shipped) the same late write is accepted: the restarted
+    // elector's stale write is client-go's, not the token's.
+    let unfenced = run("restarted-elector");
+    let path = &unfenced.properties[PROP_ORACLES].path;
+    assert!(
+        path.iter().any(|l| l.contains("Write")
+            && l.contains("[trips")
+            && l.contains("stale-write-accepted")),
+        "{path:#?}"
+    );
+    assert_eq!(unfenced.holds("gave-up"), Some(true));
 }

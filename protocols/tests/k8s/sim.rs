@@ -57,6 +57,46 @@ fn release_on_cancel_gives_two_actors_and_its_twin_passes() {
     );
 }
 
+/// A restarted elector under its stable identity leads again at once (le.go
+/// `tryAcquireOrRenew`), so a write its previous process left in flight can land after
+/// the new process's first: accepted stale by client-go's unfenced resource and by one
+/// fenced with leaseTransitions (the restarted process keeps the value), refused by one
+/// fenced with the acquiring resourceVersion; restarts slower than any flight are inside
+/// the envelope and safe. The scenarios beyond it are classified so by the restart term
+/// (`faults.script[0].crash`).
+#[test]
+fn a_restarted_elector_leads_at_once_and_its_late_write_lands_stale() {
+    for name in ["restarted-elector", "transitions-token"] {
+        let sc = load(name);
+        assert!(
+            sc.beyond
+                .iter()
+                .any(|b| b.field == "faults.script[0].crash"),
+            "{name}: {:?}",
+            sc.beyond
+        );
+        let report = check(&sc);
+        assert_eq!(
+            report.verdict,
+            Verdict::Pass,
+            "{name}: {:?}",
+            report.failures
+        );
+        let seed = report.finds["stale-write-accepted"].expect("a stale write");
+        let r = run_seed_isolated(&sc, seed, RunOptions::default());
+        let first = r.first(OracleName::StaleWriteAccepted).expect("replays");
+        println!("{name} seed {seed}: {}", first.violation);
+    }
+    let fenced = load("restarted-elector-fenced");
+    let report = check(&fenced);
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    assert!(report.sometimes["refused"] > 0, "the late writes refused");
+    let later = load("restarted-elector-later");
+    assert!(later.beyond.is_empty(), "{:?}", later.beyond);
+    let report = check(&later);
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+}
+
 /// A finding beyond the envelope (it finds two clients acting at once, and its verdict
 /// passes) and its twin inside it (every oracle holds); the finding's scenario.
 fn finding_and_twin(finding: &str, twin: &str) -> Scenario<K8s> {

@@ -5,7 +5,8 @@
 
 use crate::fault::FaultKind;
 use leaseproof_impl::protocol::{
-    DriftBound, LatencyBound, LossBound, OffsetBound, StepBound, SuspendBound, Suspension,
+    DriftBound, LatencyBound, LossBound, OffsetBound, RestartBound, StepBound, SuspendBound,
+    Suspension,
 };
 use leaseproof_impl::{
     Assumptions, Breach, FaultBounds, NodeId, OracleName, Protocol, ProtocolConfig, Reference,
@@ -1089,6 +1090,7 @@ fn validate<P: Protocol>(
     let script = validate_script(&src, &file, clients, &mut bounds)?;
     validate_random(&src, &file)?;
     bounds.steps.extend(random_client_steps(&file));
+    bounds.restarts.extend(random_client_restarts(&file));
     validate_crash_points(&src, &file)?;
     let (mut always, finds) = validate_expect::<P, _>(&src, &file, &config)?;
     bounds.suspends = suspends(&file);
@@ -1303,6 +1305,15 @@ fn random_client_steps<F>(file: &ScenarioFile<F>) -> Option<StepBound> {
     })
 }
 
+/// Random client crashes as a restart bound: the shortest down time `down_ms` allows.
+fn random_client_restarts<F>(file: &ScenarioFile<F>) -> Option<RestartBound> {
+    let r = file.faults.random.as_ref()?;
+    (r.events > 0 && r.kinds.contains(&RandomKind::CrashClient)).then(|| RestartBound {
+        field: "faults.random.kinds".into(),
+        down_ms: r.down_ms[0],
+    })
+}
+
 /// The fault script: ordered in time, every node named exists, one action per entry. Adds
 /// its clock steps and its crashes that lose a disk to `bounds`.
 fn validate_script<F>(
@@ -1342,6 +1353,12 @@ fn validate_script<F>(
                 at_ms: e.at_ms,
                 by_ms,
             }),
+            FaultAction::Crash { node, down_ms, .. } if is_client(node) => {
+                bounds.restarts.push(RestartBound {
+                    field: format!("faults.script[{i}].crash"),
+                    down_ms,
+                });
+            }
             FaultAction::Crash {
                 node,
                 lose_disk: true,
