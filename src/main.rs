@@ -636,12 +636,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }) => {
             let protocol = scenario_protocol(std::slice::from_ref(&scenario))?;
             match (protocol, shrink) {
-                (Some(p), true) => {
-                    eprintln!(
-                        "error: --shrink: the reference protocol's scenarios only (not yet {p}'s)"
-                    );
-                    Ok(EXIT_USAGE)
-                }
+                (Some(p), true) => leaseproof::with_real_system!(
+                    p,
+                    |P| shrink_seed_as::<P>(
+                        &scenario,
+                        seed,
+                        hash.as_deref(),
+                        oracle.as_deref(),
+                        trace,
+                        &protocol_lines
+                    ),
+                    else anyhow::bail!("no real system {p:?}")
+                ),
                 (Some(p), false) => leaseproof::with_real_system!(
                     p,
                     |P| replay_as::<P>(&scenario, seed, hash.as_deref(), trace, &protocol_lines),
@@ -1633,7 +1639,27 @@ fn shrink_seed(
     oracle: Option<&str>,
     verbose: bool,
 ) -> anyhow::Result<u8> {
-    let sc = match load_for_replay::<leaseproof_impl::Reference>(path, hash) {
+    shrink_seed_as::<leaseproof_impl::Reference>(path, seed, hash, oracle, verbose, &|sc| {
+        sc.config.to_string()
+    })
+}
+
+/// `replay --shrink` for a scenario of protocol `P`: the seed's failure shrunk to a
+/// minimal scripted scenario under reports/shrunk/, confirmed by a replay, whose timeline
+/// is printed; `config` describes the protocol's configuration.
+fn shrink_seed_as<P: leaseproof_impl::Protocol>(
+    path: &Path,
+    seed: u64,
+    hash: Option<&str>,
+    oracle: Option<&str>,
+    verbose: bool,
+    config: &dyn Fn(&Scenario<P>) -> String,
+) -> anyhow::Result<u8>
+where
+    P::Event: serde::Serialize,
+    P::Msg: serde::Serialize,
+{
+    let sc = match load_for_replay::<P>(path, hash) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -1669,7 +1695,7 @@ fn shrink_seed(
         return Ok(verdict::Verdict::Nondeterminism.exit_code());
     }
     // The minimal plan's timeline, as a replay of the written scenario shows it.
-    replay(&file, shrunk.seed, None, verbose)
+    replay_as::<P>(&file, shrunk.seed, None, verbose, config)
 }
 
 fn replay(path: &Path, seed: u64, hash: Option<&str>, verbose: bool) -> anyhow::Result<u8> {
