@@ -22,6 +22,18 @@ pub fn check<P: Protocol>(sc: &Scenario<P>) -> ScenarioReport {
     report
 }
 
+/// `check`, asserting the verdict passes; `what` names the scenario in the failure.
+pub fn passes<P: Protocol>(sc: &Scenario<P>, what: &str) -> ScenarioReport {
+    let report = check(sc);
+    assert_eq!(
+        report.verdict,
+        leaseproof_impl::verdict::Verdict::Pass,
+        "{what}: {:?}",
+        report.failures
+    );
+    report
+}
+
 /// A system's `within-envelope` scenario: inside its assumptions (so belief-exclusivity
 /// is judged without being named), and every oracle holds on every test seed.
 pub fn inside_the_envelope_every_oracle_holds<P: Protocol>(system: &str) {
@@ -30,13 +42,7 @@ pub fn inside_the_envelope_every_oracle_holds<P: Protocol>(system: &str) {
     assert!(sc
         .always
         .contains(&leaseproof_impl::OracleName::BeliefExclusivity));
-    let report = check(&sc);
-    assert_eq!(
-        report.verdict,
-        leaseproof_impl::verdict::Verdict::Pass,
-        "{:?}",
-        report.failures
-    );
+    passes(&sc, &format!("{system}/within-envelope"));
 }
 
 /// One point of an envelope sweep: `base` (the `[protocol]` kind line and the cluster),

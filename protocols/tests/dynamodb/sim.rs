@@ -2,8 +2,7 @@
 //! write stalled after its `isExpired()` check is accepted stale; a slow holder clock and
 //! 503s taken as heartbeats give two holders; a seed replays exactly.
 
-use crate::common::check;
-use leaseproof_impl::verdict::Verdict;
+use crate::common::passes;
 use leaseproof_impl::OracleName;
 use leaseproof_protocols::dynamodb::{DynamoDb, Envelope};
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
@@ -27,13 +26,7 @@ fn each_finding_is_found() {
     ] {
         let sc = load(name);
         assert!(!sc.beyond.is_empty(), "{name} is beyond the envelope");
-        let report = check(&sc);
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{name}: {:?}",
-            report.failures
-        );
+        let report = passes(&sc, name);
         let seed = report.finds[oracle].expect("found");
         let r = run_seed_isolated(&sc, seed, RunOptions::default());
         let o = OracleName::parse(oracle).expect("an oracle");
@@ -50,8 +43,7 @@ fn each_finding_is_found() {
 /// Kept (`isReleased`) it never repeats, and no stale write is accepted.
 #[test]
 fn a_counter_rvn_fences_only_if_it_survives_release() {
-    let deleted = check(&load("counter-rvn-deleted"));
-    assert_eq!(deleted.verdict, Verdict::Pass, "{:?}", deleted.failures);
+    let deleted = passes(&load("counter-rvn-deleted"), "counter-rvn-deleted");
     let seed = deleted.finds["belief-exclusivity"].expect("two holders");
     let sc = load("counter-rvn-deleted");
     let r = run_seed_isolated(&sc, seed, RunOptions::default());
@@ -64,8 +56,7 @@ fn a_counter_rvn_fences_only_if_it_survives_release() {
     let kept_sc = load("counter-rvn-kept");
     assert!(kept_sc.always.contains(&OracleName::StaleWriteAccepted));
     assert!(kept_sc.always.contains(&OracleName::LeaseContainment));
-    let kept = check(&kept_sc);
-    assert_eq!(kept.verdict, Verdict::Pass, "{:?}", kept.failures);
+    passes(&kept_sc, "counter-rvn-kept");
 }
 
 #[test]
@@ -137,14 +128,8 @@ fn the_envelope_points_at_ninety_percent_pass() {
         assert!(sc.beyond.is_empty(), "{name}: {:?}", sc.beyond);
         let env = Envelope::of(&sc.config, &sc.bounds);
         assert_eq!((env.lhs_ms(), env.rhs_ms()), (lhs, 25), "{name}: {env:?}");
-        let report = check(&sc);
+        let report = passes(&sc, name);
         assert_eq!(report.seeds, 20, "{name}");
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{name}: {:?}",
-            report.failures
-        );
     }
 }
 
@@ -181,14 +166,8 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
         assert!(!sc.beyond.is_empty(), "{name} is beyond the envelope");
         let env = Envelope::of(&sc.config, &sc.bounds);
         assert_eq!(sides(name, &env), (lhs, rhs), "{name}: {env:?}");
-        let report = check(&sc);
+        let report = passes(&sc, name);
         assert_eq!(report.seeds, 200, "{name}");
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{name}: {:?}",
-            report.failures
-        );
         assert!(report.finds[oracle].is_some(), "{name}: {oracle}");
     }
     // The same scripts at 100 %: safe.
@@ -216,12 +195,6 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let env = Envelope::of(&sc.config, &sc.bounds);
         assert_eq!(sides(name, &env).0, at, "{name} at 100 %: {env:?}");
-        let report = check(&sc);
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{name} at 100 %: {:?}",
-            report.failures
-        );
+        passes(&sc, &format!("{name} at 100 %"));
     }
 }

@@ -3,8 +3,7 @@
 //! the unfenced resource and refused by a resource fenced with the acquiring
 //! resourceVersion; a seed replays exactly.
 
-use crate::common::check;
-use leaseproof_impl::verdict::Verdict;
+use crate::common::passes;
 use leaseproof_impl::OracleName;
 use leaseproof_protocols::k8s::K8s;
 use leaseproof_sim::run::{run_seed_isolated, RunOptions};
@@ -23,8 +22,7 @@ fn inside_the_envelope_every_oracle_holds() {
 fn a_leader_paused_past_the_envelope_leads_beside_its_successor() {
     let sc = load("paused-leader");
     assert!(!sc.beyond.is_empty(), "a 16 s pause is beyond the envelope");
-    let report = check(&sc);
-    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    let report = passes(&sc, "paused-leader");
     let seed = report.finds["belief-exclusivity"].expect("some seed finds two leaders");
     let r = run_seed_isolated(&sc, seed, RunOptions::default());
     let first = r
@@ -35,11 +33,9 @@ fn a_leader_paused_past_the_envelope_leads_beside_its_successor() {
 
 #[test]
 fn a_stalled_write_is_accepted_stale_unfenced_and_refused_fenced() {
-    let unfenced = check(&load("stalled-write"));
-    assert_eq!(unfenced.verdict, Verdict::Pass, "{:?}", unfenced.failures);
+    let unfenced = passes(&load("stalled-write"), "stalled-write");
     assert!(unfenced.finds["stale-write-accepted"].is_some());
-    let fenced = check(&load("stalled-write-fenced"));
-    assert_eq!(fenced.verdict, Verdict::Pass, "{:?}", fenced.failures);
+    passes(&load("stalled-write-fenced"), "stalled-write-fenced");
 }
 
 /// ReleaseOnCancel frees the lease before the work's context is cancelled: with the
@@ -75,26 +71,18 @@ fn a_restarted_elector_leads_at_once_and_its_late_write_lands_stale() {
             "{name}: {:?}",
             sc.beyond
         );
-        let report = check(&sc);
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{name}: {:?}",
-            report.failures
-        );
+        let report = passes(&sc, name);
         let seed = report.finds["stale-write-accepted"].expect("a stale write");
         let r = run_seed_isolated(&sc, seed, RunOptions::default());
         let first = r.first(OracleName::StaleWriteAccepted).expect("replays");
         println!("{name} seed {seed}: {}", first.violation);
     }
     let fenced = load("restarted-elector-fenced");
-    let report = check(&fenced);
-    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    let report = passes(&fenced, "restarted-elector-fenced");
     assert!(report.sometimes["refused"] > 0, "the late writes refused");
     let later = load("restarted-elector-later");
     assert!(later.beyond.is_empty(), "{:?}", later.beyond);
-    let report = check(&later);
-    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    passes(&later, "restarted-elector-later");
 }
 
 /// A finding beyond the envelope (it finds two clients acting at once, and its verdict
@@ -105,18 +93,11 @@ fn finding_and_twin(finding: &str, twin: &str) -> Scenario<K8s> {
         !beyond.beyond.is_empty(),
         "{finding} is beyond the envelope"
     );
-    let report = check(&beyond);
-    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.failures);
+    let report = passes(&beyond, finding);
     assert!(report.finds["belief-exclusivity"].is_some(), "{finding}");
     let inside = load(twin);
     assert!(inside.beyond.is_empty(), "{twin}: {:?}", inside.beyond);
-    let report = check(&inside);
-    assert_eq!(
-        report.verdict,
-        Verdict::Pass,
-        "{twin}: {:?}",
-        report.failures
-    );
+    passes(&inside, twin);
     beyond
 }
 
@@ -138,14 +119,8 @@ fn the_envelope_points_at_ninety_percent_pass() {
         assert!(sc.beyond.is_empty(), "{name}: {:?}", sc.beyond);
         let env = leaseproof_protocols::k8s::Envelope::of(&sc.config, &sc.bounds);
         assert_eq!(env.lhs_ms(), lhs, "{name}: {env:?}");
-        let report = check(&sc);
+        let report = passes(&sc, name);
         assert_eq!(report.seeds, 20, "{name}");
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{name}: {:?}",
-            report.failures
-        );
     }
 }
 
@@ -166,14 +141,8 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
         assert!(!sc.beyond.is_empty(), "{name} is beyond the envelope");
         let env = leaseproof_protocols::k8s::Envelope::of(&sc.config, &sc.bounds);
         assert_eq!(env.lhs_ms(), lhs, "{name}: {env:?}");
-        let report = check(&sc);
+        let report = passes(&sc, name);
         assert_eq!(report.seeds, 200, "{name}");
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{name}: {:?}",
-            report.failures
-        );
         assert_eq!(
             report
                 .finds
