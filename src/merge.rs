@@ -48,9 +48,9 @@ pub struct MergeArgs {
 }
 
 /// Runs one shard and writes its partial file into `out` (default `reports/shards/`).
-pub fn run_shard(
+pub fn run_shard<P: leaseproof_impl::Protocol>(
     out: Option<&Path>,
-    scenarios: &[Scenario],
+    scenarios: &[Scenario<P>],
     params: &RunParams,
     spec: ShardSpec,
     jobs: usize,
@@ -240,8 +240,53 @@ fn merge_tune(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
     Ok(m.report.verdict().exit_code())
 }
 
+/// Merges run shards of whichever protocol their scenarios are (the first shard's first
+/// scenario names it; every shard of one run has the same scenarios).
 fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
-    let merged = match shard::merge(files) {
+    let first = match shard::read_all::<shard::PartialRun>(&files[..1]) {
+        Ok(p) => p,
+        Err(e) => return Ok(refuse(&e)),
+    };
+    let kind = first
+        .first()
+        .and_then(|(_, p)| p.scenarios.first())
+        .and_then(|s| leaseproof_sim::scenario::protocol_of(&s.text));
+    match kind.as_deref() {
+        Some(p) if p != <leaseproof_impl::Reference as leaseproof_impl::Protocol>::NAME => {
+            if args.save_failures.is_some() {
+                eprintln!(
+                    "error: --save-failures takes the reference protocol's scenarios only \
+                     (not yet {p}'s)"
+                );
+                return Ok(EXIT_USAGE);
+            }
+            leaseproof::with_real_system!(p, |P| merge_run_as::<P>(args, files, &|_, _| {}), else {
+                anyhow::bail!("{}: no real system {p:?}", files[0].display())
+            })
+        }
+        _ => merge_run_as::<leaseproof_impl::Reference>(args, files, &|scenarios, reports| {
+            if let Some(dir) = &args.save_failures {
+                crate::save_failures(scenarios, reports, dir, args.json);
+            }
+        }),
+    }
+}
+
+/// What saves a merged run's failing seeds (`--save-failures`, the reference protocol's
+/// only).
+type SaveFailures<'a, P> = &'a dyn Fn(&[Scenario<P>], &[leaseproof_sim::verdict::ScenarioReport]);
+
+/// `save` saves the merged run's failing seeds.
+fn merge_run_as<P: leaseproof_impl::Protocol>(
+    args: &MergeArgs,
+    files: &[PathBuf],
+    save: SaveFailures<'_, P>,
+) -> anyhow::Result<u8>
+where
+    P::Event: serde::Serialize,
+    P::Msg: serde::Serialize,
+{
+    let merged = match shard::merge::<P>(files) {
         Ok(m) => m,
         Err(e) => return Ok(refuse(&e)),
     };
@@ -259,9 +304,7 @@ fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
             report::print_failures(r);
         }
     }
-    if let Some(dir) = &args.save_failures {
-        crate::save_failures(&merged.scenarios, &merged.reports, dir, args.json);
-    }
+    save(&merged.scenarios, &merged.reports);
     let traced = merged.traced;
     write_run(
         &out,

@@ -130,6 +130,33 @@ fn three_shards_of_a_run_merge_into_exactly_its_reports() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A real system's run shards and merges as the reference protocol's does: the merge
+/// reads the protocol from the shards' scenario texts and writes what one run writes.
+#[test]
+fn two_shards_of_a_real_systems_run_merge_into_exactly_its_reports() {
+    let d = dir("run-k8s");
+    let code = merged_equals_unsharded(
+        &[
+            "run",
+            "protocols/scenarios/k8s/paused-leader.toml",
+            "protocols/scenarios/k8s/within-envelope.toml",
+            "--seeds",
+            "6",
+            "--check-determinism",
+        ],
+        2,
+        &d,
+    );
+    assert_eq!(code, 0);
+    assert!(
+        files(&d.join("merged"))
+            .keys()
+            .any(|k| k.ends_with("paused-leader-0.svg")),
+        "the finding's timeline, drawn from a shard's record"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn two_shards_of_a_sweep_merge_into_exactly_its_reports() {
     let d = dir("sweep");

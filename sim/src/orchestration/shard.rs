@@ -24,7 +24,7 @@ use crate::traced::TIMELINES_PER_SCENARIO;
 use crate::tune::{measure, report, CellResult, GridFile, TuneOptions, TuneReport};
 use crate::verdict::{judge, run_many, ScenarioReport, DETERMINISM_RERUNS};
 use crate::world::Found;
-use leaseproof_impl::Violation;
+use leaseproof_impl::{Protocol, Reference, Violation};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -131,8 +131,8 @@ mod hex_u64 {
     }
 }
 
-impl From<&SeedResult> for SeedRecord {
-    fn from(r: &SeedResult) -> SeedRecord {
+impl<P: Protocol> From<&SeedResult<P>> for SeedRecord {
+    fn from(r: &SeedResult<P>) -> SeedRecord {
         SeedRecord {
             seed: r.seed,
             found: r.found.clone(),
@@ -151,7 +151,7 @@ impl From<&SeedResult> for SeedRecord {
 impl SeedRecord {
     /// The result `judge` and the renderer read (no plan, no trace lines).
     #[must_use]
-    pub fn into_result(self) -> SeedResult {
+    pub fn into_result<P: Protocol>(self) -> SeedResult<P> {
         SeedResult {
             seed: self.seed,
             plan: None,
@@ -275,13 +275,13 @@ impl Partial for PartialRun {
 
 /// Runs the seeds shard `spec` owns; `progress` is called after each seed run.
 #[must_use]
-pub fn run_shard(
-    scenarios: &[Scenario],
+pub fn run_shard<P: Protocol>(
+    scenarios: &[Scenario<P>],
     params: &RunParams,
     spec: ShardSpec,
     build: &str,
     jobs: usize,
-    progress: &(dyn Fn(&SeedResult) + Sync),
+    progress: &(dyn Fn(&SeedResult<P>) + Sync),
 ) -> PartialRun {
     let mut k = 0usize;
     let mut out = Vec::new();
@@ -541,18 +541,18 @@ pub fn check_shards<P: Partial>(parts: &[(PathBuf, P)]) -> Result<u32, MergeErro
 
 /// A merged run: the scenarios (parsed from the shards' texts, in run order), each one's
 /// report, and the traced seeds its report draws (per report, in the order it draws them).
-pub struct Merged {
+pub struct Merged<P: Protocol = Reference> {
     pub params: RunParams,
     pub build: String,
     pub shards: u32,
-    pub scenarios: Vec<Scenario>,
+    pub scenarios: Vec<Scenario<P>>,
     pub reports: Vec<ScenarioReport>,
-    pub traced: Vec<Vec<SeedResult>>,
+    pub traced: Vec<Vec<SeedResult<P>>>,
 }
 
 /// Merges run shards into the run one machine would have made: checks that they are the N
 /// shards of one run, then judges every scenario over all its seeds in run order.
-pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
+pub fn merge<P: Protocol>(files: &[PathBuf]) -> Result<Merged<P>, MergeError> {
     let parts: Vec<(PathBuf, PartialRun)> = read_all(files)?;
     let n = check_shards(&parts)?;
     let (first_file, first) = &parts[0];
@@ -560,7 +560,7 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
     let mut reports = Vec::new();
     let mut traced = Vec::new();
     for (s_idx, ps) in first.scenarios.iter().enumerate() {
-        let sc = Scenario::parse(Path::new(&ps.path), &ps.text)
+        let sc = Scenario::<P>::parse_protocol(Path::new(&ps.path), &ps.text)
             .map_err(|e| merr(first_file, format!("its scenario does not parse: {e}")))?;
         let (rep, tl) = merge_scenario(&sc, &first.params, &parts, s_idx)?;
         scenarios.push(sc);
@@ -580,12 +580,12 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
 type Shards = [(PathBuf, PartialRun)];
 
 /// One scenario over every shard: its seeds in run order, each exactly once, judged.
-fn merge_scenario(
-    sc: &Scenario,
+fn merge_scenario<P: Protocol>(
+    sc: &Scenario<P>,
     params: &RunParams,
     parts: &Shards,
     s_idx: usize,
-) -> Result<(ScenarioReport, Vec<SeedResult>), MergeError> {
+) -> Result<(ScenarioReport, Vec<SeedResult<P>>), MergeError> {
     let mut results: BTreeMap<u64, (SeedRecord, &Path)> = BTreeMap::new();
     let mut reruns: BTreeMap<u64, SeedRecord> = BTreeMap::new();
     let mut traced: BTreeMap<u64, SeedRecord> = BTreeMap::new();
@@ -627,7 +627,7 @@ fn merge_scenario(
             ),
         ));
     }
-    let rerun: Vec<SeedResult> = if params.check_determinism {
+    let rerun: Vec<SeedResult<P>> = if params.check_determinism {
         seeds
             .iter()
             .take(DETERMINISM_RERUNS.min(seeds.len()))
@@ -847,7 +847,7 @@ pub fn merge_tune(files: &[PathBuf]) -> Result<MergedTune, MergeError> {
             .map(|s| {
                 by_seed
                     .remove(&s)
-                    .map(SeedRecord::into_result)
+                    .map(SeedRecord::into_result::<Reference>)
                     .ok_or_else(|| {
                         merr(
                             first_file,
