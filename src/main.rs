@@ -1190,14 +1190,6 @@ fn run_plugin<P: leaseproof_impl::Protocol>(
     paths: &[PathBuf],
     out: &Path,
 ) -> anyhow::Result<u8> {
-    if args.save_failures.is_some() {
-        eprintln!(
-            "error: --save-failures takes the reference protocol's scenarios only (not yet \
-             {}'s)",
-            P::NAME
-        );
-        return Ok(EXIT_USAGE);
-    }
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for f in discover(paths).context("finding scenario files")? {
@@ -1229,6 +1221,9 @@ fn run_plugin<P: leaseproof_impl::Protocol>(
         );
     }
     let (reports, code) = run_scenarios(args, &scenarios, base, jobs);
+    if let Some(dir) = &args.save_failures {
+        save_failures(&scenarios, &reports, dir, args.json);
+    }
     finish_run(
         args,
         out,
@@ -1322,7 +1317,12 @@ fn run_scenarios<P: leaseproof_impl::Protocol>(
 
 /// Saves the failing seeds of `reports` into the regression corpus `dir` (at most
 /// `SAVE_PER_ORACLE` per scenario and oracle, the lowest first); says what it did.
-fn save_failures(scenarios: &[Scenario], reports: &[ScenarioReport], dir: &Path, quiet: bool) {
+fn save_failures<P: leaseproof_impl::Protocol>(
+    scenarios: &[Scenario<P>],
+    reports: &[ScenarioReport],
+    dir: &Path,
+    quiet: bool,
+) {
     use leaseproof_sim::corpus::{self, SAVE_PER_ORACLE};
     for (sc, rep) in scenarios.iter().zip(reports) {
         let mut per_oracle: std::collections::BTreeMap<&str, usize> = Default::default();

@@ -253,34 +253,17 @@ fn merge_run(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
         .and_then(|s| leaseproof_sim::scenario::protocol_of(&s.text));
     match kind.as_deref() {
         Some(p) if p != <leaseproof_impl::Reference as leaseproof_impl::Protocol>::NAME => {
-            if args.save_failures.is_some() {
-                eprintln!(
-                    "error: --save-failures takes the reference protocol's scenarios only \
-                     (not yet {p}'s)"
-                );
-                return Ok(EXIT_USAGE);
-            }
-            leaseproof::with_real_system!(p, |P| merge_run_as::<P>(args, files, &|_, _| {}), else {
+            leaseproof::with_real_system!(p, |P| merge_run_as::<P>(args, files), else {
                 anyhow::bail!("{}: no real system {p:?}", files[0].display())
             })
         }
-        _ => merge_run_as::<leaseproof_impl::Reference>(args, files, &|scenarios, reports| {
-            if let Some(dir) = &args.save_failures {
-                crate::save_failures(scenarios, reports, dir, args.json);
-            }
-        }),
+        _ => merge_run_as::<leaseproof_impl::Reference>(args, files),
     }
 }
 
-/// What saves a merged run's failing seeds (`--save-failures`, the reference protocol's
-/// only).
-type SaveFailures<'a, P> = &'a dyn Fn(&[Scenario<P>], &[leaseproof_sim::verdict::ScenarioReport]);
-
-/// `save` saves the merged run's failing seeds.
 fn merge_run_as<P: leaseproof_impl::Protocol>(
     args: &MergeArgs,
     files: &[PathBuf],
-    save: SaveFailures<'_, P>,
 ) -> anyhow::Result<u8>
 where
     P::Event: serde::Serialize,
@@ -304,7 +287,9 @@ where
             report::print_failures(r);
         }
     }
-    save(&merged.scenarios, &merged.reports);
+    if let Some(dir) = &args.save_failures {
+        crate::save_failures(&merged.scenarios, &merged.reports, dir, args.json);
+    }
     let traced = merged.traced;
     write_run(
         &out,

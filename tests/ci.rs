@@ -606,6 +606,50 @@ fn failing_seeds_become_regression_scenarios_once() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A real system's failing seed joins the corpus too: k8s's paused leader written as a
+/// regression (shrunk to its one pause, `[protocol] kind = "k8s"` kept, belief-exclusivity
+/// in `always`), which fails when run, as its original finding did.
+#[test]
+fn a_real_systems_failing_seed_becomes_a_regression_scenario() {
+    let d = dir("corpus-k8s");
+    let corpus = d.join("corpus");
+    let text = std::fs::read_to_string("protocols/scenarios/k8s/paused-leader.toml")
+        .unwrap()
+        .replace("finds = [\"belief-exclusivity\"]\n", "")
+        .replace(
+            "always = [\"single-holder\", \"token-monotonic\"]",
+            "always = [\"single-holder\", \"token-monotonic\", \"belief-exclusivity\"]",
+        );
+    assert!(text.contains("\"belief-exclusivity\"]"), "{text}");
+    let failing = d.join("paused-leader-always.toml");
+    std::fs::write(&failing, text).unwrap();
+    let o = leaseproof(&[
+        "run",
+        s(&failing),
+        "--seeds",
+        "2",
+        "--out",
+        s(&d.join("r")),
+        "--save-failures",
+        s(&corpus),
+    ]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    let saved = files(&corpus);
+    assert!(!saved.is_empty(), "{}", err(&o));
+    let (name, bytes) = saved.iter().next().unwrap();
+    let t = String::from_utf8_lossy(bytes);
+    assert!(t.contains("kind = \"k8s\""), "{name}: {t}");
+    assert!(t.contains("# oracle: belief-exclusivity"), "{name}");
+    let o = leaseproof(&["run", s(&corpus.join(name)), "--out", s(&d.join("r2"))]);
+    assert_eq!(
+        code(&o),
+        1,
+        "the regression fails while the bug is there: {}",
+        err(&o)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn a_soak_saves_its_failures_and_resumes_where_it_stopped() {
     let d = dir("soak");

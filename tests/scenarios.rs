@@ -11,8 +11,22 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A file of a real system (a regression `run --save-failures` saved from one) runs by
+/// that system's rules; every other file is the reference protocol's.
 fn case(path: &Path) -> Result<(), Failed> {
-    let sc = Scenario::load(path).map_err(|e| e.to_string())?;
+    let kind = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| leaseproof_sim::scenario::protocol_of(&t));
+    match kind.as_deref() {
+        Some(k) => leaseproof::with_real_system!(k, |P| case_as::<P>(path), else {
+            case_as::<leaseproof_impl::Reference>(path)
+        }),
+        None => case_as::<leaseproof_impl::Reference>(path),
+    }
+}
+
+fn case_as<P: leaseproof_impl::Protocol>(path: &Path) -> Result<(), Failed> {
+    let sc = Scenario::<P>::load_protocol(path).map_err(|e| e.to_string())?;
     let seeds = sc.test_seeds();
     let results = run_many(&sc, &seeds, 1, RunOptions::default(), &|_| {});
     let rerun = run_many(&sc, &seeds, 1, RunOptions::default(), &|_| {});

@@ -14,10 +14,10 @@
 //! content hash of the saved scenario without its expectations and description.
 
 use crate::run::{run_seed_isolated, RunOptions};
-use crate::scenario::{content_hash, Scenario, ScenarioFile};
+use crate::scenario::{content_hash, file_of, text_of, Scenario};
 use crate::shrink::shrink;
 use leaseproof_impl::oracle::OracleName;
-use leaseproof_impl::Event;
+use leaseproof_impl::Protocol;
 use std::path::{Path, PathBuf};
 
 /// At most this many seeds per (scenario, oracle) are shrunk and saved in one run: the
@@ -52,8 +52,8 @@ pub enum CorpusError {
 
 /// Saves seed `seed` of `sc`, which tripped `oracle`, into `dir` (unless a file with the same
 /// key is there).
-pub fn save_failure(
-    sc: &Scenario,
+pub fn save_failure<P: Protocol>(
+    sc: &Scenario<P>,
     seed: u64,
     oracle: OracleName,
     dir: &Path,
@@ -65,11 +65,11 @@ pub fn save_failure(
             f.seeds = 1;
             f.test_seeds = Some(1);
             f.seed_list = vec![seed];
-            (toml::to_string(&f)?, seed, false)
+            (text_of::<P>(&f)?, seed, false)
         }
     };
-    let mut f: ScenarioFile = toml::from_str(&text)?;
-    let check = Scenario::parse(&sc.path, &text)?;
+    let mut f = file_of::<P>(&text)?;
+    let check = Scenario::<P>::parse_protocol(&sc.path, &text)?;
     let r = run_seed_isolated(&check, pinned, RunOptions::default());
     if !r.tripped(oracle) {
         return Err(CorpusError::Passes(pinned, oracle.name().into()));
@@ -81,7 +81,7 @@ pub fn save_failure(
     }
     f.expect.finds.clear();
     f.expect.sometimes.clear();
-    let plan_hash = content_hash(toml::to_string(&f)?.as_bytes());
+    let plan_hash = content_hash(text_of::<P>(&f)?.as_bytes());
     let key = format!("{}/{}/{plan_hash}", sc.hash, oracle.name());
     let file = dir.join(format!("{}-{}-{plan_hash}.toml", sc.name, oracle.name()));
     if let Some(existing) = find_key(dir, &key)? {
@@ -96,7 +96,7 @@ pub fn save_failure(
         .coverage
         .iter()
         .filter(|l| {
-            Event::KINDS.contains(&l.as_str()) || crate::fault::coverage_labels().any(|c| c == *l)
+            P::EVENT_KINDS.contains(&l.as_str()) || crate::fault::coverage_labels().any(|c| c == *l)
         })
         .cloned()
         .collect();
@@ -122,8 +122,8 @@ pub fn save_failure(
         oracle.name(),
         file.display()
     );
-    let body = format!("{header}{}", toml::to_string(&f)?);
-    Scenario::parse(&file, &body)?;
+    let body = format!("{header}{}", text_of::<P>(&f)?);
+    Scenario::<P>::parse_protocol(&file, &body)?;
     std::fs::create_dir_all(dir).map_err(|e| CorpusError::Io(dir.to_path_buf(), e))?;
     std::fs::write(&file, body).map_err(|e| CorpusError::Io(file.clone(), e))?;
     Ok(Saved {

@@ -168,15 +168,7 @@ pub fn scripted_text<P: Protocol>(
     f.expect.finds = vec![oracle.name().to_string()];
     f.expect.always.retain(|o| o != oracle.name());
     f.expect.sometimes.clear();
-    if P::FIELDS_NAME_KIND {
-        return toml::to_string(&f);
-    }
-    // A plug-in's fields do not carry their kind: the file names it.
-    let mut t = toml::Table::try_from(&f)?;
-    if let Some(toml::Value::Table(p)) = t.get_mut("protocol") {
-        p.insert("kind".into(), toml::Value::String(P::NAME.into()));
-    }
-    toml::to_string(&t)
+    crate::scenario::text_of::<P>(&f)
 }
 
 struct Probe<'a, P: Protocol> {

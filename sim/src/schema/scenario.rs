@@ -829,6 +829,32 @@ pub fn protocol_of(text: &str) -> Option<String> {
     }
 }
 
+/// Scenario text of protocol `P` read back as its file (no validation): what a tool that
+/// edits a scenario (the regression corpus) works on.
+///
+/// # Errors
+/// The text is not TOML of a scenario file of `P`.
+pub fn file_of<P: Protocol>(text: &str) -> Result<ScenarioFile<P::Fields>, toml::de::Error> {
+    let file: ScenarioFile<Kinded<P>> = toml::from_str(text)?;
+    Ok(file.map_protocol(|k| k.0))
+}
+
+/// A scenario file of protocol `P` as text; a plug-in's `[protocol]` table names its kind
+/// (its fields do not carry it).
+///
+/// # Errors
+/// The file cannot be written as TOML.
+pub fn text_of<P: Protocol>(f: &ScenarioFile<P::Fields>) -> Result<String, toml::ser::Error> {
+    if P::FIELDS_NAME_KIND {
+        return toml::to_string(f);
+    }
+    let mut t = toml::Table::try_from(f)?;
+    if let Some(toml::Value::Table(p)) = t.get_mut("protocol") {
+        p.insert("kind".into(), toml::Value::String(P::NAME.into()));
+    }
+    toml::to_string(&t)
+}
+
 /// A file of another protocol is refused before its fields are read: `[protocol] kind`
 /// must be `P`'s name (`"reference"` when absent). The error points at the value.
 fn check_kind<P: Protocol>(path: &Path, text: &str) -> Result<(), ScenarioError> {
