@@ -1516,7 +1516,7 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
         target_failover_ms: args.target_failover_ms.or(g.target.failover_ms),
         pause_p99_ms: args.pause_p99_ms.or(g.target.pause_p99_ms),
     };
-    if let Some(code) = tune_plugin_preflight(&g, args) {
+    if let Some(code) = tune_plugin_preflight(&g) {
         return Ok(code);
     }
     if let Some(spec) = args.shard {
@@ -1572,17 +1572,10 @@ fn tune(args: &TuneArgs) -> anyhow::Result<u8> {
 
 /// A real system's grid: its base read as the plug-in reads its scenarios (a bad field is
 /// exit 2 with the file, line and field), and no sharding yet. `Some(exit code)` stops.
-fn tune_plugin_preflight(g: &leaseproof_sim::tune::GridFile, args: &TuneArgs) -> Option<u8> {
+fn tune_plugin_preflight(g: &leaseproof_sim::tune::GridFile) -> Option<u8> {
     g.plugin.as_ref()?;
     if let Err(e) = plugin_parse(&g.kind, &g.path, &g.plugin_base_text()) {
         eprintln!("{e}");
-        return Some(EXIT_USAGE);
-    }
-    if args.shard.is_some() {
-        eprintln!(
-            "error: --shard: a {} grid is not sharded yet (the reference protocol's are)",
-            g.kind
-        );
         return Some(EXIT_USAGE);
     }
     None
@@ -1617,6 +1610,39 @@ fn plugin_parse(kind: &str, path: &Path, text: &str) -> Result<(), String> {
 
 /// One cell of a real system's grid over the seeds; an impossible config (the plug-in's
 /// own validation) is the reason the cell does not run.
+/// A plug-in's cell as its scenario, or why the plug-in refuses it (the field and the
+/// reason: what a sweep's report says of a cell it did not run).
+fn cell_scenario<P: leaseproof_impl::Protocol>(
+    p: &leaseproof_sim::tune::PluginCell,
+) -> Result<Scenario<P>, String> {
+    Scenario::<P>::parse_protocol(&p.path, &p.text)
+        .map_err(|e| format!("{}: {}", e.field, e.reason))
+}
+
+/// Whether the cell's plug-in takes it (a tune merge asks, as the sweep did).
+fn plugin_takes(p: &leaseproof_sim::tune::PluginCell) -> Result<(), String> {
+    leaseproof::with_real_system!(
+        p.kind.as_str(),
+        |P| cell_scenario::<P>(p).map(drop),
+        else Err(format!("this build has no protocol {:?}", p.kind))
+    )
+}
+
+/// A plug-in cell's seeds run for a tune shard: each seed's record.
+fn plugin_records<P: leaseproof_impl::Protocol>(
+    p: &leaseproof_sim::tune::PluginCell,
+    seeds: &[u64],
+    jobs: usize,
+    bar: &ProgressBar,
+) -> Result<Vec<leaseproof_sim::shard::SeedRecord>, String> {
+    let sc = cell_scenario::<P>(p)?;
+    let results = run_many(&sc, seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
+    Ok(results
+        .iter()
+        .map(leaseproof_sim::shard::SeedRecord::from)
+        .collect())
+}
+
 fn plugin_cell<P: leaseproof_impl::Protocol>(
     cell: &leaseproof_sim::tune::CellSpec,
     p: &leaseproof_sim::tune::PluginCell,
@@ -1624,8 +1650,7 @@ fn plugin_cell<P: leaseproof_impl::Protocol>(
     jobs: usize,
     bar: &ProgressBar,
 ) -> Result<leaseproof_sim::tune::CellResult, String> {
-    let sc = Scenario::<P>::parse_protocol(&p.path, &p.text)
-        .map_err(|e| format!("{}: {}", e.field, e.reason))?;
+    let sc = cell_scenario::<P>(p)?;
     let results = run_many(&sc, seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
     Ok(leaseproof_sim::tune::measure(cell.clone(), &results))
 }

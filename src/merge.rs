@@ -82,14 +82,31 @@ pub fn run_tune_shard(
     out: Option<&Path>,
     quiet: bool,
 ) -> anyhow::Result<u8> {
-    let runnable = g.cells().iter().filter(|(_, sc)| sc.is_ok()).count();
+    let runnable = g
+        .cells()
+        .iter()
+        .filter(|(_, run)| crate::runnable(run))
+        .count();
     let total = runnable * opts.seeds as usize;
     let mine = (0..total).filter(|&k| spec.owns(k)).count() as u64;
     let bar = progress(quiet, mine, spec);
     #[allow(clippy::disallowed_methods)] // the shard's wall time, for the merged report only
     let started = std::time::Instant::now();
-    let mut partial =
-        shard::run_tune_shard(g, opts, spec, BUILD_ID, &sweep_command(), &|_| bar.inc(1));
+    let mut partial = shard::run_tune_shard(
+        g,
+        opts,
+        spec,
+        BUILD_ID,
+        &sweep_command(),
+        &|_| bar.inc(1),
+        &|p, seeds| {
+            leaseproof::with_real_system!(
+                p.kind.as_str(),
+                |P| crate::plugin_records::<P>(p, seeds, opts.jobs, &bar),
+                else Err(format!("this build has no protocol {:?}", p.kind))
+            )
+        },
+    );
     partial.seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let file = write_partial(out, spec, &serde_json::to_string(&partial)?)?;
@@ -217,7 +234,7 @@ fn merge_catalog(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
 }
 
 fn merge_tune(args: &MergeArgs, files: &[PathBuf]) -> anyhow::Result<u8> {
-    let m = match shard::merge_tune(files) {
+    let m = match shard::merge_tune(files, &crate::plugin_takes) {
         Ok(m) => m,
         Err(e) => return Ok(refuse(&e)),
     };

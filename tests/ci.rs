@@ -176,15 +176,14 @@ fn four_cells() -> String {
         + "fencing = [true, false]\n"
 }
 
-#[test]
-fn three_shards_of_a_tune_merge_into_exactly_its_report() {
-    let d = dir("tune");
-    let grid = d.join("four-cells.toml");
-    std::fs::write(&grid, four_cells()).unwrap();
+/// Sweeps `grid` whole into `d/whole`, then as three shards merged into `d/merged`, and
+/// asserts the two wrote the same report: every file byte for byte, but for the timing and
+/// the command that made it; `cells` cells in each.
+fn tune_shards_merge_into_the_sweep(d: &Path, grid: &Path, cells: usize) {
     let base = [
         "tune",
         "--grid",
-        s(&grid),
+        s(grid),
         "--target-false-preemption",
         "0.5",
     ];
@@ -217,7 +216,7 @@ fn three_shards_of_a_tune_merge_into_exactly_its_report() {
     let json = |bytes: &[u8]| {
         let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
         v.as_object_mut().unwrap().remove("seconds");
-        assert_eq!(v["cells"].as_array().unwrap().len(), 4);
+        assert_eq!(v["cells"].as_array().unwrap().len(), cells);
         v
     };
     // Timing and the command that made it aside (the merge names its shards' command).
@@ -240,6 +239,38 @@ fn three_shards_of_a_tune_merge_into_exactly_its_report() {
             );
         }
     }
+}
+
+#[test]
+fn three_shards_of_a_tune_merge_into_exactly_its_report() {
+    let d = dir("tune");
+    let grid = d.join("four-cells.toml");
+    std::fs::write(&grid, four_cells()).unwrap();
+    tune_shards_merge_into_the_sweep(&d, &grid, 4);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A real system's grid shards too: its cells run by the plug-in's rules in each shard,
+/// and the merge asks the plug-in again which cells it refuses (here RenewDeadline 10 s
+/// against a 6 s lease: "not run", as in the whole sweep).
+#[test]
+fn three_shards_of_a_real_systems_tune_merge_into_exactly_its_report() {
+    let d = dir("tune-k8s");
+    let grid = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-k8s-grid.toml");
+    tune_shards_merge_into_the_sweep(&d, &grid, 4);
+    let data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("merged/data.json")).unwrap()).unwrap();
+    let skipped: Vec<&str> = data["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["skipped"].as_str())
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped[0].contains("leaseDuration must be greater than renewDeadline"),
+        "the refused cell says why: {skipped:?}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 

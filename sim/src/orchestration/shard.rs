@@ -21,7 +21,9 @@ use crate::run::{run_seed_isolated, RunOptions, SeedResult};
 use crate::scenario::Scenario;
 use crate::timeline::Timeline;
 use crate::traced::TIMELINES_PER_SCENARIO;
-use crate::tune::{measure, report, CellResult, GridFile, TuneOptions, TuneReport};
+use crate::tune::{
+    measure, report, CellResult, CellRun, GridFile, PluginCell, TuneOptions, TuneReport,
+};
 use crate::verdict::{judge, run_many, ScenarioReport, DETERMINISM_RERUNS};
 use crate::world::Found;
 use leaseproof_impl::{Protocol, Reference, Violation};
@@ -748,7 +750,16 @@ impl Partial for PartialTune {
     }
 }
 
-/// Runs the (cell, seed) work shard `spec` owns; the caller sets `seconds`.
+/// Runs a plug-in's cell on some seeds, each seed's record (the binary, which knows the
+/// plug-ins' types, supplies it), or why the plug-in refuses the cell.
+pub type PluginSeeds<'a> =
+    dyn Fn(&PluginCell, &[u64]) -> Result<Vec<SeedRecord>, String> + Sync + 'a;
+
+/// Whether a plug-in takes a cell (`Err`: why not, as the unsharded sweep says it).
+pub type PluginTakes<'a> = dyn Fn(&PluginCell) -> Result<(), String> + 'a;
+
+/// Runs the (cell, seed) work shard `spec` owns; the caller sets `seconds`. A plug-in's
+/// cells run through `plugin`.
 #[must_use]
 pub fn run_tune_shard(
     g: &GridFile,
@@ -757,15 +768,14 @@ pub fn run_tune_shard(
     build: &str,
     sweep: &str,
     progress: &(dyn Fn(&SeedResult) + Sync),
+    plugin: &PluginSeeds<'_>,
 ) -> PartialTune {
     let mut k = 0usize;
     let cells = g
         .cells()
         .into_iter()
         .map(|(_, sc)| {
-            // A plug-in's cells run through the binary, which shards the reference
-            // protocol's grids only.
-            let Ok(crate::tune::CellRun::Reference(sc)) = sc else {
+            let Ok(run) = sc else {
                 return Vec::new();
             };
             let mine: Vec<u64> = (0..u64::from(opts.seeds))
@@ -774,10 +784,16 @@ pub fn run_tune_shard(
                     spec.owns(k - 1)
                 })
                 .collect();
-            run_many(&sc, &mine, opts.jobs, RunOptions::default(), progress)
-                .iter()
-                .map(SeedRecord::from)
-                .collect()
+            match run {
+                CellRun::Reference(sc) => {
+                    run_many(&sc, &mine, opts.jobs, RunOptions::default(), progress)
+                        .iter()
+                        .map(SeedRecord::from)
+                        .collect()
+                }
+                // A cell the plug-in refuses records nothing; the merge asks it again.
+                CellRun::Plugin(p) => plugin(&p, &mine).unwrap_or_default(),
+            }
         })
         .collect();
     PartialTune {
@@ -803,7 +819,7 @@ pub struct MergedTune {
 
 /// Merges tune shards into the sweep one machine would have made: every cell measured over
 /// all its seeds in seed order, then the recommendations.
-pub fn merge_tune(files: &[PathBuf]) -> Result<MergedTune, MergeError> {
+pub fn merge_tune(files: &[PathBuf], takes: &PluginTakes<'_>) -> Result<MergedTune, MergeError> {
     let parts: Vec<(PathBuf, PartialTune)> = read_all(files)?;
     let n = check_shards(&parts)?;
     let (first_file, first) = &parts[0];
@@ -812,12 +828,10 @@ pub fn merge_tune(files: &[PathBuf]) -> Result<MergedTune, MergeError> {
     let opts = first.params.options(1);
     let mut cells = Vec::new();
     for (i, (cell, sc)) in g.cells().into_iter().enumerate() {
-        if g.plugin.is_some() {
-            return Err(merr(
-                first_file,
-                format!("{}: a {} grid is not sharded", g.path.display(), g.kind),
-            ));
-        }
+        let sc = sc.and_then(|run| match run {
+            CellRun::Plugin(p) => takes(&p).map(|()| CellRun::Plugin(p)),
+            other => Ok(other),
+        });
         if let Err(why) = sc {
             cells.push(CellResult {
                 cell,
@@ -843,6 +857,9 @@ pub fn merge_tune(files: &[PathBuf]) -> Result<MergedTune, MergeError> {
                 }
             }
         }
+        // A record holds what every protocol's seed holds (no events, no plan): the cell's
+        // measures read only that, so a plug-in's records measure as the reference
+        // protocol's type.
         let results = (0..u64::from(opts.seeds))
             .map(|s| {
                 by_seed
