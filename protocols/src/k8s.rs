@@ -796,6 +796,22 @@ impl Machine for Elector {
 
     fn handle_timeout(&mut self, now: Nanos) {
         let now = now.0;
+        // Timers overdue together (after a pause) fire in deadline order, as Go's timer
+        // heap runs them: a context check due before the renew deadline runs first and
+        // still finds its context live (le.go cancels it only after `renew` returns), the
+        // worst side of the race between the two goroutines.
+        if let (
+            Some(w),
+            Phase::Leading {
+                round: Some(deadline),
+                ..
+            },
+        ) = (self.work, self.phase)
+        {
+            if !w.cancelled && w.next_check < deadline && now >= deadline {
+                self.check_work(now);
+            }
+        }
         if let Phase::Leading {
             round: Some(deadline),
             ..

@@ -125,15 +125,16 @@ fn the_envelope_points_at_ninety_percent_pass() {
 }
 
 /// The twins (`scenarios/k8s-envelope-twins/`): the same points at 110 %, faults scripted
-/// at the worst moment on deterministic timing, 200 seeds each. c and rate skew trip (the
-/// inequality is tight there); a pause, reply delay and the ray stay safe, each with its
-/// reason (`safe_because`: the inequality is conservative on those terms).
+/// at the worst moment on deterministic timing, 200 seeds each. c, rate skew and a pause
+/// trip (the inequality is tight there: the pause twin's script at 100 % passes every
+/// oracle); reply delay and the ray stay safe, each with its reason (`safe_because`: at
+/// one latency a candidate's own flights give back what the reply-delay terms charge).
 #[test]
 fn the_envelope_twins_at_one_hundred_and_ten_percent() {
     for (name, lhs, trips) in [
         ("work-check-110", 15_279, true),
         ("skew-110", 15_196, true),
-        ("pause-110", 15_197, false),
+        ("pause-110", 15_200, true),
         ("latency-110", 15_198, false),
         ("ray-110", 16_500, false),
     ] {
@@ -152,6 +153,23 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
             "{name}"
         );
     }
+    // The pause twin's script at 100 % of the bound (1,998 ms, left side 15,000): safe.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/k8s-envelope-twins/pause-110.toml");
+    let text = std::fs::read_to_string(&path).expect("the twin");
+    let at_bound = text
+        .replace("for_ms = 2_198 }", "for_ms = 1_998 }")
+        .replace("finds = [\"belief-exclusivity\"]", "finds = []")
+        .replace(
+            "always = [\"single-holder\", \"token-monotonic\"]",
+            "always = [\"single-holder\", \"token-monotonic\", \"belief-exclusivity\", \
+             \"stale-write-accepted\", \"lease-containment\"]\nsafe_because = \"at the bound\"",
+        );
+    let sc = Scenario::<K8s>::parse_protocol(&path, &at_bound).expect("parses");
+    let env = leaseproof_protocols::k8s::Envelope::of(&sc.config, &sc.bounds);
+    assert_eq!(env.lhs_ms(), 15_000, "{env:?}");
+    let report = passes(&sc, "pause-110 at 100 %");
+    assert_eq!(report.seeds, 200);
 }
 
 /// Clock rates at ±12 % with the leader cut off: two leaders (beyond the envelope's
