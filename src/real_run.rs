@@ -583,12 +583,14 @@ pub fn playable(sc: &Scenario) -> anyhow::Result<()> {
     let stall = sc.script.iter().position(|f| {
         matches!(
             f.action,
-            FaultAction::Stall { .. } | FaultAction::DelayWrite { .. }
+            FaultAction::Stall { .. }
+                | FaultAction::DelayWrite { .. }
+                | FaultAction::SlowLink { .. }
         )
     });
     if let Some(i) = stall {
         bail!(
-            "{}: faults.script[{i}]: a stall (a client's worker stuck) or a delayed write happens inside the simulator's shell; real mechanisms cannot place it",
+            "{}: faults.script[{i}]: a stall (a client's worker stuck), a delayed write or a slowed link happens inside the simulator's shell; real mechanisms cannot place it yet",
             sc.path.display()
         );
     }
@@ -1218,9 +1220,9 @@ async fn fire(
                 let addr = c.procs.get(node).map(|p| p.addr).context("a node")?;
                 garbage(addr).await;
             }
-            FaultAction::Stall { .. } | FaultAction::DelayWrite { .. } => {
-                unreachable!("refused by playable()")
-            }
+            FaultAction::Stall { .. }
+            | FaultAction::DelayWrite { .. }
+            | FaultAction::SlowLink { .. } => unreachable!("refused by playable()"),
         }
         c.log_fault(action.node(), action.kind(), describe(&action));
         fired.revert = action.len_ms().map(|len| (len, action));

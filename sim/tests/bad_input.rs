@@ -296,22 +296,6 @@ fn bad_job_lists_stalls_and_windows_name_the_field() {
         "faults.script[0].stall",
         "not a client",
     );
-    // A delayed write: a client's only, and it needs its delay.
-    assert_named(
-        "[faults]\nscript = [{ at_ms = 10, delay_write = \"server\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
-        "faults.script[0].delay_write",
-        "not a client",
-    );
-    assert_named(
-        "[faults]\nscript = [{ at_ms = 10, delay_write = \"client-0\" }]\n[expect]\nalways=[\"single-holder\"]",
-        "faults.script[0].for_ms",
-        "",
-    );
-    assert_named(
-        "[faults]\nscript = [{ at_ms = 10, delay_write = \"client-0\", pause = \"client-1\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
-        "faults.script[0].at_ms",
-        "delay_write",
-    );
     // It suspends a core after its check: the reference protocol does not claim
     // belief-exclusivity under it.
     assert_named(
@@ -355,6 +339,44 @@ fn bad_job_lists_stalls_and_windows_name_the_field() {
     // The line of the duplicate key's list is the one named.
     let e = parse(&format!("seeds = 3\n[jobs]\nkeys = [\"a\", \"a\"]\n{ok}")).unwrap_err();
     assert_eq!(e.line, 3, "{e}");
+}
+
+/// The scripted write delay and slowed link: a client's writes only, a positive delay;
+/// a link of two different nodes and a positive extra latency.
+#[test]
+fn scripted_delays_name_the_field() {
+    // A delayed write: a client's only, and it needs its delay.
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, delay_write = \"server\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].delay_write",
+        "not a client",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, delay_write = \"client-0\" }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].for_ms",
+        "",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, delay_write = \"client-0\", pause = \"client-1\", for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].at_ms",
+        "delay_write",
+    );
+    // A slowed link: two different nodes and a positive extra latency.
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, slow = [\"client-0\", \"client-0\"], by_ms = 5, for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].slow",
+        "two different nodes",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, slow = [\"client-0\", \"resource\"], for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].by_ms",
+        "positive by_ms",
+    );
+    assert_named(
+        "[faults]\nscript = [{ at_ms = 10, slow = [\"client-0\"], by_ms = 5, for_ms = 5 }]\n[expect]\nalways=[\"single-holder\"]",
+        "faults.script[0].slow",
+        "[from, to]",
+    );
 }
 
 #[test]

@@ -368,6 +368,16 @@ pub fn describe_with(a: &FaultAction, node_name: &dyn Fn(NodeIdx) -> String) -> 
             Some(ms) => format!("stall {}'s worker for {ms} ms", node_name(*node)),
             None => format!("stall {}'s worker for good", node_name(*node)),
         },
+        FaultAction::SlowLink {
+            from,
+            to,
+            by_ms,
+            for_ms,
+        } => format!(
+            "slow {} -> {} by {by_ms} ms for {for_ms} ms",
+            node_name(*from),
+            node_name(*to)
+        ),
         FaultAction::DelayWrite { node, for_ms } => {
             format!("delay {}'s next write by {for_ms} ms", node_name(*node))
         }

@@ -304,6 +304,11 @@ impl<P: Protocol> Supervisor<P> {
             FaultAction::DelayWrite { node, for_ms } => {
                 lock(&self.world).write_delays[*node] = Some(*for_ms);
             }
+            FaultAction::SlowLink {
+                from, to, by_ms, ..
+            } => {
+                lock(&self.world).link_delays.insert((*from, *to), *by_ms);
+            }
             FaultAction::ClockStep { node, by_ms } => {
                 let mut w = lock(&self.world);
                 w.clocks[*node].step(by_ms * 1_000_000);
@@ -325,6 +330,9 @@ impl<P: Protocol> Supervisor<P> {
             }
             FaultAction::Crash { node, .. } => self.restart(*node),
             FaultAction::Stall { node, .. } => self.stall(*node, false),
+            FaultAction::SlowLink { from, to, .. } => {
+                lock(&self.world).link_delays.remove(&(*from, *to));
+            }
             FaultAction::ClockStep { .. }
             | FaultAction::Garbage { .. }
             | FaultAction::DelayWrite { .. } => return,

@@ -201,7 +201,7 @@ fn deliver<P: Protocol>(
 async fn drain<P: Protocol>(
     world: &Arc<Mutex<World<P>>>,
     idx: NodeIdx,
-    ep: &Endpoint,
+    ep: &Arc<Endpoint>,
     node: &mut P::Node,
 ) {
     // A client's belief is recorded at the instant of the step that changed it, before its
@@ -283,7 +283,7 @@ fn record_belief<P: Protocol>(world: &Mutex<World<P>>, idx: NodeIdx, node: &P::N
 async fn effect<P: Protocol>(
     world: &Arc<Mutex<World<P>>>,
     idx: NodeIdx,
-    ep: &Endpoint,
+    ep: &Arc<Endpoint>,
     node: &mut P::Node,
     e: Effect<P::Msg, P::Persist, P::Event>,
 ) {
@@ -325,8 +325,19 @@ async fn effect<P: Protocol>(
             }
             let bytes = P::encode(&msg);
             lock(world).record_msg(idx, "send", to, &msg);
-            // Datagrams: a send to a dead or cut-off peer is simply lost.
-            let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+            let slow = lock(world).link_delays.get(&(idx, to)).copied();
+            if let Some(ms) = slow {
+                // A slowed link: the frame leaves later, and the node goes on meanwhile.
+                let ep = Arc::clone(ep);
+                let frame = bytes.clone();
+                madsim::task::spawn(async move {
+                    madsim::time::sleep(Duration::from_millis(ms)).await;
+                    let _ = ep.send_to(node_addr(to), TAG, &frame).await;
+                });
+            } else {
+                // Datagrams: a send to a dead or cut-off peer is simply lost.
+                let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+            }
             if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
                 {
                     let mut w = lock(world);

@@ -105,6 +105,8 @@ pub struct World<P: Protocol = Reference> {
     pub pending_stall: Vec<Option<bool>>,
     /// A scripted delay armed for each client's next write to the resource, ms.
     pub write_delays: Vec<Option<u64>>,
+    /// Scripted extra latency per directed link, ms.
+    pub link_delays: std::collections::BTreeMap<(NodeIdx, NodeIdx), u64>,
     last_fault: Vec<BTreeMap<Touch, u64>>,
     pub last_server_boot_ns: u64,
     tenures: Tenures,
@@ -143,6 +145,7 @@ impl<P: Protocol> World<P> {
             down: vec![false; n],
             pending_stall: vec![None; n],
             write_delays: vec![None; n],
+            link_delays: std::collections::BTreeMap::new(),
             last_fault: vec![BTreeMap::new(); n],
             last_server_boot_ns: 0,
             tenures: Tenures::default(),

@@ -120,6 +120,16 @@ fn entry(p: &PlannedFault) -> ScriptEntry {
             e.stall = Some(name(*node));
             e.for_ms = *for_ms;
         }
+        FaultAction::SlowLink {
+            from,
+            to,
+            by_ms,
+            for_ms,
+        } => {
+            e.slow = Some(vec![name(*from), name(*to)]);
+            e.by_ms = Some(*by_ms as i64);
+            e.for_ms = Some(*for_ms);
+        }
         FaultAction::DelayWrite { node, for_ms } => {
             e.delay_write = Some(name(*node));
             e.for_ms = Some(*for_ms);

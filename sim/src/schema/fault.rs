@@ -32,6 +32,8 @@ pub enum FaultKind {
     MessageDuplicated,
     /// A shell held a decided write before sending it.
     SendDelayed,
+    /// A directed link's frames take longer (a scripted `slow`).
+    LinkSlowed,
     /// A node received a frame that did not decode.
     GarbageFrame,
     /// Coverage: a grant expired while its holder was paused.
@@ -59,7 +61,7 @@ pub enum Touch {
 
 impl FaultKind {
     /// Every engine fault kind (not [`FaultKind::Protocol`]).
-    pub const ALL: [FaultKind; 19] = [
+    pub const ALL: [FaultKind; 20] = [
         FaultKind::Paused,
         FaultKind::Partitioned,
         FaultKind::LinkCut,
@@ -73,6 +75,7 @@ impl FaultKind {
         FaultKind::GarbageSent,
         FaultKind::MessageDuplicated,
         FaultKind::SendDelayed,
+        FaultKind::LinkSlowed,
         FaultKind::GarbageFrame,
         FaultKind::PauseOverlappedExpiry,
         FaultKind::DriftBeyondBound,
@@ -98,6 +101,7 @@ impl FaultKind {
             FaultKind::GarbageSent => "garbage-sent",
             FaultKind::MessageDuplicated => "message-duplicated",
             FaultKind::SendDelayed => "send-delayed",
+            FaultKind::LinkSlowed => "link-slowed",
             FaultKind::GarbageFrame => "garbage-frame",
             FaultKind::PauseOverlappedExpiry => "pause-overlapped-expiry",
             FaultKind::DriftBeyondBound => "drift-beyond-bound",
@@ -128,6 +132,7 @@ impl FaultKind {
                 | FaultKind::Stalled
                 | FaultKind::Partitioned
                 | FaultKind::LinkCut
+                | FaultKind::LinkSlowed
                 | FaultKind::Split
                 | FaultKind::ServerCrashed
                 | FaultKind::ResourceCrashed
@@ -197,12 +202,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_the_coverage_labels_are_the_documented_fifteen() {
+    fn names_are_unique_and_the_coverage_labels_are_the_documented_sixteen() {
         let names: std::collections::BTreeSet<_> =
             FaultKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(names.len(), FaultKind::ALL.len(), "one name per kind");
         let labels: Vec<_> = coverage_labels().collect();
-        assert_eq!(labels.len(), 15, "{labels:?}");
+        assert_eq!(labels.len(), 16, "{labels:?}");
         let readme = include_str!("../../../scenarios/README.md");
         for l in labels {
             assert!(

@@ -268,6 +268,10 @@ pub struct ScriptEntry {
     /// the application's state, not the network's). A restart does.
     #[serde(default)]
     pub stall: Option<String>,
+    /// `[from, to]`: that link's frames take `by_ms` more for `for_ms` (a slow path, a
+    /// retransmitting hop): scripted latency, where the network's own is drawn per frame.
+    #[serde(default)]
+    pub slow: Option<Vec<String>>,
     /// The client's next write to the resource decided at or after `at_ms` waits `for_ms`
     /// before it leaves: a GC pause between the application's check and its send, placed
     /// at one write (the scripted form of `cluster.send_delay_ratio`).
@@ -436,6 +440,13 @@ pub enum FaultAction {
         node: NodeIdx,
         for_ms: u64,
     },
+    /// The link's frames take `by_ms` more for `for_ms`.
+    SlowLink {
+        from: NodeIdx,
+        to: NodeIdx,
+        by_ms: u64,
+        for_ms: u64,
+    },
 }
 
 impl FaultAction {
@@ -453,6 +464,7 @@ impl FaultAction {
             FaultAction::Garbage { .. } => FaultKind::GarbageSent,
             FaultAction::Stall { .. } => FaultKind::Stalled,
             FaultAction::DelayWrite { .. } => FaultKind::SendDelayed,
+            FaultAction::SlowLink { .. } => FaultKind::LinkSlowed,
         }
     }
 
@@ -467,7 +479,7 @@ impl FaultAction {
             | FaultAction::Stall { node, .. }
             | FaultAction::DelayWrite { node, .. }
             | FaultAction::Garbage { node } => *node,
-            FaultAction::Cut { from, .. } => *from,
+            FaultAction::Cut { from, .. } | FaultAction::SlowLink { from, .. } => *from,
             FaultAction::Split { .. } => SERVER,
         }
     }
@@ -479,7 +491,8 @@ impl FaultAction {
             FaultAction::Pause { for_ms, .. }
             | FaultAction::Isolate { for_ms, .. }
             | FaultAction::Cut { for_ms, .. }
-            | FaultAction::Split { for_ms, .. } => Some(*for_ms),
+            | FaultAction::Split { for_ms, .. }
+            | FaultAction::SlowLink { for_ms, .. } => Some(*for_ms),
             FaultAction::Crash { down_ms, .. } => Some(*down_ms),
             FaultAction::Stall { for_ms, .. } => *for_ms,
             FaultAction::ClockStep { .. }
@@ -1120,9 +1133,21 @@ fn validate<P: Protocol>(
     validate_crash_points(&src, &file)?;
     let (mut always, finds) = validate_expect::<P, _>(&src, &file, &config)?;
     bounds.suspends = suspends(&file);
+    // A slowed link's frames take its extra on top of the network's longest.
+    let slowest = script
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match f.action {
+            FaultAction::SlowLink { by_ms, .. } => Some((i, by_ms)),
+            _ => None,
+        })
+        .max_by_key(|&(_, by)| by);
     bounds.latency = Some(LatencyBound {
-        field: "cluster.latency_ms".into(),
-        ms: file.cluster.latency_ms[1],
+        field: slowest.map_or_else(
+            || "cluster.latency_ms".into(),
+            |(i, _)| format!("faults.script[{i}].slow"),
+        ),
+        ms: file.cluster.latency_ms[1].saturating_add(slowest.map_or(0, |(_, by)| by)),
         min_ms: file.cluster.latency_ms[0],
     });
     let beyond = config.breaches(&bounds);
@@ -1448,6 +1473,7 @@ impl Entry<'_> {
             e.garbage.is_some(),
             e.stall.is_some(),
             e.delay_write.is_some(),
+            e.slow.is_some(),
         ]
         .iter()
         .filter(|&&b| b)
@@ -1457,15 +1483,15 @@ impl Entry<'_> {
                 "at_ms",
                 format!(
                     "an entry needs exactly one of pause, isolate, cut, split, crash, clock_step, \
-                     garbage, stall, delay_write (found {actions})"
+                     garbage, stall, delay_write, slow (found {actions})"
                 ),
             ));
         }
         if e.lose.is_some() && e.crash.is_none() {
             return Err(self.err("lose", "lose goes with crash".into()));
         }
-        if e.by_ms.is_some() && e.clock_step.is_none() {
-            return Err(self.err("by_ms", "by_ms goes with clock_step".into()));
+        if e.by_ms.is_some() && e.clock_step.is_none() && e.slow.is_none() {
+            return Err(self.err("by_ms", "by_ms goes with clock_step or slow".into()));
         }
         if let Some(n) = &e.pause {
             Ok(FaultAction::Pause {
@@ -1485,6 +1511,8 @@ impl Entry<'_> {
             self.crash(n)
         } else if let Some(n) = &e.stall {
             self.stall(n)
+        } else if let Some(pair) = &e.slow {
+            self.slow(pair)
         } else if let Some(n) = &e.delay_write {
             let node = self.node("delay_write", n)?;
             if !is_client(node) {
@@ -1564,6 +1592,35 @@ impl Entry<'_> {
             node: k,
             down_ms: self.need_for()?,
             lose_disk,
+        })
+    }
+
+    fn slow(&self, pair: &[String]) -> Result<FaultAction, ScenarioError> {
+        if pair.len() != 2 {
+            return Err(self.err(
+                "slow",
+                format!("needs [from, to], got {} names", pair.len()),
+            ));
+        }
+        let from = self.node("slow", &pair[0])?;
+        let to = self.node("slow", &pair[1])?;
+        if from == to {
+            return Err(self.err("slow", "a link joins two different nodes".into()));
+        }
+        let by_ms = match self.e.by_ms {
+            Some(b) if b > 0 => b.unsigned_abs(),
+            _ => {
+                return Err(self.err(
+                    "by_ms",
+                    "a slowed link needs a positive by_ms (the extra latency)".into(),
+                ))
+            }
+        };
+        Ok(FaultAction::SlowLink {
+            from,
+            to,
+            by_ms,
+            for_ms: self.need_for()?,
         })
     }
 
