@@ -128,9 +128,8 @@ fn the_envelope_points_at_ninety_percent_pass() {
 /// at the worst moment on deterministic timing, 200 seeds each. c, rate skew and a pause
 /// trip with two actors (the pause twin's script at 100 % passes every oracle); the reply
 /// delay and the write's flight, slowed links over the shortest latency, trip with a stale
-/// write (at 100 % that script passes too). The ray stays safe, with its reason
-/// (`safe_because`: at one latency a candidate's own flights give back what the
-/// reply-delay terms charge, and its pause falls before a round).
+/// write (at 100 % that script passes too); the ray, every term at once at the give-up
+/// moment, trips with two actors.
 #[test]
 fn the_envelope_twins_at_one_hundred_and_ten_percent() {
     for (name, lhs, oracle) in [
@@ -138,7 +137,7 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
         ("skew-110", 15_196, Some("belief-exclusivity")),
         ("pause-110", 15_200, Some("belief-exclusivity")),
         ("latency-110", 16_500, Some("stale-write-accepted")),
-        ("ray-110", 16_500, None),
+        ("ray-110", 16_500, Some("belief-exclusivity")),
     ] {
         let sc: Scenario<K8s> = crate::common::load("k8s-envelope-twins", name);
         assert!(!sc.beyond.is_empty(), "{name} is beyond the envelope");
