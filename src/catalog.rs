@@ -499,7 +499,7 @@ struct RealCase {
 }
 
 /// The real systems' findings (docs/protocols/k8s.md, docs/protocols/dynamodb.md).
-const REAL_SYSTEMS: [RealCase; 10] = [
+const REAL_SYSTEMS: [RealCase; 11] = [
     RealCase {
         protocol: "k8s",
         what: "a leader paused past the envelope keeps leading for a whole RenewDeadline \
@@ -594,6 +594,16 @@ const REAL_SYSTEMS: [RealCase; 10] = [
         check: Some("counter-rvn-deleted"),
         note: "the twin keeps the item across release (isReleased), the fix; in the model \
                too (check --protocol dynamodb --variant counter-rvn-kept holds)",
+    },
+    RealCase {
+        protocol: "dynamodb",
+        what: "a counter RVN with delete-on-release: a write in flight at release lands \
+               after the next holder's counter caught up and is accepted stale",
+        scenario: Some("counter-rvn-in-flight.toml"),
+        twin: Some("counter-rvn-in-flight-kept.toml"),
+        check: None,
+        note: "simulator only: the model's counter checks deliver a message within a tick, \
+               and this one outlives a release and two heartbeats of the next holder",
     },
 ];
 

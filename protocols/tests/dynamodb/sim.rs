@@ -40,7 +40,9 @@ fn each_finding_is_found() {
 /// refused until its counter passes the old one, and the RVN repeats, so a waiter that saw
 /// "RVN 1" under the last holder keeps its lease timer through that holder's release and
 /// new acquisition (same RVN, same lock to it) and takes the live lock: two holders.
-/// Kept (`isReleased`) it never repeats, and no stale write is accepted.
+/// A write still in flight at release lands after the next holder's counter caught up and
+/// is accepted stale. Kept (`isReleased`) it never repeats, and no stale write is
+/// accepted.
 #[test]
 fn a_counter_rvn_fences_only_if_it_survives_release() {
     let deleted = passes(&load("counter-rvn-deleted"), "counter-rvn-deleted");
@@ -52,6 +54,16 @@ fn a_counter_rvn_fences_only_if_it_survives_release() {
     assert!(
         deleted.sometimes["refused"] > 0,
         "the new holder's writes refused"
+    );
+    // The other consequence: a write in flight at release (its link slowed for it) lands
+    // after the next holder's counter has caught up with what the resource saw, and is
+    // accepted stale; with the counter kept across release it is refused.
+    let in_flight = passes(&load("counter-rvn-in-flight"), "counter-rvn-in-flight");
+    assert!(in_flight.finds["stale-write-accepted"].is_some());
+    assert!(in_flight.sometimes["refused"] > 0);
+    passes(
+        &load("counter-rvn-in-flight-kept"),
+        "counter-rvn-in-flight-kept",
     );
     let kept_sc = load("counter-rvn-kept");
     assert!(kept_sc.always.contains(&OracleName::StaleWriteAccepted));
