@@ -1655,6 +1655,16 @@ fn plugin_cell<P: leaseproof_impl::Protocol>(
     Ok(leaseproof_sim::tune::measure(cell.clone(), &results))
 }
 
+/// [`load_for_replay`], saying why on stderr when it cannot (the caller exits 2).
+fn load_or_say<P: leaseproof_impl::Protocol>(
+    path: &Path,
+    hash: Option<&str>,
+) -> Option<Scenario<P>> {
+    load_for_replay::<P>(path, hash)
+        .map_err(|e| eprintln!("{e}"))
+        .ok()
+}
+
 /// Loads a scenario for a replay, refusing one whose content hash is not the asked one.
 fn load_for_replay<P: leaseproof_impl::Protocol>(
     path: &Path,
@@ -1701,12 +1711,8 @@ where
     P::Event: serde::Serialize,
     P::Msg: serde::Serialize,
 {
-    let sc = match load_for_replay::<P>(path, hash) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(EXIT_USAGE);
-        }
+    let Some(sc) = load_or_say::<P>(path, hash) else {
+        return Ok(EXIT_USAGE);
     };
     let oracle = match oracle
         .map(|o| {
@@ -1763,12 +1769,8 @@ where
     P::Event: serde::Serialize,
     P::Msg: serde::Serialize,
 {
-    let sc = match load_for_replay::<P>(path, hash) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(EXIT_USAGE);
-        }
+    let Some(sc) = load_or_say::<P>(path, hash) else {
+        return Ok(EXIT_USAGE);
     };
     let r = run_seed_isolated(&sc, seed, RunOptions { trace: true });
     let mut out = String::new();
