@@ -1056,8 +1056,11 @@ fn explore(addr: &str, args: &ModelArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Loads every scenario first, so a bad file stops the run before any seed runs.
-fn load_all(paths: &[PathBuf]) -> anyhow::Result<Result<Vec<Scenario>, String>> {
+/// Loads every scenario (of protocol `P`) first, so a bad file stops the run before any
+/// seed runs.
+fn load_all<P: leaseproof_impl::Protocol>(
+    paths: &[PathBuf],
+) -> anyhow::Result<Result<Vec<Scenario<P>>, String>> {
     let files = discover(paths).context("finding scenario files")?;
     if files.is_empty() {
         anyhow::bail!("no scenario files under {paths:?}");
@@ -1065,7 +1068,7 @@ fn load_all(paths: &[PathBuf]) -> anyhow::Result<Result<Vec<Scenario>, String>> 
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for f in files {
-        match Scenario::load(&f) {
+        match Scenario::<P>::load_protocol(&f) {
             Ok(s) => out.push(s),
             Err(e) => errors.push(e.to_string()),
         }
@@ -1091,48 +1094,12 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         args.paths.clone()
     };
     let out = verdict::report_dir(&paths, args.out.as_deref());
-    if let Some(p) = scenario_protocol(&paths)? {
-        return leaseproof::with_real_system!(p, |P| run_plugin::<P>(args, &paths, &out), else {
+    match scenario_protocol(&paths)? {
+        Some(p) => leaseproof::with_real_system!(p, |P| run_as::<P>(args, &paths, &out), else {
             anyhow::bail!("no real system {p:?}")
-        });
+        }),
+        None => run_as::<leaseproof_impl::Reference>(args, &paths, &out),
     }
-    let scenarios = match load_all(&paths)? {
-        Ok(s) => s,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(EXIT_USAGE);
-        }
-    };
-    if args.shard.is_some() && args.seed_base == "random" {
-        anyhow::bail!(
-            "--seed-base random with --shard: every shard would draw its own base; draw one \
-             (e.g. `date +%s`) and give every shard that number"
-        );
-    }
-    let (base, jobs) = seed_base_and_jobs(args)?;
-    if let Some(spec) = args.shard {
-        let params = run_params(args, &paths, base);
-        return merge::run_shard(
-            args.out.as_deref(),
-            &scenarios,
-            &params,
-            spec,
-            jobs,
-            args.json,
-        );
-    }
-    let (reports, code) = run_scenarios(args, &scenarios, base, jobs);
-    if let Some(dir) = &args.save_failures {
-        save_failures(&scenarios, &reports, dir, args.json);
-    }
-    finish_run(
-        args,
-        &out,
-        &scenarios,
-        &reports,
-        &run_params(args, &paths, base),
-    )?;
-    Ok(code)
 }
 
 /// `--seed-base` (printed when drawn) and the worker count, `--seeds 0` refused.
@@ -1182,26 +1149,20 @@ fn scenario_protocol(paths: &[PathBuf]) -> anyhow::Result<Option<&'static str>> 
         .filter(|k| *k != leaseproof_impl::ProtocolKind::Reference.name()))
 }
 
-/// `run` for a real system's scenarios: the same seeds, verdicts, table, reports and
-/// timelines as the reference protocol's (sharding and the regression corpus are the
-/// reference protocol's only, for now).
-fn run_plugin<P: leaseproof_impl::Protocol>(
+/// `run` for the scenarios of protocol `P` (the reference protocol's or a real system's:
+/// the same seeds, verdicts, table, reports, timelines, shards and regression corpus).
+fn run_as<P: leaseproof_impl::Protocol>(
     args: &RunArgs,
     paths: &[PathBuf],
     out: &Path,
 ) -> anyhow::Result<u8> {
-    let mut scenarios = Vec::new();
-    let mut errors = Vec::new();
-    for f in discover(paths).context("finding scenario files")? {
-        match Scenario::<P>::load_protocol(&f) {
-            Ok(s) => scenarios.push(s),
-            Err(e) => errors.push(e.to_string()),
+    let scenarios = match load_all::<P>(paths)? {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(EXIT_USAGE);
         }
-    }
-    if !errors.is_empty() {
-        eprintln!("{}", errors.join("\n"));
-        return Ok(EXIT_USAGE);
-    }
+    };
     if args.shard.is_some() && args.seed_base == "random" {
         anyhow::bail!(
             "--seed-base random with --shard: every shard would draw its own base; draw one \
@@ -1585,9 +1546,7 @@ fn tune_plugin_preflight(g: &leaseproof_sim::tune::GridFile) -> Option<u8> {
 /// when the plug-in accepts its config.
 fn runnable(run: &Result<leaseproof_sim::tune::CellRun, String>) -> bool {
     match run {
-        Ok(leaseproof_sim::tune::CellRun::Plugin(p)) => {
-            plugin_parse(&p.kind, &p.path, &p.text).is_ok()
-        }
+        Ok(leaseproof_sim::tune::CellRun::Plugin(p)) => plugin_takes(p).is_ok(),
         other => other.is_ok(),
     }
 }
@@ -1608,8 +1567,6 @@ fn plugin_parse(kind: &str, path: &Path, text: &str) -> Result<(), String> {
     })
 }
 
-/// One cell of a real system's grid over the seeds; an impossible config (the plug-in's
-/// own validation) is the reason the cell does not run.
 /// A plug-in's cell as its scenario, or why the plug-in refuses it (the field and the
 /// reason: what a sweep's report says of a cell it did not run).
 fn cell_scenario<P: leaseproof_impl::Protocol>(
@@ -1628,6 +1585,19 @@ fn plugin_takes(p: &leaseproof_sim::tune::PluginCell) -> Result<(), String> {
     )
 }
 
+/// A plug-in cell's seeds run, or why the plug-in refuses the cell.
+fn run_cell<P: leaseproof_impl::Protocol>(
+    p: &leaseproof_sim::tune::PluginCell,
+    seeds: &[u64],
+    jobs: usize,
+    bar: &ProgressBar,
+) -> Result<Vec<leaseproof_sim::run::SeedResult<P>>, String> {
+    let sc = cell_scenario::<P>(p)?;
+    Ok(run_many(&sc, seeds, jobs, RunOptions::default(), &|_| {
+        bar.inc(1)
+    }))
+}
+
 /// A plug-in cell's seeds run for a tune shard: each seed's record.
 fn plugin_records<P: leaseproof_impl::Protocol>(
     p: &leaseproof_sim::tune::PluginCell,
@@ -1635,14 +1605,14 @@ fn plugin_records<P: leaseproof_impl::Protocol>(
     jobs: usize,
     bar: &ProgressBar,
 ) -> Result<Vec<leaseproof_sim::shard::SeedRecord>, String> {
-    let sc = cell_scenario::<P>(p)?;
-    let results = run_many(&sc, seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
-    Ok(results
+    Ok(run_cell::<P>(p, seeds, jobs, bar)?
         .iter()
         .map(leaseproof_sim::shard::SeedRecord::from)
         .collect())
 }
 
+/// One cell of a real system's grid over the seeds; an impossible config (the plug-in's
+/// own validation) is the reason the cell does not run.
 fn plugin_cell<P: leaseproof_impl::Protocol>(
     cell: &leaseproof_sim::tune::CellSpec,
     p: &leaseproof_sim::tune::PluginCell,
@@ -1650,8 +1620,7 @@ fn plugin_cell<P: leaseproof_impl::Protocol>(
     jobs: usize,
     bar: &ProgressBar,
 ) -> Result<leaseproof_sim::tune::CellResult, String> {
-    let sc = cell_scenario::<P>(p)?;
-    let results = run_many(&sc, seeds, jobs, RunOptions::default(), &|_| bar.inc(1));
+    let results = run_cell::<P>(p, seeds, jobs, bar)?;
     Ok(leaseproof_sim::tune::measure(cell.clone(), &results))
 }
 

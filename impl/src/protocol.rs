@@ -148,6 +148,33 @@ pub struct FaultBounds {
     pub restarts: Vec<RestartBound>,
 }
 
+impl FaultBounds {
+    /// The longest and the shortest one-way latency, ms (0 and 0 where no field sets it).
+    #[must_use]
+    pub fn latency_ms(&self) -> (u64, u64) {
+        self.latency.as_ref().map_or((0, 0), |l| (l.ms, l.min_ms))
+    }
+
+    /// The field that sets the longest latency (`cluster.latency_ms` where none is known).
+    #[must_use]
+    pub fn latency_field(&self) -> String {
+        self.latency
+            .as_ref()
+            .map_or_else(|| "cluster.latency_ms".into(), |l| l.field.clone())
+    }
+
+    /// The clock allowed the largest |drift|, if any clock may drift.
+    #[must_use]
+    pub fn widest_drift(&self) -> Option<&DriftBound> {
+        self.drift.iter().max_by_key(|d| d.ppm)
+    }
+
+    /// The clock steps of every node but the authority.
+    pub fn client_steps(&self) -> impl Iterator<Item = &StepBound> {
+        self.steps.iter().filter(|s| !s.authority)
+    }
+}
+
 /// The one-way latency a scenario configures: the longest, and the shortest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LatencyBound {

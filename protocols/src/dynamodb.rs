@@ -198,8 +198,8 @@ impl Envelope {
     /// The inequality's terms for `cfg` under `b`.
     #[must_use]
     pub fn of(cfg: &DynamoConfig, b: &FaultBounds) -> Envelope {
-        let drift = b.drift.iter().map(|d| d.ppm).max().unwrap_or(0);
-        let (lat_max, lat_min) = b.latency.as_ref().map_or((0, 0), |l| (l.ms, l.min_ms));
+        let drift = b.widest_drift().map_or(0, |d| d.ppm);
+        let (lat_max, lat_min) = b.latency_ms();
         Envelope {
             drift_ms: u128::from(cfg.lease_duration_ms)
                 * u128::from(rate_ratio_ppm(drift) - 1_000_000)
@@ -210,9 +210,7 @@ impl Envelope {
                 .map(|s| u128::from(s.ms))
                 .fold(0, u128::saturating_add),
             steps_ms: b
-                .steps
-                .iter()
-                .filter(|s| !s.authority)
+                .client_steps()
                 .map(|s| u128::from(s.by_ms.unsigned_abs()))
                 .sum(),
             latency_max_ms: u128::from(lat_max),
@@ -261,10 +259,7 @@ impl Assumptions for DynamoConfig {
             });
         }
         let env = Envelope::of(self, b);
-        let field = b
-            .latency
-            .as_ref()
-            .map_or("cluster.latency_ms".into(), |l| l.field.clone());
+        let field = b.latency_field();
         let (lhs, rhs) = (env.lhs_ms(), env.rhs_ms());
         if lhs >= rhs {
             out.push(Breach {
@@ -280,17 +275,10 @@ impl Assumptions for DynamoConfig {
         let (lhs, rhs) = (env.clock_lhs_ms(), env.clock_rhs_ms());
         if lhs >= rhs {
             let clock_field = b
-                .drift
-                .iter()
+                .widest_drift()
                 .filter(|d| d.ppm > 0)
-                .max_by_key(|d| d.ppm)
                 .map(|d| d.field.clone())
-                .or_else(|| {
-                    b.steps
-                        .iter()
-                        .find(|s| !s.authority)
-                        .map(|s| s.field.clone())
-                })
+                .or_else(|| b.client_steps().next().map(|s| s.field.clone()))
                 .unwrap_or(field);
             out.push(Breach {
                 field: clock_field,

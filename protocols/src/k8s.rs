@@ -217,12 +217,7 @@ impl Assumptions for K8sConfig {
         // flights. The elector restarts after a give-up too (the components exit on lost
         // leadership), at the work's next context check, at least work_check_ms after its
         // last write was decided.
-        let (lat_max, lat_min) = b.latency.as_ref().map_or((0, 0), |l| (l.ms, l.min_ms));
-        let lat_field = || {
-            b.latency
-                .as_ref()
-                .map_or("cluster.latency_ms".to_string(), |l| l.field.clone())
-        };
+        let (lat_max, lat_min) = b.latency_ms();
         if let Some(r) = b.restarts.iter().min_by_key(|r| r.down_ms) {
             if lat_max >= r.down_ms.saturating_add(5 * lat_min) {
                 out.push(Breach {
@@ -239,7 +234,7 @@ impl Assumptions for K8sConfig {
         }
         if lat_max >= self.work_check_ms.saturating_add(5 * lat_min) {
             out.push(Breach {
-                field: lat_field(),
+                field: b.latency_field(),
                 reason: format!(
                     "a leader that gives up restarts at its work's next context check and \
                      leads again at once; a write decided before ({lat_max} ms in flight at \
@@ -279,22 +274,16 @@ impl Envelope {
     #[must_use]
     pub fn of(cfg: &K8sConfig, b: &FaultBounds) -> Envelope {
         let mut terms = Vec::new();
-        let latency = b.latency.as_ref().map_or(0, |l| l.ms);
-        let lat_field = b
-            .latency
-            .as_ref()
-            .map_or("cluster.latency_ms".to_string(), |l| l.field.clone());
+        let (latency, _) = b.latency_ms();
+        let lat_field = b.latency_field();
         // A reply's delay (r − w), and the write's flight.
         terms.push((lat_field.clone(), u128::from(latency)));
         terms.push((lat_field, u128::from(latency)));
-        let drift = b.drift.iter().map(|d| d.ppm).max().unwrap_or(0);
-        let k = u128::from(rate_ratio_ppm(drift));
+        let widest = b.widest_drift();
+        let k = u128::from(rate_ratio_ppm(widest.map_or(0, |d| d.ppm)));
         let span = u128::from(cfg.retry_period_ms + cfg.renew_deadline_ms + cfg.work_check_ms);
         terms.push((
-            b.drift
-                .iter()
-                .max_by_key(|d| d.ppm)
-                .map_or("protocol.renew_deadline_ms".into(), |d| d.field.clone()),
+            widest.map_or("protocol.renew_deadline_ms".into(), |d| d.field.clone()),
             span * k / 1_000_000,
         ));
         let longest = |stall: bool| {
@@ -306,7 +295,7 @@ impl Envelope {
         };
         terms.extend(longest(false));
         terms.extend(longest(true));
-        for st in b.steps.iter().filter(|s| !s.authority) {
+        for st in b.client_steps() {
             terms.push((st.field.clone(), u128::from(st.by_ms.unsigned_abs())));
         }
         Envelope { terms }

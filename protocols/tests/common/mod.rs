@@ -97,3 +97,35 @@ pub fn sweep_table(rows: &[(String, (usize, usize, bool))], seeds: u64) {
         }
     }
 }
+
+/// A twin's script (`scenarios/<system>/<name>.toml`) moved to another point by `edits`
+/// (each `from` must stand in the file), expecting every oracle to hold there: its
+/// `finds` emptied, its `always` every safety oracle the twins judge, `safe_because` set.
+pub fn at_bound<P: Protocol>(system: &str, name: &str, edits: &[(&str, &str)]) -> Scenario<P> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(system)
+        .join(format!("{name}.toml"));
+    let mut text = std::fs::read_to_string(&path).expect("the twin");
+    let finds = text
+        .lines()
+        .find(|l| l.starts_with("finds = "))
+        .expect("the twin finds something")
+        .to_string();
+    let expect = [
+        (
+            finds.as_str(),
+            "finds = []\nsafe_because = \"at the bound\"",
+        ),
+        (
+            "always = [\"single-holder\", \"token-monotonic\"]",
+            "always = [\"single-holder\", \"token-monotonic\", \"belief-exclusivity\", \
+             \"stale-write-accepted\", \"lease-containment\"]",
+        ),
+    ];
+    for (from, to) in edits.iter().chain(&expect) {
+        assert!(text.contains(from), "{name}: {from}");
+        text = text.replace(from, to);
+    }
+    Scenario::<P>::parse_protocol(&path, &text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}

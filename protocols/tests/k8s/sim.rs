@@ -155,18 +155,11 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
         }
     }
     // The pause twin's script at 100 % of the bound (1,998 ms, left side 15,000): safe.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/k8s-envelope-twins/pause-110.toml");
-    let text = std::fs::read_to_string(&path).expect("the twin");
-    let at_bound = text
-        .replace("for_ms = 2_198 }", "for_ms = 1_998 }")
-        .replace("finds = [\"belief-exclusivity\"]", "finds = []")
-        .replace(
-            "always = [\"single-holder\", \"token-monotonic\"]",
-            "always = [\"single-holder\", \"token-monotonic\", \"belief-exclusivity\", \
-             \"stale-write-accepted\", \"lease-containment\"]\nsafe_because = \"at the bound\"",
-        );
-    let sc = Scenario::<K8s>::parse_protocol(&path, &at_bound).expect("parses");
+    let sc: Scenario<K8s> = crate::common::at_bound(
+        "k8s-envelope-twins",
+        "pause-110",
+        &[("for_ms = 2_198 }", "for_ms = 1_998 }")],
+    );
     let env = leaseproof_protocols::k8s::Envelope::of(&sc.config, &sc.bounds);
     assert_eq!(env.lhs_ms(), 15_000, "{env:?}");
     let report = passes(&sc, "pause-110 at 100 %");
@@ -174,29 +167,17 @@ fn the_envelope_twins_at_one_hundred_and_ten_percent() {
     // The latency twin's script at 100 % (999 ms more on the two links, left side
     // 15,000), re-aligned so the work's check again falls 1 ms before the give-up: the
     // 167th renewal instead of the 42nd.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/k8s-envelope-twins/latency-110.toml");
-    let mut at_bound = std::fs::read_to_string(&path).expect("the twin");
-    for (from, to) in [
-        ("duration_ms = 110_000", "duration_ms = 360_000"),
-        ("at_ms = 82_258", "at_ms = 333_008"),
-        ("at_ms = 82_262", "at_ms = 333_012"),
-        ("by_ms = 1_749", "by_ms = 999"),
-        ("at_ms = 84_030", "at_ms = 334_030"),
-        (
-            "finds = [\"stale-write-accepted\"]",
-            "finds = []\nsafe_because = \"at the bound\"",
-        ),
-        (
-            "always = [\"single-holder\", \"token-monotonic\"]",
-            "always = [\"single-holder\", \"token-monotonic\", \"belief-exclusivity\", \
-             \"stale-write-accepted\", \"lease-containment\"]",
-        ),
-    ] {
-        assert!(at_bound.contains(from), "{from}");
-        at_bound = at_bound.replace(from, to);
-    }
-    let sc = Scenario::<K8s>::parse_protocol(&path, &at_bound).expect("parses");
+    let sc: Scenario<K8s> = crate::common::at_bound(
+        "k8s-envelope-twins",
+        "latency-110",
+        &[
+            ("duration_ms = 110_000", "duration_ms = 360_000"),
+            ("at_ms = 82_258", "at_ms = 333_008"),
+            ("at_ms = 82_262", "at_ms = 333_012"),
+            ("by_ms = 1_749", "by_ms = 999"),
+            ("at_ms = 84_030", "at_ms = 334_030"),
+        ],
+    );
     let env = leaseproof_protocols::k8s::Envelope::of(&sc.config, &sc.bounds);
     assert_eq!(env.lhs_ms(), 15_000, "{env:?}");
     let report = passes(&sc, "latency-110 at 100 %");

@@ -106,7 +106,7 @@ pub struct World<P: Protocol = Reference> {
     /// A scripted delay armed for each client's next write to the resource, ms.
     pub write_delays: Vec<Option<u64>>,
     /// Scripted extra latency per directed link, ms.
-    pub link_delays: std::collections::BTreeMap<(NodeIdx, NodeIdx), u64>,
+    pub link_delays: BTreeMap<(NodeIdx, NodeIdx), u64>,
     last_fault: Vec<BTreeMap<Touch, u64>>,
     pub last_server_boot_ns: u64,
     tenures: Tenures,
@@ -145,7 +145,7 @@ impl<P: Protocol> World<P> {
             down: vec![false; n],
             pending_stall: vec![None; n],
             write_delays: vec![None; n],
-            link_delays: std::collections::BTreeMap::new(),
+            link_delays: BTreeMap::new(),
             last_fault: vec![BTreeMap::new(); n],
             last_server_boot_ns: 0,
             tenures: Tenures::default(),

@@ -1514,15 +1514,8 @@ impl Entry<'_> {
         } else if let Some(pair) = &e.slow {
             self.slow(pair)
         } else if let Some(n) = &e.delay_write {
-            let node = self.node("delay_write", n)?;
-            if !is_client(node) {
-                return Err(self.err(
-                    "delay_write",
-                    format!("{n:?} is not a client: only a client's writes can be delayed"),
-                ));
-            }
             Ok(FaultAction::DelayWrite {
-                node,
+                node: self.client("delay_write", n, "only a client's writes can be delayed")?,
                 for_ms: self.need_for()?,
             })
         } else if let Some(n) = &e.garbage {
@@ -1534,14 +1527,32 @@ impl Entry<'_> {
         }
     }
 
-    fn cut(&self, pair: &[String]) -> Result<FaultAction, ScenarioError> {
+    /// A directed link `[from, to]` named by `field`: two nodes, not one twice.
+    fn link(&self, field: &str, pair: &[String]) -> Result<(NodeIdx, NodeIdx), ScenarioError> {
         if pair.len() != 2 {
-            return Err(self.err("cut", format!("needs [from, to], got {} names", pair.len())));
+            return Err(self.err(field, format!("needs [from, to], got {} names", pair.len())));
         }
-        let (from, to) = (self.node("cut", &pair[0])?, self.node("cut", &pair[1])?);
+        let (from, to) = (self.node(field, &pair[0])?, self.node(field, &pair[1])?);
         if from == to {
-            return Err(self.err("cut", "from and to are the same node".into()));
+            return Err(self.err(
+                field,
+                "from and to are the same node: a link joins two different nodes".into(),
+            ));
         }
+        Ok((from, to))
+    }
+
+    /// A client named by `field`; `why` says what only a client can do.
+    fn client(&self, field: &str, n: &str, why: &str) -> Result<NodeIdx, ScenarioError> {
+        let k = self.node(field, n)?;
+        if !is_client(k) {
+            return Err(self.err(field, format!("{n:?} is not a client: {why}")));
+        }
+        Ok(k)
+    }
+
+    fn cut(&self, pair: &[String]) -> Result<FaultAction, ScenarioError> {
+        let (from, to) = self.link("cut", pair)?;
         Ok(FaultAction::Cut {
             from,
             to,
@@ -1596,17 +1607,7 @@ impl Entry<'_> {
     }
 
     fn slow(&self, pair: &[String]) -> Result<FaultAction, ScenarioError> {
-        if pair.len() != 2 {
-            return Err(self.err(
-                "slow",
-                format!("needs [from, to], got {} names", pair.len()),
-            ));
-        }
-        let from = self.node("slow", &pair[0])?;
-        let to = self.node("slow", &pair[1])?;
-        if from == to {
-            return Err(self.err("slow", "a link joins two different nodes".into()));
-        }
+        let (from, to) = self.link("slow", pair)?;
         let by_ms = match self.e.by_ms {
             Some(b) if b > 0 => b.unsigned_abs(),
             _ => {
@@ -1625,13 +1626,7 @@ impl Entry<'_> {
     }
 
     fn stall(&self, n: &str) -> Result<FaultAction, ScenarioError> {
-        let k = self.node("stall", n)?;
-        if !is_client(k) {
-            return Err(self.err(
-                "stall",
-                format!("{n:?} is not a client: only a client's worker can stall"),
-            ));
-        }
+        let k = self.client("stall", n, "only a client's worker can stall")?;
         if self.e.for_ms == Some(0) {
             return Err(self.err(
                 "for_ms",
