@@ -230,6 +230,14 @@ struct ModelArgs {
     /// within its bound (a per-client counter of fault-free ticks waited; exit 3 past it).
     #[arg(long)]
     liveness: bool,
+    /// The lease's TTL in ticks (at least 6; the renew interval stays 3, the requeue
+    /// interval 2) [default: 6]
+    #[arg(long)]
+    ttl: Option<u64>,
+    /// The server's fresh window for a queued waiter, in ticks (below L = ttl − 2ε; with
+    /// --liveness, above the requeue interval 2 + 2 × --max-delay) [default: 3]
+    #[arg(long)]
+    fresh_window: Option<u64>,
     /// A server crash may also fall inside a step, between its outputs (at a persist-batch
     /// boundary or around a send), within the --crashes budget.
     #[arg(long, overrides_with = "no_crash_points")]
@@ -359,6 +367,8 @@ impl ModelArgs {
             },
             margin: self.margin.or(base.margin),
             liveness: self.liveness || base.liveness,
+            ttl: self.ttl.unwrap_or(base.ttl),
+            fresh_window: self.fresh_window.unwrap_or(base.fresh_window),
             drift_moves: self.drift_moves.unwrap_or(base.drift_moves),
             max_delay: self.max_delay.unwrap_or(base.max_delay),
             losses: self.losses.unwrap_or(base.losses),
@@ -1855,6 +1865,7 @@ mod tests {
             complete: true,
             closed: true,
             assumptions: None,
+            liveness_beyond: None,
             collision_bound: 0.0,
             properties: [
                 (leaseproof_model::PROP_SINGLE_HOLDER, prop("always", true)),

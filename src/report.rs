@@ -227,9 +227,16 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
             }
         }
     }
+    check_footer(r, interrupted, &mut s);
+    s
+}
+
+/// The lines after the properties: what a closed check covers, liveness beyond the
+/// assumptions, the collision bound and the verdict.
+fn check_footer(r: &leaseproof_model::check::CheckReport, interrupted: bool, s: &mut String) {
     if let Some(a) = &r.assumptions {
         let _ = writeln!(
-            s,
+            *s,
             "{}: every run of any length in which {a}",
             if r.closed {
                 "closed"
@@ -238,18 +245,20 @@ pub fn check_text(r: &leaseproof_model::check::CheckReport, interrupted: bool) -
             }
         );
     }
+    if let Some(why) = &r.liveness_beyond {
+        let _ = writeln!(*s, "liveness: beyond the assumptions: {why}");
+    }
     let _ = writeln!(
-        s,
+        *s,
         "fingerprint collisions: at most about n²/2⁶⁵ = {:.1e} for n = {} states",
         r.collision_bound, r.unique
     );
     let verdict = r.verdict(interrupted);
     let _ = writeln!(
-        s,
+        *s,
         "verdict: {verdict} (exit {}); time-locks: local patterns only",
         verdict.exit_code()
     );
-    s
 }
 
 /// The text summary of `leaseproof tune`.

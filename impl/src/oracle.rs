@@ -821,12 +821,25 @@ impl SafetyOracles {
 }
 
 /// The liveness bound: a client waiting at heal must hold by
-/// `heal + delay_max + ttl + grace + ahead × (tenure + 2·latency_max + requeue_interval) + backoff_max`
+/// `heal + delay_max + max(ttl + backoff_max, own) + grace + ahead × (tenure + 2·latency_max + requeue_interval)`
 /// (`tenure` from [`tenure_bound_ns`]),
 /// where `delay_max` is the longest delay a message sent before heal can still have, `grace`
 /// is one TTL if the server restarted (its grace period), and `ahead` counts the clients
 /// that may be served before it (see [`Liveness::heal`]). Every term is stretched by `(1+ρ)` because
 /// the bound is measured on the server's clock while the client's timers run on its own.
+///
+/// `ttl + backoff_max` is a grant left over at heal running out, then the waiter's next
+/// try. `own = 2·requeue_interval + max(requeue_interval, backoff_max) + 4·latency_max` is
+/// the waiter's *own* grant left over (its Release lost before heal, its tries spent, see
+/// `RELEASE_TRIES`): that grant does not run out, because the server answers the waiter's
+/// own Acquires as renewals of it. An answer that arrives while the last Release try is
+/// pending is ignored (up to one `requeue_interval`, then the try is dropped); the next
+/// Acquire (within `max(requeue_interval, backoff_max)`) is renewed and its answer, a
+/// token the client gave back, makes it send a Release (two latencies) and re-send one
+/// `requeue_interval` later, granted and adopted two latencies on. Found by the model
+/// checker (`check --closed --liveness --clients 1 --link-capacity 1 --losses 0
+/// --drift-moves 1 --rate-skew 1/3 --max-pause 2 --crash-points`: one client waited 10
+/// ticks against the old bound of 9).
 #[must_use]
 pub fn liveness_bound_ns_for(
     cfg: &Config,
@@ -839,11 +852,16 @@ pub fn liveness_bound_ns_for(
     let per_holder = tenure_bound_ns(cfg, latency_max_ns)
         .saturating_add(latency_max_ns.saturating_mul(2))
         .saturating_add(cfg.requeue_interval_ns);
+    let left_over = cfg.ttl_ns.saturating_add(cfg.backoff_max_ns);
+    let own = cfg
+        .requeue_interval_ns
+        .saturating_mul(2)
+        .saturating_add(cfg.requeue_interval_ns.max(cfg.backoff_max_ns))
+        .saturating_add(latency_max_ns.saturating_mul(4));
     let sum = delay_max_ns
-        .saturating_add(cfg.ttl_ns)
+        .saturating_add(left_over.max(own))
         .saturating_add(grace)
-        .saturating_add(ahead.saturating_mul(per_holder))
-        .saturating_add(cfg.backoff_max_ns);
+        .saturating_add(ahead.saturating_mul(per_holder));
     drift::stretch(sum, cfg.drift_ppm_max)
 }
 
@@ -1184,5 +1202,46 @@ impl RemapNodes for SafetyOracles {
             named: self.named,
             tripped: self.tripped,
         }
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::liveness_bound_ns_for;
+    use crate::config::ProtocolConfig;
+
+    const MS: u64 = 1_000_000;
+
+    fn cfg(ttl_ms: u64, requeue_ms: u64, fresh_ms: u64) -> crate::config::Config {
+        ProtocolConfig {
+            ttl_ms,
+            renew_interval_ms: ttl_ms / 4,
+            requeue_interval_ms: requeue_ms,
+            fresh_window_ms: fresh_ms,
+            backoff_base_ms: 50,
+            backoff_max_ms: 100,
+            drift_ppm_max: 0,
+            ..ProtocolConfig::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_waiters_own_left_over_grant_is_counted_where_it_outlasts_a_ttl() {
+        // One waiter, none ahead. A grant left over runs out within ttl + backoff_max:
+        // 10,000 + 100 ms; the waiter's own, kept alive by its own Acquires, costs
+        // 2 × requeue + max(requeue, backoff_max) + 4 × latency = 1,500 + 1,600 ms.
+        let long = cfg(10_000, 500, 4_000);
+        assert_eq!(
+            liveness_bound_ns_for(&long, 400 * MS, 400 * MS, 0, false),
+            (400 + 10_000 + 100) * MS
+        );
+        // With a short TTL the own cycle is the longer wait.
+        let short = cfg(2_000, 500, 1_500);
+        assert_eq!(
+            liveness_bound_ns_for(&short, 400 * MS, 400 * MS, 0, false),
+            (400 + 1_500 + 1_600) * MS
+        );
     }
 }

@@ -224,6 +224,8 @@ impl crate::config::Config {
             drift_ppm_max: self.drift_ppm_max,
             ttl_ms: self.ttl_ns / MS,
             safety_margin_ms: self.safety_margin_ns / MS,
+            fresh_window_ms: self.fresh_window_ns / MS,
+            requeue_interval_ms: self.requeue_interval_ns / MS,
             ..ProtocolConfig::default()
         }
     }
@@ -288,8 +290,51 @@ impl Assumptions for ProtocolConfig {
     /// or a buggify delay can hold a client's core in Holding past its deadline (its
     /// expiry timer cannot fire while the core takes no step), and the server grants the
     /// key again at expiry. Fencing keeps the resource safe there; the belief is not.
+    ///
+    /// Liveness needs a queued waiter's entry to stay fresh between its refreshes. The
+    /// client times its next re-send from the arrival of the answer to the last one
+    /// (`LeaseClient::requeue`), so two refreshes can reach the server
+    /// `requeue_interval + 2·latency_max` apart, the interval on a slow client's clock read
+    /// on a fast server's; at a hand-over a stale entry is passed over and the previous
+    /// holder, back from its think time, can be granted first, again and again. So the
+    /// fresh window must exceed that spacing. Found by the model checker (docs/design.md,
+    /// "Liveness": two clients, fresh window 3, requeue 2, delivery within 1 tick).
     fn oracle_breaches(&self, oracle: OracleName, bounds: &FaultBounds) -> Vec<Breach> {
+        if oracle == OracleName::Liveness {
+            return self.liveness_breaches(bounds);
+        }
         belief_needs_steps(oracle, bounds, || self.breaches(bounds))
+    }
+}
+
+impl ProtocolConfig {
+    /// The liveness assumption (see [`Assumptions::oracle_breaches`]): the fresh window
+    /// above the largest spacing of a waiter's refreshes at the server.
+    fn liveness_breaches(&self, bounds: &FaultBounds) -> Vec<Breach> {
+        let (latency_ms, _) = bounds.latency_ms();
+        let spacing_ms = self
+            .requeue_interval_ms
+            .saturating_add(latency_ms.saturating_mul(2));
+        let read = crate::config::drift::slow_to_fast(spacing_ms, self.drift_ppm_max);
+        if read < u128::from(self.fresh_window_ms) {
+            return Vec::new();
+        }
+        vec![Breach {
+            field: "protocol.fresh_window_ms".into(),
+            reason: format!(
+                "{} ms is not above a waiter's refresh spacing at the server, \
+                 protocol.requeue_interval_ms {} + 2 × {} {latency_ms} ms = {spacing_ms} ms{}: \
+                 a queued waiter's entry can go stale at every hand-over",
+                self.fresh_window_ms,
+                self.requeue_interval_ms,
+                bounds.latency_field(),
+                if self.drift_ppm_max > 0 {
+                    format!(" ({read} ms stretched by drift)")
+                } else {
+                    String::new()
+                }
+            ),
+        }]
     }
 }
 

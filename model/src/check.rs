@@ -49,6 +49,10 @@ pub struct CheckReport {
     pub closed: bool,
     /// What "every run" means, for a closed check: the bounds every run stays within.
     pub assumptions: Option<String>,
+    /// Why liveness, asked for, lies outside the protocol's assumptions at these bounds
+    /// ([`crate::ModelConfig::liveness_beyond`]); absent where it lies inside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_beyond: Option<String>,
     /// About n²/2⁶⁵ for n states: the chance two states shared a fingerprint (stateright
     /// keeps 64-bit fingerprints), which would hide one of them.
     pub collision_bound: f64,
@@ -213,6 +217,7 @@ pub fn drive<C: Checker<LeaseModel>>(
         complete: false,
         closed: false,
         assumptions: None,
+        liveness_beyond: None,
         collision_bound: 0.0,
         properties,
     };
@@ -224,6 +229,7 @@ pub fn drive<C: Checker<LeaseModel>>(
         // Never closed when anything cut the search.
         closed: complete && m.mc.closed,
         assumptions: m.mc.closed.then(|| m.mc.assumptions()),
+        liveness_beyond: m.mc.liveness_beyond(),
         collision_bound: n * n / 2f64.powi(65),
         ..report
     }

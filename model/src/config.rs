@@ -80,7 +80,21 @@ pub struct ModelConfig {
     /// ([`crate::liveness_bound_ticks`]) on every fault-free continuation, checked with a
     /// per-client counter of fault-free ticks spent waiting.
     pub liveness: bool,
+    /// The lease's TTL in ticks (`--ttl`; default [`TTL_TICKS`]).
+    pub ttl: u64,
+    /// The server's fresh window for a queued waiter's entry, in ticks (`--fresh-window`;
+    /// default [`FRESH_WINDOW_TICKS`]). It must stay below `L = ttl − margin`.
+    pub fresh_window: u64,
 }
+
+/// The model's default TTL in ticks.
+pub const TTL_TICKS: u64 = 6;
+/// The model's default fresh window in ticks: above the requeue interval (2) with delivery
+/// in the tick of sending, not with delivery within one tick (see
+/// [`ModelConfig::liveness_beyond`]).
+pub const FRESH_WINDOW_TICKS: u64 = 3;
+/// The model's requeue interval in ticks.
+pub const REQUEUE_TICKS: u64 = 2;
 
 /// A bounded check's think time: each client acquires once per run within any horizon
 /// the checker accepts.
@@ -116,6 +130,8 @@ impl Default for ModelConfig {
             rate_skew: None,
             margin: None,
             liveness: false,
+            ttl: TTL_TICKS,
+            fresh_window: FRESH_WINDOW_TICKS,
         }
     }
 }
@@ -145,26 +161,35 @@ pub fn protocol_in_ticks(
     jobs: u32,
     keys: u8,
 ) -> Result<Config, String> {
-    protocol_with_margin(variant, 2 * spread, (hold, think), jobs, keys)
-        .map_err(|e| format!("--spread {spread}: {e}"))
+    protocol_with_margin(
+        variant,
+        2 * spread,
+        (hold, think),
+        jobs,
+        keys,
+        (TTL_TICKS, FRESH_WINDOW_TICKS),
+    )
+    .map_err(|e| format!("--spread {spread}: {e}"))
 }
 
-/// [`protocol_in_ticks`] with the validity margin `ttl − L` given in ticks (`--margin`).
+/// [`protocol_in_ticks`] with the validity margin `ttl − L` given in ticks (`--margin`), and
+/// the TTL and fresh window in ticks (`--ttl`, `--fresh-window`).
 pub fn protocol_with_margin(
     variant: Variant,
     margin: u64,
     (hold, think): (u64, u64),
     jobs: u32,
     keys: u8,
+    (ttl, fresh_window): (u64, u64),
 ) -> Result<Config, String> {
     let p = ProtocolConfig {
         kind: leaseproof_impl::ProtocolKind::Reference,
-        ttl_ms: 6,
+        ttl_ms: ttl,
         renew_interval_ms: 3,
         drift_ppm_max: 0,
         safety_margin_ms: 0,
-        fresh_window_ms: 3,
-        requeue_interval_ms: 2,
+        fresh_window_ms: fresh_window,
+        requeue_interval_ms: REQUEUE_TICKS,
         backoff_base_ms: 2,
         backoff_max_ms: 2,
         hold_ms: hold,
@@ -309,23 +334,38 @@ impl ModelConfig {
             );
         }
         self.validate_workload()?;
-        match self.margin {
-            None => protocol_in_ticks(
-                self.variant,
-                self.spread,
-                (self.hold, self.think),
-                self.jobs,
-                self.keys,
-            ),
-            Some(m) => protocol_with_margin(
-                self.variant,
-                m,
-                (self.hold, self.think),
-                self.jobs,
-                self.keys,
-            )
-            .map_err(|e| format!("--margin {m}: {e}")),
+        if self.ttl < TTL_TICKS || self.ttl > MAX_TIME_LIMIT {
+            return Err(format!(
+                "--ttl {}: must be between {TTL_TICKS} and {MAX_TIME_LIMIT} ticks (below \
+                 {TTL_TICKS}, L = ttl − 2ε would not stay above the renew interval of 3)",
+                self.ttl
+            ));
         }
+        let lease = (self.ttl, self.fresh_window);
+        let margin = self.margin.unwrap_or(2 * self.spread);
+        protocol_with_margin(
+            self.variant,
+            margin,
+            (self.hold, self.think),
+            self.jobs,
+            self.keys,
+            lease,
+        )
+        .map_err(|e| {
+            let e = e
+                .replace("fresh_window_ms", "--fresh-window")
+                .replace("requeue_interval_ms", "the requeue interval");
+            match self.margin {
+                Some(m) => format!("--margin {m}: {e}"),
+                None if lease != (TTL_TICKS, FRESH_WINDOW_TICKS) => {
+                    format!(
+                        "--ttl {} --fresh-window {}: {e}",
+                        self.ttl, self.fresh_window
+                    )
+                }
+                None => format!("--spread {}: {e}", self.spread),
+            }
+        })
     }
 }
 
@@ -367,6 +407,49 @@ impl ModelConfig {
         p.oracle_breaches(OracleName::BeliefExclusivity, &self.fault_bounds())
             .is_empty()
             && self.margin.is_none_or(|m| m >= 2 * self.spread)
+    }
+
+    /// Why liveness lies outside the reference protocol's assumptions at these bounds, if
+    /// it does: the simulator's rule (`leaseproof_impl::protocol`, `liveness_breaches`)
+    /// in ticks. A queued waiter re-sends `REQUEUE_TICKS` after the answer to its last
+    /// Acquire arrived, so its refreshes reach the server up to `requeue + 2·max_delay`
+    /// apart; with drift moves unbounded in count (no `--rate-skew`) the client's clock can
+    /// fall from ε ahead of the server's to ε behind within one spacing, `2ε` more (found
+    /// at delay 0: `check --closed --liveness --crash-points --max-delay 0 --losses 0
+    /// --drift-moves 1`, client-1 waited 21 ticks against 20; with `--rate-skew 1/3` it
+    /// holds). The fresh window must exceed the spacing, or at a hand-over a waiter's entry
+    /// is stale and the previous holder, back from its think time, is granted first, again
+    /// and again: the check may then fail liveness, and this says why.
+    #[must_use]
+    pub fn liveness_beyond(&self) -> Option<String> {
+        if !self.liveness {
+            return None;
+        }
+        let drift = if self.drift_moves > 0 && self.rate_skew.is_none() {
+            2 * self.spread
+        } else {
+            0
+        };
+        let spacing = REQUEUE_TICKS + 2 * u64::from(self.max_delay) + drift;
+        if self.fresh_window > spacing {
+            return None;
+        }
+        let need = spacing + 1;
+        Some(format!(
+            "--fresh-window {} is not above a queued waiter's refresh spacing at the server, \
+             requeue {REQUEUE_TICKS} + 2 × --max-delay {}{} = {spacing} ticks: its entry can go \
+             stale at every hand-over, so liveness is beyond the protocol's assumptions here \
+             (docs/design.md, \"Liveness\"); --fresh-window {need} --ttl {} is within",
+            self.fresh_window,
+            self.max_delay,
+            if drift > 0 {
+                format!(" + 2ε {drift} (drift moves unbounded)")
+            } else {
+                String::new()
+            },
+            // fresh < L = ttl − margin.
+            need + 1 + self.margin.unwrap_or(2 * self.spread),
+        ))
     }
 
     /// Jobs, keys, the variants' workload preconditions and liveness: what the workload
@@ -414,8 +497,8 @@ impl ModelConfig {
         let limit = spread_limit(self.variant);
         if self.spread > limit {
             return Err(format!(
-                "--spread {}: must be at most {limit} tick (L = ttl − 2ε = 6 − 2ε must stay \
-                 above the renew interval of 3)",
+                "--spread {}: must be at most {limit} tick (at the default --ttl {TTL_TICKS}, \
+                 L = ttl − 2ε must stay above the renew interval of 3)",
                 self.spread
             ));
         }

@@ -138,6 +138,28 @@ fn a_scenario_beyond_the_assumptions_is_told_each_breach_and_its_field() {
 }
 
 #[test]
+fn liveness_in_always_is_refused_where_a_waiters_entry_can_go_stale() {
+    // The reference protocol claims liveness only while a queued waiter's refreshes reach
+    // the server within its fresh window: requeue_interval + 2 × latency_max, stretched by
+    // drift, below fresh_window_ms (impl::protocol, liveness_breaches). Defaults: fresh
+    // window 2000 ms, requeue 500 ms, drift 1000 ppm (500 + 2 × 740 = 1980 ms reads as
+    // 1983 ms; 500 + 2 × 750 = 2000 ms does not fit).
+    let always = "[expect]\nalways = [\"liveness\", \"fenced-writes\"]\n";
+    assert_named(
+        &format!("[cluster]\nlatency_ms = [1, 750]\n{always}"),
+        "expect.always",
+        "protocol.fresh_window_ms: 2000 ms is not above a waiter's refresh spacing at the \
+         server, protocol.requeue_interval_ms 500 + 2 × cluster.latency_ms 750 ms = 2000 ms",
+    );
+    parse(&format!("[cluster]\nlatency_ms = [1, 740]\n{always}")).unwrap();
+    // A wider fresh window takes the longer latency back in.
+    parse(&format!(
+        "[protocol]\nfresh_window_ms = 2500\n[cluster]\nlatency_ms = [1, 750]\n{always}"
+    ))
+    .unwrap();
+}
+
+#[test]
 fn belief_exclusivity_in_always_is_refused_where_faults_can_suspend_a_core() {
     // The reference protocol claims belief exclusivity only without pauses, send stalls
     // and buggify delays (impl::protocol, oracle_breaches): each is named with its field.
