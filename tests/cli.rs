@@ -946,3 +946,40 @@ fn a_real_run_refuses_a_fault_it_cannot_play_with_exit_2() {
         "loopback",
     );
 }
+
+#[test]
+fn check_says_when_liveness_lies_beyond_the_protocols_assumptions() {
+    // A waiter's refreshes reach the server requeue 2 + 2 × delay 1 + 1 drift move apart,
+    // not inside the default fresh window of 3: the verdict says so and names the flags
+    // that bring it back; with them the line is gone.
+    let o = leaseproof(&["check", "--liveness", "--clients", "1", "--max-time", "2"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(
+            "liveness: beyond the assumptions: --fresh-window 3 is not above a queued waiter's \
+             refresh spacing at the server, requeue 2 + 2 × --max-delay 1 + 1 for drift moves \
+             = 5 ticks"
+        ) && text.contains("--fresh-window 6 --ttl 9 is within"),
+        "{text}"
+    );
+    let o = leaseproof(&[
+        "check",
+        "--liveness",
+        "--clients",
+        "1",
+        "--max-time",
+        "2",
+        "--ttl",
+        "9",
+        "--fresh-window",
+        "6",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert!(doc.get("liveness_beyond").is_none(), "{doc}");
+    refused(
+        &["check", "--ttl", "7", "--fresh-window", "5"],
+        "--ttl 7 --fresh-window 5",
+    );
+}

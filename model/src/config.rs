@@ -414,7 +414,8 @@ impl ModelConfig {
     /// in ticks. A queued waiter re-sends `REQUEUE_TICKS` after the answer to its last
     /// Acquire arrived, so its refreshes reach the server up to `requeue + 2·max_delay`
     /// apart; with drift moves unbounded in count (no `--rate-skew`) the client's clock can
-    /// fall from ε ahead of the server's to ε behind within one spacing, `2ε` more (found
+    /// fall from ε ahead of the server's to ε behind within one spacing, `2ε` more (a
+    /// bounded check's budget of moves, at most that; found
     /// at delay 0: `check --closed --liveness --crash-points --max-delay 0 --losses 0
     /// --drift-moves 1`, client-1 waited 21 ticks against 20; with `--rate-skew 1/3` it
     /// holds). The fresh window must exceed the spacing, or at a hand-over a waiter's entry
@@ -425,10 +426,12 @@ impl ModelConfig {
         if !self.liveness {
             return None;
         }
-        let drift = if self.drift_moves > 0 && self.rate_skew.is_none() {
-            2 * self.spread
-        } else {
-            0
+        // Each drift move shifts one clock a tick against the others; the two clocks of
+        // a spacing part by at most 2ε. A bounded check counts its moves.
+        let drift = match (self.drift_moves, self.rate_skew) {
+            (0, _) | (_, Some(_)) => 0,
+            (_, None) if self.closed => 2 * self.spread,
+            (n, None) => u64::from(n).min(2 * self.spread),
         };
         let spacing = REQUEUE_TICKS + 2 * u64::from(self.max_delay) + drift;
         if self.fresh_window > spacing {
@@ -443,7 +446,7 @@ impl ModelConfig {
             self.fresh_window,
             self.max_delay,
             if drift > 0 {
-                format!(" + 2ε {drift} (drift moves unbounded)")
+                format!(" + {drift} for drift moves")
             } else {
                 String::new()
             },
