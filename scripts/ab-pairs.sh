@@ -14,7 +14,7 @@ for i in $(seq 1 "$n"); do
     if [ $((i % 2)) -eq 0 ]; then order="old new"; else order="new old"; fi
     for w in $order; do
         bin=$old; [ "$w" = new ] && bin=$new
-        c=$(secs "$bin" check --threads 1)
+        c=$(secs "$bin" check --max-time 3 --threads 1)
         r=$(secs "$bin" run scenarios/standard.toml scenarios/swarm.toml \
             scenarios/lossy-duplicating.toml --jobs 1 --out "$out/$w")
         echo "$i $w check $c run $r"

@@ -45,7 +45,7 @@ collect() { # DIR, run from the checkout to collect
     "$bin" catalog --json >"$out/bug-catalog.json" 2>/dev/null || true
     "$bin" tune --preset k8s --json >/dev/null 2>&1 || true
     cp reports/tune-k8s/data.json "$out/tune-k8s.json"
-    "$bin" check --json >"$out/check.json" 2>/dev/null || true
+    "$bin" check --max-time 3 --json >"$out/check.json" 2>/dev/null || true
     echo "collected $what into $out"
 }
 

@@ -261,6 +261,41 @@ fn check_footer(r: &leaseproof_model::check::CheckReport, interrupted: bool, s: 
     );
 }
 
+/// The closing lines of `check` with no bound flag (the closed suite): which closed
+/// check reached each coverage property, then the suite's verdict.
+#[must_use]
+pub fn suite_text(
+    reached: &std::collections::BTreeMap<&'static str, Vec<&'static str>>,
+    code: u8,
+    all_ran: bool,
+) -> String {
+    let mut s = String::from("== closed suite: coverage\n");
+    for (name, by) in reached {
+        let _ = writeln!(
+            s,
+            "  sometimes {name:<52} {}",
+            if by.is_empty() {
+                "NOT reached by any closed check".to_string()
+            } else {
+                format!("reached ({})", by.join("; "))
+            }
+        );
+    }
+    let closed = code == 0 && all_ran;
+    let _ = writeln!(
+        s,
+        "{}; verdict: {} (exit {code})",
+        if closed {
+            "closed: every check above closed, every Always holds in each, every coverage \
+             property reached by one"
+        } else {
+            "NOT closed (a check failed, stopped or left a coverage property unreached)"
+        },
+        if code == 0 { "pass" } else { "fail" }
+    );
+    s
+}
+
 /// The text summary of `leaseproof tune`.
 #[must_use]
 pub fn tune_text(r: &leaseproof_sim::tune::TuneReport, out: &Path, files: usize) -> String {
