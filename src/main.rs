@@ -704,16 +704,11 @@ fn main_job() -> anyhow::Result<u8> {
         crash_points: true,
         ..ModelArgs::defaults()
     }))?;
-    let mut code = worst(code, bounded);
-    for c in main_closed_checks() {
-        eprintln!("model check ({}: leaseproof check {}):", c.what, c.flags);
-        let (verdict, report) = check_report(&CheckArgs::main(c.args))?;
-        code = worst(
-            code,
-            main_closed_verdict(verdict, report.as_ref(), c.pinned, c.unreachable),
-        );
-    }
-    Ok(code)
+    // The closed suite, each check's count pinned and its reach checked.
+    let closed = closed_suite(&CheckArgs::main(ModelArgs::defaults()), |c, code, r| {
+        main_closed_verdict(code, Some(r), c.pinned, c.unreachable)
+    })?;
+    Ok(worst(worst(code, bounded), closed))
 }
 
 /// One of the main job's closed checks: what it prints, the flags it is, its pinned count
@@ -847,6 +842,16 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
 /// as each prints. Exit: the worst of the three (a count is not pinned here: the main job
 /// pins them); 1 (vacuous) when no check of the suite reaches a coverage property.
 fn check_suite(args: &CheckArgs) -> anyhow::Result<u8> {
+    closed_suite(args, |_, code, _| code)
+}
+
+/// Runs the closed suite ([`check_suite`]) with `args`' output flags; `judge` turns each
+/// check's exit code and report into its part of the verdict (the main job adds its pins,
+/// [`main_closed_verdict`]).
+fn closed_suite(
+    args: &CheckArgs,
+    judge: impl Fn(&MainCheck, u8, &leaseproof_model::check::CheckReport) -> u8,
+) -> anyhow::Result<u8> {
     let mut code = EXIT_OK;
     let mut reached: std::collections::BTreeMap<&'static str, Vec<&'static str>> =
         std::collections::BTreeMap::new();
@@ -855,7 +860,7 @@ fn check_suite(args: &CheckArgs) -> anyhow::Result<u8> {
     let interrupted = || INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
     for c in main_closed_checks() {
         let one = CheckArgs {
-            model: c.args,
+            model: c.args.clone(),
             json: false,
             junit: None,
             ..args.clone()
@@ -867,11 +872,14 @@ fn check_suite(args: &CheckArgs) -> anyhow::Result<u8> {
             ));
         }
         let (verdict, r) = check_quiet(&one)?;
-        code = worst(code, verdict);
-        let Some(r) = r else { return Ok(code) };
+        let Some(r) = r else {
+            return Ok(worst(code, verdict));
+        };
         if !args.json {
             report::emit(&report::check_text(&r, interrupted()));
         }
+        let verdict = judge(&c, verdict, &r);
+        code = worst(code, verdict);
         for (name, p) in &r.properties {
             if p.expectation == "sometimes" {
                 let by = reached.entry(name).or_default();
@@ -885,9 +893,6 @@ fn check_suite(args: &CheckArgs) -> anyhow::Result<u8> {
             cases.push(case);
         }
         checks.push(serde_json::json!({ "what": c.what, "flags": c.flags, "report": r }));
-        if verdict != EXIT_OK {
-            break;
-        }
     }
     let missed: Vec<&str> = reached
         .iter()
