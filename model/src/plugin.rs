@@ -19,9 +19,10 @@
 //! plus the longest a compared instant may lag is clamped, and every counter domain is
 //! ranked, so states that behave alike are one state and the check closes with no time
 //! bound. **Symmetry** (`symmetry`, for a protocol that renames, [`Protocol::SYMMETRIC`]):
-//! one state per orbit of renamings of clients with equal offsets. Left out for now
-//! (docs/protocols.md): resource crashes, drift that moves, the time-lock patterns that
-//! need more than one step, dead-data rules.
+//! one state per orbit of renamings of clients with equal offsets. **Drift that moves**
+//! (`drift_moves` within `spread`): a clock runs one tick ahead at a time, as in the
+//! reference model. Left out for now (docs/protocols.md): resource crashes, the
+//! time-lock patterns that need more than one step, dead-data rules.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
@@ -91,6 +92,14 @@ pub struct PluginModelConfig<C> {
     /// at global tick t is (t + offset)·tick·(1 + ppm/10⁶). A bounded check only (a
     /// closed check shifts every instant back by one tick a tick, which needs one rate).
     pub rates_ppm: Vec<i32>,
+    /// ε of drift that moves: how many ticks a clock (the authority's or a client's) may
+    /// come to run ahead of its configured offset and rate, one tick at a time.
+    pub spread: u64,
+    /// How many times in one run a clock may run one tick ahead, within `spread` (the
+    /// reference model's drift moves: a `Fast` action; a clock ahead stays ahead, as the
+    /// spread between any two clocks stays within ε). A budget counted in the state, so a
+    /// closed check still closes.
+    pub drift_moves: u8,
 }
 
 impl<C> PluginModelConfig<C> {
@@ -121,6 +130,8 @@ impl<C> PluginModelConfig<C> {
             pause_ticks: 0,
             pause_holds_sends: false,
             rates_ppm: Vec::new(),
+            spread: 0,
+            drift_moves: 0,
         }
     }
 }
@@ -158,6 +169,10 @@ pub struct PluginState<P: Protocol> {
     /// Pauses so far, and each node's remaining pause in ticks (0: running).
     pub pauses: u8,
     pub paused: Vec<u64>,
+    /// Drift moves so far, and how many ticks each node's clock runs ahead of its
+    /// configured offset (at most [`PluginModelConfig::spread`]).
+    pub drifts: u8,
+    pub drift: Vec<u64>,
 }
 
 impl<P: Protocol> fmt::Debug for PluginState<P> {
@@ -194,6 +209,8 @@ pub enum PluginAction {
     RestartClient(u32),
     /// A client pauses for `pause_ticks`.
     Pause(u32),
+    /// A node's clock runs one tick ahead (drift within the spread).
+    Fast(u32),
 }
 
 /// Every ordering of `items`, `items` itself first.
@@ -267,7 +284,7 @@ impl<P: Protocol> PluginModel<P> {
             node: NodeId(idx as u32),
             incarnation,
         };
-        let now = self.local(idx, s.time);
+        let now = self.now(s, idx);
         s.nodes[idx] = Some(P::boot(&self.mc.protocol, role, id, &s.disks[idx], now));
         self.step(s, idx, |_, _| {});
     }
@@ -374,6 +391,7 @@ impl<P: Protocol> PluginModel<P> {
             out.disks[to] = P::remap_disk(&s.disks[i], &f);
             out.incarnations[to] = s.incarnations[i];
             out.paused[to] = s.paused[i];
+            out.drift[to] = s.drift[i];
         }
         out.net = s
             .net
@@ -425,9 +443,9 @@ impl<P: Protocol> PluginModel<P> {
         let offsets = (0..self.n()).map(|i| self.mc.offsets.get(i).copied().unwrap_or(0));
         let (lo, hi) = offsets.fold((0i64, 0i64), |(lo, hi), o| (lo.min(o), hi.max(o)));
         // The slowest clock's reading, and the longest a compared instant may lag it: a
-        // message's age, and the spread of the offsets.
+        // message's age, and the spread of the offsets and of drift moves.
         let min_now = (s.time as i64 + self.base + lo) as u64 * tick;
-        let lag = (self.mc.max_delay + (hi - lo) as u64) * tick;
+        let lag = (self.mc.max_delay + (hi - lo) as u64 + self.mc.spread) * tick;
         Self::each_instant(s, &mut |t, bound| {
             if bound == UNBOUNDED || t == Nanos::MAX {
                 return t;
@@ -452,6 +470,12 @@ impl<P: Protocol> PluginModel<P> {
         s.net.sort();
     }
 
+    /// Node `idx`'s clock reading in state `s`: at the state's global time, plus the ticks
+    /// its drift moves put it ahead.
+    fn now(&self, s: &PluginState<P>, idx: usize) -> Nanos {
+        self.local(idx, s.time + s.drift[idx])
+    }
+
     /// Node `idx`'s clock reading at global time `time`.
     fn local(&self, idx: usize, time: u64) -> Nanos {
         let off = self.mc.offsets.get(idx).copied().unwrap_or(0);
@@ -467,16 +491,15 @@ impl<P: Protocol> PluginModel<P> {
 
     fn due(&self, s: &PluginState<P>, idx: usize) -> bool {
         s.paused[idx] == 0
-            && s.nodes[idx].as_ref().is_some_and(|n| {
-                n.poll_timeout()
-                    .is_some_and(|(d, _)| d <= self.local(idx, s.time))
-            })
+            && s.nodes[idx]
+                .as_ref()
+                .is_some_and(|n| n.poll_timeout().is_some_and(|(d, _)| d <= self.now(s, idx)))
     }
 
     /// Feeds one input to node `idx` and drains its effects into the state.
     fn step(&self, s: &mut PluginState<P>, idx: usize, input: impl FnOnce(&mut P::Node, Nanos)) {
-        let now = self.local(idx, s.time);
-        let server_now = self.local(0, s.time);
+        let now = self.now(s, idx);
+        let server_now = self.now(s, 0);
         let Some(node) = s.nodes[idx].as_mut() else {
             return;
         };
@@ -537,6 +560,8 @@ impl<P: Protocol> Model for PluginModel<P> {
             seen: 0,
             pauses: 0,
             paused: vec![0; n],
+            drifts: 0,
+            drift: vec![0; n],
         };
         for idx in 0..n {
             self.boot(&mut s, idx);
@@ -587,6 +612,13 @@ impl<P: Protocol> Model for PluginModel<P> {
                 actions.push(PluginAction::Pause(idx as u32));
             }
         }
+        if s.drifts < self.mc.drift_moves {
+            for idx in std::iter::once(0).chain(2..self.n()) {
+                if s.nodes[idx].is_some() && s.drift[idx] < self.mc.spread {
+                    actions.push(PluginAction::Fast(idx as u32));
+                }
+            }
+        }
         if (self.closed() || s.time < self.mc.max_time) && !any_due && !overdue {
             actions.push(PluginAction::Tick);
         }
@@ -608,6 +640,10 @@ impl<P: Protocol> Model for PluginModel<P> {
             PluginAction::Pause(i) => {
                 s.paused[i as usize] = self.mc.pause_ticks;
                 s.pauses += 1;
+            }
+            PluginAction::Fast(i) => {
+                s.drift[i as usize] += 1;
+                s.drifts += 1;
             }
             PluginAction::Fire(i) => {
                 let idx = i as usize;
@@ -813,6 +849,9 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
                 PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
                 PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
+                PluginAction::Fast(i) => {
+                    format!("t={} node {i}'s clock runs a tick ahead", s.time)
+                }
             };
             Some(line + &trips)
         })

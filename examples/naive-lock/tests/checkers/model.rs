@@ -14,36 +14,23 @@ use naive_lock::{NaiveConfig, NaiveLock};
 /// ticks, work, retries and the margin one each.
 /// Messages are delivered (in any order) or lost within the tick they were sent in.
 fn bounds(trust_client_clock: bool) -> PluginModelConfig<NaiveConfig> {
+    let protocol = NaiveConfig {
+        ttl_ms: 1000,
+        hold_ms: 250,
+        retry_ms: 250,
+        margin_ms: 250,
+        trust_client_clock,
+        strict_deadline: false,
+        release_any_grant: false,
+        reply_without_incarnation: false,
+    };
+    // Every bound the check leaves at its default comes from `new`, so a field the driver
+    // gains later does not break this crate.
     PluginModelConfig {
-        protocol: NaiveConfig {
-            ttl_ms: 1000,
-            hold_ms: 250,
-            retry_ms: 250,
-            margin_ms: 250,
-            trust_client_clock,
-            strict_deadline: false,
-            release_any_grant: false,
-            reply_without_incarnation: false,
-        },
-        clients: 2,
-        tick_ns: 250_000_000,
-        max_time: 16,
         offsets: vec![0, 0, 0, 8],
-        max_delay: 0,
         losses: 1,
-        max_in_flight: 3,
         judged: vec![OracleName::BeliefExclusivity],
-        crashes: 0,
-        crash_loses_disk: false,
-        client_crashes: 0,
-        symmetry: false,
-        closed: false,
-        reach: vec![],
-        jitter_ppm: 0,
-        pauses: 0,
-        pause_ticks: 0,
-        pause_holds_sends: false,
-        rates_ppm: vec![],
+        ..PluginModelConfig::new(protocol, 250_000_000, 16)
     }
 }
 
@@ -283,4 +270,35 @@ fn a_restarted_client_acts_beside_the_holder_when_messages_overtake() {
         r.unique_states
     );
     assert_eq!(r.holds(PROP_BELIEF), Some(false), "{r:?}");
+}
+
+/// Drift that moves (the generic driver's `Fast` action, `drift_moves` within `spread`):
+/// client-1 starts two ticks ahead, which the trusting server survives (its margin is one
+/// tick, and the holder's renewals keep moving its expiry); one tick more, run ahead
+/// during the run, and the lock is stolen. The fixed server holds at the same bounds: a
+/// drift of one tick is within its margin, as its assumptions say.
+#[test]
+fn one_drift_move_tips_a_fast_clock_into_stealing_the_lock() {
+    let at = |trust, drift: u8| PluginModelConfig {
+        offsets: vec![0, 0, 0, 2],
+        spread: u64::from(drift),
+        drift_moves: drift,
+        max_time: 8,
+        ..bounds(trust)
+    };
+    let level = check_plugin_model::<NaiveLock>(at(true, 0));
+    assert!(!level.safety_failed(), "{level:?}");
+    assert_eq!(level.unique_states, 9_009);
+    let bug = check_plugin_model::<NaiveLock>(at(true, 1));
+    assert_eq!(bug.holds(PROP_BELIEF), Some(false));
+    let path = &bug.properties[PROP_BELIEF].path;
+    assert!(
+        path.iter()
+            .any(|l| l.contains("node 3's clock runs a tick ahead")),
+        "{path:#?}"
+    );
+    let fixed = check_plugin_model::<NaiveLock>(at(false, 1));
+    assert!(!fixed.safety_failed(), "{fixed:?}");
+    assert_eq!(fixed.holds(PROP_SOMEONE_ACTS), Some(true));
+    assert_eq!(fixed.unique_states, 138_876);
 }
