@@ -301,4 +301,17 @@ fn one_drift_move_tips_a_fast_clock_into_stealing_the_lock() {
     assert!(!fixed.safety_failed(), "{fixed:?}");
     assert_eq!(fixed.holds(PROP_SOMEONE_ACTS), Some(true));
     assert_eq!(fixed.unique_states, 138_876);
+    // Over runs of any length too: the drift budget is counted in the state.
+    let closed = |trust| PluginModelConfig {
+        closed: true,
+        ..at(trust, 1)
+    };
+    let fixed = check_plugin_model::<NaiveLock>(closed(false));
+    assert!(!fixed.safety_failed(), "{fixed:?}");
+    assert_eq!(fixed.unique_states, 2_452);
+    assert_eq!(fixed.holds(PROP_NO_TIMELOCK), Some(true));
+    assert_eq!(
+        check_plugin_model::<NaiveLock>(closed(true)).holds(PROP_BELIEF),
+        Some(false)
+    );
 }
