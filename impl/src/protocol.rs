@@ -308,13 +308,20 @@ impl Assumptions for ProtocolConfig {
 }
 
 impl ProtocolConfig {
+    /// The largest spacing of a queued waiter's refreshes at the server, on the client's
+    /// clock: it re-sends `requeue_interval` after the answer to its last Acquire arrives,
+    /// so two refreshes reach the server up to `requeue_interval + 2·latency_max` apart.
+    #[must_use]
+    pub fn refresh_spacing_ms(&self, latency_max_ms: u64) -> u64 {
+        self.requeue_interval_ms
+            .saturating_add(latency_max_ms.saturating_mul(2))
+    }
+
     /// The liveness assumption (see [`Assumptions::oracle_breaches`]): the fresh window
     /// above the largest spacing of a waiter's refreshes at the server.
     fn liveness_breaches(&self, bounds: &FaultBounds) -> Vec<Breach> {
         let (latency_ms, _) = bounds.latency_ms();
-        let spacing_ms = self
-            .requeue_interval_ms
-            .saturating_add(latency_ms.saturating_mul(2));
+        let spacing_ms = self.refresh_spacing_ms(latency_ms);
         let read = crate::config::drift::slow_to_fast(spacing_ms, self.drift_ppm_max);
         if read < u128::from(self.fresh_window_ms) {
             return Vec::new();

@@ -149,73 +149,6 @@ impl ModelConfig {
     }
 }
 
-/// The protocol's config in ticks (1 tick = 1 ms): ttl 6, renew 3, fresh window 3, requeue
-/// 2, backoff 2..2, hold `hold` (default 4), a write every 2, think `think` (1000 in a
-/// bounded check, [`THINK_BOUNDED`]; 2 in a closed one), queue capacity 2;
-/// `L = ttl − 2ε` (4 at ε = 1). ε is at most [`MAX_SPREAD`]: at ε = 2, `L = 2` would not
-/// exceed the renew interval.
-pub fn protocol_in_ticks(
-    variant: Variant,
-    spread: u64,
-    (hold, think): (u64, u64),
-    jobs: u32,
-    keys: u8,
-) -> Result<Config, String> {
-    protocol_with_margin(
-        variant,
-        2 * spread,
-        (hold, think),
-        jobs,
-        keys,
-        (TTL_TICKS, FRESH_WINDOW_TICKS),
-    )
-    .map_err(|e| format!("--spread {spread}: {e}"))
-}
-
-/// [`protocol_in_ticks`] with the validity margin `ttl − L` given in ticks (`--margin`), and
-/// the TTL and fresh window in ticks (`--ttl`, `--fresh-window`).
-pub fn protocol_with_margin(
-    variant: Variant,
-    margin: u64,
-    (hold, think): (u64, u64),
-    jobs: u32,
-    keys: u8,
-    (ttl, fresh_window): (u64, u64),
-) -> Result<Config, String> {
-    let p = ProtocolConfig {
-        kind: leaseproof_impl::ProtocolKind::Reference,
-        ttl_ms: ttl,
-        renew_interval_ms: 3,
-        drift_ppm_max: 0,
-        safety_margin_ms: 0,
-        fresh_window_ms: fresh_window,
-        requeue_interval_ms: REQUEUE_TICKS,
-        backoff_base_ms: 2,
-        backoff_max_ms: 2,
-        hold_ms: hold,
-        write_interval_ms: 2,
-        think_ms: think,
-        queue_capacity: 2,
-        intent_ms: 0,
-        progress_window_ms: 0,
-        hold_writes: 0,
-        jobs: leaseproof_impl::Jobs {
-            count: jobs,
-            poison: 0,
-            attempts: 1,
-        },
-        lock_keys: keys,
-        variant,
-    };
-    let l_ticks = if variant == Variant::DriftIgnored {
-        p.ttl_ms
-    } else {
-        p.ttl_ms.saturating_sub(margin)
-    };
-    p.with_validity(l_ticks * 1_000_000)
-        .map_err(|e| e.to_string())
-}
-
 /// The liveness bound in ticks (`--liveness`): the simulator's bound after heal
 /// ([`leaseproof_impl::liveness_bound_ns_for`]) with delivery and latency within
 /// `max_delay` ticks, every other client ahead, and a grace period once the server has
@@ -342,16 +275,7 @@ impl ModelConfig {
             ));
         }
         let lease = (self.ttl, self.fresh_window);
-        let margin = self.margin.unwrap_or(2 * self.spread);
-        protocol_with_margin(
-            self.variant,
-            margin,
-            (self.hold, self.think),
-            self.jobs,
-            self.keys,
-            lease,
-        )
-        .map_err(|e| {
+        self.protocol().map_err(|e| {
             let e = e
                 .replace("fresh_window_ms", "--fresh-window")
                 .replace("requeue_interval_ms", "the requeue interval");
@@ -370,6 +294,53 @@ impl ModelConfig {
 }
 
 impl ModelConfig {
+    /// The protocol's fields in ticks (1 tick = 1 ms): ttl `--ttl` (default 6), renew 3,
+    /// fresh window `--fresh-window` (default 3), requeue 2, backoff 2..2, hold `--hold`
+    /// (default 4), a write every 2, think `--think` (1000 in a bounded check,
+    /// [`THINK_BOUNDED`]; 2 in a closed one), queue capacity 2.
+    fn protocol_fields(&self) -> ProtocolConfig {
+        ProtocolConfig {
+            kind: leaseproof_impl::ProtocolKind::Reference,
+            ttl_ms: self.ttl,
+            renew_interval_ms: 3,
+            drift_ppm_max: 0,
+            safety_margin_ms: 0,
+            fresh_window_ms: self.fresh_window,
+            requeue_interval_ms: REQUEUE_TICKS,
+            backoff_base_ms: 2,
+            backoff_max_ms: 2,
+            hold_ms: self.hold,
+            write_interval_ms: 2,
+            think_ms: self.think,
+            queue_capacity: 2,
+            intent_ms: 0,
+            progress_window_ms: 0,
+            hold_writes: 0,
+            jobs: leaseproof_impl::Jobs {
+                count: self.jobs,
+                poison: 0,
+                attempts: 1,
+            },
+            lock_keys: self.keys,
+            variant: self.variant,
+        }
+    }
+
+    /// The protocol's config: [`ModelConfig::protocol_fields`] with `L = ttl − margin`
+    /// (`--margin`, default 2ε: 4 at the default ttl and ε = 1; ε is at most
+    /// [`MAX_SPREAD`]: at ε = 2, `L = 2` would not exceed the renew interval).
+    fn protocol(&self) -> Result<Config, String> {
+        let p = self.protocol_fields();
+        let margin = self.margin.unwrap_or(2 * self.spread);
+        let l_ticks = if self.variant == Variant::DriftIgnored {
+            p.ttl_ms
+        } else {
+            p.ttl_ms.saturating_sub(margin)
+        };
+        p.with_validity(l_ticks * 1_000_000)
+            .map_err(|e| e.to_string())
+    }
+
     /// The faults of this configuration as a protocol's assumptions read a scenario's
     /// ([`leaseproof_impl::FaultBounds`]): pauses suspend a client's core (its due timer
     /// waits). The model's clocks stay within the spread its margin covers, its crashes
@@ -386,7 +357,7 @@ impl ModelConfig {
                 },
                 what: "a pause".into(),
                 kind: leaseproof_impl::protocol::Suspension::Pause,
-                // One tick is 1 ms (`protocol_in_ticks`).
+                // One tick is 1 ms (`protocol_fields`).
                 ms: self.max_pause.map_or(u64::MAX, u64::from),
             });
         }
@@ -411,9 +382,9 @@ impl ModelConfig {
 
     /// Why liveness lies outside the reference protocol's assumptions at these bounds, if
     /// it does: the simulator's rule (`leaseproof_impl::protocol`, `liveness_breaches`)
-    /// in ticks. A queued waiter re-sends `REQUEUE_TICKS` after the answer to its last
-    /// Acquire arrived, so its refreshes reach the server up to `requeue + 2·max_delay`
-    /// apart; with drift moves unbounded in count (no `--rate-skew`) the client's clock can
+    /// in ticks. A queued waiter's refreshes reach the server up to
+    /// `ProtocolConfig::refresh_spacing_ms(max_delay)` apart (`requeue + 2·max_delay`);
+    /// with drift moves unbounded in count (no `--rate-skew`) the client's clock can
     /// fall from ε ahead of the server's to ε behind within one spacing, `2ε` more (a
     /// bounded check's budget of moves, at most that; found
     /// at delay 0: `check --closed --liveness --crash-points --max-delay 0 --losses 0
@@ -433,7 +404,10 @@ impl ModelConfig {
             (_, None) if self.closed => 2 * self.spread,
             (n, None) => u64::from(n).min(2 * self.spread),
         };
-        let spacing = REQUEUE_TICKS + 2 * u64::from(self.max_delay) + drift;
+        let spacing = self
+            .protocol_fields()
+            .refresh_spacing_ms(u64::from(self.max_delay))
+            + drift;
         if self.fresh_window > spacing {
             return None;
         }

@@ -240,8 +240,7 @@ mod tests {
     use leaseproof_impl::{Disk, Identity, RoleKind};
 
     fn client() -> Part<AnyNode> {
-        let cfg = crate::protocol_in_ticks(leaseproof_impl::Variant::Correct, 1, (4, 1_000), 0, 1)
-            .unwrap();
+        let cfg = crate::ModelConfig::default().validate().unwrap();
         let id = Identity {
             node: NodeId::client(0),
             incarnation: 0,
