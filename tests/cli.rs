@@ -262,7 +262,7 @@ fn replay_takes_a_real_systems_seed() {
     );
     assert!(text.contains("trace hash: "), "{text}");
     // Events as a reader would write them, not Rust Debug dumps.
-    assert!(text.contains("acts under tenure 1"), "{text}");
+    assert!(text.contains("acts (ghost tenure 1)"), "{text}");
     assert!(!text.contains("Identity {"), "{text}");
     // `--shrink` cuts its random pauses to the one that matters and writes the scripted
     // scenario (run from a scratch directory: it writes reports/shrunk/ where it runs).

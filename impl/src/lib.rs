@@ -74,7 +74,7 @@ pub use plugin::{claims_liveness, crash_points_of, Belief, Effect, Protocol, Ref
 pub use protocol::{Assumptions, Breach, FaultBounds, ProtocolKind};
 pub use resource::FencedResource;
 pub use server::LockServer;
-pub use tenure::TenureEvent;
+pub use tenure::{GhostTenures, TenureEvent};
 pub use types::{xorshift64star, Fnv};
 pub use types::{
     Counter, Counters, IdemKey, Identity, Instants, Jitter, Job, JobOutcome, Key, Msg, Nanos,

@@ -142,6 +142,16 @@ pub trait Protocol: Copy + Debug + Eq + Hash + Send + Sync + 'static {
     /// assumptions (where [`Assumptions::oracle_breaches`] claims it). The reference
     /// protocol's scenarios predate the oracle and name it where they want it.
     const BELIEF_IMPLICIT: bool = true;
+    /// Whether the harness judges the protocol's tenures by ghosts ([`crate::GhostTenures`]): for a
+    /// protocol without tokens, whose messages carry nothing that numbers a tenure. The
+    /// harness then learns each tenure from the authority's `Began`, attaches to every
+    /// write ([`Protocol::ghost_writer`]) the latest tenure begun for its writer, out of
+    /// band (beside the datagram, never in its bytes), and fills in the tenure of the
+    /// clients' `Acting`, `GaveBack` and `WriteDecided` and of the resource's
+    /// `WriteAccepted` and `WriteRefused` itself: the protocol's roles emit those with
+    /// tenure 0 and never see a ghost. `false` (the default): every tenure is the
+    /// protocol's own (a protocol with tokens, whose tenure is a function of the token).
+    const GHOST_TENURES: bool = false;
     /// Whether the protocol lists its instants and counters (the hooks `*_instants` and
     /// `*_counters` below), so the generic model driver may store time relative to now,
     /// clamp stale instants and rank counters: a check that closes over runs of any
@@ -225,6 +235,14 @@ pub trait Protocol: Copy + Debug + Eq + Hash + Send + Sync + 'static {
     /// (belief-exclusivity's "may act"; `None`: none).
     fn may_act(node: &Self::Node) -> Option<Key> {
         Self::belief(node).filter(|b| b.may_act).map(|b| b.key)
+    }
+    /// For a protocol with [`Protocol::GHOST_TENURES`]: the client incarnation a message
+    /// from node `from` is a write of (a write of its work to the resource), which the
+    /// harness sends with that incarnation's ghost tenure; `None` (the default) for every
+    /// other message.
+    fn ghost_writer(msg: &Self::Msg, from: NodeId) -> Option<Identity> {
+        let _ = (msg, from);
+        None
     }
     /// A short name of the message's kind (the timeline's arrows, the trace, a crash
     /// point's lost effects).

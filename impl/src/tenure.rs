@@ -216,3 +216,208 @@ impl Event {
         })
     }
 }
+
+/// The harness's ghost tenures, for a protocol without tokens
+/// ([`crate::plugin::Protocol::GHOST_TENURES`]): the latest tenure the authority began for
+/// each client incarnation (a restarted process, or a client's next life, is a new one),
+/// learnt from the authority's [`TenureEvent::Began`] alone. A node runs one incarnation at
+/// a time and an older one never acts again, so only each node's newest incarnation is
+/// kept: a `Began` or a `Booted` of a newer one drops the older's (dead data, which would
+/// keep apart model states that behave alike). The simulator and the model
+/// driver keep one beside a run, out of band: a write of a client's work
+/// ([`crate::plugin::Protocol::ghost_writer`]) is sent with its writer's ghost tenure
+/// attached to the datagram, never inside the frame's bytes, and the protocol's roles never
+/// see it. The tenures of a client's and the resource's events are then the harness's, not
+/// the protocol's ([`GhostTenures::judged`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GhostTenures {
+    /// By node: its newest incarnation the harness knows of, and the latest tenure begun
+    /// for it (0: none yet).
+    began: std::collections::BTreeMap<crate::NodeId, (u32, u64)>,
+}
+
+impl GhostTenures {
+    /// The ghost tenure of a write `client` sends now: the latest tenure the authority
+    /// began for it, 0 if none.
+    #[must_use]
+    pub fn of(&self, client: Identity) -> u64 {
+        match self.began.get(&client.node) {
+            Some(&(incarnation, tenure)) if incarnation == client.incarnation => tenure,
+            _ => 0,
+        }
+    }
+
+    /// `client` is its node's newest incarnation from now: an older one's ghost is dead.
+    fn newest(&mut self, client: Identity) -> &mut u64 {
+        let e = self
+            .began
+            .entry(client.node)
+            .or_insert((client.incarnation, 0));
+        if e.0 < client.incarnation {
+            *e = (client.incarnation, 0);
+        }
+        &mut e.1
+    }
+
+    /// Reads one tenure event and returns it as the oracles judge it: a `Began` is
+    /// learnt; a client's `Acting`, `GaveBack` and `WriteDecided` take its incarnation's
+    /// ghost tenure; the resource's `WriteAccepted`, `WriteRefused` and `JobApplied` take
+    /// `delivered`, the ghost the write being handled travelled with (0 if it had none).
+    /// Every other event is as the protocol emitted it.
+    #[must_use]
+    pub fn judged(&mut self, te: TenureEvent, delivered: Option<u64>) -> TenureEvent {
+        let sent = delivered.unwrap_or(0);
+        match te {
+            TenureEvent::Began { client, tenure, .. } => {
+                *self.newest(client) = tenure;
+                te
+            }
+            TenureEvent::Booted { client } => {
+                if self
+                    .began
+                    .get(&client.node)
+                    .is_some_and(|&(i, _)| i < client.incarnation)
+                {
+                    self.began.remove(&client.node);
+                }
+                te
+            }
+            TenureEvent::Acting { client, key, .. } => TenureEvent::Acting {
+                client,
+                key,
+                tenure: self.of(client),
+            },
+            TenureEvent::GaveBack { client, key, .. } => TenureEvent::GaveBack {
+                client,
+                key,
+                tenure: self.of(client),
+            },
+            TenureEvent::WriteDecided { client, key, .. } => TenureEvent::WriteDecided {
+                client,
+                key,
+                tenure: self.of(client),
+            },
+            TenureEvent::WriteAccepted { client, key, .. } => TenureEvent::WriteAccepted {
+                client,
+                key,
+                tenure: sent,
+            },
+            TenureEvent::WriteRefused { key, .. } => {
+                TenureEvent::WriteRefused { key, tenure: sent }
+            }
+            TenureEvent::JobApplied {
+                client, key, job, ..
+            } => TenureEvent::JobApplied {
+                client,
+                key,
+                tenure: sent,
+                job,
+            },
+            other => other,
+        }
+    }
+
+    /// Every tenure kept, through `f` (a model checker ranks them with the other tenures:
+    /// [`crate::Counter::Token`]).
+    pub fn map_counters(&mut self, f: &mut dyn FnMut(crate::Counter, u64) -> u64) {
+        for (_, t) in self.began.values_mut() {
+            *t = f(crate::Counter::Token, *t);
+        }
+    }
+
+    /// The ghost tenures under a renaming of nodes (a model checker's symmetry).
+    #[must_use]
+    pub fn remap_nodes(&self, f: &dyn Fn(crate::NodeId) -> crate::NodeId) -> GhostTenures {
+        GhostTenures {
+            began: self.began.iter().map(|(&node, &e)| (f(node), e)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod ghost_tests {
+    use super::*;
+    use crate::NodeId;
+
+    const A: Identity = Identity {
+        node: NodeId(2),
+        incarnation: 0,
+    };
+    const A_NEXT: Identity = Identity {
+        node: NodeId(2),
+        incarnation: 1,
+    };
+
+    fn began(client: Identity, tenure: u64) -> TenureEvent {
+        TenureEvent::Began {
+            client,
+            key: Key(0),
+            tenure,
+            expiry: Nanos::MAX,
+        }
+    }
+
+    #[test]
+    fn a_write_is_judged_by_the_latest_tenure_begun_for_its_incarnation() {
+        let mut g = GhostTenures::default();
+        assert_eq!(g.of(A), 0, "no tenure begun: 0");
+        let _ = g.judged(began(A, 3), None);
+        let _ = g.judged(began(A, 7), None);
+        assert_eq!(g.of(A), 7, "the latest for the incarnation");
+        assert_eq!(g.of(A_NEXT), 0, "a restart is a new client, with none yet");
+        let decided = TenureEvent::WriteDecided {
+            client: A,
+            key: Key(0),
+            tenure: 0,
+        };
+        assert_eq!(
+            g.judged(decided, None),
+            TenureEvent::WriteDecided {
+                client: A,
+                key: Key(0),
+                tenure: 7
+            }
+        );
+        // The resource's events take what the write travelled with, not the ghost now.
+        let accepted = TenureEvent::WriteAccepted {
+            client: A,
+            key: Key(0),
+            tenure: 0,
+        };
+        assert_eq!(
+            g.judged(accepted, Some(3)),
+            TenureEvent::WriteAccepted {
+                client: A,
+                key: Key(0),
+                tenure: 3
+            }
+        );
+        let refused = TenureEvent::WriteRefused {
+            key: Key(0),
+            tenure: 5,
+        };
+        assert_eq!(
+            g.judged(refused, None),
+            TenureEvent::WriteRefused {
+                key: Key(0),
+                tenure: 0
+            },
+            "a write with no ghost is judged at 0"
+        );
+        let renamed = g.remap_nodes(&|n| NodeId(n.0 + 1));
+        assert_eq!(
+            renamed.of(Identity {
+                node: NodeId(3),
+                incarnation: 0
+            }),
+            7
+        );
+        // A newer incarnation's boot drops the older's ghost (it never acts again).
+        let _ = g.judged(TenureEvent::Booted { client: A_NEXT }, None);
+        assert_eq!(g, GhostTenures::default(), "dead data dropped");
+        let _ = g.judged(began(A_NEXT, 9), None);
+        assert_eq!(g.of(A_NEXT), 9);
+        let _ = g.judged(TenureEvent::Booted { client: A }, None);
+        assert_eq!(g.of(A_NEXT), 9, "an older boot drops nothing");
+    }
+}

@@ -26,8 +26,8 @@
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
-    Counter, Counters, Effect, Fnv, Identity, Instants, Jitter, Key, Machine, Nanos, NodeId,
-    OracleName, Protocol, RemapNodes, SafetyOracles, UNBOUNDED,
+    Counter, Counters, Effect, Fnv, GhostTenures, Identity, Instants, Jitter, Key, Machine, Nanos,
+    NodeId, OracleName, Protocol, RemapNodes, SafetyOracles, UNBOUNDED,
 };
 use serde::Serialize;
 use stateright::{Checker, Model, Property};
@@ -143,8 +143,9 @@ pub const MAX_REACH: usize = 8;
 /// no instant a closed check keeps saturates.
 pub const ANCHOR: u64 = 1 << 20;
 
-/// A message in flight: sent at (ticks), from, to.
-type Flight<M> = (u64, u32, u32, M);
+/// A message in flight: sent at (ticks), from, to, and the ghost tenure a write travels
+/// with, out of band ([`Protocol::GHOST_TENURES`]; `None` for every other message).
+type Flight<M> = (u64, u32, u32, M, Option<u64>);
 
 /// One state of the model.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -173,6 +174,8 @@ pub struct PluginState<P: Protocol> {
     /// configured offset (at most [`PluginModelConfig::spread`]).
     pub drifts: u8,
     pub drift: Vec<u64>,
+    /// The harness's ghost tenures, for a protocol judged by them (empty otherwise).
+    pub ghosts: GhostTenures,
 }
 
 impl<P: Protocol> fmt::Debug for PluginState<P> {
@@ -286,7 +289,7 @@ impl<P: Protocol> PluginModel<P> {
         };
         let now = self.now(s, idx);
         s.nodes[idx] = Some(P::boot(&self.mc.protocol, role, id, &s.disks[idx], now));
-        self.step(s, idx, |_, _| {});
+        self.step(s, idx, None, |_, _| {});
     }
 
     fn closed(&self) -> bool {
@@ -327,8 +330,12 @@ impl<P: Protocol> PluginModel<P> {
         }
         for m in &mut s.net {
             P::msg_counters(&mut m.3, NodeId(m.1), NodeId(m.2), f);
+            if let Some(g) = &mut m.4 {
+                *g = f(Counter::Token, *g);
+            }
         }
         s.oracles.map_counters(f);
+        s.ghosts.map_counters(f);
     }
 
     /// A closed check's tick: global time stays, every instant moves one tick back, and
@@ -396,17 +403,19 @@ impl<P: Protocol> PluginModel<P> {
         out.net = s
             .net
             .iter()
-            .map(|(at, from, to, m)| {
+            .map(|(at, from, to, m, ghost)| {
                 (
                     *at,
                     f(NodeId(*from)).0,
                     f(NodeId(*to)).0,
                     P::remap_msg(m, &f),
+                    *ghost,
                 )
             })
             .collect();
         out.net.sort();
         out.oracles = s.oracles.remap_nodes(&f);
+        out.ghosts = s.ghosts.remap_nodes(&f);
         out
     }
 
@@ -496,8 +505,15 @@ impl<P: Protocol> PluginModel<P> {
                 .is_some_and(|n| n.poll_timeout().is_some_and(|(d, _)| d <= self.now(s, idx)))
     }
 
-    /// Feeds one input to node `idx` and drains its effects into the state.
-    fn step(&self, s: &mut PluginState<P>, idx: usize, input: impl FnOnce(&mut P::Node, Nanos)) {
+    /// Feeds one input to node `idx` and drains its effects into the state; `delivered`
+    /// is the ghost tenure of the write the input is, if it is one.
+    fn step(
+        &self,
+        s: &mut PluginState<P>,
+        idx: usize,
+        delivered: Option<u64>,
+        input: impl FnOnce(&mut P::Node, Nanos),
+    ) {
         let now = self.now(s, idx);
         let server_now = self.now(s, 0);
         let Some(node) = s.nodes[idx].as_mut() else {
@@ -506,7 +522,10 @@ impl<P: Protocol> PluginModel<P> {
         input(node, now);
         while let Some(out) = node.poll_output() {
             match P::effect(out) {
-                Effect::Send { to, msg } => s.net.push((s.time, idx as u32, to.0, msg)),
+                Effect::Send { to, msg } => {
+                    let ghost = P::ghost_writer(&msg, NodeId(idx as u32)).map(|w| s.ghosts.of(w));
+                    s.net.push((s.time, idx as u32, to.0, msg, ghost));
+                }
                 Effect::Persist(p) => P::persist(&mut s.disks[idx], p),
                 Effect::Event(ev) => {
                     let kind = P::event_kind(&ev);
@@ -514,7 +533,10 @@ impl<P: Protocol> PluginModel<P> {
                     if let Some(i) = reach.position(|k| *k == kind) {
                         s.seen |= 1 << i;
                     }
-                    if let Some(te) = P::tenure(&ev) {
+                    if let Some(mut te) = P::tenure(&ev) {
+                        if P::GHOST_TENURES {
+                            te = s.ghosts.judged(te, delivered);
+                        }
                         let mut found = Vec::new();
                         s.oracles.observe_tenure(server_now, te, &mut found);
                     }
@@ -562,6 +584,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             paused: vec![0; n],
             drifts: 0,
             drift: vec![0; n],
+            ghosts: GhostTenures::default(),
         };
         for idx in 0..n {
             self.boot(&mut s, idx);
@@ -650,7 +673,7 @@ impl<P: Protocol> Model for PluginModel<P> {
                 let deadline =
                     |s: &PluginState<P>| s.nodes[idx].as_ref().and_then(Machine::poll_timeout);
                 let before = deadline(&s);
-                self.step(&mut s, idx, |n, now| n.handle_timeout(now));
+                self.step(&mut s, idx, None, |n, now| n.handle_timeout(now));
                 // Still due, at the same deadline: it fires again and again at this
                 // instant, and urgent timers keep time from passing.
                 if self.due(&s, idx) && deadline(&s).map(|d| d.0) == before.map(|d| d.0) {
@@ -658,8 +681,8 @@ impl<P: Protocol> Model for PluginModel<P> {
                 }
             }
             PluginAction::Deliver(k) => {
-                let (_, from, to, msg) = s.net.remove(k);
-                self.step(&mut s, to as usize, |n, now| {
+                let (_, from, to, msg, ghost) = s.net.remove(k);
+                self.step(&mut s, to as usize, ghost, |n, now| {
                     n.handle_message(now, NodeId(from), msg);
                 });
             }
@@ -831,14 +854,15 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
             });
             let line = match a {
                 PluginAction::Deliver(k) | PluginAction::Lose(k) => {
-                    let (at, from, to, msg) = &s.net[*k];
+                    let (at, from, to, msg, ghost) = &s.net[*k];
                     let verb = if matches!(a, PluginAction::Lose(_)) {
                         "lose"
                     } else {
                         "deliver"
                     };
+                    let ghost = ghost.map_or_else(String::new, |g| format!(", ghost tenure {g}"));
                     format!(
-                        "t={} {verb} {msg:?} node {from} -> node {to} (sent t={at})",
+                        "t={} {verb} {msg:?} node {from} -> node {to} (sent t={at}{ghost})",
                         s.time
                     )
                 }

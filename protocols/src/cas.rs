@@ -115,10 +115,8 @@ pub enum Answer<S> {
     Found { version: u64, value: S },
     /// No record (404; no item).
     NotFound,
-    /// The write or delete committed, at this version. `tenure` is the harness's ghost
-    /// (no client rule reads it): the tenure the store's commits have the writer in, 0 if
-    /// none, which the writer's work writes under.
-    Written { version: u64, tenure: u64 },
+    /// The write or delete committed, at this version.
+    Written { version: u64 },
     /// The condition failed (409 Conflict; `ConditionalCheckFailedException`).
     Conflict,
     /// The store is unavailable (HTTP 503) and did nothing: a fault of the DynamoDB
@@ -141,12 +139,11 @@ pub enum CasMsg<S> {
         answer: Answer<S>,
     },
     /// A write of the client's work. `token` is what a fencing option hands the resource
-    /// (0 without); `tenure` is the harness's ghost (the tenure the writer believes it
-    /// acts under), which an unfenced resource never reads.
+    /// (0 without). The tenure the oracles judge it by is the harness's ghost, which
+    /// travels beside the datagram, never in these bytes (`Protocol::GHOST_TENURES`).
     Write {
         inc: u32,
         token: u64,
-        tenure: u64,
     },
 }
 
@@ -180,61 +177,33 @@ impl<S> CasMsg<S> {
 pub enum CasEvent {
     // ---- a client ----
     /// A new client started (a process, or a life after losing the lock).
-    Booted {
-        client: Identity,
-    },
+    Booted { client: Identity },
     /// It wants the lock.
-    Wanted {
-        client: Identity,
-    },
+    Wanted { client: Identity },
     /// A conditional write of its was refused.
-    Conflict {
-        client: Identity,
-    },
-    /// Its work starts under `tenure`.
-    Acting {
-        client: Identity,
-        tenure: u64,
-    },
+    Conflict { client: Identity },
+    /// Its work starts (under the tenure the harness's ghost says: the protocols on the
+    /// store number no tenure the client could see).
+    Acting { client: Identity },
     /// A renewal (heartbeat) succeeded.
-    Renewed {
-        client: Identity,
-    },
+    Renewed { client: Identity },
     /// Its own rule ended its hold: the renew deadline passed (client-go), the lease
     /// looks expired (DynamoDB's `isExpired()`).
-    GaveUp {
-        client: Identity,
-    },
+    GaveUp { client: Identity },
     /// Its work stopped: it saw its leadership lost (`lost`), or its hold was done and it
     /// is about to release (a voluntary stop, not a preemption).
-    Stopped {
-        client: Identity,
-        lost: bool,
-    },
+    Stopped { client: Identity, lost: bool },
     /// It sent a release.
-    GaveBack {
-        client: Identity,
-        tenure: u64,
-    },
+    GaveBack { client: Identity },
     /// Its work decided a write.
-    WriteDecided {
-        client: Identity,
-        tenure: u64,
-    },
+    WriteDecided { client: Identity },
     /// A 503 was taken as a successful heartbeat (`holdLockOnServiceUnavailable`).
-    HeldOnUnavailable {
-        client: Identity,
-    },
+    HeldOnUnavailable { client: Identity },
     // ---- the store ----
     /// A commit made `client` the holder: a tenure begins.
-    Began {
-        client: Identity,
-        tenure: u64,
-    },
+    Began { client: Identity, tenure: u64 },
     /// The holder's own write committed.
-    Extended {
-        tenure: u64,
-    },
+    Extended { tenure: u64 },
     /// A commit by another incarnation (a takeover) or a release ended the tenure.
     Ended {
         client: Identity,
@@ -244,13 +213,10 @@ pub enum CasEvent {
     /// The store answered 503.
     Unavailable,
     // ---- the resource ----
-    Accepted {
-        client: Identity,
-        tenure: u64,
-    },
-    Refused {
-        tenure: u64,
-    },
+    /// The resource accepted a write of `client`.
+    Accepted { client: Identity },
+    /// The fenced resource refused a write: its token is below the highest accepted.
+    Refused { token: u64 },
 }
 
 impl CasEvent {
@@ -274,9 +240,7 @@ impl CasEvent {
             CasEvent::Conflict { client } => {
                 format!("{}'s conditional write was refused (409)", who(client))
             }
-            CasEvent::Acting { client, tenure } => {
-                format!("{} acts under tenure {tenure}", who(client))
-            }
+            CasEvent::Acting { client } => format!("{} acts", who(client)),
             CasEvent::Renewed { client } => format!("{} renewed", who(client)),
             CasEvent::GaveUp { client } => {
                 format!("{} gave up its hold by its own rule", who(client))
@@ -290,12 +254,8 @@ impl CasEvent {
             } => {
                 format!("{}'s work is done: it stops to release", who(client))
             }
-            CasEvent::GaveBack { client, tenure } => {
-                format!("{} releases tenure {tenure}", who(client))
-            }
-            CasEvent::WriteDecided { client, tenure } => {
-                format!("{} decides a write under tenure {tenure}", who(client))
-            }
+            CasEvent::GaveBack { client } => format!("{} releases", who(client)),
+            CasEvent::WriteDecided { client } => format!("{} decides a write", who(client)),
             CasEvent::HeldOnUnavailable { client } => {
                 format!("{} counted a 503 as a heartbeat", who(client))
             }
@@ -317,12 +277,11 @@ impl CasEvent {
                 }
             ),
             CasEvent::Unavailable => "the store answered 503".into(),
-            CasEvent::Accepted { client, tenure } => format!(
-                "the resource accepted {}'s write under tenure {tenure}",
-                who(client)
-            ),
-            CasEvent::Refused { tenure } => {
-                format!("the resource refused a write under tenure {tenure}")
+            CasEvent::Accepted { client } => {
+                format!("the resource accepted {}'s write", who(client))
+            }
+            CasEvent::Refused { token } => {
+                format!("the resource refused a write with token {token}")
             }
         }
     }
@@ -348,31 +307,33 @@ impl CasEvent {
         "refused",
     ];
 
-    /// The protocol-neutral view the oracles and the metrics read.
+    /// The protocol-neutral view the oracles and the metrics read. The tenure of a
+    /// client's and the resource's events is 0 here: the harness fills in its ghost
+    /// (`Protocol::GHOST_TENURES`).
     #[must_use]
     pub fn tenure(self) -> Option<TenureEvent> {
         Some(match self {
             CasEvent::Booted { client } => TenureEvent::Booted { client },
             CasEvent::Wanted { client } => TenureEvent::Wanted { client, key: KEY },
-            CasEvent::Acting { client, tenure } => TenureEvent::Acting {
+            CasEvent::Acting { client } => TenureEvent::Acting {
                 client,
                 key: KEY,
-                tenure,
+                tenure: 0,
             },
             CasEvent::Stopped { client, lost } => TenureEvent::Stopped {
                 client,
                 key: KEY,
                 preempted: lost.then_some(LossCause::Expired),
             },
-            CasEvent::GaveBack { client, tenure } => TenureEvent::GaveBack {
+            CasEvent::GaveBack { client } => TenureEvent::GaveBack {
                 client,
                 key: KEY,
-                tenure,
+                tenure: 0,
             },
-            CasEvent::WriteDecided { client, tenure } => TenureEvent::WriteDecided {
+            CasEvent::WriteDecided { client } => TenureEvent::WriteDecided {
                 client,
                 key: KEY,
-                tenure,
+                tenure: 0,
             },
             // The store expires nothing: a tenure is live until a commit ends it.
             CasEvent::Began { client, tenure } => TenureEvent::Began {
@@ -396,12 +357,15 @@ impl CasEvent {
                 tenure,
                 ran_out: taken_over,
             },
-            CasEvent::Accepted { client, tenure } => TenureEvent::WriteAccepted {
+            CasEvent::Accepted { client } => TenureEvent::WriteAccepted {
                 client,
                 key: KEY,
-                tenure,
+                tenure: 0,
             },
-            CasEvent::Refused { tenure } => TenureEvent::WriteRefused { key: KEY, tenure },
+            CasEvent::Refused { .. } => TenureEvent::WriteRefused {
+                key: KEY,
+                tenure: 0,
+            },
             CasEvent::Conflict { .. }
             | CasEvent::Renewed { .. }
             | CasEvent::GaveUp { .. }
@@ -446,13 +410,14 @@ impl CasEvent {
             | CasEvent::Renewed { client }
             | CasEvent::GaveUp { client }
             | CasEvent::HeldOnUnavailable { client }
-            | CasEvent::Stopped { client, .. } => (client, KEY, None),
-            CasEvent::Acting { client, tenure }
-            | CasEvent::GaveBack { client, tenure }
-            | CasEvent::WriteDecided { client, tenure }
-            | CasEvent::Began { client, tenure }
-            | CasEvent::Ended { client, tenure, .. }
-            | CasEvent::Accepted { client, tenure } => (client, KEY, Some(tenure)),
+            | CasEvent::Stopped { client, .. }
+            | CasEvent::Acting { client }
+            | CasEvent::GaveBack { client }
+            | CasEvent::WriteDecided { client }
+            | CasEvent::Accepted { client } => (client, KEY, None),
+            CasEvent::Began { client, tenure } | CasEvent::Ended { client, tenure, .. } => {
+                (client, KEY, Some(tenure))
+            }
             CasEvent::Extended { .. } | CasEvent::Refused { .. } | CasEvent::Unavailable => {
                 return None
             }
@@ -537,11 +502,7 @@ impl<S: Record> Store<S> {
         }
         self.out.push_back(Effect::Persist(self.disk));
         self.out.extend(events.into_iter().map(Effect::Event));
-        let tenure = match self.disk.tenure {
-            Some((who, t)) if who == writer => t,
-            _ => 0,
-        };
-        Answer::Written { version, tenure }
+        Answer::Written { version }
     }
 
     fn holds(&self, expect: Expect) -> bool {
@@ -624,12 +585,12 @@ impl<S: Record> Machine for Resource<S> {
     type Output = CasOutput<S>;
 
     fn handle_message(&mut self, _now: Nanos, from: NodeId, msg: CasMsg<S>) {
-        let CasMsg::Write { inc, token, tenure } = msg else {
+        let CasMsg::Write { inc, token } = msg else {
             return;
         };
         if self.fenced && token < self.high {
             self.out
-                .push_back(Effect::Event(CasEvent::Refused { tenure }));
+                .push_back(Effect::Event(CasEvent::Refused { token }));
             return;
         }
         if token > self.high {
@@ -644,7 +605,6 @@ impl<S: Record> Machine for Resource<S> {
                 node: from,
                 incarnation: inc,
             },
-            tenure,
         }));
     }
 
@@ -665,6 +625,24 @@ impl<S: Record> Machine for Resource<S> {
 /// are its config), for its `impl Protocol` to include: `cas_plumbing!(Record, Config)`.
 macro_rules! cas_plumbing {
     ($record:ty, $config:ty) => {
+        /// No message numbers a tenure (the store's versions are not the client's to
+        /// read as one): the harness judges writes by its ghost.
+        const GHOST_TENURES: bool = true;
+
+        /// A write of the client's work, by the incarnation it names.
+        fn ghost_writer(
+            msg: &$crate::cas::CasMsg<$record>,
+            from: leaseproof_impl::NodeId,
+        ) -> Option<leaseproof_impl::Identity> {
+            match msg {
+                $crate::cas::CasMsg::Write { inc, .. } => Some(leaseproof_impl::Identity {
+                    node: from,
+                    incarnation: *inc,
+                }),
+                _ => None,
+            }
+        }
+
         /// Its fields are its config, checked as the library checks its own (no
         /// workload of the harness's).
         fn configure(

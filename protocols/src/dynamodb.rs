@@ -385,7 +385,6 @@ enum Phase {
 /// The application's work under the lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Work {
-    tenure: u64,
     next_write: u64,
 }
 
@@ -566,9 +565,9 @@ impl LockClient {
                 self.on_read(now, Some((version, value)));
             }
             (Stage::Read, Some(Answer::NotFound)) => self.on_read(now, None),
-            (Stage::Take, Some(Answer::Written { version, tenure })) => {
+            (Stage::Take, Some(Answer::Written { version })) => {
                 let rvn = if self.counter() { c.counter } else { version };
-                self.acquired(now, rvn, c.sent, tenure);
+                self.acquired(now, rvn, c.sent);
             }
             // A failed read or put: the loop goes on (`LockNotGrantedException` from a
             // failed condition ends one acquireLock; the application calls it again).
@@ -587,21 +586,18 @@ impl LockClient {
         }
     }
 
-    /// The put sent at `sent` won: the lock is held under `tenure` (the ghost the answer
-    /// carried), `lastUpdate` the time the put was sent.
-    fn acquired(&mut self, now: u64, rvn: u64, sent: u64, tenure: u64) {
+    /// The put sent at `sent` won: the lock is held (under the tenure the harness's ghost
+    /// says), `lastUpdate` the time the put was sent.
+    fn acquired(&mut self, now: u64, rvn: u64, sent: u64) {
         let client = self.who();
-        self.emit(CasEvent::Acting { client, tenure });
+        self.emit(CasEvent::Acting { client });
         self.phase = Phase::Holding {
             rvn,
             last_update: sent,
             next_heartbeat: Some(now + self.cfg.heartbeat_period_ms * MS),
             release_at: now + self.cfg.hold_ms * MS,
         };
-        self.work = Some(Work {
-            tenure,
-            next_write: now,
-        });
+        self.work = Some(Work { next_write: now });
     }
 
     fn heartbeat_answered(&mut self, now: u64, c: Call, a: Option<Answer<Item>>) {
@@ -692,10 +688,7 @@ impl LockClient {
                     client,
                     lost: false,
                 });
-                self.emit(CasEvent::GaveBack {
-                    client,
-                    tenure: w.tenure,
-                });
+                self.emit(CasEvent::GaveBack { client });
                 let op = if self.cfg.delete_on_release {
                     Op::Delete {
                         expect: self.expect(rvn),
@@ -717,10 +710,7 @@ impl LockClient {
             }
         }
         if now >= w.next_write {
-            self.emit(CasEvent::WriteDecided {
-                client,
-                tenure: w.tenure,
-            });
+            self.emit(CasEvent::WriteDecided { client });
             // A counter RVN is handed to the resource: the lock item's current one.
             let token = match self.phase {
                 Phase::Holding { rvn, .. } if self.counter() => rvn,
@@ -731,12 +721,10 @@ impl LockClient {
                 msg: CasMsg::Write {
                     inc: client.incarnation,
                     token,
-                    tenure: w.tenure,
                 },
             });
             self.work = Some(Work {
                 next_write: now + self.cfg.write_every_ms * MS,
-                ..w
             });
         }
     }
@@ -899,7 +887,8 @@ impl Protocol for DynamoDb {
             key: KEY,
             may_act: c.work.is_some(),
             until: c.work.and(c.expiry()).map(Nanos),
-            tenure: c.work.map(|w| w.tenure),
+            // The harness labels the timeline with its ghost.
+            tenure: None,
         })
     }
 }
@@ -1028,14 +1017,7 @@ mod tests {
             drain(&mut c);
             answer(&mut c, 0, Answer::NotFound);
             // The put was sent at 0 and is answered at 0.5 s.
-            answer(
-                &mut c,
-                S / 2,
-                Answer::Written {
-                    version: 1,
-                    tenure: 1,
-                },
-            );
+            answer(&mut c, S / 2, Answer::Written { version: 1 });
             let Phase::Holding { last_update, .. } = c.phase else {
                 panic!("holding");
             };

@@ -403,7 +403,6 @@ enum Phase {
 /// The guarded work (`OnStartedLeading`'s goroutine).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Work {
-    tenure: u64,
     token: u64,
     next_check: u64,
     /// The leading context is cancelled (the work sees it at its next check).
@@ -566,17 +565,14 @@ impl Elector {
             }
             (
                 Stage::Fast | Stage::Create | Stage::Update,
-                Some(Answer::Written {
-                    version: rv,
-                    tenure,
-                }),
+                Some(Answer::Written { version: rv }),
             ) => {
                 // `le.setObservedRecord(&leaderElectionRecord)`: observedTime is read
                 // after the reply returned.
                 self.cached_rv = Some(rv);
                 self.observed = Some(c.spec);
                 self.observed_time = now;
-                self.try_done(now, Some(tenure));
+                self.try_done(now, true);
             }
             // "Failed to update lock optimistically ..., falling back to slow path".
             (Stage::Fast, _) => self.send(Stage::Get, c.start, now, c.spec),
@@ -588,7 +584,7 @@ impl Elector {
                     value: old,
                 }),
             ) => self.got(now, c, rv, old),
-            _ => self.try_done(now, None),
+            _ => self.try_done(now, false),
         }
     }
 
@@ -605,7 +601,7 @@ impl Elector {
         // `len(HolderIdentity) > 0 && le.isLeaseValid(now.Time) && !le.IsLeader()`:
         // `now` is the try's start.
         if old.holder.is_some() && self.lease_valid(c.start) && !self.is_leader() {
-            self.try_done(now, None);
+            self.try_done(now, false);
             return;
         }
         let mut spec = c.spec;
@@ -617,15 +613,13 @@ impl Elector {
         self.send(Stage::Update, c.start, now, spec);
     }
 
-    /// `tryAcquireOrRenew` returned: `Some(tenure)` when it succeeded, with the ghost
-    /// tenure its write's answer carried ([`Answer::Written`]).
-    fn try_done(&mut self, now: u64, won: Option<u64>) {
-        let ok = won.is_some();
-        match (self.phase, won) {
-            (Phase::Acquiring { .. }, Some(tenure)) => {
-                // The tenure the store began (the ghost its answer carried): a try whose
-                // first Update timed out after committing, retried, began the tenure at
-                // that first commit, not at the retry's.
+    /// `tryAcquireOrRenew` returned: `ok` when it succeeded. The tenure the work acts
+    /// under is the harness's ghost (the latest the store began for this life: a try
+    /// whose first Update timed out after committing, retried, began it at that first
+    /// commit, not at the retry's), never a number the candidate reads.
+    fn try_done(&mut self, now: u64, ok: bool) {
+        match (self.phase, ok) {
+            (Phase::Acquiring { .. }, true) => {
                 let token = match self.cfg.fencing {
                     Fencing::None => 0,
                     Fencing::Transitions => u64::from(self.observed.map_or(0, |s| s.transitions)),
@@ -633,11 +627,10 @@ impl Elector {
                     Fencing::ResourceVersion => self.cached_rv.unwrap_or(0),
                 };
                 let client = self.who();
-                self.emit(K8sEvent::Acting { client, tenure });
+                self.emit(K8sEvent::Acting { client });
                 // `go OnStartedLeading(ctx)`, then `renew`: `wait.Until` runs its first
                 // round at once.
                 self.work = Some(Work {
-                    tenure,
                     token,
                     next_check: now,
                     cancelled: false,
@@ -649,7 +642,7 @@ impl Elector {
             }
             // `wait.JitterUntil(..., RetryPeriod, JitterFactor, sliding = true)`: the
             // wait is drawn after the try returned.
-            (Phase::Acquiring { .. }, None) => {
+            (Phase::Acquiring { .. }, false) => {
                 self.phase = Phase::Acquiring { next: None };
                 self.out.push_back(Effect::NeedJitter);
             }
@@ -691,11 +684,8 @@ impl Elector {
                 lease_s: 1,
                 transitions: self.observed.map_or(0, |s| s.transitions),
             };
-            if let Some(w) = self.work {
-                self.emit(K8sEvent::GaveBack {
-                    client,
-                    tenure: w.tenure,
-                });
+            if self.work.is_some() {
+                self.emit(K8sEvent::GaveBack { client });
             }
             self.send(Stage::Release, now, now, spec);
         }
@@ -735,16 +725,12 @@ impl Elector {
             self.maybe_next_life(Nanos(now));
             return;
         }
-        self.emit(K8sEvent::WriteDecided {
-            client,
-            tenure: w.tenure,
-        });
+        self.emit(K8sEvent::WriteDecided { client });
         self.out.push_back(Effect::Send {
             to: NodeId::RESOURCE,
             msg: CasMsg::Write {
                 inc: client.incarnation,
                 token: w.token,
-                tenure: w.tenure,
             },
         });
         w.next_check = now + self.cfg.work_check_ms * MS;
@@ -919,7 +905,8 @@ impl Protocol for K8s {
             until: leading.then(|| {
                 Nanos(e.observed_time + u64::from(e.observed.map_or(0, |s| s.lease_s)) * SECOND)
             }),
-            tenure: e.work.map(|w| w.tenure),
+            // The harness labels the timeline with its ghost.
+            tenure: None,
         })
     }
 }
@@ -943,6 +930,36 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The ghost tenure never rides in a frame: no message's bytes carry a tenure, and
+    /// the harness attaches one to a write alone, by the incarnation the write names.
+    #[test]
+    fn a_write_carries_its_ghost_tenure_beside_its_bytes_not_in_them() {
+        let write = K8sMsg::Write { inc: 3, token: 7 };
+        let answer = K8sMsg::Answer {
+            call: 1,
+            inc: 3,
+            answer: Answer::Written { version: 9 },
+        };
+        for msg in [&write, &answer] {
+            let bytes = String::from_utf8(K8s::encode(msg)).unwrap();
+            assert!(!bytes.contains("tenure"), "{bytes}");
+            assert_eq!(&K8s::decode(bytes.as_bytes()).unwrap(), msg);
+        }
+        const { assert!(K8s::GHOST_TENURES) };
+        assert_eq!(
+            K8s::ghost_writer(&write, NodeId(2)),
+            Some(Identity {
+                node: NodeId(2),
+                incarnation: 3
+            })
+        );
+        assert_eq!(K8s::ghost_writer(&answer, NodeId(0)), None);
+        assert_eq!(
+            K8s::ghost_writer(&create(1, Spec::default()), NodeId(2)),
+            None
+        );
     }
 
     fn elector(cfg: &K8sConfig, node: u32, at: u64) -> Elector {
@@ -1028,15 +1045,9 @@ mod tests {
         assert_eq!(
             answers,
             [
-                Answer::Written {
-                    version: 1,
-                    tenure: 1
-                },
+                Answer::Written { version: 1 },
                 Answer::Conflict,
-                Answer::Written {
-                    version: 2,
-                    tenure: 1
-                },
+                Answer::Written { version: 2 },
                 Answer::Conflict,
             ]
         );
@@ -1128,15 +1139,12 @@ mod tests {
             K8sMsg::Answer {
                 call: 2,
                 inc: 0,
-                answer: Answer::Written {
-                    version: 1,
-                    tenure: 1,
-                },
+                answer: Answer::Written { version: 1 },
             },
         );
         assert!(drain(&mut e)
             .iter()
-            .any(|o| matches!(o, Effect::Event(CasEvent::Acting { tenure: 1, .. }))));
+            .any(|o| matches!(o, Effect::Event(CasEvent::Acting { .. }))));
         // From here every call goes unanswered: the round that starts at 0 ends at 10 s.
         let mut gave_up = None;
         let mut released = None;

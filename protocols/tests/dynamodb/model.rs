@@ -90,7 +90,7 @@ fn a_pause_between_check_and_write_gives_a_stale_write() {
         .iter()
         .filter(|l| l.contains("deliver Write"))
         .find(|l| {
-            let tenure = num(l, "tenure: ");
+            let tenure = num(l, "ghost tenure ");
             highest = highest.max(tenure);
             tenure < highest
         })
@@ -138,5 +138,7 @@ fn a_counter_rvn_repeats_when_release_deletes_and_not_when_it_marks() {
     assert!(!kept.safety_failed(), "{kept:?}");
     assert_eq!(kept.holds("released"), Some(true));
     assert_eq!(kept.holds("conflict"), Some(true));
-    assert_eq!(kept.unique_states, 66_525);
+    // 66,525 while the ghost tenure rode in the messages: the ghost beside them lives
+    // on for a life between its release and its next life's boot.
+    assert_eq!(kept.unique_states, 100_915);
 }

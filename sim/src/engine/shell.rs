@@ -9,7 +9,7 @@
 use crate::clock::true_now_ns;
 use crate::fault::FaultKind;
 use crate::scenario::{node_id, node_idx, node_name, NodeIdx, RESOURCE, SERVER};
-use crate::wire::{MAX_FRAME, TAG};
+use crate::wire::{Datagram, MAX_FRAME, TAG};
 use crate::world::{Input, World};
 use leaseproof_impl::{crash_points_of, Effect, Jitter, Machine, Nanos, Protocol, RoleKind};
 use madsim::net::Endpoint;
@@ -69,10 +69,14 @@ async fn bind_node(
     let rx_ep = ep.clone();
     let frames = tx.clone();
     madsim::task::spawn(async move {
-        // One byte more than a frame may have, so an oversized one fails to decode.
-        let mut buf = vec![0u8; MAX_FRAME + 1];
-        while let Ok((n, from)) = rx_ep.recv_from(TAG, &mut buf).await {
-            if frames.send(Input::Frame(buf[..n].to_vec(), from)).is_err() {
+        while let Ok((data, from)) = rx_ep.recv_from_raw(TAG).await {
+            let Some(mut d) = Datagram::from_payload(data) else {
+                continue;
+            };
+            // One byte more than a frame may have is kept, so an oversized one fails to
+            // decode.
+            d.bytes.truncate(MAX_FRAME + 1);
+            if frames.send(Input::Frame(d, from)).is_err() {
                 break;
             }
         }
@@ -94,10 +98,12 @@ pub async fn node_main<P: Protocol>(world: Arc<Mutex<World<P>>>, idx: NodeIdx, k
     if let Some(stalled) = pending {
         P::stall(&mut node, now, stalled);
     }
-    drain(&world, idx, &ep, &mut node).await;
+    drain(&world, idx, &ep, &mut node, None).await;
     // The deadline that fired last, and how often in a row at one instant.
     let mut spins: (Option<Nanos>, u32) = (None, 0);
     loop {
+        // The ghost tenure of the write this step handles, if it is one.
+        let mut ghost = None;
         let (wait, why) = match node.poll_timeout() {
             Some((deadline, why)) => {
                 let wait = lock(&world).clocks[idx].true_until(true_now_ns(), deadline);
@@ -120,7 +126,10 @@ pub async fn node_main<P: Protocol>(world: Arc<Mutex<World<P>>>, idx: NodeIdx, k
             tokio::select! {
                 biased;
                 input = rx.recv() => match input {
-                    Some(Input::Frame(bytes, from)) => deliver(&world, idx, &mut node, &bytes, from),
+                    Some(Input::Frame(d, from)) => {
+                        ghost = d.ghost;
+                        deliver(&world, idx, &mut node, &d.bytes, from);
+                    }
                     Some(Input::Wake) => {}
                     Some(Input::Stall(stalled)) => {
                         let now = lock(&world).local_now(idx);
@@ -137,7 +146,7 @@ pub async fn node_main<P: Protocol>(world: Arc<Mutex<World<P>>>, idx: NodeIdx, k
                 }
             }
         }
-        drain(&world, idx, &ep, &mut node).await;
+        drain(&world, idx, &ep, &mut node, ghost).await;
     }
 }
 
@@ -197,12 +206,14 @@ fn deliver<P: Protocol>(
 /// the disk before anything after them, jitter is drawn from madsim's RNG, events go to
 /// the oracles. With crash points on for this node, a step that has one may crash at it:
 /// the effects before it take place, the supervisor is asked to take the node down, and
-/// this shell waits to be killed.
+/// this shell waits to be killed. `ghost`: the ghost tenure of the write the step handled,
+/// for its events.
 async fn drain<P: Protocol>(
     world: &Arc<Mutex<World<P>>>,
     idx: NodeIdx,
     ep: &Arc<Endpoint>,
     node: &mut P::Node,
+    ghost: Option<u64>,
 ) {
     // A client's belief is recorded at the instant of the step that changed it, before its
     // sends are carried out: a send awaits the network, and while it does other nodes run
@@ -231,7 +242,7 @@ async fn drain<P: Protocol>(
             .then(|| points[madsim::rand::thread_rng().gen_range(0..points.len())]);
         let kept = crash_at.unwrap_or(effects.len());
         for e in &effects[..kept] {
-            effect(world, idx, ep, node, e.clone()).await;
+            effect(world, idx, ep, node, e.clone(), ghost).await;
         }
         if let Some(at) = crash_at {
             let detail = format!(
@@ -286,6 +297,7 @@ async fn effect<P: Protocol>(
     ep: &Arc<Endpoint>,
     node: &mut P::Node,
     e: Effect<P::Msg, P::Persist, P::Event>,
+    ghost: Option<u64>,
 ) {
     match e {
         Effect::Send { to, msg } => {
@@ -324,19 +336,30 @@ async fn effect<P: Protocol>(
                 madsim::time::sleep(Duration::from_millis(ms)).await;
             }
             let bytes = P::encode(&msg);
-            lock(world).record_msg(idx, "send", to, &msg);
+            // A write's ghost tenure, out of band: beside the bytes, not in them.
+            let sent_ghost = {
+                let mut w = lock(world);
+                w.record_msg(idx, "send", to, &msg);
+                P::ghost_writer(&msg, node_id(idx)).map(|writer| w.ghosts.of(writer))
+            };
+            let datagram = move || -> Box<Datagram> {
+                Box::new(Datagram {
+                    bytes: bytes.clone(),
+                    ghost: sent_ghost,
+                })
+            };
             let slow = lock(world).link_delays.get(&(idx, to)).copied();
             if let Some(ms) = slow {
                 // A slowed link: the frame leaves later, and the node goes on meanwhile.
                 let ep = Arc::clone(ep);
-                let frame = bytes.clone();
+                let frame = datagram();
                 madsim::task::spawn(async move {
                     madsim::time::sleep(Duration::from_millis(ms)).await;
-                    let _ = ep.send_to(node_addr(to), TAG, &frame).await;
+                    let _ = ep.send_to_raw(node_addr(to), TAG, frame).await;
                 });
             } else {
                 // Datagrams: a send to a dead or cut-off peer is simply lost.
-                let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+                let _ = ep.send_to_raw(node_addr(to), TAG, datagram()).await;
             }
             if net.duplicate_ratio > 0.0 && rng.gen_bool(net.duplicate_ratio) {
                 {
@@ -348,7 +371,7 @@ async fn effect<P: Protocol>(
                     );
                     w.metrics.messages_sent += 1;
                 }
-                let _ = ep.send_to(node_addr(to), TAG, &bytes).await;
+                let _ = ep.send_to_raw(node_addr(to), TAG, datagram()).await;
             }
         }
         Effect::Persist(op) => P::persist(&mut lock(world).disks[idx], op),
@@ -357,6 +380,6 @@ async fn effect<P: Protocol>(
             let now = lock(world).local_now(idx);
             node.handle_jitter(now, Jitter { ppm });
         }
-        Effect::Event(e) => lock(world).record_event(idx, &e),
+        Effect::Event(e) => lock(world).record_event(idx, &e, ghost),
     }
 }

@@ -11,8 +11,8 @@ use crate::scenario::{is_client, node_id, node_idx, node_name, NodeIdx, FIRST_CL
 use crate::timeline::Timeline;
 use leaseproof_impl::config::drift;
 use leaseproof_impl::{
-    ActingClients, Belief, BeliefOverlap, Event, Fnv, Identity, Key, Liveness, LossCause, Msg,
-    Nanos, OracleName, Protocol, Reference, SafetyOracles, TenureEvent, Violation,
+    ActingClients, Belief, BeliefOverlap, Event, Fnv, GhostTenures, Identity, Key, Liveness,
+    LossCause, Msg, Nanos, OracleName, Protocol, Reference, SafetyOracles, TenureEvent, Violation,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +24,7 @@ use tokio::sync::mpsc::UnboundedSender;
 /// (after a step).
 #[derive(Debug)]
 pub enum Input {
-    Frame(Vec<u8>, SocketAddr),
+    Frame(crate::wire::Datagram, SocketAddr),
     Wake,
     /// A client's worker stalls (`true`) or resumes.
     Stall(bool),
@@ -115,6 +115,12 @@ pub struct World<P: Protocol = Reference> {
     pub timelock: Option<String>,
     /// The key each client's last belief was on.
     belief_key: Vec<Key>,
+    /// The harness's ghost tenures, for a protocol judged by them
+    /// ([`Protocol::GHOST_TENURES`]): what a write is sent with, out of band.
+    pub ghosts: GhostTenures,
+    /// Each client's tenure as its last `Acting` was judged (the timeline's label where
+    /// the tenure is the harness's ghost).
+    acting_tenure: Vec<Option<u64>>,
 }
 
 impl<P: Protocol> World<P> {
@@ -151,6 +157,8 @@ impl<P: Protocol> World<P> {
             tenures: Tenures::default(),
             timelock: None,
             belief_key: vec![Key(0); n],
+            ghosts: GhostTenures::default(),
+            acting_tenure: vec![None; n],
         }
     }
 
@@ -359,8 +367,13 @@ impl<P: Protocol> World<P> {
             self.acting.update(before, node_id(idx), false);
         }
         let until_true = b.until.map(|u| self.clocks[idx].true_at(t, u));
+        let label = b.tenure.or_else(|| {
+            (P::GHOST_TENURES && b.may_act)
+                .then(|| self.acting_tenure[idx])
+                .flatten()
+        });
         if let Some(tl) = self.timeline.as_mut() {
-            tl.belief(t, idx, b.tenure, until_true);
+            tl.belief(t, idx, label, until_true);
         }
         self.overlap.update(t, b.key, node_id(idx), until_true);
         if self.oracles.judges(OracleName::BeliefExclusivity) {
@@ -409,10 +422,33 @@ impl<P: Protocol> World<P> {
     }
 
     /// Every event of every node passes here.
-    pub fn record_event(&mut self, idx: NodeIdx, event: &P::Event) {
+    /// `delivered`: the ghost tenure the frame this step handles travelled with.
+    pub fn record_event(&mut self, idx: NodeIdx, event: &P::Event, delivered: Option<u64>) {
         let t = true_now_ns();
         let server_now = self.clocks[SERVER].local(t);
-        let tenure = P::tenure(event);
+        let ghost = P::GHOST_TENURES;
+        let tenure = P::tenure(event).map(|te| {
+            if ghost {
+                self.ghosts.judged(te, delivered)
+            } else {
+                te
+            }
+        });
+        // The tenure the harness gave an event of a client or of the resource.
+        let judged = match tenure {
+            Some(
+                TenureEvent::Acting { tenure, .. }
+                | TenureEvent::GaveBack { tenure, .. }
+                | TenureEvent::WriteDecided { tenure, .. }
+                | TenureEvent::WriteAccepted { tenure, .. }
+                | TenureEvent::WriteRefused { tenure, .. }
+                | TenureEvent::JobApplied { tenure, .. },
+            ) if ghost => Some(tenure),
+            _ => None,
+        };
+        if let (Some(n), Some(TenureEvent::Acting { .. })) = (judged, tenure) {
+            self.acting_tenure[idx] = Some(n);
+        }
         let mut found = Vec::new();
         if let Some(te) = tenure {
             self.oracles.observe_tenure(server_now, te, &mut found);
@@ -435,7 +471,13 @@ impl<P: Protocol> World<P> {
                 idx,
                 "event",
                 kind,
-                P::describe_event(event, server_now),
+                match judged {
+                    Some(n) => format!(
+                        "{} (ghost tenure {n})",
+                        P::describe_event(event, server_now)
+                    ),
+                    None => P::describe_event(event, server_now),
+                },
                 Some(event.clone()),
                 None,
             );
