@@ -247,6 +247,13 @@ impl GhostTenures {
         }
     }
 
+    /// The latest tenure begun for `node`'s newest incarnation the harness knows of (a
+    /// timeline's label for a client that may act), if any.
+    #[must_use]
+    pub fn latest(&self, node: crate::NodeId) -> Option<u64> {
+        self.began.get(&node).map(|&(_, t)| t).filter(|&t| t > 0)
+    }
+
     /// `client` is its node's newest incarnation from now: an older one's ghost is dead.
     fn newest(&mut self, client: Identity) -> &mut u64 {
         let e = self

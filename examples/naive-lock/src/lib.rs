@@ -27,6 +27,11 @@
 //! It also lists its instants and counters (the normalisation hooks), so the model
 //! checker's closed checks cover runs of any length.
 //!
+//! It makes no liveness claim (`liveness_bound_ns` stays `None`, so a scenario naming
+//! `liveness` is refused): the server grants whichever `Acquire` reaches a free lock first,
+//! and a client that released asks again `retry_ms` later, racing the waiter's own
+//! re-asks, so no waiter is promised a turn.
+//!
 //! The protocol, one key:
 //!
 //! - client: `Acquire { req, incarnation, client_now }` -> server; on `Granted { req,

@@ -31,3 +31,21 @@ fn a_field_of_the_k8s_protocol_is_refused_by_name() {
     assert!(e.contains("renew_deadline_ms"), "{e}");
     assert!(e.contains("bad.toml:6"), "line of the field: {e}");
 }
+
+/// The lock client makes no liveness claim (docs/protocols/dynamodb.md, "Liveness: no
+/// claim"): a scenario that asks for it is refused, naming the field and why.
+#[test]
+fn liveness_is_refused_as_the_lock_client_claims_none() {
+    let text = "description = \"bad\"\n\n[protocol]\nkind = \"dynamodb\"\n\n\
+                [expect]\nalways = [\"single-holder\"]\nfinds = [\"liveness\"]\n";
+    let e = Scenario::<DynamoDb>::parse_protocol(Path::new("bad.toml"), text)
+        .map(|_| ())
+        .expect_err("liveness accepted")
+        .to_string();
+    println!("{e}");
+    assert!(e.contains("expect.finds"), "{e}");
+    assert!(
+        e.contains("the dynamodb protocol makes no liveness claim"),
+        "{e}"
+    );
+}

@@ -44,3 +44,22 @@ fn a_field_of_another_protocol_is_refused_by_name() {
     assert!(e.contains("ttl_ms"), "{e}");
     assert!(e.contains("bad.toml:6"), "line of the field: {e}");
 }
+
+/// Leader election makes no liveness claim (docs/protocols/k8s.md, "Liveness: no claim"):
+/// a scenario that asks for it is refused, naming the field and why.
+#[test]
+fn liveness_is_refused_as_leader_election_claims_none() {
+    let text = "description = \"bad\"\n\n[protocol]\nkind = \"k8s\"\n\n\
+                [expect]\nalways = [\"single-holder\", \"liveness\"]\n";
+    let e = Scenario::<K8s>::parse_protocol(Path::new("bad.toml"), text)
+        .map(|_| ())
+        .expect_err("liveness accepted")
+        .to_string();
+    println!("{e}");
+    assert!(e.contains("bad.toml"), "{e}");
+    assert!(e.contains("expect.always"), "{e}");
+    assert!(
+        e.contains("the k8s protocol makes no liveness claim"),
+        "{e}"
+    );
+}

@@ -118,9 +118,6 @@ pub struct World<P: Protocol = Reference> {
     /// The harness's ghost tenures, for a protocol judged by them
     /// ([`Protocol::GHOST_TENURES`]): what a write is sent with, out of band.
     pub ghosts: GhostTenures,
-    /// Each client's tenure as its last `Acting` was judged (the timeline's label where
-    /// the tenure is the harness's ghost).
-    acting_tenure: Vec<Option<u64>>,
 }
 
 impl<P: Protocol> World<P> {
@@ -158,7 +155,6 @@ impl<P: Protocol> World<P> {
             timelock: None,
             belief_key: vec![Key(0); n],
             ghosts: GhostTenures::default(),
-            acting_tenure: vec![None; n],
         }
     }
 
@@ -367,9 +363,11 @@ impl<P: Protocol> World<P> {
             self.acting.update(before, node_id(idx), false);
         }
         let until_true = b.until.map(|u| self.clocks[idx].true_at(t, u));
+        // Where the tenure is the harness's ghost, the one the authority began for the
+        // client (already seen: the commit comes before the answer that lets it act).
         let label = b.tenure.or_else(|| {
             (P::GHOST_TENURES && b.may_act)
-                .then(|| self.acting_tenure[idx])
+                .then(|| self.ghosts.latest(node_id(idx)))
                 .flatten()
         });
         if let Some(tl) = self.timeline.as_mut() {
@@ -446,9 +444,6 @@ impl<P: Protocol> World<P> {
             ) if ghost => Some(tenure),
             _ => None,
         };
-        if let (Some(n), Some(TenureEvent::Acting { .. })) = (judged, tenure) {
-            self.acting_tenure[idx] = Some(n);
-        }
         let mut found = Vec::new();
         if let Some(te) = tenure {
             self.oracles.observe_tenure(server_now, te, &mut found);
