@@ -1,6 +1,7 @@
 //! The model checker's speed: whole exhaustive checks, in generated states per second
 //! (criterion's throughput, one element per generated state).
-//! Run: `cargo bench -p leaseproof-model --bench check`.
+//! Run: `cargo bench -p leaseproof-model --bench check` (`-- normalisation` for the
+//! normalisation on/off pair alone).
 //!
 //! The 3-client check with a crash (`leaseproof check --clients 3 --threads 2`, about a
 //! minute) is too long to sample; it is timed by that command and quoted in
@@ -11,8 +12,14 @@ use leaseproof_model::check::{check, CheckOptions};
 use leaseproof_model::{LeaseModel, ModelConfig};
 
 fn run(mc: ModelConfig, threads: usize) -> usize {
+    run_normalising(mc, threads, true)
+}
+
+/// The check with normalisation on or off (`LeaseModel::with_normalisation`): off, every
+/// instant and counter stays as the steps made it, as before the closed-check issue.
+fn run_normalising(mc: ModelConfig, threads: usize, normalising: bool) -> usize {
     let r = check(
-        LeaseModel::new(mc).unwrap(),
+        LeaseModel::new(mc).unwrap().with_normalisation(normalising),
         CheckOptions {
             threads,
             symmetry: true,
@@ -50,5 +57,21 @@ fn checks(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, checks);
+/// Normalisation's own cost per generated state: the main job's bounded check (2 clients,
+/// max-time 3, one crash; 2 threads) with normalisation on and off, in one run. Off, the
+/// check generates more states (fewer are made one), so compare the throughputs.
+fn normalisation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("normalisation");
+    g.sample_size(10);
+    for (name, on) in [("on", true), ("off", false)] {
+        let states = run_normalising(ModelConfig::default(), 2, on) as u64;
+        g.throughput(Throughput::Elements(states));
+        g.bench_function(name, |b| {
+            b.iter(|| run_normalising(ModelConfig::default(), 2, on));
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, checks, normalisation);
 criterion_main!(benches);
