@@ -237,8 +237,8 @@ pub struct GhostTenures {
 }
 
 impl GhostTenures {
-    /// The ghost tenure of a write `client` sends now: the latest tenure the authority
-    /// began for it, 0 if none.
+    /// The ghost tenure of a write `client`'s core emits now: the latest tenure the
+    /// authority began for it, 0 if none.
     #[must_use]
     pub fn of(&self, client: Identity) -> u64 {
         match self.began.get(&client.node) {

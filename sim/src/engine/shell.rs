@@ -307,6 +307,11 @@ async fn effect<P: Protocol>(
             // A write: what a client sends the resource (the reference protocol's
             // `Write`, its only message to the resource).
             let write = to == RESOURCE && P::HAS_RESOURCE && node_id(idx).is_client();
+            // A write's ghost tenure, fixed when the core emits it (as in the model: a
+            // stall before the bytes leave does not move it), and sent beside the bytes,
+            // never in them.
+            let sent_ghost =
+                P::ghost_writer(&msg, node_id(idx)).map(|writer| lock(world).ghosts.of(writer));
             // A scripted delay armed for this write, else a random one (no draw when a
             // scripted one applies).
             let armed = if write {
@@ -336,12 +341,7 @@ async fn effect<P: Protocol>(
                 madsim::time::sleep(Duration::from_millis(ms)).await;
             }
             let bytes = P::encode(&msg);
-            // A write's ghost tenure, out of band: beside the bytes, not in them.
-            let sent_ghost = {
-                let mut w = lock(world);
-                w.record_msg(idx, "send", to, &msg);
-                P::ghost_writer(&msg, node_id(idx)).map(|writer| w.ghosts.of(writer))
-            };
+            lock(world).record_msg(idx, "send", to, &msg);
             let datagram = move || -> Box<Datagram> {
                 Box::new(Datagram {
                     bytes: bytes.clone(),
