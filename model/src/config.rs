@@ -276,9 +276,11 @@ impl ModelConfig {
         }
         let lease = (self.ttl, self.fresh_window);
         self.protocol().map_err(|e| {
+            // The model's protocol config is in ticks (1 tick = 1 ms): say ticks.
             let e = e
                 .replace("fresh_window_ms", "--fresh-window")
-                .replace("requeue_interval_ms", "the requeue interval");
+                .replace("requeue_interval_ms", "the requeue interval")
+                .replace(" ms", " ticks");
             match self.margin {
                 Some(m) => format!("--margin {m}: {e}"),
                 None if lease != (TTL_TICKS, FRESH_WINDOW_TICKS) => {
