@@ -7,10 +7,11 @@
 //! only); a message in flight may be delivered at any time from its send until
 //! `max_delay` ticks later, or lost (at most `losses` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
-//! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not)
-//! and clients up to `client_crashes` times; each restarts, a new incarnation, from its
-//! disk; a client may pause (`pauses`), holding its unsent writes with it
-//! (`pause_holds_sends`) or not. Every jitter draw is the configured one (`jitter_ppm`, 0 by default).
+//! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not),
+//! the resource (up to `resource_crashes` times, keeping its disk or not) and clients up
+//! to `client_crashes` times; each restarts, a new incarnation, from its disk; a client
+//! may pause (`pauses`), holding its unsent writes with it (`pause_holds_sends`) or not.
+//! Every jitter draw is the configured one (`jitter_ppm`, 0 by default).
 //!
 //! **Closed checks** (`closed`, for a protocol that lists its instants and counters,
 //! [`Protocol::NORMALISES`]): global time stays at [`ANCHOR`] and a tick shifts every
@@ -21,8 +22,8 @@
 //! bound. **Symmetry** (`symmetry`, for a protocol that renames, [`Protocol::SYMMETRIC`]):
 //! one state per orbit of renamings of clients with equal offsets. **Drift that moves**
 //! (`drift_moves` within `spread`): a clock runs one tick ahead at a time, as in the
-//! reference model. Left out for now (docs/protocols.md): resource crashes, the
-//! time-lock patterns that need more than one step, dead-data rules.
+//! reference model. Left out for now (docs/protocols.md): the time-lock patterns that need
+//! more than one step, dead-data rules.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
@@ -63,6 +64,11 @@ pub struct PluginModelConfig<C> {
     /// How many client crashes one run may have (each client restarts, a new incarnation,
     /// in any later state).
     pub client_crashes: u8,
+    /// How many crashes of the resource one run may have (a protocol with one,
+    /// [`Protocol::HAS_RESOURCE`]; each followed, in any later state, by its restart from
+    /// what its disk kept), and whether such a crash loses the resource's disk.
+    pub resource_crashes: u8,
+    pub resource_loses_disk: bool,
     /// Explore one state per orbit of client renamings (clients with equal offsets), for
     /// a protocol that renames ([`Protocol::SYMMETRIC`]).
     pub symmetry: bool,
@@ -122,6 +128,8 @@ impl<C> PluginModelConfig<C> {
             crashes: 0,
             crash_loses_disk: false,
             client_crashes: 0,
+            resource_crashes: 0,
+            resource_loses_disk: false,
             symmetry: false,
             closed: false,
             reach: Vec::new(),
@@ -160,6 +168,7 @@ pub struct PluginState<P: Protocol> {
     /// Crashes so far (the authority's, the clients'), and each node's next incarnation.
     pub crashes: u8,
     pub client_crashes: u8,
+    pub resource_crashes: u8,
     pub incarnations: Vec<u32>,
     pub oracles: SafetyOracles,
     /// A node whose timer fired and left it due at the same deadline: time cannot pass
@@ -210,6 +219,11 @@ pub enum PluginAction {
     CrashClient(u32),
     /// A crashed client restarts, a new incarnation, from what its disk kept.
     RestartClient(u32),
+    /// The resource crashes (its disk too, with `resource_loses_disk`); writes to it are
+    /// lost until it restarts.
+    CrashResource,
+    /// The crashed resource restarts from what its disk kept.
+    RestartResource,
     /// A client pauses for `pause_ticks`.
     Pause(u32),
     /// A node's clock runs one tick ahead (drift within the spread).
@@ -576,6 +590,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             losses: 0,
             crashes: 0,
             client_crashes: 0,
+            resource_crashes: 0,
             incarnations: vec![0; n],
             oracles: SafetyOracles::new().judging(&self.mc.judged),
             timelock: None,
@@ -622,6 +637,15 @@ impl<P: Protocol> Model for PluginModel<P> {
             Some(Some(_)) if s.crashes < self.mc.crashes => actions.push(PluginAction::Crash),
             Some(None) => actions.push(PluginAction::Restart),
             _ => {}
+        }
+        if P::HAS_RESOURCE {
+            match s.nodes[1] {
+                Some(_) if s.resource_crashes < self.mc.resource_crashes => {
+                    actions.push(PluginAction::CrashResource);
+                }
+                None => actions.push(PluginAction::RestartResource),
+                Some(_) => {}
+            }
         }
         for idx in 2..self.n() {
             match s.nodes[idx] {
@@ -704,6 +728,14 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.client_crashes += 1;
             }
             PluginAction::RestartClient(i) => self.boot(&mut s, i as usize),
+            PluginAction::CrashResource => {
+                s.nodes[1] = None;
+                s.resource_crashes += 1;
+                if self.mc.resource_loses_disk {
+                    s.disks[1] = P::Disk::default();
+                }
+            }
+            PluginAction::RestartResource => self.boot(&mut s, 1),
         }
         self.normalise(&mut s);
         Some(s)
@@ -872,6 +904,8 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 PluginAction::Restart => format!("t={} the authority restarts", s.time),
                 PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
                 PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
+                PluginAction::CrashResource => format!("t={} the resource crashes", s.time),
+                PluginAction::RestartResource => format!("t={} the resource restarts", s.time),
                 PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
                 PluginAction::Fast(i) => {
                     format!("t={} node {i}'s clock runs a tick ahead", s.time)

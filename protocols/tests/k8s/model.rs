@@ -127,3 +127,40 @@ fn leader_transitions_as_a_token_is_refuted_and_the_resource_version_holds() {
     );
     assert_eq!(unfenced.holds("gave-up"), Some(true));
 }
+
+/// A fenced resource that crashes keeps its highest token on disk: the restarted
+/// elector's stale write is still refused. One that loses its disk forgets it, and the
+/// same write is accepted after the new tenure's (the resource crash of the generic
+/// model driver, `resource_crashes`).
+#[test]
+fn a_fenced_resource_must_keep_its_highest_token_across_a_crash() {
+    let mut mc = leaseproof_protocols::checks::k8s_bounds("fenced-by-resource-version").unwrap();
+    mc.resource_crashes = 1;
+    let kept =
+        leaseproof_model::plugin::check_plugin_model::<leaseproof_protocols::k8s::K8s>(mc.clone());
+    assert_eq!(
+        kept.holds(PROP_ORACLES),
+        Some(true),
+        "{:?}",
+        kept.properties[PROP_ORACLES].path
+    );
+    assert_eq!(kept.holds("refused"), Some(true));
+    mc.resource_loses_disk = true;
+    let lost = leaseproof_model::plugin::check_plugin_model::<leaseproof_protocols::k8s::K8s>(mc);
+    let path = &lost.properties[PROP_ORACLES].path;
+    for line in path {
+        println!("{line}");
+    }
+    assert_eq!(lost.holds(PROP_ORACLES), Some(false));
+    let crash = path
+        .iter()
+        .position(|l| l.contains("the resource crashes"))
+        .expect("the path crashes the resource");
+    assert!(
+        path[crash..]
+            .iter()
+            .any(|l| l.contains("Write") && l.contains("[trips")),
+        "{path:#?}"
+    );
+    assert_eq!((kept.unique_states, lost.unique_states), (45_646, 55_331));
+}
