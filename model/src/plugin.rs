@@ -836,8 +836,9 @@ impl PluginCheckReport {
     }
 }
 
-/// Explores the model breadth-first (shortest counterexamples) and reports each
-/// property, with its path as one line per step: global time, the action, the message.
+/// Explores the model breadth-first and reports each property, with its path as one line
+/// per step (global time, the action, the message), cut at the step that decides it. The
+/// path is the last one stateright kept for the property, so it need not be the shortest.
 #[must_use]
 pub fn check_plugin_model<P: Protocol>(mc: PluginModelConfig<P::Config>) -> PluginCheckReport {
     let max_time = mc.max_time;
@@ -847,13 +848,15 @@ pub fn check_plugin_model<P: Protocol>(mc: PluginModelConfig<P::Config>) -> Plug
     let mut properties = BTreeMap::new();
     for p in props {
         let always = matches!(p.expectation, stateright::Expectation::Always);
-        let path = checker.discovery(p.name);
+        let path = checker
+            .discovery(p.name)
+            .map(|path| decided_at(checker.model(), &p, path.into_vec()));
         properties.insert(
             p.name,
             PluginProperty {
                 expectation: if always { "always" } else { "sometimes" },
                 holds: path.is_some() != always,
-                path: path.map_or_else(Vec::new, |p| describe(&p.into_vec())),
+                path: path.map_or_else(Vec::new, |p| describe(&p)),
             },
         );
     }
@@ -863,6 +866,29 @@ pub fn check_plugin_model<P: Protocol>(mc: PluginModelConfig<P::Config>) -> Plug
         max_time,
         properties,
     }
+}
+
+/// A discovered path cut at its first state that decides the property (an `Always`
+/// violated, a `Sometimes` reached). stateright keeps the last discovery a worker made,
+/// and while other properties are still open it goes on exploring below a violation (an
+/// oracle's trip is sticky), so the path it returns may run on past the step that
+/// decided it.
+fn decided_at<P: Protocol>(
+    model: &PluginModel<P>,
+    property: &Property<PluginModel<P>>,
+    mut path: Vec<(PluginState<P>, Option<PluginAction>)>,
+) -> Vec<(PluginState<P>, Option<PluginAction>)> {
+    let always = matches!(property.expectation, stateright::Expectation::Always);
+    if let Some(i) = path
+        .iter()
+        .position(|(s, _)| (property.condition)(model, s) != always)
+    {
+        path.truncate(i + 1);
+        if let Some(last) = path.last_mut() {
+            last.1 = None;
+        }
+    }
+    path
 }
 
 /// One line per step; a step after which an oracle has failed that had not before names

@@ -162,5 +162,8 @@ fn a_fenced_resource_must_keep_its_highest_token_across_a_crash() {
             .any(|l| l.contains("Write") && l.contains("[trips")),
         "{path:#?}"
     );
+    // The counterexample ends at the step that trips the oracles.
+    let last = path.last().expect("a path");
+    assert!(last.contains("[trips"), "{path:#?}");
     assert_eq!((kept.unique_states, lost.unique_states), (45_646, 55_331));
 }
