@@ -100,6 +100,41 @@ pub enum TenureEvent {
     JobRefused { key: Key, job: Job },
 }
 
+/// Whose ghost fills a tenure the harness fills in ([`TenureEvent::ghost_slot`]).
+enum Fill {
+    /// The latest tenure begun for this client incarnation.
+    Writer(Identity),
+    /// The ghost the handled write travelled with.
+    Delivered,
+}
+
+impl TenureEvent {
+    /// The tenure of an event the harness fills in for a protocol judged by ghosts, and
+    /// whose ghost fills it: a client's `Acting`, `GaveBack` and `WriteDecided` (its
+    /// incarnation's), the resource's `WriteAccepted`, `WriteRefused` and `JobApplied`
+    /// (the handled write's); `None` for every other event.
+    fn ghost_slot(&mut self) -> Option<(Fill, &mut u64)> {
+        match self {
+            TenureEvent::Acting { client, tenure, .. }
+            | TenureEvent::GaveBack { client, tenure, .. }
+            | TenureEvent::WriteDecided { client, tenure, .. } => {
+                Some((Fill::Writer(*client), tenure))
+            }
+            TenureEvent::WriteAccepted { tenure, .. }
+            | TenureEvent::WriteRefused { tenure, .. }
+            | TenureEvent::JobApplied { tenure, .. } => Some((Fill::Delivered, tenure)),
+            _ => None,
+        }
+    }
+
+    /// The tenure of an event whose tenure a harness judging by ghosts fills in (what a
+    /// trace adds to the protocol's own words), if it is one.
+    #[must_use]
+    pub fn ghost_tenure(mut self) -> Option<u64> {
+        self.ghost_slot().map(|(_, t)| *t)
+    }
+}
+
 impl Event {
     /// The reference protocol's events as tenure events (tenure = fencing token); `None`
     /// for events no oracle or metric on tenures reads.
@@ -272,56 +307,58 @@ impl GhostTenures {
     /// `delivered`, the ghost the write being handled travelled with (0 if it had none).
     /// Every other event is as the protocol emitted it.
     #[must_use]
-    pub fn judged(&mut self, te: TenureEvent, delivered: Option<u64>) -> TenureEvent {
-        let sent = delivered.unwrap_or(0);
+    pub fn judged(&mut self, mut te: TenureEvent, delivered: Option<u64>) -> TenureEvent {
         match te {
-            TenureEvent::Began { client, tenure, .. } => {
-                *self.newest(client) = tenure;
-                te
-            }
-            TenureEvent::Booted { client } => {
+            TenureEvent::Began { client, tenure, .. } => *self.newest(client) = tenure,
+            TenureEvent::Booted { client }
                 if self
                     .began
                     .get(&client.node)
-                    .is_some_and(|&(i, _)| i < client.incarnation)
-                {
-                    self.began.remove(&client.node);
-                }
-                te
+                    .is_some_and(|&(i, _)| i < client.incarnation) =>
+            {
+                self.began.remove(&client.node);
             }
-            TenureEvent::Acting { client, key, .. } => TenureEvent::Acting {
-                client,
-                key,
-                tenure: self.of(client),
-            },
-            TenureEvent::GaveBack { client, key, .. } => TenureEvent::GaveBack {
-                client,
-                key,
-                tenure: self.of(client),
-            },
-            TenureEvent::WriteDecided { client, key, .. } => TenureEvent::WriteDecided {
-                client,
-                key,
-                tenure: self.of(client),
-            },
-            TenureEvent::WriteAccepted { client, key, .. } => TenureEvent::WriteAccepted {
-                client,
-                key,
-                tenure: sent,
-            },
-            TenureEvent::WriteRefused { key, .. } => {
-                TenureEvent::WriteRefused { key, tenure: sent }
-            }
-            TenureEvent::JobApplied {
-                client, key, job, ..
-            } => TenureEvent::JobApplied {
-                client,
-                key,
-                tenure: sent,
-                job,
-            },
-            other => other,
+            _ => {}
         }
+        if let Some((fill, tenure)) = te.ghost_slot() {
+            *tenure = match fill {
+                Fill::Writer(client) => self.of(client),
+                Fill::Delivered => delivered.unwrap_or(0),
+            };
+        }
+        te
+    }
+
+    /// The tenure event the oracles judge for one of protocol `P`'s events: its own, or
+    /// with the harness's ghost filled in for a protocol judged by ghosts
+    /// ([`GhostTenures::judged`]); `delivered` is the ghost the handled frame travelled
+    /// with. What both shells (the simulator's, the model driver) call.
+    pub fn tenure_of<P: crate::plugin::Protocol>(
+        &mut self,
+        event: &P::Event,
+        delivered: Option<u64>,
+    ) -> Option<TenureEvent> {
+        let te = P::tenure(event)?;
+        Some(if P::GHOST_TENURES {
+            self.judged(te, delivered)
+        } else {
+            te
+        })
+    }
+
+    /// The ghost a message node `from` sends leaves with: its writer's, for a write
+    /// ([`crate::plugin::Protocol::ghost_writer`]) of a protocol judged by ghosts; `None`
+    /// for every other message.
+    #[must_use]
+    pub fn sent<P: crate::plugin::Protocol>(
+        &self,
+        msg: &P::Msg,
+        from: crate::NodeId,
+    ) -> Option<u64> {
+        if !P::GHOST_TENURES {
+            return None;
+        }
+        P::ghost_writer(msg, from).map(|writer| self.of(writer))
     }
 
     /// Every tenure kept, through `f` (a model checker ranks them with the other tenures:

@@ -537,7 +537,7 @@ impl<P: Protocol> PluginModel<P> {
         while let Some(out) = node.poll_output() {
             match P::effect(out) {
                 Effect::Send { to, msg } => {
-                    let ghost = P::ghost_writer(&msg, NodeId(idx as u32)).map(|w| s.ghosts.of(w));
+                    let ghost = s.ghosts.sent::<P>(&msg, NodeId(idx as u32));
                     s.net.push((s.time, idx as u32, to.0, msg, ghost));
                 }
                 Effect::Persist(p) => P::persist(&mut s.disks[idx], p),
@@ -547,10 +547,7 @@ impl<P: Protocol> PluginModel<P> {
                     if let Some(i) = reach.position(|k| *k == kind) {
                         s.seen |= 1 << i;
                     }
-                    if let Some(mut te) = P::tenure(&ev) {
-                        if P::GHOST_TENURES {
-                            te = s.ghosts.judged(te, delivered);
-                        }
+                    if let Some(te) = s.ghosts.tenure_of::<P>(&ev, delivered) {
                         let mut found = Vec::new();
                         s.oracles.observe_tenure(server_now, te, &mut found);
                     }
@@ -564,6 +561,14 @@ impl<P: Protocol> PluginModel<P> {
             }
         }
         s.net.sort();
+    }
+
+    /// Node `idx` crashes: its volatile state is gone, and its disk too with `loses_disk`.
+    fn take_down(s: &mut PluginState<P>, idx: usize, loses_disk: bool) {
+        s.nodes[idx] = None;
+        if loses_disk {
+            s.disks[idx] = P::Disk::default();
+        }
     }
 
     /// Which clients may act on each key.
@@ -715,25 +720,19 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.losses += 1;
             }
             PluginAction::Crash => {
-                s.nodes[0] = None;
+                Self::take_down(&mut s, 0, self.mc.crash_loses_disk);
                 s.crashes += 1;
-                if self.mc.crash_loses_disk {
-                    s.disks[0] = P::Disk::default();
-                }
             }
             PluginAction::Restart => self.boot(&mut s, 0),
             PluginAction::CrashClient(i) => {
-                s.nodes[i as usize] = None;
+                Self::take_down(&mut s, i as usize, false);
                 s.paused[i as usize] = 0;
                 s.client_crashes += 1;
             }
             PluginAction::RestartClient(i) => self.boot(&mut s, i as usize),
             PluginAction::CrashResource => {
-                s.nodes[1] = None;
+                Self::take_down(&mut s, 1, self.mc.resource_loses_disk);
                 s.resource_crashes += 1;
-                if self.mc.resource_loses_disk {
-                    s.disks[1] = P::Disk::default();
-                }
             }
             PluginAction::RestartResource => self.boot(&mut s, 1),
         }

@@ -310,8 +310,7 @@ async fn effect<P: Protocol>(
             // A write's ghost tenure, fixed when the core emits it (as in the model: a
             // stall before the bytes leave does not move it), and sent beside the bytes,
             // never in them.
-            let sent_ghost =
-                P::ghost_writer(&msg, node_id(idx)).map(|writer| lock(world).ghosts.of(writer));
+            let sent_ghost = lock(world).ghosts.sent::<P>(&msg, node_id(idx));
             // A scripted delay armed for this write, else a random one (no draw when a
             // scripted one applies).
             let armed = if write {

@@ -424,26 +424,11 @@ impl<P: Protocol> World<P> {
     pub fn record_event(&mut self, idx: NodeIdx, event: &P::Event, delivered: Option<u64>) {
         let t = true_now_ns();
         let server_now = self.clocks[SERVER].local(t);
-        let ghost = P::GHOST_TENURES;
-        let tenure = P::tenure(event).map(|te| {
-            if ghost {
-                self.ghosts.judged(te, delivered)
-            } else {
-                te
-            }
-        });
+        let tenure = self.ghosts.tenure_of::<P>(event, delivered);
         // The tenure the harness gave an event of a client or of the resource.
-        let judged = match tenure {
-            Some(
-                TenureEvent::Acting { tenure, .. }
-                | TenureEvent::GaveBack { tenure, .. }
-                | TenureEvent::WriteDecided { tenure, .. }
-                | TenureEvent::WriteAccepted { tenure, .. }
-                | TenureEvent::WriteRefused { tenure, .. }
-                | TenureEvent::JobApplied { tenure, .. },
-            ) if ghost => Some(tenure),
-            _ => None,
-        };
+        let judged = tenure
+            .filter(|_| P::GHOST_TENURES)
+            .and_then(TenureEvent::ghost_tenure);
         let mut found = Vec::new();
         if let Some(te) = tenure {
             self.oracles.observe_tenure(server_now, te, &mut found);
