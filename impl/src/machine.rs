@@ -160,6 +160,29 @@ impl Machine for AnyNode {
     }
 }
 
+impl AnyNode {
+    /// Forgets the data no later step can read, for a model checker whose network does
+    /// not duplicate, given the messages in flight (each with its sender) and the node's
+    /// clock: the server's records no request in flight can reach
+    /// ([`LockServer::forget_records`]), the resource's answered writes no write in
+    /// flight repeats ([`FencedResource::forget_answers`]), a client's late sends
+    /// ([`LeaseClient::forget_late`]). Each rule says why next to the state it prunes.
+    pub fn forget_dead(&mut self, now: Nanos, in_flight: &[(NodeId, &Msg)]) {
+        match self {
+            AnyNode::Server(s) => s.forget_records(|n, k, id| {
+                LockServer::record_live(in_flight.iter().copied(), n, k, id)
+            }),
+            AnyNode::Resource(r) => {
+                r.forget_answers(|idem| {
+                    FencedResource::answer_live(in_flight.iter().copied(), idem)
+                });
+            }
+            AnyNode::Client(c) => c.forget_late(now),
+            AnyNode::LockSet(c) => c.forget_late(now),
+        }
+    }
+}
+
 /// The fenced resource keeps no instant; the other roles list theirs.
 impl Instants for AnyNode {
     fn map_instants(&mut self, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {

@@ -1,7 +1,9 @@
 //! What the state machines ask their shell to do, and the typed event stream that the
 //! oracles and the reports consume.
 
-use crate::types::{Counter, Counters, IdemKey, Identity, Job, Key, Msg, Nanos, NodeId, Token};
+use crate::types::{
+    Counter, Counters, IdemKey, Identity, Job, Key, Msg, Nanos, NodeId, RemapNodes, Token,
+};
 
 /// The sans-IO contract's own assertion: a shell asks for the next deadline only once the
 /// node is drained, so a drained node has no pending output.
@@ -669,6 +671,46 @@ pub(crate) fn map_resource_tables(
         .collect();
     for r in jobs.values_mut() {
         *r = r.mapped(f);
+    }
+}
+
+/// The resource's tables with every node id renamed by `f` (its answered writes' keys,
+/// the last key of each pending job), shared by its state and its disk.
+pub(crate) fn remap_resource_tables(
+    applied: &BTreeMap<IdemKey, WriteOutcome>,
+    jobs: &BTreeMap<Job, JobRecord>,
+    f: &dyn Fn(NodeId) -> NodeId,
+) -> (BTreeMap<IdemKey, WriteOutcome>, BTreeMap<Job, JobRecord>) {
+    let applied = applied
+        .iter()
+        .map(|(k, v)| (k.remap_nodes(f), *v))
+        .collect();
+    let jobs = jobs
+        .iter()
+        .map(|(j, r)| {
+            let r = match *r {
+                JobRecord::Pending { failures, last } => JobRecord::Pending {
+                    failures,
+                    last: last.remap_nodes(f),
+                },
+                other => other,
+            };
+            (*j, r)
+        })
+        .collect();
+    (applied, jobs)
+}
+
+/// The disk with every node id renamed (only the resource's tables name one).
+impl RemapNodes for Disk {
+    fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
+        let (applied, jobs) = remap_resource_tables(&self.applied, &self.jobs, f);
+        Disk {
+            token_counter: self.token_counter,
+            highest: self.highest.clone(),
+            applied,
+            jobs,
+        }
     }
 }
 

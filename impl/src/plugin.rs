@@ -17,7 +17,7 @@ use crate::oracle::SafetyOracles;
 use crate::output::{Disk, Event, Output, PersistOp};
 use crate::protocol::Assumptions;
 use crate::tenure::TenureEvent;
-use crate::types::{Counter, Identity, Key, Msg, Nanos, NodeId};
+use crate::types::{Counter, Counters, Identity, Instants, Key, Msg, Nanos, NodeId, RemapNodes};
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -376,6 +376,15 @@ pub trait Protocol: Copy + Debug + Eq + Hash + Send + Sync + 'static {
     ) {
         let _ = (msg, from, to, f);
     }
+    /// Forgets what node `node` keeps that no later step can read (dead data), given the
+    /// messages in flight, each with its sender, and the node's clock `now`: the generic
+    /// model driver calls it on every state of a closed check (its network does not
+    /// duplicate), so records a repeating workload leaves behind do not keep states apart.
+    /// A rule must drop only what no continuation reads; write why next to the state it
+    /// prunes. The default keeps everything.
+    fn forget_dead(node: &mut Self::Node, now: Nanos, in_flight: &[(NodeId, &Self::Msg)]) {
+        let _ = (node, now, in_flight);
+    }
     /// The node with every node id it keeps renamed by `f` (a permutation of clients).
     fn remap_node(node: &Self::Node, f: &dyn Fn(NodeId) -> NodeId) -> Self::Node {
         let _ = f;
@@ -423,7 +432,8 @@ pub fn role_of<P: Protocol>(idx: usize) -> Option<RoleKind> {
 /// The reference protocol as a plug-in: its four machines ([`AnyNode`]), its messages,
 /// events and disk, tenure = fencing token ([`Event::tenure`]), "may act" = Holding
 /// ([`crate::LeaseClient::may_act`]). The simulator runs it through this impl; its own
-/// model (`leaseproof_model`'s reference driver) still holds these types directly.
+/// model (`leaseproof_model`'s reference driver) still holds these types directly; the
+/// generic model driver checks it through this impl (its model hooks below).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Reference;
 
@@ -433,6 +443,12 @@ impl Protocol for Reference {
     const EVENT_KINDS: &'static [&'static str] = &Event::KINDS;
     const FIELDS_NAME_KIND: bool = true;
     const BELIEF_IMPLICIT: bool = false;
+    /// Every role lists its instants and counters ([`crate::Instants`], [`crate::Counters`],
+    /// next to each role's state), as the reference model driver reads them.
+    const NORMALISES: bool = true;
+    /// Clients are interchangeable: every node id a role keeps is renamed by
+    /// [`crate::RemapNodes`].
+    const SYMMETRIC: bool = true;
     type Config = Config;
     type Fields = ProtocolConfig;
     type Msg = Msg;
@@ -585,6 +601,49 @@ impl Protocol for Reference {
     /// The server keeps its grants in memory only (its disk holds the token counter).
     fn crash_ends_tenures(_cfg: &Config) -> bool {
         true
+    }
+
+    fn node_instants(node: &mut AnyNode, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
+        node.map_instants(f);
+    }
+
+    // The disk keeps no instant, and no message carries one (a grant says how long, not
+    // until when): the defaults.
+
+    fn node_counters(node: &mut AnyNode, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        node.map_counters(f);
+    }
+
+    fn disk_counters(disk: &mut Disk, f: &mut dyn FnMut(Counter, u64) -> u64) {
+        disk.map_counters(f);
+    }
+
+    /// A request id names no node: it is in the sequence domain of the client at the
+    /// message's client end.
+    fn msg_counters(
+        msg: &mut Msg,
+        from: NodeId,
+        to: NodeId,
+        f: &mut dyn FnMut(Counter, u64) -> u64,
+    ) {
+        let client = if from.0 >= 2 { from } else { to };
+        *msg = msg.mapped(client, f);
+    }
+
+    fn forget_dead(node: &mut AnyNode, now: Nanos, in_flight: &[(NodeId, &Msg)]) {
+        node.forget_dead(now, in_flight);
+    }
+
+    fn remap_node(node: &AnyNode, f: &dyn Fn(NodeId) -> NodeId) -> AnyNode {
+        node.remap_nodes(f)
+    }
+
+    fn remap_disk(disk: &Disk, f: &dyn Fn(NodeId) -> NodeId) -> Disk {
+        disk.remap_nodes(f)
+    }
+
+    fn remap_msg(msg: &Msg, f: &dyn Fn(NodeId) -> NodeId) -> Msg {
+        msg.remap_nodes(f)
     }
 
     fn lifecycle(event: &Event) -> Option<(Identity, Key, Option<u64>)> {

@@ -10,7 +10,8 @@
 
 use crate::config::{Config, Mutant, Variant};
 use crate::output::{
-    map_resource_tables, Disk, Event, JobRecord, Output, PersistOp, WriteOutcome, UNDRAINED,
+    map_resource_tables, remap_resource_tables, Disk, Event, JobRecord, Output, PersistOp,
+    WriteOutcome, UNDRAINED,
 };
 use crate::types::Unhashed;
 use crate::types::{
@@ -75,10 +76,22 @@ impl FencedResource {
     /// answered write's record is read only by a re-delivery of a write with the same
     /// idempotency key (a client never re-sends a plain write: each write takes a new
     /// key), so once no such write is in flight, and the network does not duplicate, no
-    /// later step can read it. The disk keeps its copy (the model never restarts the
-    /// resource).
+    /// later step can read it. The disk keeps its copy: a restarted resource reads it back,
+    /// and a record read back is as dead as it was.
     pub fn forget_answers(&mut self, keep: impl Fn(IdemKey) -> bool) {
         self.applied.retain(|k, _| keep(*k));
+    }
+
+    /// Whether the answered write `idem` is live by the rule of [`Self::forget_answers`]:
+    /// a write with that key is among the messages in flight (each with its sender, which
+    /// the key names as it arrives).
+    pub fn answer_live<'a>(
+        mut in_flight: impl Iterator<Item = (NodeId, &'a Msg)>,
+        idem: IdemKey,
+    ) -> bool {
+        in_flight.any(|(from, m)| {
+            matches!(m, Msg::Write { idem: i, .. } if IdemKey { node: from, ..*i } == idem)
+        })
     }
 
     /// The resource's record of a job, for tests and reports.
@@ -326,28 +339,12 @@ impl Counters for FencedResource {
 impl RemapNodes for FencedResource {
     fn remap_nodes(&self, f: &dyn Fn(NodeId) -> NodeId) -> Self {
         assert!(self.out.is_empty(), "remap only drained states");
+        let (applied, jobs) = remap_resource_tables(&self.applied, &self.jobs, f);
         FencedResource {
             cfg: self.cfg,
             highest: self.highest.clone(),
-            applied: self
-                .applied
-                .iter()
-                .map(|(k, v)| (k.remap_nodes(f), *v))
-                .collect(),
-            jobs: self
-                .jobs
-                .iter()
-                .map(|(j, r)| {
-                    let r = match *r {
-                        JobRecord::Pending { failures, last } => JobRecord::Pending {
-                            failures,
-                            last: last.remap_nodes(f),
-                        },
-                        other => other,
-                    };
-                    (*j, r)
-                })
-                .collect(),
+            applied,
+            jobs,
             out: VecDeque::new(),
         }
     }

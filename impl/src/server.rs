@@ -206,6 +206,19 @@ impl LockServer {
         self.records.retain(|&(n, k), r| keep(n, k, r.id));
     }
 
+    /// Whether the record of `n` on `k` at `id` is live by the rule of
+    /// [`Self::forget_records`]: a request of `n`'s on `k` at or below `id` is among the
+    /// messages in flight (each with its sender).
+    pub fn record_live<'a>(
+        mut in_flight: impl Iterator<Item = (NodeId, &'a Msg)>,
+        n: NodeId,
+        k: Key,
+        id: ReqId,
+    ) -> bool {
+        in_flight
+            .any(|(from, m)| from == n && m.key() == k && m.request_id().is_some_and(|r| r <= id))
+    }
+
     /// The number of waiters queued on a key.
     #[must_use]
     pub fn queue_len(&self, key: Key) -> usize {

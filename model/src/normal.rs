@@ -34,7 +34,9 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
-use leaseproof_impl::{Counter, Counters, IdemKey, Instants, Key, ReqId, UNBOUNDED};
+use leaseproof_impl::{
+    Counter, Counters, FencedResource, IdemKey, Instants, Key, LockServer, ReqId, UNBOUNDED,
+};
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
@@ -409,19 +411,10 @@ impl LeaseModel {
     /// Drops the records no later step can read (see the module docs).
     fn drop_dead_data(s: &mut State) {
         let net = &s.net;
-        let requests = |n: NodeId, k: Key, id: ReqId| {
-            net.iter().any(|(e, _)| {
-                usize::from(e.from) == n.0 as usize
-                    && e.msg.key() == k
-                    && e.msg.request_id().is_some_and(|r| r <= id)
-            })
-        };
-        let writes = |idem: IdemKey| {
-            net.iter().any(|(e, _)| {
-                matches!(e.msg, Msg::Write { idem: i, .. }
-                    if IdemKey { node: NodeId(u32::from(e.from)), ..i } == idem)
-            })
-        };
+        let in_flight = || net.iter().map(|(e, _)| (NodeId(u32::from(e.from)), &e.msg));
+        let requests =
+            |n: NodeId, k: Key, id: ReqId| LockServer::record_live(in_flight(), n, k, id);
+        let writes = |idem: IdemKey| FencedResource::answer_live(in_flight(), idem);
         if let Some(part) = s.nodes[SERVER].as_mut() {
             if let AnyNode::Server(srv) = &**part {
                 if srv.records().any(|(n, k, id)| !requests(n, k, id)) {

@@ -18,12 +18,15 @@
 //! instant back instead (in node state, on disk, in messages in flight, in the oracles'
 //! ghost state; messages keep their age), an instant further in the past than its bound
 //! plus the longest a compared instant may lag is clamped, and every counter domain is
-//! ranked, so states that behave alike are one state and the check closes with no time
-//! bound. **Symmetry** (`symmetry`, for a protocol that renames, [`Protocol::SYMMETRIC`]):
-//! one state per orbit of renamings of clients with equal offsets. **Drift that moves**
-//! (`drift_moves` within `spread`): a clock runs one tick ahead at a time, as in the
-//! reference model. Left out for now (docs/protocols.md): the time-lock patterns that need
-//! more than one step, dead-data rules.
+//! ranked, and dead data is dropped (the protocol's rules, [`Protocol::forget_dead`], and
+//! the disk of a node that is up and can no longer crash, read only at a boot), so states
+//! that behave alike are one state and the check closes with no time bound.
+//! **Symmetry** (`symmetry`, for a protocol that renames, [`Protocol::SYMMETRIC`]): one
+//! state per orbit of renamings of clients with equal offsets; a path is replayed without
+//! renaming before it is printed, so each line names every client as the run does.
+//! **Drift that moves** (`drift_moves` within `spread`): a clock runs one tick ahead at a
+//! time, as in the reference model. Left out for now (docs/protocols.md): the time-lock
+//! patterns that need more than one step, liveness counters.
 
 use leaseproof_impl::plugin::role_of;
 use leaseproof_impl::{
@@ -457,11 +460,42 @@ impl<P: Protocol> PluginModel<P> {
         }
     }
 
-    /// A closed check's normal form: stale instants clamped, counters ranked.
+    /// Whether node `idx` may still crash in a run from `s` (its budget is not spent), so
+    /// that it may boot again from its disk.
+    fn may_crash(&self, s: &PluginState<P>, idx: usize) -> bool {
+        match idx {
+            0 => s.crashes < self.mc.crashes,
+            1 => s.resource_crashes < self.mc.resource_crashes,
+            _ => s.client_crashes < self.mc.client_crashes,
+        }
+    }
+
+    /// A closed check's dead data (the model's network does not duplicate): what each
+    /// node keeps that no later step can read, by the protocol's rules
+    /// ([`Protocol::forget_dead`]), and the disk of a node that is up and can no longer
+    /// crash: a disk is read only when its node boots.
+    fn forget_dead(&self, s: &mut PluginState<P>) {
+        let now: Vec<Nanos> = (0..self.n()).map(|i| self.now(s, i)).collect();
+        let in_flight: Vec<(NodeId, &P::Msg)> = s.net.iter().map(|m| (NodeId(m.1), &m.3)).collect();
+        for (idx, node) in s.nodes.iter_mut().enumerate() {
+            if let Some(node) = node {
+                P::forget_dead(node, now[idx], &in_flight);
+            }
+        }
+        for idx in 0..self.n() {
+            if s.nodes[idx].is_some() && !self.may_crash(s, idx) {
+                s.disks[idx] = P::Disk::default();
+            }
+        }
+    }
+
+    /// A closed check's normal form: dead data dropped, stale instants clamped, counters
+    /// ranked.
     fn clamp_and_rank(&self, s: &mut PluginState<P>) {
         if !self.closed() {
             return;
         }
+        self.forget_dead(s);
         let tick = self.mc.tick_ns;
         let offsets = (0..self.n()).map(|i| self.mc.offsets.get(i).copied().unwrap_or(0));
         let (lo, hi) = offsets.fold((0i64, 0i64), |(lo, hi), o| (lo.min(o), hi.max(o)));
@@ -847,9 +881,10 @@ pub fn check_plugin_model<P: Protocol>(mc: PluginModelConfig<P::Config>) -> Plug
     let mut properties = BTreeMap::new();
     for p in props {
         let always = matches!(p.expectation, stateright::Expectation::Always);
-        let path = checker
-            .discovery(p.name)
-            .map(|path| decided_at(checker.model(), &p, path.into_vec()));
+        let path = checker.discovery(p.name).map(|path| {
+            let path = decided_at(checker.model(), &p, path.into_vec());
+            unrenamed(checker.model(), path)
+        });
         properties.insert(
             p.name,
             PluginProperty {
@@ -888,6 +923,54 @@ fn decided_at<P: Protocol>(
         }
     }
     path
+}
+
+/// A path of representatives (with symmetry, a client may trade names with another from
+/// one step to the next) replayed without renaming: from the initial state, each step
+/// takes the action whose successor has the path's next state as its representative, so
+/// every line names each client as the run does. A step no action matches (none should)
+/// leaves the path as stateright gave it.
+fn unrenamed<P: Protocol>(
+    model: &PluginModel<P>,
+    path: Vec<(PluginState<P>, Option<PluginAction>)>,
+) -> Vec<(PluginState<P>, Option<PluginAction>)> {
+    if model.perms.len() < 2 || path.is_empty() {
+        return path;
+    }
+    let raw = PluginModel::<P> {
+        mc: model.mc.clone(),
+        base: model.base,
+        perms: vec![(0..model.n()).collect()],
+    };
+    let representative = |s: &PluginState<P>| {
+        let mut r = s.clone();
+        model.canonicalise(&mut r);
+        r
+    };
+    let Some(mut at) = raw.init_states().pop() else {
+        return path;
+    };
+    if representative(&at) != path[0].0 {
+        return path;
+    }
+    let mut out = Vec::with_capacity(path.len());
+    for (i, (_, step)) in path.iter().enumerate() {
+        let (Some(_), Some((target, _))) = (step, path.get(i + 1)) else {
+            break;
+        };
+        let mut actions = Vec::new();
+        raw.actions(&at, &mut actions);
+        let found = actions.into_iter().find_map(|a| {
+            let next = raw.next_state(&at, a.clone())?;
+            (representative(&next) == *target).then_some((a, next))
+        });
+        let Some((a, next)) = found else {
+            return path;
+        };
+        out.push((std::mem::replace(&mut at, next), Some(a)));
+    }
+    out.push((at, None));
+    out
 }
 
 /// One line per step; a step after which an oracle has failed that had not before names
