@@ -57,7 +57,9 @@ pub struct PluginModelConfig<C> {
     pub losses: u8,
     /// States with more messages in flight are not explored further.
     pub max_in_flight: usize,
-    /// The oracles judged as `Always` (belief-exclusivity among them, or not).
+    /// The oracles judged as `Always` (belief-exclusivity among them, or not; deadlock,
+    /// for a protocol whose [`Protocol::oracles`] keeps the wait-for graph, as
+    /// [`crate::PROP_NO_DEADLOCK`]).
     pub judged: Vec<OracleName>,
     /// How many crashes of the authority one run may have (each followed, in any later
     /// state, by its restart from what its disk kept).
@@ -631,7 +633,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             client_crashes: 0,
             resource_crashes: 0,
             incarnations: vec![0; n],
-            oracles: SafetyOracles::new().judging(&self.mc.judged),
+            oracles: P::oracles(&self.mc.protocol).judging(&self.mc.judged),
             timelock: None,
             seen: 0,
             pauses: 0,
@@ -790,6 +792,14 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.timelock.is_none()
             }),
         ];
+        if self.mc.judged.contains(&OracleName::Deadlock) {
+            // The deadlock oracle with a bound of 0, as in the reference driver: in a
+            // model any wait-for cycle counts (the protocol's `oracles` keeps the graph).
+            v.push(Property::always(
+                crate::PROP_NO_DEADLOCK,
+                |m: &Self, s: &PluginState<P>| s.oracles.deadlock(m.now(s, 0), 0).is_none(),
+            ));
+        }
         let reached = reach_conditions::<P>();
         for (i, kind) in self.mc.reach.iter().enumerate().take(MAX_REACH) {
             v.push(Property::sometimes(kind, reached[i]));

@@ -516,4 +516,74 @@ mod generic {
             p.path
         );
     }
+
+    #[test]
+    fn the_generic_driver_finds_a_lock_order_inversion_with_the_protocols_wait_for_graph() {
+        // The catalog's bounds for the variant (two keys taken in one critical section, no
+        // pause, loss or drift), with delivery at once.
+        let mk = |variant| {
+            let (mc, _) = leaseproof_model::variants::bounds(Variant::LockOrderInversion);
+            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
+            let mut judged = bounds(cfg, 0).judged;
+            judged.push(OracleName::Deadlock);
+            check_plugin_model::<Reference>(PluginModelConfig {
+                judged,
+                ..bounds(cfg, mc.max_time)
+            })
+        };
+        let ordered = mk(Variant::Correct);
+        let p = &ordered.properties[leaseproof_model::PROP_NO_DEADLOCK];
+        assert!(p.holds, "keys in one global order: no cycle: {:?}", p.path);
+        let bug = mk(Variant::LockOrderInversion);
+        let p = &bug.properties[leaseproof_model::PROP_NO_DEADLOCK];
+        assert!(!p.holds, "odd clients take the keys in reverse");
+        assert!(
+            bug.properties[PROP_ORACLES].holds,
+            "a deadlock, not a safety failure"
+        );
+        // Each client holds the key the other waits for: both grants are on the path.
+        for key in ["Key(0)", "Key(1)"] {
+            assert!(
+                p.path
+                    .iter()
+                    .any(|l| l.contains("deliver Granted") && l.contains(key)),
+                "{key}: {:#?}",
+                p.path
+            );
+        }
+        assert_eq!((ordered.unique_states, bug.unique_states), (698, 1_517));
+    }
+
+    #[test]
+    fn the_generic_driver_finds_a_job_applied_twice_without_idempotency_keys() {
+        // The catalog's bounds for the variant: one client, one job, max-time 4.
+        let mk = |variant| {
+            let (mc, _) = leaseproof_model::variants::bounds(Variant::NoIdempotency);
+            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
+            let mut judged = bounds(cfg, 0).judged;
+            judged.push(OracleName::ExactlyOnce);
+            check_plugin_model::<Reference>(PluginModelConfig {
+                clients: mc.clients,
+                judged,
+                max_delay: u64::from(mc.max_delay),
+                losses: mc.losses,
+                ..bounds(cfg, mc.max_time)
+            })
+        };
+        let keyed = mk(Variant::Correct);
+        assert!(
+            keyed.properties[PROP_ORACLES].holds,
+            "{:?}",
+            keyed.properties[PROP_ORACLES].path
+        );
+        let bug = mk(Variant::NoIdempotency);
+        let p = &bug.properties[PROP_ORACLES];
+        assert!(!p.holds);
+        let last = p.path.last().unwrap();
+        assert!(
+            last.contains("deliver Apply") && last.ends_with("[trips exactly-once]"),
+            "the second attempt is applied: {last}"
+        );
+        assert_eq!((keyed.unique_states, bug.unique_states), (4_536, 5_038));
+    }
 }
