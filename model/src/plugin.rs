@@ -9,7 +9,8 @@
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not),
 //! the resource (up to `resource_crashes` times, keeping its disk or not) and clients up
-//! to `client_crashes` times; each restarts, a new incarnation, from its disk; a client
+//! to `client_crashes` times (the authority also inside a step, at a crash point, with
+//! `crash_points`); each restarts, a new incarnation, from its disk; a client
 //! may pause (`pauses`), holding its unsent writes with it (`pause_holds_sends`) or not.
 //! Every jitter draw is the configured one (`jitter_ppm`, 0 by default).
 //!
@@ -28,7 +29,7 @@
 //! time, as in the reference model. Left out for now (docs/protocols.md): the time-lock
 //! patterns that need more than one step, liveness counters.
 
-use leaseproof_impl::plugin::role_of;
+use leaseproof_impl::plugin::{crash_points_by, role_of};
 use leaseproof_impl::{
     Counter, Counters, Effect, Fnv, GhostTenures, Identity, Instants, Jitter, Key, Machine, Nanos,
     NodeId, OracleName, Protocol, RemapNodes, SafetyOracles, UNBOUNDED,
@@ -66,6 +67,10 @@ pub struct PluginModelConfig<C> {
     pub crashes: u8,
     /// Whether a crash loses the authority's disk (its restart begins from a new one).
     pub crash_loses_disk: bool,
+    /// Whether an authority crash may also fall inside one of its steps, at a crash point
+    /// ([`crash_points_by`]: before a send or a persist batch that follows an earlier
+    /// effect of the step), within the `crashes` budget.
+    pub crash_points: bool,
     /// How many client crashes one run may have (each client restarts, a new incarnation,
     /// in any later state).
     pub client_crashes: u8,
@@ -132,6 +137,7 @@ impl<C> PluginModelConfig<C> {
             judged: Vec::new(),
             crashes: 0,
             crash_loses_disk: false,
+            crash_points: false,
             client_crashes: 0,
             resource_crashes: 0,
             resource_loses_disk: false,
@@ -220,6 +226,10 @@ pub enum PluginAction {
     Crash,
     /// The crashed authority restarts, a new incarnation, from what its disk kept.
     Restart,
+    /// The authority crashes inside its step `.0` (a delivery to it, its timer), at the
+    /// crash point `.1`: the effects before it happened (sends left, persist batches
+    /// applied), the rest are lost ([`PluginModelConfig::crash_points`]).
+    CrashAmid(Box<PluginAction>, u32),
     /// A client crashes (it acts on nothing; messages to it are lost until it restarts).
     CrashClient(u32),
     /// A crashed client restarts, a new incarnation, from what its disk kept.
@@ -564,14 +574,41 @@ impl<P: Protocol> PluginModel<P> {
         delivered: Option<u64>,
         input: impl FnOnce(&mut P::Node, Nanos),
     ) {
+        self.step_cut(s, idx, delivered, input, usize::MAX, &mut Vec::new());
+    }
+
+    /// [`Self::step`], keeping only the effects before the `cut`th (a crash point: the
+    /// caller then takes the node down), and noting each effect's kind in `kinds` as
+    /// [`crash_points_by`] reads it.
+    fn step_cut(
+        &self,
+        s: &mut PluginState<P>,
+        idx: usize,
+        delivered: Option<u64>,
+        input: impl FnOnce(&mut P::Node, Nanos),
+        cut: usize,
+        kinds: &mut Vec<Option<bool>>,
+    ) {
         let now = self.now(s, idx);
         let server_now = self.now(s, 0);
         let Some(node) = s.nodes[idx].as_mut() else {
             return;
         };
         input(node, now);
-        while let Some(out) = node.poll_output() {
-            match P::effect(out) {
+        for k in 0.. {
+            if k == cut {
+                break;
+            }
+            let Some(out) = node.poll_output() else {
+                break;
+            };
+            let effect = P::effect(out);
+            kinds.push(match effect {
+                Effect::Send { .. } => Some(true),
+                Effect::Persist(_) => Some(false),
+                Effect::Event(_) | Effect::NeedJitter => None,
+            });
+            match effect {
                 Effect::Send { to, msg } => {
                     let ghost = s.ghosts.sent::<P>(&msg, NodeId(idx as u32));
                     s.net.push((s.time, idx as u32, to.0, msg, ghost));
@@ -597,6 +634,43 @@ impl<P: Protocol> PluginModel<P> {
             }
         }
         s.net.sort();
+    }
+
+    /// Runs the authority's step that action `a` is (a delivery to it, its timer), keeping
+    /// the effects before `cut`; `false` if `a` is no step of the authority's.
+    fn authority_step(
+        &self,
+        s: &mut PluginState<P>,
+        a: &PluginAction,
+        cut: usize,
+        kinds: &mut Vec<Option<bool>>,
+    ) -> bool {
+        match *a {
+            PluginAction::Fire(0) => {
+                self.step_cut(s, 0, None, |n, now| n.handle_timeout(now), cut, kinds);
+            }
+            PluginAction::Deliver(k) if s.net[k].2 == 0 => {
+                let (_, from, _, msg, ghost) = s.net.remove(k);
+                let input = |n: &mut P::Node, now| n.handle_message(now, NodeId(from), msg);
+                self.step_cut(s, 0, ghost, input, cut, kinds);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The crash points inside the authority's steps among `actions`
+    /// ([`PluginAction::CrashAmid`], [`PluginModelConfig::crash_points`]).
+    fn crash_points(&self, s: &PluginState<P>, actions: &mut Vec<PluginAction>) {
+        for k in 0..actions.len() {
+            let a = actions[k].clone();
+            let mut kinds = Vec::new();
+            if self.authority_step(&mut s.clone(), &a, usize::MAX, &mut kinds) {
+                for at in crash_points_by(kinds.into_iter()) {
+                    actions.push(PluginAction::CrashAmid(Box::new(a.clone()), at as u32));
+                }
+            }
+        }
     }
 
     /// Node `idx` crashes: its volatile state is gone, and its disk too with `loses_disk`.
@@ -673,6 +747,9 @@ impl<P: Protocol> Model for PluginModel<P> {
             if s.losses < self.mc.losses {
                 actions.push(PluginAction::Lose(k));
             }
+        }
+        if self.mc.crash_points && s.crashes < self.mc.crashes && s.nodes[0].is_some() {
+            self.crash_points(s, actions);
         }
         match s.nodes.first() {
             Some(Some(_)) if s.crashes < self.mc.crashes => actions.push(PluginAction::Crash),
@@ -756,6 +833,11 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.losses += 1;
             }
             PluginAction::Crash => {
+                Self::take_down(&mut s, 0, self.mc.crash_loses_disk);
+                s.crashes += 1;
+            }
+            PluginAction::CrashAmid(ref a, at) => {
+                self.authority_step(&mut s, a, at as usize, &mut Vec::new());
                 Self::take_down(&mut s, 0, self.mc.crash_loses_disk);
                 s.crashes += 1;
             }
@@ -1019,6 +1101,11 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 PluginAction::Fire(i) => format!("t={} node {i}'s timer fires", s.time),
                 PluginAction::Tick => format!("t={} tick", s.time),
                 PluginAction::Crash => format!("t={} the authority crashes", s.time),
+                PluginAction::CrashAmid(step, at) => {
+                    let step = describe(&[(s.clone(), Some((**step).clone()))]);
+                    let step = step.first().map_or("", |l| l.as_str());
+                    format!("{step}, and the authority crashes before its effect {at}: the rest of the step is lost")
+                }
                 PluginAction::Restart => format!("t={} the authority restarts", s.time),
                 PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
                 PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),

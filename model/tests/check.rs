@@ -586,4 +586,52 @@ mod generic {
         );
         assert_eq!((keyed.unique_states, bug.unique_states), (4_536, 5_038));
     }
+
+    #[test]
+    fn the_generic_driver_finds_a_grant_sent_before_its_token_is_durable() {
+        // The catalog's bounds for the variant: one client, one authority crash that may
+        // fall inside a step (crash points), max-time 8, no pause, loss or drift; delivery
+        // at once.
+        let mk = |variant, crash_points| {
+            let (mc, _) = leaseproof_model::variants::bounds(Variant::GrantBeforePersist);
+            assert!(mc.crash_points);
+            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
+            check_plugin_model::<Reference>(PluginModelConfig {
+                clients: mc.clients,
+                crashes: mc.crashes,
+                crash_points,
+                ..bounds(cfg, mc.max_time)
+            })
+        };
+        let durable = mk(Variant::Correct, true);
+        assert!(
+            durable.properties[PROP_ORACLES].holds,
+            "{:?}",
+            durable.properties[PROP_ORACLES].path
+        );
+        let between = mk(Variant::GrantBeforePersist, false);
+        assert!(
+            between.properties[PROP_ORACLES].holds,
+            "a crash between steps cannot fall between the grant and its persist"
+        );
+        let bug = mk(Variant::GrantBeforePersist, true);
+        let p = &bug.properties[PROP_ORACLES];
+        assert!(!p.holds);
+        assert!(
+            p.path
+                .iter()
+                .any(|l| l.contains("the authority crashes before its effect")),
+            "{:#?}",
+            p.path
+        );
+        assert!(p.path.last().unwrap().ends_with("[trips token-monotonic]"));
+        assert_eq!(
+            (
+                durable.unique_states,
+                between.unique_states,
+                bug.unique_states
+            ),
+            (748, 543, 761)
+        );
+    }
 }
