@@ -634,4 +634,55 @@ mod generic {
             (748, 543, 761)
         );
     }
+
+    #[test]
+    fn the_generic_driver_finds_five_more_catalog_variants_with_delivery_at_once() {
+        // Each at the catalog's bounds but for delivery (at once here), a pause being one
+        // of 4 ticks that does not hold sends; the correct protocol passes at the same.
+        let mk = |bug: Variant, variant: Variant| {
+            let (mc, _) = leaseproof_model::variants::bounds(bug);
+            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
+            check_plugin_model::<Reference>(PluginModelConfig {
+                clients: mc.clients,
+                crashes: mc.crashes,
+                losses: mc.losses,
+                pauses: u8::from(mc.pauses),
+                pause_ticks: 4,
+                spread: mc.spread,
+                drift_moves: mc.drift_moves,
+                ..bounds(cfg, mc.max_time)
+            })
+        };
+        let mut counts = Vec::new();
+        for (bug, trips) in [
+            (Variant::DriftIgnored, "lease-containment"),
+            (Variant::ActsAfterLoss, "lease-containment"),
+            (Variant::NoRestartGrace, "single-holder"),
+            (Variant::CheckThenAct, "lease-containment"),
+            (Variant::ReleaseByNonOwner, "single-holder"),
+        ] {
+            let correct = mk(bug, Variant::Correct);
+            assert!(
+                correct.properties[PROP_ORACLES].holds,
+                "correct at {bug}'s bounds"
+            );
+            let found = mk(bug, bug);
+            let p = &found.properties[PROP_ORACLES];
+            assert!(!p.holds, "{bug}: not found");
+            let last = p.path.last().unwrap();
+            assert!(last.ends_with(&format!("[trips {trips}]")), "{bug}: {last}");
+            counts.push((correct.unique_states, found.unique_states));
+        }
+        assert_eq!(
+            counts,
+            [
+                (11_166, 6_540),
+                (42_719, 15_438),
+                (933, 1_105),
+                (34_996, 66_546),
+                (10_257, 12_545)
+            ],
+            "(correct, variant) states at each variant's bounds"
+        );
+    }
 }
