@@ -66,11 +66,20 @@ pub fn crash_points_by(kinds: impl Iterator<Item = Option<bool>>) -> Vec<usize> 
 /// The crash points of one step's effects (see [`crash_points_by`]).
 #[must_use]
 pub fn crash_points_of<M, P, E>(effects: &[Effect<M, P, E>]) -> Vec<usize> {
-    crash_points_by(effects.iter().map(|e| match e {
-        Effect::Send { .. } => Some(true),
-        Effect::Persist(_) => Some(false),
-        Effect::Event(_) | Effect::NeedJitter => None,
-    }))
+    crash_points_by(effects.iter().map(Effect::crash_kind))
+}
+
+impl<M, P, E> Effect<M, P, E> {
+    /// The effect as [`crash_points_by`] reads it: `Some(true)` for a send, `Some(false)`
+    /// for a persist, `None` for the rest.
+    #[must_use]
+    pub fn crash_kind(&self) -> Option<bool> {
+        match self {
+            Effect::Send { .. } => Some(true),
+            Effect::Persist(_) => Some(false),
+            Effect::Event(_) | Effect::NeedJitter => None,
+        }
+    }
 }
 
 /// What a client believes after a step of its core.

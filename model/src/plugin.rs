@@ -603,11 +603,7 @@ impl<P: Protocol> PluginModel<P> {
                 break;
             };
             let effect = P::effect(out);
-            kinds.push(match effect {
-                Effect::Send { .. } => Some(true),
-                Effect::Persist(_) => Some(false),
-                Effect::Event(_) | Effect::NeedJitter => None,
-            });
+            kinds.push(effect.crash_kind());
             match effect {
                 Effect::Send { to, msg } => {
                     let ghost = s.ghosts.sent::<P>(&msg, NodeId(idx as u32));

@@ -517,18 +517,37 @@ mod generic {
         );
     }
 
+    /// The generic driver's check of `variant` at the catalog's bounds for `bug` (clients,
+    /// crashes, losses, a pause as one of 4 ticks that does not hold sends, drift,
+    /// max-time) with delivery at once; `more` sets what else the check needs.
+    fn at_bounds_of(
+        bug: Variant,
+        variant: Variant,
+        more: impl FnOnce(&mut PluginModelConfig<Config>),
+    ) -> leaseproof_model::plugin::PluginCheckReport {
+        let (mc, _) = leaseproof_model::variants::bounds(bug);
+        let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
+        let mut c = PluginModelConfig {
+            clients: mc.clients,
+            crashes: mc.crashes,
+            losses: mc.losses,
+            pauses: u8::from(mc.pauses),
+            pause_ticks: 4,
+            spread: mc.spread,
+            drift_moves: mc.drift_moves,
+            ..bounds(cfg, mc.max_time)
+        };
+        more(&mut c);
+        check_plugin_model::<Reference>(c)
+    }
+
     #[test]
     fn the_generic_driver_finds_a_lock_order_inversion_with_the_protocols_wait_for_graph() {
-        // The catalog's bounds for the variant (two keys taken in one critical section, no
-        // pause, loss or drift), with delivery at once.
+        // The catalog's bounds for the variant: two keys taken in one critical section, no
+        // pause, loss or drift.
         let mk = |variant| {
-            let (mc, _) = leaseproof_model::variants::bounds(Variant::LockOrderInversion);
-            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
-            let mut judged = bounds(cfg, 0).judged;
-            judged.push(OracleName::Deadlock);
-            check_plugin_model::<Reference>(PluginModelConfig {
-                judged,
-                ..bounds(cfg, mc.max_time)
+            at_bounds_of(Variant::LockOrderInversion, variant, |c| {
+                c.judged.push(OracleName::Deadlock);
             })
         };
         let ordered = mk(Variant::Correct);
@@ -556,18 +575,13 @@ mod generic {
 
     #[test]
     fn the_generic_driver_finds_a_job_applied_twice_without_idempotency_keys() {
-        // The catalog's bounds for the variant: one client, one job, max-time 4.
+        // The catalog's bounds for the variant (one client, one job, max-time 4), delivery
+        // within its tick as there, and no drift (its bug needs none).
         let mk = |variant| {
-            let (mc, _) = leaseproof_model::variants::bounds(Variant::NoIdempotency);
-            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
-            let mut judged = bounds(cfg, 0).judged;
-            judged.push(OracleName::ExactlyOnce);
-            check_plugin_model::<Reference>(PluginModelConfig {
-                clients: mc.clients,
-                judged,
-                max_delay: u64::from(mc.max_delay),
-                losses: mc.losses,
-                ..bounds(cfg, mc.max_time)
+            at_bounds_of(Variant::NoIdempotency, variant, |c| {
+                c.judged.push(OracleName::ExactlyOnce);
+                c.max_delay = 1;
+                c.drift_moves = 0;
             })
         };
         let keyed = mk(Variant::Correct);
@@ -590,17 +604,10 @@ mod generic {
     #[test]
     fn the_generic_driver_finds_a_grant_sent_before_its_token_is_durable() {
         // The catalog's bounds for the variant: one client, one authority crash that may
-        // fall inside a step (crash points), max-time 8, no pause, loss or drift; delivery
-        // at once.
+        // fall inside a step (crash points), max-time 8, no pause, loss or drift.
         let mk = |variant, crash_points| {
-            let (mc, _) = leaseproof_model::variants::bounds(Variant::GrantBeforePersist);
-            assert!(mc.crash_points);
-            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
-            check_plugin_model::<Reference>(PluginModelConfig {
-                clients: mc.clients,
-                crashes: mc.crashes,
-                crash_points,
-                ..bounds(cfg, mc.max_time)
+            at_bounds_of(Variant::GrantBeforePersist, variant, |c| {
+                c.crash_points = crash_points;
             })
         };
         let durable = mk(Variant::Correct, true);
@@ -637,22 +644,9 @@ mod generic {
 
     #[test]
     fn the_generic_driver_finds_five_more_catalog_variants_with_delivery_at_once() {
-        // Each at the catalog's bounds but for delivery (at once here), a pause being one
-        // of 4 ticks that does not hold sends; the correct protocol passes at the same.
-        let mk = |bug: Variant, variant: Variant| {
-            let (mc, _) = leaseproof_model::variants::bounds(bug);
-            let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
-            check_plugin_model::<Reference>(PluginModelConfig {
-                clients: mc.clients,
-                crashes: mc.crashes,
-                losses: mc.losses,
-                pauses: u8::from(mc.pauses),
-                pause_ticks: 4,
-                spread: mc.spread,
-                drift_moves: mc.drift_moves,
-                ..bounds(cfg, mc.max_time)
-            })
-        };
+        // Each at the catalog's bounds but for delivery; the correct protocol passes at the
+        // same.
+        let mk = |bug: Variant, variant: Variant| at_bounds_of(bug, variant, |_| {});
         let mut counts = Vec::new();
         for (bug, trips) in [
             (Variant::DriftIgnored, "lease-containment"),
