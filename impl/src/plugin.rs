@@ -387,8 +387,8 @@ pub trait Protocol: Copy + Debug + Eq + Hash + Send + Sync + 'static {
     }
     /// Forgets what node `node` keeps that no later step can read (dead data), given the
     /// messages in flight, each with its sender, and the node's clock `now`: the generic
-    /// model driver calls it on every state of a closed check (its network does not
-    /// duplicate), so records a repeating workload leaves behind do not keep states apart.
+    /// model driver calls it on every state of a closed check whose network does not
+    /// duplicate, so records a repeating workload leaves behind do not keep states apart.
     /// A rule must drop only what no continuation reads; write why next to the state it
     /// prunes. The default keeps everything.
     fn forget_dead(node: &mut Self::Node, now: Nanos, in_flight: &[(NodeId, &Self::Msg)]) {

@@ -5,7 +5,8 @@
 //! The model: one global time in ticks of `tick_ns`; each node's clock reads global time
 //! plus its configured offset, at its configured rate (`rates_ppm`, bounded checks
 //! only); a message in flight may be delivered at any time from its send until
-//! `max_delay` ticks later, or lost (at most `losses` times);
+//! `max_delay` ticks later, or lost (at most `losses` times), or delivered and left in
+//! flight, a duplicate (at most `duplicates` times);
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not),
 //! the resource (up to `resource_crashes` times, keeping its disk or not) and clients up
@@ -56,6 +57,11 @@ pub struct PluginModelConfig<C> {
     pub max_delay: u64,
     /// How many messages may be lost in one run.
     pub losses: u8,
+    /// How many times in one run a message may be delivered and stay in flight (a
+    /// duplicate, deliverable again within its delay). A duplicating network keeps every
+    /// record [`Protocol::forget_dead`] would drop: its rules hold only where nothing is
+    /// delivered twice.
+    pub duplicates: u8,
     /// States with more messages in flight are not explored further.
     pub max_in_flight: usize,
     /// The oracles judged as `Always` (belief-exclusivity among them, or not; deadlock,
@@ -133,6 +139,7 @@ impl<C> PluginModelConfig<C> {
             offsets: Vec::new(),
             max_delay: 0,
             losses: 0,
+            duplicates: 0,
             max_in_flight: 3,
             judged: Vec::new(),
             crashes: 0,
@@ -176,6 +183,7 @@ pub struct PluginState<P: Protocol> {
     /// Sorted, so equal multisets are equal states.
     pub net: Vec<Flight<P::Msg>>,
     pub losses: u8,
+    pub duplicates: u8,
     /// Crashes so far (the authority's, the clients'), and each node's next incarnation.
     pub crashes: u8,
     pub client_crashes: u8,
@@ -219,6 +227,8 @@ pub enum PluginAction {
     Fire(u32),
     /// The message at this index of the network is delivered.
     Deliver(usize),
+    /// The message at this index is delivered and stays in flight (a duplicate).
+    Duplicate(usize),
     /// The message at this index is lost.
     Lose(usize),
     /// The authority crashes: its volatile state is gone (its disk too, with
@@ -482,15 +492,15 @@ impl<P: Protocol> PluginModel<P> {
         }
     }
 
-    /// A closed check's dead data (the model's network does not duplicate): what each
-    /// node keeps that no later step can read, by the protocol's rules
-    /// ([`Protocol::forget_dead`]), and the disk of a node that is up and can no longer
-    /// crash: a disk is read only when its node boots.
+    /// A closed check's dead data: what each node keeps that no later step can read, by
+    /// the protocol's rules ([`Protocol::forget_dead`], which hold only where nothing is
+    /// delivered twice: not with `duplicates`), and the disk of a node that is up and can
+    /// no longer crash (a disk is read only when its node boots).
     fn forget_dead(&self, s: &mut PluginState<P>) {
         let now: Vec<Nanos> = (0..self.n()).map(|i| self.now(s, i)).collect();
         let in_flight: Vec<(NodeId, &P::Msg)> = s.net.iter().map(|m| (NodeId(m.1), &m.3)).collect();
         for (idx, node) in s.nodes.iter_mut().enumerate() {
-            if let Some(node) = node {
+            if let (Some(node), 0) = (node, self.mc.duplicates) {
                 P::forget_dead(node, now[idx], &in_flight);
             }
         }
@@ -699,6 +709,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             disks: vec![P::Disk::default(); n],
             net: Vec::new(),
             losses: 0,
+            duplicates: 0,
             crashes: 0,
             client_crashes: 0,
             resource_crashes: 0,
@@ -740,6 +751,9 @@ impl<P: Protocol> Model for PluginModel<P> {
             }
             overdue |= s.time >= m.0 + self.mc.max_delay;
             actions.push(PluginAction::Deliver(k));
+            if s.duplicates < self.mc.duplicates {
+                actions.push(PluginAction::Duplicate(k));
+            }
             if s.losses < self.mc.losses {
                 actions.push(PluginAction::Lose(k));
             }
@@ -820,6 +834,13 @@ impl<P: Protocol> Model for PluginModel<P> {
             }
             PluginAction::Deliver(k) => {
                 let (_, from, to, msg, ghost) = s.net.remove(k);
+                self.step(&mut s, to as usize, ghost, |n, now| {
+                    n.handle_message(now, NodeId(from), msg);
+                });
+            }
+            PluginAction::Duplicate(k) => {
+                let (_, from, to, msg, ghost) = s.net[k].clone();
+                s.duplicates += 1;
                 self.step(&mut s, to as usize, ghost, |n, now| {
                     n.handle_message(now, NodeId(from), msg);
                 });
@@ -1081,12 +1102,12 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                 }
             });
             let line = match a {
-                PluginAction::Deliver(k) | PluginAction::Lose(k) => {
+                PluginAction::Deliver(k) | PluginAction::Duplicate(k) | PluginAction::Lose(k) => {
                     let (at, from, to, msg, ghost) = &s.net[*k];
-                    let verb = if matches!(a, PluginAction::Lose(_)) {
-                        "lose"
-                    } else {
-                        "deliver"
+                    let verb = match a {
+                        PluginAction::Lose(_) => "lose",
+                        PluginAction::Duplicate(_) => "deliver a duplicate of",
+                        _ => "deliver",
                     };
                     let ghost = ghost.map_or_else(String::new, |g| format!(", ghost tenure {g}"));
                     format!(

@@ -679,4 +679,45 @@ mod generic {
             "(correct, variant) states at each variant's bounds"
         );
     }
+
+    #[test]
+    fn the_generic_driver_finds_a_job_applied_twice_by_a_duplicate_delivery() {
+        // No loss and delivery at once, so no attempt is ever re-sent: only a duplicate
+        // delivers one job twice.
+        let mk = |variant, duplicates| {
+            at_bounds_of(Variant::NoIdempotency, variant, |c| {
+                c.judged.push(OracleName::ExactlyOnce);
+                c.losses = 0;
+                c.drift_moves = 0;
+                c.duplicates = duplicates;
+            })
+        };
+        let once = mk(Variant::NoIdempotency, 0);
+        assert!(
+            once.properties[PROP_ORACLES].holds,
+            "{:?}",
+            once.properties[PROP_ORACLES].path
+        );
+        let keyed = mk(Variant::Correct, 1);
+        assert!(
+            keyed.properties[PROP_ORACLES].holds,
+            "{:?}",
+            keyed.properties[PROP_ORACLES].path
+        );
+        let bug = mk(Variant::NoIdempotency, 1);
+        let p = &bug.properties[PROP_ORACLES];
+        assert!(!p.holds);
+        assert!(
+            p.path
+                .iter()
+                .any(|l| l.contains("deliver a duplicate of Apply")),
+            "{:#?}",
+            p.path
+        );
+        assert!(p.path.last().unwrap().ends_with("[trips exactly-once]"));
+        assert_eq!(
+            (once.unique_states, keyed.unique_states, bug.unique_states),
+            (11, 54, 61)
+        );
+    }
 }
