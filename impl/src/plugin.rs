@@ -635,8 +635,7 @@ impl Protocol for Reference {
         to: NodeId,
         f: &mut dyn FnMut(Counter, u64) -> u64,
     ) {
-        let client = if from.0 >= 2 { from } else { to };
-        *msg = msg.mapped(client, f);
+        *msg = msg.mapped(Msg::client_end(from, to), f);
     }
 
     fn forget_dead(node: &mut AnyNode, now: Nanos, in_flight: &[(NodeId, &Msg)]) {

@@ -694,8 +694,19 @@ impl Msg {
         }
     }
 
+    /// The client at one end of a link from `from` to `to`: a request id names no node,
+    /// so it is in this client's sequence domain ([`Counter::Seq`]).
+    #[must_use]
+    pub fn client_end(from: NodeId, to: NodeId) -> NodeId {
+        if from.is_client() {
+            from
+        } else {
+            to
+        }
+    }
+
     /// The message with its counters rewritten; `client` is the client end of the link
-    /// (request ids carry no node).
+    /// ([`Msg::client_end`]; request ids carry no node).
     #[must_use]
     pub fn mapped(self, client: NodeId, f: &mut dyn FnMut(Counter, u64) -> u64) -> Msg {
         struct Ranked<'a> {

@@ -210,9 +210,9 @@ pub(crate) fn message_counters(from: u8, to: u8, msg: &Msg) -> [(Counter, u64); 
     out
 }
 
-/// The client at one end of a message's link (request ids carry no node).
+/// The client at one end of a message's link ([`Msg::client_end`]).
 fn client_end(from: u8, to: u8) -> NodeId {
-    NodeId(u32::from(if usize::from(from) >= 2 { from } else { to }))
+    Msg::client_end(NodeId(u32::from(from)), NodeId(u32::from(to)))
 }
 
 /// The bit marking a value too large for a set: a state holding one is left unranked

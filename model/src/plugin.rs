@@ -499,9 +499,11 @@ impl<P: Protocol> PluginModel<P> {
     fn forget_dead(&self, s: &mut PluginState<P>) {
         let now: Vec<Nanos> = (0..self.n()).map(|i| self.now(s, i)).collect();
         let in_flight: Vec<(NodeId, &P::Msg)> = s.net.iter().map(|m| (NodeId(m.1), &m.3)).collect();
-        for (idx, node) in s.nodes.iter_mut().enumerate() {
-            if let (Some(node), 0) = (node, self.mc.duplicates) {
-                P::forget_dead(node, now[idx], &in_flight);
+        if self.mc.duplicates == 0 {
+            for (idx, node) in s.nodes.iter_mut().enumerate() {
+                if let Some(node) = node {
+                    P::forget_dead(node, now[idx], &in_flight);
+                }
             }
         }
         for idx in 0..self.n() {
@@ -1046,11 +1048,10 @@ fn unrenamed<P: Protocol>(
     if model.perms.len() < 2 || path.is_empty() {
         return path;
     }
-    let raw = PluginModel::<P> {
-        mc: model.mc.clone(),
-        base: model.base,
-        perms: vec![(0..model.n()).collect()],
-    };
+    let raw = PluginModel::<P>::new(PluginModelConfig {
+        symmetry: false,
+        ..model.mc.clone()
+    });
     let representative = |s: &PluginState<P>| {
         let mut r = s.clone();
         model.canonicalise(&mut r);
@@ -1101,39 +1102,42 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                     format!(" [trips {}]", new.join(", "))
                 }
             });
-            let line = match a {
-                PluginAction::Deliver(k) | PluginAction::Duplicate(k) | PluginAction::Lose(k) => {
-                    let (at, from, to, msg, ghost) = &s.net[*k];
-                    let verb = match a {
-                        PluginAction::Lose(_) => "lose",
-                        PluginAction::Duplicate(_) => "deliver a duplicate of",
-                        _ => "deliver",
-                    };
-                    let ghost = ghost.map_or_else(String::new, |g| format!(", ghost tenure {g}"));
-                    format!(
-                        "t={} {verb} {msg:?} node {from} -> node {to} (sent t={at}{ghost})",
-                        s.time
-                    )
-                }
-                PluginAction::Fire(i) => format!("t={} node {i}'s timer fires", s.time),
-                PluginAction::Tick => format!("t={} tick", s.time),
-                PluginAction::Crash => format!("t={} the authority crashes", s.time),
-                PluginAction::CrashAmid(step, at) => {
-                    let step = describe(&[(s.clone(), Some((**step).clone()))]);
-                    let step = step.first().map_or("", |l| l.as_str());
-                    format!("{step}, and the authority crashes before its effect {at}: the rest of the step is lost")
-                }
-                PluginAction::Restart => format!("t={} the authority restarts", s.time),
-                PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
-                PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
-                PluginAction::CrashResource => format!("t={} the resource crashes", s.time),
-                PluginAction::RestartResource => format!("t={} the resource restarts", s.time),
-                PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
-                PluginAction::Fast(i) => {
-                    format!("t={} node {i}'s clock runs a tick ahead", s.time)
-                }
-            };
-            Some(line + &trips)
+            Some(step_line(s, a) + &trips)
         })
         .collect()
+}
+
+/// One step of a path as a line: global time, the action, the message.
+fn step_line<P: Protocol>(s: &PluginState<P>, a: &PluginAction) -> String {
+    match a {
+        PluginAction::Deliver(k) | PluginAction::Duplicate(k) | PluginAction::Lose(k) => {
+            let (at, from, to, msg, ghost) = &s.net[*k];
+            let verb = match a {
+                PluginAction::Lose(_) => "lose",
+                PluginAction::Duplicate(_) => "deliver a duplicate of",
+                _ => "deliver",
+            };
+            let ghost = ghost.map_or_else(String::new, |g| format!(", ghost tenure {g}"));
+            format!(
+                "t={} {verb} {msg:?} node {from} -> node {to} (sent t={at}{ghost})",
+                s.time
+            )
+        }
+        PluginAction::Fire(i) => format!("t={} node {i}'s timer fires", s.time),
+        PluginAction::Tick => format!("t={} tick", s.time),
+        PluginAction::Crash => format!("t={} the authority crashes", s.time),
+        PluginAction::CrashAmid(step, at) => format!(
+            "{}, and the authority crashes before its effect {at}: the rest of the step is lost",
+            step_line(s, step)
+        ),
+        PluginAction::Restart => format!("t={} the authority restarts", s.time),
+        PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
+        PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
+        PluginAction::CrashResource => format!("t={} the resource crashes", s.time),
+        PluginAction::RestartResource => format!("t={} the resource restarts", s.time),
+        PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
+        PluginAction::Fast(i) => {
+            format!("t={} node {i}'s clock runs a tick ahead", s.time)
+        }
+    }
 }

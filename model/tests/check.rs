@@ -374,7 +374,8 @@ mod generic {
     use leaseproof_impl::plugin::Reference;
     use leaseproof_impl::{Config, OracleName, Variant};
     use leaseproof_model::plugin::{
-        check_plugin_model, PluginModelConfig, PROP_NO_TIMELOCK, PROP_ORACLES,
+        check_plugin_model, PluginCheckReport, PluginModelConfig, PluginProperty, PROP_NO_TIMELOCK,
+        PROP_ORACLES,
     };
     use leaseproof_model::{ModelConfig, TICK_NS};
 
@@ -425,6 +426,30 @@ mod generic {
         );
     }
 
+    /// Asserts that the safety oracles hold in `r` (`why`: what passes; its path printed
+    /// if not).
+    fn passes(r: &PluginCheckReport, why: &str) {
+        let p = &r.properties[PROP_ORACLES];
+        assert!(p.holds, "{why}: {:#?}", p.path);
+    }
+
+    /// Asserts that the safety oracles fail in `r` (`why`: what must be found), and gives
+    /// their verdict with its path.
+    fn violation<'a>(r: &'a PluginCheckReport, why: &str) -> &'a PluginProperty {
+        let p = &r.properties[PROP_ORACLES];
+        assert!(!p.holds, "{why}");
+        p
+    }
+
+    /// Asserts that a line of `p`'s path contains `step`.
+    fn on_path(p: &PluginProperty, step: &str) {
+        assert!(
+            p.path.iter().any(|l| l.contains(step)),
+            "{step}: {:#?}",
+            p.path
+        );
+    }
+
     /// Two clients, delivery at once, one pause of 7 ticks (past the 6-tick TTL) that
     /// holds the paused client's unsent write: the lease runs out under the paused holder.
     fn paused_holder(variant: Variant) -> PluginModelConfig<Config> {
@@ -445,17 +470,13 @@ mod generic {
     #[test]
     fn the_generic_driver_finds_what_fencing_stops_and_passes_the_correct_protocol() {
         let fenced = check_plugin_model::<Reference>(paused_holder(Variant::Correct));
-        assert!(fenced.properties[PROP_ORACLES].holds);
+        passes(&fenced, "correct");
         for k in REACH {
             assert!(fenced.properties[k].holds, "{k} is reached");
         }
         assert_eq!(fenced.unique_states, 2_479);
         let bug = check_plugin_model::<Reference>(paused_holder(Variant::NoFencing));
-        let p = &bug.properties[PROP_ORACLES];
-        assert!(
-            !p.holds,
-            "no-fencing: the paused holder's write is accepted"
-        );
+        let p = violation(&bug, "no-fencing: the paused holder's write is accepted");
         let last = p.path.last().unwrap();
         assert!(
             last.contains("Write")
@@ -504,12 +525,14 @@ mod generic {
             })
         };
         let correct = mk(Variant::Correct);
-        assert!(correct.properties[PROP_ORACLES].holds);
+        passes(&correct, "correct");
         assert_eq!(correct.unique_states, 1_781);
         let bug = mk(Variant::VolatileCounter);
-        let p = &bug.properties[PROP_ORACLES];
-        assert!(!p.holds);
-        assert!(p.path.iter().any(|l| l.contains("the authority crashes")));
+        let p = violation(
+            &bug,
+            "volatile-counter: a token below the last after the crash",
+        );
+        on_path(p, "the authority crashes");
         assert!(
             p.path.last().unwrap().contains("[trips token-monotonic"),
             "{:?}",
@@ -524,7 +547,7 @@ mod generic {
         bug: Variant,
         variant: Variant,
         more: impl FnOnce(&mut PluginModelConfig<Config>),
-    ) -> leaseproof_model::plugin::PluginCheckReport {
+    ) -> PluginCheckReport {
         let (mc, _) = leaseproof_model::variants::bounds(bug);
         let cfg = ModelConfig { variant, ..mc }.validate().unwrap();
         let mut c = PluginModelConfig {
@@ -556,10 +579,7 @@ mod generic {
         let bug = mk(Variant::LockOrderInversion);
         let p = &bug.properties[leaseproof_model::PROP_NO_DEADLOCK];
         assert!(!p.holds, "odd clients take the keys in reverse");
-        assert!(
-            bug.properties[PROP_ORACLES].holds,
-            "a deadlock, not a safety failure"
-        );
+        passes(&bug, "a deadlock, not a safety failure");
         // Each client holds the key the other waits for: both grants are on the path.
         for key in ["Key(0)", "Key(1)"] {
             assert!(
@@ -585,14 +605,9 @@ mod generic {
             })
         };
         let keyed = mk(Variant::Correct);
-        assert!(
-            keyed.properties[PROP_ORACLES].holds,
-            "{:?}",
-            keyed.properties[PROP_ORACLES].path
-        );
+        passes(&keyed, "idempotency keys: the job is applied once");
         let bug = mk(Variant::NoIdempotency);
-        let p = &bug.properties[PROP_ORACLES];
-        assert!(!p.holds);
+        let p = violation(&bug, "no-idempotency: a job applied twice");
         let last = p.path.last().unwrap();
         assert!(
             last.contains("deliver Apply") && last.ends_with("[trips exactly-once]"),
@@ -611,26 +626,18 @@ mod generic {
             })
         };
         let durable = mk(Variant::Correct, true);
-        assert!(
-            durable.properties[PROP_ORACLES].holds,
-            "{:?}",
-            durable.properties[PROP_ORACLES].path
-        );
+        passes(&durable, "the token is durable before the grant leaves");
         let between = mk(Variant::GrantBeforePersist, false);
-        assert!(
-            between.properties[PROP_ORACLES].holds,
-            "a crash between steps cannot fall between the grant and its persist"
+        passes(
+            &between,
+            "a crash between steps cannot fall between the grant and its persist",
         );
         let bug = mk(Variant::GrantBeforePersist, true);
-        let p = &bug.properties[PROP_ORACLES];
-        assert!(!p.holds);
-        assert!(
-            p.path
-                .iter()
-                .any(|l| l.contains("the authority crashes before its effect")),
-            "{:#?}",
-            p.path
+        let p = violation(
+            &bug,
+            "grant-before-persist: a token issued twice after a crash inside the step",
         );
+        on_path(p, "the authority crashes before its effect");
         assert!(p.path.last().unwrap().ends_with("[trips token-monotonic]"));
         assert_eq!(
             (
@@ -656,13 +663,9 @@ mod generic {
             (Variant::ReleaseByNonOwner, "single-holder"),
         ] {
             let correct = mk(bug, Variant::Correct);
-            assert!(
-                correct.properties[PROP_ORACLES].holds,
-                "correct at {bug}'s bounds"
-            );
+            passes(&correct, &format!("correct at {bug}'s bounds"));
             let found = mk(bug, bug);
-            let p = &found.properties[PROP_ORACLES];
-            assert!(!p.holds, "{bug}: not found");
+            let p = violation(&found, &format!("{bug}: not found"));
             let last = p.path.last().unwrap();
             assert!(last.ends_with(&format!("[trips {trips}]")), "{bug}: {last}");
             counts.push((correct.unique_states, found.unique_states));
@@ -693,27 +696,12 @@ mod generic {
             })
         };
         let once = mk(Variant::NoIdempotency, 0);
-        assert!(
-            once.properties[PROP_ORACLES].holds,
-            "{:?}",
-            once.properties[PROP_ORACLES].path
-        );
+        passes(&once, "no duplicate: the job is applied once");
         let keyed = mk(Variant::Correct, 1);
-        assert!(
-            keyed.properties[PROP_ORACLES].holds,
-            "{:?}",
-            keyed.properties[PROP_ORACLES].path
-        );
+        passes(&keyed, "idempotency keys: the job is applied once");
         let bug = mk(Variant::NoIdempotency, 1);
-        let p = &bug.properties[PROP_ORACLES];
-        assert!(!p.holds);
-        assert!(
-            p.path
-                .iter()
-                .any(|l| l.contains("deliver a duplicate of Apply")),
-            "{:#?}",
-            p.path
-        );
+        let p = violation(&bug, "no-idempotency: a duplicate applies the job twice");
+        on_path(p, "deliver a duplicate of Apply");
         assert!(p.path.last().unwrap().ends_with("[trips exactly-once]"));
         assert_eq!(
             (once.unique_states, keyed.unique_states, bug.unique_states),
