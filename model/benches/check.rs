@@ -1,15 +1,18 @@
 //! The model checker's speed: whole exhaustive checks, in generated states per second
 //! (criterion's throughput, one element per generated state).
 //! Run: `cargo bench -p leaseproof-model --bench check` (`-- normalisation` for the
-//! normalisation on/off pair alone).
+//! normalisation on/off pair alone, `-- "generic driver"` for the two model drivers).
 //!
 //! The 3-client check with a crash (`leaseproof check --clients 3 --threads 2`, about a
 //! minute) is too long to sample; it is timed by that command and quoted in
 //! reports/bench.md.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use leaseproof_impl::plugin::Reference;
+use leaseproof_impl::OracleName;
 use leaseproof_model::check::{check, CheckOptions};
-use leaseproof_model::{LeaseModel, ModelConfig};
+use leaseproof_model::plugin::{check_plugin_model, PluginModelConfig};
+use leaseproof_model::{LeaseModel, ModelConfig, TICK_NS};
 
 fn run(mc: ModelConfig, threads: usize) -> usize {
     run_normalising(mc, threads, true)
@@ -73,5 +76,57 @@ fn normalisation(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, checks, normalisation);
+/// The reference protocol in its own driver and in the generic one (`check_plugin_model`)
+/// at the same bounds: 2 clients, max-time 3, delivery within a tick, one loss, spread 1
+/// with one drift move, no crash or pause, symmetry, one thread. The two drivers' state
+/// spaces differ (the generic one keeps jitter draws fixed and links unbounded, ...), so
+/// compare throughputs, in unique states per second (both breadth first).
+fn generic_driver(c: &mut Criterion) {
+    let mut g = c.benchmark_group("generic driver");
+    g.sample_size(10);
+    let mc = ModelConfig {
+        crashes: 0,
+        pauses: false,
+        ..ModelConfig::default()
+    };
+    let own = || {
+        check(
+            LeaseModel::new(mc).unwrap(),
+            CheckOptions {
+                threads: 1,
+                symmetry: true,
+                bfs: true,
+            },
+            &|_, _| {},
+            &|| false,
+        )
+        .unique
+    };
+    g.throughput(Throughput::Elements(own() as u64));
+    g.bench_function("reference driver", |b| b.iter(own));
+    let generic = || {
+        check_plugin_model::<Reference>(PluginModelConfig {
+            symmetry: true,
+            judged: vec![
+                OracleName::SingleHolder,
+                OracleName::TokenMonotonic,
+                OracleName::FencedWrites,
+                OracleName::LeaseContainment,
+                OracleName::StaleWriteAccepted,
+            ],
+            max_in_flight: 4,
+            losses: 1,
+            max_delay: 1,
+            spread: 1,
+            drift_moves: 1,
+            ..PluginModelConfig::new(mc.validate().unwrap(), TICK_NS, mc.max_time)
+        })
+        .unique_states
+    };
+    g.throughput(Throughput::Elements(generic() as u64));
+    g.bench_function("generic driver", |b| b.iter(generic));
+    g.finish();
+}
+
+criterion_group!(benches, checks, normalisation, generic_driver);
 criterion_main!(benches);
