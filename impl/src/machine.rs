@@ -8,7 +8,10 @@ use crate::lockset::LockSetClient;
 use crate::output::{Disk, Output};
 use crate::resource::FencedResource;
 use crate::server::LockServer;
-use crate::types::{Counter, Counters, Identity, Instants, Jitter, Msg, Nanos, NodeId, RemapNodes};
+use crate::types::{
+    Counter, Counters, IdemKey, Identity, Instants, Jitter, Key, Msg, Nanos, NodeId, RemapNodes,
+    ReqId,
+};
 
 /// The sans-IO grammar shared by every role of every protocol: a role takes its
 /// protocol's messages (`Msg`) and yields its protocol's outputs (`Output`: sends,
@@ -161,25 +164,36 @@ impl Machine for AnyNode {
 }
 
 impl AnyNode {
-    /// Forgets the data no later step can read, for a model checker whose network does
-    /// not duplicate, given the messages in flight (each with its sender) and the node's
-    /// clock: the server's records no request in flight can reach
-    /// ([`LockServer::forget_records`]), the resource's answered writes no write in
-    /// flight repeats ([`FencedResource::forget_answers`]), a client's late sends
+    /// The node without the data no later step can read, for a model checker whose
+    /// network does not duplicate, given the messages in flight (each with its sender) and
+    /// the node's clock; `None` if it keeps none (read-only, so a checker that shares
+    /// unchanged nodes between states copies only a node with something to forget): the
+    /// server's records no request in flight can reach ([`LockServer::forget_records`]),
+    /// the resource's answered writes no write in flight repeats
+    /// ([`FencedResource::forget_answers`]), a client's late sends
     /// ([`LeaseClient::forget_late`]). Each rule says why next to the state it prunes.
-    pub fn forget_dead(&mut self, now: Nanos, in_flight: &[(NodeId, &Msg)]) {
-        match self {
-            AnyNode::Server(s) => s.forget_records(|n, k, id| {
-                LockServer::record_live(in_flight.iter().copied(), n, k, id)
-            }),
-            AnyNode::Resource(r) => {
-                r.forget_answers(|idem| {
-                    FencedResource::answer_live(in_flight.iter().copied(), idem)
-                });
+    #[must_use]
+    pub fn without_dead(&self, now: Nanos, in_flight: &[(NodeId, &Msg)]) -> Option<AnyNode> {
+        let requests = |n: NodeId, k: Key, id: ReqId| {
+            LockServer::record_live(in_flight.iter().copied(), n, k, id)
+        };
+        let writes = |idem: IdemKey| FencedResource::answer_live(in_flight.iter().copied(), idem);
+        let dead = match self {
+            AnyNode::Server(s) => s.records().any(|(n, k, id)| !requests(n, k, id)),
+            AnyNode::Resource(r) => r.answered().any(|i| !writes(i)),
+            AnyNode::Client(c) => c.has_late_sends(now),
+            AnyNode::LockSet(c) => c.has_late_sends(now),
+        };
+        dead.then(|| {
+            let mut node = self.clone();
+            match &mut node {
+                AnyNode::Server(s) => s.forget_records(requests),
+                AnyNode::Resource(r) => r.forget_answers(writes),
+                AnyNode::Client(c) => c.forget_late(now),
+                AnyNode::LockSet(c) => c.forget_late(now),
             }
-            AnyNode::Client(c) => c.forget_late(now),
-            AnyNode::LockSet(c) => c.forget_late(now),
-        }
+            node
+        })
     }
 }
 

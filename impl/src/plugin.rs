@@ -385,14 +385,21 @@ pub trait Protocol: Copy + Debug + Eq + Hash + Send + Sync + 'static {
     ) {
         let _ = (msg, from, to, f);
     }
-    /// Forgets what node `node` keeps that no later step can read (dead data), given the
-    /// messages in flight, each with its sender, and the node's clock `now`: the generic
-    /// model driver calls it on every state of a closed check whose network does not
-    /// duplicate, so records a repeating workload leaves behind do not keep states apart.
-    /// A rule must drop only what no continuation reads; write why next to the state it
-    /// prunes. The default keeps everything.
-    fn forget_dead(node: &mut Self::Node, now: Nanos, in_flight: &[(NodeId, &Self::Msg)]) {
+    /// Node `node` without what it keeps that no later step can read (dead data), given
+    /// the messages in flight, each with its sender, and the node's clock `now`; `None`
+    /// if it keeps none. The generic model driver calls it on every state of a closed
+    /// check whose network does not duplicate, so records a repeating workload leaves
+    /// behind do not keep states apart; answer `None` without copying the node where you
+    /// can (the driver shares an unchanged node between states). A rule must drop only
+    /// what no continuation reads; write why next to the state it prunes. The default
+    /// keeps everything.
+    fn forget_dead(
+        node: &Self::Node,
+        now: Nanos,
+        in_flight: &[(NodeId, &Self::Msg)],
+    ) -> Option<Self::Node> {
         let _ = (node, now, in_flight);
+        None
     }
     /// The node with every node id it keeps renamed by `f` (a permutation of clients).
     fn remap_node(node: &Self::Node, f: &dyn Fn(NodeId) -> NodeId) -> Self::Node {
@@ -638,8 +645,8 @@ impl Protocol for Reference {
         *msg = msg.mapped(Msg::client_end(from, to), f);
     }
 
-    fn forget_dead(node: &mut AnyNode, now: Nanos, in_flight: &[(NodeId, &Msg)]) {
-        node.forget_dead(now, in_flight);
+    fn forget_dead(node: &AnyNode, now: Nanos, in_flight: &[(NodeId, &Msg)]) -> Option<AnyNode> {
+        node.without_dead(now, in_flight)
     }
 
     fn remap_node(node: &AnyNode, f: &dyn Fn(NodeId) -> NodeId) -> AnyNode {

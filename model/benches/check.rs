@@ -125,6 +125,24 @@ fn generic_driver(c: &mut Criterion) {
     };
     g.throughput(Throughput::Elements(generic() as u64));
     g.bench_function("generic driver", |b| b.iter(generic));
+    // A closed check in the generic driver (the reference driver has no closed check at
+    // delivery 0): 2 clients, delivery at once, one loss, one drift move.
+    let closed = || {
+        let cfg = ModelConfig::closed().validate().unwrap();
+        check_plugin_model::<Reference>(PluginModelConfig {
+            closed: true,
+            symmetry: true,
+            judged: vec![OracleName::SingleHolder, OracleName::FencedWrites],
+            max_in_flight: 4,
+            losses: 1,
+            spread: 1,
+            drift_moves: 1,
+            ..PluginModelConfig::new(cfg, TICK_NS, 0)
+        })
+        .unique_states
+    };
+    g.throughput(Throughput::Elements(closed() as u64));
+    g.bench_function("generic driver, closed", |b| b.iter(closed));
     g.finish();
 }
 

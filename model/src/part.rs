@@ -136,6 +136,21 @@ impl<T: Hash> Part<T> {
         self.inner.counters.get_or_init(|| list(&self.inner.value))
     }
 
+    /// Keeps `derived` and `counters` as what [`Part::derived`] and [`Part::counters`]
+    /// give, where the caller has them at hand (right after [`Part::update`], from the
+    /// value it changed in place: no copy to compute them from). They must be what the
+    /// functions those callers pass would compute; one already kept stays.
+    pub fn note(&self, derived: u64, counters: Box<[(Counter, u64)]>) {
+        let _ = self.inner.derived.set(derived);
+        let _ = self.inner.counters.set(counters);
+    }
+
+    /// What [`Part::derived`] and [`Part::counters`] keep, if both are kept.
+    #[must_use]
+    pub fn notes(&self) -> Option<(u64, &[(Counter, u64)])> {
+        Some((*self.inner.derived.get()?, self.inner.counters.get()?))
+    }
+
     /// Renaming number `k` of this part, computed by `f` the first time it is asked for.
     /// The caller keeps `k` and `f` in one-to-one correspondence.
     #[must_use]

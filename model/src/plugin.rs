@@ -30,6 +30,7 @@
 //! time, as in the reference model. Left out for now (docs/protocols.md): the time-lock
 //! patterns that need more than one step, liveness counters.
 
+use crate::part::{Part, RENAMINGS};
 use leaseproof_impl::plugin::{crash_points_by, role_of};
 use leaseproof_impl::{
     Counter, Counters, Effect, Fnv, GhostTenures, Identity, Instants, Jitter, Key, Machine, Nanos,
@@ -173,13 +174,16 @@ pub const ANCHOR: u64 = 1 << 20;
 /// with, out of band ([`Protocol::GHOST_TENURES`]; `None` for every other message).
 type Flight<M> = (u64, u32, u32, M, Option<u64>);
 
-/// One state of the model.
+/// One state of the model. Nodes and disks are [`Part`]s: a successor shares every one
+/// its step did not change, each with its hash kept (a state's hash reads a word a part),
+/// its renamings and blind hash computed once, and what a closed check's normal form
+/// reads of it (its counters, its earliest instant due for clamping).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PluginState<P: Protocol> {
     pub time: u64,
     /// By node index; `None` where the layout has no node.
-    pub nodes: Vec<Option<P::Node>>,
-    pub disks: Vec<P::Disk>,
+    pub nodes: Vec<Option<Part<P::Node>>>,
+    pub disks: Vec<Part<P::Disk>>,
     /// Sorted, so equal multisets are equal states.
     pub net: Vec<Flight<P::Msg>>,
     pub losses: u8,
@@ -255,6 +259,75 @@ pub enum PluginAction {
     Fast(u32),
 }
 
+/// The earliest a value's instants come due for a closed check's clamping: the least
+/// `t + bound` over its instants with a bound (an instant `t` is clamped once
+/// `t + bound + lag + tick` falls below the slowest clock), [`NEVER_DUE`] if it has
+/// instants none of which ever is, and `u64::MAX` if it has none a tick moves (none,
+/// or only `Nanos::MAX`): a closed check's tick leaves that value as it is.
+fn earliest_due<T>(
+    value: &mut T,
+    instants: impl FnOnce(&mut T, &mut dyn FnMut(Nanos, u64) -> Nanos),
+) -> u64 {
+    let mut earliest = u64::MAX;
+    instants(value, &mut |t, bound| {
+        if t != Nanos::MAX {
+            let due = if bound == UNBOUNDED {
+                NEVER_DUE
+            } else {
+                t.0.saturating_add(bound).min(NEVER_DUE)
+            };
+            earliest = earliest.min(due);
+        }
+        t
+    });
+    earliest
+}
+
+/// [`earliest_due`] of a value with instants a tick moves, none of which is ever clamped.
+const NEVER_DUE: u64 = u64::MAX - 1;
+
+/// A value's counters with their domains, as its hook lists them (`about`: how many
+/// there may be, so the list is made once in the common case).
+fn counters_of<T>(
+    value: &mut T,
+    counters: impl FnOnce(&mut T, &mut dyn FnMut(Counter, u64) -> u64),
+    about: usize,
+) -> Box<[(Counter, u64)]> {
+    let mut list = Vec::with_capacity(about);
+    counters(value, &mut |d, v| {
+        list.push((d, v));
+        v
+    });
+    list.into_boxed_slice()
+}
+
+/// Renaming `t` of the model's renamings (`t ≥ 1`) of a part, by `f` on its value and
+/// `rename` on node ids: kept with the part for the first [`RENAMINGS`], computed afresh
+/// beyond (more than three clients). It keeps the part's notes, renamed (a renaming moves
+/// no instant, and moves a counter only to the renamed client's domain).
+fn renamed_part<T: Hash>(
+    part: &Part<T>,
+    t: usize,
+    f: impl FnOnce(&T) -> T,
+    rename: impl Fn(NodeId) -> NodeId,
+) -> Part<T> {
+    let out = if t - 1 < RENAMINGS {
+        part.renamed(t - 1, f)
+    } else {
+        Part::new(f(part))
+    };
+    if out.notes().is_none() {
+        if let Some((earliest, list)) = part.notes() {
+            let list = list.iter().map(|&(d, v)| match d {
+                Counter::Seq(n, i) => (Counter::Seq(rename(n), i), v),
+                Counter::Token => (d, v),
+            });
+            out.note(earliest, list.collect());
+        }
+    }
+    out
+}
+
 /// Every ordering of `items`, `items` itself first.
 fn orderings(items: &[usize]) -> Vec<Vec<usize>> {
     if items.len() < 2 {
@@ -281,6 +354,8 @@ pub struct PluginModel<P: Protocol> {
     /// each one's inverse.
     perms: Vec<Vec<usize>>,
     inverses: Vec<Vec<usize>>,
+    /// An empty disk, shared by every state that has one.
+    empty_disk: Part<P::Disk>,
 }
 
 /// The property names (stateright's).
@@ -309,6 +384,7 @@ impl<P: Protocol> PluginModel<P> {
             base,
             perms: Vec::new(),
             inverses: Vec::new(),
+            empty_disk: Part::new(P::Disk::default()),
         };
         m.perms = m.renamings();
         m.inverses = m
@@ -341,7 +417,8 @@ impl<P: Protocol> PluginModel<P> {
             incarnation,
         };
         let now = self.now(s, idx);
-        s.nodes[idx] = Some(P::boot(&self.mc.protocol, role, id, &s.disks[idx], now));
+        let node = P::boot(&self.mc.protocol, role, id, &s.disks[idx], now);
+        s.nodes[idx] = Some(self.node_part(node));
         self.step(s, idx, None, |_, _| {});
     }
 
@@ -358,14 +435,69 @@ impl<P: Protocol> PluginModel<P> {
         }
     }
 
-    /// Every instant of a state through `f`: nodes, disks, messages in flight, the
-    /// oracles' ghost state.
-    fn each_instant(s: &mut PluginState<P>, f: &mut dyn FnMut(Nanos, u64) -> Nanos) {
-        for node in s.nodes.iter_mut().flatten() {
-            P::node_instants(node, f);
+    /// Changes a part through `f`, copying it first if another state shares it; in a
+    /// closed check also keeps with it what the normal form reads of it (its earliest
+    /// instant due for clamping, its counters), taken from the changed value in place.
+    fn edit<T: Clone + Hash>(
+        &self,
+        part: &mut Part<T>,
+        f: impl FnOnce(&mut T),
+        instants: impl FnOnce(&mut T, &mut dyn FnMut(Nanos, u64) -> Nanos),
+        counters: impl FnOnce(&mut T, &mut dyn FnMut(Counter, u64) -> u64),
+    ) {
+        let closed = self.closed();
+        // A change mostly keeps the number of counters.
+        let about = part.notes().map_or(8, |(_, list)| list.len());
+        let notes = part.update(|v| {
+            f(v);
+            closed.then(|| (earliest_due(v, instants), counters_of(v, counters, about)))
+        });
+        if let Some((earliest, list)) = notes {
+            part.note(earliest, list);
         }
-        for disk in &mut s.disks {
-            P::disk_instants(disk, f);
+    }
+
+    /// A new part holding `node`, with its notes in a closed check (see [`Self::edit`]).
+    fn node_part(&self, mut node: P::Node) -> Part<P::Node> {
+        let notes = self.closed().then(|| {
+            (
+                earliest_due(&mut node, P::node_instants),
+                counters_of(&mut node, P::node_counters, 8),
+            )
+        });
+        let part = Part::new(node);
+        if let Some((earliest, list)) = notes {
+            part.note(earliest, list);
+        }
+        part
+    }
+
+    fn edit_node(&self, part: &mut Part<P::Node>, f: impl FnOnce(&mut P::Node)) {
+        self.edit(part, f, P::node_instants, P::node_counters);
+    }
+
+    fn edit_disk(&self, part: &mut Part<P::Disk>, f: impl FnOnce(&mut P::Disk)) {
+        self.edit(part, f, P::disk_instants, P::disk_counters);
+    }
+
+    /// Every instant of a state through `f`: in the messages in flight and the oracles'
+    /// ghost state, and in each node and disk whose earliest instant due for clamping
+    /// ([`earliest_due`]) `touches` says `f` may change (the others stay shared).
+    fn each_instant(
+        &self,
+        s: &mut PluginState<P>,
+        touches: impl Fn(u64) -> bool,
+        f: &mut dyn FnMut(Nanos, u64) -> Nanos,
+    ) {
+        for part in s.nodes.iter_mut().flatten() {
+            if touches(part.derived(|n| earliest_due(&mut n.clone(), P::node_instants))) {
+                self.edit_node(part, |n| P::node_instants(n, f));
+            }
+        }
+        for part in &mut s.disks {
+            if touches(part.derived(|d| earliest_due(&mut d.clone(), P::disk_instants))) {
+                self.edit_disk(part, |d| P::disk_instants(d, f));
+            }
         }
         for m in &mut s.net {
             P::msg_instants(&mut m.3, f);
@@ -373,14 +505,9 @@ impl<P: Protocol> PluginModel<P> {
         s.oracles.map_instants(f);
     }
 
-    /// Every counter of a state through `f`.
-    fn each_counter(s: &mut PluginState<P>, f: &mut dyn FnMut(Counter, u64) -> u64) {
-        for node in s.nodes.iter_mut().flatten() {
-            P::node_counters(node, f);
-        }
-        for disk in &mut s.disks {
-            P::disk_counters(disk, f);
-        }
+    /// Every counter of a state that is in no part (messages in flight, the oracles'
+    /// ghost state, the ghost tenures) through `f`.
+    fn loose_counters(s: &mut PluginState<P>, f: &mut dyn FnMut(Counter, u64) -> u64) {
         for m in &mut s.net {
             P::msg_counters(&mut m.3, NodeId(m.1), NodeId(m.2), f);
             if let Some(g) = &mut m.4 {
@@ -391,11 +518,44 @@ impl<P: Protocol> PluginModel<P> {
         s.ghosts.map_counters(f);
     }
 
+    /// Every counter of the state's parts (nodes, disks) with its domain, as each part
+    /// keeps its list.
+    fn part_counters(s: &PluginState<P>) -> impl Iterator<Item = (Counter, u64)> + '_ {
+        let nodes = s.nodes.iter().flatten().flat_map(|part| {
+            part.counters(|n| counters_of(&mut n.clone(), P::node_counters, 8))
+                .iter()
+                .copied()
+        });
+        let disks = s.disks.iter().flat_map(|part| {
+            part.counters(|d| counters_of(&mut d.clone(), P::disk_counters, 8))
+                .iter()
+                .copied()
+        });
+        nodes.chain(disks)
+    }
+
+    /// Every counter of a state through `rank`: the parts' where `rank` changes one of
+    /// their kept counters (the others stay shared), and the loose ones.
+    fn each_counter(&self, s: &mut PluginState<P>, rank: &dyn Fn(Counter, u64) -> u64) {
+        let moves = |list: &[(Counter, u64)]| list.iter().any(|&(d, v)| rank(d, v) != v);
+        for part in s.nodes.iter_mut().flatten() {
+            if moves(part.counters(|n| counters_of(&mut n.clone(), P::node_counters, 8))) {
+                self.edit_node(part, |n| P::node_counters(n, &mut |d, v| rank(d, v)));
+            }
+        }
+        for part in &mut s.disks {
+            if moves(part.counters(|d| counters_of(&mut d.clone(), P::disk_counters, 8))) {
+                self.edit_disk(part, |d| P::disk_counters(d, &mut |d, v| rank(d, v)));
+            }
+        }
+        Self::loose_counters(s, &mut |d, v| rank(d, v));
+    }
+
     /// A closed check's tick: global time stays, every instant moves one tick back, and
     /// every message in flight one tick older.
     fn shift_back(&self, s: &mut PluginState<P>) {
         let tick = self.mc.tick_ns;
-        Self::each_instant(s, &mut |t, _| {
+        self.each_instant(s, |earliest| earliest != u64::MAX, &mut |t, _| {
             if t == Nanos::MAX {
                 t
             } else {
@@ -442,13 +602,17 @@ impl<P: Protocol> PluginModel<P> {
         perms
     }
 
-    /// The state under renaming `p` (node `i` becomes node `p[i]`).
-    fn renamed(s: &PluginState<P>, p: &[usize]) -> PluginState<P> {
+    /// The state under renaming `t` of [`Self::perms`] (node `i` becomes node `p[i]`).
+    /// Each part keeps its renamings by number (`t − 1`, the first [`RENAMINGS`]).
+    fn renamed(&self, s: &PluginState<P>, t: usize) -> PluginState<P> {
+        let p = &self.perms[t];
         let f = |id: NodeId| p.get(id.0 as usize).map_or(id, |&to| NodeId(to as u32));
         let mut out = s.clone();
         for (i, &to) in p.iter().enumerate() {
-            out.nodes[to] = s.nodes[i].as_ref().map(|n| P::remap_node(n, &f));
-            out.disks[to] = P::remap_disk(&s.disks[i], &f);
+            out.nodes[to] = s.nodes[i]
+                .as_ref()
+                .map(|n| renamed_part(n, t, |v| P::remap_node(v, &f), f));
+            out.disks[to] = renamed_part(&s.disks[i], t, |v| P::remap_disk(v, &f), f);
             out.incarnations[to] = s.incarnations[i];
             out.paused[to] = s.paused[i];
             out.drift[to] = s.drift[i];
@@ -513,13 +677,13 @@ impl<P: Protocol> PluginModel<P> {
             st.hash(&mut h);
             h.0
         };
-        let (first, p) = sorting.next().expect("one renaming sorts the keys");
-        let mut best = (first != 0).then(|| Self::renamed(s, p));
+        let (first, _) = sorting.next().expect("one renaming sorts the keys");
+        let mut best = (first != 0).then(|| self.renamed(s, first));
         let mut rest = sorting.peekable();
         if rest.peek().is_some() {
             let mut best_key = key(best.as_ref().unwrap_or(s));
-            for (_, p) in rest {
-                let r = Self::renamed(s, p);
+            for (t, _) in rest {
+                let r = self.renamed(s, t);
                 let k = key(&r);
                 if k < best_key {
                     best_key = k;
@@ -540,7 +704,7 @@ impl<P: Protocol> PluginModel<P> {
             s.paused[i],
             s.drift[i],
             s.incarnations[i],
-            s.nodes[i].as_ref().and_then(Machine::poll_timeout),
+            s.nodes[i].as_ref().and_then(|n| n.poll_timeout()),
         )
     }
 
@@ -551,9 +715,11 @@ impl<P: Protocol> PluginModel<P> {
         let mut h = Fnv::default();
         s.nodes[i]
             .as_ref()
-            .map(|node| P::remap_node(node, &one))
+            .map(|node| node.blind_hash(|v| P::remap_node(v, &one)))
             .hash(&mut h);
-        P::remap_disk(&s.disks[i], &one).hash(&mut h);
+        s.disks[i]
+            .blind_hash(|v| P::remap_disk(v, &one))
+            .hash(&mut h);
         h.0
     }
 
@@ -573,17 +739,23 @@ impl<P: Protocol> PluginModel<P> {
     /// no longer crash (a disk is read only when its node boots).
     fn forget_dead(&self, s: &mut PluginState<P>) {
         let now: Vec<Nanos> = (0..self.n()).map(|i| self.now(s, i)).collect();
-        let in_flight: Vec<(NodeId, &P::Msg)> = s.net.iter().map(|m| (NodeId(m.1), &m.3)).collect();
         if self.mc.duplicates == 0 {
-            for (idx, node) in s.nodes.iter_mut().enumerate() {
-                if let Some(node) = node {
-                    P::forget_dead(node, now[idx], &in_flight);
+            let PluginState { nodes, net, .. } = s;
+            let in_flight: Vec<(NodeId, &P::Msg)> =
+                net.iter().map(|m| (NodeId(m.1), &m.3)).collect();
+            for (idx, slot) in nodes.iter_mut().enumerate() {
+                if let Some(live) = slot
+                    .as_ref()
+                    .and_then(|n| P::forget_dead(n, now[idx], &in_flight))
+                {
+                    *slot = Some(self.node_part(live));
                 }
             }
         }
         for idx in 0..self.n() {
-            if s.nodes[idx].is_some() && !self.may_crash(s, idx) {
-                s.disks[idx] = P::Disk::default();
+            if s.nodes[idx].is_some() && !self.may_crash(s, idx) && s.disks[idx] != self.empty_disk
+            {
+                s.disks[idx] = self.empty_disk.clone();
             }
         }
     }
@@ -602,7 +774,10 @@ impl<P: Protocol> PluginModel<P> {
         // message's age, and the spread of the offsets and of drift moves.
         let min_now = (s.time as i64 + self.base + lo) as u64 * tick;
         let lag = (self.mc.max_delay + (hi - lo) as u64 + self.mc.spread) * tick;
-        Self::each_instant(s, &mut |t, bound| {
+        // A part needs clamping only if its earliest instant due for it is: `t` is
+        // clamped where `t + bound + lag + tick < min_now`.
+        let due = |earliest: u64| earliest.saturating_add(lag + tick) < min_now;
+        self.each_instant(s, due, &mut |t, bound| {
             if bound == UNBOUNDED || t == Nanos::MAX {
                 return t;
             }
@@ -610,7 +785,12 @@ impl<P: Protocol> PluginModel<P> {
             Nanos(t.0.max(floor))
         });
         let mut domains: BTreeMap<Counter, BTreeSet<u64>> = BTreeMap::new();
-        Self::each_counter(s, &mut |d, v| {
+        for (d, v) in Self::part_counters(s) {
+            if v != 0 {
+                domains.entry(d).or_default().insert(v);
+            }
+        }
+        Self::loose_counters(s, &mut |d, v| {
             if v != 0 {
                 domains.entry(d).or_default().insert(v);
             }
@@ -629,7 +809,7 @@ impl<P: Protocol> PluginModel<P> {
             .into_iter()
             .map(|(d, vs)| (d, vs.into_iter().zip(1..).collect()))
             .collect();
-        Self::each_counter(s, &mut |d, v| {
+        self.each_counter(s, &|d, v| {
             ranks.get(&d).and_then(|r| r.get(&v)).copied().unwrap_or(v)
         });
         s.net.sort();
@@ -687,45 +867,58 @@ impl<P: Protocol> PluginModel<P> {
     ) {
         let now = self.now(s, idx);
         let server_now = self.now(s, 0);
-        let Some(node) = s.nodes[idx].as_mut() else {
+        let PluginState {
+            time,
+            nodes,
+            disks,
+            net,
+            oracles,
+            seen,
+            ghosts,
+            ..
+        } = s;
+        let Some(part) = nodes[idx].as_mut() else {
             return;
         };
-        input(node, now);
-        for k in 0.. {
-            if k == cut {
-                break;
-            }
-            let Some(out) = node.poll_output() else {
-                break;
-            };
-            let effect = P::effect(out);
-            kinds.push(effect.crash_kind());
-            match effect {
-                Effect::Send { to, msg } => {
-                    let ghost = s.ghosts.sent::<P>(&msg, NodeId(idx as u32));
-                    s.net.push((s.time, idx as u32, to.0, msg, ghost));
+        // The node is copied here if another state shares it (its parent does), once.
+        self.edit_node(part, |node| {
+            input(node, now);
+            for k in 0.. {
+                if k == cut {
+                    break;
                 }
-                Effect::Persist(p) => P::persist(&mut s.disks[idx], p),
-                Effect::Event(ev) => {
-                    let kind = P::event_kind(&ev);
-                    let mut reach = self.mc.reach.iter().take(MAX_REACH);
-                    if let Some(i) = reach.position(|k| *k == kind) {
-                        s.seen |= 1 << i;
+                let Some(out) = node.poll_output() else {
+                    break;
+                };
+                let effect = P::effect(out);
+                kinds.push(effect.crash_kind());
+                match effect {
+                    Effect::Send { to, msg } => {
+                        let ghost = ghosts.sent::<P>(&msg, NodeId(idx as u32));
+                        net.push((*time, idx as u32, to.0, msg, ghost));
                     }
-                    if let Some(te) = s.ghosts.tenure_of::<P>(&ev, delivered) {
-                        let mut found = Vec::new();
-                        s.oracles.observe_tenure(server_now, te, &mut found);
+                    Effect::Persist(p) => self.edit_disk(&mut disks[idx], |d| P::persist(d, p)),
+                    Effect::Event(ev) => {
+                        let kind = P::event_kind(&ev);
+                        let mut reach = self.mc.reach.iter().take(MAX_REACH);
+                        if let Some(i) = reach.position(|k| *k == kind) {
+                            *seen |= 1 << i;
+                        }
+                        if let Some(te) = ghosts.tenure_of::<P>(&ev, delivered) {
+                            let mut found = Vec::new();
+                            oracles.observe_tenure(server_now, te, &mut found);
+                        }
                     }
+                    Effect::NeedJitter => node.handle_jitter(
+                        now,
+                        Jitter {
+                            ppm: self.mc.jitter_ppm,
+                        },
+                    ),
                 }
-                Effect::NeedJitter => node.handle_jitter(
-                    now,
-                    Jitter {
-                        ppm: self.mc.jitter_ppm,
-                    },
-                ),
             }
-        }
-        s.net.sort();
+        });
+        net.sort();
     }
 
     /// Runs the authority's step that action `a` is (a delivery to it, its timer), keeping
@@ -766,17 +959,17 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// Node `idx` crashes: its volatile state is gone, and its disk too with `loses_disk`.
-    fn take_down(s: &mut PluginState<P>, idx: usize, loses_disk: bool) {
+    fn take_down(&self, s: &mut PluginState<P>, idx: usize, loses_disk: bool) {
         s.nodes[idx] = None;
         if loses_disk {
-            s.disks[idx] = P::Disk::default();
+            s.disks[idx] = self.empty_disk.clone();
         }
     }
 
     /// Which clients may act on each key.
     fn acting(s: &PluginState<P>) -> BTreeMap<Key, usize> {
         let mut m = BTreeMap::new();
-        for k in s.nodes.iter().flatten().filter_map(P::may_act) {
+        for k in s.nodes.iter().flatten().filter_map(|n| P::may_act(n)) {
             *m.entry(k).or_insert(0) += 1;
         }
         m
@@ -792,7 +985,7 @@ impl<P: Protocol> Model for PluginModel<P> {
         let mut s = PluginState {
             time: self.start(),
             nodes: vec![None; n],
-            disks: vec![P::Disk::default(); n],
+            disks: vec![self.empty_disk.clone(); n],
             net: Vec::new(),
             losses: 0,
             duplicates: 0,
@@ -909,7 +1102,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             PluginAction::Fire(i) => {
                 let idx = i as usize;
                 let deadline =
-                    |s: &PluginState<P>| s.nodes[idx].as_ref().and_then(Machine::poll_timeout);
+                    |s: &PluginState<P>| s.nodes[idx].as_ref().and_then(|n| n.poll_timeout());
                 let before = deadline(&s);
                 self.step(&mut s, idx, None, |n, now| n.handle_timeout(now));
                 // Still due, at the same deadline: it fires again and again at this
@@ -936,23 +1129,23 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.losses += 1;
             }
             PluginAction::Crash => {
-                Self::take_down(&mut s, 0, self.mc.crash_loses_disk);
+                self.take_down(&mut s, 0, self.mc.crash_loses_disk);
                 s.crashes += 1;
             }
             PluginAction::CrashAmid(ref a, at) => {
                 self.authority_step(&mut s, a, at as usize, &mut Vec::new());
-                Self::take_down(&mut s, 0, self.mc.crash_loses_disk);
+                self.take_down(&mut s, 0, self.mc.crash_loses_disk);
                 s.crashes += 1;
             }
             PluginAction::Restart => self.boot(&mut s, 0),
             PluginAction::CrashClient(i) => {
-                Self::take_down(&mut s, i as usize, false);
+                self.take_down(&mut s, i as usize, false);
                 s.paused[i as usize] = 0;
                 s.client_crashes += 1;
             }
             PluginAction::RestartClient(i) => self.boot(&mut s, i as usize),
             PluginAction::CrashResource => {
-                Self::take_down(&mut s, 1, self.mc.resource_loses_disk);
+                self.take_down(&mut s, 1, self.mc.resource_loses_disk);
                 s.resource_crashes += 1;
             }
             PluginAction::RestartResource => self.boot(&mut s, 1),
