@@ -683,6 +683,40 @@ mod generic {
         );
     }
 
+    /// The two catalog variants that need a delayed message, at the catalog's bounds with
+    /// its delays (anchor-at-receipt 3 ticks, late-reply-adopted 6) and at most two
+    /// messages in flight; the correct protocol passes at the same. Slow for `cargo test`
+    /// (6.3 M states, 40 s in a release build):
+    /// `cargo test --release -p leaseproof-model --test check -- --ignored delayed`.
+    #[test]
+    #[ignore = "40 s in a release build; the README's command runs it"]
+    fn the_generic_driver_finds_the_two_delayed_message_variants() {
+        let mk = |bug: Variant, variant: Variant| {
+            at_bounds_of(bug, variant, |c| {
+                c.max_delay = leaseproof_model::variants::bounds(bug).0.max_delay.into();
+                c.max_in_flight = 2;
+            })
+        };
+        let mut counts = Vec::new();
+        for (bug, trips) in [
+            (Variant::AnchorAtReceipt, "lease-containment"),
+            (Variant::LateReplyAdopted, "lease-containment"),
+        ] {
+            let correct = mk(bug, Variant::Correct);
+            passes(&correct, &format!("correct at {bug}'s bounds"));
+            let found = mk(bug, bug);
+            let p = violation(&found, &format!("{bug}: not found"));
+            let last = p.path.last().unwrap();
+            assert!(last.ends_with(&format!("[trips {trips}]")), "{bug}: {last}");
+            counts.push((correct.unique_states, found.unique_states));
+        }
+        assert_eq!(
+            counts,
+            [(433_593, 420_148), (2_700_161, 2_455_473)],
+            "(correct, variant) states at each variant's bounds"
+        );
+    }
+
     #[test]
     fn the_generic_driver_finds_a_job_applied_twice_by_a_duplicate_delivery() {
         // No loss and delivery at once, so no attempt is ever re-sent: only a duplicate
