@@ -13,7 +13,8 @@
 //! to `client_crashes` times (the authority also inside a step, at a crash point, with
 //! `crash_points`); each restarts, a new incarnation, from its disk; a client
 //! may pause (`pauses`), holding its unsent writes with it (`pause_holds_sends`) or not.
-//! Every jitter draw is the configured one (`jitter_ppm`, 0 by default).
+//! Every jitter draw is the configured one (`jitter_ppm`, 0 by default), or each request
+//! branches over the configured draws (`jitter_draws`, urgent as a due timer).
 //!
 //! **Closed checks** (`closed`, for a protocol that lists its instants and counters,
 //! [`Protocol::NORMALISES`]): global time stays at [`ANCHOR`] and a tick shifts every
@@ -99,8 +100,13 @@ pub struct PluginModelConfig<C> {
     /// and no state grows).
     pub reach: Vec<&'static str>,
     /// The draw every jitter request gets, ppm of its range (0: the shortest wait; a
-    /// second check with a high draw covers the longest).
+    /// second check with a high draw covers the longest), where `jitter_draws` is empty.
     pub jitter_ppm: u32,
+    /// The draws each jitter request may take, ppm of its range, each a branch of its own
+    /// (the reference model's `Jitter(c, v)`: `[0, Jitter::MAX_PPM]` for its extremes). A
+    /// request waits, urgent as a due timer, until its node takes a draw (not while it is
+    /// paused). Empty: every request takes `jitter_ppm` at once.
+    pub jitter_draws: Vec<u32>,
     /// How many client pauses one run may have (a GC pause, SIGSTOP), each `pause_ticks`
     /// long: the client takes no step (its timers wait, messages to it stay in flight)
     /// and keeps what it believed at its last step.
@@ -153,6 +159,7 @@ impl<C> PluginModelConfig<C> {
             closed: false,
             reach: Vec::new(),
             jitter_ppm: 0,
+            jitter_draws: Vec::new(),
             pauses: 0,
             pause_ticks: 0,
             pause_holds_sends: false,
@@ -206,6 +213,8 @@ pub struct PluginState<P: Protocol> {
     /// configured offset (at most [`PluginModelConfig::spread`]).
     pub drifts: u8,
     pub drift: Vec<u64>,
+    /// Each node's jitter request waiting for its draw ([`PluginModelConfig::jitter_draws`]).
+    pub jitter: Vec<bool>,
     /// The harness's ghost tenures, for a protocol judged by them (empty otherwise).
     pub ghosts: GhostTenures,
 }
@@ -257,6 +266,9 @@ pub enum PluginAction {
     Pause(u32),
     /// A node's clock runs one tick ahead (drift within the spread).
     Fast(u32),
+    /// A node's waiting jitter request takes this draw, ppm of its range
+    /// ([`PluginModelConfig::jitter_draws`]).
+    Jitter(u32, u32),
 }
 
 /// The earliest a value's instants come due for a closed check's clamping: the least
@@ -616,6 +628,7 @@ impl<P: Protocol> PluginModel<P> {
             out.incarnations[to] = s.incarnations[i];
             out.paused[to] = s.paused[i];
             out.drift[to] = s.drift[i];
+            out.jitter[to] = s.jitter[i];
         }
         out.net = s
             .net
@@ -697,13 +710,17 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// What no renaming of clients changes about node `i`'s slot (no node id in it): its
-    /// pause, drift and incarnation, and its next deadline.
+    /// pause, drift, incarnation and waiting jitter request, and its next deadline.
     #[allow(clippy::type_complexity)]
-    fn client_key(s: &PluginState<P>, i: usize) -> (u64, u64, u32, Option<(Nanos, &'static str)>) {
+    fn client_key(
+        s: &PluginState<P>,
+        i: usize,
+    ) -> (u64, u64, u32, bool, Option<(Nanos, &'static str)>) {
         (
             s.paused[i],
             s.drift[i],
             s.incarnations[i],
+            s.jitter[i],
             s.nodes[i].as_ref().and_then(|n| n.poll_timeout()),
         )
     }
@@ -875,6 +892,7 @@ impl<P: Protocol> PluginModel<P> {
             oracles,
             seen,
             ghosts,
+            jitter,
             ..
         } = s;
         let Some(part) = nodes[idx].as_mut() else {
@@ -909,6 +927,7 @@ impl<P: Protocol> PluginModel<P> {
                             oracles.observe_tenure(server_now, te, &mut found);
                         }
                     }
+                    Effect::NeedJitter if !self.mc.jitter_draws.is_empty() => jitter[idx] = true,
                     Effect::NeedJitter => node.handle_jitter(
                         now,
                         Jitter {
@@ -961,6 +980,7 @@ impl<P: Protocol> PluginModel<P> {
     /// Node `idx` crashes: its volatile state is gone, and its disk too with `loses_disk`.
     fn take_down(&self, s: &mut PluginState<P>, idx: usize, loses_disk: bool) {
         s.nodes[idx] = None;
+        s.jitter[idx] = false;
         if loses_disk {
             s.disks[idx] = self.empty_disk.clone();
         }
@@ -1000,6 +1020,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             paused: vec![0; n],
             drifts: 0,
             drift: vec![0; n],
+            jitter: vec![false; n],
             ghosts: GhostTenures::default(),
         };
         for idx in 0..n {
@@ -1018,6 +1039,13 @@ impl<P: Protocol> Model for PluginModel<P> {
             if self.due(s, idx) {
                 any_due = true;
                 actions.push(PluginAction::Fire(idx as u32));
+            }
+            // A waiting jitter request is urgent (a paused node's waits with it).
+            if s.jitter[idx] && s.paused[idx] == 0 {
+                any_due = true;
+                for &ppm in &self.mc.jitter_draws {
+                    actions.push(PluginAction::Jitter(idx as u32, ppm));
+                }
             }
         }
         let mut overdue = false;
@@ -1098,6 +1126,12 @@ impl<P: Protocol> Model for PluginModel<P> {
             PluginAction::Fast(i) => {
                 s.drift[i as usize] += 1;
                 s.drifts += 1;
+            }
+            PluginAction::Jitter(i, ppm) => {
+                s.jitter[i as usize] = false;
+                self.step(&mut s, i as usize, None, |n, now| {
+                    n.handle_jitter(now, Jitter { ppm });
+                });
             }
             PluginAction::Fire(i) => {
                 let idx = i as usize;
@@ -1415,6 +1449,9 @@ fn step_line<P: Protocol>(s: &PluginState<P>, a: &PluginAction) -> String {
         PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
         PluginAction::Fast(i) => {
             format!("t={} node {i}'s clock runs a tick ahead", s.time)
+        }
+        PluginAction::Jitter(i, ppm) => {
+            format!("t={} node {i} draws jitter {ppm} ppm", s.time)
         }
     }
 }

@@ -91,6 +91,53 @@ fn rate_skew_in_the_model_matches_the_envelope() {
     assert_eq!(first, Some(120_000));
 }
 
+/// The same skewed clocks with each acquire wait choosing its draw, the shortest or the
+/// longest (`jitter_draws`, as the reference model's jitter): at ±10 % every fixed draw
+/// holds (the shortest, the check's longest-wait 833,333 ppm, the longest), and the
+/// choice finds two leaders, on a path that takes both draws; at ±9 % and inside the
+/// envelope (±5 %) the choice holds. The model's first two-leader skew moves from ±12 %
+/// to ±10 %, toward the simulator's ±8 %.
+#[test]
+fn acquire_waits_that_choose_their_draws_find_two_leaders_at_a_smaller_skew() {
+    let at = |pct: i32, draws: Vec<u32>, fixed: u32| {
+        let ppm = pct * 10_000;
+        let mc = leaseproof_model::plugin::PluginModelConfig {
+            rates_ppm: vec![0, 0, -ppm, ppm],
+            jitter_draws: draws,
+            jitter_ppm: fixed,
+            ..checks::k8s_bounds("skew-inside").expect("the check")
+        };
+        leaseproof_model::plugin::check_plugin_model::<leaseproof_protocols::k8s::K8s>(mc)
+    };
+    for fixed in [0, 833_333, 1_000_000] {
+        let r = at(10, Vec::new(), fixed);
+        assert_eq!(
+            r.holds(PROP_BELIEF),
+            Some(true),
+            "±10 %, every draw {fixed}"
+        );
+    }
+    let extremes = || vec![0, 1_000_000];
+    let found = at(10, extremes(), 0);
+    assert_eq!(found.holds(PROP_BELIEF), Some(false), "±10 %, draws chosen");
+    let path = &found.properties[PROP_BELIEF].path;
+    for draw in ["draws jitter 0 ppm", "draws jitter 1000000 ppm"] {
+        assert!(path.iter().any(|l| l.contains(draw)), "{draw}: {path:#?}");
+    }
+    let nine = at(9, extremes(), 0);
+    assert_eq!(nine.holds(PROP_BELIEF), Some(true), "±9 %, draws chosen");
+    let inside = at(5, extremes(), 0);
+    assert_eq!(inside.holds(PROP_BELIEF), Some(true), "±5 %, draws chosen");
+    assert_eq!(
+        [
+            found.unique_states,
+            nine.unique_states,
+            inside.unique_states
+        ],
+        [267_214, 262_095, 256_594]
+    );
+}
+
 /// `fencing = "transitions"` (the notes' inference: leaseTransitions as a token) is
 /// refuted: a leader whose renewals fail gives up, its process restarts with the same
 /// identity, reads its own name and takes over at once keeping leaseTransitions, so its
