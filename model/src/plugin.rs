@@ -6,7 +6,8 @@
 //! plus its configured offset, at its configured rate (`rates_ppm`, bounded checks
 //! only); a message in flight may be delivered at any time from its send until
 //! `max_delay` ticks later, or lost (at most `losses` times), or delivered and left in
-//! flight, a duplicate (at most `duplicates` times);
+//! flight, a duplicate (at most `duplicates` times); a send to a link holding
+//! `link_capacity` messages is lost;
 //! a node's due timer is urgent (time does not pass while one is due); time stops at
 //! `max_time`. The authority may crash (up to `crashes` times, keeping its disk or not),
 //! the resource (up to `resource_crashes` times, keeping its disk or not) and clients up
@@ -66,6 +67,10 @@ pub struct PluginModelConfig<C> {
     pub duplicates: u8,
     /// States with more messages in flight are not explored further.
     pub max_in_flight: usize,
+    /// At most this many messages in flight on one link (from one node to another); a
+    /// send beyond it is lost, as the reference model's links (a loss, within every
+    /// protocol's assumptions, and outside the `losses` budget). `None`: unbounded.
+    pub link_capacity: Option<u8>,
     /// The oracles judged as `Always` (belief-exclusivity among them, or not; deadlock,
     /// for a protocol whose [`Protocol::oracles`] keeps the wait-for graph, as
     /// [`crate::PROP_NO_DEADLOCK`]).
@@ -148,6 +153,7 @@ impl<C> PluginModelConfig<C> {
             losses: 0,
             duplicates: 0,
             max_in_flight: 3,
+            link_capacity: None,
             judged: Vec::new(),
             crashes: 0,
             crash_loses_disk: false,
@@ -912,8 +918,15 @@ impl<P: Protocol> PluginModel<P> {
                 kinds.push(effect.crash_kind());
                 match effect {
                     Effect::Send { to, msg } => {
-                        let ghost = ghosts.sent::<P>(&msg, NodeId(idx as u32));
-                        net.push((*time, idx as u32, to.0, msg, ghost));
+                        let on_link = |m: &&Flight<P::Msg>| m.1 == idx as u32 && m.2 == to.0;
+                        let full = self
+                            .mc
+                            .link_capacity
+                            .is_some_and(|c| net.iter().filter(on_link).count() >= usize::from(c));
+                        if !full {
+                            let ghost = ghosts.sent::<P>(&msg, NodeId(idx as u32));
+                            net.push((*time, idx as u32, to.0, msg, ghost));
+                        }
                     }
                     Effect::Persist(p) => self.edit_disk(&mut disks[idx], |d| P::persist(d, p)),
                     Effect::Event(ev) => {

@@ -718,6 +718,42 @@ mod generic {
     }
 
     #[test]
+    fn a_link_at_capacity_loses_what_is_sent_beyond_it() {
+        // The closed check at delivery 0 with links of capacity 0, 1 and unbounded: at 0
+        // every send is lost, so nothing is ever granted; at 1 the workload still runs
+        // and the protocol holds, and a second message sent on a busy link is lost, runs
+        // the unbounded check does not have (more states).
+        let at = |cap: Option<u8>| {
+            let cfg = ModelConfig::closed().validate().unwrap();
+            check_plugin_model::<Reference>(PluginModelConfig {
+                closed: true,
+                link_capacity: cap,
+                ..bounds(cfg, 0)
+            })
+        };
+        let none = at(Some(0));
+        passes(&none, "capacity 0");
+        assert!(
+            !none.properties["granted"].holds,
+            "no request reaches the server"
+        );
+        let one = at(Some(1));
+        passes(&one, "capacity 1");
+        for k in &REACH[..4] {
+            assert!(one.properties[k].holds, "{k} is reached at capacity 1");
+        }
+        let unbounded = at(None);
+        assert_eq!(
+            [
+                none.unique_states,
+                one.unique_states,
+                unbounded.unique_states
+            ],
+            [12, 538, 369]
+        );
+    }
+
+    #[test]
     fn the_generic_driver_finds_a_job_applied_twice_by_a_duplicate_delivery() {
         // No loss and delivery at once, so no attempt is ever re-sent: only a duplicate
         // delivers one job twice.
