@@ -29,7 +29,8 @@
 //! state per orbit of renamings of clients with equal offsets; a path is replayed without
 //! renaming before it is printed, so each line names every client as the run does.
 //! **Drift that moves** (`drift_moves` within `spread`): a clock runs one tick ahead at a
-//! time, as in the reference model. Left out for now (docs/protocols.md): the time-lock
+//! time, as in the reference model; a client's clock may also step forward
+//! (`clock_steps` of `clock_step_ticks`), beyond the spread. Left out for now (docs/protocols.md): the time-lock
 //! patterns that need more than one step, liveness counters.
 
 use crate::part::{Part, RENAMINGS};
@@ -134,6 +135,11 @@ pub struct PluginModelConfig<C> {
     /// spread between any two clocks stays within ε). A budget counted in the state, so a
     /// closed check still closes.
     pub drift_moves: u8,
+    /// How many forward clock steps of a client one run may have, each `clock_step_ticks`
+    /// long: its clock jumps ahead at once and stays ahead (the reference model's
+    /// `StepClock`, an NTP correction or an operator's `date -s`; beyond the spread).
+    pub clock_steps: u8,
+    pub clock_step_ticks: u64,
 }
 
 impl<C> PluginModelConfig<C> {
@@ -172,6 +178,8 @@ impl<C> PluginModelConfig<C> {
             rates_ppm: Vec::new(),
             spread: 0,
             drift_moves: 0,
+            clock_steps: 0,
+            clock_step_ticks: 0,
         }
     }
 }
@@ -221,6 +229,10 @@ pub struct PluginState<P: Protocol> {
     pub drift: Vec<u64>,
     /// Each node's jitter request waiting for its draw ([`PluginModelConfig::jitter_draws`]).
     pub jitter: Vec<bool>,
+    /// Clock steps so far, and how many ticks each node's clock has stepped ahead
+    /// ([`PluginModelConfig::clock_steps`]).
+    pub steps: u8,
+    pub stepped: Vec<u64>,
     /// The harness's ghost tenures, for a protocol judged by them (empty otherwise).
     pub ghosts: GhostTenures,
 }
@@ -275,6 +287,8 @@ pub enum PluginAction {
     /// A node's waiting jitter request takes this draw, ppm of its range
     /// ([`PluginModelConfig::jitter_draws`]).
     Jitter(u32, u32),
+    /// A client's clock steps forward ([`PluginModelConfig::clock_steps`]).
+    StepClock(u32),
 }
 
 /// The earliest a value's instants come due for a closed check's clamping: the least
@@ -635,6 +649,7 @@ impl<P: Protocol> PluginModel<P> {
             out.paused[to] = s.paused[i];
             out.drift[to] = s.drift[i];
             out.jitter[to] = s.jitter[i];
+            out.stepped[to] = s.stepped[i];
         }
         out.net = s
             .net
@@ -716,15 +731,17 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// What no renaming of clients changes about node `i`'s slot (no node id in it): its
-    /// pause, drift, incarnation and waiting jitter request, and its next deadline.
+    /// pause, drift, clock steps, incarnation and waiting jitter request, and its next
+    /// deadline.
     #[allow(clippy::type_complexity)]
     fn client_key(
         s: &PluginState<P>,
         i: usize,
-    ) -> (u64, u64, u32, bool, Option<(Nanos, &'static str)>) {
+    ) -> (u64, u64, u64, u32, bool, Option<(Nanos, &'static str)>) {
         (
             s.paused[i],
             s.drift[i],
+            s.stepped[i],
             s.incarnations[i],
             s.jitter[i],
             s.nodes[i].as_ref().and_then(|n| n.poll_timeout()),
@@ -839,9 +856,9 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// Node `idx`'s clock reading in state `s`: at the state's global time, plus the ticks
-    /// its drift moves put it ahead.
+    /// its drift moves and clock steps put it ahead.
     fn now(&self, s: &PluginState<P>, idx: usize) -> Nanos {
-        self.local(idx, s.time + s.drift[idx])
+        self.local(idx, s.time + s.drift[idx] + s.stepped[idx])
     }
 
     /// Node `idx`'s clock reading at global time `time`.
@@ -1034,6 +1051,8 @@ impl<P: Protocol> Model for PluginModel<P> {
             drifts: 0,
             drift: vec![0; n],
             jitter: vec![false; n],
+            steps: 0,
+            stepped: vec![0; n],
             ghosts: GhostTenures::default(),
         };
         for idx in 0..n {
@@ -1114,6 +1133,13 @@ impl<P: Protocol> Model for PluginModel<P> {
                 }
             }
         }
+        if s.steps < self.mc.clock_steps {
+            for idx in 2..self.n() {
+                if s.nodes[idx].is_some() {
+                    actions.push(PluginAction::StepClock(idx as u32));
+                }
+            }
+        }
         if (self.closed() || s.time < self.mc.max_time) && !any_due && !overdue {
             actions.push(PluginAction::Tick);
         }
@@ -1139,6 +1165,10 @@ impl<P: Protocol> Model for PluginModel<P> {
             PluginAction::Fast(i) => {
                 s.drift[i as usize] += 1;
                 s.drifts += 1;
+            }
+            PluginAction::StepClock(i) => {
+                s.stepped[i as usize] += self.mc.clock_step_ticks;
+                s.steps += 1;
             }
             PluginAction::Jitter(i, ppm) => {
                 s.jitter[i as usize] = false;
@@ -1466,5 +1496,6 @@ fn step_line<P: Protocol>(s: &PluginState<P>, a: &PluginAction) -> String {
         PluginAction::Jitter(i, ppm) => {
             format!("t={} node {i} draws jitter {ppm} ppm", s.time)
         }
+        PluginAction::StepClock(i) => format!("t={} node {i}'s clock steps forward", s.time),
     }
 }

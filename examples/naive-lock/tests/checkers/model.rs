@@ -1,7 +1,8 @@
 //! leaseproof's model checker explores naive-lock from this crate's own tests, through
 //! the generic model driver: the shortest run in which a client with a fast clock steals
 //! the lock, the fixed variant's check, which holds, bounded and closed (over runs of any
-//! length), and its two other bug variants refuted.
+//! length), its two other bug variants refuted, and a clock step forward stealing the lock
+//! as a fast clock does.
 
 use leaseproof_impl::OracleName;
 use leaseproof_model::plugin::{
@@ -314,4 +315,32 @@ fn one_drift_move_tips_a_fast_clock_into_stealing_the_lock() {
         check_plugin_model::<NaiveLock>(closed(true)).holds(PROP_BELIEF),
         Some(false)
     );
+}
+
+/// The trusting server with clocks that agree holds (no loss, 10 ticks); one forward step
+/// of a client's clock (2 s, as an NTP correction might make) steals the lock as the fast
+/// clock does: the stepped client's timestamps make the holder's lease look expired.
+#[test]
+fn a_clock_step_forward_steals_the_lock_from_a_server_that_trusts_client_clocks() {
+    let agreeing = || PluginModelConfig {
+        offsets: Vec::new(),
+        symmetry: true,
+        losses: 0,
+        max_time: 10,
+        ..bounds(true)
+    };
+    let calm = check_plugin_model::<NaiveLock>(agreeing());
+    assert_eq!(calm.holds(PROP_BELIEF), Some(true), "clocks that agree");
+    let stepped = check_plugin_model::<NaiveLock>(PluginModelConfig {
+        clock_steps: 1,
+        clock_step_ticks: 8,
+        ..agreeing()
+    });
+    assert_eq!(stepped.holds(PROP_BELIEF), Some(false), "one step forward");
+    let path = &stepped.properties[PROP_BELIEF].path;
+    assert!(
+        path.iter().any(|l| l.contains("clock steps forward")),
+        "{path:#?}"
+    );
+    assert_eq!([calm.unique_states, stepped.unique_states], [1_667, 40_598]);
 }
