@@ -344,3 +344,24 @@ fn a_clock_step_forward_steals_the_lock_from_a_server_that_trusts_client_clocks(
     );
     assert_eq!([calm.unique_states, stepped.unique_states], [1_667, 40_598]);
 }
+
+/// The fixed lock's closed check with any number of losses (`UNLIMITED`: no count in the
+/// state) still closes, and holds over runs with any number of lost messages; the
+/// trusting server's bug is found the same way.
+#[test]
+fn a_closed_check_with_any_number_of_losses_closes() {
+    let any = |trust: bool| {
+        check_plugin_model::<NaiveLock>(PluginModelConfig {
+            closed: true,
+            losses: leaseproof_model::plugin::UNLIMITED,
+            ..bounds(trust)
+        })
+    };
+    let fixed = any(false);
+    assert!(!fixed.safety_failed(), "{fixed:?}");
+    assert_eq!(fixed.holds(PROP_BELIEF), Some(true));
+    assert_eq!(fixed.holds(PROP_NO_TIMELOCK), Some(true));
+    assert_eq!(fixed.holds(PROP_SOMEONE_ACTS), Some(true));
+    assert_eq!(any(true).holds(PROP_BELIEF), Some(false));
+    assert_eq!(fixed.unique_states, 831, "203 with one loss");
+}
