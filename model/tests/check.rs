@@ -564,6 +564,27 @@ mod generic {
         check_plugin_model::<Reference>(c)
     }
 
+    /// For each `(bug, oracle)`: the correct protocol passes at `mk(bug, Correct)`, and
+    /// `mk(bug, bug)` is refuted on a path whose last step trips `oracle`. The unique
+    /// states of each pair of checks.
+    fn found_beside_correct(
+        mk: impl Fn(Variant, Variant) -> PluginCheckReport,
+        cases: &[(Variant, &str)],
+    ) -> Vec<(usize, usize)> {
+        cases
+            .iter()
+            .map(|&(bug, trips)| {
+                let correct = mk(bug, Variant::Correct);
+                passes(&correct, &format!("correct at {bug}'s bounds"));
+                let found = mk(bug, bug);
+                let p = violation(&found, &format!("{bug}: not found"));
+                let last = p.path.last().unwrap();
+                assert!(last.ends_with(&format!("[trips {trips}]")), "{bug}: {last}");
+                (correct.unique_states, found.unique_states)
+            })
+            .collect()
+    }
+
     #[test]
     fn the_generic_driver_finds_a_lock_order_inversion_with_the_protocols_wait_for_graph() {
         // The catalog's bounds for the variant: two keys taken in one critical section, no
@@ -653,23 +674,16 @@ mod generic {
     fn the_generic_driver_finds_five_more_catalog_variants_with_delivery_at_once() {
         // Each at the catalog's bounds but for delivery; the correct protocol passes at the
         // same.
-        let mk = |bug: Variant, variant: Variant| at_bounds_of(bug, variant, |_| {});
-        let mut counts = Vec::new();
-        for (bug, trips) in [
-            (Variant::DriftIgnored, "lease-containment"),
-            (Variant::ActsAfterLoss, "lease-containment"),
-            (Variant::NoRestartGrace, "single-holder"),
-            (Variant::CheckThenAct, "lease-containment"),
-            (Variant::ReleaseByNonOwner, "single-holder"),
-        ] {
-            let correct = mk(bug, Variant::Correct);
-            passes(&correct, &format!("correct at {bug}'s bounds"));
-            let found = mk(bug, bug);
-            let p = violation(&found, &format!("{bug}: not found"));
-            let last = p.path.last().unwrap();
-            assert!(last.ends_with(&format!("[trips {trips}]")), "{bug}: {last}");
-            counts.push((correct.unique_states, found.unique_states));
-        }
+        let counts = found_beside_correct(
+            |bug, variant| at_bounds_of(bug, variant, |_| {}),
+            &[
+                (Variant::DriftIgnored, "lease-containment"),
+                (Variant::ActsAfterLoss, "lease-containment"),
+                (Variant::NoRestartGrace, "single-holder"),
+                (Variant::CheckThenAct, "lease-containment"),
+                (Variant::ReleaseByNonOwner, "single-holder"),
+            ],
+        );
         assert_eq!(
             counts,
             [
@@ -697,19 +711,13 @@ mod generic {
                 c.max_in_flight = 2;
             })
         };
-        let mut counts = Vec::new();
-        for (bug, trips) in [
-            (Variant::AnchorAtReceipt, "lease-containment"),
-            (Variant::LateReplyAdopted, "lease-containment"),
-        ] {
-            let correct = mk(bug, Variant::Correct);
-            passes(&correct, &format!("correct at {bug}'s bounds"));
-            let found = mk(bug, bug);
-            let p = violation(&found, &format!("{bug}: not found"));
-            let last = p.path.last().unwrap();
-            assert!(last.ends_with(&format!("[trips {trips}]")), "{bug}: {last}");
-            counts.push((correct.unique_states, found.unique_states));
-        }
+        let counts = found_beside_correct(
+            mk,
+            &[
+                (Variant::AnchorAtReceipt, "lease-containment"),
+                (Variant::LateReplyAdopted, "lease-containment"),
+            ],
+        );
         assert_eq!(
             counts,
             [(433_593, 420_148), (2_700_161, 2_455_473)],
