@@ -30,8 +30,9 @@
 //! renaming before it is printed, so each line names every client as the run does.
 //! **Drift that moves** (`drift_moves` within `spread`): a clock runs one tick ahead at a
 //! time, as in the reference model; a client's clock may also step forward
-//! (`clock_steps` of `clock_step_ticks`), beyond the spread. Left out for now (docs/protocols.md): the time-lock
-//! patterns that need more than one step, liveness counters.
+//! (`clock_steps` of `clock_step_ticks`), beyond the spread. Left out for now
+//! (docs/protocols.md): the time-lock patterns that need more than one step, liveness
+//! counters, pauses without a limit in count.
 
 use crate::part::{Part, RENAMINGS};
 use leaseproof_impl::plugin::{crash_points_by, role_of};
