@@ -188,8 +188,8 @@ impl<C> PluginModelConfig<C> {
 /// A budget of losses or duplicates with no limit: each run may have any number, and none
 /// is counted in the state (so a closed check still closes: every run of any length with
 /// any number of them). Pauses have none yet: a closed check of the reference protocol
-/// at delivery 0 with any number of 2-tick pauses did not close within 12 GB (not
-/// investigated further).
+/// at delivery 0 with any number of 2-tick pauses ran out of memory in a scratch run
+/// without closing (not investigated further).
 pub const UNLIMITED: u8 = u8::MAX;
 
 /// What one more loss or duplicate adds to its count in the state: nothing where its
@@ -345,6 +345,22 @@ fn counters_of<T>(
         v
     });
     list.into_boxed_slice()
+}
+
+/// A part's [`earliest_due`], kept with it (computed from a copy the first time).
+fn kept_earliest<T: Clone + Hash>(
+    part: &Part<T>,
+    instants: impl FnOnce(&mut T, &mut dyn FnMut(Nanos, u64) -> Nanos),
+) -> u64 {
+    part.derived(|v| earliest_due(&mut v.clone(), instants))
+}
+
+/// A part's counters ([`counters_of`]), kept with it (listed from a copy the first time).
+fn kept_counters<T: Clone + Hash>(
+    part: &Part<T>,
+    counters: impl FnOnce(&mut T, &mut dyn FnMut(Counter, u64) -> u64),
+) -> &[(Counter, u64)] {
+    part.counters(|v| counters_of(&mut v.clone(), counters, 8))
 }
 
 /// Renaming `t` of the model's renamings (`t ≥ 1`) of a part, by `f` on its value and
@@ -503,18 +519,11 @@ impl<P: Protocol> PluginModel<P> {
         }
     }
 
-    /// A new part holding `node`, with its notes in a closed check (see [`Self::edit`]).
-    fn node_part(&self, mut node: P::Node) -> Part<P::Node> {
-        let notes = self.closed().then(|| {
-            (
-                earliest_due(&mut node, P::node_instants),
-                counters_of(&mut node, P::node_counters, 8),
-            )
-        });
-        let part = Part::new(node);
-        if let Some((earliest, list)) = notes {
-            part.note(earliest, list);
-        }
+    /// A new part holding `node`, with its notes in a closed check (see [`Self::edit`]:
+    /// a part no other state shares is changed in place).
+    fn node_part(&self, node: P::Node) -> Part<P::Node> {
+        let mut part = Part::new(node);
+        self.edit_node(&mut part, |_| {});
         part
     }
 
@@ -536,12 +545,12 @@ impl<P: Protocol> PluginModel<P> {
         f: &mut dyn FnMut(Nanos, u64) -> Nanos,
     ) {
         for part in s.nodes.iter_mut().flatten() {
-            if touches(part.derived(|n| earliest_due(&mut n.clone(), P::node_instants))) {
+            if touches(kept_earliest(part, P::node_instants)) {
                 self.edit_node(part, |n| P::node_instants(n, f));
             }
         }
         for part in &mut s.disks {
-            if touches(part.derived(|d| earliest_due(&mut d.clone(), P::disk_instants))) {
+            if touches(kept_earliest(part, P::disk_instants)) {
                 self.edit_disk(part, |d| P::disk_instants(d, f));
             }
         }
@@ -567,16 +576,10 @@ impl<P: Protocol> PluginModel<P> {
     /// Every counter of the state's parts (nodes, disks) with its domain, as each part
     /// keeps its list.
     fn part_counters(s: &PluginState<P>) -> impl Iterator<Item = (Counter, u64)> + '_ {
-        let nodes = s.nodes.iter().flatten().flat_map(|part| {
-            part.counters(|n| counters_of(&mut n.clone(), P::node_counters, 8))
-                .iter()
-                .copied()
-        });
-        let disks = s.disks.iter().flat_map(|part| {
-            part.counters(|d| counters_of(&mut d.clone(), P::disk_counters, 8))
-                .iter()
-                .copied()
-        });
+        let nodes = s.nodes.iter().flatten();
+        let nodes = nodes.flat_map(|part| kept_counters(part, P::node_counters).iter().copied());
+        let disks = s.disks.iter();
+        let disks = disks.flat_map(|part| kept_counters(part, P::disk_counters).iter().copied());
         nodes.chain(disks)
     }
 
@@ -585,12 +588,12 @@ impl<P: Protocol> PluginModel<P> {
     fn each_counter(&self, s: &mut PluginState<P>, rank: &dyn Fn(Counter, u64) -> u64) {
         let moves = |list: &[(Counter, u64)]| list.iter().any(|&(d, v)| rank(d, v) != v);
         for part in s.nodes.iter_mut().flatten() {
-            if moves(part.counters(|n| counters_of(&mut n.clone(), P::node_counters, 8))) {
+            if moves(kept_counters(part, P::node_counters)) {
                 self.edit_node(part, |n| P::node_counters(n, &mut |d, v| rank(d, v)));
             }
         }
         for part in &mut s.disks {
-            if moves(part.counters(|d| counters_of(&mut d.clone(), P::disk_counters, 8))) {
+            if moves(kept_counters(part, P::disk_counters)) {
                 self.edit_disk(part, |d| P::disk_counters(d, &mut |d, v| rank(d, v)));
             }
         }
@@ -715,22 +718,18 @@ impl<P: Protocol> PluginModel<P> {
                 least
             }
         });
-        let mut sorting = self
-            .perms
-            .iter()
-            .enumerate()
-            .filter(|&(t, _)| permuted(t).eq(permuted(least)));
+        let mut sorting = (0..self.perms.len()).filter(|&t| permuted(t).eq(permuted(least)));
         let key = |st: &PluginState<P>| {
             let mut h = Fnv::default();
             st.hash(&mut h);
             h.0
         };
-        let (first, _) = sorting.next().expect("one renaming sorts the keys");
+        let first = sorting.next().expect("one renaming sorts the keys");
         let mut best = (first != 0).then(|| self.renamed(s, first));
         let mut rest = sorting.peekable();
         if rest.peek().is_some() {
             let mut best_key = key(best.as_ref().unwrap_or(s));
-            for (t, _) in rest {
+            for t in rest {
                 let r = self.renamed(s, t);
                 let k = key(&r);
                 if k < best_key {
@@ -847,15 +846,16 @@ impl<P: Protocol> PluginModel<P> {
             m.0 = m.0.max(oldest);
         }
         let mut domains: BTreeMap<Counter, BTreeSet<u64>> = BTreeMap::new();
-        for (d, v) in Self::part_counters(s) {
+        let mut add = |d: Counter, v: u64| {
             if v != 0 {
                 domains.entry(d).or_default().insert(v);
             }
+        };
+        for (d, v) in Self::part_counters(s) {
+            add(d, v);
         }
         Self::loose_counters(s, &mut |d, v| {
-            if v != 0 {
-                domains.entry(d).or_default().insert(v);
-            }
+            add(d, v);
             v
         });
         // Every domain already its ranks 1..=n (a successor of a ranked state mostly is:
@@ -1210,15 +1210,14 @@ impl<P: Protocol> Model for PluginModel<P> {
                     s.timelock = Some(i);
                 }
             }
-            PluginAction::Deliver(k) => {
-                let (_, from, to, msg, ghost) = s.net.remove(k);
-                self.step(&mut s, to as usize, ghost, |n, now| {
-                    n.handle_message(now, NodeId(from), msg);
-                });
-            }
-            PluginAction::Duplicate(k) => {
-                let (_, from, to, msg, ghost) = s.net[k].clone();
-                s.duplicates += counted(self.mc.duplicates);
+            PluginAction::Deliver(k) | PluginAction::Duplicate(k) => {
+                // A duplicate is delivered and stays in flight.
+                let (_, from, to, msg, ghost) = if matches!(action, PluginAction::Duplicate(_)) {
+                    s.duplicates += counted(self.mc.duplicates);
+                    s.net[k].clone()
+                } else {
+                    s.net.remove(k)
+                };
                 self.step(&mut s, to as usize, ghost, |n, now| {
                     n.handle_message(now, NodeId(from), msg);
                 });
