@@ -13,7 +13,10 @@
 //! the resource (up to `resource_crashes` times, keeping its disk or not) and clients up
 //! to `client_crashes` times (the authority also inside a step, at a crash point, with
 //! `crash_points`); each restarts, a new incarnation, from its disk; a client
-//! may pause (`pauses`), holding its unsent writes with it (`pause_holds_sends`) or not.
+//! may pause (`pauses`), holding its unsent writes with it (`pause_holds_sends`) or not;
+//! and time may run on while clients' due timers wait, each at most `late_ticks` ticks,
+//! any number of times (a late timer, the reference model's pause: a closed check still
+//! closes).
 //! Every jitter draw is the configured one (`jitter_ppm`, 0 by default), or each request
 //! branches over the configured draws (`jitter_draws`, urgent as a due timer).
 //!
@@ -32,7 +35,7 @@
 //! time, as in the reference model; a client's clock may also step forward
 //! (`clock_steps` of `clock_step_ticks`), beyond the spread. Left out for now
 //! (docs/protocols.md): the time-lock patterns that need more than one step, liveness
-//! counters, pauses without a limit in count.
+//! counters.
 
 use crate::part::{Part, RENAMINGS};
 use leaseproof_impl::plugin::{crash_points_by, role_of};
@@ -45,7 +48,7 @@ use stateright::{Checker, Model, Property};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 
 /// The bounds of a plug-in's model check.
 #[derive(Clone, Debug)]
@@ -116,7 +119,9 @@ pub struct PluginModelConfig<C> {
     pub jitter_draws: Vec<u32>,
     /// How many client pauses one run may have (a GC pause, SIGSTOP), each `pause_ticks`
     /// long: the client takes no step (its timers wait, messages to it stay in flight)
-    /// and keeps what it believed at its last step.
+    /// and keeps what it believed at its last step. [`UNLIMITED`]: any number, none
+    /// counted (a closed check of them may not close: see [`UNLIMITED`]; `late_ticks`
+    /// is the pause without a limit that does).
     pub pauses: u8,
     pub pause_ticks: u64,
     /// Whether a pause also holds what the client sent and is not yet delivered: the pause
@@ -124,6 +129,13 @@ pub struct PluginModelConfig<C> {
     /// check and its write), so they leave when it resumes. Off: they fly on (SIGSTOP
     /// after the bytes left).
     pub pause_holds_sends: bool,
+    /// Pauses as late timers, any number of them in a run (none is counted, so a closed
+    /// check still closes): time may run on while clients' due timers wait, each client's
+    /// at most this many ticks before it fires (the reference model's `PauseTick` and
+    /// `--max-pause`: a late timer is what a GC pause or SIGSTOP does to a process; a late
+    /// client still takes messages, as a resumed process takes what arrived meanwhile).
+    /// Each client's waited ticks are in the state, reset when its timer fires. 0: off.
+    pub late_ticks: u64,
     /// Each node's clock rate, ppm off true time, by node index (missing: 0): its reading
     /// at global tick t is (t + offset)·tick·(1 + ppm/10⁶). A bounded check only (a
     /// closed check shifts every instant back by one tick a tick, which needs one rate).
@@ -176,6 +188,7 @@ impl<C> PluginModelConfig<C> {
             pauses: 0,
             pause_ticks: 0,
             pause_holds_sends: false,
+            late_ticks: 0,
             rates_ppm: Vec::new(),
             spread: 0,
             drift_moves: 0,
@@ -187,9 +200,12 @@ impl<C> PluginModelConfig<C> {
 
 /// A budget of losses or duplicates with no limit: each run may have any number, and none
 /// is counted in the state (so a closed check still closes: every run of any length with
-/// any number of them). Pauses have none yet: a closed check of the reference protocol
-/// at delivery 0 with any number of 2-tick pauses ran out of memory in a scratch run
-/// without closing (not investigated further).
+/// any number of them). Pauses without a limit are late timers
+/// ([`PluginModelConfig::late_ticks`]), not `pauses`: a `pauses` pause may fall at any
+/// moment, lasts its full length and takes nothing in, so messages to a client that
+/// pauses again and again pile up on its links (a closed check of the reference protocol
+/// at delivery 0 with `pauses` at this value passed 3 M states, still growing, where late
+/// timers of 2 ticks close at 7,161).
 pub const UNLIMITED: u8 = u8::MAX;
 
 /// What one more loss or duplicate adds to its count in the state: nothing where its
@@ -237,6 +253,9 @@ pub struct PluginState<P: Protocol> {
     /// Pauses so far, and each node's remaining pause in ticks (0: running).
     pub pauses: u8,
     pub paused: Vec<u64>,
+    /// Ticks each node's due timer has waited in its current late-timer pause
+    /// ([`PluginModelConfig::late_ticks`]).
+    pub late: Late,
     /// Drift moves so far, and how many ticks each node's clock runs ahead of its
     /// configured offset (at most [`PluginModelConfig::spread`]).
     pub drifts: u8,
@@ -260,6 +279,21 @@ impl<P: Protocol> fmt::Debug for PluginState<P> {
             .field("losses", &self.losses)
             .field("timelock", &self.timelock)
             .finish_non_exhaustive()
+    }
+}
+
+/// Ticks each node's due timer has waited ([`PluginState::late`]). While every count is
+/// zero (always, in a check without late timers) it adds nothing to a state's hash, so
+/// the choice among equal-keyed renamings, which hashes decide, is what it was before
+/// late timers existed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Late(pub Vec<u64>);
+
+impl Hash for Late {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if self.0.iter().any(|&t| t != 0) {
+            self.0.hash(h);
+        }
     }
 }
 
@@ -296,6 +330,9 @@ pub enum PluginAction {
     RestartResource,
     /// A client pauses for `pause_ticks`.
     Pause(u32),
+    /// Time advances one tick while these clients' due timers wait (a bit per node
+    /// index): each is paused ([`PluginModelConfig::late_ticks`]).
+    LateTick(u32),
     /// A node's clock runs one tick ahead (drift within the spread).
     Fast(u32),
     /// A node's waiting jitter request takes this draw, ppm of its range
@@ -664,6 +701,7 @@ impl<P: Protocol> PluginModel<P> {
             out.disks[to] = renamed_part(&s.disks[i], t, |v| P::remap_disk(v, &f), f);
             out.incarnations[to] = s.incarnations[i];
             out.paused[to] = s.paused[i];
+            out.late.0[to] = s.late.0[i];
             out.drift[to] = s.drift[i];
             out.jitter[to] = s.jitter[i];
             out.stepped[to] = s.stepped[i];
@@ -744,15 +782,16 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// What no renaming of clients changes about node `i`'s slot (no node id in it): its
-    /// pause, drift, clock steps, incarnation and waiting jitter request, and its next
-    /// deadline.
+    /// pause, late timer, drift, clock steps, incarnation and waiting jitter request, and
+    /// its next deadline.
     #[allow(clippy::type_complexity)]
     fn client_key(
         s: &PluginState<P>,
         i: usize,
-    ) -> (u64, u64, u64, u32, bool, Option<(Nanos, &'static str)>) {
+    ) -> (u64, u64, u64, u64, u32, bool, Option<(Nanos, &'static str)>) {
         (
             s.paused[i],
+            s.late.0[i],
             s.drift[i],
             s.stepped[i],
             s.incarnations[i],
@@ -1033,6 +1072,7 @@ impl<P: Protocol> PluginModel<P> {
     fn take_down(&self, s: &mut PluginState<P>, idx: usize, loses_disk: bool) {
         s.nodes[idx] = None;
         s.jitter[idx] = false;
+        s.late.0[idx] = 0;
         if loses_disk {
             s.disks[idx] = self.empty_disk.clone();
         }
@@ -1070,6 +1110,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             seen: 0,
             pauses: 0,
             paused: vec![0; n],
+            late: Late(vec![0; n]),
             drifts: 0,
             drift: vec![0; n],
             jitter: vec![false; n],
@@ -1089,14 +1130,23 @@ impl<P: Protocol> Model for PluginModel<P> {
             return;
         }
         let mut any_due = false;
+        // The due clients whose timers may be late one tick more (a bit each), and
+        // whether anything else is due: then time cannot pass.
+        let (mut late, mut urgent) = (0u32, false);
         for idx in 0..self.n() {
             if self.due(s, idx) {
                 any_due = true;
                 actions.push(PluginAction::Fire(idx as u32));
+                if idx >= 2 && s.late.0[idx] < self.mc.late_ticks {
+                    late |= 1 << idx;
+                } else {
+                    urgent = true;
+                }
             }
             // A waiting jitter request is urgent (a paused node's waits with it).
             if s.jitter[idx] && s.paused[idx] == 0 {
                 any_due = true;
+                urgent = true;
                 for &ppm in &self.mc.jitter_draws {
                     actions.push(PluginAction::Jitter(idx as u32, ppm));
                 }
@@ -1162,15 +1212,19 @@ impl<P: Protocol> Model for PluginModel<P> {
                 }
             }
         }
-        if (self.closed() || s.time < self.mc.max_time) && !any_due && !overdue {
-            actions.push(PluginAction::Tick);
+        if (self.closed() || s.time < self.mc.max_time) && !overdue {
+            if !any_due {
+                actions.push(PluginAction::Tick);
+            } else if !urgent {
+                actions.push(PluginAction::LateTick(late));
+            }
         }
     }
 
     fn next_state(&self, last: &PluginState<P>, action: PluginAction) -> Option<PluginState<P>> {
         let mut s = last.clone();
         match action {
-            PluginAction::Tick => {
+            PluginAction::Tick | PluginAction::LateTick(_) => {
                 if self.closed() {
                     self.shift_back(&mut s);
                 } else {
@@ -1179,10 +1233,15 @@ impl<P: Protocol> Model for PluginModel<P> {
                 for p in &mut s.paused {
                     *p = p.saturating_sub(1);
                 }
+                if let PluginAction::LateTick(late) = action {
+                    for (idx, waited) in s.late.0.iter_mut().enumerate() {
+                        *waited += u64::from(late & (1 << idx) != 0);
+                    }
+                }
             }
             PluginAction::Pause(i) => {
                 s.paused[i as usize] = self.mc.pause_ticks;
-                s.pauses += 1;
+                s.pauses += counted(self.mc.pauses);
             }
             PluginAction::Fast(i) => {
                 s.drift[i as usize] += 1;
@@ -1203,6 +1262,7 @@ impl<P: Protocol> Model for PluginModel<P> {
                 let deadline =
                     |s: &PluginState<P>| s.nodes[idx].as_ref().and_then(|n| n.poll_timeout());
                 let before = deadline(&s);
+                s.late.0[idx] = 0;
                 self.step(&mut s, idx, None, |n, now| n.handle_timeout(now));
                 // Still due, at the same deadline: it fires again and again at this
                 // instant, and urgent timers keep time from passing.
@@ -1511,6 +1571,17 @@ fn step_line<P: Protocol>(s: &PluginState<P>, a: &PluginAction) -> String {
         PluginAction::CrashResource => format!("t={} the resource crashes", s.time),
         PluginAction::RestartResource => format!("t={} the resource restarts", s.time),
         PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
+        PluginAction::LateTick(late) => {
+            let nodes: Vec<String> = (0..32)
+                .filter(|i| late & (1 << i) != 0)
+                .map(|i| i.to_string())
+                .collect();
+            format!(
+                "t={} tick while node {}'s due timer waits (paused)",
+                s.time,
+                nodes.join(" and node ")
+            )
+        }
         PluginAction::Fast(i) => {
             format!("t={} node {i}'s clock runs a tick ahead", s.time)
         }

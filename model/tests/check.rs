@@ -375,7 +375,7 @@ mod generic {
     use leaseproof_impl::{Config, OracleName, Variant};
     use leaseproof_model::plugin::{
         check_plugin_model, PluginCheckReport, PluginModelConfig, PluginProperty, PROP_NO_TIMELOCK,
-        PROP_ORACLES,
+        PROP_ORACLES, PROP_TWO_ACT,
     };
     use leaseproof_model::{ModelConfig, TICK_NS};
 
@@ -423,6 +423,45 @@ mod generic {
         assert_eq!(
             r.unique_states, 369,
             "closed: 2 clients, delivery within 0 ticks"
+        );
+    }
+
+    /// Pauses as late timers, any number of them in a run (`late_ticks`, the reference
+    /// driver's `PauseTick` with `--max-pause`): the closed check still closes, the oracles
+    /// hold, and two clients come to act at once exactly when a timer may be later than
+    /// the validity margin absorbs (ttl − L = 2 ticks: the belief of a holder whose
+    /// expiry timer is 3 ticks late outlives the server's lease).
+    #[test]
+    fn the_generic_driver_closes_with_any_number_of_late_timers() {
+        let cfg = ModelConfig::closed().validate().unwrap();
+        assert_eq!(cfg.ttl_ns - cfg.validity_ns, 2 * TICK_NS, "the margin");
+        let check = |late_ticks| {
+            check_plugin_model::<Reference>(PluginModelConfig {
+                closed: true,
+                late_ticks,
+                ..bounds(cfg, 0)
+            })
+        };
+        let (within, beyond) = (check(2), check(3));
+        for r in [&within, &beyond] {
+            for p in [PROP_ORACLES, PROP_NO_TIMELOCK] {
+                assert!(r.properties[p].holds, "{p}: {:?}", r.properties[p].path);
+            }
+        }
+        assert!(
+            !within.properties[PROP_TWO_ACT].holds,
+            "timers late by at most the margin: beliefs never overlap"
+        );
+        let overlap = &beyond.properties[PROP_TWO_ACT];
+        assert!(
+            overlap.holds,
+            "a timer 3 ticks late: two clients believe at once"
+        );
+        on_path(overlap, "due timer waits (paused)");
+        assert_eq!(
+            [within.unique_states, beyond.unique_states],
+            [7_161, 17_695],
+            "closed: 2 clients, delivery within 0 ticks, timers late by at most 2 and 3 ticks"
         );
     }
 
