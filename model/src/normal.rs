@@ -129,7 +129,18 @@ fn rewrite<T: Rewritten + Clone + Hash + PartialEq>(
     key: RewriteKey,
     f: impl FnOnce(&mut T),
 ) {
-    let h = part.kept_hash() ^ part::hash_of(&key).rotate_left(29);
+    let key_hash = part::hash_of(&key);
+    rewrite_hashed(part, key, key_hash, f);
+}
+
+/// [`rewrite`] with the key's hash given (one ranking rewrites several parts by one key).
+fn rewrite_hashed<T: Rewritten + Clone + Hash + PartialEq>(
+    part: &mut Part<T>,
+    key: RewriteKey,
+    key_hash: u64,
+    f: impl FnOnce(&mut T),
+) {
+    let h = part.kept_hash() ^ key_hash.rotate_left(29);
     let at = (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize;
     T::table().with_borrow_mut(|table| {
         if let Some((from, k, to)) = &table[at] {
@@ -332,9 +343,10 @@ impl Domains {
 fn rank_part<T: Counters + Rewritten + Clone + Hash + PartialEq>(
     part: &mut Part<T>,
     moves: &Domains,
+    key_hash: u64,
 ) {
     if moves.touch(part.counters(counters_of)) {
-        rewrite(part, RewriteKey::Rank(*moves), |v| {
+        rewrite_hashed(part, RewriteKey::Rank(*moves), key_hash, |v| {
             v.map_counters(&mut |d, x| moves.rank(d, x));
         });
     }
@@ -491,19 +503,23 @@ impl LeaseModel {
             return;
         }
         moves.reversed = reversed;
+        let key_hash = part::hash_of(&RewriteKey::Rank(moves));
         for part in s.nodes.iter_mut().flatten() {
-            rank_part(part, &moves);
+            rank_part(part, &moves, key_hash);
         }
-        rank_part(&mut s.server_disk, &moves);
-        rank_part(&mut s.oracles, &moves);
+        rank_part(&mut s.server_disk, &moves, key_hash);
+        rank_part(&mut s.oracles, &moves, key_hash);
         let mut rank = |d, v| moves.rank(d, v);
-        for (e, _) in &mut s.net {
+        let mut moved = false;
+        // A message none of whose counters move (its kept sets say so) stays as it is.
+        for (e, _) in s.net.iter_mut().filter(|(e, _)| moves.touch(&e.counters)) {
             let msg = e.msg.mapped(client_end(e.from, e.to), &mut rank);
-            if msg != e.msg {
-                *e = Envelope::new(e.from, e.to, e.age, msg);
-            }
+            *e = Envelope::new(e.from, e.to, e.age, msg);
+            moved = true;
         }
-        s.net.sort_unstable_by_key(|(e, _)| *e);
+        if moved {
+            s.net.sort_unstable_by_key(|(e, _)| *e);
+        }
     }
 
     /// Stores time relative to now (closed checks) and clamps old instants (both).
