@@ -33,15 +33,16 @@
 //! renaming before it is printed, so each line names every client as the run does.
 //! **Drift that moves** (`drift_moves` within `spread`): a clock runs one tick ahead at a
 //! time, as in the reference model; a client's clock may also step forward
-//! (`clock_steps` of `clock_step_ticks`), beyond the spread. Left out for now
-//! (docs/protocols.md): the time-lock patterns that need more than one step, liveness
-//! counters.
+//! (`clock_steps` of `clock_step_ticks`), beyond the spread. **Liveness** (`liveness`, for a
+//! protocol with a liveness claim): a count per client of the fault-free ticks it has
+//! waited, against the protocol's bound. Left out for now (docs/protocols.md): the
+//! time-lock patterns that need more than one step.
 
 use crate::part::{Part, RENAMINGS};
 use leaseproof_impl::plugin::{crash_points_by, role_of};
 use leaseproof_impl::{
     Counter, Counters, Effect, Fnv, GhostTenures, Identity, Instants, Jitter, Key, Machine, Nanos,
-    NodeId, OracleName, Protocol, RemapNodes, SafetyOracles, UNBOUNDED,
+    NodeId, OracleName, Protocol, RemapNodes, SafetyOracles, TenureEvent, UNBOUNDED,
 };
 use serde::Serialize;
 use stateright::{Checker, Model, Property};
@@ -136,6 +137,16 @@ pub struct PluginModelConfig<C> {
     /// client still takes messages, as a resumed process takes what arrived meanwhile).
     /// Each client's waited ticks are in the state, reset when its timer fires. 0: off.
     pub late_ticks: u64,
+    /// Liveness: every client that waits to act (from a `Wanted` tenure event, or a
+    /// preempting `Stopped`, until `Acting` or `Withdrew`: the simulator's liveness oracle)
+    /// acts within the protocol's bound ([`Protocol::liveness_bound_ns`], with `max_delay`
+    /// as the delay and latency bound, every other client ahead, and whether the authority
+    /// has crashed in the run) on every fault-free continuation: a count per client of the
+    /// fault-free ticks it has waited, in the state ([`PluginState::waits`]), started again
+    /// by every fault (a pause or late tick, a loss, a duplicate, a crash or restart, a
+    /// clock step; drift is none); past the bound, [`crate::PROP_LIVENESS`] fails (the
+    /// reference driver's `--liveness`). Needs a protocol with a liveness claim.
+    pub liveness: bool,
     /// Each node's clock rate, ppm off true time, by node index (missing: 0): its reading
     /// at global tick t is (t + offset)·tick·(1 + ppm/10⁶). A bounded check only (a
     /// closed check shifts every instant back by one tick a tick, which needs one rate).
@@ -189,6 +200,7 @@ impl<C> PluginModelConfig<C> {
             pause_ticks: 0,
             pause_holds_sends: false,
             late_ticks: 0,
+            liveness: false,
             rates_ppm: Vec::new(),
             spread: 0,
             drift_moves: 0,
@@ -212,6 +224,32 @@ pub const UNLIMITED: u8 = u8::MAX;
 /// budget is [`UNLIMITED`].
 fn counted(budget: u8) -> u8 {
     u8::from(budget != UNLIMITED)
+}
+
+/// A client's liveness count once it has waited past its bound (a liveness failure).
+pub const WAITED_TOO_LONG: u64 = u64::MAX;
+
+/// A client's liveness count after one of its tenure events (the simulator's liveness
+/// oracle's rule, `Liveness::observe_tenure`): it waits from `Wanted` or a preempting
+/// `Stopped` until `Acting` or `Withdrew`; a new incarnation waits for nothing.
+fn note_wait(count: &mut u64, te: TenureEvent) {
+    match te {
+        TenureEvent::Wanted { .. }
+        | TenureEvent::Stopped {
+            preempted: Some(_), ..
+        } if *count == 0 => *count = 1,
+        TenureEvent::Acting { .. } | TenureEvent::Withdrew { .. } | TenureEvent::Booted { .. } => {
+            *count = 0;
+        }
+        _ => {}
+    }
+}
+
+/// A fault: every waiting client's count starts again.
+fn restart_waits(waits: &mut Counts) {
+    for w in &mut waits.0 {
+        *w = (*w).min(1);
+    }
 }
 
 /// The most event kinds one check can ask to reach ([`PluginModelConfig::reach`]).
@@ -255,7 +293,11 @@ pub struct PluginState<P: Protocol> {
     pub paused: Vec<u64>,
     /// Ticks each node's due timer has waited in its current late-timer pause
     /// ([`PluginModelConfig::late_ticks`]).
-    pub late: Late,
+    pub late: Counts,
+    /// Liveness ([`PluginModelConfig::liveness`]): per client, 0 while it waits for
+    /// nothing, else 1 + the fault-free global ticks it has waited to act, or
+    /// [`WAITED_TOO_LONG`] once past the protocol's bound.
+    pub waits: Counts,
     /// Drift moves so far, and how many ticks each node's clock runs ahead of its
     /// configured offset (at most [`PluginModelConfig::spread`]).
     pub drifts: u8,
@@ -282,14 +324,14 @@ impl<P: Protocol> fmt::Debug for PluginState<P> {
     }
 }
 
-/// Ticks each node's due timer has waited ([`PluginState::late`]). While every count is
-/// zero (always, in a check without late timers) it adds nothing to a state's hash, so
-/// the choice among equal-keyed renamings, which hashes decide, is what it was before
-/// late timers existed.
+/// A count per node ([`PluginState::late`], [`PluginState::waits`]). While every count is
+/// zero (always, in a check without late timers or liveness) it adds nothing to a state's
+/// hash, so the choice among equal-keyed renamings, which hashes decide, is what it was
+/// before these counts existed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Late(pub Vec<u64>);
+pub struct Counts(pub Vec<u64>);
 
-impl Hash for Late {
+impl Hash for Counts {
     fn hash<H: Hasher>(&self, h: &mut H) {
         if self.0.iter().any(|&t| t != 0) {
             self.0.hash(h);
@@ -455,6 +497,9 @@ pub struct PluginModel<P: Protocol> {
     inverses: Vec<Vec<usize>>,
     /// An empty disk, shared by every state that has one.
     empty_disk: Part<P::Disk>,
+    /// The liveness bound in ticks, without and with a crash of the authority in the run
+    /// ([`PluginModelConfig::liveness`]).
+    waits_bound: [u64; 2],
 }
 
 /// The property names (stateright's).
@@ -471,7 +516,8 @@ impl<P: Protocol> PluginModel<P> {
     /// # Panics
     ///
     /// If a closed check is asked with clocks at different rates (see
-    /// [`PluginModelConfig::rates_ppm`]): the bounds are the caller's code, not input.
+    /// [`PluginModelConfig::rates_ppm`]), or liveness of a protocol that makes no liveness
+    /// claim: the bounds are the caller's code, not input.
     pub fn new(mc: PluginModelConfig<P::Config>) -> Self {
         assert!(
             !(mc.closed && mc.rates_ppm.iter().any(|r| *r != 0)),
@@ -484,7 +530,17 @@ impl<P: Protocol> PluginModel<P> {
             perms: Vec::new(),
             inverses: Vec::new(),
             empty_disk: Part::new(P::Disk::default()),
+            waits_bound: [0; 2],
         };
+        if m.mc.liveness {
+            let delay = m.mc.max_delay * m.mc.tick_ns;
+            let ahead = m.mc.clients.saturating_sub(1) as u64;
+            m.waits_bound = [false, true].map(|restarted| {
+                P::liveness_bound_ns(&m.mc.protocol, delay, delay, ahead, restarted)
+                    .expect("liveness is asked only of a protocol with a liveness claim")
+                    .div_ceil(m.mc.tick_ns)
+            });
+        }
         m.perms = m.renamings();
         m.inverses = m
             .perms
@@ -702,6 +758,7 @@ impl<P: Protocol> PluginModel<P> {
             out.incarnations[to] = s.incarnations[i];
             out.paused[to] = s.paused[i];
             out.late.0[to] = s.late.0[i];
+            out.waits.0[to] = s.waits.0[i];
             out.drift[to] = s.drift[i];
             out.jitter[to] = s.jitter[i];
             out.stepped[to] = s.stepped[i];
@@ -782,16 +839,26 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// What no renaming of clients changes about node `i`'s slot (no node id in it): its
-    /// pause, late timer, drift, clock steps, incarnation and waiting jitter request, and
-    /// its next deadline.
+    /// pause, late timer, liveness count, drift, clock steps, incarnation and waiting
+    /// jitter request, and its next deadline.
     #[allow(clippy::type_complexity)]
     fn client_key(
         s: &PluginState<P>,
         i: usize,
-    ) -> (u64, u64, u64, u64, u32, bool, Option<(Nanos, &'static str)>) {
+    ) -> (
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u32,
+        bool,
+        Option<(Nanos, &'static str)>,
+    ) {
         (
             s.paused[i],
             s.late.0[i],
+            s.waits.0[i],
             s.drift[i],
             s.stepped[i],
             s.incarnations[i],
@@ -977,6 +1044,7 @@ impl<P: Protocol> PluginModel<P> {
             seen,
             ghosts,
             jitter,
+            waits,
             ..
         } = s;
         let Some(part) = nodes[idx].as_mut() else {
@@ -1004,6 +1072,9 @@ impl<P: Protocol> PluginModel<P> {
                         if !full {
                             let ghost = ghosts.sent::<P>(&msg, NodeId(idx as u32));
                             net.push((*time, idx as u32, to.0, msg, ghost));
+                        } else if self.mc.liveness {
+                            // A loss: every count starts again.
+                            restart_waits(waits);
                         }
                     }
                     Effect::Persist(p) => self.edit_disk(&mut disks[idx], |d| P::persist(d, p)),
@@ -1014,6 +1085,9 @@ impl<P: Protocol> PluginModel<P> {
                             *seen |= 1 << i;
                         }
                         if let Some(te) = ghosts.tenure_of::<P>(&ev, delivered) {
+                            if self.mc.liveness && idx >= 2 {
+                                note_wait(&mut waits.0[idx], te);
+                            }
                             let mut found = Vec::new();
                             oracles.observe_tenure(server_now, te, &mut found);
                         }
@@ -1073,12 +1147,45 @@ impl<P: Protocol> PluginModel<P> {
         s.nodes[idx] = None;
         s.jitter[idx] = false;
         s.late.0[idx] = 0;
+        s.waits.0[idx] = 0;
         if loses_disk {
             s.disks[idx] = self.empty_disk.clone();
         }
     }
 
     /// Which clients may act on each key.
+    /// Liveness counts after `action` (its tenure events already noted): a fault starts
+    /// every count again, a tick adds one to each waiting client's, and a count past the
+    /// bound is [`WAITED_TOO_LONG`].
+    fn count_waits(&self, s: &mut PluginState<P>, action: &PluginAction) {
+        match action {
+            PluginAction::Tick => {
+                let bound = self.waits_bound[usize::from(s.crashes > 0)];
+                for w in &mut s.waits.0 {
+                    if *w != 0 && *w != WAITED_TOO_LONG {
+                        *w = if *w > bound { WAITED_TOO_LONG } else { *w + 1 };
+                    }
+                }
+            }
+            PluginAction::Fire(_)
+            | PluginAction::Deliver(_)
+            | PluginAction::Fast(_)
+            | PluginAction::Jitter(..) => {}
+            PluginAction::LateTick(_)
+            | PluginAction::Pause(_)
+            | PluginAction::Lose(_)
+            | PluginAction::Duplicate(_)
+            | PluginAction::Crash
+            | PluginAction::CrashAmid(..)
+            | PluginAction::Restart
+            | PluginAction::CrashClient(_)
+            | PluginAction::RestartClient(_)
+            | PluginAction::CrashResource
+            | PluginAction::RestartResource
+            | PluginAction::StepClock(_) => restart_waits(&mut s.waits),
+        }
+    }
+
     fn acting(s: &PluginState<P>) -> BTreeMap<Key, usize> {
         let mut m = BTreeMap::new();
         for k in s.nodes.iter().flatten().filter_map(|n| P::may_act(n)) {
@@ -1110,7 +1217,8 @@ impl<P: Protocol> Model for PluginModel<P> {
             seen: 0,
             pauses: 0,
             paused: vec![0; n],
-            late: Late(vec![0; n]),
+            late: Counts(vec![0; n]),
+            waits: Counts(vec![0; n]),
             drifts: 0,
             drift: vec![0; n],
             jitter: vec![false; n],
@@ -1308,6 +1416,9 @@ impl<P: Protocol> Model for PluginModel<P> {
             }
             PluginAction::RestartResource => self.boot(&mut s, 1),
         }
+        if self.mc.liveness {
+            self.count_waits(&mut s, &action);
+        }
         self.normalise(&mut s);
         Some(s)
     }
@@ -1328,6 +1439,12 @@ impl<P: Protocol> Model for PluginModel<P> {
                 s.timelock.is_none()
             }),
         ];
+        if self.mc.liveness {
+            v.push(Property::always(
+                crate::PROP_LIVENESS,
+                |_: &Self, s: &PluginState<P>| !s.waits.0.contains(&WAITED_TOO_LONG),
+            ));
+        }
         if self.mc.judged.contains(&OracleName::Deadlock) {
             // The deadlock oracle with a bound of 0, as in the reference driver: in a
             // model any wait-for cycle counts (the protocol's `oracles` keeps the graph).
@@ -1537,7 +1654,16 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                     format!(" [trips {}]", new.join(", "))
                 }
             });
-            Some(step_line(s, a) + &trips)
+            let late = path.get(i + 1).map_or_else(String::new, |(next, _)| {
+                let nodes: Vec<String> = (0..next.waits.0.len())
+                    .filter(|&n| {
+                        next.waits.0[n] == WAITED_TOO_LONG && s.waits.0[n] != WAITED_TOO_LONG
+                    })
+                    .map(|n| format!(" [LIVENESS: node {n} waited past its bound]"))
+                    .collect();
+                nodes.concat()
+            });
+            Some(step_line(s, a) + &trips + &late)
         })
         .collect()
 }

@@ -371,13 +371,14 @@ fn belief_exclusivity_is_an_always_exactly_where_the_protocol_claims_it() {
 // coverage bits in the state), so its counts are its own.
 
 mod generic {
+    use leaseproof_impl::config::Mutant;
     use leaseproof_impl::plugin::Reference;
     use leaseproof_impl::{Config, OracleName, Variant};
     use leaseproof_model::plugin::{
         check_plugin_model, PluginCheckReport, PluginModelConfig, PluginProperty, PROP_NO_TIMELOCK,
         PROP_ORACLES, PROP_TWO_ACT,
     };
-    use leaseproof_model::{ModelConfig, TICK_NS};
+    use leaseproof_model::{ModelConfig, PROP_LIVENESS, TICK_NS};
 
     const REACH: [&str; 5] = [
         "granted",
@@ -462,6 +463,51 @@ mod generic {
             [within.unique_states, beyond.unique_states],
             [7_161, 17_695],
             "closed: 2 clients, delivery within 0 ticks, timers late by at most 2 and 3 ticks"
+        );
+    }
+
+    /// Liveness in the generic driver (`liveness`: a count per client of the fault-free
+    /// ticks it has waited, from its tenure events, against the protocol's bound): the
+    /// reference driver's own liveness finding again (`faults.rs`,
+    /// `a_release_overtaken_by_the_next_acquire_no_longer_livelocks`). With the server's
+    /// old rule that dropped every late request, a lone client whose re-sent Release is
+    /// overtaken by its next Acquire waits past its bound; the fixed server serves it.
+    #[test]
+    fn the_generic_driver_finds_the_livelock_of_a_dropped_late_release() {
+        let lone = |mutant| {
+            let mut cfg = ModelConfig {
+                clients: 1,
+                ..ModelConfig::closed()
+            }
+            .validate()
+            .unwrap();
+            cfg.mutant = mutant;
+            check_plugin_model::<Reference>(PluginModelConfig {
+                clients: 1,
+                closed: true,
+                liveness: true,
+                max_delay: 1,
+                link_capacity: Some(2),
+                ..bounds(cfg, 0)
+            })
+        };
+        let fixed = lone(Mutant::None);
+        for p in [PROP_ORACLES, PROP_NO_TIMELOCK, PROP_LIVENESS] {
+            assert!(
+                fixed.properties[p].holds,
+                "{p}: {:?}",
+                fixed.properties[p].path
+            );
+        }
+        let broken = lone(Mutant::LateReleaseDropped);
+        let p = &broken.properties[PROP_LIVENESS];
+        assert!(!p.holds, "the old rule waits past the bound");
+        on_path(p, "[LIVENESS: node 2 waited past its bound]");
+        on_path(p, "deliver Release");
+        assert_eq!(
+            [fixed.unique_states, broken.unique_states],
+            [14_948, 17_017],
+            "closed: 1 client, delivery within 1 tick, links of 2"
         );
     }
 
