@@ -1553,7 +1553,7 @@ pub fn check_plugin_model<P: Protocol>(mc: PluginModelConfig<P::Config>) -> Plug
             PluginProperty {
                 expectation: if always { "always" } else { "sometimes" },
                 holds: path.is_some() != always,
-                path: path.map_or_else(Vec::new, |p| describe(&p)),
+                path: path.map_or_else(Vec::new, |p| describe(&p, checker.model().closed())),
             },
         );
     }
@@ -1637,11 +1637,28 @@ fn unrenamed<P: Protocol>(
 
 /// One line per step; a step after which an oracle has failed that had not before names
 /// it (`[trips stale-write-accepted]`), so a path shows which rule it breaks and where.
-fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec<String> {
+fn describe<P: Protocol>(
+    path: &[(PluginState<P>, Option<PluginAction>)],
+    closed: bool,
+) -> Vec<String> {
+    let mut elapsed = 0u64;
     path.iter()
         .enumerate()
         .filter_map(|(i, (s, a))| {
             let a = a.as_ref()?;
+            // A closed check keeps global time at its anchor: its lines count the ticks
+            // since the path began instead (a send time as that count less its age).
+            let shown = |t: u64| {
+                if closed {
+                    elapsed.saturating_sub(s.time.saturating_sub(t))
+                } else {
+                    t
+                }
+            };
+            let line = step_line(s, a, &shown);
+            if matches!(a, PluginAction::Tick | PluginAction::LateTick(_)) {
+                elapsed += 1;
+            }
             let trips = path.get(i + 1).map_or_else(String::new, |(next, _)| {
                 let new: Vec<&str> = OracleName::ALL
                     .iter()
@@ -1663,13 +1680,19 @@ fn describe<P: Protocol>(path: &[(PluginState<P>, Option<PluginAction>)]) -> Vec
                     .collect();
                 nodes.concat()
             });
-            Some(step_line(s, a) + &trips + &late)
+            Some(line + &trips + &late)
         })
         .collect()
 }
 
-/// One step of a path as a line: global time, the action, the message.
-fn step_line<P: Protocol>(s: &PluginState<P>, a: &PluginAction) -> String {
+/// One step of a path as a line: the time (a global time as `shown` prints it), the
+/// action, the message.
+fn step_line<P: Protocol>(
+    s: &PluginState<P>,
+    a: &PluginAction,
+    shown: &dyn Fn(u64) -> u64,
+) -> String {
+    let now = shown(s.time);
     match a {
         PluginAction::Deliver(k) | PluginAction::Duplicate(k) | PluginAction::Lose(k) => {
             let (at, from, to, msg, ghost) = &s.net[*k];
@@ -1679,41 +1702,38 @@ fn step_line<P: Protocol>(s: &PluginState<P>, a: &PluginAction) -> String {
                 _ => "deliver",
             };
             let ghost = ghost.map_or_else(String::new, |g| format!(", ghost tenure {g}"));
-            format!(
-                "t={} {verb} {msg:?} node {from} -> node {to} (sent t={at}{ghost})",
-                s.time
-            )
+            let at = shown(*at);
+            format!("t={now} {verb} {msg:?} node {from} -> node {to} (sent t={at}{ghost})")
         }
-        PluginAction::Fire(i) => format!("t={} node {i}'s timer fires", s.time),
-        PluginAction::Tick => format!("t={} tick", s.time),
-        PluginAction::Crash => format!("t={} the authority crashes", s.time),
+        PluginAction::Fire(i) => format!("t={now} node {i}'s timer fires"),
+        PluginAction::Tick => format!("t={now} tick"),
+        PluginAction::Crash => format!("t={now} the authority crashes"),
         PluginAction::CrashAmid(step, at) => format!(
             "{}, and the authority crashes before its effect {at}: the rest of the step is lost",
-            step_line(s, step)
+            step_line(s, step, shown)
         ),
-        PluginAction::Restart => format!("t={} the authority restarts", s.time),
-        PluginAction::CrashClient(i) => format!("t={} node {i} crashes", s.time),
-        PluginAction::RestartClient(i) => format!("t={} node {i} restarts", s.time),
-        PluginAction::CrashResource => format!("t={} the resource crashes", s.time),
-        PluginAction::RestartResource => format!("t={} the resource restarts", s.time),
-        PluginAction::Pause(i) => format!("t={} node {i} pauses", s.time),
+        PluginAction::Restart => format!("t={now} the authority restarts"),
+        PluginAction::CrashClient(i) => format!("t={now} node {i} crashes"),
+        PluginAction::RestartClient(i) => format!("t={now} node {i} restarts"),
+        PluginAction::CrashResource => format!("t={now} the resource crashes"),
+        PluginAction::RestartResource => format!("t={now} the resource restarts"),
+        PluginAction::Pause(i) => format!("t={now} node {i} pauses"),
         PluginAction::LateTick(late) => {
             let nodes: Vec<String> = (0..32)
                 .filter(|i| late & (1 << i) != 0)
                 .map(|i| i.to_string())
                 .collect();
             format!(
-                "t={} tick while node {}'s due timer waits (paused)",
-                s.time,
+                "t={now} tick while node {}'s due timer waits (paused)",
                 nodes.join(" and node ")
             )
         }
         PluginAction::Fast(i) => {
-            format!("t={} node {i}'s clock runs a tick ahead", s.time)
+            format!("t={now} node {i}'s clock runs a tick ahead")
         }
         PluginAction::Jitter(i, ppm) => {
-            format!("t={} node {i} draws jitter {ppm} ppm", s.time)
+            format!("t={now} node {i} draws jitter {ppm} ppm")
         }
-        PluginAction::StepClock(i) => format!("t={} node {i}'s clock steps forward", s.time),
+        PluginAction::StepClock(i) => format!("t={now} node {i}'s clock steps forward"),
     }
 }

@@ -504,6 +504,10 @@ mod generic {
         assert!(!p.holds, "the old rule waits past the bound");
         on_path(p, "[LIVENESS: node 2 waited past its bound]");
         on_path(p, "deliver Release");
+        // A closed check's path counts ticks from its start (global time stays anchored).
+        assert!(p.path[0].starts_with("t=0 "), "{:#?}", p.path);
+        let last = p.path.last().expect("a path");
+        assert!(last.starts_with("t=") && !last.starts_with("t=0 "), "{last}");
         assert_eq!(
             [fixed.unique_states, broken.unique_states],
             [14_948, 17_017],
