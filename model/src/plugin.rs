@@ -32,7 +32,9 @@
 //! state per orbit of renamings of clients with equal offsets; a path is replayed without
 //! renaming before it is printed, so each line names every client as the run does.
 //! **Drift that moves** (`drift_moves` within `spread`): a clock runs one tick ahead at a
-//! time, as in the reference model; a client's clock may also step forward
+//! time, as in the reference model, within a budget, or without one at most once every
+//! R ticks (`drift_every`, the reference model's rate bound); a client's clock may also
+//! step forward
 //! (`clock_steps` of `clock_step_ticks`), beyond the spread. **Liveness** (`liveness`, for a
 //! protocol with a liveness claim): a count per client of the fault-free ticks it has
 //! waited, against the protocol's bound. Left out for now (docs/protocols.md): the
@@ -159,6 +161,13 @@ pub struct PluginModelConfig<C> {
     /// spread between any two clocks stays within ε). A budget counted in the state, so a
     /// closed check still closes.
     pub drift_moves: u8,
+    /// R of a bound on clock rates (the reference model's `--rate-skew 1/R`): drift moves
+    /// without a count, each clock (the authority's, a client's) at most once every R
+    /// global ticks (a count per node in the state, up to R) and only where time could
+    /// tick, within `spread`; once every clock has run ahead, global time (the slowest
+    /// clock) moves instead, so a closed check still closes. 0: off (drift moves are the
+    /// `drift_moves` budget, which this replaces).
+    pub drift_every: u8,
     /// How many forward clock steps of a client one run may have, each `clock_step_ticks`
     /// long: its clock jumps ahead at once and stays ahead (the reference model's
     /// `StepClock`, an NTP correction or an operator's `date -s`; beyond the spread).
@@ -204,6 +213,7 @@ impl<C> PluginModelConfig<C> {
             rates_ppm: Vec::new(),
             spread: 0,
             drift_moves: 0,
+            drift_every: 0,
             clock_steps: 0,
             clock_step_ticks: 0,
         }
@@ -302,6 +312,9 @@ pub struct PluginState<P: Protocol> {
     /// configured offset (at most [`PluginModelConfig::spread`]).
     pub drifts: u8,
     pub drift: Vec<u64>,
+    /// Global ticks since each clock last ran ahead, up to R
+    /// ([`PluginModelConfig::drift_every`]; all zero without it).
+    pub since_fast: Counts,
     /// Each node's jitter request waiting for its draw ([`PluginModelConfig::jitter_draws`]).
     pub jitter: Vec<bool>,
     /// Clock steps so far, and how many ticks each node's clock has stepped ahead
@@ -338,6 +351,10 @@ impl Hash for Counts {
         }
     }
 }
+
+/// What no renaming of clients changes about a client's slot
+/// ([`PluginModel::client_key`]).
+type ClientKey = ([u64; 6], u32, bool, Option<(Nanos, &'static str)>);
 
 /// What one step does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -759,6 +776,7 @@ impl<P: Protocol> PluginModel<P> {
             out.paused[to] = s.paused[i];
             out.late.0[to] = s.late.0[i];
             out.waits.0[to] = s.waits.0[i];
+            out.since_fast.0[to] = s.since_fast.0[i];
             out.drift[to] = s.drift[i];
             out.jitter[to] = s.jitter[i];
             out.stepped[to] = s.stepped[i];
@@ -839,28 +857,18 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// What no renaming of clients changes about node `i`'s slot (no node id in it): its
-    /// pause, late timer, liveness count, drift, clock steps, incarnation and waiting
-    /// jitter request, and its next deadline.
-    #[allow(clippy::type_complexity)]
-    fn client_key(
-        s: &PluginState<P>,
-        i: usize,
-    ) -> (
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u32,
-        bool,
-        Option<(Nanos, &'static str)>,
-    ) {
+    /// pause, late timer, liveness count, ticks since it ran ahead, drift and clock steps
+    /// (in that order), incarnation and waiting jitter request, and its next deadline.
+    fn client_key(s: &PluginState<P>, i: usize) -> ClientKey {
         (
-            s.paused[i],
-            s.late.0[i],
-            s.waits.0[i],
-            s.drift[i],
-            s.stepped[i],
+            [
+                s.paused[i],
+                s.late.0[i],
+                s.waits.0[i],
+                s.since_fast.0[i],
+                s.drift[i],
+                s.stepped[i],
+            ],
             s.incarnations[i],
             s.jitter[i],
             s.nodes[i].as_ref().and_then(|n| n.poll_timeout()),
@@ -1154,23 +1162,59 @@ impl<P: Protocol> PluginModel<P> {
     }
 
     /// Which clients may act on each key.
-    /// Liveness counts after `action` (its tenure events already noted): a fault starts
-    /// every count again, a tick adds one to each waiting client's, and a count past the
-    /// bound is [`WAITED_TOO_LONG`].
-    fn count_waits(&self, s: &mut PluginState<P>, action: &PluginAction) {
+    /// Global time moves one tick: in a closed check every instant moves back instead.
+    fn advance(&self, s: &mut PluginState<P>) {
+        if self.closed() {
+            self.shift_back(s);
+        } else {
+            s.time += 1;
+        }
+        let r = u64::from(self.mc.drift_every);
+        if r > 0 {
+            for idx in self.clocked() {
+                s.since_fast.0[idx] = (s.since_fast.0[idx] + 1).min(r);
+            }
+        }
+    }
+
+    /// The nodes with a clock that drifts: the authority and the clients.
+    fn clocked(&self) -> impl Iterator<Item = usize> {
+        std::iter::once(0).chain(2..self.n())
+    }
+
+    /// With a rate bound, once every clock has run ahead the slowest has moved: global
+    /// time (the slowest clock) moves by as much and each drift comes down by it, so
+    /// every clock reads as before (the reference model's `State::normalise`). Returns
+    /// the ticks time moved.
+    fn slowest_moved(&self, s: &mut PluginState<P>) -> u64 {
+        let lo = self.clocked().map(|i| s.drift[i]).min().unwrap_or(0);
+        for idx in self.clocked() {
+            s.drift[idx] -= lo;
+        }
+        for _ in 0..lo {
+            self.advance(s);
+        }
+        lo
+    }
+
+    /// Liveness counts after `action` (its tenure events already noted), which moved time
+    /// by `advanced` ticks: a fault starts every count again, time adds to each waiting
+    /// client's, and a count past the bound is [`WAITED_TOO_LONG`].
+    fn count_waits(&self, s: &mut PluginState<P>, action: &PluginAction, advanced: u64) {
         match action {
-            PluginAction::Tick => {
+            PluginAction::Tick | PluginAction::Fast(_) => {
                 let bound = self.waits_bound[usize::from(s.crashes > 0)];
                 for w in &mut s.waits.0 {
                     if *w != 0 && *w != WAITED_TOO_LONG {
-                        *w = if *w > bound { WAITED_TOO_LONG } else { *w + 1 };
+                        *w = if *w + advanced > bound + 1 {
+                            WAITED_TOO_LONG
+                        } else {
+                            *w + advanced
+                        };
                     }
                 }
             }
-            PluginAction::Fire(_)
-            | PluginAction::Deliver(_)
-            | PluginAction::Fast(_)
-            | PluginAction::Jitter(..) => {}
+            PluginAction::Fire(_) | PluginAction::Deliver(_) | PluginAction::Jitter(..) => {}
             PluginAction::LateTick(_)
             | PluginAction::Pause(_)
             | PluginAction::Lose(_)
@@ -1219,6 +1263,17 @@ impl<P: Protocol> Model for PluginModel<P> {
             paused: vec![0; n],
             late: Counts(vec![0; n]),
             waits: Counts(vec![0; n]),
+            since_fast: Counts(
+                (0..n)
+                    .map(|i| {
+                        if i == 1 {
+                            0
+                        } else {
+                            u64::from(self.mc.drift_every)
+                        }
+                    })
+                    .collect(),
+            ),
             drifts: 0,
             drift: vec![0; n],
             jitter: vec![false; n],
@@ -1313,6 +1368,18 @@ impl<P: Protocol> Model for PluginModel<P> {
                 }
             }
         }
+        // With a rate bound, a clock runs ahead where time could tick, once every R ticks.
+        let quiet = (self.closed() || s.time < self.mc.max_time) && !overdue && !any_due;
+        if self.mc.drift_every > 0 && quiet {
+            // A node that is down keeps its clock, as in the reference model.
+            for idx in self.clocked() {
+                if s.drift[idx] < self.mc.spread
+                    && s.since_fast.0[idx] >= u64::from(self.mc.drift_every)
+                {
+                    actions.push(PluginAction::Fast(idx as u32));
+                }
+            }
+        }
         if s.steps < self.mc.clock_steps {
             for idx in 2..self.n() {
                 if s.nodes[idx].is_some() {
@@ -1331,13 +1398,12 @@ impl<P: Protocol> Model for PluginModel<P> {
 
     fn next_state(&self, last: &PluginState<P>, action: PluginAction) -> Option<PluginState<P>> {
         let mut s = last.clone();
+        // Global ticks the action moves time by.
+        let mut advanced = 0;
         match action {
             PluginAction::Tick | PluginAction::LateTick(_) => {
-                if self.closed() {
-                    self.shift_back(&mut s);
-                } else {
-                    s.time += 1;
-                }
+                advanced = 1;
+                self.advance(&mut s);
                 for p in &mut s.paused {
                     *p = p.saturating_sub(1);
                 }
@@ -1353,7 +1419,12 @@ impl<P: Protocol> Model for PluginModel<P> {
             }
             PluginAction::Fast(i) => {
                 s.drift[i as usize] += 1;
-                s.drifts += 1;
+                if self.mc.drift_every > 0 {
+                    s.since_fast.0[i as usize] = 0;
+                    advanced = self.slowest_moved(&mut s);
+                } else {
+                    s.drifts += 1;
+                }
             }
             PluginAction::StepClock(i) => {
                 s.stepped[i as usize] += self.mc.clock_step_ticks;
@@ -1417,7 +1488,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             PluginAction::RestartResource => self.boot(&mut s, 1),
         }
         if self.mc.liveness {
-            self.count_waits(&mut s, &action);
+            self.count_waits(&mut s, &action, advanced);
         }
         self.normalise(&mut s);
         Some(s)
@@ -1656,8 +1727,15 @@ fn describe<P: Protocol>(
                 }
             };
             let line = step_line(s, a, &shown);
-            if matches!(a, PluginAction::Tick | PluginAction::LateTick(_)) {
-                elapsed += 1;
+            match (a, path.get(i + 1)) {
+                (PluginAction::Tick | PluginAction::LateTick(_), _) => elapsed += 1,
+                // A clock that ran ahead and left every clock ahead moved time (see
+                // `slowest_moved`): its drift came down by as much.
+                (PluginAction::Fast(n), Some((next, _))) => {
+                    let n = *n as usize;
+                    elapsed += (s.drift[n] + 1).saturating_sub(next.drift[n]);
+                }
+                _ => {}
             }
             let trips = path.get(i + 1).map_or_else(String::new, |(next, _)| {
                 let new: Vec<&str> = OracleName::ALL

@@ -507,11 +507,64 @@ mod generic {
         // A closed check's path counts ticks from its start (global time stays anchored).
         assert!(p.path[0].starts_with("t=0 "), "{:#?}", p.path);
         let last = p.path.last().expect("a path");
-        assert!(last.starts_with("t=") && !last.starts_with("t=0 "), "{last}");
+        assert!(
+            last.starts_with("t=") && !last.starts_with("t=0 "),
+            "{last}"
+        );
         assert_eq!(
             [fixed.unique_states, broken.unique_states],
             [14_948, 17_017],
             "closed: 1 client, delivery within 1 tick, links of 2"
+        );
+    }
+
+    /// Drift without a count (`drift_every`, the reference driver's `--rate-skew 1/R`): a
+    /// clock runs a tick ahead at most once every R ticks, within the spread, any number
+    /// of times, so a closed check covers clocks that move apart during a hold of any
+    /// length. The drift-ignored variant (validity L = ttl, no margin for ε) is found:
+    /// its holder writes after the server, one tick ahead, let its lease run out; the
+    /// correct protocol passes. One client, delivery within 1 tick, a hold longer than the
+    /// lease, at most 2 messages in flight.
+    #[test]
+    fn the_generic_driver_finds_drift_ignored_with_drift_without_a_count() {
+        let check = |variant| {
+            let cfg = ModelConfig {
+                variant,
+                clients: 1,
+                hold: 9,
+                ..ModelConfig::closed()
+            }
+            .validate()
+            .unwrap();
+            check_plugin_model::<Reference>(PluginModelConfig {
+                clients: 1,
+                closed: true,
+                symmetry: true,
+                judged: vec![OracleName::LeaseContainment],
+                max_delay: 1,
+                max_in_flight: 2,
+                spread: 1,
+                drift_every: 1,
+                ..PluginModelConfig::new(cfg, TICK_NS, 0)
+            })
+        };
+        let correct = check(Variant::Correct);
+        passes(&correct, "correct, drift without a count");
+        let found = check(Variant::DriftIgnored);
+        let p = violation(&found, "drift-ignored, drift without a count");
+        assert!(
+            p.path
+                .last()
+                .unwrap()
+                .ends_with("[trips lease-containment]"),
+            "{:#?}",
+            p.path
+        );
+        on_path(p, "node 0's clock runs a tick ahead");
+        assert_eq!(
+            [correct.unique_states, found.unique_states],
+            [16_390, 48_279],
+            "closed: 1 client, delivery within 1 tick, drift once a tick within ε = 1"
         );
     }
 
