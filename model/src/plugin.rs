@@ -47,6 +47,7 @@ use leaseproof_impl::{
     NodeId, OracleName, Protocol, RemapNodes, SafetyOracles, TenureEvent, UNBOUNDED,
 };
 use serde::Serialize;
+use smallvec::{smallvec, SmallVec};
 use stateright::{Checker, Model, Property};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -281,8 +282,8 @@ type Flight<M> = (u64, u32, u32, M, Option<u64>);
 pub struct PluginState<P: Protocol> {
     pub time: u64,
     /// By node index; `None` where the layout has no node.
-    pub nodes: Vec<Option<Part<P::Node>>>,
-    pub disks: Vec<Part<P::Disk>>,
+    pub nodes: PerNode<Option<Part<P::Node>>>,
+    pub disks: PerNode<Part<P::Disk>>,
     /// Sorted, so equal multisets are equal states.
     pub net: Vec<Flight<P::Msg>>,
     pub losses: u8,
@@ -291,7 +292,7 @@ pub struct PluginState<P: Protocol> {
     pub crashes: u8,
     pub client_crashes: u8,
     pub resource_crashes: u8,
-    pub incarnations: Vec<u32>,
+    pub incarnations: PerNode<u32>,
     pub oracles: SafetyOracles,
     /// A node whose timer fired and left it due at the same deadline: time cannot pass
     /// (a time-lock, a liveness failure). The path ends here.
@@ -300,7 +301,7 @@ pub struct PluginState<P: Protocol> {
     pub seen: u8,
     /// Pauses so far, and each node's remaining pause in ticks (0: running).
     pub pauses: u8,
-    pub paused: Vec<u64>,
+    pub paused: PerNode<u64>,
     /// Ticks each node's due timer has waited in its current late-timer pause
     /// ([`PluginModelConfig::late_ticks`]).
     pub late: Counts,
@@ -311,16 +312,16 @@ pub struct PluginState<P: Protocol> {
     /// Drift moves so far, and how many ticks each node's clock runs ahead of its
     /// configured offset (at most [`PluginModelConfig::spread`]).
     pub drifts: u8,
-    pub drift: Vec<u64>,
+    pub drift: PerNode<u64>,
     /// Global ticks since each clock last ran ahead, up to R
     /// ([`PluginModelConfig::drift_every`]; all zero without it).
     pub since_fast: Counts,
     /// Each node's jitter request waiting for its draw ([`PluginModelConfig::jitter_draws`]).
-    pub jitter: Vec<bool>,
+    pub jitter: PerNode<bool>,
     /// Clock steps so far, and how many ticks each node's clock has stepped ahead
     /// ([`PluginModelConfig::clock_steps`]).
     pub steps: u8,
-    pub stepped: Vec<u64>,
+    pub stepped: PerNode<u64>,
     /// The harness's ghost tenures, for a protocol judged by them (empty otherwise).
     pub ghosts: GhostTenures,
 }
@@ -342,7 +343,7 @@ impl<P: Protocol> fmt::Debug for PluginState<P> {
 /// hash, so the choice among equal-keyed renamings, which hashes decide, is what it was
 /// before these counts existed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Counts(pub Vec<u64>);
+pub struct Counts(pub PerNode<u64>);
 
 impl Hash for Counts {
     fn hash<H: Hasher>(&self, h: &mut H) {
@@ -351,6 +352,10 @@ impl Hash for Counts {
         }
     }
 }
+
+/// One value per node, by node index: inline for up to four clients, so cloning a state
+/// allocates none of them.
+pub type PerNode<T> = SmallVec<[T; 6]>;
 
 /// What no renaming of clients changes about a client's slot
 /// ([`PluginModel::client_key`]).
@@ -1247,22 +1252,22 @@ impl<P: Protocol> Model for PluginModel<P> {
         let n = self.n();
         let mut s = PluginState {
             time: self.start(),
-            nodes: vec![None; n],
-            disks: vec![self.empty_disk.clone(); n],
+            nodes: smallvec![None; n],
+            disks: smallvec![self.empty_disk.clone(); n],
             net: Vec::new(),
             losses: 0,
             duplicates: 0,
             crashes: 0,
             client_crashes: 0,
             resource_crashes: 0,
-            incarnations: vec![0; n],
+            incarnations: smallvec![0; n],
             oracles: P::oracles(&self.mc.protocol).judging(&self.mc.judged),
             timelock: None,
             seen: 0,
             pauses: 0,
-            paused: vec![0; n],
-            late: Counts(vec![0; n]),
-            waits: Counts(vec![0; n]),
+            paused: smallvec![0; n],
+            late: Counts(smallvec![0; n]),
+            waits: Counts(smallvec![0; n]),
             since_fast: Counts(
                 (0..n)
                     .map(|i| {
@@ -1275,10 +1280,10 @@ impl<P: Protocol> Model for PluginModel<P> {
                     .collect(),
             ),
             drifts: 0,
-            drift: vec![0; n],
-            jitter: vec![false; n],
+            drift: smallvec![0; n],
+            jitter: smallvec![false; n],
             steps: 0,
-            stepped: vec![0; n],
+            stepped: smallvec![0; n],
             ghosts: GhostTenures::default(),
         };
         for idx in 0..n {
