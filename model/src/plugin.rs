@@ -49,10 +49,14 @@ use leaseproof_impl::{
 use serde::Serialize;
 use smallvec::{smallvec, SmallVec};
 use stateright::{Checker, Model, Property};
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
 
 /// The bounds of a plug-in's model check.
 #[derive(Clone, Debug)]
@@ -522,6 +526,53 @@ pub struct PluginModel<P: Protocol> {
     /// The liveness bound in ticks, without and with a crash of the authority in the run
     /// ([`PluginModelConfig::liveness`]).
     waits_bound: [u64; 2],
+    /// This model among those made in the process: the step memo's steps are this
+    /// model's only (a step depends on the protocol's config and the jitter draws).
+    id: u64,
+}
+
+/// The next [`PluginModel::id`].
+static NEXT_MODEL: AtomicU64 = AtomicU64::new(0);
+
+/// One input to one node, as the model feeds it (the step memo's key with the node's
+/// value and clock).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum StepInput<M> {
+    /// None: what a node that just booted has ready.
+    Boot,
+    Timeout,
+    Message(NodeId, M),
+    Jitter(u32),
+}
+
+/// A protocol's effect.
+type EffectOf<P> = Effect<<P as Protocol>::Msg, <P as Protocol>::Persist, <P as Protocol>::Event>;
+
+/// What one step of a node made: its next state and every effect it output, in order (a
+/// `NeedJitter` the model answered at once is listed, already answered).
+struct Stepped<P: Protocol> {
+    next: Part<P::Node>,
+    effects: Vec<EffectOf<P>>,
+}
+
+/// A kept step: the model, the node's value, the input and the clock reading it ran on.
+struct MemoSlot<P: Protocol> {
+    model: u64,
+    node: Part<P::Node>,
+    input: StepInput<P::Msg>,
+    now: Nanos,
+    stepped: Arc<Stepped<P>>,
+}
+
+/// Slots per thread in the step memo (as the reference driver's, `crate::memo`: a
+/// depth- or breadth-first search meets the same steps again close by).
+const MEMO_SLOTS: usize = 1 << 8;
+
+thread_local! {
+    /// The step memo: each checker thread's own direct-mapped table of kept steps, of any
+    /// protocol (a slot holds one `MemoSlot<P>`; another protocol's is a miss).
+    static STEPS: RefCell<Vec<Option<Box<dyn Any>>>> =
+        RefCell::new((0..MEMO_SLOTS).map(|_| None).collect());
 }
 
 /// The property names (stateright's).
@@ -553,6 +604,7 @@ impl<P: Protocol> PluginModel<P> {
             inverses: Vec::new(),
             empty_disk: Part::new(P::Disk::default()),
             waits_bound: [0; 2],
+            id: NEXT_MODEL.fetch_add(1, AtomicOrdering::Relaxed),
         };
         if m.mc.liveness {
             let delay = m.mc.max_delay * m.mc.tick_ns;
@@ -596,7 +648,7 @@ impl<P: Protocol> PluginModel<P> {
         let now = self.now(s, idx);
         let node = P::boot(&self.mc.protocol, role, id, &s.disks[idx], now);
         s.nodes[idx] = Some(self.node_part(node));
-        self.step(s, idx, None, |_, _| {});
+        self.step(s, idx, None, StepInput::Boot);
     }
 
     fn closed(&self) -> bool {
@@ -1029,9 +1081,71 @@ impl<P: Protocol> PluginModel<P> {
         s: &mut PluginState<P>,
         idx: usize,
         delivered: Option<u64>,
-        input: impl FnOnce(&mut P::Node, Nanos),
+        input: StepInput<P::Msg>,
     ) {
         self.step_cut(s, idx, delivered, input, usize::MAX, &mut Vec::new());
+    }
+
+    /// The step node `part` takes on `input` at `now`: kept in the step memo, or run (on
+    /// a copy of the node) and kept. The core is deterministic (a node's state, its input
+    /// and its clock decide its next state and outputs: docs/design.md, "The sans-IO
+    /// contract"), so a step met again, in another global state, replays: a lookup
+    /// instead of a copy of the node, its handler and a rehash, and equal results share
+    /// one part.
+    fn stepped(
+        &self,
+        part: &Part<P::Node>,
+        input: StepInput<P::Msg>,
+        now: Nanos,
+    ) -> Arc<Stepped<P>> {
+        let mut h = Fnv::default();
+        (part.kept_hash(), &input, now.0, self.id).hash(&mut h);
+        let at = (h.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO_SLOTS.trailing_zeros()))
+            as usize;
+        let kept = STEPS.with_borrow(|table| {
+            let slot = table[at].as_ref()?.downcast_ref::<MemoSlot<P>>()?;
+            (slot.model == self.id && slot.now == now && slot.input == input && slot.node == *part)
+                .then(|| Arc::clone(&slot.stepped))
+        });
+        if let Some(stepped) = kept {
+            return stepped;
+        }
+        let mut node = P::Node::clone(part);
+        match input.clone() {
+            StepInput::Boot => {}
+            StepInput::Timeout => node.handle_timeout(now),
+            StepInput::Message(from, msg) => node.handle_message(now, from, msg),
+            StepInput::Jitter(ppm) => node.handle_jitter(now, Jitter { ppm }),
+        }
+        let mut effects = Vec::new();
+        while let Some(out) = node.poll_output() {
+            let effect = P::effect(out);
+            if matches!(effect, Effect::NeedJitter) && self.mc.jitter_draws.is_empty() {
+                node.handle_jitter(
+                    now,
+                    Jitter {
+                        ppm: self.mc.jitter_ppm,
+                    },
+                );
+            }
+            effects.push(effect);
+        }
+        let next = if node == **part {
+            part.clone()
+        } else {
+            self.node_part(node)
+        };
+        let stepped = Arc::new(Stepped { next, effects });
+        STEPS.with_borrow_mut(|table| {
+            table[at] = Some(Box::new(MemoSlot::<P> {
+                model: self.id,
+                node: part.clone(),
+                input,
+                now,
+                stepped: Arc::clone(&stepped),
+            }));
+        });
+        stepped
     }
 
     /// [`Self::step`], keeping only the effects before the `cut`th (a crash point: the
@@ -1042,15 +1156,19 @@ impl<P: Protocol> PluginModel<P> {
         s: &mut PluginState<P>,
         idx: usize,
         delivered: Option<u64>,
-        input: impl FnOnce(&mut P::Node, Nanos),
+        input: StepInput<P::Msg>,
         cut: usize,
         kinds: &mut Vec<Option<bool>>,
     ) {
         let now = self.now(s, idx);
         let server_now = self.now(s, 0);
+        let Some(part) = s.nodes[idx].as_ref() else {
+            return;
+        };
+        let stepped = self.stepped(part, input, now);
+        s.nodes[idx] = Some(stepped.next.clone());
         let PluginState {
             time,
-            nodes,
             disks,
             net,
             oracles,
@@ -1060,61 +1178,45 @@ impl<P: Protocol> PluginModel<P> {
             waits,
             ..
         } = s;
-        let Some(part) = nodes[idx].as_mut() else {
-            return;
-        };
-        // The node is copied here if another state shares it (its parent does), once.
-        self.edit_node(part, |node| {
-            input(node, now);
-            for k in 0.. {
-                if k == cut {
-                    break;
-                }
-                let Some(out) = node.poll_output() else {
-                    break;
-                };
-                let effect = P::effect(out);
-                kinds.push(effect.crash_kind());
-                match effect {
-                    Effect::Send { to, msg } => {
-                        let on_link = |m: &&Flight<P::Msg>| m.1 == idx as u32 && m.2 == to.0;
-                        let full = self
-                            .mc
-                            .link_capacity
-                            .is_some_and(|c| net.iter().filter(on_link).count() >= usize::from(c));
-                        if !full {
-                            let ghost = ghosts.sent::<P>(&msg, NodeId(idx as u32));
-                            net.push((*time, idx as u32, to.0, msg, ghost));
-                        } else if self.mc.liveness {
-                            // A loss: every count starts again.
-                            restart_waits(waits);
-                        }
+        for effect in stepped.effects.iter().take(cut) {
+            kinds.push(effect.crash_kind());
+            match effect {
+                Effect::Send { to, msg } => {
+                    let on_link = |m: &&Flight<P::Msg>| m.1 == idx as u32 && m.2 == to.0;
+                    let full = self
+                        .mc
+                        .link_capacity
+                        .is_some_and(|c| net.iter().filter(on_link).count() >= usize::from(c));
+                    if !full {
+                        let ghost = ghosts.sent::<P>(msg, NodeId(idx as u32));
+                        net.push((*time, idx as u32, to.0, msg.clone(), ghost));
+                    } else if self.mc.liveness {
+                        // A loss: every count starts again.
+                        restart_waits(waits);
                     }
-                    Effect::Persist(p) => self.edit_disk(&mut disks[idx], |d| P::persist(d, p)),
-                    Effect::Event(ev) => {
-                        let kind = P::event_kind(&ev);
-                        let mut reach = self.mc.reach.iter().take(MAX_REACH);
-                        if let Some(i) = reach.position(|k| *k == kind) {
-                            *seen |= 1 << i;
-                        }
-                        if let Some(te) = ghosts.tenure_of::<P>(&ev, delivered) {
-                            if self.mc.liveness && idx >= 2 {
-                                note_wait(&mut waits.0[idx], te);
-                            }
-                            let mut found = Vec::new();
-                            oracles.observe_tenure(server_now, te, &mut found);
-                        }
-                    }
-                    Effect::NeedJitter if !self.mc.jitter_draws.is_empty() => jitter[idx] = true,
-                    Effect::NeedJitter => node.handle_jitter(
-                        now,
-                        Jitter {
-                            ppm: self.mc.jitter_ppm,
-                        },
-                    ),
                 }
+                Effect::Persist(p) => {
+                    self.edit_disk(&mut disks[idx], |d| P::persist(d, p.clone()));
+                }
+                Effect::Event(ev) => {
+                    let kind = P::event_kind(ev);
+                    let mut reach = self.mc.reach.iter().take(MAX_REACH);
+                    if let Some(i) = reach.position(|k| *k == kind) {
+                        *seen |= 1 << i;
+                    }
+                    if let Some(te) = ghosts.tenure_of::<P>(ev, delivered) {
+                        if self.mc.liveness && idx >= 2 {
+                            note_wait(&mut waits.0[idx], te);
+                        }
+                        let mut found = Vec::new();
+                        oracles.observe_tenure(server_now, te, &mut found);
+                    }
+                }
+                // Answered at once in the step, without jitter draws to choose from.
+                Effect::NeedJitter if self.mc.jitter_draws.is_empty() => {}
+                Effect::NeedJitter => jitter[idx] = true,
             }
-        });
+        }
         net.sort();
     }
 
@@ -1129,11 +1231,11 @@ impl<P: Protocol> PluginModel<P> {
     ) -> bool {
         match *a {
             PluginAction::Fire(0) => {
-                self.step_cut(s, 0, None, |n, now| n.handle_timeout(now), cut, kinds);
+                self.step_cut(s, 0, None, StepInput::Timeout, cut, kinds);
             }
             PluginAction::Deliver(k) if s.net[k].2 == 0 => {
                 let (_, from, _, msg, ghost) = s.net.remove(k);
-                let input = |n: &mut P::Node, now| n.handle_message(now, NodeId(from), msg);
+                let input = StepInput::Message(NodeId(from), msg);
                 self.step_cut(s, 0, ghost, input, cut, kinds);
             }
             _ => return false,
@@ -1437,9 +1539,7 @@ impl<P: Protocol> Model for PluginModel<P> {
             }
             PluginAction::Jitter(i, ppm) => {
                 s.jitter[i as usize] = false;
-                self.step(&mut s, i as usize, None, |n, now| {
-                    n.handle_jitter(now, Jitter { ppm });
-                });
+                self.step(&mut s, i as usize, None, StepInput::Jitter(ppm));
             }
             PluginAction::Fire(i) => {
                 let idx = i as usize;
@@ -1447,7 +1547,7 @@ impl<P: Protocol> Model for PluginModel<P> {
                     |s: &PluginState<P>| s.nodes[idx].as_ref().and_then(|n| n.poll_timeout());
                 let before = deadline(&s);
                 s.late.0[idx] = 0;
-                self.step(&mut s, idx, None, |n, now| n.handle_timeout(now));
+                self.step(&mut s, idx, None, StepInput::Timeout);
                 // Still due, at the same deadline: it fires again and again at this
                 // instant, and urgent timers keep time from passing.
                 if self.due(&s, idx) && deadline(&s).map(|d| d.0) == before.map(|d| d.0) {
@@ -1462,9 +1562,12 @@ impl<P: Protocol> Model for PluginModel<P> {
                 } else {
                     s.net.remove(k)
                 };
-                self.step(&mut s, to as usize, ghost, |n, now| {
-                    n.handle_message(now, NodeId(from), msg);
-                });
+                self.step(
+                    &mut s,
+                    to as usize,
+                    ghost,
+                    StepInput::Message(NodeId(from), msg),
+                );
             }
             PluginAction::Lose(k) => {
                 s.net.remove(k);
