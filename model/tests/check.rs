@@ -842,10 +842,10 @@ mod generic {
     /// The two catalog variants that need a delayed message, at the catalog's bounds with
     /// its delays (anchor-at-receipt 3 ticks, late-reply-adopted 6) and at most two
     /// messages in flight; the correct protocol passes at the same. Slow for `cargo test`
-    /// (6.3 M states, 40 s in a release build):
+    /// (6.3 M states, 30 s in a release build):
     /// `cargo test --release -p leaseproof-model --test check -- --ignored delayed`.
     #[test]
-    #[ignore = "40 s in a release build; the README's command runs it"]
+    #[ignore = "30 s in a release build; the README's command runs it"]
     fn the_generic_driver_finds_the_two_delayed_message_variants() {
         let mk = |bug: Variant, variant: Variant| {
             at_bounds_of(bug, variant, |c| {
