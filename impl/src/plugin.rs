@@ -385,6 +385,15 @@ pub trait Protocol: Copy + Debug + Eq + Hash + Send + Sync + 'static {
     ) {
         let _ = (msg, from, to, f);
     }
+    /// Whether the model carries `msg`: `false` for a message whose delivery changes
+    /// nothing at its receiver under `cfg` (its code ignores it), which the generic model
+    /// driver then lets be lost at its send instead of carrying it (a loss, within every
+    /// protocol's assumptions, and fewer states). The simulator carries every message.
+    /// The default carries every message.
+    fn carried(cfg: &Self::Config, msg: &Self::Msg) -> bool {
+        let _ = (cfg, msg);
+        true
+    }
     /// Node `node` without what it keeps that no later step can read (dead data), given
     /// the messages in flight, each with its sender, and the node's clock `now`; `None`
     /// if it keeps none. The generic model driver calls it on every state of a closed
@@ -645,6 +654,14 @@ impl Protocol for Reference {
         *msg = msg.mapped(Msg::client_end(from, to), f);
     }
 
+    /// A write ack changes nothing at a client that does not count acks (client.rs,
+    /// `handle_message`: the `WriteAck` arm needs `cfg.counts_acks()`, and "anything else
+    /// ... changes nothing"; the lock-set client has no arm for it), so the model does not
+    /// carry it, as the reference driver's `step_to` does not.
+    fn carried(cfg: &Config, msg: &Msg) -> bool {
+        !matches!(msg, Msg::WriteAck { .. }) || cfg.counts_acks()
+    }
+
     fn forget_dead(node: &AnyNode, now: Nanos, in_flight: &[(NodeId, &Msg)]) -> Option<AnyNode> {
         node.without_dead(now, in_flight)
     }
@@ -685,5 +702,52 @@ impl Protocol for Reference {
             } => (client, key, Some(token.0)),
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProtocolConfig;
+    use crate::types::{IdemKey, Token};
+
+    #[test]
+    fn the_reference_model_carries_write_acks_only_where_a_client_counts_them() {
+        let ack = Msg::WriteAck {
+            key: Key(0),
+            token: Token(1),
+            idem: IdemKey {
+                node: NodeId(2),
+                incarnation: 0,
+                seq: 1,
+            },
+        };
+        let plain = ProtocolConfig::default().validate().unwrap();
+        assert!(!plain.counts_acks());
+        assert!(!Reference::carried(&plain, &ack), "an ack no client reads");
+        let write = Msg::Write {
+            key: Key(0),
+            token: Token(1),
+            idem: IdemKey {
+                node: NodeId(2),
+                incarnation: 0,
+                seq: 1,
+            },
+        };
+        assert!(
+            Reference::carried(&plain, &write),
+            "every other message is carried"
+        );
+        let counting = ProtocolConfig {
+            hold_writes: 3,
+            ..ProtocolConfig::default()
+        }
+        .validate()
+        .unwrap();
+        assert!(counting.counts_acks());
+        assert!(
+            Reference::carried(&counting, &ack),
+            "a client that counts acks reads it"
+        );
     }
 }
