@@ -713,14 +713,15 @@ mod tests {
 
     #[test]
     fn the_reference_model_carries_write_acks_only_where_a_client_counts_them() {
+        let idem = IdemKey {
+            node: NodeId(2),
+            incarnation: 0,
+            seq: 1,
+        };
         let ack = Msg::WriteAck {
             key: Key(0),
             token: Token(1),
-            idem: IdemKey {
-                node: NodeId(2),
-                incarnation: 0,
-                seq: 1,
-            },
+            idem,
         };
         let plain = ProtocolConfig::default().validate().unwrap();
         assert!(!plain.counts_acks());
@@ -728,11 +729,7 @@ mod tests {
         let write = Msg::Write {
             key: Key(0),
             token: Token(1),
-            idem: IdemKey {
-                node: NodeId(2),
-                incarnation: 0,
-                seq: 1,
-            },
+            idem,
         };
         assert!(
             Reference::carried(&plain, &write),

@@ -1402,13 +1402,11 @@ impl<P: Protocol> Model for PluginModel<P> {
         if s.timelock.is_some() {
             return;
         }
-        let mut any_due = false;
         // The due clients whose timers may be late one tick more (a bit each), and
         // whether anything else is due: then time cannot pass.
         let (mut late, mut urgent) = (0u32, false);
         for idx in 0..self.n() {
             if self.due(s, idx) {
-                any_due = true;
                 actions.push(PluginAction::Fire(idx as u32));
                 if idx >= 2 && s.late.0[idx] < self.mc.late_ticks {
                     late |= 1 << idx;
@@ -1418,7 +1416,6 @@ impl<P: Protocol> Model for PluginModel<P> {
             }
             // A waiting jitter request is urgent (a paused node's waits with it).
             if s.jitter[idx] && s.paused[idx] == 0 {
-                any_due = true;
                 urgent = true;
                 for &ppm in &self.mc.jitter_draws {
                     actions.push(PluginAction::Jitter(idx as u32, ppm));
@@ -1471,15 +1468,18 @@ impl<P: Protocol> Model for PluginModel<P> {
                 actions.push(PluginAction::Pause(idx as u32));
             }
         }
+        // Time may pass: before the horizon, no message past its delay bound; and a tick
+        // with no due timer or jitter request (a quiet moment) needs no pause.
+        let may_pass = (self.closed() || s.time < self.mc.max_time) && !overdue;
+        let quiet = may_pass && late == 0 && !urgent;
         if s.drifts < self.mc.drift_moves {
-            for idx in std::iter::once(0).chain(2..self.n()) {
+            for idx in self.clocked() {
                 if s.nodes[idx].is_some() && s.drift[idx] < self.mc.spread {
                     actions.push(PluginAction::Fast(idx as u32));
                 }
             }
         }
         // With a rate bound, a clock runs ahead where time could tick, once every R ticks.
-        let quiet = (self.closed() || s.time < self.mc.max_time) && !overdue && !any_due;
         if self.mc.drift_every > 0 && quiet {
             // A node that is down keeps its clock, as in the reference model.
             for idx in self.clocked() {
@@ -1497,12 +1497,10 @@ impl<P: Protocol> Model for PluginModel<P> {
                 }
             }
         }
-        if (self.closed() || s.time < self.mc.max_time) && !overdue {
-            if !any_due {
-                actions.push(PluginAction::Tick);
-            } else if !urgent {
-                actions.push(PluginAction::LateTick(late));
-            }
+        if quiet {
+            actions.push(PluginAction::Tick);
+        } else if may_pass && !urgent {
+            actions.push(PluginAction::LateTick(late));
         }
     }
 
